@@ -1,0 +1,74 @@
+# bproc-ng: plain make, driven by build.sh.  Front-end code with gcc+glibc,
+# nodeinit with musl-gcc, static.  Everything lands in out/.
+
+CC	?= gcc
+MUSLCC	?= musl-gcc
+OUT	:= out
+WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wpointer-arith -Wformat=2 -Werror
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=c11 -D_GNU_SOURCE $(WARN) -Icommon -Imaster
+NFLAGS	:= -std=c11 -D_GNU_SOURCE $(WARN) -Os -ffunction-sections -fdata-sections \
+	   -fno-asynchronous-unwind-tables -Icommon -isystem $(OUT)/musl-include
+SODIUM_A := $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
+	   [ -f $$d/libsodium.a ] && echo $$d/libsodium.a && break; done)
+
+COMMON_SRC := common/wire.c common/proto.c common/conn.c common/auth.c \
+	      common/log.c common/nodeset.c
+LIB_SRC	:= master/libbproc.c common/wire.c common/proto.c common/nodeset.c
+MASTER_SRC := master/bpmaster.c master/event.c master/config.c \
+	      master/node.c master/ctl.c $(COMMON_SRC)
+NODE_SRC := $(wildcard nodeinit/*.c) $(COMMON_SRC) common/sodium_compat.c
+
+BINS	:= $(OUT)/bin/bpmaster $(OUT)/bin/bpstat $(OUT)/bin/bpctl \
+	   $(OUT)/bin/bpvcluster $(OUT)/libexec/bpvnode
+NODEINIT := $(OUT)/boot/nodeinit
+TESTS	:= $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
+
+all: $(BINS) $(OUT)/lib/libbproc.a $(NODEINIT) $(TESTS)
+
+$(OUT)/bin $(OUT)/lib $(OUT)/libexec $(OUT)/boot $(OUT)/tests $(OUT)/obj:
+	mkdir -p $@
+
+# musl's headers do not include the kernel's; give musl-gcc a folder of
+# symlinks to exactly what nodeinit needs (kernel uapi and libsodium).
+$(OUT)/musl-include/.stamp:
+	mkdir -p $(OUT)/musl-include
+	ln -sfn /usr/include/linux $(OUT)/musl-include/linux
+	ln -sfn /usr/include/asm-generic $(OUT)/musl-include/asm-generic
+	ln -sfn /usr/include/x86_64-linux-gnu/asm $(OUT)/musl-include/asm
+	ln -sfn /usr/include/sodium $(OUT)/musl-include/sodium
+	ln -sfn /usr/include/sodium.h $(OUT)/musl-include/sodium.h
+	touch $@
+
+$(OUT)/bin/bpmaster: $(MASTER_SRC) $(wildcard common/*.h master/*.h) | $(OUT)/bin
+	$(CC) $(CFLAGS) -o $@ $(MASTER_SRC) -lsodium
+
+$(OUT)/lib/libbproc.a: $(LIB_SRC) master/bproc.h | $(OUT)/lib $(OUT)/obj
+	rm -f $@
+	for f in $(LIB_SRC); do \
+		$(CC) $(CFLAGS) -fPIC -c $$f -o $(OUT)/obj/lib_$$(basename $$f .c).o || exit 1; done
+	ar rcs $@ $(patsubst %.c,$(OUT)/obj/lib_%.o,$(notdir $(LIB_SRC)))
+
+$(OUT)/bin/bpstat: master/bpstat.c $(OUT)/lib/libbproc.a | $(OUT)/bin
+	$(CC) $(CFLAGS) -o $@ master/bpstat.c $(OUT)/lib/libbproc.a
+
+$(OUT)/bin/bpctl: master/bpctl.c $(OUT)/lib/libbproc.a | $(OUT)/bin
+	$(CC) $(CFLAGS) -o $@ master/bpctl.c $(OUT)/lib/libbproc.a
+
+$(OUT)/bin/bpvcluster: tools/bpvcluster | $(OUT)/bin
+	install -m 0755 $< $@
+
+$(OUT)/libexec/bpvnode: tools/bpvnode.c | $(OUT)/libexec
+	$(CC) $(CFLAGS) -o $@ $<
+
+$(NODEINIT): $(NODE_SRC) $(wildcard common/*.h nodeinit/*.h) $(OUT)/musl-include/.stamp | $(OUT)/boot
+	$(MUSLCC) $(NFLAGS) -static -s -Wl,--gc-sections -o $@ $(NODE_SRC) $(SODIUM_A)
+
+$(OUT)/tests/test_%: tests/unit/test_%.c $(COMMON_SRC) | $(OUT)/tests
+	$(CC) $(CFLAGS) -o $@ $< $(COMMON_SRC) -lcmocka -lsodium
+
+clean:
+	rm -rf $(OUT)
+
+.PHONY: all clean

@@ -1,0 +1,149 @@
+/* The message and attribute tables, and the one validating parser. */
+#include <string.h>
+
+#include "proto.h"
+
+#define RQ(a)	(1ull << (a))
+
+const struct msg_info msg_table[MSG_MAX] = {
+	[MSG_AUTH_CHALLENGE] = { "AUTH_CHALLENGE", 8 + 36, RQ(A_NONCE) | RQ(A_VERSION) },
+	[MSG_AUTH_RESPONSE] = { "AUTH_RESPONSE", 36 + 36, RQ(A_NONCE) | RQ(A_PROOF) },
+	[MSG_AUTH_CONFIRM] = { "AUTH_CONFIRM", 36, RQ(A_PROOF) },
+	[MSG_HELLO] = { "HELLO", 12, RQ(A_MAC) },
+	[MSG_WELCOME] = { "WELCOME", 24, RQ(A_NODE) | RQ(A_HEARTBEAT) | RQ(A_TIMEOUT) },
+	[MSG_STATUS] = { "STATUS", 0, 0 },
+	[MSG_PING] = { "PING", 0, 0 },
+	[MSG_POWER] = { "POWER", 8, RQ(A_HOW) },
+	[MSG_SETUP] = { "SETUP", 0, 0 },
+	[MSG_CTL_NODES] = { "CTL_NODES", 0, 0 },
+	[MSG_CTL_NODE] = { "CTL_NODE", 16, RQ(A_NODE) | RQ(A_STATE) },
+	[MSG_CTL_END] = { "CTL_END", 8, RQ(A_COUNT) },
+	[MSG_CTL_WATCH] = { "CTL_WATCH", 0, 0 },
+	[MSG_CTL_CHANGED] = { "CTL_CHANGED", 0, 0 },
+	[MSG_CTL_SET] = { "CTL_SET", 8, RQ(A_NODE) },
+	[MSG_CTL_RESULT] = { "CTL_RESULT", 16, RQ(A_NODE) | RQ(A_ERRNO) },
+};
+
+const struct attr_info attr_table[A_MAX] = {
+	[A_VERSION] = { "version", AK_U32, 0, 0 },
+	[A_NONCE] = { "nonce", AK_BIN, 32, 32 },
+	[A_PROOF] = { "proof", AK_BIN, 32, 32 },
+	[A_NODE] = { "node", AK_U32, 0, 0 },
+	[A_MAC] = { "mac", AK_BIN, 6, 6 },
+	[A_ADDR] = { "addr", AK_STR, 1, 64 },
+	[A_STAGE] = { "stage", AK_U8, 0, 0 },
+	[A_HEARTBEAT] = { "heartbeat", AK_U32, 0, 0 },
+	[A_TIMEOUT] = { "timeout", AK_U32, 0, 0 },
+	[A_LOAD1] = { "load1", AK_U32, 0, 0 },
+	[A_LOAD5] = { "load5", AK_U32, 0, 0 },
+	[A_LOAD15] = { "load15", AK_U32, 0, 0 },
+	[A_CPUS] = { "cpus", AK_U32, 0, 0 },
+	[A_MEM_TOTAL] = { "mem_total", AK_U64, 0, 0 },
+	[A_MEM_FREE] = { "mem_free", AK_U64, 0, 0 },
+	[A_UPTIME] = { "uptime", AK_U64, 0, 0 },
+	[A_NPROCS] = { "nprocs", AK_U32, 0, 0 },
+	[A_STATE] = { "state", AK_U8, 0, 0 },
+	[A_UID] = { "uid", AK_U32, 0, 0 },
+	[A_GID] = { "gid", AK_U32, 0, 0 },
+	[A_MODE] = { "mode", AK_U32, 0, 0 },
+	[A_LAST_SEEN] = { "last_seen", AK_U64, 0, 0 },
+	[A_HOW] = { "how", AK_U8, 0, 0 },
+	[A_ERRNO] = { "errno", AK_U32, 0, 0 },
+	[A_COUNT] = { "count", AK_U32, 0, 0 },
+	[A_HOSTNAME] = { "hostname", AK_STR, 1, 256 },
+	[A_MSG] = { "msg", AK_STR, 1, 1024 },
+	[A_NUMNODES] = { "numnodes", AK_U32, 0, 0 },
+	[A_CACHE_BYTES] = { "cache_bytes", AK_U64, 0, 0 },
+	[A_PUSH_BYTES] = { "push_bytes", AK_U64, 0, 0 },
+};
+
+static const char *const stage_names[STAGE_MAX] = {
+	"none", "kernel", "network", "connected", "setup", "up"
+};
+
+const char *
+msg_name(unsigned int type)
+{
+	if (type < MSG_MAX && msg_table[type].name != NULL)
+		return msg_table[type].name;
+	return "unknown";
+}
+
+const char *
+stage_name(int s)
+{
+	if (s >= 0 && s < STAGE_MAX)
+		return stage_names[s];
+	return "?";
+}
+
+int
+proto_attr_ok(const struct wire_attr *a)
+{
+	const struct attr_info	*ai;
+
+	if (a->type >= A_MAX || attr_table[a->type].kind == AK_NONE)
+		return 1;	/* unknown: skipped by readers, not an error */
+	ai = &attr_table[a->type];
+	switch (ai->kind) {
+	case AK_U8:
+		return a->len == 1;
+	case AK_U16:
+		return a->len == 2;
+	case AK_U32:
+		return a->len == 4;
+	case AK_U64:
+		return a->len == 8;
+	case AK_STR:
+		/* a string carries its NUL, and only that one */
+		if (a->len < ai->minlen || a->len > ai->maxlen ||
+		    a->data[a->len - 1] != '\0')
+			return 0;
+		return memchr(a->data, '\0', a->len) == a->data + a->len - 1;
+	case AK_BIN:
+		return a->len >= ai->minlen && a->len <= ai->maxlen;
+	}
+	return 0;
+}
+
+int
+proto_parse(const struct wire_hdr *h, const void *body, size_t len,
+    struct wire_attr tb[A_MAX], const char **why)
+{
+	const struct msg_info	*mi;
+	struct wire_iter	 it;
+	struct wire_attr	 a;
+	uint64_t		 seen = 0;
+	int			 r;
+
+	memset(tb, 0, sizeof(*tb) * A_MAX);
+	if (h->type >= MSG_MAX || msg_table[h->type].name == NULL) {
+		*why = "unknown message type";
+		return -1;
+	}
+	mi = &msg_table[h->type];
+	if (len < mi->minlen) {
+		*why = "message body too short";
+		return -1;
+	}
+	wire_iter_init(&it, body, len);
+	while ((r = wire_iter_next(&it, &a)) == 1) {
+		if (!proto_attr_ok(&a)) {
+			*why = "malformed attribute";
+			return -1;
+		}
+		if (a.type < A_MAX && attr_table[a.type].kind != AK_NONE) {
+			tb[a.type] = a;
+			seen |= RQ(a.type);
+		}
+	}
+	if (r < 0) {
+		*why = "attribute overruns the frame";
+		return -1;
+	}
+	if ((seen & mi->required) != mi->required) {
+		*why = "required attribute missing";
+		return -1;
+	}
+	return 0;
+}

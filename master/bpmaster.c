@@ -1,0 +1,154 @@
+/*
+ * bpmaster: the front end's daemon.  It owns the node table and the
+ * cluster's process space, talks to nodes over authenticated links and to
+ * tools over a local socket, all from one epoll loop.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bpmaster.h"
+#include "log.h"
+
+struct master_conf	conf;
+unsigned char		cluster_key[AUTH_KEY_LEN];
+static volatile sig_atomic_t quit;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: bpmaster [-dv] [-c config]\n"
+	    "       bpmaster -K keyfile\n"
+	    "  -d  stay in the foreground, log to stderr\n"
+	    "  -v  verbose (debug) logging\n"
+	    "  -c  configuration file (default %s)\n"
+	    "  -K  create the cluster key if it does not exist, then exit\n",
+	    MASTER_CONF);
+	exit(2);
+}
+
+static void
+master_signal(int fd, uint32_t events, void *arg)
+{
+	struct signalfd_siginfo	si;
+
+	(void)events;
+	(void)arg;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info("signal %d: shutting down", (int)si.ssi_signo);
+			quit = 1;
+			break;
+		case SIGHUP:
+			log_info("SIGHUP: configuration reload is not "
+			    "supported; restart bpmaster to apply changes");
+			break;
+		}
+	}
+}
+
+/* The key is made once, on the first start, and never leaves root. */
+static int
+master_key(const char *path, int create_only)
+{
+	char	err[512], dir[256], *slash;
+
+	if (access(path, F_OK) == -1 && errno == ENOENT) {
+		snprintf(dir, sizeof(dir), "%s", path);
+		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+			*slash = '\0';
+			if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+				log_warn("mkdir %s", dir);
+		}
+		if (auth_key_create(path, err, sizeof(err)) == -1) {
+			log_warnx("cannot create cluster key: %s", err);
+			return -1;
+		}
+		log_info("created cluster key %s", path);
+	}
+	if (create_only)
+		return 0;
+	if (auth_key_load(path, cluster_key, err, sizeof(err)) == -1) {
+		log_warnx("cluster key: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char	*confpath = MASTER_CONF, *keyonly = NULL;
+	sigset_t	 mask;
+	int		 ch, foreground = 0, verbose = 0, sfd;
+
+	while ((ch = getopt(argc, argv, "c:dvK:h")) != -1) {
+		switch (ch) {
+		case 'c':
+			confpath = optarg;
+			break;
+		case 'd':
+			foreground = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'K':
+			keyonly = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	umask(022);
+	log_init("bpmaster", foreground || keyonly, verbose);
+	if (auth_init() == -1)
+		fatalx("libsodium initialisation failed");
+	if (keyonly != NULL)
+		return master_key(keyonly, 1) == -1 ? 1 : 0;
+	if (geteuid() != 0)
+		fatalx("must run as root");
+	if (conf_load(confpath, &conf) == -1)
+		fatalx("bad configuration, exiting");
+	if (master_key(conf.keyfile, 0) == -1)
+		fatalx("no usable cluster key, exiting");
+	if (!foreground && daemon(0, 0) == -1)
+		fatal("daemon");
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	if ((sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
+	if (ev_init() == -1 || ev_add(sfd, EPOLLIN, master_signal, NULL) == -1)
+		fatal("event loop");
+	if (node_table_init() == -1)
+		fatalx("node table");
+	if (node_listen() == -1)
+		fatalx("cannot listen for nodes");
+	if (ctl_listen() == -1)
+		fatalx("cannot open control socket");
+	log_info("ready: %d nodes, node link %s:%d, control %s, discovery %s",
+	    numnodes, conf.listen_addr, conf.listen_port, conf.control,
+	    conf.discovery ? "on" : "off");
+
+	ev_loop(&quit);
+
+	ctl_shutdown();
+	node_shutdown();
+	explicit_bzero(cluster_key, sizeof(cluster_key));
+	log_info("exiting");
+	return 0;
+}

@@ -1,0 +1,91 @@
+/* bpmaster: shared state and the prototype block of its modules. */
+#ifndef BPMASTER_H
+#define BPMASTER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "auth.h"
+#include "conn.h"
+#include "event.h"
+#include "proto.h"
+
+#define MASTER_CONF		"/etc/bproc/bpmaster.conf"	/* default config file */
+#define MASTER_KEYFILE		"/etc/bproc/cluster.key"	/* default cluster key */
+#define MASTER_STATEFILE	"/var/lib/bproc/nodes"		/* discovered MAC table */
+#define MASTER_MAXNODES		4096	/* node numbers the table may hold */
+#define MASTER_PREAUTH_MAX	32	/* unauthenticated links at once */
+#define MASTER_AUTH_MS		5000	/* time a link has to authenticate and say HELLO */
+#define MASTER_LINK_OUTMAX	(64u << 20)	/* queued bytes per node link */
+#define MASTER_CTL_OUTMAX	(64u << 20)	/* queued bytes per tool */
+#define MASTER_CTL_MAX		256	/* tool connections at once */
+#define MASTER_NOTIFY_MS	50	/* coalesce change notifications */
+
+struct mac_entry {
+	unsigned char	mac[6];
+	int		node;
+};
+
+struct master_conf {
+	char		 listen_addr[64];
+	int		 listen_port;
+	char		 interface[32];
+	char		 control[108];
+	char		 keyfile[256];
+	char		 statefile[256];
+	int		 nodes;
+	int		 discovery;
+	unsigned int	 heartbeat_ms;
+	unsigned int	 timeout_ms;
+	struct mac_entry *macs;		/* from "node N MAC" lines */
+	size_t		 nmacs;
+};
+
+struct nodelink;
+
+struct node {
+	int		 num;
+	int		 state;		/* NODE_* */
+	uid_t		 uid;
+	gid_t		 gid;
+	unsigned int	 mode;
+	unsigned char	 mac[6];
+	int		 has_mac;
+	char		 addr[64];
+	struct nodelink	*link;		/* NULL when not connected */
+	uint64_t	 last_seen;	/* ev_now() of the last frame, 0 never */
+	unsigned int	 load[3];
+	unsigned int	 cpus;
+	uint64_t	 mem_total;
+	uint64_t	 mem_free;
+	uint64_t	 uptime;
+	unsigned int	 nprocs;
+	int		 stage;
+	uint64_t	 cache_bytes;
+	uint64_t	 push_bytes;
+};
+
+extern struct master_conf	 conf;
+extern struct node		*nodes;
+extern int			 numnodes;
+extern unsigned char		 cluster_key[AUTH_KEY_LEN];
+
+/* config.c */
+int	conf_load(const char *, struct master_conf *);
+int	mac_parse(const char *, unsigned char *);
+void	mac_format(const unsigned char *, char *, size_t);
+
+/* node.c */
+int	node_table_init(void);
+int	node_listen(void);
+int	node_transition(struct node *, int, const char *);
+int	node_set_state(struct node *, int, uid_t, const char **);
+int	node_power(struct node *, int, uid_t, const char **);
+void	node_shutdown(void);
+
+/* ctl.c */
+int	ctl_listen(void);
+void	ctl_notify(void);
+void	ctl_shutdown(void);
+
+#endif

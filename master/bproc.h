@@ -1,0 +1,81 @@
+/*
+ * libbproc: the C API of bproc-ng (BProc's, kept where it made sense).
+ * Link with -lbproc (pkg-config bproc).  Every call talks to bpmaster over
+ * its control socket: $BPROC_MASTER, else /run/bproc/master.sock.  Calls
+ * return -1 and set errno on failure unless said otherwise.
+ */
+#ifndef BPROC_H
+#define BPROC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define BPROC_NODE_MASTER	(-1)	/* bproc_currnode() on the front end */
+#define BPROC_NODE_NONE		(-2)
+
+/* Node states, as bpstat prints them. */
+#define BPROC_STATE_DOWN	0
+#define BPROC_STATE_BOOT	1
+#define BPROC_STATE_UP		2
+#define BPROC_STATE_ERROR	3
+#define BPROC_STATE_UNAVAILABLE	4
+#define BPROC_STATE_REBOOT	5
+#define BPROC_STATE_HALT	6
+#define BPROC_STATE_PWROFF	7
+
+#define BPROC_POWER_REBOOT	1
+#define BPROC_POWER_HALT	2
+#define BPROC_POWER_OFF		3
+
+struct bproc_node_info {
+	int		node;
+	int		state;		/* BPROC_STATE_* */
+	uid_t		uid;		/* owner */
+	gid_t		gid;
+	unsigned int	mode;		/* x bits: who may run here */
+	char		addr[64];	/* node link address, "" if never seen */
+	unsigned char	mac[6];
+	int		has_mac;
+	uint64_t	last_seen_ms;	/* age of the last frame; UINT64_MAX never */
+	unsigned int	load[3];	/* load averages * 100 */
+	unsigned int	cpus;
+	uint64_t	mem_total;	/* bytes */
+	uint64_t	mem_free;
+	uint64_t	uptime;		/* seconds */
+	unsigned int	nprocs;
+	int		stage;		/* boot stage, see bproc_stage_name */
+	uint64_t	cache_bytes;	/* node RAM cache in use */
+	uint64_t	push_bytes;	/* blob bytes pushed since it came up */
+};
+
+int		 bproc_numnodes(void);
+int		 bproc_currnode(void);
+int		 bproc_nodestatus(int);
+int		 bproc_nodeinfo(int, struct bproc_node_info *);
+/* *list is malloc'd (free it); returns the number of nodes. */
+int		 bproc_nodelist(struct bproc_node_info **);
+int		 bproc_chown(int, uid_t, gid_t);	/* (uid_t)-1/(gid_t)-1: leave */
+int		 bproc_chmod(int, unsigned int);
+int		 bproc_access(int, int);		/* 0 if the caller may run there */
+int		 bproc_setnodestate(int, int);
+int		 bproc_power(int, int);			/* BPROC_POWER_* */
+const char	*bproc_state_name(int);
+int		 bproc_state_parse(const char *);
+const char	*bproc_stage_name(int);
+
+/*
+ * Change notification for live views: bproc_watch() returns a descriptor
+ * that becomes readable when anything in the node table changes;
+ * bproc_watch_ack() consumes the notification (returns 0, or -1 when the
+ * master went away).
+ */
+int		 bproc_watch(void);
+int		 bproc_watch_ack(int);
+
+/*
+ * The last error text from the master, for tools that print it
+ * ("Permission denied" is errno's; this adds detail when there is some).
+ */
+const char	*bproc_strerror(void);
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * bpmaster's configuration file: one directive per line, '#' comments.
+ * See docs/bpmaster.conf.md for the directives.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpmaster.h"
+#include "log.h"
+
+int
+mac_parse(const char *s, unsigned char *mac)
+{
+	unsigned int	b[6];
+	char		tail;
+
+	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0],
+	    &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
+		return -1;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (unsigned char)b[i];
+	return 0;
+}
+
+void
+mac_format(const unsigned char *mac, char *buf, size_t len)
+{
+	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
+	    mac[2], mac[3], mac[4], mac[5]);
+}
+
+static int
+conf_number(const char *s, long lo, long hi, long *out)
+{
+	char	*end;
+	long	 v;
+
+	if (s == NULL || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+conf_copy(char *dst, size_t len, const char *src)
+{
+	if (src == NULL || strlen(src) >= len)
+		return -1;
+	strcpy(dst, src);
+	return 0;
+}
+
+static void
+conf_defaults(struct master_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->listen_addr, "0.0.0.0");
+	c->listen_port = BPROC_PORT;
+	strcpy(c->control, BPROC_CTL_PATH);
+	strcpy(c->keyfile, MASTER_KEYFILE);
+	strcpy(c->statefile, MASTER_STATEFILE);
+	c->heartbeat_ms = 1000;
+	c->timeout_ms = 3000;
+}
+
+int
+conf_load(const char *path, struct master_conf *c)
+{
+	char	 line[512], *w[4], *p, *save;
+	FILE	*f;
+	long	 v;
+	int	 lineno = 0, nw;
+
+	conf_defaults(c);
+	if ((f = fopen(path, "re")) == NULL) {
+		log_warn("%s", path);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			log_warnx("%s:%d: line too long", path, lineno);
+			goto bad;
+		}
+		if ((p = strchr(line, '#')) != NULL)
+			*p = '\0';
+		nw = 0;
+		for (p = strtok_r(line, " \t\r\n", &save); p != NULL && nw < 4;
+		    p = strtok_r(NULL, " \t\r\n", &save))
+			w[nw++] = p;
+		if (nw == 0)
+			continue;
+		if (p != NULL)
+			goto syntax;
+		if (strcmp(w[0], "listen") == 0 && (nw == 2 || nw == 3)) {
+			if (conf_copy(c->listen_addr, sizeof(c->listen_addr),
+			    w[1]) == -1)
+				goto syntax;
+			if (nw == 3) {
+				if (conf_number(w[2], 1, 65535, &v) == -1)
+					goto syntax;
+				c->listen_port = (int)v;
+			}
+		} else if (strcmp(w[0], "interface") == 0 && nw == 2) {
+			if (conf_copy(c->interface, sizeof(c->interface),
+			    w[1]) == -1)
+				goto syntax;
+		} else if (strcmp(w[0], "control") == 0 && nw == 2) {
+			if (conf_copy(c->control, sizeof(c->control), w[1]) == -1)
+				goto syntax;
+		} else if (strcmp(w[0], "keyfile") == 0 && nw == 2) {
+			if (conf_copy(c->keyfile, sizeof(c->keyfile), w[1]) == -1)
+				goto syntax;
+		} else if (strcmp(w[0], "statefile") == 0 && nw == 2) {
+			if (conf_copy(c->statefile, sizeof(c->statefile),
+			    w[1]) == -1)
+				goto syntax;
+		} else if (strcmp(w[0], "nodes") == 0 && nw == 2) {
+			if (conf_number(w[1], 0, MASTER_MAXNODES, &v) == -1)
+				goto syntax;
+			c->nodes = (int)v;
+		} else if (strcmp(w[0], "node") == 0 && nw == 3) {
+			struct mac_entry	*nm;
+
+			if (conf_number(w[1], 0, MASTER_MAXNODES - 1, &v) == -1)
+				goto syntax;
+			if ((nm = reallocarray(c->macs, c->nmacs + 1,
+			    sizeof(*nm))) == NULL)
+				fatal("config");
+			c->macs = nm;
+			if (mac_parse(w[2], nm[c->nmacs].mac) == -1)
+				goto syntax;
+			nm[c->nmacs++].node = (int)v;
+			if (v >= c->nodes)
+				c->nodes = (int)v + 1;
+		} else if (strcmp(w[0], "discovery") == 0 && nw == 2) {
+			if (strcmp(w[1], "on") == 0)
+				c->discovery = 1;
+			else if (strcmp(w[1], "off") == 0)
+				c->discovery = 0;
+			else
+				goto syntax;
+		} else if (strcmp(w[0], "heartbeat") == 0 && nw == 2) {
+			if (conf_number(w[1], 50, 600000, &v) == -1)
+				goto syntax;
+			c->heartbeat_ms = (unsigned int)v;
+		} else if (strcmp(w[0], "timeout") == 0 && nw == 2) {
+			if (conf_number(w[1], 100, 3600000, &v) == -1)
+				goto syntax;
+			c->timeout_ms = (unsigned int)v;
+		} else
+			goto syntax;
+	}
+	fclose(f);
+	if (c->timeout_ms <= c->heartbeat_ms) {
+		log_warnx("%s: timeout must be longer than heartbeat", path);
+		return -1;
+	}
+	return 0;
+syntax:
+	log_warnx("%s:%d: syntax error near '%s'", path, lineno, w[0]);
+bad:
+	fclose(f);
+	return -1;
+}

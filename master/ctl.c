@@ -1,0 +1,366 @@
+/*
+ * The control socket that tools talk to.  Callers are identified by
+ * SO_PEERCRED at accept time, never by anything in a message.  Replies to
+ * a snapshot are N CTL_NODE records then CTL_END with the count.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "bpmaster.h"
+#include "log.h"
+
+struct ctlconn {
+	struct conn	 c;
+	struct ucred	 cred;
+	int		 watching;
+	struct ctlconn	*next;
+};
+
+static struct ctlconn	*ctls;
+static int		 nctls;
+static int		 ctl_fd = -1;
+static struct ev_timer	 notify_timer;
+static uint32_t		 generation;
+
+static void
+ctl_close(struct ctlconn *cc, const char *why)
+{
+	struct ctlconn	**pp;
+
+	if (why != NULL)
+		log_warnx("control: uid %u pid %d: %s; closing",
+		    (unsigned)cc->cred.uid, (int)cc->cred.pid, why);
+	for (pp = &ctls; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == cc) {
+			*pp = cc->next;
+			break;
+		}
+	ev_del(cc->c.fd);
+	conn_free(&cc->c);
+	free(cc);
+	nctls--;
+}
+
+static int
+ctl_send(struct ctlconn *cc, struct wire_msg *m)
+{
+	size_t	len = wire_msg_finish(m);
+
+	if (len == 0 || conn_send(&cc->c, m->buf, len) == -1) {
+		ctl_close(cc, "reply does not fit the output queue");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+ctl_flush(struct ctlconn *cc)
+{
+	if (conn_flush(&cc->c) == -1) {
+		ctl_close(cc, NULL);
+		return -1;
+	}
+	ev_mod(cc->c.fd, conn_pending(&cc->c) ? EPOLLIN | EPOLLOUT : EPOLLIN);
+	return 0;
+}
+
+static void
+ctl_put_node(struct wire_msg *m, const struct node *n, uint64_t now)
+{
+	wire_put_u32(m, A_NODE, (uint32_t)n->num);
+	wire_put_u8(m, A_STATE, (uint8_t)n->state);
+	wire_put_u32(m, A_UID, n->uid);
+	wire_put_u32(m, A_GID, n->gid);
+	wire_put_u32(m, A_MODE, n->mode);
+	if (n->addr[0])
+		wire_put_str(m, A_ADDR, n->addr);
+	if (n->has_mac)
+		wire_put(m, A_MAC, n->mac, 6);
+	if (n->last_seen)
+		wire_put_u64(m, A_LAST_SEEN, now - n->last_seen);
+	wire_put_u8(m, A_STAGE, (uint8_t)n->stage);
+	if (n->state != NODE_DOWN) {
+		wire_put_u32(m, A_LOAD1, n->load[0]);
+		wire_put_u32(m, A_LOAD5, n->load[1]);
+		wire_put_u32(m, A_LOAD15, n->load[2]);
+		wire_put_u32(m, A_CPUS, n->cpus);
+		wire_put_u64(m, A_MEM_TOTAL, n->mem_total);
+		wire_put_u64(m, A_MEM_FREE, n->mem_free);
+		wire_put_u64(m, A_UPTIME, n->uptime);
+		wire_put_u32(m, A_NPROCS, n->nprocs);
+	}
+	wire_put_u64(m, A_CACHE_BYTES, n->cache_bytes);
+	wire_put_u64(m, A_PUSH_BYTES, n->push_bytes);
+}
+
+static int
+ctl_nodes(struct ctlconn *cc, const struct wire_hdr *h)
+{
+	unsigned char	buf[1024];
+	struct wire_msg	m;
+	uint64_t	now = ev_now();
+	int		i;
+
+	for (i = 0; i < numnodes; i++) {
+		wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_NODE, WIRE_F_REPLY,
+		    h->seq);
+		ctl_put_node(&m, &nodes[i], now);
+		if (ctl_send(cc, &m) == -1)
+			return -1;
+	}
+	wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_END, WIRE_F_REPLY, h->seq);
+	wire_put_u32(&m, A_COUNT, (uint32_t)numnodes);
+	wire_put_u32(&m, A_ERRNO, 0);
+	return ctl_send(cc, &m);
+}
+
+/* Permission rule for node attributes: root, or the node's owner. */
+static int
+ctl_set(struct ctlconn *cc, const struct wire_hdr *h, struct wire_attr *tb)
+{
+	unsigned char	 buf[512];
+	struct wire_msg	 m;
+	struct node	*n = NULL;
+	const char	*why = NULL;
+	uint32_t	 num = wire_get_u32(&tb[A_NODE]);
+	uid_t		 uid = cc->cred.uid;
+	int		 e = 0;
+
+	if (num >= (uint32_t)numnodes) {
+		e = ENODEV;
+		why = "No such node";
+		goto reply;
+	}
+	n = &nodes[num];
+	if (tb[A_STATE].data) {
+		e = node_set_state(n, wire_get_u8(&tb[A_STATE]), uid, &why);
+	} else if (tb[A_HOW].data) {
+		e = node_power(n, wire_get_u8(&tb[A_HOW]), uid, &why);
+	} else if (tb[A_MODE].data) {
+		uint32_t mode = wire_get_u32(&tb[A_MODE]);
+
+		if (uid != 0 && uid != n->uid)
+			e = EPERM;
+		else if (mode > 07777)
+			e = EINVAL;
+		else {
+			log_info("node %d: mode %04o -> %04o by uid %u", n->num,
+			    n->mode, mode, (unsigned)uid);
+			n->mode = mode;
+		}
+	} else if (tb[A_UID].data) {
+		if (uid != 0)
+			e = EPERM;
+		else {
+			n->uid = wire_get_u32(&tb[A_UID]);
+			log_info("node %d: owner uid %u", n->num,
+			    (unsigned)n->uid);
+		}
+	} else if (tb[A_GID].data) {
+		if (uid != 0 && uid != n->uid)
+			e = EPERM;
+		else {
+			n->gid = wire_get_u32(&tb[A_GID]);
+			log_info("node %d: group gid %u", n->num,
+			    (unsigned)n->gid);
+		}
+	} else {
+		e = EINVAL;
+		why = "nothing to set";
+	}
+	if (e == 0)
+		ctl_notify();
+reply:
+	wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_RESULT, WIRE_F_REPLY,
+	    h->seq);
+	wire_put_u32(&m, A_NODE, num);
+	wire_put_u32(&m, A_ERRNO, (uint32_t)e);
+	if (why != NULL)
+		wire_put_str(&m, A_MSG, why);
+	return ctl_send(cc, &m);
+}
+
+static int
+ctl_dispatch(struct ctlconn *cc, struct wire_hdr *h, const unsigned char *body,
+    size_t blen)
+{
+	struct wire_attr	 tb[A_MAX];
+	const char		*why;
+	char			 msg[128];
+
+	if (proto_parse(h, body, blen, tb, &why) == -1) {
+		snprintf(msg, sizeof(msg), "bad %s frame: %s",
+		    msg_name(h->type), why);
+		ctl_close(cc, msg);
+		return -1;
+	}
+	switch (h->type) {
+	case MSG_CTL_NODES:
+		return ctl_nodes(cc, h);
+	case MSG_CTL_SET:
+		return ctl_set(cc, h, tb);
+	case MSG_CTL_WATCH:
+		cc->watching = 1;
+		return 0;
+	default:
+		snprintf(msg, sizeof(msg), "unexpected %s frame",
+		    msg_name(h->type));
+		ctl_close(cc, msg);
+		return -1;
+	}
+}
+
+static void
+ctl_event(int fd, uint32_t events, void *arg)
+{
+	struct ctlconn		*cc = arg;
+	struct wire_hdr		 h;
+	const unsigned char	*body;
+	const char		*why;
+	size_t			 blen;
+	int			 r;
+
+	(void)fd;
+	if ((events & EPOLLOUT) && ctl_flush(cc) == -1)
+		return;
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	if ((r = conn_read(&cc->c)) == -1) {
+		ctl_close(cc, NULL);
+		return;
+	}
+	while ((r = conn_frame(&cc->c, &h, &body, &blen, &why)) == 1)
+		if (ctl_dispatch(cc, &h, body, blen) == -1)
+			return;
+	if (r == -1) {
+		ctl_close(cc, why);
+		return;
+	}
+	ctl_flush(cc);
+}
+
+static void
+ctl_accept(int fd, uint32_t events, void *arg)
+{
+	struct ctlconn	*cc;
+	socklen_t	 len;
+	char		 peer[64];
+	int		 s;
+
+	(void)events;
+	(void)arg;
+	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("control accept");
+		return;
+	}
+	if (nctls >= MASTER_CTL_MAX) {
+		log_warnx("control: too many connections; refusing one");
+		close(s);
+		return;
+	}
+	if ((cc = calloc(1, sizeof(*cc))) == NULL) {
+		close(s);
+		return;
+	}
+	len = sizeof(cc->cred);
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cc->cred, &len) == -1) {
+		log_warn("control: SO_PEERCRED");
+		close(s);
+		free(cc);
+		return;
+	}
+	snprintf(peer, sizeof(peer), "uid %u pid %d", (unsigned)cc->cred.uid,
+	    (int)cc->cred.pid);
+	conn_init(&cc->c, s, peer, WIRE_MAX_FRAME, MASTER_CTL_OUTMAX);
+	if (ev_add(s, EPOLLIN, ctl_event, cc) == -1) {
+		conn_free(&cc->c);
+		free(cc);
+		return;
+	}
+	cc->next = ctls;
+	ctls = cc;
+	nctls++;
+}
+
+int
+ctl_listen(void)
+{
+	struct sockaddr_un	sun;
+	char			dir[sizeof(sun.sun_path)], *slash;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(conf.control) >= sizeof(sun.sun_path)) {
+		log_warnx("control socket path too long");
+		return -1;
+	}
+	strcpy(sun.sun_path, conf.control);
+	strcpy(dir, conf.control);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+			log_warn("mkdir %s", dir);
+	}
+	ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ctl_fd == -1)
+		return -1;
+	unlink(conf.control);
+	if (bind(ctl_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(conf.control, 0666) == -1 || listen(ctl_fd, 64) == -1) {
+		log_warn("control socket %s", conf.control);
+		return -1;
+	}
+	return ev_add(ctl_fd, EPOLLIN, ctl_accept, NULL);
+}
+
+static void
+ctl_notify_now(void *arg)
+{
+	unsigned char	 buf[64];
+	struct wire_msg	 m;
+	struct ctlconn	*cc, *next;
+
+	(void)arg;
+	generation++;
+	for (cc = ctls; cc != NULL; cc = next) {
+		next = cc->next;
+		if (!cc->watching)
+			continue;
+		/* a watcher that does not read is dropped, not buffered for */
+		if (conn_pending(&cc->c) > 4096) {
+			ctl_close(cc, "watcher not reading");
+			continue;
+		}
+		wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_CHANGED, 0, 0);
+		wire_put_u32(&m, A_COUNT, generation);
+		if (ctl_send(cc, &m) == 0)
+			ctl_flush(cc);
+	}
+}
+
+/* Coalesce bursts (a status report per node per heartbeat) into one wakeup. */
+void
+ctl_notify(void)
+{
+	if (!notify_timer.armed)
+		ev_timer_set(&notify_timer, MASTER_NOTIFY_MS, ctl_notify_now,
+		    NULL);
+}
+
+void
+ctl_shutdown(void)
+{
+	while (ctls != NULL)
+		ctl_close(ctls, NULL);
+	if (ctl_fd != -1) {
+		close(ctl_fd);
+		unlink(conf.control);
+	}
+}

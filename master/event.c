@@ -1,0 +1,166 @@
+/* epoll + timer list; see event.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "log.h"
+
+#define EV_BATCH	64	/* events taken per epoll_wait */
+
+struct ev_slot {
+	ev_fd_fn	*fn;
+	void		*arg;
+};
+
+static int		 ev_fd = -1;
+static struct ev_slot	*ev_slots;
+static size_t		 ev_nslots;
+static struct ev_timer	*ev_timers;
+
+uint64_t
+ev_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int
+ev_init(void)
+{
+	ev_fd = epoll_create1(EPOLL_CLOEXEC);
+	return ev_fd == -1 ? -1 : 0;
+}
+
+int
+ev_add(int fd, uint32_t events, ev_fd_fn *fn, void *arg)
+{
+	struct epoll_event	 ee;
+	struct ev_slot		*ns;
+	size_t			 n;
+
+	if (fd < 0)
+		return -1;
+	if ((size_t)fd >= ev_nslots) {
+		n = ev_nslots ? ev_nslots : 64;
+		while (n <= (size_t)fd)
+			n *= 2;
+		if ((ns = realloc(ev_slots, n * sizeof(*ns))) == NULL)
+			return -1;
+		memset(ns + ev_nslots, 0, (n - ev_nslots) * sizeof(*ns));
+		ev_slots = ns;
+		ev_nslots = n;
+	}
+	memset(&ee, 0, sizeof(ee));
+	ee.events = events;
+	ee.data.fd = fd;
+	if (epoll_ctl(ev_fd, EPOLL_CTL_ADD, fd, &ee) == -1)
+		return -1;
+	ev_slots[fd].fn = fn;
+	ev_slots[fd].arg = arg;
+	return 0;
+}
+
+int
+ev_mod(int fd, uint32_t events)
+{
+	struct epoll_event	ee;
+
+	memset(&ee, 0, sizeof(ee));
+	ee.events = events;
+	ee.data.fd = fd;
+	return epoll_ctl(ev_fd, EPOLL_CTL_MOD, fd, &ee);
+}
+
+void
+ev_del(int fd)
+{
+	if (fd < 0 || (size_t)fd >= ev_nslots)
+		return;
+	epoll_ctl(ev_fd, EPOLL_CTL_DEL, fd, NULL);
+	ev_slots[fd].fn = NULL;
+	ev_slots[fd].arg = NULL;
+}
+
+void
+ev_timer_del(struct ev_timer *t)
+{
+	struct ev_timer	**pp;
+
+	if (!t->armed)
+		return;
+	for (pp = &ev_timers; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	t->armed = 0;
+	t->next = NULL;
+}
+
+void
+ev_timer_set(struct ev_timer *t, uint64_t ms, ev_timer_fn *fn, void *arg)
+{
+	struct ev_timer	**pp;
+
+	ev_timer_del(t);
+	t->when = ev_now() + ms;
+	t->fn = fn;
+	t->arg = arg;
+	for (pp = &ev_timers; *pp != NULL && (*pp)->when <= t->when;
+	    pp = &(*pp)->next)
+		;
+	t->next = *pp;
+	*pp = t;
+	t->armed = 1;
+}
+
+static void
+ev_run_timers(void)
+{
+	struct ev_timer	*t;
+	uint64_t	 now = ev_now();
+
+	while ((t = ev_timers) != NULL && t->when <= now) {
+		ev_timers = t->next;
+		t->next = NULL;
+		t->armed = 0;
+		t->fn(t->arg);
+	}
+}
+
+void
+ev_loop(volatile sig_atomic_t *stop)
+{
+	struct epoll_event	evs[EV_BATCH];
+	int			n, i, timeout, fd;
+	uint64_t		now;
+
+	while (!*stop) {
+		timeout = -1;
+		if (ev_timers != NULL) {
+			now = ev_now();
+			timeout = ev_timers->when <= now ? 0 :
+			    (int)(ev_timers->when - now);
+		}
+		n = epoll_wait(ev_fd, evs, EV_BATCH, timeout);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("epoll_wait");
+		}
+		for (i = 0; i < n; i++) {
+			fd = evs[i].data.fd;
+			/* a handler earlier in this batch may have closed fd */
+			if ((size_t)fd < ev_nslots && ev_slots[fd].fn != NULL)
+				ev_slots[fd].fn(fd, evs[i].events,
+				    ev_slots[fd].arg);
+		}
+		ev_run_timers();
+	}
+}

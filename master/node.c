@@ -1,0 +1,630 @@
+/*
+ * Node links and node states.  A node connects over TCP, proves it holds
+ * the cluster key (auth.h), says HELLO with its MAC, gets its number, and
+ * from then on reports status every heartbeat.  node_transition() alone
+ * changes a node's state and logs every edge.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bpmaster.h"
+#include "log.h"
+
+struct nodelink {
+	struct conn	 c;
+	int		 authed;
+	int		 hello;
+	unsigned char	 nm[AUTH_NONCE_LEN];
+	struct node	*node;
+	struct ev_timer	 timer;
+	uint64_t	 last_rx;
+	struct nodelink	*next;
+};
+
+struct node		*nodes;
+int			 numnodes;
+static struct nodelink	*links;
+static int		 npreauth;
+static int		 listen_fd = -1;
+
+static void	link_close(struct nodelink *, const char *);
+static void	link_event(int, uint32_t, void *);
+
+/* Which edges a node may take; anything to down is always allowed. */
+static int
+node_edge_ok(int from, int to)
+{
+	if (to == NODE_DOWN)
+		return 1;
+	switch (from) {
+	case NODE_DOWN:
+		return to == NODE_BOOT;
+	case NODE_BOOT:
+		return to == NODE_UP || to == NODE_ERROR ||
+		    to == NODE_REBOOT || to == NODE_HALT || to == NODE_PWROFF;
+	case NODE_UP:
+	case NODE_UNAVAILABLE:
+	case NODE_ERROR:
+		return to == NODE_UP || to == NODE_UNAVAILABLE ||
+		    to == NODE_ERROR || to == NODE_REBOOT ||
+		    to == NODE_HALT || to == NODE_PWROFF;
+	default:	/* reboot, halt, pwroff end in down */
+		return 0;
+	}
+}
+
+int
+node_transition(struct node *n, int to, const char *why)
+{
+	int	from = n->state;
+
+	if (from == to)
+		return 0;
+	if (!node_edge_ok(from, to)) {
+		log_warnx("node %d: refused %s -> %s (%s)", n->num,
+		    node_state_name(from), node_state_name(to), why);
+		return -1;
+	}
+	log_info("node %d: %s -> %s (%s)", n->num, node_state_name(from),
+	    node_state_name(to), why);
+	n->state = to;
+	switch (to) {
+	case NODE_BOOT:
+		/* BProc: 0100 on connect (root only), 0111 after setup */
+		n->uid = 0;
+		n->gid = 0;
+		n->mode = 0100;
+		break;
+	case NODE_UP:
+		if (from == NODE_BOOT)
+			n->mode = 0111;
+		break;
+	case NODE_DOWN:
+		n->stage = STAGE_NONE;
+		n->load[0] = n->load[1] = n->load[2] = 0;
+		n->nprocs = 0;
+		n->cache_bytes = 0;
+		n->push_bytes = 0;
+		break;
+	}
+	ctl_notify();
+	return 0;
+}
+
+static int
+node_grow(int want)
+{
+	struct node	*nn;
+	int		 i;
+
+	if (want <= numnodes)
+		return 0;
+	if (want > MASTER_MAXNODES)
+		return -1;
+	if ((nn = reallocarray(nodes, (size_t)want, sizeof(*nn))) == NULL)
+		return -1;
+	memset(nn + numnodes, 0, (size_t)(want - numnodes) * sizeof(*nn));
+	for (i = numnodes; i < want; i++) {
+		nn[i].num = i;
+		nn[i].state = NODE_DOWN;
+		nn[i].mode = 0100;
+	}
+	nodes = nn;
+	numnodes = want;
+	/* links point at nodes by address: re-aim them after realloc */
+	for (i = 0; i < numnodes; i++)
+		if (nodes[i].link != NULL)
+			nodes[i].link->node = &nodes[i];
+	return 0;
+}
+
+/* Discovered MACs persist in conf.statefile: "MAC NODE" per line. */
+static void
+node_state_load(void)
+{
+	char		 line[128], macs[32];
+	unsigned char	 mac[6];
+	FILE		*f;
+	int		 num;
+
+	if ((f = fopen(conf.statefile, "re")) == NULL) {
+		if (errno != ENOENT)
+			log_warn("%s", conf.statefile);
+		return;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%31s %d", macs, &num) != 2 ||
+		    mac_parse(macs, mac) == -1 || num < 0 ||
+		    num >= MASTER_MAXNODES) {
+			log_warnx("%s: ignoring bad line", conf.statefile);
+			continue;
+		}
+		if (node_grow(num + 1) == -1)
+			continue;
+		memcpy(nodes[num].mac, mac, 6);
+		nodes[num].has_mac = 1;
+	}
+	fclose(f);
+}
+
+static void
+node_state_save(void)
+{
+	char	 tmp[300], macs[32];
+	FILE	*f;
+	int	 i;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", conf.statefile);
+	if ((f = fopen(tmp, "we")) == NULL) {
+		log_warn("%s", tmp);
+		return;
+	}
+	for (i = 0; i < numnodes; i++)
+		if (nodes[i].has_mac) {
+			mac_format(nodes[i].mac, macs, sizeof(macs));
+			fprintf(f, "%s %d\n", macs, i);
+		}
+	if (fflush(f) == EOF || fsync(fileno(f)) == -1) {
+		log_warn("%s", tmp);
+		fclose(f);
+		return;
+	}
+	fclose(f);
+	if (rename(tmp, conf.statefile) == -1)
+		log_warn("rename %s", conf.statefile);
+}
+
+int
+node_table_init(void)
+{
+	size_t	i;
+
+	if (node_grow(conf.nodes) == -1)
+		return -1;
+	node_state_load();
+	/* the config file wins over what discovery remembered */
+	for (i = 0; i < conf.nmacs; i++) {
+		struct node *n = &nodes[conf.macs[i].node];
+
+		memcpy(n->mac, conf.macs[i].mac, 6);
+		n->has_mac = 1;
+	}
+	return 0;
+}
+
+static struct node *
+node_by_mac(const unsigned char *mac)
+{
+	int	i;
+
+	for (i = 0; i < numnodes; i++)
+		if (nodes[i].has_mac && memcmp(nodes[i].mac, mac, 6) == 0)
+			return &nodes[i];
+	if (!conf.discovery)
+		return NULL;
+	for (i = 0; i < numnodes; i++)
+		if (!nodes[i].has_mac)
+			break;
+	if (i == numnodes && node_grow(numnodes + 1) == -1)
+		return NULL;
+	memcpy(nodes[i].mac, mac, 6);
+	nodes[i].has_mac = 1;
+	node_state_save();
+	ctl_notify();
+	return &nodes[i];
+}
+
+static int
+link_send(struct nodelink *l, struct wire_msg *m)
+{
+	size_t	len = wire_msg_finish(m);
+
+	if (len == 0 || conn_send(&l->c, m->buf, len) == -1) {
+		link_close(l, len == 0 ? "message too large" :
+		    "output queue full");
+		return -1;
+	}
+	if (conn_flush(&l->c) == -1) {
+		link_close(l, strerror(errno));
+		return -1;
+	}
+	if (conn_pending(&l->c))
+		ev_mod(l->c.fd, EPOLLIN | EPOLLOUT);
+	return 0;
+}
+
+static void
+link_close(struct nodelink *l, const char *why)
+{
+	struct nodelink	**pp;
+	struct node	 *n = l->node;
+
+	if (n != NULL) {
+		log_info("node %d (%s): link closed: %s", n->num, l->c.peer, why);
+		n->link = NULL;
+		node_transition(n, NODE_DOWN, why);
+	} else
+		log_warnx("link %s: closed: %s", l->c.peer, why);
+	if (!l->authed || !l->hello)
+		npreauth--;
+	for (pp = &links; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	ev_timer_del(&l->timer);
+	ev_del(l->c.fd);
+	conn_free(&l->c);
+	free(l);
+}
+
+static void
+link_tick(void *arg)
+{
+	struct nodelink	*l = arg;
+	unsigned char	 buf[64];
+	struct wire_msg	 m;
+	uint64_t	 now = ev_now();
+
+	if (!l->hello) {
+		link_close(l, "did not authenticate in time");
+		return;
+	}
+	if (now - l->last_rx > conf.timeout_ms) {
+		char	why[64];
+
+		snprintf(why, sizeof(why), "no heartbeat for %llu ms",
+		    (unsigned long long)(now - l->last_rx));
+		link_close(l, why);
+		return;
+	}
+	wire_msg_init(&m, buf, sizeof(buf), MSG_PING, 0, 0);
+	if (link_send(l, &m) == 0)
+		ev_timer_set(&l->timer, conf.heartbeat_ms, link_tick, l);
+}
+
+static void
+node_accept(int fd, uint32_t events, void *arg)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 slen = sizeof(sin);
+	struct nodelink		*l;
+	struct wire_msg		 m;
+	unsigned char		 buf[128];
+	char			 peer[64];
+	int			 s, one = 1;
+
+	(void)events;
+	(void)arg;
+	s = accept4(fd, (struct sockaddr *)&sin, &slen,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (s == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("accept");
+		return;
+	}
+	snprintf(peer, sizeof(peer), "%s:%u", inet_ntoa(sin.sin_addr),
+	    ntohs(sin.sin_port));
+	/* unauthenticated peers get a bounded share of the master */
+	if (npreauth >= MASTER_PREAUTH_MAX) {
+		log_warnx("link %s: refused: too many unauthenticated links",
+		    peer);
+		close(s);
+		return;
+	}
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		log_warn("link %s", peer);
+		close(s);
+		return;
+	}
+	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	conn_init(&l->c, s, peer, WIRE_PREAUTH_MAX, 4096);
+	if (ev_add(s, EPOLLIN, link_event, l) == -1) {
+		log_warn("link %s", peer);
+		conn_free(&l->c);
+		free(l);
+		return;
+	}
+	npreauth++;
+	l->last_rx = ev_now();
+	l->next = links;
+	links = l;
+	ev_timer_set(&l->timer, MASTER_AUTH_MS, link_tick, l);
+	auth_nonce(l->nm);
+	wire_msg_init(&m, buf, sizeof(buf), MSG_AUTH_CHALLENGE, 0, 0);
+	wire_put_u32(&m, A_VERSION, BPROC_VERSION);
+	wire_put(&m, A_NONCE, l->nm, AUTH_NONCE_LEN);
+	link_send(l, &m);
+}
+
+static int
+link_auth(struct nodelink *l, struct wire_attr *tb)
+{
+	unsigned char	 buf[128], km[32], kn[32];
+	const unsigned char *nn = tb[A_NONCE].data;
+	struct wire_msg	 m;
+
+	if (auth_proof_check(tb[A_PROOF].data, cluster_key, AUTH_ROLE_NODE,
+	    l->nm, nn) == -1) {
+		link_close(l, "authentication failed (wrong cluster key or "
+		    "replayed handshake)");
+		return -1;
+	}
+	wire_msg_init(&m, buf, sizeof(buf), MSG_AUTH_CONFIRM, 0, 0);
+	auth_proof(km, cluster_key, AUTH_ROLE_MASTER, l->nm, nn);
+	wire_put(&m, A_PROOF, km, AUTH_PROOF_LEN);
+	if (link_send(l, &m) == -1)
+		return -1;
+	auth_session_keys(cluster_key, l->nm, nn, km, kn);
+	conn_seal(&l->c, km, kn, 0);
+	explicit_bzero(km, sizeof(km));
+	explicit_bzero(kn, sizeof(kn));
+	l->authed = 1;
+	/* still at most a HELLO-sized frame until the node is known */
+	return 0;
+}
+
+static int
+link_hello(struct nodelink *l, struct wire_attr *tb)
+{
+	unsigned char	 buf[256];
+	struct wire_msg	 m;
+	struct node	*n;
+	char		 macs[32], host[32];
+
+	mac_format(tb[A_MAC].data, macs, sizeof(macs));
+	if ((n = node_by_mac(tb[A_MAC].data)) == NULL) {
+		char	why[96];
+
+		snprintf(why, sizeof(why), "unknown MAC %s and discovery is "
+		    "off", macs);
+		link_close(l, why);
+		return -1;
+	}
+	if (n->link != NULL) {
+		/* the node rebooted before we noticed: the old link is dead */
+		link_close(n->link, "replaced by a new connection");
+	}
+	l->hello = 1;
+	npreauth--;
+	l->node = n;
+	n->link = l;
+	l->c.maxframe = WIRE_MAX_FRAME;
+	l->c.outmax = MASTER_LINK_OUTMAX;
+	snprintf(n->addr, sizeof(n->addr), "%s", l->c.peer);
+	if (strchr(n->addr, ':') != NULL)
+		*strchr(n->addr, ':') = '\0';
+	n->last_seen = ev_now();
+	if (tb[A_STAGE].data)
+		n->stage = wire_get_u8(&tb[A_STAGE]);
+	log_info("node %d: connected from %s, MAC %s", n->num, l->c.peer, macs);
+	node_transition(n, NODE_BOOT, "connected");
+	ev_timer_set(&l->timer, conf.heartbeat_ms, link_tick, l);
+
+	wire_msg_init(&m, buf, sizeof(buf), MSG_WELCOME, 0, 0);
+	wire_put_u32(&m, A_NODE, (uint32_t)n->num);
+	wire_put_u32(&m, A_HEARTBEAT, conf.heartbeat_ms);
+	wire_put_u32(&m, A_TIMEOUT, conf.timeout_ms);
+	snprintf(host, sizeof(host), "n%d", n->num);
+	wire_put_str(&m, A_HOSTNAME, host);
+	if (link_send(l, &m) == -1)
+		return -1;
+	wire_msg_init(&m, buf, sizeof(buf), MSG_SETUP, 0, 0);
+	return link_send(l, &m);
+}
+
+static void
+link_status(struct nodelink *l, struct wire_attr *tb)
+{
+	struct node	*n = l->node;
+	int		 stage = n->stage;
+
+	if (tb[A_LOAD1].data)
+		n->load[0] = wire_get_u32(&tb[A_LOAD1]);
+	if (tb[A_LOAD5].data)
+		n->load[1] = wire_get_u32(&tb[A_LOAD5]);
+	if (tb[A_LOAD15].data)
+		n->load[2] = wire_get_u32(&tb[A_LOAD15]);
+	if (tb[A_CPUS].data)
+		n->cpus = wire_get_u32(&tb[A_CPUS]);
+	if (tb[A_MEM_TOTAL].data)
+		n->mem_total = wire_get_u64(&tb[A_MEM_TOTAL]);
+	if (tb[A_MEM_FREE].data)
+		n->mem_free = wire_get_u64(&tb[A_MEM_FREE]);
+	if (tb[A_UPTIME].data)
+		n->uptime = wire_get_u64(&tb[A_UPTIME]);
+	if (tb[A_NPROCS].data)
+		n->nprocs = wire_get_u32(&tb[A_NPROCS]);
+	if (tb[A_CACHE_BYTES].data)
+		n->cache_bytes = wire_get_u64(&tb[A_CACHE_BYTES]);
+	if (tb[A_STAGE].data && wire_get_u8(&tb[A_STAGE]) < STAGE_MAX)
+		n->stage = wire_get_u8(&tb[A_STAGE]);
+	if (n->stage == STAGE_UP && stage != STAGE_UP && n->state == NODE_BOOT)
+		node_transition(n, NODE_UP, "setup done");
+	ctl_notify();
+}
+
+/* Returns -1 when the link was closed. */
+static int
+link_dispatch(struct nodelink *l, struct wire_hdr *h, const unsigned char *body,
+    size_t blen)
+{
+	struct wire_attr	 tb[A_MAX];
+	const char		*why;
+	char			 msg[128];
+
+	if (proto_parse(h, body, blen, tb, &why) == -1) {
+		snprintf(msg, sizeof(msg), "bad %s frame: %s", msg_name(h->type),
+		    why);
+		link_close(l, msg);
+		return -1;
+	}
+	/* each phase accepts exactly its own messages */
+	if (!l->authed) {
+		if (h->type != MSG_AUTH_RESPONSE)
+			goto unexpected;
+		return link_auth(l, tb);
+	}
+	if (!l->hello) {
+		if (h->type != MSG_HELLO)
+			goto unexpected;
+		return link_hello(l, tb);
+	}
+	switch (h->type) {
+	case MSG_STATUS:
+		link_status(l, tb);
+		return 0;
+	default:
+		goto unexpected;
+	}
+unexpected:
+	snprintf(msg, sizeof(msg), "unexpected %s frame", msg_name(h->type));
+	link_close(l, msg);
+	return -1;
+}
+
+static void
+link_event(int fd, uint32_t events, void *arg)
+{
+	struct nodelink		*l = arg;
+	struct wire_hdr		 h;
+	const unsigned char	*body;
+	const char		*why;
+	size_t			 blen;
+	int			 r;
+
+	(void)fd;
+	if (events & EPOLLOUT) {
+		if (conn_flush(&l->c) == -1) {
+			link_close(l, strerror(errno));
+			return;
+		}
+		if (conn_pending(&l->c) == 0)
+			ev_mod(l->c.fd, EPOLLIN);
+	}
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	if ((r = conn_read(&l->c)) == -1) {
+		link_close(l, errno ? strerror(errno) : "connection closed");
+		return;
+	}
+	if (r == 0)
+		return;
+	l->last_rx = ev_now();
+	if (l->node != NULL)
+		l->node->last_seen = l->last_rx;
+	while ((r = conn_frame(&l->c, &h, &body, &blen, &why)) == 1)
+		if (link_dispatch(l, &h, body, blen) == -1)
+			return;
+	if (r == -1)
+		link_close(l, why);
+}
+
+int
+node_listen(void)
+{
+	struct sockaddr_in	sin;
+	int			one = 1;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)conf.listen_port);
+	if (inet_pton(AF_INET, conf.listen_addr, &sin.sin_addr) != 1) {
+		log_warnx("listen: bad address %s", conf.listen_addr);
+		return -1;
+	}
+	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (listen_fd == -1)
+		return -1;
+	setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(listen_fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(listen_fd, 128) == -1) {
+		log_warn("listen %s:%d", conf.listen_addr, conf.listen_port);
+		return -1;
+	}
+	return ev_add(listen_fd, EPOLLIN, node_accept, NULL);
+}
+
+int
+node_set_state(struct node *n, int state, uid_t uid, const char **why)
+{
+	if (uid != 0) {
+		*why = "only root sets node states";
+		return EPERM;
+	}
+	if (state != NODE_UP && state != NODE_UNAVAILABLE &&
+	    state != NODE_ERROR) {
+		*why = "state can only be set to up, unavailable or error";
+		return EINVAL;
+	}
+	if (n->link == NULL || !n->link->hello) {
+		*why = "Node is down";
+		return EHOSTDOWN;
+	}
+	if (n->state == NODE_BOOT) {
+		*why = "node is still booting";
+		return EBUSY;
+	}
+	if (node_transition(n, state, "bpctl") == -1) {
+		*why = "transition not allowed";
+		return EINVAL;
+	}
+	return 0;
+}
+
+int
+node_power(struct node *n, int how, uid_t uid, const char **why)
+{
+	unsigned char	buf[64];
+	struct wire_msg	m;
+	int		to;
+
+	if (uid != 0) {
+		*why = "only root reboots, halts or powers off nodes";
+		return EPERM;
+	}
+	switch (how) {
+	case POWER_REBOOT:
+		to = NODE_REBOOT;
+		break;
+	case POWER_HALT:
+		to = NODE_HALT;
+		break;
+	case POWER_OFF:
+		to = NODE_PWROFF;
+		break;
+	default:
+		*why = "bad power action";
+		return EINVAL;
+	}
+	if (n->link == NULL || !n->link->hello) {
+		*why = "Node is down";
+		return EHOSTDOWN;
+	}
+	wire_msg_init(&m, buf, sizeof(buf), MSG_POWER, 0, 0);
+	wire_put_u8(&m, A_HOW, (uint8_t)how);
+	if (link_send(n->link, &m) == -1) {
+		*why = "node link failed";
+		return EIO;
+	}
+	node_transition(n, to, "bpctl");
+	return 0;
+}
+
+void
+node_shutdown(void)
+{
+	while (links != NULL)
+		link_close(links, "master shutting down");
+	if (listen_fd != -1)
+		close(listen_fd);
+}

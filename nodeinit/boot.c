@@ -1,0 +1,241 @@
+/*
+ * Bringing a node up: the boot arguments, the filesystems a node needs,
+ * the device nodes of a virtual node, and the way down (reboot(2)).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "nodeinit.h"
+
+struct node_conf	ncf = {
+	.master_port = BPROC_PORT,
+	.iface = NODE_IFACE,
+	.keyfile = NODE_KEYFILE,
+};
+int			node_stage = STAGE_KERNEL;
+
+uint64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+copy_field(char *dst, size_t len, const char *src, size_t n)
+{
+	if (n >= len)
+		n = len - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/*
+ * ip=<client>:<server>:<gw>:<netmask>:<hostname>:<device>:<autoconf>, the
+ * kernel's nfsroot form that iPXE and pxelinux (IPAPPEND 1) pass along.
+ */
+static void
+arg_ip(const char *v)
+{
+	const char	*p = v, *q;
+	int		 field = 0;
+
+	for (;;) {
+		q = strchr(p, ':');
+		size_t n = q ? (size_t)(q - p) : strlen(p);
+
+		switch (field) {
+		case 0:
+			copy_field(ncf.ip, sizeof(ncf.ip), p, n);
+			break;
+		case 2:
+			copy_field(ncf.gw, sizeof(ncf.gw), p, n);
+			break;
+		case 3:
+			copy_field(ncf.netmask, sizeof(ncf.netmask), p, n);
+			break;
+		case 5:
+			if (n > 0)
+				copy_field(ncf.iface, sizeof(ncf.iface), p, n);
+			break;
+		}
+		if (q == NULL)
+			break;
+		p = q + 1;
+		field++;
+	}
+}
+
+static void
+arg_one(const char *a)
+{
+	const char	*v;
+
+	if ((v = strchr(a, '=')) == NULL)
+		return;
+	v++;
+	if (strncmp(a, "bproc.master=", 13) == 0) {
+		const char	*colon = strrchr(v, ':');
+		size_t		 n = colon ? (size_t)(colon - v) : strlen(v);
+
+		copy_field(ncf.master_addr, sizeof(ncf.master_addr), v, n);
+		if (colon != NULL) {
+			int port = atoi(colon + 1);
+
+			if (port > 0 && port < 65536)
+				ncf.master_port = port;
+		}
+	} else if (strncmp(a, "ip=", 3) == 0)
+		arg_ip(v);
+	else if (strncmp(a, "bproc.virtual=", 14) == 0)
+		ncf.virt = atoi(v) != 0;
+	else if (strncmp(a, "bproc.debug=", 12) == 0)
+		ncf.debug = atoi(v) != 0;
+	else if (strncmp(a, "bproc.key=", 10) == 0)
+		copy_field(ncf.keyfile, sizeof(ncf.keyfile), v, strlen(v));
+	else if (strncmp(a, "bproc.iface=", 12) == 0)
+		copy_field(ncf.iface, sizeof(ncf.iface), v, strlen(v));
+}
+
+/*
+ * The kernel hands dotted parameters to no one, so on a real machine we
+ * read /proc/cmdline; a virtual node gets the same words as arguments.
+ */
+void
+boot_args(int argc, char **argv)
+{
+	char	buf[4096], *p, *save;
+	ssize_t	n;
+	int	fd, i;
+
+	if (argc > 1) {
+		for (i = 1; i < argc; i++)
+			arg_one(argv[i]);
+		return;
+	}
+	mkdir("/proc", 0555);
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	    NULL) == -1 && errno != EBUSY)
+		log_warn("mount /proc");
+	if ((fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("/proc/cmdline");
+		return;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (p = strtok_r(buf, " \t\n", &save); p != NULL;
+	    p = strtok_r(NULL, " \t\n", &save))
+		arg_one(p);
+}
+
+static void
+mount_one(const char *src, const char *dst, const char *type,
+    unsigned long flags, const char *data)
+{
+	mkdir(dst, 0755);
+	if (mount(src, dst, type, flags, data) == -1 && errno != EBUSY)
+		log_warn("mount %s on %s", type, dst);
+}
+
+static void
+dev_node(const char *path, mode_t mode, unsigned int maj, unsigned int min)
+{
+	if (mknod(path, S_IFCHR | mode, makedev(maj, min)) == -1 &&
+	    errno != EEXIST)
+		log_warn("mknod %s", path);
+	chmod(path, mode);
+}
+
+/*
+ * A virtual node gets a private /dev with only the harmless devices:
+ * the front end's devtmpfs would show it every disk of the host.
+ */
+static void
+dev_virtual(void)
+{
+	mount_one("dev", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
+	    "mode=0755,size=1m");
+	dev_node("/dev/null", 0666, 1, 3);
+	dev_node("/dev/zero", 0666, 1, 5);
+	dev_node("/dev/full", 0666, 1, 7);
+	dev_node("/dev/random", 0666, 1, 8);
+	dev_node("/dev/urandom", 0666, 1, 9);
+	dev_node("/dev/tty", 0666, 5, 0);
+	symlink("/proc/self/fd", "/dev/fd");
+	symlink("/proc/self/fd/0", "/dev/stdin");
+	symlink("/proc/self/fd/1", "/dev/stdout");
+	symlink("/proc/self/fd/2", "/dev/stderr");
+}
+
+void
+boot_mounts(void)
+{
+	umask(022);
+	mount_one("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	    NULL);
+	mount_one("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	    NULL);
+	if (ncf.virt)
+		dev_virtual();
+	else
+		mount_one("devtmpfs", "/dev", "devtmpfs", MS_NOSUID,
+		    "mode=0755");
+	mount_one("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+	    "newinstance,ptmxmode=0666,mode=0620");
+	unlink("/dev/ptmx");
+	symlink("pts/ptmx", "/dev/ptmx");
+	mount_one("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+	    "mode=1777");
+	mount_one("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+	mount_one("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+	/* the key stays root-only even inside the image */
+	chmod(ncf.keyfile, 0400);
+	chmod("/etc/bproc", 0700);
+	log_info("filesystems mounted%s", ncf.virt ? " (virtual node)" : "");
+}
+
+/* End every process, then the node; never returns. */
+void
+node_poweroff(int how)
+{
+	int	cmd, i;
+
+	log_info("%s", how == POWER_REBOOT ? "rebooting" :
+	    how == POWER_HALT ? "halting" : "powering off");
+	kill(-1, SIGTERM);
+	for (i = 0; i < 20; i++) {
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (kill(-1, 0) == -1)
+			break;
+		usleep(50000);
+	}
+	kill(-1, SIGKILL);
+	sync();
+	cmd = how == POWER_REBOOT ? RB_AUTOBOOT :
+	    how == POWER_HALT ? RB_HALT_SYSTEM : RB_POWER_OFF;
+	for (;;) {
+		reboot(cmd);
+		/* should not get here; try the hardest thing left */
+		log_warn("reboot");
+		sleep(1);
+		reboot(RB_AUTOBOOT);
+	}
+}

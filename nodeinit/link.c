@@ -1,0 +1,439 @@
+/*
+ * The node's link to the master: network bring-up, connect with backoff,
+ * the challenge/response handshake, HELLO, then status every heartbeat.
+ * A master that stays silent past the timeout is dropped and redialled;
+ * one that stays away for NODE_GIVEUP_MS reboots the node.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "log.h"
+#include "nodeinit.h"
+
+enum link_state {
+	LINK_IDLE,		/* waiting to (re)connect */
+	LINK_CONNECTING,
+	LINK_AUTH,		/* challenge answered, waiting for confirm */
+	LINK_HELLO,		/* sealed; waiting for WELCOME */
+	LINK_UP
+};
+
+int			 node_num = -1;
+static unsigned char	 key[AUTH_KEY_LEN];
+static int		 have_key;
+static unsigned char	 mac[6];
+static struct conn	 lc = { .fd = -1 };
+static int		 lstate = LINK_IDLE;
+static unsigned char	 nm[AUTH_NONCE_LEN], nn[AUTH_NONCE_LEN];
+static uint64_t		 next_try, backoff = NODE_BACKOFF_MIN;
+static uint64_t		 deadline;	/* handshake or silence limit */
+static uint64_t		 next_status;
+static uint64_t		 lost_since;
+static uint64_t		 boot_ms;
+static unsigned int	 heartbeat_ms = 1000, timeout_ms = 3000;
+
+static void
+link_set_stage(int s)
+{
+	if (s != node_stage)
+		log_info("boot stage %s -> %s", stage_name(node_stage),
+		    stage_name(s));
+	node_stage = s;
+}
+
+static int
+read_mac(const char *ifname)
+{
+	char	path[96], buf[32];
+	ssize_t	n;
+	int	fd;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/address", ifname);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 17)
+		return -1;
+	buf[17] = '\0';
+	unsigned int b[6];
+	if (sscanf(buf, "%2x:%2x:%2x:%2x:%2x:%2x", &b[0], &b[1], &b[2], &b[3],
+	    &b[4], &b[5]) != 6)
+		return -1;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (unsigned char)b[i];
+	return 0;
+}
+
+static void
+net_up(void)
+{
+	int	plen;
+
+	if (nl_link_up("lo") == -1)
+		log_warn("lo up");
+	if (nl_addr_add("lo", "127.0.0.1", 8) == -1)
+		log_warn("lo address");
+	if (read_mac(ncf.iface) == -1)
+		log_warnx("%s: no MAC address (is the NIC driver loaded?)",
+		    ncf.iface);
+	if (nl_link_up(ncf.iface) == -1) {
+		log_warn("%s up", ncf.iface);
+		return;
+	}
+	if (ncf.ip[0] == '\0') {
+		log_warnx("no ip= on the command line; DHCP fallback is not "
+		    "built in yet");
+		return;
+	}
+	if ((plen = nl_mask_len(ncf.netmask)) == -1) {
+		log_warnx("bad netmask %s", ncf.netmask);
+		return;
+	}
+	if (nl_addr_add(ncf.iface, ncf.ip, plen) == -1) {
+		log_warn("%s address %s/%d", ncf.iface, ncf.ip, plen);
+		return;
+	}
+	if (ncf.gw[0] != '\0' && nl_route_default(ncf.gw) == -1)
+		log_warn("default route via %s", ncf.gw);
+	log_info("%s %s/%d up", ncf.iface, ncf.ip, plen);
+	link_set_stage(STAGE_NETWORK);
+}
+
+void
+link_init(void)
+{
+	char	err[256];
+
+	boot_ms = now_ms();
+	if (auth_key_load(ncf.keyfile, key, err, sizeof(err)) == -1)
+		log_warnx("cluster key: %s; cannot join a cluster", err);
+	else
+		have_key = 1;
+	net_up();
+	if (ncf.master_addr[0] == '\0')
+		log_warnx("no bproc.master= given; waiting forever");
+	next_try = now_ms();
+	lost_since = now_ms();
+}
+
+static void
+link_drop(const char *why)
+{
+	if (lc.fd >= 0)
+		log_warnx("master link %s: %s", lc.peer, why);
+	conn_free(&lc);
+	lc.fd = -1;
+	if (lstate == LINK_UP)
+		lost_since = now_ms();
+	lstate = LINK_IDLE;
+	if (node_stage > STAGE_NETWORK)
+		link_set_stage(STAGE_NETWORK);
+	next_try = now_ms() + backoff + randombytes_uniform(
+	    (uint32_t)backoff / 2 + 1);
+	backoff = backoff * 2 > NODE_BACKOFF_MAX ? NODE_BACKOFF_MAX :
+	    backoff * 2;
+}
+
+static void
+link_connect(void)
+{
+	struct sockaddr_in	sin;
+	char			peer[80];
+	int			fd, one = 1;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)ncf.master_port);
+	if (inet_pton(AF_INET, ncf.master_addr, &sin.sin_addr) != 1) {
+		log_warnx("bad master address %s", ncf.master_addr);
+		next_try = now_ms() + NODE_BACKOFF_MAX;
+		return;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("socket");
+		next_try = now_ms() + NODE_BACKOFF_MAX;
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	snprintf(peer, sizeof(peer), "%s:%d", ncf.master_addr, ncf.master_port);
+	conn_init(&lc, fd, peer, WIRE_PREAUTH_MAX, 1u << 20);
+	lstate = LINK_CONNECTING;
+	deadline = now_ms() + NODE_AUTH_MS;
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 &&
+	    errno != EINPROGRESS)
+		link_drop(strerror(errno));
+}
+
+static int
+link_send(struct wire_msg *m)
+{
+	size_t	len = wire_msg_finish(m);
+
+	if (len == 0 || conn_send(&lc, m->buf, len) == -1 ||
+	    conn_flush(&lc) == -1) {
+		link_drop("send failed");
+		return -1;
+	}
+	return 0;
+}
+
+static unsigned int
+count_procs(void)
+{
+	struct dirent	*de;
+	DIR		*d;
+	unsigned int	 n = 0;
+
+	if ((d = opendir("/proc")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+link_status(void)
+{
+	unsigned char	buf[512];
+	struct wire_msg	m;
+	struct sysinfo	si;
+
+	wire_msg_init(&m, buf, sizeof(buf), MSG_STATUS, 0, 0);
+	wire_put_u8(&m, A_STAGE, (uint8_t)node_stage);
+	if (sysinfo(&si) == 0) {
+		/* sysinfo loads are fixed point with 16 fractional bits */
+		wire_put_u32(&m, A_LOAD1, (uint32_t)(si.loads[0] * 100 >> 16));
+		wire_put_u32(&m, A_LOAD5, (uint32_t)(si.loads[1] * 100 >> 16));
+		wire_put_u32(&m, A_LOAD15, (uint32_t)(si.loads[2] * 100 >> 16));
+		wire_put_u64(&m, A_MEM_TOTAL, (uint64_t)si.totalram * si.mem_unit);
+		wire_put_u64(&m, A_MEM_FREE, (uint64_t)(si.freeram +
+		    si.bufferram) * si.mem_unit);
+		/* a virtual node's machine booted long before it did */
+		wire_put_u64(&m, A_UPTIME, ncf.virt ?
+		    (now_ms() - boot_ms) / 1000 : (uint64_t)si.uptime);
+	}
+	wire_put_u32(&m, A_CPUS, (uint32_t)sysconf(_SC_NPROCESSORS_ONLN));
+	wire_put_u32(&m, A_NPROCS, count_procs());
+	if (link_send(&m) == 0)
+		next_status = now_ms() + heartbeat_ms;
+}
+
+static void
+link_challenge(struct wire_attr *tb)
+{
+	unsigned char	buf[160], proof[AUTH_PROOF_LEN];
+	struct wire_msg	m;
+
+	memcpy(nm, tb[A_NONCE].data, AUTH_NONCE_LEN);
+	auth_nonce(nn);
+	auth_proof(proof, key, AUTH_ROLE_NODE, nm, nn);
+	wire_msg_init(&m, buf, sizeof(buf), MSG_AUTH_RESPONSE, 0, 0);
+	wire_put(&m, A_NONCE, nn, AUTH_NONCE_LEN);
+	wire_put(&m, A_PROOF, proof, AUTH_PROOF_LEN);
+	if (link_send(&m) == 0)
+		lstate = LINK_AUTH;
+}
+
+static void
+link_confirm(struct wire_attr *tb)
+{
+	unsigned char	buf[160], km[32], kn[32];
+	struct wire_msg	m;
+
+	if (auth_proof_check(tb[A_PROOF].data, key, AUTH_ROLE_MASTER, nm,
+	    nn) == -1) {
+		link_drop("master failed to prove the cluster key");
+		return;
+	}
+	auth_session_keys(key, nm, nn, km, kn);
+	conn_seal(&lc, km, kn, 1);
+	sodium_memzero(km, sizeof(km));
+	sodium_memzero(kn, sizeof(kn));
+	lc.maxframe = WIRE_MAX_FRAME;
+	lstate = LINK_HELLO;
+	link_set_stage(STAGE_CONNECTED);
+	wire_msg_init(&m, buf, sizeof(buf), MSG_HELLO, 0, 0);
+	wire_put(&m, A_MAC, mac, sizeof(mac));
+	if (ncf.ip[0])
+		wire_put_str(&m, A_ADDR, ncf.ip);
+	wire_put_u8(&m, A_STAGE, (uint8_t)node_stage);
+	wire_put_u32(&m, A_VERSION, BPROC_VERSION);
+	link_send(&m);
+}
+
+static void
+link_welcome(struct wire_attr *tb)
+{
+	const char	*host;
+	char		 envnum[16];
+
+	node_num = (int)wire_get_u32(&tb[A_NODE]);
+	heartbeat_ms = wire_get_u32(&tb[A_HEARTBEAT]);
+	timeout_ms = wire_get_u32(&tb[A_TIMEOUT]);
+	if (heartbeat_ms < 50 || timeout_ms <= heartbeat_ms) {
+		link_drop("master sent bad heartbeat settings");
+		return;
+	}
+	if (tb[A_HOSTNAME].data) {
+		host = wire_get_str(&tb[A_HOSTNAME]);
+		if (sethostname(host, strlen(host)) == -1)
+			log_warn("sethostname %s", host);
+	}
+	snprintf(envnum, sizeof(envnum), "%d", node_num);
+	setenv("BPROC_NODE", envnum, 1);
+	log_info("joined the cluster as node %d", node_num);
+	lstate = LINK_UP;
+	deadline = now_ms() + timeout_ms;
+	backoff = NODE_BACKOFF_MIN;
+	link_set_stage(STAGE_SETUP);
+	link_status();
+}
+
+static void
+link_dispatch(struct wire_hdr *h, const unsigned char *body, size_t blen)
+{
+	struct wire_attr	 tb[A_MAX];
+	const char		*why;
+	char			 msg[96];
+
+	if (proto_parse(h, body, blen, tb, &why) == -1) {
+		snprintf(msg, sizeof(msg), "bad %s frame: %s", msg_name(h->type),
+		    why);
+		link_drop(msg);
+		return;
+	}
+	switch (lstate) {
+	case LINK_CONNECTING:
+		if (h->type == MSG_AUTH_CHALLENGE) {
+			link_challenge(tb);
+			return;
+		}
+		break;
+	case LINK_AUTH:
+		if (h->type == MSG_AUTH_CONFIRM) {
+			link_confirm(tb);
+			return;
+		}
+		break;
+	case LINK_HELLO:
+		if (h->type == MSG_WELCOME) {
+			link_welcome(tb);
+			return;
+		}
+		break;
+	case LINK_UP:
+		switch (h->type) {
+		case MSG_PING:
+			return;
+		case MSG_SETUP:
+			link_set_stage(STAGE_UP);
+			link_status();
+			return;
+		case MSG_POWER:
+			node_poweroff(wire_get_u8(&tb[A_HOW]));
+		}
+		break;
+	}
+	snprintf(msg, sizeof(msg), "unexpected %s frame", msg_name(h->type));
+	link_drop(msg);
+}
+
+int
+link_poll_setup(int *fd, short *events)
+{
+	uint64_t	now = now_ms(), next;
+
+	*fd = lc.fd;
+	*events = 0;
+	if (lc.fd >= 0) {
+		*events = POLLIN;
+		if (lstate == LINK_CONNECTING || conn_pending(&lc))
+			*events |= POLLOUT;
+	}
+	next = lstate == LINK_IDLE ? next_try : deadline;
+	if (lstate == LINK_UP && next_status < next)
+		next = next_status;
+	return next <= now ? 0 : (int)(next - now);
+}
+
+void
+link_poll_event(short revents)
+{
+	struct wire_hdr		 h;
+	const unsigned char	*body;
+	const char		*why;
+	size_t			 blen;
+	int			 r;
+
+	if (revents & POLLOUT) {
+		if (conn_flush(&lc) == -1) {
+			link_drop(strerror(errno));
+			return;
+		}
+	}
+	if (!(revents & (POLLIN | POLLHUP | POLLERR)))
+		return;
+	if ((r = conn_read(&lc)) == -1) {
+		link_drop(errno ? strerror(errno) : "connection closed");
+		return;
+	}
+	if (r == 0)
+		return;
+	if (lstate == LINK_UP)
+		deadline = now_ms() + timeout_ms;
+	while (lc.fd >= 0 && (r = conn_frame(&lc, &h, &body, &blen, &why)) == 1) {
+		link_dispatch(&h, body, blen);
+		if (lstate == LINK_IDLE)
+			return;
+	}
+	if (r == -1)
+		link_drop(why);
+}
+
+void
+link_timer(void)
+{
+	uint64_t	now = now_ms();
+
+	switch (lstate) {
+	case LINK_IDLE:
+		if (ncf.master_addr[0] == '\0' || !have_key)
+			return;
+		if (now - lost_since > NODE_GIVEUP_MS) {
+			log_warnx("no master for %d s: rebooting",
+			    NODE_GIVEUP_MS / 1000);
+			node_poweroff(POWER_REBOOT);
+		}
+		if (now >= next_try)
+			link_connect();
+		return;
+	case LINK_UP:
+		if (now >= deadline) {
+			link_drop("master silent past the timeout");
+			return;
+		}
+		if (now >= next_status)
+			link_status();
+		return;
+	default:
+		if (now >= deadline)
+			link_drop("handshake timed out");
+	}
+}

@@ -1,0 +1,105 @@
+/*
+ * nodeinit: PID 1 of a node, on a real kernel or in a pid namespace.
+ * All signals are blocked and read through a signalfd in the same poll as
+ * the master link; every child is reaped with WNOHANG.  It never returns
+ * from main: a fatal error ends in reboot(2).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "nodeinit.h"
+
+static int	sig_fd = -1;
+
+static void
+node_fatal(void)
+{
+	/* PID 1 must not exit; a clean reboot is the last resort */
+	sleep(1);
+	node_poweroff(POWER_REBOOT);
+}
+
+static void
+reap_children(void)
+{
+	int	status;
+	pid_t	pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		log_debug("reaped %d", (int)pid);
+}
+
+static void
+signal_read(void)
+{
+	struct signalfd_siginfo	si;
+
+	while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			break;		/* reaped below, whoever it was */
+		case SIGINT:		/* Ctrl-Alt-Del on a real console */
+			log_info("SIGINT: rebooting");
+			node_poweroff(POWER_REBOOT);
+		case SIGUSR1:		/* busybox halt's convention */
+			node_poweroff(POWER_HALT);
+		case SIGUSR2:		/* busybox poweroff's */
+			node_poweroff(POWER_OFF);
+		case SIGTERM:		/* busybox reboot's */
+			node_poweroff(POWER_REBOOT);
+		default:
+			log_debug("ignoring signal %d", (int)si.ssi_signo);
+		}
+	}
+	reap_children();
+}
+
+int
+main(int argc, char **argv)
+{
+	struct pollfd	pfd[2];
+	sigset_t	all;
+	int		timeout;
+
+	log_fatal_hook = node_fatal;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	log_init("nodeinit", 1, 0);
+	boot_args(argc, argv);
+	log_setverbose(ncf.debug);
+	if (getpid() != 1)
+		log_warnx("not PID 1 (pid %d): running anyway", (int)getpid());
+	if ((sig_fd = signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
+	if (auth_init() == -1)
+		fatalx("libsodium initialisation failed");
+	/* Ctrl-Alt-Del becomes SIGINT to us instead of an instant reboot */
+	if (!ncf.virt)
+		reboot(RB_DISABLE_CAD);
+	boot_mounts();
+	link_init();
+
+	for (;;) {
+		pfd[0].fd = sig_fd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = -1;
+		pfd[1].events = 0;
+		timeout = link_poll_setup(&pfd[1].fd, &pfd[1].events);
+		if (poll(pfd, 2, timeout) == -1 && errno != EINTR)
+			fatal("poll");
+		if (pfd[0].revents)
+			signal_read();
+		if (pfd[1].fd >= 0 && pfd[1].revents)
+			link_poll_event(pfd[1].revents);
+		link_timer();
+	}
+}

@@ -1,0 +1,53 @@
+/* nodeinit: PID 1 of a bproc-ng node.  Shared state and prototypes. */
+#ifndef NODEINIT_H
+#define NODEINIT_H
+
+#include <stdint.h>
+
+#include "auth.h"
+#include "conn.h"
+#include "proto.h"
+
+#define NODE_KEYFILE		"/etc/bproc/cluster.key"	/* in the initramfs */
+#define NODE_IFACE		"eth0"	/* default cluster NIC */
+#define NODE_BACKOFF_MIN	100	/* ms before the first reconnect */
+#define NODE_BACKOFF_MAX	2000	/* ms between reconnects at most */
+#define NODE_AUTH_MS		5000	/* ms to finish the handshake */
+#define NODE_GIVEUP_MS		120000	/* ms without a master before rebooting */
+
+struct node_conf {
+	char		master_addr[64];
+	int		master_port;
+	char		ip[64];		/* from ip=: client address */
+	char		gw[64];
+	char		netmask[64];
+	char		iface[32];
+	char		keyfile[128];
+	int		virt;		/* bproc.virtual=1: a namespace, not a machine */
+	int		debug;
+};
+
+extern struct node_conf	ncf;
+extern int		node_stage;
+extern int		node_num;
+
+/* boot.c */
+void		boot_mounts(void);
+void		boot_args(int, char **);
+uint64_t	now_ms(void);
+void		node_poweroff(int) __attribute__((noreturn));
+
+/* netlink.c */
+int		nl_link_up(const char *);
+int		nl_addr_add(const char *, const char *, int);
+int		nl_route_default(const char *);
+int		nl_mask_len(const char *);
+
+/* link.c */
+void		link_init(void);
+/* fills the poll slot for the master link; returns the timeout in ms */
+int		link_poll_setup(int *, short *);
+void		link_poll_event(short);
+void		link_timer(void);
+
+#endif
