@@ -16,12 +16,13 @@ SODIUM_A := $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 COMMON_SRC := common/wire.c common/proto.c common/conn.c common/auth.c \
 	      common/log.c common/nodeset.c
 LIB_SRC	:= master/libbproc.c common/wire.c common/proto.c common/nodeset.c
-MASTER_SRC := master/bpmaster.c master/event.c master/config.c \
+MASTER_SRC := master/bpmaster.c master/event.c master/config.c master/proc.c \
 	      master/node.c master/ctl.c $(COMMON_SRC)
 NODE_SRC := $(wildcard nodeinit/*.c) $(COMMON_SRC) common/sodium_compat.c
 
 BINS	:= $(OUT)/bin/bpmaster $(OUT)/bin/bpstat $(OUT)/bin/bpctl \
-	   $(OUT)/bin/bpvcluster $(OUT)/libexec/bpvnode
+	   $(OUT)/bin/bpvcluster $(OUT)/bin/bpsh $(OUT)/libexec/bpvnode \
+	   $(OUT)/libexec/bpghost
 NODEINIT := $(OUT)/boot/nodeinit
 TESTS	:= $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -47,7 +48,7 @@ $(OUT)/bin/bpmaster: $(MASTER_SRC) $(wildcard common/*.h master/*.h) | $(OUT)/bi
 $(OUT)/lib/libbproc.a: $(LIB_SRC) master/bproc.h | $(OUT)/lib $(OUT)/obj
 	rm -f $@
 	for f in $(LIB_SRC); do \
-		$(CC) $(CFLAGS) -fPIC -c $$f -o $(OUT)/obj/lib_$$(basename $$f .c).o || exit 1; done
+		$(CC) $(CFLAGS) -fPIC -DBPROC_GHOST_PATH='"$(CURDIR)/$(OUT)/libexec/bpghost"' -c $$f -o $(OUT)/obj/lib_$$(basename $$f .c).o || exit 1; done
 	ar rcs $@ $(patsubst %.c,$(OUT)/obj/lib_%.o,$(notdir $(LIB_SRC)))
 
 $(OUT)/bin/bpstat: master/bpstat.c $(OUT)/lib/libbproc.a | $(OUT)/bin
@@ -55,6 +56,12 @@ $(OUT)/bin/bpstat: master/bpstat.c $(OUT)/lib/libbproc.a | $(OUT)/bin
 
 $(OUT)/bin/bpctl: master/bpctl.c $(OUT)/lib/libbproc.a | $(OUT)/bin
 	$(CC) $(CFLAGS) -o $@ master/bpctl.c $(OUT)/lib/libbproc.a
+
+$(OUT)/bin/bpsh: master/bpsh.c $(OUT)/lib/libbproc.a | $(OUT)/bin
+	$(CC) $(CFLAGS) -o $@ master/bpsh.c $(OUT)/lib/libbproc.a
+
+$(OUT)/libexec/bpghost: master/ghost.c common/conn.c common/wire.c common/proto.c common/nodeset.c | $(OUT)/libexec
+	$(CC) $(CFLAGS) -o $@ $^ -lsodium
 
 $(OUT)/bin/bpvcluster: tools/bpvcluster | $(OUT)/bin
 	install -m 0755 $< $@
@@ -72,3 +79,51 @@ clean:
 	rm -rf $(OUT)
 
 .PHONY: all clean
+
+# --- tests and fuzz (build.sh helper) ---
+# Test programs that are not cmocka unit tests: the fuzz corpus replayer
+# (gcc + ASan/UBSan, run by tests/run.sh), the protocol test client of the
+# integration tests, the seed-corpus generator, and the libFuzzer build
+# (clang), which `make fuzz` makes and `build.sh test` builds.
+FUZZ_SRC := tests/fuzz/fuzz_frame.c common/wire.c common/proto.c common/conn.c \
+	    common/auth.c
+SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -fno-omit-frame-pointer
+TESTBINS := $(OUT)/tests/fuzz_replay $(OUT)/tests/fakenode
+
+all: $(TESTBINS)
+
+testbins: $(TESTBINS)
+
+$(OUT)/fuzz:
+	mkdir -p $@
+
+$(OUT)/tests/fuzz_replay: tests/fuzz/replay.c $(FUZZ_SRC) tests/fuzz/fuzz.h \
+	    $(wildcard common/*.h) | $(OUT)/tests
+	$(CC) $(CFLAGS) $(SANITIZE) -Itests/fuzz -o $@ tests/fuzz/replay.c \
+	    $(FUZZ_SRC) -lsodium
+
+$(OUT)/tests/fakenode: tests/integration/fakenode.c common/wire.c \
+	    common/proto.c common/conn.c common/auth.c $(wildcard common/*.h) \
+	    | $(OUT)/tests
+	$(CC) $(CFLAGS) -o $@ tests/integration/fakenode.c common/wire.c \
+	    common/proto.c common/conn.c common/auth.c -lsodium
+
+$(OUT)/tests/mkcorpus: tests/fuzz/mkcorpus.c common/wire.c common/proto.c \
+	    $(wildcard common/*.h) | $(OUT)/tests
+	$(CC) $(CFLAGS) -o $@ tests/fuzz/mkcorpus.c common/wire.c common/proto.c
+
+# Regenerates the committed seed corpus (run after adding a message type).
+corpus: $(OUT)/tests/mkcorpus
+	$(OUT)/tests/mkcorpus tests/fuzz/corpus
+
+# libFuzzer wants its own runtime and clang; the replayer covers gcc.
+$(OUT)/fuzz/fuzz_frame: $(FUZZ_SRC) tests/fuzz/fuzz.h $(wildcard common/*.h) \
+	    | $(OUT)/fuzz
+	clang -g -O1 -std=c11 -D_GNU_SOURCE $(WARN) -Icommon -Itests/fuzz \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o $@ $(FUZZ_SRC) -lsodium
+
+fuzz: $(OUT)/fuzz/fuzz_frame
+
+.PHONY: testbins corpus fuzz

@@ -15,6 +15,13 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_PING] = { "PING", 0, 0 },
 	[MSG_POWER] = { "POWER", 8, RQ(A_HOW) },
 	[MSG_SETUP] = { "SETUP", 0, 0 },
+	[MSG_EXEC] = { "EXEC", 16, RQ(A_ARG) },
+	[MSG_EXEC_RESULT] = { "EXEC_RESULT", 16, RQ(A_PID) | RQ(A_ERRNO) },
+	[MSG_IO] = { "IO", 16, RQ(A_PID) | RQ(A_STREAM) },
+	[MSG_IO_ACK] = { "IO_ACK", 24, RQ(A_PID) | RQ(A_STREAM) | RQ(A_BYTES) },
+	[MSG_SIGNAL] = { "SIGNAL", 16, RQ(A_PID) | RQ(A_SIG) },
+	[MSG_EXIT] = { "EXIT", 16, RQ(A_PID) | RQ(A_STATUS) },
+	[MSG_STOPPED] = { "STOPPED", 16, RQ(A_PID) | RQ(A_SIG) },
 	[MSG_CTL_NODES] = { "CTL_NODES", 0, 0 },
 	[MSG_CTL_NODE] = { "CTL_NODE", 16, RQ(A_NODE) | RQ(A_STATE) },
 	[MSG_CTL_END] = { "CTL_END", 8, RQ(A_COUNT) },
@@ -22,6 +29,8 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_CTL_CHANGED] = { "CTL_CHANGED", 0, 0 },
 	[MSG_CTL_SET] = { "CTL_SET", 8, RQ(A_NODE) },
 	[MSG_CTL_RESULT] = { "CTL_RESULT", 16, RQ(A_NODE) | RQ(A_ERRNO) },
+	[MSG_CTL_PROCS] = { "CTL_PROCS", 0, 0 },
+	[MSG_CTL_PROC] = { "CTL_PROC", 16, RQ(A_PID) | RQ(A_NODE) },
 };
 
 const struct attr_info attr_table[A_MAX] = {
@@ -55,6 +64,24 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_NUMNODES] = { "numnodes", AK_U32, 0, 0 },
 	[A_CACHE_BYTES] = { "cache_bytes", AK_U64, 0, 0 },
 	[A_PUSH_BYTES] = { "push_bytes", AK_U64, 0, 0 },
+	[A_PID] = { "pid", AK_U32, 0, 0 },
+	[A_RPID] = { "rpid", AK_U32, 0, 0 },
+	[A_PATH] = { "path", AK_STR, 1, 4096 },
+	[A_ARG] = { "arg", AK_STR, 1, UINT16_MAX - 4 },
+	[A_ENV] = { "env", AK_STR, 1, UINT16_MAX - 4 },
+	[A_CWD] = { "cwd", AK_STR, 1, 4096 },
+	[A_GROUPS] = { "groups", AK_BIN, 0, 65536 - 4 },
+	[A_DATA] = { "data", AK_BIN, 0, UINT16_MAX - 4 },
+	[A_STREAM] = { "stream", AK_U8, 0, 0 },
+	[A_EOF] = { "eof", AK_U8, 0, 0 },
+	[A_SIG] = { "sig", AK_U32, 0, 0 },
+	[A_STATUS] = { "status", AK_U32, 0, 0 },
+	[A_FLAGS] = { "flags", AK_U32, 0, 0 },
+	[A_RANK] = { "rank", AK_U32, 0, 0 },
+	[A_BYTES] = { "bytes", AK_U32, 0, 0 },
+	[A_FILE_IN] = { "file_in", AK_STR, 1, 4096 },
+	[A_FILE_OUT] = { "file_out", AK_STR, 1, 4096 },
+	[A_FILE_ERR] = { "file_err", AK_STR, 1, 4096 },
 };
 
 static const char *const stage_names[STAGE_MAX] = {

@@ -30,6 +30,14 @@ enum msg_type {
 	MSG_PING,		/* m->n: heartbeat */
 	MSG_POWER,		/* m->n: A_HOW */
 	MSG_SETUP,		/* m->n: setup data; node answers STATUS stage up */
+	/* the process space; A_PID is always the ghost's (front-end) PID */
+	MSG_EXEC = 16,		/* t->m, m->n: start a process */
+	MSG_EXEC_RESULT,	/* n->m, m->t: A_PID, A_ERRNO, A_RPID, A_MSG */
+	MSG_IO,			/* any: A_PID, A_STREAM, A_DATA or A_EOF */
+	MSG_IO_ACK,		/* any: A_PID, A_STREAM, A_BYTES consumed */
+	MSG_SIGNAL,		/* t->m, m->n: A_PID, A_SIG */
+	MSG_EXIT,		/* n->m, m->t: A_PID, A_STATUS (wait status) */
+	MSG_STOPPED,		/* n->m, m->t: A_PID, A_SIG; A_SIG 0 = continued */
 	/* control socket (tools <-> master) */
 	MSG_CTL_NODES = 32,	/* t->m: snapshot request */
 	MSG_CTL_NODE,		/* m->t: one node record */
@@ -38,6 +46,8 @@ enum msg_type {
 	MSG_CTL_CHANGED,	/* m->t: something changed, A_COUNT = generation */
 	MSG_CTL_SET,		/* t->m: A_NODE and one of A_STATE, A_MODE, A_UID, A_GID, A_HOW */
 	MSG_CTL_RESULT,		/* m->t: A_NODE, A_ERRNO, A_MSG */
+	MSG_CTL_PROCS,		/* t->m: process table request */
+	MSG_CTL_PROC,		/* m->t: A_PID, A_NODE, A_RPID, A_UID, A_ARG */
 	MSG_MAX
 };
 
@@ -73,6 +83,24 @@ enum attr_type {
 	A_NUMNODES,	/* u32 */
 	A_CACHE_BYTES,	/* u64 */
 	A_PUSH_BYTES,	/* u64 */
+	A_PID,		/* u32 ghost PID */
+	A_RPID,		/* u32 PID on the node, when it differs */
+	A_PATH,		/* str */
+	A_ARG,		/* str, repeated: argv in order */
+	A_ENV,		/* str, repeated */
+	A_CWD,		/* str */
+	A_GROUPS,	/* bin: u32 gids, big-endian */
+	A_DATA,		/* bin */
+	A_STREAM,	/* u8: 0 stdin, 1 stdout, 2 stderr */
+	A_EOF,		/* u8 */
+	A_SIG,		/* u32 */
+	A_STATUS,	/* u32 wait(2) status */
+	A_FLAGS,	/* u32 EXEC_F_* */
+	A_RANK,		/* u32 BPROC_RANK */
+	A_BYTES,	/* u32 */
+	A_FILE_IN,	/* str: -I file opened on the node */
+	A_FILE_OUT,	/* str */
+	A_FILE_ERR,	/* str */
 	A_MAX
 };
 
@@ -88,6 +116,12 @@ enum boot_stage {
 enum power_how {
 	POWER_REBOOT = 1, POWER_HALT, POWER_OFF
 };
+
+#define EXEC_F_STDIN_NULL	0x01	/* bpsh -n: stdin from /dev/null */
+#define EXEC_F_NOIO		0x02	/* bpsh -N: no I/O forwarding at all */
+
+#define IO_CHUNK	(32 * 1024)	/* bytes of one MSG_IO */
+#define IO_WINDOW	(256 * 1024)	/* unacknowledged bytes per stream */
 
 struct msg_info {
 	const char	*name;

@@ -42,6 +42,20 @@ struct master_conf {
 };
 
 struct nodelink;
+struct ctlconn;
+struct ucred;
+
+struct proc {
+	pid_t		 pid;		/* the ghost's, and the name of the process */
+	pid_t		 rpid;		/* on the node, if set_tid could not match */
+	int		 node;
+	uid_t		 uid;
+	int		 started;	/* the node answered the EXEC */
+	int		 exited;
+	char		*cmd;
+	struct ctlconn	*ghost;		/* NULL once the ghost is gone */
+	struct proc	*next;
+};
 
 struct node {
 	int		 num;
@@ -82,10 +96,27 @@ int	node_transition(struct node *, int, const char *);
 int	node_set_state(struct node *, int, uid_t, const char **);
 int	node_power(struct node *, int, uid_t, const char **);
 void	node_shutdown(void);
+int	node_send(struct node *, struct wire_msg *);
+
+/* proc.c */
+struct proc *proc_find(pid_t);
+void	proc_exec(struct ctlconn *, const struct ucred *, struct wire_attr *,
+	    const unsigned char *, size_t);
+void	proc_ghost_gone(struct proc *);
+void	proc_from_ghost(struct proc *, const struct wire_hdr *,
+	    struct wire_attr *);
+int	proc_from_node(struct node *, const struct wire_hdr *,
+	    struct wire_attr *, const unsigned char *, size_t);
+void	proc_node_down(struct node *);
+void	proc_list(struct ctlconn *, uint32_t);
+int	proc_count(void);
 
 /* ctl.c */
 int	ctl_listen(void);
 void	ctl_notify(void);
 void	ctl_shutdown(void);
+int	ctl_send_msg(struct ctlconn *, struct wire_msg *);
+void	ctl_set_proc(struct ctlconn *, struct proc *);
+struct proc *ctl_get_proc(struct ctlconn *);
 
 #endif

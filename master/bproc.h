@@ -73,6 +73,40 @@ int		 bproc_watch(void);
 int		 bproc_watch_ack(int);
 
 /*
+ * Process space.  bproc_rexec() starts file (resolved on the node's PATH
+ * unless it holds a '/') with argv and envp on node, and turns the caller
+ * into its ghost, like execve(2): no return on success, -1 with errno on
+ * failure.  bproc_vrexec() forks one ghost per node (children of the
+ * caller) and fills pids[i] with each ghost's PID, or -errno; it returns
+ * the number started.  BPROC_RANK is i on nodes[i].
+ */
+struct bproc_exec_opts {
+	unsigned int	 flags;		/* BPROC_EXEC_* */
+	unsigned int	 rank;
+	const char	*file_in;	/* opened on the node, as the caller */
+	const char	*file_out;
+	const char	*file_err;
+};
+#define BPROC_EXEC_STDIN_NULL	0x01	/* stdin from /dev/null */
+#define BPROC_EXEC_NOIO		0x02	/* no I/O forwarding at all */
+
+int	bproc_rexec(int, const char *, char *const[], char *const[]);
+int	bproc_rexec_opts(int, const char *, char *const[], char *const[],
+	    const struct bproc_exec_opts *);
+int	bproc_vrexec(int, const int *, const char *, char *const[],
+	    char *const[], pid_t *);
+
+struct bproc_proc_info {
+	pid_t		pid;		/* the ghost's PID on the front end */
+	pid_t		rpid;		/* PID on the node (equal unless taken) */
+	int		node;
+	uid_t		uid;
+	char		cmd[1024];
+};
+/* *list is malloc'd; returns the number of remote processes. */
+int	bproc_proclist(struct bproc_proc_info **);
+
+/*
  * The last error text from the master, for tools that print it
  * ("Permission denied" is errno's; this adds detail when there is some).
  */

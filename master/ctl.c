@@ -19,6 +19,8 @@ struct ctlconn {
 	struct conn	 c;
 	struct ucred	 cred;
 	int		 watching;
+	int		 dead;		/* send failed: closed on the next event */
+	struct proc	*proc;		/* set when this connection is a ghost */
 	struct ctlconn	*next;
 };
 
@@ -41,22 +43,61 @@ ctl_close(struct ctlconn *cc, const char *why)
 			*pp = cc->next;
 			break;
 		}
+	if (cc->proc != NULL)
+		proc_ghost_gone(cc->proc);
 	ev_del(cc->c.fd);
 	conn_free(&cc->c);
 	free(cc);
 	nctls--;
 }
 
+/*
+ * Queue a frame.  A failure does not close here, where callers may be in
+ * the middle of walking tables: it marks the connection and shuts the
+ * socket down, and the next event on it closes it.
+ */
 static int
 ctl_send(struct ctlconn *cc, struct wire_msg *m)
 {
 	size_t	len = wire_msg_finish(m);
 
+	if (cc->dead)
+		return -1;
 	if (len == 0 || conn_send(&cc->c, m->buf, len) == -1) {
-		ctl_close(cc, "reply does not fit the output queue");
+		log_warnx("control: uid %u pid %d: output queue full",
+		    (unsigned)cc->cred.uid, (int)cc->cred.pid);
+		cc->dead = 1;
+		shutdown(cc->c.fd, SHUT_RDWR);
 		return -1;
 	}
 	return 0;
+}
+
+int
+ctl_send_msg(struct ctlconn *cc, struct wire_msg *m)
+{
+	if (ctl_send(cc, m) == -1)
+		return -1;
+	if (conn_flush(&cc->c) == -1) {
+		cc->dead = 1;
+		shutdown(cc->c.fd, SHUT_RDWR);
+		return -1;
+	}
+	if (conn_pending(&cc->c))
+		ev_mod(cc->c.fd, EPOLLIN | EPOLLOUT);
+	return 0;
+}
+
+void
+ctl_set_proc(struct ctlconn *cc, struct proc *p)
+{
+	cc->proc = p;
+}
+
+struct proc *
+ctl_get_proc(struct ctlconn *cc)
+{
+	return cc->proc;
 }
 
 static int
@@ -200,7 +241,23 @@ ctl_dispatch(struct ctlconn *cc, struct wire_hdr *h, const unsigned char *body,
 		ctl_close(cc, msg);
 		return -1;
 	}
+	/* a ghost speaks only of its own process */
+	if (cc->proc != NULL) {
+		switch (h->type) {
+		case MSG_IO:
+		case MSG_IO_ACK:
+		case MSG_SIGNAL:
+			proc_from_ghost(cc->proc, h, tb);
+			return 0;
+		}
+	}
 	switch (h->type) {
+	case MSG_EXEC:
+		proc_exec(cc, &cc->cred, tb, body, blen);
+		return 0;
+	case MSG_CTL_PROCS:
+		proc_list(cc, h->seq);
+		return 0;
 	case MSG_CTL_NODES:
 		return ctl_nodes(cc, h);
 	case MSG_CTL_SET:
@@ -227,6 +284,10 @@ ctl_event(int fd, uint32_t events, void *arg)
 	int			 r;
 
 	(void)fd;
+	if (cc->dead) {
+		ctl_close(cc, NULL);
+		return;
+	}
 	if ((events & EPOLLOUT) && ctl_flush(cc) == -1)
 		return;
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
@@ -235,9 +296,14 @@ ctl_event(int fd, uint32_t events, void *arg)
 		ctl_close(cc, NULL);
 		return;
 	}
-	while ((r = conn_frame(&cc->c, &h, &body, &blen, &why)) == 1)
+	while ((r = conn_frame(&cc->c, &h, &body, &blen, &why)) == 1) {
 		if (ctl_dispatch(cc, &h, body, blen) == -1)
 			return;
+		if (cc->dead) {
+			ctl_close(cc, NULL);
+			return;
+		}
+	}
 	if (r == -1) {
 		ctl_close(cc, why);
 		return;

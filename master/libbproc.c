@@ -4,12 +4,14 @@
  * The master identifies us by SO_PEERCRED; no request carries our uid.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bproc.h"
@@ -450,4 +452,224 @@ bproc_watch_ack(int fd)
 		r = -1;
 	}
 	return r;
+}
+
+/*
+ * Process space: the EXEC request and the turn into a ghost.  The ghost
+ * program (bpghost) gets the open control connection, so the master sees
+ * the same PID on it before and after the exec.
+ */
+#ifndef BPROC_GHOST_PATH
+#define BPROC_GHOST_PATH "/usr/libexec/bproc/bpghost"
+#endif
+
+static int
+rexec_request(int fd, int node, const char *file, char *const argv[],
+    char *const envp[], const struct bproc_exec_opts *o)
+{
+	struct wire_msg	 m;
+	unsigned char	*buf;
+	char		 cwd[4096];
+	size_t		 len;
+	int		 i, r;
+
+	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
+		return -1;
+	wire_msg_init(&m, buf, WIRE_MAX_FRAME, MSG_EXEC, 0, 1);
+	wire_put_u32(&m, A_NODE, (uint32_t)node);
+	wire_put_str(&m, A_PATH, file);
+	for (i = 0; argv[i] != NULL; i++)
+		wire_put_str(&m, A_ARG, argv[i]);
+	for (i = 0; envp != NULL && envp[i] != NULL; i++)
+		wire_put_str(&m, A_ENV, envp[i]);
+	if (getcwd(cwd, sizeof(cwd)) != NULL)
+		wire_put_str(&m, A_CWD, cwd);
+	wire_put_u32(&m, A_FLAGS, o->flags);
+	wire_put_u32(&m, A_RANK, o->rank);
+	if (o->file_in)
+		wire_put_str(&m, A_FILE_IN, o->file_in);
+	if (o->file_out)
+		wire_put_str(&m, A_FILE_OUT, o->file_out);
+	if (o->file_err)
+		wire_put_str(&m, A_FILE_ERR, o->file_err);
+	if ((len = wire_msg_finish(&m)) == 0) {
+		free(buf);
+		errno = E2BIG;
+		return -1;
+	}
+	r = write_all(fd, buf, len);
+	free(buf);
+	return r;
+}
+
+int
+bproc_rexec_opts(int node, const char *file, char *const argv[],
+    char *const envp[], const struct bproc_exec_opts *opts)
+{
+	static const struct bproc_exec_opts	 none;
+	const struct bproc_exec_opts		*o = opts ? opts : &none;
+	struct wire_hdr				 h;
+	struct wire_attr			 tb[A_MAX];
+	unsigned char				*buf = NULL;
+	char					 fdenv[32], nodeenv[32];
+	char					 flagenv[32];
+	char					*genv[5];
+	const char				*ghost;
+	int					 fd, e, saved;
+
+	bproc_errmsg[0] = '\0';
+	if (node < 0 || argv == NULL || argv[0] == NULL || file == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((fd = ctl_connect()) == -1)
+		return -1;
+	if (rexec_request(fd, node, file, argv, envp, o) == -1)
+		goto fail;
+	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
+		goto fail;
+	if (ctl_recv(fd, buf, &h, tb) == -1)
+		goto fail;
+	if (h.type != MSG_EXEC_RESULT) {
+		errno = EPROTO;
+		goto fail;
+	}
+	if (tb[A_MSG].data)
+		snprintf(bproc_errmsg, sizeof(bproc_errmsg), "%s",
+		    wire_get_str(&tb[A_MSG]));
+	if ((e = (int)wire_get_u32(&tb[A_ERRNO])) != 0) {
+		errno = e;
+		goto fail;
+	}
+	free(buf);
+	buf = NULL;
+	/* the remote runs: become its ghost, showing its argv in ps */
+	if ((ghost = getenv("BPROC_GHOST")) == NULL || *ghost == '\0')
+		ghost = BPROC_GHOST_PATH;
+	snprintf(fdenv, sizeof(fdenv), "BPROC_GHOST_FD=%d", fd);
+	snprintf(nodeenv, sizeof(nodeenv), "BPROC_GHOST_NODE=%d", node);
+	snprintf(flagenv, sizeof(flagenv), "BPROC_GHOST_FLAGS=%u", o->flags);
+	genv[0] = fdenv;
+	genv[1] = nodeenv;
+	genv[2] = flagenv;
+	genv[3] = NULL;
+	if (fcntl(fd, F_SETFD, 0) == -1)
+		goto fail;
+	execve(ghost, argv, genv);
+	snprintf(bproc_errmsg, sizeof(bproc_errmsg), "cannot run ghost %s: %s",
+	    ghost, strerror(errno));
+	/* closing the connection ends the remote process */
+fail:
+	saved = errno;
+	free(buf);
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+int
+bproc_rexec(int node, const char *file, char *const argv[], char *const envp[])
+{
+	return bproc_rexec_opts(node, file, argv, envp, NULL);
+}
+
+int
+bproc_vrexec(int n, const int *nodelist, const char *file, char *const argv[],
+    char *const envp[], pid_t *pids)
+{
+	struct bproc_exec_opts	o;
+	int			i, started = 0, st, p[2];
+	pid_t			pid;
+
+	for (i = 0; i < n; i++) {
+		/* the child reports a failed rexec through a pipe */
+		if (pipe2(p, O_CLOEXEC) == -1) {
+			pids[i] = -errno;
+			continue;
+		}
+		if ((pid = fork()) == -1) {
+			pids[i] = -errno;
+			close(p[0]);
+			close(p[1]);
+			continue;
+		}
+		if (pid == 0) {
+			memset(&o, 0, sizeof(o));
+			o.rank = (unsigned int)i;
+			close(p[0]);
+			bproc_rexec_opts(nodelist[i], file, argv, envp, &o);
+			st = errno;
+			write(p[1], &st, sizeof(st));
+			_exit(255);
+		}
+		close(p[1]);
+		if (read(p[0], &st, sizeof(st)) == (ssize_t)sizeof(st)) {
+			waitpid(pid, NULL, 0);
+			pids[i] = -st;
+		} else {
+			pids[i] = pid;
+			started++;
+		}
+		close(p[0]);
+	}
+	return started;
+}
+
+int
+bproc_proclist(struct bproc_proc_info **listp)
+{
+	unsigned char		 req[64], *buf;
+	struct wire_msg		 m;
+	struct wire_hdr		 h;
+	struct wire_attr	 tb[A_MAX];
+	struct bproc_proc_info	*list = NULL, *nl;
+	size_t			 n = 0, cap = 0, len;
+	int			 fd, ret = -1;
+
+	bproc_errmsg[0] = '\0';
+	if ((fd = ctl_connect()) == -1)
+		return -1;
+	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
+		goto out;
+	wire_msg_init(&m, req, sizeof(req), MSG_CTL_PROCS, 0, 1);
+	len = wire_msg_finish(&m);
+	if (write_all(fd, req, len) == -1)
+		goto out;
+	for (;;) {
+		if (ctl_recv(fd, buf, &h, tb) == -1)
+			goto out;
+		if (h.type == MSG_CTL_END)
+			break;
+		if (h.type != MSG_CTL_PROC) {
+			errno = EPROTO;
+			goto out;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if (cap > 1u << 22 ||
+			    (nl = realloc(list, cap * sizeof(*list))) == NULL) {
+				errno = ENOMEM;
+				goto out;
+			}
+			list = nl;
+		}
+		memset(&list[n], 0, sizeof(list[n]));
+		list[n].pid = (pid_t)wire_get_u32(&tb[A_PID]);
+		list[n].node = (int)wire_get_u32(&tb[A_NODE]);
+		list[n].rpid = tb[A_RPID].data ?
+		    (pid_t)wire_get_u32(&tb[A_RPID]) : list[n].pid;
+		list[n].uid = tb[A_UID].data ? wire_get_u32(&tb[A_UID]) : 0;
+		if (tb[A_ARG].data)
+			snprintf(list[n].cmd, sizeof(list[n].cmd), "%s",
+			    wire_get_str(&tb[A_ARG]));
+		n++;
+	}
+	*listp = list;
+	list = NULL;
+	ret = (int)n;
+out:
+	free(list);
+	free(buf);
+	close(fd);
+	return ret;
 }

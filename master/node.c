@@ -22,6 +22,7 @@ struct nodelink {
 	struct conn	 c;
 	int		 authed;
 	int		 hello;
+	int		 dead;		/* send failed: closed on the next event */
 	unsigned char	 nm[AUTH_NONCE_LEN];
 	struct node	*node;
 	struct ev_timer	 timer;
@@ -222,18 +223,23 @@ node_by_mac(const unsigned char *mac)
 	return &nodes[i];
 }
 
+/*
+ * Queue and try to send.  On failure the link is shut down and closed on
+ * its next event, not here: callers may be walking the process table.
+ */
 static int
 link_send(struct nodelink *l, struct wire_msg *m)
 {
 	size_t	len = wire_msg_finish(m);
 
-	if (len == 0 || conn_send(&l->c, m->buf, len) == -1) {
-		link_close(l, len == 0 ? "message too large" :
-		    "output queue full");
+	if (l->dead)
 		return -1;
-	}
-	if (conn_flush(&l->c) == -1) {
-		link_close(l, strerror(errno));
+	if (len == 0 || conn_send(&l->c, m->buf, len) == -1 ||
+	    conn_flush(&l->c) == -1) {
+		log_warnx("link %s: %s", l->c.peer, len == 0 ?
+		    "message too large" : "send failed or queue full");
+		l->dead = 1;
+		shutdown(l->c.fd, SHUT_RDWR);
 		return -1;
 	}
 	if (conn_pending(&l->c))
@@ -250,6 +256,7 @@ link_close(struct nodelink *l, const char *why)
 	if (n != NULL) {
 		log_info("node %d (%s): link closed: %s", n->num, l->c.peer, why);
 		n->link = NULL;
+		proc_node_down(n);
 		node_transition(n, NODE_DOWN, why);
 	} else
 		log_warnx("link %s: closed: %s", l->c.peer, why);
@@ -482,6 +489,12 @@ link_dispatch(struct nodelink *l, struct wire_hdr *h, const unsigned char *body,
 	case MSG_STATUS:
 		link_status(l, tb);
 		return 0;
+	case MSG_EXEC_RESULT:
+	case MSG_IO:
+	case MSG_IO_ACK:
+	case MSG_EXIT:
+	case MSG_STOPPED:
+		return proc_from_node(l->node, h, tb, body, blen);
 	default:
 		goto unexpected;
 	}
@@ -502,6 +515,10 @@ link_event(int fd, uint32_t events, void *arg)
 	int			 r;
 
 	(void)fd;
+	if (l->dead) {
+		link_close(l, "send failed");
+		return;
+	}
 	if (events & EPOLLOUT) {
 		if (conn_flush(&l->c) == -1) {
 			link_close(l, strerror(errno));
@@ -521,9 +538,14 @@ link_event(int fd, uint32_t events, void *arg)
 	l->last_rx = ev_now();
 	if (l->node != NULL)
 		l->node->last_seen = l->last_rx;
-	while ((r = conn_frame(&l->c, &h, &body, &blen, &why)) == 1)
+	while ((r = conn_frame(&l->c, &h, &body, &blen, &why)) == 1) {
 		if (link_dispatch(l, &h, body, blen) == -1)
 			return;
+		if (l->dead) {
+			link_close(l, "send failed");
+			return;
+		}
+	}
 	if (r == -1)
 		link_close(l, why);
 }
@@ -618,6 +640,14 @@ node_power(struct node *n, int how, uid_t uid, const char **why)
 	}
 	node_transition(n, to, "bpctl");
 	return 0;
+}
+
+int
+node_send(struct node *n, struct wire_msg *m)
+{
+	if (n->link == NULL || !n->link->hello)
+		return -1;
+	return link_send(n->link, m);
 }
 
 void

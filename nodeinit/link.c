@@ -135,6 +135,11 @@ link_drop(const char *why)
 {
 	if (lc.fd >= 0)
 		log_warnx("master link %s: %s", lc.peer, why);
+	if (lstate == LINK_UP && proc_count() > 0) {
+		log_warnx("ending %d processes whose ghosts are gone",
+		    proc_count());
+		proc_kill_all();
+	}
 	conn_free(&lc);
 	lc.fd = -1;
 	if (lstate == LINK_UP)
@@ -179,8 +184,8 @@ link_connect(void)
 		link_drop(strerror(errno));
 }
 
-static int
-link_send(struct wire_msg *m)
+int
+link_send_msg(struct wire_msg *m)
 {
 	size_t	len = wire_msg_finish(m);
 
@@ -190,6 +195,12 @@ link_send(struct wire_msg *m)
 		return -1;
 	}
 	return 0;
+}
+
+size_t
+link_pending(void)
+{
+	return lc.fd >= 0 ? conn_pending(&lc) : 0;
 }
 
 static unsigned int
@@ -231,7 +242,7 @@ link_status(void)
 	}
 	wire_put_u32(&m, A_CPUS, (uint32_t)sysconf(_SC_NPROCESSORS_ONLN));
 	wire_put_u32(&m, A_NPROCS, count_procs());
-	if (link_send(&m) == 0)
+	if (link_send_msg(&m) == 0)
 		next_status = now_ms() + heartbeat_ms;
 }
 
@@ -247,7 +258,7 @@ link_challenge(struct wire_attr *tb)
 	wire_msg_init(&m, buf, sizeof(buf), MSG_AUTH_RESPONSE, 0, 0);
 	wire_put(&m, A_NONCE, nn, AUTH_NONCE_LEN);
 	wire_put(&m, A_PROOF, proof, AUTH_PROOF_LEN);
-	if (link_send(&m) == 0)
+	if (link_send_msg(&m) == 0)
 		lstate = LINK_AUTH;
 }
 
@@ -275,7 +286,7 @@ link_confirm(struct wire_attr *tb)
 		wire_put_str(&m, A_ADDR, ncf.ip);
 	wire_put_u8(&m, A_STAGE, (uint8_t)node_stage);
 	wire_put_u32(&m, A_VERSION, BPROC_VERSION);
-	link_send(&m);
+	link_send_msg(&m);
 }
 
 static void
@@ -348,6 +359,18 @@ link_dispatch(struct wire_hdr *h, const unsigned char *body, size_t blen)
 			return;
 		case MSG_POWER:
 			node_poweroff(wire_get_u8(&tb[A_HOW]));
+		case MSG_EXEC:
+			proc_exec(tb, body, blen);
+			return;
+		case MSG_SIGNAL:
+			proc_signal(tb);
+			return;
+		case MSG_IO:
+			proc_input(tb);
+			return;
+		case MSG_IO_ACK:
+			proc_ack(tb);
+			return;
 		}
 		break;
 	}

@@ -29,16 +29,6 @@ node_fatal(void)
 }
 
 static void
-reap_children(void)
-{
-	int	status;
-	pid_t	pid;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		log_debug("reaped %d", (int)pid);
-}
-
-static void
 signal_read(void)
 {
 	struct signalfd_siginfo	si;
@@ -60,15 +50,16 @@ signal_read(void)
 			log_debug("ignoring signal %d", (int)si.ssi_signo);
 		}
 	}
-	reap_children();
+	proc_reap();
 }
 
 int
 main(int argc, char **argv)
 {
-	struct pollfd	pfd[2];
-	sigset_t	all;
-	int		timeout;
+	struct pollfd	*pfd = NULL, *np;
+	size_t		 cap = 0, want;
+	sigset_t	 all;
+	int		 timeout, n;
 
 	log_fatal_hook = node_fatal;
 	sigfillset(&all);
@@ -89,17 +80,33 @@ main(int argc, char **argv)
 	link_init();
 
 	for (;;) {
+		/* slots: signals, the master link, three per hosted process */
+		want = 2 + 3 * (size_t)proc_count();
+		if (want > cap) {
+			if ((np = reallocarray(pfd, want, sizeof(*pfd))) == NULL) {
+				log_warn("poll table");
+				sleep(1);
+				continue;
+			}
+			pfd = np;
+			cap = want;
+		}
 		pfd[0].fd = sig_fd;
 		pfd[0].events = POLLIN;
-		pfd[1].fd = -1;
-		pfd[1].events = 0;
+		pfd[0].revents = pfd[1].revents = 0;
 		timeout = link_poll_setup(&pfd[1].fd, &pfd[1].events);
-		if (poll(pfd, 2, timeout) == -1 && errno != EINTR)
-			fatal("poll");
+		n = proc_poll_setup(pfd + 2, (int)cap - 2);
+		if (poll(pfd, (nfds_t)(2 + n), timeout) == -1) {
+			if (errno != EINTR)
+				log_warn("poll");
+			continue;
+		}
 		if (pfd[0].revents)
 			signal_read();
 		if (pfd[1].fd >= 0 && pfd[1].revents)
 			link_poll_event(pfd[1].revents);
+		/* slots whose descriptor changed meanwhile are skipped */
+		proc_poll_event(pfd + 2, n);
 		link_timer();
 	}
 }

@@ -49,5 +49,19 @@ void		link_init(void);
 int		link_poll_setup(int *, short *);
 void		link_poll_event(short);
 void		link_timer(void);
+int		link_send_msg(struct wire_msg *);
+size_t		link_pending(void);
+
+/* proc.c */
+struct pollfd;
+void		proc_exec(struct wire_attr *, const unsigned char *, size_t);
+void		proc_signal(struct wire_attr *);
+void		proc_ack(struct wire_attr *);
+void		proc_input(struct wire_attr *);
+void		proc_reap(void);
+void		proc_kill_all(void);
+int		proc_count(void);
+int		proc_poll_setup(struct pollfd *, int);
+void		proc_poll_event(struct pollfd *, int);
 
 #endif

@@ -1,0 +1,461 @@
+/*
+ * bpsh: run a command on cluster nodes as if it were local.
+ *
+ * One node and plain I/O: bpsh turns itself into the ghost (bproc_rexec),
+ * so the shell's job control, signals and exit status work on it
+ * directly.  Many nodes: one ghost per node as our children; we tee our
+ * stdin to them, prefix their output with -p, and exit with the highest
+ * status (a signal death counts as 128+signal).
+ */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bproc.h"
+#include "nodeset.h"
+
+#define BPSH_FAIL	255		/* bpsh's own failure */
+#define LINE_MAX_BUF	(64 * 1024)	/* longest line kept whole with -p/-L */
+
+extern char **environ;
+
+struct job {
+	int		 node;
+	int		 rank;
+	pid_t		 pid;
+	int		 in;		/* our end of its stdin, -1 if none */
+	int		 out[3];	/* our ends of its stdout/stderr (1, 2) */
+	char		*line[3];	/* partial lines for -p/-L */
+	size_t		 linelen[3];
+	int		 done;
+	int		 status;	/* our exit-status view of it */
+	struct timespec	 start;
+};
+
+static int	 opt_prefix, opt_line, opt_seq, opt_div, opt_time;
+static int	 opt_nullin, opt_noio, opt_batch;
+static const char *opt_in, *opt_out, *opt_err;
+static int	 err_fd = STDERR_FILENO;	/* the real stderr, for errors */
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr,
+"usage: bpsh [-aAnNLpsdt] [-b N] [-I file] [-O file] [-E file] nodes command [args...]\n"
+"       bpsh -a|-A [options] command [args...]\n"
+"  nodes   3, n3, 0-3,7, n[0-15], all, allup, up, '!down'\n"
+"  -a      every node that is up          -A  every node not down\n"
+"  -n      stdin from /dev/null           -N  no I/O forwarding\n"
+"  -L      line-buffer output             -p  prefix lines with the node number\n"
+"  -s      one node after another         -d  divider line between nodes (with -s)\n"
+"  -b N    at most N nodes at once        -t  print each node's run time\n"
+"  -I/-O/-E file  stdin/stdout/stderr from/to a file opened on the node\n"
+"exit status: the remote command's; 128+N if it died of signal N; the\n"
+"highest over many nodes; 255 if bpsh itself failed (the node's error is\n"
+"printed as \"<node>: <error>\").\n");
+	exit(BPSH_FAIL);
+}
+
+static void
+node_error(int node, const char *msg)
+{
+	dprintf(err_fd, "%d: %s\n", node, msg);
+}
+
+static const char *
+exec_error(void)
+{
+	const char	*m = bproc_strerror();
+
+	if (errno == EACCES || errno == EPERM)
+		return "Permission denied";
+	if (errno == ENODEV)
+		return "No such node";
+	if (errno == EHOSTDOWN)
+		return "Node is down";
+	return m;
+}
+
+static int
+exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return BPSH_FAIL;
+}
+
+/* Write whole lines, prefixed with -p; keep the tail until its newline. */
+static void
+job_emit(struct job *j, int s, const char *data, size_t len, int flush)
+{
+	char	 pfx[16];
+	size_t	 i, start = 0;
+	int	 fd = s == 1 ? STDOUT_FILENO : STDERR_FILENO;
+
+	if (!opt_prefix && !opt_line) {
+		write(fd, data, len);
+		return;
+	}
+	snprintf(pfx, sizeof(pfx), "%3d: ", j->node);
+	for (i = 0; i <= len; i++) {
+		int	eol = i < len && data[i] == '\n';
+
+		if (!eol && !(i == len && flush))
+			continue;
+		if (i == len && start == i && j->linelen[s] == 0)
+			break;
+		/* a complete line: kept part + this part */
+		dprintf(fd, "%s%.*s%.*s%s", opt_prefix ? pfx : "",
+		    (int)j->linelen[s], j->line[s] ? j->line[s] : "",
+		    (int)(i - start), data + start, eol ? "\n" : "\n");
+		j->linelen[s] = 0;
+		start = i + 1;
+	}
+	if (start < len) {
+		size_t	tail = len - start;
+
+		if (j->linelen[s] + tail > LINE_MAX_BUF) {
+			/* an overlong line goes out in pieces */
+			dprintf(fd, "%s%.*s%.*s\n", opt_prefix ? pfx : "",
+			    (int)j->linelen[s], j->line[s], (int)tail,
+			    data + start);
+			j->linelen[s] = 0;
+			return;
+		}
+		if (j->line[s] == NULL &&
+		    (j->line[s] = malloc(LINE_MAX_BUF)) == NULL)
+			err(BPSH_FAIL, "malloc");
+		memcpy(j->line[s] + j->linelen[s], data + start, tail);
+		j->linelen[s] += tail;
+	}
+}
+
+static void
+job_start(struct job *j, char **cmd, int tee_stdin)
+{
+	struct bproc_exec_opts	o;
+	int			pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
+	int			perr[2] = { -1, -1 }, route;
+
+	route = opt_prefix || opt_line;
+	if (tee_stdin && pipe2(pin, O_CLOEXEC) == -1)
+		err(BPSH_FAIL, "pipe");
+	if (route && (pipe2(pout, O_CLOEXEC) == -1 ||
+	    pipe2(perr, O_CLOEXEC) == -1))
+		err(BPSH_FAIL, "pipe");
+	clock_gettime(CLOCK_MONOTONIC, &j->start);
+	if ((j->pid = fork()) == -1)
+		err(BPSH_FAIL, "fork");
+	if (j->pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		if (tee_stdin)
+			dup2(pin[0], STDIN_FILENO);
+		if (route) {
+			dup2(pout[1], STDOUT_FILENO);
+			dup2(perr[1], STDERR_FILENO);
+		}
+		memset(&o, 0, sizeof(o));
+		o.rank = (unsigned int)j->rank;
+		o.flags = (opt_nullin ? BPROC_EXEC_STDIN_NULL : 0) |
+		    (opt_noio ? BPROC_EXEC_NOIO : 0);
+		o.file_in = opt_in;
+		o.file_out = opt_out;
+		o.file_err = opt_err;
+		bproc_rexec_opts(j->node, cmd[0], cmd, environ, &o);
+		node_error(j->node, exec_error());
+		_exit(BPSH_FAIL);
+	}
+	j->in = pin[1];
+	j->out[1] = pout[0];
+	j->out[2] = perr[0];
+	if (pin[0] >= 0)
+		close(pin[0]);
+	if (pout[1] >= 0)
+		close(pout[1]);
+	if (perr[1] >= 0)
+		close(perr[1]);
+	if (j->in >= 0)
+		fcntl(j->in, F_SETFL, O_NONBLOCK);
+}
+
+static void
+job_finish(struct job *j, int status)
+{
+	struct timespec	now;
+
+	j->done = 1;
+	j->status = exit_code(status);
+	if (j->in >= 0) {
+		close(j->in);
+		j->in = -1;
+	}
+	if (opt_time) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		dprintf(err_fd, "%d: %.3fs\n", j->node,
+		    (double)(now.tv_sec - j->start.tv_sec) +
+		    (double)(now.tv_nsec - j->start.tv_nsec) / 1e9);
+	}
+}
+
+/*
+ * Run jobs [first, first+n): tee stdin, route output, reap.  Returns when
+ * every one has exited and its output is drained.
+ */
+static void
+run_jobs(struct job *jobs, int n, int *stdin_open)
+{
+	struct pollfd	*pfd;
+	int		 left = n, i, np, s, status;
+	char		 buf[65536];
+	ssize_t		 r;
+	pid_t		 pid;
+
+	if ((pfd = calloc((size_t)(3 * n + 1), sizeof(*pfd))) == NULL)
+		err(BPSH_FAIL, "calloc");
+	for (;;) {
+		int	busy = 0;
+
+		/* reap first, so an exit is seen even with no output */
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			for (i = 0; i < n; i++)
+				if (jobs[i].pid == pid && !jobs[i].done) {
+					job_finish(&jobs[i], status);
+					left--;
+				}
+		for (i = 0; i < n; i++)
+			for (s = 1; s <= 2; s++)
+				busy |= jobs[i].out[s] >= 0;
+		if (left == 0 && !busy)
+			break;
+		np = 0;
+		for (i = 0; i < n; i++)
+			for (s = 1; s <= 2; s++)
+				if (jobs[i].out[s] >= 0) {
+					pfd[np].fd = jobs[i].out[s];
+					pfd[np++].events = POLLIN;
+				}
+		if (*stdin_open) {
+			int	any = 0;
+
+			for (i = 0; i < n; i++)
+				any |= jobs[i].in >= 0;
+			if (any) {
+				pfd[np].fd = STDIN_FILENO;
+				pfd[np++].events = POLLIN;
+			}
+		}
+		/* a short timeout: SIGCHLD is not wired to the poll */
+		if (poll(pfd, (nfds_t)np, 50) == -1 && errno != EINTR)
+			err(BPSH_FAIL, "poll");
+		for (i = 0; i < np; i++) {
+			if (!pfd[i].revents)
+				continue;
+			if (pfd[i].fd == STDIN_FILENO && *stdin_open) {
+				r = read(STDIN_FILENO, buf, sizeof(buf));
+				for (int k = 0; k < n; k++) {
+					if (jobs[k].in < 0)
+						continue;
+					if (r <= 0) {
+						close(jobs[k].in);
+						jobs[k].in = -1;
+						continue;
+					}
+					/* a node that stops reading does not stall the rest */
+					fcntl(jobs[k].in, F_SETFL, 0);
+					if (write(jobs[k].in, buf, (size_t)r) != r) {
+						close(jobs[k].in);
+						jobs[k].in = -1;
+					}
+				}
+				if (r <= 0)
+					*stdin_open = 0;
+				continue;
+			}
+			for (int k = 0; k < n; k++)
+				for (s = 1; s <= 2; s++) {
+					if (jobs[k].out[s] != pfd[i].fd)
+						continue;
+					r = read(pfd[i].fd, buf, sizeof(buf));
+					if (r > 0) {
+						job_emit(&jobs[k], s, buf,
+						    (size_t)r, 0);
+						continue;
+					}
+					job_emit(&jobs[k], s, "", 0, 1);
+					close(jobs[k].out[s]);
+					jobs[k].out[s] = -1;
+				}
+		}
+	}
+	free(pfd);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option	 longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "tty", no_argument, NULL, 'T' },
+		{ "push", required_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct bproc_node_info	*info;
+	struct nodeset		 set;
+	struct job		*jobs;
+	char			 errbuf[256];
+	int			*states, numnodes, ch, all = 0, allnotdown = 0;
+	int			 i, rc = 0, stdin_open, batch;
+	size_t			 k;
+
+	while ((ch = getopt_long(argc, argv, "+aAnNLpsdtb:I:O:E:hT",
+	    longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			all = 1;
+			break;
+		case 'A':
+			allnotdown = 1;
+			break;
+		case 'n':
+			opt_nullin = 1;
+			break;
+		case 'N':
+			opt_noio = 1;
+			break;
+		case 'L':
+			opt_line = 1;
+			break;
+		case 'p':
+			opt_prefix = 1;
+			break;
+		case 's':
+			opt_seq = 1;
+			break;
+		case 'd':
+			opt_div = 1;
+			break;
+		case 't':
+			opt_time = 1;
+			break;
+		case 'b':
+			opt_batch = atoi(optarg);
+			if (opt_batch <= 0)
+				errx(BPSH_FAIL, "-b: need a positive number");
+			break;
+		case 'I':
+			opt_in = optarg;
+			break;
+		case 'O':
+			opt_out = optarg;
+			break;
+		case 'E':
+			opt_err = optarg;
+			break;
+		case 'T':
+			errx(BPSH_FAIL, "-T/--tty: a pty on the node is not "
+			    "built yet");
+		case 'P':
+			errx(BPSH_FAIL, "--push: pushing files is not built "
+			    "yet");
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (!all && !allnotdown) {
+		if (argc < 1)
+			usage();
+	}
+	if ((numnodes = bproc_nodelist(&info)) < 0)
+		errx(BPSH_FAIL, "%s", bproc_strerror());
+	if ((states = calloc((size_t)numnodes + 1, sizeof(*states))) == NULL)
+		err(BPSH_FAIL, "calloc");
+	for (i = 0; i < numnodes; i++)
+		states[i] = info[i].state;
+	memset(&set, 0, sizeof(set));
+	if (nodeset_parse(&set, all ? "allup" : allnotdown ? "!down" : argv[0],
+	    numnodes, states, errbuf, sizeof(errbuf)) == -1)
+		errx(BPSH_FAIL, "%s", errbuf);
+	if (!all && !allnotdown) {
+		argc--;
+		argv++;
+	}
+	if (argc < 1)
+		usage();
+	if (set.count == 0)
+		errx(BPSH_FAIL, "no nodes to run on");
+
+	/* one node, plain I/O: become the ghost; the shell sees it directly */
+	if (set.count == 1 && !opt_prefix && !opt_line && !opt_time &&
+	    !opt_div) {
+		struct bproc_exec_opts	o;
+		int			node = set.nodes[0];
+
+		if (node >= numnodes) {
+			node_error(node, "No such node");
+			return BPSH_FAIL;
+		}
+		memset(&o, 0, sizeof(o));
+		o.flags = (opt_nullin ? BPROC_EXEC_STDIN_NULL : 0) |
+		    (opt_noio ? BPROC_EXEC_NOIO : 0);
+		o.file_in = opt_in;
+		o.file_out = opt_out;
+		o.file_err = opt_err;
+		bproc_rexec_opts(node, argv[0], argv, environ, &o);
+		node_error(node, exec_error());
+		return BPSH_FAIL;
+	}
+
+	if ((jobs = calloc(set.count, sizeof(*jobs))) == NULL)
+		err(BPSH_FAIL, "calloc");
+	signal(SIGINT, SIG_IGN);	/* the ghosts get it and die of it */
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	stdin_open = !opt_nullin && !opt_noio && !opt_in;
+	batch = opt_seq ? 1 : opt_batch ? opt_batch : (int)set.count;
+	for (k = 0; k < set.count; k += (size_t)batch) {
+		int	nb = (int)(set.count - k) < batch ?
+			    (int)(set.count - k) : batch;
+		int	nrun = 0;
+
+		for (i = 0; i < nb; i++) {
+			struct job	*j = &jobs[k + (size_t)i];
+
+			j->node = set.nodes[k + (size_t)i];
+			j->rank = (int)k + i;
+			j->in = j->out[1] = j->out[2] = -1;
+			if (j->node >= numnodes) {
+				node_error(j->node, "No such node");
+				j->done = 1;
+				j->status = BPSH_FAIL;
+				continue;
+			}
+			if (opt_div && k + (size_t)i > 0)
+				printf("%s\n", "-----------------------------"
+				    "---------------------------------------");
+			fflush(stdout);
+			job_start(j, argv, stdin_open);
+			nrun++;
+		}
+		if (nrun)
+			run_jobs(&jobs[k], nb, &stdin_open);
+	}
+	for (k = 0; k < set.count; k++)
+		if (jobs[k].status > rc)
+			rc = jobs[k].status;
+	return rc;
+}

@@ -1,0 +1,292 @@
+/*
+ * bpghost: the front-end stand-in of a process running on a node.
+ * bproc_rexec() execs it with the remote argv (so ps shows the remote
+ * command) and the control connection on BPROC_GHOST_FD.  It forwards
+ * every signal it can catch, carries stdio both ways within the flow
+ * control windows, mirrors the remote's stops, and ends exactly as the
+ * remote did: the same exit code, or killed by the same signal.
+ * SIGKILL cannot be caught: the master sees our connection close and
+ * kills the remote process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "proto.h"
+
+static struct conn	mc;		/* to bpmaster */
+static int		node = -1;
+static unsigned int	flags;
+static int		sig_fd = -1;
+static int		stdin_open = 1;
+static uint32_t		stdin_unacked;
+static int		out_broken[3];
+
+static void __attribute__((noreturn))
+ghost_die(const char *what)
+{
+	fprintf(stderr, "%d: %s\n", node, what);
+	/* a ghost that lost its process looks killed, like BProc's */
+	signal(SIGKILL, SIG_DFL);
+	kill(getpid(), SIGKILL);
+	_exit(137);
+}
+
+static void
+ghost_send(struct wire_msg *m)
+{
+	size_t	len = wire_msg_finish(m);
+
+	if (len == 0 || conn_send(&mc, m->buf, len) == -1)
+		ghost_die("lost contact with bpmaster");
+	/* the control socket is local; a short blocking drain keeps order */
+	while (conn_pending(&mc)) {
+		struct pollfd	pfd = { .fd = mc.fd, .events = POLLOUT };
+
+		if (conn_flush(&mc) == -1)
+			ghost_die("lost contact with bpmaster");
+		if (conn_pending(&mc))
+			poll(&pfd, 1, -1);
+	}
+}
+
+static void
+ghost_signal(int sig)
+{
+	unsigned char	buf[64];
+	struct wire_msg	m;
+
+	wire_msg_init(&m, buf, sizeof(buf), MSG_SIGNAL, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)getpid());
+	wire_put_u32(&m, A_SIG, (uint32_t)sig);
+	ghost_send(&m);
+}
+
+static void
+ghost_ack(int stream, uint32_t n)
+{
+	unsigned char	buf[64];
+	struct wire_msg	m;
+
+	wire_msg_init(&m, buf, sizeof(buf), MSG_IO_ACK, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)getpid());
+	wire_put_u8(&m, A_STREAM, (uint8_t)stream);
+	wire_put_u32(&m, A_BYTES, n);
+	ghost_send(&m);
+}
+
+static void
+ghost_stdin(void)
+{
+	unsigned char	buf[IO_CHUNK + 128], data[IO_CHUNK];
+	struct wire_msg	m;
+	size_t		want = IO_WINDOW - stdin_unacked;
+	ssize_t		n;
+
+	if (want > IO_CHUNK)
+		want = IO_CHUNK;
+	n = read(STDIN_FILENO, data, want);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	wire_msg_init(&m, buf, sizeof(buf), MSG_IO, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)getpid());
+	wire_put_u8(&m, A_STREAM, 0);
+	if (n <= 0) {
+		/* EOF, or EIO for a background job reading the terminal */
+		wire_put_u8(&m, A_EOF, 1);
+		stdin_open = 0;
+	} else {
+		wire_put(&m, A_DATA, data, (size_t)n);
+		stdin_unacked += (uint32_t)n;
+	}
+	ghost_send(&m);
+}
+
+/* Write remote output where ours goes; blocking writes are the back-pressure. */
+static void
+ghost_output(int stream, const unsigned char *p, size_t len)
+{
+	size_t	left = len;
+	ssize_t	n;
+
+	while (left > 0 && !out_broken[stream]) {
+		n = write(stream, p, left);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* the reader went away: the remote writer gets SIGPIPE */
+			out_broken[stream] = 1;
+			if (errno == EPIPE)
+				ghost_signal(SIGPIPE);
+			break;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	ghost_ack(stream, (uint32_t)len);
+}
+
+static void __attribute__((noreturn))
+ghost_exit(uint32_t status)
+{
+	struct rlimit	no_core = { 0, 0 };
+	sigset_t	set;
+	int		sig;
+
+	if (WIFEXITED(status))
+		exit(WEXITSTATUS(status));
+	sig = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
+	/* die of the same signal, but leave no core file on the front end */
+	setrlimit(RLIMIT_CORE, &no_core);
+	signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	kill(getpid(), sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	_exit(128 + sig);
+}
+
+/* The remote stopped: stop ourselves the same way, so our parent sees it. */
+static void
+ghost_stop(int sig)
+{
+	sigset_t	set;
+
+	if (sig != SIGSTOP && sig != SIGTSTP && sig != SIGTTIN &&
+	    sig != SIGTTOU)
+		sig = SIGSTOP;
+	signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	kill(getpid(), sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	/* here after SIGCONT; catch it again from now on */
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+static void
+ghost_message(const struct wire_hdr *h, struct wire_attr *tb)
+{
+	uint8_t	s;
+
+	switch (h->type) {
+	case MSG_IO:
+		s = wire_get_u8(&tb[A_STREAM]);
+		if ((s == 1 || s == 2) && tb[A_DATA].data)
+			ghost_output(s, tb[A_DATA].data, tb[A_DATA].len);
+		break;
+	case MSG_IO_ACK:
+		if (wire_get_u8(&tb[A_STREAM]) == 0) {
+			uint32_t n = wire_get_u32(&tb[A_BYTES]);
+
+			stdin_unacked = n > stdin_unacked ? 0 :
+			    stdin_unacked - n;
+		}
+		break;
+	case MSG_STOPPED:
+		if (wire_get_u32(&tb[A_SIG]) != 0)
+			ghost_stop((int)wire_get_u32(&tb[A_SIG]));
+		break;
+	case MSG_EXIT:
+		if (tb[A_MSG].data)
+			fprintf(stderr, "%d: %s\n", node,
+			    wire_get_str(&tb[A_MSG]));
+		ghost_exit(wire_get_u32(&tb[A_STATUS]));
+	}
+}
+
+static void
+ghost_signals(void)
+{
+	struct signalfd_siginfo	si;
+
+	while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			continue;
+		ghost_signal((int)si.ssi_signo);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct wire_hdr		 h;
+	struct wire_attr	 tb[A_MAX];
+	struct pollfd		 pfd[3];
+	const unsigned char	*body;
+	const char		*s, *why;
+	const char		*base;
+	sigset_t		 all;
+	size_t			 blen;
+	int			 fd, r, i;
+
+	(void)argc;
+	if ((s = getenv("BPROC_GHOST_FD")) == NULL) {
+		fprintf(stderr, "bpghost: run by bproc_rexec(3) only\n");
+		return 255;
+	}
+	fd = atoi(s);
+	node = (s = getenv("BPROC_GHOST_NODE")) ? atoi(s) : -1;
+	flags = (s = getenv("BPROC_GHOST_FLAGS")) ? (unsigned)atoi(s) : 0;
+	if (flags & (EXEC_F_NOIO | EXEC_F_STDIN_NULL))
+		stdin_open = 0;
+	/* ps -o comm shows the remote command's name, not ours */
+	base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	prctl(PR_SET_NAME, base, 0, 0, 0);
+
+	/* every catchable signal is read and forwarded; faults stay fatal */
+	for (i = 1; i < NSIG; i++)
+		signal(i, SIG_DFL);
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGABRT);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	if ((sig_fd = signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		ghost_die("signalfd failed");
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	conn_init(&mc, fd, "bpmaster", WIRE_MAX_FRAME, 8u << 20);
+
+	for (;;) {
+		pfd[0].fd = sig_fd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = mc.fd;
+		pfd[1].events = POLLIN;
+		pfd[2].fd = (stdin_open && stdin_unacked < IO_WINDOW) ?
+		    STDIN_FILENO : -1;
+		pfd[2].events = POLLIN;
+		if (poll(pfd, 3, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			ghost_die("poll failed");
+		}
+		if (pfd[0].revents)
+			ghost_signals();
+		if (pfd[2].fd >= 0 && pfd[2].revents)
+			ghost_stdin();
+		if (!pfd[1].revents)
+			continue;
+		if ((r = conn_read(&mc)) == -1)
+			ghost_die("lost contact with bpmaster");
+		while ((r = conn_frame(&mc, &h, &body, &blen, &why)) == 1) {
+			if (proto_parse(&h, body, blen, tb, &why) == -1)
+				ghost_die("bad message from bpmaster");
+			ghost_message(&h, tb);
+		}
+		if (r == -1)
+			ghost_die("bad message from bpmaster");
+	}
+}

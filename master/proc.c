@@ -1,0 +1,419 @@
+/*
+ * The cluster's process space on the master side.  Each remote process
+ * has a ghost: a front-end process (bpghost) connected to our control
+ * socket, whose PID, taken from SO_PEERCRED, names the process everywhere.
+ * We check the caller may run on the node, start the process there, and
+ * relay I/O, signals, stops and the exit between ghost and node.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "bpmaster.h"
+#include "log.h"
+
+#define PROC_HASH	1024	/* buckets of the PID table */
+
+static struct proc	*proc_hash[PROC_HASH];
+static int		 nprocs;
+
+static struct proc **
+proc_bucket(pid_t pid)
+{
+	return &proc_hash[(unsigned int)pid % PROC_HASH];
+}
+
+struct proc *
+proc_find(pid_t pid)
+{
+	struct proc	*p;
+
+	for (p = *proc_bucket(pid); p != NULL; p = p->next)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+static void
+proc_free(struct proc *p)
+{
+	struct proc	**pp;
+
+	for (pp = proc_bucket(p->pid); *pp != NULL; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	if (p->ghost != NULL)
+		ctl_set_proc(p->ghost, NULL);
+	free(p->cmd);
+	free(p);
+	nprocs--;
+}
+
+/* Supplementary groups of the caller, from the kernel's view of its PID. */
+static int
+proc_groups(pid_t pid, gid_t *groups, int max)
+{
+	char	 path[64], line[4096], *p, *end;
+	FILE	*f;
+	int	 n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		for (p = line + 7; n < max; p = end) {
+			unsigned long	g = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			groups[n++] = (gid_t)g;
+		}
+		break;
+	}
+	fclose(f);
+	return n;
+}
+
+/* BProc's rule: root always; else the owner, group or other x bit. */
+static int
+proc_may_run(const struct node *n, uid_t uid, gid_t gid, const gid_t *groups,
+    int ngroups)
+{
+	int	i;
+
+	if (uid == 0)
+		return 1;
+	if (n->uid == uid)
+		return (n->mode & 0100) != 0;
+	if (n->gid == gid)
+		return (n->mode & 0010) != 0;
+	for (i = 0; i < ngroups; i++)
+		if (groups[i] == n->gid)
+			return (n->mode & 0010) != 0;
+	return (n->mode & 0001) != 0;
+}
+
+static void
+proc_fail(struct ctlconn *cc, pid_t pid, int e, const char *msg)
+{
+	unsigned char	buf[512];
+	struct wire_msg	m;
+
+	wire_msg_init(&m, buf, sizeof(buf), MSG_EXEC_RESULT, WIRE_F_REPLY, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)pid);
+	wire_put_u32(&m, A_ERRNO, (uint32_t)e);
+	wire_put_str(&m, A_MSG, msg);
+	ctl_send_msg(cc, &m);
+}
+
+/* Attributes a tool may pass through to the node as they are. */
+static int
+proc_passthrough(uint16_t type)
+{
+	switch (type) {
+	case A_PATH: case A_ARG: case A_ENV: case A_CWD: case A_FLAGS:
+	case A_RANK: case A_FILE_IN: case A_FILE_OUT: case A_FILE_ERR:
+		return 1;
+	}
+	return 0;
+}
+
+void
+proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
+    const unsigned char *body, size_t blen)
+{
+	static unsigned char	 buf[WIRE_MAX_FRAME];
+	struct wire_msg		 m;
+	struct wire_iter	 it;
+	struct wire_attr	 a;
+	struct node		*n;
+	struct proc		*p;
+	gid_t			 groups[4096];
+	unsigned char		 gbuf[4 * 4096];
+	uint32_t		 num;
+	int			 ng, i;
+	size_t			 cmdlen = 0;
+
+	if (!tb[A_NODE].data) {
+		proc_fail(cc, cred->pid, EINVAL, "no node given");
+		return;
+	}
+	num = wire_get_u32(&tb[A_NODE]);
+	if (num >= (uint32_t)numnodes) {
+		proc_fail(cc, cred->pid, ENODEV, "No such node");
+		return;
+	}
+	n = &nodes[num];
+	if (n->state == NODE_DOWN || n->link == NULL) {
+		proc_fail(cc, cred->pid, EHOSTDOWN, "Node is down");
+		return;
+	}
+	if (n->state != NODE_UP) {
+		char	msg[64];
+
+		snprintf(msg, sizeof(msg), "Node is %s", node_state_name(n->state));
+		proc_fail(cc, cred->pid, EHOSTUNREACH, msg);
+		return;
+	}
+	if (ctl_get_proc(cc) != NULL || proc_find(cred->pid) != NULL) {
+		proc_fail(cc, cred->pid, EBUSY, "this process is already a ghost");
+		return;
+	}
+	if ((ng = proc_groups(cred->pid, groups, 4096)) < 0) {
+		proc_fail(cc, cred->pid, ESRCH, "caller vanished");
+		return;
+	}
+	if (!proc_may_run(n, cred->uid, cred->gid, groups, ng)) {
+		proc_fail(cc, cred->pid, EACCES, "Permission denied");
+		return;
+	}
+
+	wire_msg_init(&m, buf, sizeof(buf), MSG_EXEC, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)cred->pid);
+	wire_put_u32(&m, A_UID, cred->uid);
+	wire_put_u32(&m, A_GID, cred->gid);
+	for (i = 0; i < ng; i++) {
+		gbuf[4 * i] = (unsigned char)(groups[i] >> 24);
+		gbuf[4 * i + 1] = (unsigned char)(groups[i] >> 16);
+		gbuf[4 * i + 2] = (unsigned char)(groups[i] >> 8);
+		gbuf[4 * i + 3] = (unsigned char)groups[i];
+	}
+	wire_put(&m, A_GROUPS, gbuf, (size_t)ng * 4);
+	wire_iter_init(&it, body, blen);
+	while (wire_iter_next(&it, &a) == 1) {
+		if (!proc_passthrough(a.type))
+			continue;
+		wire_put(&m, a.type, a.data, a.len);
+		if (a.type == A_ARG)
+			cmdlen += a.len;
+	}
+	if (wire_msg_finish(&m) == 0) {
+		proc_fail(cc, cred->pid, E2BIG, "argument list too long");
+		return;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->cmd = malloc(cmdlen + 1)) == NULL) {
+		free(p);
+		proc_fail(cc, cred->pid, ENOMEM, "out of memory");
+		return;
+	}
+	/* the command line as bpstat -p shows it */
+	p->cmd[0] = '\0';
+	wire_iter_init(&it, body, blen);
+	while (wire_iter_next(&it, &a) == 1)
+		if (a.type == A_ARG) {
+			if (p->cmd[0])
+				strcat(p->cmd, " ");
+			strncat(p->cmd, wire_get_str(&a), a.len);
+		}
+	p->pid = cred->pid;
+	p->rpid = cred->pid;
+	p->node = (int)num;
+	p->uid = cred->uid;
+	p->ghost = cc;
+	p->next = *proc_bucket(p->pid);
+	*proc_bucket(p->pid) = p;
+	nprocs++;
+	ctl_set_proc(cc, p);
+	if (node_send(n, &m) == -1) {
+		proc_fail(cc, p->pid, EHOSTDOWN, "Node is down");
+		proc_free(p);
+	}
+}
+
+/* The ghost went away (exited, or was SIGKILLed): end the remote too. */
+void
+proc_ghost_gone(struct proc *p)
+{
+	unsigned char	buf[64];
+	struct wire_msg	m;
+	struct node	*n = &nodes[p->node];
+
+	p->ghost = NULL;
+	if (p->exited) {
+		proc_free(p);
+		return;
+	}
+	/* keep the record until the node reports the exit */
+	if (n->link != NULL) {
+		wire_msg_init(&m, buf, sizeof(buf), MSG_SIGNAL, 0, 0);
+		wire_put_u32(&m, A_PID, (uint32_t)p->pid);
+		wire_put_u32(&m, A_SIG, 9);
+		node_send(n, &m);
+	} else
+		proc_free(p);
+}
+
+/* Ghost -> node: stdin, acks for stdout/stderr, signals. */
+void
+proc_from_ghost(struct proc *p, const struct wire_hdr *h, struct wire_attr *tb)
+{
+	unsigned char	 buf[IO_CHUNK + 256];
+	struct wire_msg	 m;
+	struct node	*n = &nodes[p->node];
+
+	if (p->exited || n->link == NULL)
+		return;
+	wire_msg_init(&m, buf, sizeof(buf), h->type, 0, 0);
+	/* the ghost speaks only for itself, whatever A_PID it wrote */
+	wire_put_u32(&m, A_PID, (uint32_t)p->pid);
+	switch (h->type) {
+	case MSG_IO:
+		wire_put_u8(&m, A_STREAM, 0);
+		if (tb[A_DATA].data)
+			wire_put(&m, A_DATA, tb[A_DATA].data, tb[A_DATA].len);
+		if (tb[A_EOF].data)
+			wire_put_u8(&m, A_EOF, wire_get_u8(&tb[A_EOF]));
+		break;
+	case MSG_IO_ACK:
+		wire_put_u8(&m, A_STREAM, wire_get_u8(&tb[A_STREAM]));
+		wire_put_u32(&m, A_BYTES, wire_get_u32(&tb[A_BYTES]));
+		break;
+	case MSG_SIGNAL:
+		wire_put_u32(&m, A_SIG, wire_get_u32(&tb[A_SIG]));
+		break;
+	default:
+		return;
+	}
+	node_send(n, &m);
+}
+
+/* Node -> ghost.  Returns -1 if the message is not about a process of n. */
+int
+proc_from_node(struct node *n, const struct wire_hdr *h, struct wire_attr *tb,
+    const unsigned char *body, size_t blen)
+{
+	struct proc	*p = proc_find((pid_t)wire_get_u32(&tb[A_PID]));
+	unsigned char	 buf[IO_CHUNK + 256];
+	struct wire_msg	 m;
+
+	(void)body;
+	(void)blen;
+	if (p == NULL || p->node != n->num)
+		return 0;	/* raced with its end: not an error */
+	if (h->type == MSG_EXEC_RESULT) {
+		if (wire_get_u32(&tb[A_ERRNO]) != 0)
+			p->exited = 1;
+		else if (tb[A_RPID].data)
+			p->rpid = (pid_t)wire_get_u32(&tb[A_RPID]);
+		p->started = 1;
+		if (p->exited && p->ghost == NULL) {
+			proc_free(p);
+			return 0;
+		}
+		if (p->ghost == NULL) {
+			/* the ghost died while the request was in flight */
+			wire_msg_init(&m, buf, sizeof(buf), MSG_SIGNAL, 0, 0);
+			wire_put_u32(&m, A_PID, (uint32_t)p->pid);
+			wire_put_u32(&m, A_SIG, 9);
+			return node_send(n, &m) == -1 ? -1 : 0;
+		}
+	}
+	if (h->type == MSG_EXIT) {
+		p->exited = 1;
+		log_debug("process %d on node %d ended, status 0x%x",
+		    (int)p->pid, n->num, wire_get_u32(&tb[A_STATUS]));
+		if (p->ghost == NULL) {
+			proc_free(p);
+			return 0;
+		}
+	}
+	if (p->ghost == NULL) {
+		/* output for a ghost that is gone: consume it so the node goes on */
+		if (h->type == MSG_IO && tb[A_DATA].data) {
+			wire_msg_init(&m, buf, sizeof(buf), MSG_IO_ACK, 0, 0);
+			wire_put_u32(&m, A_PID, (uint32_t)p->pid);
+			wire_put_u8(&m, A_STREAM, wire_get_u8(&tb[A_STREAM]));
+			wire_put_u32(&m, A_BYTES, tb[A_DATA].len);
+			node_send(n, &m);
+		}
+		return 0;
+	}
+	/* forward as it came; the frame is small enough by construction */
+	wire_msg_init(&m, buf, sizeof(buf), h->type, 0, 0);
+	{
+		struct wire_iter	it;
+		struct wire_attr	a;
+
+		wire_iter_init(&it, body, blen);
+		while (wire_iter_next(&it, &a) == 1)
+			wire_put(&m, a.type, a.data, a.len);
+	}
+	ctl_send_msg(p->ghost, &m);
+	return 0;
+}
+
+/* The node is gone: every ghost of it exits killed by SIGKILL (BProc). */
+void
+proc_node_down(struct node *n)
+{
+	unsigned char	 buf[128];
+	struct wire_msg	 m;
+	struct proc	*p, *next;
+	int		 i;
+
+	for (i = 0; i < PROC_HASH; i++)
+		for (p = proc_hash[i]; p != NULL; p = next) {
+			next = p->next;
+			if (p->node != n->num)
+				continue;
+			if (p->ghost != NULL) {
+				wire_msg_init(&m, buf, sizeof(buf), MSG_EXIT,
+				    0, 0);
+				wire_put_u32(&m, A_PID, (uint32_t)p->pid);
+				wire_put_u32(&m, A_STATUS, 9);	/* killed by SIGKILL */
+				wire_put_str(&m, A_MSG, "Node is down");
+				if (!p->started)
+					proc_fail(p->ghost, p->pid, EHOSTDOWN,
+					    "Node is down");
+				else
+					ctl_send_msg(p->ghost, &m);
+			}
+			proc_free(p);
+		}
+}
+
+void
+proc_list(struct ctlconn *cc, uint32_t seq)
+{
+	unsigned char	 buf[4096];
+	struct wire_msg	 m;
+	struct proc	*p;
+	uint32_t	 count = 0;
+	int		 i;
+
+	for (i = 0; i < PROC_HASH; i++)
+		for (p = proc_hash[i]; p != NULL; p = p->next) {
+			if (p->exited)
+				continue;
+			wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_PROC,
+			    WIRE_F_REPLY, seq);
+			wire_put_u32(&m, A_PID, (uint32_t)p->pid);
+			wire_put_u32(&m, A_NODE, (uint32_t)p->node);
+			wire_put_u32(&m, A_RPID, (uint32_t)p->rpid);
+			wire_put_u32(&m, A_UID, p->uid);
+			/* long command lines are cut for the listing */
+			if (strlen(p->cmd) > 1000)
+				p->cmd[1000] = '\0';
+			wire_put_str(&m, A_ARG, p->cmd);
+			if (ctl_send_msg(cc, &m) == -1)
+				return;
+			count++;
+		}
+	wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_END, WIRE_F_REPLY, seq);
+	wire_put_u32(&m, A_COUNT, count);
+	wire_put_u32(&m, A_ERRNO, 0);
+	ctl_send_msg(cc, &m);
+}
+
+int
+proc_count(void)
+{
+	return nprocs;
+}

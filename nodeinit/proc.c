@@ -1,0 +1,594 @@
+/*
+ * The node's process host.  The master asks for a process with the
+ * ghost's PID; we clone3() it with that PID (set_tid) where it is free,
+ * drop to the caller's uid/gids, and exec.  stdout/stderr travel to the
+ * ghost in MSG_IO frames, at most IO_WINDOW unacknowledged bytes per
+ * stream, so a fast writer is slowed rather than buffered without bound.
+ * Every message names the process by its ghost PID.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/sched.h>
+
+#include "log.h"
+#include "nodeinit.h"
+
+#define PROC_MAXARGS	65536		/* argv + envp entries at most */
+#define PROC_LINK_HIGH	(4u << 20)	/* stop reading output above this backlog */
+
+struct rproc {
+	pid_t		 gpid;		/* the ghost's PID: the key */
+	pid_t		 pid;		/* ours; equal unless set_tid failed */
+	int		 fd[3];		/* stdin (write end), stdout, stderr */
+	uint32_t	 unacked[3];
+	unsigned char	*inq;		/* stdin bytes not yet written */
+	size_t		 inlen;
+	int		 in_eof;	/* close stdin once inq drains */
+	int		 exited;
+	int		 status;
+	struct rproc	*next;
+};
+
+static struct rproc	*procs;
+static int		 nprocs_hosted;
+
+static struct rproc *
+proc_find(pid_t gpid)
+{
+	struct rproc	*p;
+
+	for (p = procs; p != NULL; p = p->next)
+		if (p->gpid == gpid)
+			return p;
+	return NULL;
+}
+
+static void
+proc_free(struct rproc *rp)
+{
+	struct rproc	**pp;
+
+	for (pp = &procs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == rp) {
+			*pp = rp->next;
+			break;
+		}
+	for (int i = 0; i < 3; i++)
+		if (rp->fd[i] >= 0)
+			close(rp->fd[i]);
+	free(rp->inq);
+	free(rp);
+	nprocs_hosted--;
+}
+
+static void
+proc_result(pid_t gpid, pid_t pid, int err, const char *msg)
+{
+	unsigned char	buf[512];
+	struct wire_msg	m;
+
+	wire_msg_init(&m, buf, sizeof(buf), MSG_EXEC_RESULT, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)gpid);
+	wire_put_u32(&m, A_ERRNO, (uint32_t)err);
+	if (pid > 0 && pid != gpid)
+		wire_put_u32(&m, A_RPID, (uint32_t)pid);
+	if (msg != NULL)
+		wire_put_str(&m, A_MSG, msg);
+	link_send_msg(&m);
+}
+
+/* The exit report goes only after both output streams reached EOF. */
+static void
+proc_maybe_finish(struct rproc *rp)
+{
+	unsigned char	buf[64];
+	struct wire_msg	m;
+
+	if (!rp->exited || rp->fd[1] >= 0 || rp->fd[2] >= 0)
+		return;
+	wire_msg_init(&m, buf, sizeof(buf), MSG_EXIT, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)rp->gpid);
+	wire_put_u32(&m, A_STATUS, (uint32_t)rp->status);
+	link_send_msg(&m);
+	proc_free(rp);
+}
+
+/* Runs in the child after clone3: raw syscalls only where libc caches ids. */
+static void __attribute__((noreturn))
+proc_child(int errfd, int *child_fd, uid_t uid, gid_t gid, gid_t *groups,
+    size_t ngroups, const char *cwd, const char *path, char **argv,
+    char **envp, const char *files[3])
+{
+	sigset_t	 none;
+	const char	*pathenv = NULL, *p, *q;
+	char		 cand[4096];
+	int		 e, i;
+
+	sigemptyset(&none);
+	for (i = 1; i < NSIG; i++)
+		signal(i, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setsid();
+	for (i = 0; i < 3; i++) {
+		if (child_fd[i] != i && dup2(child_fd[i], i) == -1)
+			goto fail;
+	}
+	if (syscall(SYS_setgroups, ngroups, groups) == -1 ||
+	    syscall(SYS_setresgid, gid, gid, gid) == -1 ||
+	    syscall(SYS_setresuid, uid, uid, uid) == -1)
+		goto fail;
+	/* -I/-O/-E files are opened as the user, on the node */
+	for (i = 0; i < 3; i++) {
+		int fd;
+
+		if (files[i] == NULL)
+			continue;
+		fd = open(files[i], i == 0 ? O_RDONLY :
+		    O_WRONLY | O_CREAT | O_TRUNC, 0666);
+		if (fd == -1 || dup2(fd, i) == -1)
+			goto fail;
+		if (fd != i)
+			close(fd);
+	}
+	if (cwd == NULL || chdir(cwd) == -1)
+		chdir("/");
+	if (strchr(path, '/') != NULL) {
+		execve(path, argv, envp);
+		goto fail;
+	}
+	for (i = 0; envp[i] != NULL; i++)
+		if (strncmp(envp[i], "PATH=", 5) == 0)
+			pathenv = envp[i] + 5;
+	if (pathenv == NULL)
+		pathenv = "/bin:/sbin:/usr/bin:/usr/sbin";
+	e = ENOENT;
+	for (p = pathenv; ; p = q + 1) {
+		q = strchr(p, ':');
+		size_t n = q ? (size_t)(q - p) : strlen(p);
+
+		if (n == 0)
+			snprintf(cand, sizeof(cand), "%s", path);
+		else
+			snprintf(cand, sizeof(cand), "%.*s/%s", (int)n, p, path);
+		execve(cand, argv, envp);
+		if (errno != ENOENT && errno != ENOTDIR)
+			e = errno;
+		if (q == NULL)
+			break;
+	}
+	errno = e;
+fail:
+	e = errno;
+	write(errfd, &e, sizeof(e));
+	_exit(127);
+}
+
+static pid_t
+proc_clone(pid_t want)
+{
+	struct clone_args	ca;
+	pid_t			tid = want;
+	long			r;
+
+	memset(&ca, 0, sizeof(ca));
+	ca.exit_signal = SIGCHLD;
+	ca.set_tid = (uint64_t)(uintptr_t)&tid;
+	ca.set_tid_size = 1;
+	r = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (r == -1 && (errno == EEXIST || errno == EINVAL || errno == EPERM ||
+	    errno == ENOSYS)) {
+		/* that PID is taken here: take any, and report the mapping */
+		memset(&ca, 0, sizeof(ca));
+		ca.exit_signal = SIGCHLD;
+		r = syscall(SYS_clone3, &ca, sizeof(ca));
+	}
+	return (pid_t)r;
+}
+
+static int
+str_list(const unsigned char *body, size_t blen, uint16_t type, char ***out,
+    size_t extra)
+{
+	struct wire_iter	 it;
+	struct wire_attr	 a;
+	char			**v;
+	size_t			 n = 0, i = 0;
+
+	wire_iter_init(&it, body, blen);
+	while (wire_iter_next(&it, &a) == 1)
+		if (a.type == type)
+			n++;
+	if (n + extra > PROC_MAXARGS)
+		return -1;
+	if ((v = calloc(n + extra + 1, sizeof(*v))) == NULL)
+		return -1;
+	wire_iter_init(&it, body, blen);
+	while (wire_iter_next(&it, &a) == 1)
+		if (a.type == type)
+			v[i++] = (char *)wire_get_str(&a);
+	*out = v;
+	return (int)n;
+}
+
+void
+proc_exec(struct wire_attr *tb, const unsigned char *body, size_t blen)
+{
+	struct rproc	*rp;
+	char		**argv = NULL, **envp = NULL, rankenv[32], nodeenv[32];
+	const char	*files[3] = { NULL, NULL, NULL };
+	gid_t		 groups[4096];
+	size_t		 ngroups = 0, i;
+	int		 pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
+	int		 perr[2] = { -1, -1 }, ep[2] = { -1, -1 }, child_fd[3];
+	int		 nenv, e, devnull = -1;
+	uint32_t	 flags = 0;
+	pid_t		 gpid, pid;
+	ssize_t		 n;
+	char		 msg[300];
+
+	if (!tb[A_PID].data || !tb[A_UID].data || !tb[A_GID].data) {
+		log_warnx("EXEC without pid/uid/gid");
+		return;
+	}
+	gpid = (pid_t)wire_get_u32(&tb[A_PID]);
+	if (proc_find(gpid) != NULL) {
+		proc_result(gpid, 0, EEXIST, "process already exists");
+		return;
+	}
+	if (tb[A_GROUPS].data) {
+		if (tb[A_GROUPS].len % 4 || tb[A_GROUPS].len / 4 > 4096) {
+			proc_result(gpid, 0, EINVAL, "bad group list");
+			return;
+		}
+		ngroups = tb[A_GROUPS].len / 4;
+		for (i = 0; i < ngroups; i++) {
+			const unsigned char *g = tb[A_GROUPS].data + 4 * i;
+
+			groups[i] = ((gid_t)g[0] << 24) | ((gid_t)g[1] << 16) |
+			    ((gid_t)g[2] << 8) | g[3];
+		}
+	}
+	if (tb[A_FLAGS].data)
+		flags = wire_get_u32(&tb[A_FLAGS]);
+	if (tb[A_FILE_IN].data)
+		files[0] = wire_get_str(&tb[A_FILE_IN]);
+	if (tb[A_FILE_OUT].data)
+		files[1] = wire_get_str(&tb[A_FILE_OUT]);
+	if (tb[A_FILE_ERR].data)
+		files[2] = wire_get_str(&tb[A_FILE_ERR]);
+	if (str_list(body, blen, A_ARG, &argv, 0) < 1 ||
+	    (nenv = str_list(body, blen, A_ENV, &envp, 2)) < 0) {
+		proc_result(gpid, 0, E2BIG, "bad argument list");
+		goto out;
+	}
+	snprintf(rankenv, sizeof(rankenv), "BPROC_RANK=%u",
+	    tb[A_RANK].data ? wire_get_u32(&tb[A_RANK]) : 0);
+	snprintf(nodeenv, sizeof(nodeenv), "BPROC_NODE=%d", node_num);
+	/* ours win over whatever the caller's environment said */
+	{
+		int	j, k = 0;
+
+		for (j = 0; j < nenv; j++)
+			if (strncmp(envp[j], "BPROC_RANK=", 11) != 0 &&
+			    strncmp(envp[j], "BPROC_NODE=", 11) != 0)
+				envp[k++] = envp[j];
+		envp[k++] = rankenv;
+		envp[k++] = nodeenv;
+		envp[k] = NULL;
+	}
+
+	if (pipe2(ep, O_CLOEXEC) == -1)
+		goto syserr;
+	if (flags & (EXEC_F_NOIO | EXEC_F_STDIN_NULL)) {
+		if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
+			goto syserr;
+	}
+	if (flags & EXEC_F_NOIO) {
+		child_fd[0] = child_fd[1] = child_fd[2] = devnull;
+	} else {
+		if (pipe2(pout, O_CLOEXEC) == -1 || pipe2(perr, O_CLOEXEC) == -1)
+			goto syserr;
+		if (flags & EXEC_F_STDIN_NULL)
+			child_fd[0] = devnull;
+		else {
+			if (pipe2(pin, O_CLOEXEC) == -1)
+				goto syserr;
+			child_fd[0] = pin[0];
+		}
+		child_fd[1] = pout[1];
+		child_fd[2] = perr[1];
+	}
+	pid = proc_clone(gpid);
+	if (pid == -1)
+		goto syserr;
+	if (pid == 0)
+		proc_child(ep[1], child_fd, wire_get_u32(&tb[A_UID]),
+		    wire_get_u32(&tb[A_GID]), groups, ngroups,
+		    tb[A_CWD].data ? wire_get_str(&tb[A_CWD]) : NULL,
+		    tb[A_PATH].data ? wire_get_str(&tb[A_PATH]) : argv[0],
+		    argv, envp, files);
+	close(ep[1]);
+	ep[1] = -1;
+	/* exec either closes the pipe (success) or writes its errno */
+	do
+		n = read(ep[0], &e, sizeof(e));
+	while (n == -1 && errno == EINTR);
+	if (n == (ssize_t)sizeof(e)) {
+		snprintf(msg, sizeof(msg), "%s: %s", tb[A_PATH].data ?
+		    wire_get_str(&tb[A_PATH]) : argv[0], strerror(e));
+		proc_result(gpid, 0, e, msg);
+		goto out;	/* the child's _exit is reaped as a stranger */
+	}
+	if ((rp = calloc(1, sizeof(*rp))) == NULL) {
+		kill(pid, SIGKILL);
+		errno = ENOMEM;
+		goto syserr;
+	}
+	rp->gpid = gpid;
+	rp->pid = pid;
+	rp->fd[0] = pin[1];
+	rp->fd[1] = pout[0];
+	rp->fd[2] = perr[0];
+	pin[1] = pout[0] = perr[0] = -1;
+	for (i = 0; i < 3; i++)
+		if (rp->fd[i] >= 0)
+			fcntl(rp->fd[i], F_SETFL, O_NONBLOCK);
+	rp->next = procs;
+	procs = rp;
+	nprocs_hosted++;
+	log_debug("started %s as pid %d (ghost %d)", argv[0], (int)pid,
+	    (int)gpid);
+	proc_result(gpid, pid, 0, NULL);
+	goto out;
+syserr:
+	e = errno;
+	snprintf(msg, sizeof(msg), "node: %s", strerror(e));
+	proc_result(gpid, 0, e, msg);
+out:
+	for (i = 0; i < 2; i++) {
+		if (pin[i] >= 0)
+			close(pin[i]);
+		if (pout[i] >= 0)
+			close(pout[i]);
+		if (perr[i] >= 0)
+			close(perr[i]);
+		if (ep[i] >= 0)
+			close(ep[i]);
+	}
+	if (devnull >= 0)
+		close(devnull);
+	free(argv);
+	free(envp);
+}
+
+void
+proc_signal(struct wire_attr *tb)
+{
+	struct rproc	*rp = proc_find((pid_t)wire_get_u32(&tb[A_PID]));
+	uint32_t	 sig = wire_get_u32(&tb[A_SIG]);
+
+	if (rp == NULL || rp->exited || sig == 0 || sig >= NSIG)
+		return;
+	if (kill(rp->pid, (int)sig) == -1)
+		log_warn("kill %d %u", (int)rp->pid, sig);
+}
+
+void
+proc_ack(struct wire_attr *tb)
+{
+	struct rproc	*rp = proc_find((pid_t)wire_get_u32(&tb[A_PID]));
+	uint8_t		 s = wire_get_u8(&tb[A_STREAM]);
+	uint32_t	 n = wire_get_u32(&tb[A_BYTES]);
+
+	if (rp == NULL || s < 1 || s > 2)
+		return;
+	rp->unacked[s] = n > rp->unacked[s] ? 0 : rp->unacked[s] - n;
+}
+
+static void
+proc_ack_stdin(struct rproc *rp, size_t n)
+{
+	unsigned char	buf[64];
+	struct wire_msg	m;
+
+	wire_msg_init(&m, buf, sizeof(buf), MSG_IO_ACK, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)rp->gpid);
+	wire_put_u8(&m, A_STREAM, 0);
+	wire_put_u32(&m, A_BYTES, (uint32_t)n);
+	link_send_msg(&m);
+}
+
+/* stdin data from the ghost; the ghost keeps within IO_WINDOW. */
+void
+proc_input(struct wire_attr *tb)
+{
+	struct rproc	*rp = proc_find((pid_t)wire_get_u32(&tb[A_PID]));
+	unsigned char	*nq;
+	size_t		 len = tb[A_DATA].data ? tb[A_DATA].len : 0;
+
+	if (rp == NULL || wire_get_u8(&tb[A_STREAM]) != 0)
+		return;
+	if (rp->fd[0] < 0) {
+		/* nobody reads it any more: consume so the ghost goes on */
+		if (len)
+			proc_ack_stdin(rp, len);
+		return;
+	}
+	if (len) {
+		if (rp->inlen + len > 2 * IO_WINDOW) {
+			log_warnx("ghost %d overran its stdin window",
+			    (int)rp->gpid);
+			return;
+		}
+		if ((nq = realloc(rp->inq, rp->inlen + len)) == NULL)
+			return;
+		rp->inq = nq;
+		memcpy(rp->inq + rp->inlen, tb[A_DATA].data, len);
+		rp->inlen += len;
+	}
+	if (tb[A_EOF].data && wire_get_u8(&tb[A_EOF]))
+		rp->in_eof = 1;
+	if (rp->in_eof && rp->inlen == 0) {
+		close(rp->fd[0]);
+		rp->fd[0] = -1;
+	}
+}
+
+static void
+proc_output(struct rproc *rp, int s)
+{
+	unsigned char	buf[IO_CHUNK + 128];
+	unsigned char	data[IO_CHUNK];
+	struct wire_msg	m;
+	size_t		want = IO_WINDOW - rp->unacked[s];
+	ssize_t		n;
+
+	if (want > IO_CHUNK)
+		want = IO_CHUNK;
+	n = read(rp->fd[s], data, want);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	wire_msg_init(&m, buf, sizeof(buf), MSG_IO, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)rp->gpid);
+	wire_put_u8(&m, A_STREAM, (uint8_t)s);
+	if (n <= 0) {
+		wire_put_u8(&m, A_EOF, 1);
+		close(rp->fd[s]);
+		rp->fd[s] = -1;
+	} else {
+		wire_put(&m, A_DATA, data, (size_t)n);
+		rp->unacked[s] += (uint32_t)n;
+	}
+	link_send_msg(&m);
+}
+
+static void
+proc_write_stdin(struct rproc *rp)
+{
+	ssize_t	n;
+
+	n = write(rp->fd[0], rp->inq, rp->inlen);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		/* EPIPE: the process closed its stdin; drop what is queued */
+		n = (ssize_t)rp->inlen;
+		close(rp->fd[0]);
+		rp->fd[0] = -1;
+	}
+	memmove(rp->inq, rp->inq + n, rp->inlen - (size_t)n);
+	rp->inlen -= (size_t)n;
+	proc_ack_stdin(rp, (size_t)n);
+	if (rp->fd[0] >= 0 && rp->in_eof && rp->inlen == 0) {
+		close(rp->fd[0]);
+		rp->fd[0] = -1;
+	}
+}
+
+int
+proc_count(void)
+{
+	return nprocs_hosted;
+}
+
+/* Fill poll slots (3 per process); returns how many were used. */
+int
+proc_poll_setup(struct pollfd *pfd, int max)
+{
+	struct rproc	*rp;
+	int		 n = 0, s, reading = link_pending() < PROC_LINK_HIGH;
+
+	for (rp = procs; rp != NULL && n + 3 <= max; rp = rp->next) {
+		for (s = 0; s < 3; s++) {
+			pfd[n].fd = -1;
+			pfd[n].events = 0;
+			pfd[n].revents = 0;
+			if (rp->fd[s] < 0)
+				;
+			else if (s == 0 && rp->inlen > 0)
+				pfd[n].events = POLLOUT;
+			else if (s > 0 && reading &&
+			    rp->unacked[s] < IO_WINDOW)
+				pfd[n].events = POLLIN;
+			if (pfd[n].events)
+				pfd[n].fd = rp->fd[s];
+			n++;
+		}
+	}
+	return n;
+}
+
+void
+proc_poll_event(struct pollfd *pfd, int n)
+{
+	struct rproc	*rp, *next;
+	int		 i = 0, s;
+
+	for (rp = procs; rp != NULL && i + 3 <= n; rp = next) {
+		next = rp->next;
+		for (s = 0; s < 3; s++, i++) {
+			if (pfd[i].fd < 0 || pfd[i].fd != rp->fd[s] ||
+			    !pfd[i].revents)
+				continue;
+			if (s == 0)
+				proc_write_stdin(rp);
+			else
+				proc_output(rp, s);
+		}
+		proc_maybe_finish(rp);
+	}
+}
+
+/* SIGCHLD: reap everything; report our processes' stops and ends. */
+void
+proc_reap(void)
+{
+	unsigned char	 buf[64];
+	struct wire_msg	 m;
+	struct rproc	*rp;
+	int		 status;
+	pid_t		 pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED |
+	    WCONTINUED)) > 0) {
+		for (rp = procs; rp != NULL && rp->pid != pid; rp = rp->next)
+			;
+		if (rp == NULL)
+			continue;	/* an orphan we inherited as PID 1 */
+		if (WIFSTOPPED(status) || WIFCONTINUED(status)) {
+			wire_msg_init(&m, buf, sizeof(buf), MSG_STOPPED, 0, 0);
+			wire_put_u32(&m, A_PID, (uint32_t)rp->gpid);
+			wire_put_u32(&m, A_SIG, WIFSTOPPED(status) ?
+			    (uint32_t)WSTOPSIG(status) : 0);
+			link_send_msg(&m);
+			continue;
+		}
+		rp->exited = 1;
+		rp->status = status;
+		proc_maybe_finish(rp);
+	}
+}
+
+/* The master is gone, so are the ghosts: end their processes (BProc's rule). */
+void
+proc_kill_all(void)
+{
+	struct rproc	*rp;
+
+	while ((rp = procs) != NULL) {
+		if (!rp->exited)
+			kill(rp->pid, SIGKILL);
+		proc_free(rp);
+	}
+}

@@ -1,0 +1,257 @@
+#!/bin/bash
+# Golden-file tests of bpstat and bpctl against tests/unit/fake_master.c,
+# a stand-in for bpmaster's control socket with a fixed six-node table.
+# Each case runs one command and compares its stdout, stderr and exit
+# status with tests/golden/<case>.out.  Prints TAP.
+#
+#	OUT=dir		where the build put bin/ and tests/ (default: out)
+#	UPDATE_GOLDEN=1	rewrite the golden files from what the tools print
+#			(review the diff before committing it)
+set -u
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=${OUT:-$ROOT/out}
+case $OUT in /*) ;; *) OUT=$ROOT/$OUT ;; esac
+GOLDEN=$ROOT/tests/golden
+BPSTAT=$OUT/bin/bpstat
+BPCTL=$OUT/bin/bpctl
+CFLAGS="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -I$ROOT/common"
+
+skip_all() {
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+
+[ -x "$BPSTAT" ] && [ -x "$BPCTL" ] ||
+	skip_all "build $BPSTAT and $BPCTL first (make)"
+
+TMP=$(mktemp -d /tmp/bpgolden.XXXXXX) || exit 1
+MASTER_PID=
+cleanup() {
+	[ -n "$MASTER_PID" ] && kill "$MASTER_PID" 2>/dev/null
+	[ -n "${TMUX_SOCK:-}" ] && tmux -L "$TMUX_SOCK" kill-server 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# The Makefile builds the fake master into $OUT/tests; failing that, build
+# a private copy so the test does not depend on a rule being there.
+FAKE=$OUT/tests/fake_master
+if [ ! -x "$FAKE" ]; then
+	FAKE=$TMP/fake_master
+	${CC:-cc} $CFLAGS -o "$FAKE" "$ROOT/tests/unit/fake_master.c" \
+	    "$ROOT/common/wire.c" "$ROOT/common/proto.c" \
+	    "$ROOT/common/nodeset.c" 2>"$TMP/cc.log" ||
+		skip_all "cannot build fake_master: $(head -1 "$TMP/cc.log")"
+fi
+
+# start_master: a fresh fake master (a fresh table) on $TMP/master.sock.
+start_master() {
+	local i
+
+	[ -n "$MASTER_PID" ] && kill "$MASTER_PID" 2>/dev/null &&
+		wait "$MASTER_PID" 2>/dev/null
+	rm -f "$TMP/master.log"
+	"$FAKE" "$@" "$TMP/master.sock" >"$TMP/master.log" 2>&1 &
+	MASTER_PID=$!
+	for i in $(seq 50); do
+		grep -q '^ready$' "$TMP/master.log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "Bail out! fake_master did not start: $(cat "$TMP/master.log")"
+	exit 1
+}
+export BPROC_MASTER=$TMP/master.sock
+
+N=0
+FAILED=0
+ok() {
+	N=$((N + 1))
+	echo "ok $N - $*"
+}
+not_ok() {
+	N=$((N + 1))
+	FAILED=$((FAILED + 1))
+	echo "not ok $N - $*"
+}
+
+# golden NAME TOOL ARGS...: run TOOL (bpstat or bpctl) and compare.
+golden() {
+	local name=$1 tool=$2 rc
+	shift 2
+
+	(cd "$OUT/bin" && "./$tool" "$@") >"$TMP/stdout" 2>"$TMP/stderr"
+	rc=$?
+	{
+		echo "\$ $tool${*:+ $*}"
+		cat "$TMP/stdout"
+		echo "[stderr]"
+		# getopt names the program by its path; the socket is in $TMP
+		sed -e "s|\./$tool:|$tool:|" -e "s|$TMP|TMP|g" "$TMP/stderr"
+		echo "[exit $rc]"
+	} >"$TMP/got"
+	if [ "${UPDATE_GOLDEN:-0}" = 1 ]; then
+		mkdir -p "$GOLDEN"
+		cp "$TMP/got" "$GOLDEN/$name.out"
+	fi
+	if [ ! -f "$GOLDEN/$name.out" ]; then
+		not_ok "$name: no golden file $GOLDEN/$name.out"
+	elif diff -u "$GOLDEN/$name.out" "$TMP/got" >"$TMP/diff"; then
+		ok "$name: $tool $*"
+	else
+		not_ok "$name: $tool $*"
+		sed 's/^/# /' "$TMP/diff"
+	fi
+}
+
+start_master
+golden bpstat_default		bpstat
+golden bpstat_long		bpstat -l
+golden bpstat_addr		bpstat -a
+golden bpstat_json		bpstat --json
+golden bpstat_count		bpstat -N
+golden bpstat_count_t		bpstat -t 0-3
+golden bpstat_count_up		bpstat -u
+golden bpstat_sort_state	bpstat -s
+golden bpstat_sort_state_rev	bpstat -s -r
+golden bpstat_sort_owner	bpstat -O
+golden bpstat_sort_group_rev	bpstat -G -r
+golden bpstat_reverse		bpstat -r
+golden bpstat_long_sorted	bpstat -l -s
+golden bpstat_set_range		bpstat 0-3
+golden bpstat_set_state		bpstat up
+golden bpstat_set_not_down	bpstat -a '!down'
+golden bpstat_set_brackets	bpstat -l 'n[4-5]' 0
+golden bpstat_no_such_node	bpstat 7,1,n9
+golden bpstat_bad_set		bpstat 'n[3-'
+golden bpstat_two_views		bpstat -l -a
+golden bpstat_live_json		bpstat -U --json
+golden bpstat_bad_option	bpstat -x
+
+# JSON must parse, and scripts grep it by `"state": "up"`.
+if command -v python3 >/dev/null; then
+	if "$BPSTAT" --json | python3 -c '
+import json, sys
+a = json.load(sys.stdin)
+assert len(a) == 6 and a[5]["addr"] == "10.0.0.15 \"x\"\\\t", a[5]
+assert a[2]["mac"] is None and a[2]["last_seen"] is None
+assert list(a[0])[:4] == ["node", "state", "addr", "mac"]
+'; then
+		ok "bpstat --json parses"
+	else
+		not_ok "bpstat --json parses"
+	fi
+else
+	ok "bpstat --json parses # SKIP no python3"
+fi
+if [ "$("$BPSTAT" --json | grep -c '"state": "up"')" = 3 ]; then
+	ok "bpstat --json greps by \"state\": \"up\""
+else
+	not_ok "bpstat --json greps by \"state\": \"up\""
+fi
+
+# bpctl changes the table: each run below sees the ones before it.
+start_master
+golden bpctl_in_order		bpctl -S 1 -m 0101 -S 4 -s up -u root -g 0 -v
+golden bpctl_after_in_order	bpstat
+golden bpctl_errors		bpctl -S 0-3,7,8 -m 0111 -s unavailable
+golden bpctl_einval		bpctl -S 1 -s down
+golden bpctl_eperm_verbose	bpctl -v -S 2,4 -g 3999999
+golden bpctl_power		bpctl -S up -R -v -S 5 -P
+golden bpctl_after_all		bpstat -l
+golden bpctl_no_set		bpctl -m 0111
+golden bpctl_set_without_option	bpctl -S 1 -S 2 -m 1
+golden bpctl_bad_mode		bpctl -S 1 -m 8
+golden bpctl_big_mode		bpctl -S 1 -m 010000
+golden bpctl_bad_state		bpctl -S 1 -s bogus
+golden bpctl_bad_user		bpctl -S 1 -u no-such-user-here
+golden bpctl_bad_set		bpctl -S 'n[1' -m 1
+golden bpctl_extra_arg		bpctl -S 1 -m 1 extra
+golden bpctl_no_args		bpctl
+
+kill "$MASTER_PID" 2>/dev/null
+wait "$MASTER_PID" 2>/dev/null
+MASTER_PID=
+golden bpstat_unreachable	bpstat
+golden bpctl_unreachable	bpctl -S 1 -m 0111
+
+# The live view: drawn at once, redrawn when the table changes (the fake
+# master flips node 1 between up and error every second with -c 1), left
+# with q or Ctrl-C with the terminal mode given back.
+if command -v tmux >/dev/null; then
+	# A tmux server of our own: the user's is none of our business, and
+	# one server for all sessions cannot race a server that is exiting.
+	TMUX_SOCK=bpgolden$$
+	T="tmux -L $TMUX_SOCK"
+	unset TMUX
+
+	# live_wait SESSION FILE ERE: capture until ERE shows, for 5 s at most
+	live_wait() {
+		local i
+
+		for i in $(seq 50); do
+			$T capture-pane -p -t "$1" >"$2" 2>/dev/null
+			grep -Eq "$3" "$2" && return 0
+			sleep 0.1
+		done
+		return 1
+	}
+	# check NAME FILE ERE...: ok when every ERE is in FILE
+	check() {
+		local name=$1 file=$2 re
+		shift 2
+
+		for re in "$@"; do
+			if ! grep -Eq -- "$re" "$file"; then
+				not_ok "$name"
+				sed 's/^/# /' "$file"
+				return
+			fi
+		done
+		ok "$name"
+	}
+	LIVE_TAIL='echo EXIT=$?; stty -a; sleep 60'
+
+	start_master -c 1
+	$T new-session -d -s q -x 100 -y 20 "'$BPSTAT' -U; $LIVE_TAIL"
+	live_wait q "$TMP/live1" '^Node\(s\)'
+	check "bpstat -U draws the table" "$TMP/live1" '^Node\(s\)' \
+	    '^5  *boot'
+	# node 1 shows as "0-1,3  up" while up and as "1  error" while not
+	if grep -q '^1  *error' "$TMP/live1"; then
+		live_wait q "$TMP/live2" '^0-1,3  *up'
+	else
+		live_wait q "$TMP/live2" '^1  *error'
+	fi
+	check "bpstat -U redraws on change" "$TMP/live2" '^Node\(s\)'
+	$T send-keys -t q q
+	live_wait q "$TMP/live3" 'icanon'
+	check "bpstat -U leaves with q, terminal restored" "$TMP/live3" \
+	    '^EXIT=0' '[^-]icanon' '[^-]echo '
+
+	$T new-session -d -s int -x 100 -y 20 "'$BPSTAT' -U -l; $LIVE_TAIL"
+	live_wait int "$TMP/live4" '^Node '
+	$T send-keys -t int C-c
+	live_wait int "$TMP/live4" 'icanon'
+	check "bpstat -U -l leaves with Ctrl-C, terminal restored" \
+	    "$TMP/live4" '^EXIT=0' '[^-]icanon' '[^-]echo '
+
+	$T new-session -d -s lost -x 100 -y 20 "'$BPSTAT' -U; $LIVE_TAIL"
+	live_wait lost "$TMP/live5" '^Node\(s\)'
+	kill "$MASTER_PID"
+	wait "$MASTER_PID" 2>/dev/null
+	MASTER_PID=
+	live_wait lost "$TMP/live5" 'icanon'
+	check "bpstat -U says so and exits 1 when the master goes away" \
+	    "$TMP/live5" '^bpstat: lost bpmaster' '^EXIT=1' '[^-]icanon'
+	$T kill-server 2>/dev/null
+else
+	for t in "draws the table" "redraws on change" "leaves with q" \
+	    "leaves with Ctrl-C" "exits 1 when the master goes away"; do
+		ok "bpstat -U $t # SKIP no tmux"
+	done
+fi
+
+echo "1..$N"
+[ "$FAILED" = 0 ]
