@@ -16,7 +16,7 @@ SODIUM_A := $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 COMMON_SRC := common/wire.c common/proto.c common/conn.c common/auth.c \
 	      common/log.c common/nodeset.c
 LIB_SRC	:= master/libbproc.c common/wire.c common/proto.c common/nodeset.c
-MASTER_SRC := master/bpmaster.c master/event.c master/config.c master/proc.c \
+MASTER_SRC := master/bpmaster.c master/event.c master/config.c master/proc.c master/trace.c \
 	      master/node.c master/ctl.c $(COMMON_SRC)
 NODE_SRC := $(wildcard nodeinit/*.c) $(COMMON_SRC) common/sodium_compat.c
 

@@ -46,6 +46,9 @@ master_signal(int fd, uint32_t events, void *arg)
 			log_info("signal %d: shutting down", (int)si.ssi_signo);
 			quit = 1;
 			break;
+		case SIGCHLD:
+			trace_reap();
+			break;
 		case SIGHUP:
 			log_info("SIGHUP: configuration reload is not "
 			    "supported; restart bpmaster to apply changes");
@@ -129,6 +132,7 @@ main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	if ((sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
 		fatal("signalfd");

@@ -52,6 +52,8 @@ struct proc {
 	uid_t		 uid;
 	int		 started;	/* the node answered the EXEC */
 	int		 exited;
+	int		 traced;	/* ptrace-seized: we see its SIGSTOPs */
+	int		 expect_stop;	/* the next SIGSTOP is ours: let it stop */
 	char		*cmd;
 	struct ctlconn	*ghost;		/* NULL once the ghost is gone */
 	struct proc	*next;
@@ -110,6 +112,12 @@ int	proc_from_node(struct node *, const struct wire_hdr *,
 void	proc_node_down(struct node *);
 void	proc_list(struct ctlconn *, uint32_t);
 int	proc_count(void);
+void	proc_signal_remote(struct proc *, int);
+
+/* trace.c */
+void	trace_ghost(struct proc *);
+int	trace_stop_ghost(struct proc *);
+void	trace_reap(void);
 
 /* ctl.c */
 int	ctl_listen(void);

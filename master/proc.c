@@ -6,6 +6,7 @@
  * relay I/O, signals, stops and the exit between ghost and node.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,20 @@ proc_find(pid_t pid)
 		if (p->pid == pid)
 			return p;
 	return NULL;
+}
+
+void
+proc_signal_remote(struct proc *p, int sig)
+{
+	unsigned char	buf[64];
+	struct wire_msg	m;
+
+	if (nodes[p->node].link == NULL)
+		return;
+	wire_msg_init(&m, buf, sizeof(buf), MSG_SIGNAL, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)p->pid);
+	wire_put_u32(&m, A_SIG, (uint32_t)sig);
+	node_send(&nodes[p->node], &m);
 }
 
 static void
@@ -221,6 +236,7 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 	*proc_bucket(p->pid) = p;
 	nprocs++;
 	ctl_set_proc(cc, p);
+	trace_ghost(p);
 	if (node_send(n, &m) == -1) {
 		proc_fail(cc, p->pid, EHOSTDOWN, "Node is down");
 		proc_free(p);
@@ -315,6 +331,10 @@ proc_from_node(struct node *n, const struct wire_hdr *h, struct wire_attr *tb,
 			return node_send(n, &m) == -1 ? -1 : 0;
 		}
 	}
+	/* a SIGSTOP the ghost cannot raise on itself without us seeing it */
+	if (h->type == MSG_STOPPED && wire_get_u32(&tb[A_SIG]) == SIGSTOP &&
+	    p->ghost != NULL && trace_stop_ghost(p) == 0)
+		return 0;
 	if (h->type == MSG_EXIT) {
 		p->exited = 1;
 		log_debug("process %d on node %d ended, status 0x%x",

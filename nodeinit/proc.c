@@ -37,6 +37,7 @@ struct rproc {
 	int		 in_eof;	/* close stdin once inq drains */
 	int		 exited;
 	int		 status;
+	int		 stopsig;	/* the job-control signal we turned into SIGSTOP */
 	struct rproc	*next;
 };
 
@@ -372,6 +373,24 @@ out:
 	free(envp);
 }
 
+/* Does pid catch sig (SigCgt in /proc/pid/status)? */
+static int
+proc_catches(pid_t pid, int sig)
+{
+	char			 path[64], line[256];
+	unsigned long long	 mask = 0;
+	FILE			*f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "SigCgt: %llx", &mask) == 1)
+			break;
+	fclose(f);
+	return (mask >> (sig - 1)) & 1;
+}
+
 void
 proc_signal(struct wire_attr *tb)
 {
@@ -380,6 +399,17 @@ proc_signal(struct wire_attr *tb)
 
 	if (rp == NULL || rp->exited || sig == 0 || sig >= NSIG)
 		return;
+	/*
+	 * Our processes sit in an orphaned process group (their parent is
+	 * PID 1, in another session), where the kernel discards TSTP, TTIN
+	 * and TTOU that would stop by default.  The user at the front end
+	 * did press Ctrl-Z: stop it with SIGSTOP and report their signal.
+	 */
+	if ((sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) &&
+	    !proc_catches(rp->pid, (int)sig)) {
+		rp->stopsig = (int)sig;
+		sig = SIGSTOP;
+	}
 	if (kill(rp->pid, (int)sig) == -1)
 		log_warn("kill %d %u", (int)rp->pid, sig);
 }
@@ -569,6 +599,10 @@ proc_reap(void)
 		if (WIFSTOPPED(status) || WIFCONTINUED(status)) {
 			wire_msg_init(&m, buf, sizeof(buf), MSG_STOPPED, 0, 0);
 			wire_put_u32(&m, A_PID, (uint32_t)rp->gpid);
+			if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP &&
+			    rp->stopsig)
+				status = (rp->stopsig << 8) | 0x7f;
+			rp->stopsig = 0;
 			wire_put_u32(&m, A_SIG, WIFSTOPPED(status) ?
 			    (uint32_t)WSTOPSIG(status) : 0);
 			link_send_msg(&m);

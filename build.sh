@@ -1,0 +1,202 @@
+#!/bin/bash
+# bproc-ng: the one entry point.  Run ./build.sh help for the commands.
+#
+# Exit status: 0 success; 1 a step failed (or, for test, a test failed or
+# none ran); 2 usage.
+set -euo pipefail
+
+cd "$(dirname "$(readlink -f "$0")")"
+
+KEY=/etc/bproc/cluster.key
+NODEINIT=out/boot/nodeinit
+IMAGE=out/boot/initramfs.cpio.gz
+NODEINIT_GOAL=$((200 * 1024))	# bytes: the foundation's size goal
+IMAGE_GOAL=$((1536 * 1024))	# bytes
+
+# Everything needed to build, test, run and demo, from Debian 12.
+# libclang-rt-14-dev holds clang's libFuzzer runtime (-fsanitize=fuzzer);
+# clang only recommends it.
+DEPS=(
+	build-essential gcc make pkg-config
+	musl-tools musl-dev
+	libsodium-dev libelf-dev libcmocka-dev libmnl-dev
+	clang libclang-rt-14-dev
+	busybox-static cpio gzip file
+	iproute2 procps util-linux tmux
+	dnsmasq ipxe ipxe-qemu pxelinux syslinux-common
+	qemu-system-x86 linux-image-amd64
+)
+
+usage() {
+	cat <<EOF
+usage: ./build.sh [COMMAND]
+
+  build    (default) compile everything into out/ and, as root, make the
+           cluster key ($KEY) and the node image ($IMAGE)
+  deps     install the Debian packages needed to build, test and run
+           (apt-get; only when something is missing)
+  test     deps + build + every test (tests/run.sh); names after it
+           pick tests: ./build.sh test t20 nodeset
+  demo     deps + build + a 4-node virtual cluster left running
+  bench    build + the benchmarks in bench/
+  clean    remove out/
+  help     this text
+
+Typical use:  sudo ./build.sh demo    sudo ./build.sh test
+EOF
+}
+
+step() { printf '\n==> %s\n' "$*"; }
+is_root() { [ "$(id -u)" = 0 ]; }
+
+cmd_deps() {
+	local missing=() p
+	if ! command -v dpkg-query >/dev/null 2>&1; then
+		echo "deps: no dpkg-query: install by hand the Debian 12 packages: ${DEPS[*]}" >&2
+		return 1
+	fi
+	for p in "${DEPS[@]}"; do
+		[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] ||
+		    missing+=("$p")
+	done
+	if ((${#missing[@]} == 0)); then
+		step "deps: all ${#DEPS[@]} packages are installed"
+		return 0
+	fi
+	if ! is_root; then
+		echo "deps: missing ${missing[*]}; installing them needs root: sudo ./build.sh deps" >&2
+		return 1
+	fi
+	step "deps: apt-get update"
+	apt-get update
+	step "deps: installing ${#missing[@]} packages: ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	    "${missing[@]}"
+	step "deps: done"
+}
+
+# The image embeds the cluster key, so it is rebuilt whenever the key,
+# nodeinit, busybox or the script is newer than it.
+image_stale() {
+	local f
+	[ -f "$IMAGE" ] || return 0
+	for f in "$NODEINIT" "$KEY" /bin/busybox initramfs/mkinitramfs.sh; do
+		[ "$f" -nt "$IMAGE" ] && return 0
+	done
+	return 1
+}
+
+cmd_build() {
+	local size
+	step "build: make -j2"
+	make -j2
+	if is_root; then
+		if [ ! -f "$KEY" ]; then
+			step "build: creating the cluster key $KEY"
+		fi
+		out/bin/bpmaster -K "$KEY"
+		if image_stale; then
+			step "build: node image $IMAGE"
+			initramfs/mkinitramfs.sh "$NODEINIT" "$KEY" "$IMAGE"
+		else
+			step "build: node image $IMAGE is up to date"
+		fi
+	else
+		step "build: skipping the node image"
+		echo "The node image embeds the cluster key $KEY, which is root-only:"
+		echo "run sudo ./build.sh to make the key and $IMAGE."
+	fi
+	size=$(stat -c %s "$NODEINIT")
+	printf 'nodeinit:  %d bytes (goal %d: %s)\n' "$size" "$NODEINIT_GOAL" \
+	    "$( ((size <= NODEINIT_GOAL)) && echo within || echo OVER)"
+	if [ -f "$IMAGE" ]; then
+		size=$(stat -c %s "$IMAGE")
+		printf 'initramfs: %d bytes compressed (goal %d: %s)\n' "$size" \
+		    "$IMAGE_GOAL" \
+		    "$( ((size <= IMAGE_GOAL)) && echo within || echo OVER)"
+	fi
+}
+
+cmd_test() {
+	cmd_deps
+	cmd_build
+	step "test: building the fuzz target (clang, libFuzzer)"
+	make -j2 testbins fuzz
+	if ! is_root; then
+		echo "Not root: the integration tests will be skipped (sudo ./build.sh test runs them)."
+	fi
+	step "test: tests/run.sh $*"
+	tests/run.sh "$@"
+}
+
+cmd_demo() {
+	local env=
+	# a cluster in another state dir (BPVC_STATE) is stopped the same way
+	[ -n "${BPVC_STATE:-}" ] && env="BPVC_STATE=$BPVC_STATE "
+	if ! is_root; then
+		echo "demo: the virtual cluster needs root: sudo ./build.sh demo" >&2
+		return 1
+	fi
+	cmd_deps
+	cmd_build
+	step "demo: stopping any virtual cluster left from before"
+	out/bin/bpvcluster down >/dev/null 2>&1 || true
+	step "demo: starting bpmaster and 4 virtual nodes (bpvcluster up -n 4)"
+	eval "$(out/bin/bpvcluster up -n 4)"
+	step "demo: out/bin/bpstat"
+	out/bin/bpstat
+	step "demo: out/bin/bpstat -l"
+	out/bin/bpstat -l
+	if [ -x out/bin/bpsh ]; then
+		step "demo: out/bin/bpsh -p all hostname"
+		out/bin/bpsh -p all hostname || echo "(bpsh exited with status $?)"
+	else
+		step "demo: out/bin/bpsh is not built yet; skipping the bpsh run"
+	fi
+	cat <<EOF
+
+==> The virtual cluster is up and stays up.  Try it:
+
+    export BPROC_MASTER=$BPROC_MASTER
+    out/bin/bpstat                          # nodes and their states
+    out/bin/bpstat -l                       # long view; -U for a live view
+    out/bin/bpsh 0 uname -a                 # run a command on node 0
+    out/bin/bpctl -S 1 -s unavailable       # take node 1 out of service
+    sudo ${env}out/bin/bpvcluster kill 2          # cut node 2's power
+    sudo ${env}out/bin/bpvcluster start 2         # and power it on again
+
+Stop it with:
+
+    sudo ${env}out/bin/bpvcluster down
+EOF
+}
+
+cmd_bench() {
+	local b
+	cmd_build
+	for b in bench/*.sh; do
+		[ -f "$b" ] || continue
+		step "bench: $b"
+		bash "$b"
+	done
+}
+
+cmd_clean() {
+	step "clean: make clean"
+	make clean
+}
+
+case ${1:-build} in
+build) cmd_build ;;
+deps) cmd_deps ;;
+test) shift; cmd_test "$@" ;;
+demo) cmd_demo ;;
+bench) cmd_bench ;;
+clean) cmd_clean ;;
+-h | --help | help) usage ;;
+*)
+	echo "build.sh: unknown command '$1'" >&2
+	usage >&2
+	exit 2
+	;;
+esac

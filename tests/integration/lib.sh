@@ -1,0 +1,143 @@
+# Helpers for the integration tests; source it from tests/integration/t*.sh.
+#
+# A test prints one line per check ("  ok: ..." or "  FAIL: ..."), and
+# exits 0 when every check passed, 1 when one failed, 77 when it could not
+# run (a "SKIP: reason" line says why).  Whatever a test starts it registers
+# with on_exit, and the EXIT trap set here undoes it in reverse order, on
+# success, failure, Ctrl-C or the runner's timeout alike.
+#
+# Virtual clusters of the tests live in their own state dir and network
+# namespace (BPVC_STATE, BPVC_NETNS), so a test never touches a cluster a
+# user has up, e.g. the demo's.
+
+set -uo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN=$TOP/out/bin
+TESTBIN=$TOP/out/tests
+TNAME=$(basename "$0" .sh)
+FAILS=0
+CHECKS=0
+_ON_EXIT=()
+
+export BPVC_STATE=/run/bproc/test-$$
+export BPVC_NETNS=bpt$$
+
+say() { printf '%s\n' "$*"; }
+pass() { CHECKS=$((CHECKS + 1)); say "  ok: $*"; }
+# A failed check: recorded, and the test goes on to the next one.
+fail() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); say "  FAIL: $*"; }
+# A failure the rest of the test cannot go on from.
+die() { fail "$*"; exit 1; }
+skip() { say "SKIP: $*"; exit 77; }
+# check DESCRIPTION COMMAND...: pass or fail on the command's status.
+check() {
+	local what=$1
+	shift
+	if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+need_root() {
+	[ "$(id -u)" = 0 ] || skip "needs root (namespaces, bpmaster, bpvcluster)"
+}
+need_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "needs $c (./build.sh deps)"
+	done
+}
+need_file() {
+	local f
+	for f in "$@"; do
+		[ -e "$f" ] || skip "$f is missing (./build.sh)"
+	done
+}
+need_image() {
+	need_file "$BIN/bpmaster" "$BIN/bpstat" "$BIN/bpctl" "$BIN/bpvcluster" \
+	    "$TOP/out/libexec/bpvnode" "$TOP/out/boot/initramfs.cpio.gz" \
+	    /etc/bproc/cluster.key
+}
+
+# on_exit COMMAND: run at exit (last registered, first run).
+on_exit() { _ON_EXIT+=("$*"); }
+_run_exit() {
+	local rc=$? i
+	trap - EXIT
+	for ((i = ${#_ON_EXIT[@]} - 1; i >= 0; i--)); do
+		eval "${_ON_EXIT[$i]}" >/dev/null 2>&1 || true
+	done
+	exit "$rc"
+}
+trap _run_exit EXIT
+trap 'say "  interrupted"; exit 1' INT TERM HUP
+
+# alive PID: the process runs (a zombie child waiting to be reaped does not).
+alive() {
+	[ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# wait_for CONDITION TIMEOUT_S: poll the shell condition every 0.1 s;
+# 0 once true, 1 after TIMEOUT_S seconds.  WAITED_MS says how long it took.
+wait_for() {
+	local cond=$1 limit=$2 start
+	start=$(now_ms)
+	while ! eval "$cond" >/dev/null 2>&1; do
+		if (( $(now_ms) - start > limit * 1000 )); then
+			WAITED_MS=$(( $(now_ms) - start ))
+			return 1
+		fi
+		sleep 0.1
+	done
+	WAITED_MS=$(( $(now_ms) - start ))
+	return 0
+}
+
+# vcluster_up N: a virtual cluster of N nodes in this test's own state dir,
+# torn down at exit; exports BPROC_MASTER.
+vcluster_up() {
+	local out log
+	log=$(mktemp /tmp/bproc-up.XXXXXX)
+	on_exit "\"$BIN/bpvcluster\" down"
+	if ! out=$("$BIN/bpvcluster" up -n "$1" 2>"$log"); then
+		sed 's/^/    /' "$log"
+		rm -f "$log"
+		die "bpvcluster up -n $1 failed"
+	fi
+	rm -f "$log"
+	eval "$out"
+	[ -n "${BPROC_MASTER:-}" ] || die "bpvcluster up printed no BPROC_MASTER"
+}
+
+# node_json N: node N's line of `bpstat --json` (one object per line).
+node_json() {
+	"$BIN/bpstat" --json 2>/dev/null | grep -E "^\{\"node\": $1,"
+}
+# node_state N: node N's state word, or nothing.
+node_state() {
+	node_json "$1" | sed -n 's/.*"state": "\([a-z]*\)".*/\1/p'
+}
+# json_field LINE KEY: a scalar field of one JSON object line.
+json_field() {
+	printf '%s\n' "$1" | sed -n "s/.*\"$2\": \"\{0,1\}\([^\",}]*\)\"\{0,1\}[,}].*/\1/p"
+}
+node_pid1() { cat "$BPVC_STATE/node$1.pid" 2>/dev/null; }
+
+# Show the end of a log when a check failed, to save a rerun.
+show_log() {
+	[ -f "$1" ] || return 0
+	say "    --- last lines of $1 ---"
+	tail -n "${2:-20}" "$1" | sed 's/^/    /'
+}
+
+# finish: the test's exit status from its checks.
+finish() {
+	if ((FAILS > 0)); then
+		say "$TNAME: $FAILS of $CHECKS checks failed"
+		exit 1
+	fi
+	((CHECKS > 0)) || die "no check ran"
+	say "$TNAME: all $CHECKS checks passed"
+	exit 0
+}
