@@ -18,7 +18,9 @@
 #define MASTER_AUTH_MS		5000	/* time a link has to authenticate and say HELLO */
 #define MASTER_LINK_OUTMAX	(64u << 20)	/* queued bytes per node link */
 #define MASTER_CTL_OUTMAX	(64u << 20)	/* queued bytes per tool */
-#define MASTER_CTL_MAX		256	/* tool connections at once */
+#define MASTER_CTL_MAX		16384	/* tool and ghost connections of non-root users */
+#define MASTER_CTL_PER_UID	32	/* a user's connections that are not ghosts or watchers */
+#define MASTER_CTL_IDLE_MS	10000	/* a tool that says nothing this long is closed */
 #define MASTER_NOTIFY_MS	50	/* coalesce change notifications */
 
 struct mac_entry {

@@ -21,6 +21,7 @@ struct ctlconn {
 	int		 watching;
 	int		 dead;		/* send failed: closed on the next event */
 	struct proc	*proc;		/* set when this connection is a ghost */
+	struct ev_timer	 idle;		/* tools that go quiet are closed */
 	struct ctlconn	*next;
 };
 
@@ -29,6 +30,8 @@ static int		 nctls;
 static int		 ctl_fd = -1;
 static struct ev_timer	 notify_timer;
 static uint32_t		 generation;
+
+static void	ctl_idle(void *);
 
 static void
 ctl_close(struct ctlconn *cc, const char *why)
@@ -45,6 +48,7 @@ ctl_close(struct ctlconn *cc, const char *why)
 		}
 	if (cc->proc != NULL)
 		proc_ghost_gone(cc->proc);
+	ev_timer_del(&cc->idle);
 	ev_del(cc->c.fd);
 	conn_free(&cc->c);
 	free(cc);
@@ -297,6 +301,8 @@ ctl_event(int fd, uint32_t events, void *arg)
 		return;
 	}
 	while ((r = conn_frame(&cc->c, &h, &body, &blen, &why)) == 1) {
+		if (cc->proc == NULL && !cc->watching)
+			ev_timer_set(&cc->idle, MASTER_CTL_IDLE_MS, ctl_idle, cc);
 		if (ctl_dispatch(cc, &h, body, blen) == -1)
 			return;
 		if (cc->dead) {
@@ -309,6 +315,28 @@ ctl_event(int fd, uint32_t events, void *arg)
 		return;
 	}
 	ctl_flush(cc);
+}
+
+static int
+ctl_pending_of(uid_t uid)
+{
+	struct ctlconn	*cc;
+	int		 n = 0;
+
+	for (cc = ctls; cc != NULL; cc = cc->next)
+		if (cc->cred.uid == uid && cc->proc == NULL && !cc->watching)
+			n++;
+	return n;
+}
+
+static void
+ctl_idle(void *arg)
+{
+	struct ctlconn	*cc = arg;
+
+	if (cc->proc != NULL || cc->watching)
+		return;
+	ctl_close(cc, "idle");
 }
 
 static void
@@ -326,11 +354,6 @@ ctl_accept(int fd, uint32_t events, void *arg)
 			log_warn("control accept");
 		return;
 	}
-	if (nctls >= MASTER_CTL_MAX) {
-		log_warnx("control: too many connections; refusing one");
-		close(s);
-		return;
-	}
 	if ((cc = calloc(1, sizeof(*cc))) == NULL) {
 		close(s);
 		return;
@@ -338,6 +361,19 @@ ctl_accept(int fd, uint32_t events, void *arg)
 	len = sizeof(cc->cred);
 	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cc->cred, &len) == -1) {
 		log_warn("control: SO_PEERCRED");
+		close(s);
+		free(cc);
+		return;
+	}
+	/*
+	 * One user must not lock others out: root always gets in, and
+	 * each other user may hold only so many connections that are not
+	 * ghosts or watchers; those are also closed when idle.
+	 */
+	if (cc->cred.uid != 0 && (nctls >= MASTER_CTL_MAX ||
+	    ctl_pending_of(cc->cred.uid) >= MASTER_CTL_PER_UID)) {
+		log_warnx("control: uid %u has too many connections; refusing "
+		    "one", (unsigned)cc->cred.uid);
 		close(s);
 		free(cc);
 		return;
@@ -353,6 +389,7 @@ ctl_accept(int fd, uint32_t events, void *arg)
 	cc->next = ctls;
 	ctls = cc;
 	nctls++;
+	ev_timer_set(&cc->idle, MASTER_CTL_IDLE_MS, ctl_idle, cc);
 }
 
 int

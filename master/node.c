@@ -27,6 +27,7 @@ struct nodelink {
 	struct node	*node;
 	struct ev_timer	 timer;
 	uint64_t	 last_rx;
+	uint64_t	 next_ping;
 	struct nodelink	*next;
 };
 
@@ -279,13 +280,13 @@ link_tick(void *arg)
 	struct nodelink	*l = arg;
 	unsigned char	 buf[64];
 	struct wire_msg	 m;
-	uint64_t	 now = ev_now();
+	uint64_t	 now = ev_now(), next;
 
 	if (!l->hello) {
 		link_close(l, "did not authenticate in time");
 		return;
 	}
-	if (now - l->last_rx > conf.timeout_ms) {
+	if (now - l->last_rx >= conf.timeout_ms) {
 		char	why[64];
 
 		snprintf(why, sizeof(why), "no heartbeat for %llu ms",
@@ -293,9 +294,17 @@ link_tick(void *arg)
 		link_close(l, why);
 		return;
 	}
-	wire_msg_init(&m, buf, sizeof(buf), MSG_PING, 0, 0);
-	if (link_send(l, &m) == 0)
-		ev_timer_set(&l->timer, conf.heartbeat_ms, link_tick, l);
+	if (now >= l->next_ping) {
+		wire_msg_init(&m, buf, sizeof(buf), MSG_PING, 0, 0);
+		if (link_send(l, &m) == -1)
+			return;
+		l->next_ping = now + conf.heartbeat_ms;
+	}
+	/* wake at the next ping or the moment the node would time out */
+	next = l->next_ping;
+	if (l->last_rx + conf.timeout_ms < next)
+		next = l->last_rx + conf.timeout_ms;
+	ev_timer_set(&l->timer, next > now ? next - now : 1, link_tick, l);
 }
 
 static void
