@@ -141,3 +141,20 @@ finish() {
 	say "$TNAME: all $CHECKS checks passed"
 	exit 0
 }
+
+# user_tools: set UBIN to a directory whose tools an unprivileged user can
+# run.  A checkout under a private directory (mktemp -d is 0700) is not
+# reachable by nobody, so the tools and the ghost are copied to a 0755
+# directory then, and BPROC_GHOST points the library at the copy.
+user_tools() {
+	UBIN=$BIN
+	if runuser -u nobody -- test -x "$BIN/bpstat" 2>/dev/null &&
+	    runuser -u nobody -- test -x "$TOP/out/libexec/bpghost" 2>/dev/null; then
+		return 0
+	fi
+	UBIN=$(mktemp -d /tmp/bproc-ubin.XXXXXX)
+	on_exit "rm -rf '$UBIN'"
+	chmod 0755 "$UBIN"
+	cp "$BIN"/* "$TOP/out/libexec/bpghost" "$UBIN/"
+	export BPROC_GHOST=$UBIN/bpghost
+}

@@ -27,6 +27,7 @@ json_nodes() {
 say "# bpvcluster up -n 4"
 start=$(now_ms)
 vcluster_up 4
+user_tools
 pass "4-node cluster up in $(( $(now_ms) - start )) ms; BPROC_MASTER=$BPROC_MASTER"
 
 out=$(bpstat)
@@ -105,14 +106,14 @@ check "node 1 is up again" test "$(node_state 1)" = up
 
 say "# bpctl as a user, and on a missing node"
 check "the state dir lets users reach the control socket" \
-    eval 'runuser -u nobody -- "$BIN/bpstat" -N >/dev/null'
-msg=$(runuser -u nobody -- "$BIN/bpctl" -S 1 -m 0111 2>&1)
+    eval 'runuser -u nobody -- "$UBIN/bpstat" -N >/dev/null'
+msg=$(runuser -u nobody -- "$UBIN/bpctl" -S 1 -m 0111 2>&1)
 rc=$?
 say "    nobody: bpctl -S 1 -m 0111 -> exit $rc: $msg"
 check "non-root bpctl -m prints '1: Permission denied'" \
     test "$msg" = "1: Permission denied"
 check "non-root bpctl -m exits non-zero" test "$rc" -ne 0
-msg=$(runuser -u nobody -- "$BIN/bpctl" -S 1 -s unavailable 2>&1)
+msg=$(runuser -u nobody -- "$UBIN/bpctl" -S 1 -s unavailable 2>&1)
 rc=$?
 check "non-root bpctl -s is refused too ($msg)" \
     test "$msg" = "1: Permission denied" -a "$rc" -ne 0
