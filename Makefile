@@ -45,11 +45,39 @@ $(OUT)/musl-include/.stamp:
 $(OUT)/bin/bpmaster: $(MASTER_SRC) $(wildcard common/*.h master/*.h) | $(OUT)/bin
 	$(CC) $(CFLAGS) -o $@ $(MASTER_SRC) -lsodium
 
-$(OUT)/lib/libbproc.a: $(LIB_SRC) master/bproc.h | $(OUT)/lib $(OUT)/obj
+# libbproc: one set of -fPIC objects makes both the archive and the shared
+# library.  The .so exports only bproc_* (the codec stays private) and has
+# no undefined symbols left (-z defs): it needs libc only, no libsodium.
+LIB_OBJ	:= $(patsubst %.c,$(OUT)/obj/lib_%.o,$(notdir $(LIB_SRC)))
+# The soname's number goes up with any incompatible change to bproc.h;
+# LIB_VERSION is what pkg-config --modversion bproc says.
+LIB_SONAME := libbproc.so.1
+LIB_VERSION := 1.0.0
+
+$(OUT)/lib/libbproc.a: $(LIB_SRC) master/bproc.h $(wildcard common/*.h) | $(OUT)/lib $(OUT)/obj
 	rm -f $@
 	for f in $(LIB_SRC); do \
 		$(CC) $(CFLAGS) -fPIC -DBPROC_GHOST_PATH='"$(CURDIR)/$(OUT)/libexec/bpghost"' -c $$f -o $(OUT)/obj/lib_$$(basename $$f .c).o || exit 1; done
-	ar rcs $@ $(patsubst %.c,$(OUT)/obj/lib_%.o,$(notdir $(LIB_SRC)))
+	ar rcs $@ $(LIB_OBJ)
+
+$(OUT)/obj/libbproc.map: | $(OUT)/obj
+	printf 'BPROC_1 {\n\tglobal: bproc_*;\n\tlocal: *;\n};\n' >$@
+
+$(OUT)/lib/$(LIB_SONAME): $(OUT)/lib/libbproc.a $(OUT)/obj/libbproc.map
+	$(CC) $(CFLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,-z,defs \
+	    -Wl,--version-script=$(OUT)/obj/libbproc.map -o $@ $(LIB_OBJ)
+
+$(OUT)/lib/libbproc.so: $(OUT)/lib/$(LIB_SONAME)
+	ln -sfn $(LIB_SONAME) $@
+
+# bproc.pc for this build tree: the library in out/lib, bproc.h in master/.
+$(OUT)/lib/pkgconfig/bproc.pc: master/bproc.pc.in Makefile | $(OUT)/lib
+	mkdir -p $(@D)
+	sed -e 's|@prefix@|$(abspath $(OUT))|' \
+	    -e 's|@includedir@|$(abspath master)|' \
+	    -e 's|@version@|$(LIB_VERSION)|' $< >$@
+
+all: $(OUT)/lib/libbproc.so $(OUT)/lib/pkgconfig/bproc.pc
 
 $(OUT)/bin/bpstat: master/bpstat.c $(OUT)/lib/libbproc.a | $(OUT)/bin
 	$(CC) $(CFLAGS) -o $@ master/bpstat.c $(OUT)/lib/libbproc.a
@@ -57,8 +85,8 @@ $(OUT)/bin/bpstat: master/bpstat.c $(OUT)/lib/libbproc.a | $(OUT)/bin
 $(OUT)/bin/bpctl: master/bpctl.c $(OUT)/lib/libbproc.a | $(OUT)/bin
 	$(CC) $(CFLAGS) -o $@ master/bpctl.c $(OUT)/lib/libbproc.a
 
-$(OUT)/bin/bpsh: master/bpsh.c $(OUT)/lib/libbproc.a | $(OUT)/bin
-	$(CC) $(CFLAGS) -o $@ master/bpsh.c $(OUT)/lib/libbproc.a
+$(OUT)/bin/bpsh: master/bpsh.c master/push.c master/push.h $(OUT)/lib/libbproc.a | $(OUT)/bin
+	$(CC) $(CFLAGS) -o $@ master/bpsh.c master/push.c $(OUT)/lib/libbproc.a -lelf -lsodium
 
 $(OUT)/libexec/bpghost: master/ghost.c common/conn.c common/wire.c common/proto.c common/nodeset.c | $(OUT)/libexec
 	$(CC) $(CFLAGS) -o $@ $^ -lsodium

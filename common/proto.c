@@ -22,6 +22,9 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_SIGNAL] = { "SIGNAL", 16, RQ(A_PID) | RQ(A_SIG) },
 	[MSG_EXIT] = { "EXIT", 16, RQ(A_PID) | RQ(A_STATUS) },
 	[MSG_STOPPED] = { "STOPPED", 16, RQ(A_PID) | RQ(A_SIG) },
+	[MSG_NEED] = { "NEED", 8, RQ(A_PID) },
+	[MSG_BLOB] = { "BLOB", 44, RQ(A_PID) | RQ(A_HASH) },
+	[MSG_BLOB_ACK] = { "BLOB_ACK", 16, RQ(A_PID) | RQ(A_BYTES) },
 	[MSG_CTL_NODES] = { "CTL_NODES", 0, 0 },
 	[MSG_CTL_NODE] = { "CTL_NODE", 16, RQ(A_NODE) | RQ(A_STATE) },
 	[MSG_CTL_END] = { "CTL_END", 8, RQ(A_COUNT) },
@@ -82,6 +85,8 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_FILE_IN] = { "file_in", AK_STR, 1, 4096 },
 	[A_FILE_OUT] = { "file_out", AK_STR, 1, 4096 },
 	[A_FILE_ERR] = { "file_err", AK_STR, 1, 4096 },
+	[A_MFILE] = { "mfile", AK_BIN, MFILE_FIXED + 2, MFILE_FIXED + 8192 },
+	[A_HASH] = { "hash", AK_BIN, 32, 32 },
 };
 
 static const char *const stage_names[STAGE_MAX] = {

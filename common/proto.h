@@ -38,6 +38,9 @@ enum msg_type {
 	MSG_SIGNAL,		/* t->m, m->n: A_PID, A_SIG */
 	MSG_EXIT,		/* n->m, m->t: A_PID, A_STATUS (wait status) */
 	MSG_STOPPED,		/* n->m, m->t: A_PID, A_SIG; A_SIG 0 = continued */
+	MSG_NEED,		/* n->m->t: A_PID, A_HASH repeated: blobs to send */
+	MSG_BLOB,		/* t->m->n: A_PID, A_HASH, A_DATA, A_EOF */
+	MSG_BLOB_ACK,		/* n->m->t: A_PID, A_BYTES of blob data stored */
 	/* control socket (tools <-> master) */
 	MSG_CTL_NODES = 32,	/* t->m: snapshot request */
 	MSG_CTL_NODE,		/* m->t: one node record */
@@ -101,6 +104,8 @@ enum attr_type {
 	A_FILE_IN,	/* str: -I file opened on the node */
 	A_FILE_OUT,	/* str */
 	A_FILE_ERR,	/* str */
+	A_MFILE,	/* bin, repeated: a manifest entry, see MFILE_* */
+	A_HASH,		/* bin 32: BLAKE2b-256 of a blob */
 	A_MAX
 };
 
@@ -119,6 +124,17 @@ enum power_how {
 
 #define EXEC_F_STDIN_NULL	0x01	/* bpsh -n: stdin from /dev/null */
 #define EXEC_F_NOIO		0x02	/* bpsh -N: no I/O forwarding at all */
+
+/*
+ * A manifest entry (A_MFILE): hash[32], u32 mode, u32 uid, u32 gid,
+ * u64 size, u8 type (MFILE_REG or MFILE_LINK), then the path and, for a
+ * link, its target, each NUL-terminated.  Integers big-endian.  Owner and
+ * mode are the front end's, so the node refuses whom the front end would.
+ */
+#define MFILE_REG	0
+#define MFILE_LINK	1
+#define MFILE_FIXED	(32 + 4 + 4 + 4 + 8 + 1)
+#define BLOB_WINDOW	(1024 * 1024)	/* unacknowledged blob bytes per push */
 
 #define IO_CHUNK	(32 * 1024)	/* bytes of one MSG_IO */
 #define IO_WINDOW	(256 * 1024)	/* unacknowledged bytes per stream */

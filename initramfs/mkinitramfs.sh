@@ -4,6 +4,10 @@
 # root and bpvnode unpacks into a virtual node's tmpfs.
 #
 # usage: mkinitramfs.sh NODEINIT KEYFILE OUTPUT
+#
+# NIC modules: $NODE_MODULES (default below) of kernel $KVER (default: the
+# newest /boot/vmlinuz-* with a /lib/modules tree), with their dependencies
+# from that kernel's modules.dep.  NODE_MODULES= (empty) adds none.
 set -euo pipefail
 
 nodeinit=$1 key=$2 out=$3
@@ -37,6 +41,42 @@ root:x:0:
 nogroup:x:65534:
 GR
 echo "n?" > "$stage/etc/hostname"
+
+# The modules, and bproc.load listing them dependencies first (nodeinit
+# loads them in that order with finit_module(2); see nodeinit/modules.c).
+modules=${NODE_MODULES-virtio_pci virtio_net e1000}
+if [ -z "${KVER:-}" ]; then
+	for k in $(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V -r); do
+		k=${k#/boot/vmlinuz-}
+		[ -f "/lib/modules/$k/modules.dep" ] && { KVER=$k; break; }
+	done
+fi
+if [ -n "$modules" ] && [ -n "${KVER:-}" ]; then
+	mdir=/lib/modules/$KVER
+	mkdir -p "$stage/lib/modules"
+	: > "$stage/lib/modules/bproc.load"
+	for m in $modules; do
+		# modules.dep names files with - or _ alike; the deps after the
+		# colon are listed so that the last one loads first
+		line=$(grep -E "/${m//[-_]/[-_]}\.ko(\.[gx]z|\.zst)?:" "$mdir/modules.dep" || true)
+		if [ -z "$line" ]; then
+			grep -qE "/${m//[-_]/[-_]}\.ko" "$mdir/modules.builtin" 2>/dev/null ||
+			    echo "mkinitramfs: no module $m in $mdir" >&2
+			continue
+		fi
+		read -r -a deps <<<"${line#*:}"
+		for ((i = ${#deps[@]} - 1; i >= 0; i--)); do
+			echo "${deps[i]}"
+		done
+		echo "${line%%:*}"
+	done | awk '!seen[$0]++' | while read -r ko; do
+		case $ko in *.ko) ;; *) echo "mkinitramfs: $ko: compressed modules are not supported" >&2; exit 1 ;; esac
+		install -D -m 0644 "$mdir/$ko" "$stage/lib/modules/$ko"
+		echo "$ko" >> "$stage/lib/modules/bproc.load"
+	done
+	echo "initramfs: kernel $KVER modules: $(sed 's|.*/||; s|\.ko$||' \
+	    "$stage/lib/modules/bproc.load" | tr '\n' ' ')"
+fi
 
 tmp="$out.tmp.$$"
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |

@@ -80,8 +80,21 @@ int		 bproc_watch_ack(int);
  * caller) and fills pids[i] with each ghost's PID, or -errno; it returns
  * the number started.  BPROC_RANK is i on nodes[i].
  */
+/* A file to push into the node's RAM before the process starts. */
+struct bproc_file {
+	char		*path;		/* where it appears on the node */
+	char		*target;	/* symlink target, NULL for a file */
+	unsigned int	 mode;
+	uid_t		 uid;
+	gid_t		 gid;
+	uint64_t	 size;
+	unsigned char	 hash[32];	/* BLAKE2b-256 of the content */
+};
+
 struct bproc_exec_opts {
 	unsigned int	 flags;		/* BPROC_EXEC_* */
+	const struct bproc_file *files;	/* pushed on demand (the node asks) */
+	size_t		 nfiles;
 	unsigned int	 rank;
 	const char	*file_in;	/* opened on the node, as the caller */
 	const char	*file_out;

@@ -22,6 +22,7 @@
 
 #include "bproc.h"
 #include "nodeset.h"
+#include "push.h"
 
 #define BPSH_FAIL	255		/* bpsh's own failure */
 #define LINE_MAX_BUF	(64 * 1024)	/* longest line kept whole with -p/-L */
@@ -42,9 +43,11 @@ struct job {
 };
 
 static int	 opt_prefix, opt_line, opt_seq, opt_div, opt_time;
-static int	 opt_nullin, opt_noio, opt_batch;
+static int	 opt_nullin, opt_noio, opt_batch, opt_nopush;
 static const char *opt_in, *opt_out, *opt_err;
 static int	 err_fd = STDERR_FILENO;	/* the real stderr, for errors */
+static struct manifest	 manifest;	/* files pushed with the command */
+static const char	*exec_file;	/* the command as the node runs it */
 
 static void __attribute__((noreturn))
 usage(void)
@@ -59,6 +62,8 @@ usage(void)
 "  -s      one node after another         -d  divider line between nodes (with -s)\n"
 "  -b N    at most N nodes at once        -t  print each node's run time\n"
 "  -I/-O/-E file  stdin/stdout/stderr from/to a file opened on the node\n"
+"  --push PATH    also push PATH (file or directory) into node RAM\n"
+"  --no-push      push nothing; run the node's own command\n"
 "exit status: the remote command's; 128+N if it died of signal N; the\n"
 "highest over many nodes; 255 if bpsh itself failed (the node's error is\n"
 "printed as \"<node>: <error>\").\n");
@@ -174,7 +179,9 @@ job_start(struct job *j, char **cmd, int tee_stdin)
 		o.file_in = opt_in;
 		o.file_out = opt_out;
 		o.file_err = opt_err;
-		bproc_rexec_opts(j->node, cmd[0], cmd, environ, &o);
+		o.files = manifest.files;
+		o.nfiles = manifest.n;
+		bproc_rexec_opts(j->node, exec_file, cmd, environ, &o);
 		node_error(j->node, exec_error());
 		_exit(BPSH_FAIL);
 	}
@@ -310,6 +317,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "tty", no_argument, NULL, 'T' },
 		{ "push", required_argument, NULL, 'P' },
+		{ "no-push", no_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct bproc_node_info	*info;
@@ -368,8 +376,14 @@ main(int argc, char **argv)
 			errx(BPSH_FAIL, "-T/--tty: a pty on the node is not "
 			    "built yet");
 		case 'P':
-			errx(BPSH_FAIL, "--push: pushing files is not built "
-			    "yet");
+			if (optarg[0] != '/')
+				errx(BPSH_FAIL, "--push %s: give an absolute path",
+				    optarg);
+			push_add(&manifest, optarg);
+			break;
+		case 'X':
+			opt_nopush = 1;
+			break;
 		default:
 			usage();
 		}
@@ -399,6 +413,25 @@ main(int argc, char **argv)
 	if (set.count == 0)
 		errx(BPSH_FAIL, "no nodes to run on");
 
+	/*
+	 * The command as the front end's PATH finds it, with what it needs,
+	 * goes into the nodes' RAM; a command the front end lacks is looked
+	 * up on the node's PATH instead.
+	 */
+	exec_file = argv[0];
+	if (!opt_nopush) {
+		static char	abs[4096];
+
+		if (push_resolve(argv[0], abs, sizeof(abs)) == 0) {
+			push_add(&manifest, abs);
+			exec_file = abs;
+		}
+	}
+	if (manifest.errors)
+		errx(BPSH_FAIL, "cannot push %d file%s (see above)",
+		    manifest.errors, manifest.errors > 1 ? "s" : "");
+	push_save_cache();
+
 	/* one node, plain I/O: become the ghost; the shell sees it directly */
 	if (set.count == 1 && !opt_prefix && !opt_line && !opt_time &&
 	    !opt_div) {
@@ -415,7 +448,9 @@ main(int argc, char **argv)
 		o.file_in = opt_in;
 		o.file_out = opt_out;
 		o.file_err = opt_err;
-		bproc_rexec_opts(node, argv[0], argv, environ, &o);
+		o.files = manifest.files;
+		o.nfiles = manifest.n;
+		bproc_rexec_opts(node, exec_file, argv, environ, &o);
 		node_error(node, exec_error());
 		return BPSH_FAIL;
 	}

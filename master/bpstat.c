@@ -8,9 +8,14 @@
  * view, the last-seen ages, which it refreshes once a second while they are
  * on screen.
  *
+ * -p prints the process space instead: one row per remote process
+ * (bproc_proclist), BProc's "PID<TAB>Node" columns first so old scripts
+ * still cut them, then the PID on the node, the owner and the command.
+ *
  * Exit status: 0 ok; 1 a node named on the command line does not exist (or
  * -U lost the master, or the tool ran out of memory); 2 usage error; 3
- * bpmaster cannot be reached.
+ * bpmaster cannot be reached or closed the connection (it refuses one
+ * when a user holds too many).
  */
 #include <sys/ioctl.h>
 
@@ -36,7 +41,7 @@
 
 #define EXIT_NONODE	1	/* a named node is missing; -U lost bpmaster */
 #define EXIT_USAGE	2
-#define EXIT_MASTER	3	/* bpmaster cannot be reached */
+#define EXIT_MASTER	3	/* bpmaster cannot be reached, or hung up */
 #define TABLE_COLS_MAX	16	/* the widest view (-l) has 15 columns */
 #define LIVE_TICK_MS	1000	/* -U -l: refresh of the last-seen ages */
 #define LIVE_KEYBUF	64	/* keys read from the terminal at once */
@@ -59,7 +64,9 @@ struct bpstat {
 	int		  view_set;	/* a view flag was given */
 	char		  view_flag;	/* which one, for the message */
 	enum sort_key	  sort;
+	char		  sort_flag;	/* the sort option given, 0 if none */
 	int		  reverse;
+	int		  procs;	/* -p: the process table */
 	int		  live;
 	char		**specs;	/* node sets from the command line */
 	int		  nspecs;
@@ -148,6 +155,10 @@ static void		 view_print(FILE *, const struct bpstat *,
 			    const struct snap *);
 static void		 set_view(struct bpstat *, enum view, char);
 static int		 live_run(const struct bpstat *);
+static int		 proc_cmp(const void *, const void *);
+static void		 procs_text(FILE *, struct bproc_proc_info **, size_t);
+static void		 procs_json(FILE *, struct bproc_proc_info **, size_t);
+static int		 procs_run(const struct bpstat *);
 
 static struct idcache	users = { NULL, 0, 0, 0 };
 static struct idcache	groups = { NULL, 0, 0, 1 };
@@ -161,7 +172,8 @@ usage(int status)
 	static const char	synopsis[] =
 	    "usage: bpstat [-l | -a | --json | -N | -t | -u]"
 	    " [-n | -s | -O | -G] [-r]\n"
-	    "              [-U] [nodes ...]\n";
+	    "              [-U] [nodes ...]\n"
+	    "       bpstat -p [--json] [-n | -O] [-r] [nodes ...]\n";
 
 	/* a mistake gets the synopsis; -h the whole story */
 	if (status != 0) {
@@ -184,9 +196,15 @@ usage(int status)
 	    "  -r       reverse the order\n"
 	    "  -U       live view, redrawn when the node table changes;\n"
 	    "           q quits\n"
-	    "  nodes    node sets such as 0-3, n[0-7], up, '!down'\n"
+	    "  -p       remote processes: PID, Node, RPID (the PID on the\n"
+	    "           node, - when the same), User, Command, tab-separated;\n"
+	    "           with --json one object per process; sorted by node\n"
+	    "           and PID, or by user with -O\n"
+	    "  nodes    node sets such as 0-3, n[0-7], up, '!down'; with -p\n"
+	    "           only the processes on those nodes\n"
 	    "exit status: 0 ok, 1 a named node does not exist (or -U lost\n"
-	    "bpmaster), 2 usage error, 3 cannot reach bpmaster\n", stdout);
+	    "bpmaster), 2 usage error, 3 cannot reach bpmaster (or it\n"
+	    "closed the connection)\n", stdout);
 	exit(status);
 }
 
@@ -1176,6 +1194,121 @@ live_run(const struct bpstat *bs)
 	return 0;
 }
 
+/* -p: by node then PID, or by owner's name (-O); -r reverses. */
+static int
+proc_cmp(const void *a, const void *b)
+{
+	const struct bproc_proc_info	*const *pa = a, *const *pb = b;
+	const struct bproc_proc_info	*x = *pa, *y = *pb;
+	int				 c = 0;
+
+	if (sort_by == SORT_OWNER)
+		c = strcmp(user_name(x->uid), user_name(y->uid));
+	if (c == 0)
+		c = (x->node > y->node) - (x->node < y->node);
+	if (c == 0)
+		c = (x->pid > y->pid) - (x->pid < y->pid);
+	return sort_reverse ? -c : c;
+}
+
+/*
+ * BProc printed "PID\tNode" and scripts cut those two fields; the columns
+ * added since come after them.  A tab or control character in a command
+ * line would break the columns or reach the terminal, so it prints as '?'.
+ */
+static void
+procs_text(FILE *f, struct bproc_proc_info **pl, size_t n)
+{
+	const struct bproc_proc_info	*pi;
+	char				 cmd[sizeof(pi->cmd)];
+	size_t				 i;
+
+	fputs("PID\tNode\tRPID\tUser\tCommand\n", f);
+	for (i = 0; i < n; i++) {
+		pi = pl[i];
+		fprintf(f, "%d\t%d\t", (int)pi->pid, pi->node);
+		if (pi->rpid != pi->pid)
+			fprintf(f, "%d\t", (int)pi->rpid);
+		else
+			fputs("-\t", f);
+		fprintf(f, "%s\t%s\n", user_name(pi->uid),
+		    printable(cmd, sizeof(cmd), pi->cmd));
+	}
+}
+
+/* As view_json: one object per line, keys in a fixed order. */
+static void
+procs_json(FILE *f, struct bproc_proc_info **pl, size_t n)
+{
+	const struct bproc_proc_info	*pi;
+	size_t				 i;
+
+	fputs("[\n", f);
+	for (i = 0; i < n; i++) {
+		pi = pl[i];
+		fprintf(f, "{\"pid\": %d, \"node\": %d, \"rpid\": %d, "
+		    "\"uid\": %u, \"user\": ", (int)pi->pid, pi->node,
+		    (int)pi->rpid, (unsigned int)pi->uid);
+		json_str(f, user_name(pi->uid));
+		fputs(", \"cmd\": ", f);
+		json_str(f, pi->cmd);
+		fprintf(f, "}%s\n", i + 1 < n ? "," : "");
+	}
+	fputs("]\n", f);
+}
+
+/*
+ * The node sets on the command line are parsed against the node table,
+ * as for the other views, so `bpstat -p up` and "7: No such node" mean
+ * what they mean there; with no node set the node table is not needed.
+ */
+static int
+procs_run(const struct bpstat *bs)
+{
+	struct bproc_proc_info	 *list = NULL, **pl;
+	struct snap		  s;
+	char			  errbuf[256], *want = NULL;
+	size_t			  i, n = 0;
+	int			  np, rc;
+
+	memset(&s, 0, sizeof(s));
+	if (bs->nspecs > 0) {
+		switch (snap_take(&s, bs, errbuf, sizeof(errbuf))) {
+		case SNAP_OK:
+			break;
+		case SNAP_MASTER:
+			master_fail();
+		case SNAP_BADSET:
+			errx(EXIT_USAGE, "%s", errbuf);
+		}
+		want = xcalloc(NODESET_MAX + 1, 1);
+		for (i = 0; i < s.nsel; i++)
+			want[s.sel[i]->node] = 1;
+	}
+	if ((np = bproc_proclist(&list)) < 0)
+		master_fail();
+	pl = xcalloc((size_t)np, sizeof(*pl));
+	for (i = 0; i < (size_t)np; i++)
+		if (want == NULL || (list[i].node >= 0 &&
+		    list[i].node <= NODESET_MAX && want[list[i].node]))
+			pl[n++] = &list[i];
+	qsort(pl, n, sizeof(*pl), proc_cmp);
+	if (bs->view == VIEW_JSON)
+		procs_json(stdout, pl, n);
+	else
+		procs_text(stdout, pl, n);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(1, "stdout");
+	for (i = 0; i < s.nmissing; i++)
+		fprintf(stderr, "%d: No such node\n", s.missing[i]);
+	rc = s.nmissing > 0 ? EXIT_NONODE : 0;
+	free(pl);
+	free(list);
+	free(want);
+	snap_free(&s);
+	return rc;
+}
+
 static void
 set_view(struct bpstat *bs, enum view v, char flag)
 {
@@ -1208,7 +1341,7 @@ main(int argc, char *argv[])
 	int		ch;
 
 	memset(&bs, 0, sizeof(bs));
-	while ((ch = getopt_long(argc, argv, "hlaNtunsOGrU", longopts,
+	while ((ch = getopt_long(argc, argv, "hlaNtunsOGrUp", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'h':
@@ -1231,21 +1364,28 @@ main(int argc, char *argv[])
 			break;
 		case 'n':
 			bs.sort = SORT_NODE;
+			bs.sort_flag = 'n';
 			break;
 		case 's':
 			bs.sort = SORT_STATE;
+			bs.sort_flag = 's';
 			break;
 		case 'O':
 			bs.sort = SORT_OWNER;
+			bs.sort_flag = 'O';
 			break;
 		case 'G':
 			bs.sort = SORT_GROUP;
+			bs.sort_flag = 'G';
 			break;
 		case 'r':
 			bs.reverse = 1;
 			break;
 		case 'U':
 			bs.live = 1;
+			break;
+		case 'p':
+			bs.procs = 1;
 			break;
 		default:
 			usage(EXIT_USAGE);
@@ -1256,6 +1396,23 @@ main(int argc, char *argv[])
 	sort_by = bs.sort;
 	sort_reverse = bs.reverse;
 
+	if (bs.procs) {
+		/* the node views' flags have no meaning for processes */
+		if (bs.view_set && bs.view != VIEW_JSON) {
+			warnx("-p and -%c cannot be combined", bs.view_flag);
+			usage(EXIT_USAGE);
+		}
+		if (bs.sort == SORT_STATE || bs.sort == SORT_GROUP) {
+			warnx("-p sorts by node (-n) or user (-O), not -%c",
+			    bs.sort_flag);
+			usage(EXIT_USAGE);
+		}
+		if (bs.live) {
+			warnx("-U shows the node table, not -p");
+			usage(EXIT_USAGE);
+		}
+		return procs_run(&bs);
+	}
 	if (bs.live) {
 		if (bs.view == VIEW_JSON || bs.view == VIEW_COUNT_ALL ||
 		    bs.view == VIEW_COUNT_UP) {

@@ -251,6 +251,7 @@ ctl_dispatch(struct ctlconn *cc, struct wire_hdr *h, const unsigned char *body,
 		case MSG_IO:
 		case MSG_IO_ACK:
 		case MSG_SIGNAL:
+		case MSG_BLOB:
 			proc_from_ghost(cc->proc, h, tb);
 			return 0;
 		}

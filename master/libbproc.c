@@ -61,6 +61,19 @@ ctl_connect(void)
 	return fd;
 }
 
+/*
+ * The master may close our connection at any time (it refuses one when a
+ * user holds too many, and it may be restarting); that must be an error
+ * the tool can print, never a SIGPIPE that kills it without a word.
+ */
+static void
+ctl_closed(void)
+{
+	snprintf(bproc_errmsg, sizeof(bproc_errmsg),
+	    "bpmaster closed the connection (%s)", ctl_path());
+}
+
+/* Sockets only: send(2) with MSG_NOSIGNAL, so a closed peer is EPIPE. */
 static int
 write_all(int fd, const void *buf, size_t len)
 {
@@ -68,10 +81,12 @@ write_all(int fd, const void *buf, size_t len)
 	ssize_t			 n;
 
 	while (len > 0) {
-		n = write(fd, p, len);
+		n = send(fd, p, len, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EPIPE || errno == ECONNRESET)
+				ctl_closed();
 			return -1;
 		}
 		p += n;
@@ -91,9 +106,12 @@ read_all(int fd, void *buf, size_t len)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == ECONNRESET)
+				ctl_closed();
 			return -1;
 		}
 		if (n == 0) {
+			ctl_closed();
 			errno = ECONNRESET;
 			return -1;
 		}
@@ -463,6 +481,139 @@ bproc_watch_ack(int fd)
 #define BPROC_GHOST_PATH "/usr/libexec/bproc/bpghost"
 #endif
 
+static unsigned char *
+put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+	return p + 4;
+}
+
+/* NEED frames that arrive while an earlier one is being served. */
+struct needq {
+	unsigned char	*body;
+	size_t		 len;
+	struct needq	*next;
+};
+
+static int
+needq_add(struct needq **q, const unsigned char *body, size_t len)
+{
+	struct needq	*n, **pp;
+
+	if ((n = calloc(1, sizeof(*n))) == NULL ||
+	    (n->body = malloc(len + 1)) == NULL) {
+		free(n);
+		return -1;
+	}
+	memcpy(n->body, body, len);
+	n->len = len;
+	for (pp = q; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = n;
+	return 0;
+}
+
+/*
+ * Send the blobs the node asked for, read as the caller, within the
+ * acknowledgement window.  Returns 0, or -1 with errno and bproc_errmsg.
+ */
+static int
+rexec_push(int fd, const struct bproc_exec_opts *o, const unsigned char *body,
+    size_t blen, unsigned char *buf, struct needq **q)
+{
+	struct wire_iter	 it;
+	struct wire_attr	 a, tb[A_MAX];
+	struct wire_hdr		 h;
+	struct wire_msg		 m;
+	unsigned char		*out, data[IO_CHUNK];
+	size_t			 unacked = 0, k, len;
+	ssize_t			 n;
+	int			 ffd;
+
+	if ((out = malloc(IO_CHUNK + 256)) == NULL)
+		return -1;
+	wire_iter_init(&it, body, blen);
+	while (wire_iter_next(&it, &a) == 1) {
+		if (a.type != A_HASH || a.len != 32)
+			continue;
+		for (k = 0; k < o->nfiles; k++)
+			if (o->files[k].target == NULL &&
+			    memcmp(o->files[k].hash, a.data, 32) == 0)
+				break;
+		if (k == o->nfiles) {
+			snprintf(bproc_errmsg, sizeof(bproc_errmsg),
+			    "node asked for a file we did not offer");
+			errno = EPROTO;
+			goto fail;
+		}
+		if ((ffd = open(o->files[k].path, O_RDONLY | O_CLOEXEC)) == -1) {
+			snprintf(bproc_errmsg, sizeof(bproc_errmsg), "%s: %s",
+			    o->files[k].path, strerror(errno));
+			goto fail;
+		}
+		for (;;) {
+			n = read(ffd, data, sizeof(data));
+			if (n < 0) {
+				close(ffd);
+				goto fail;
+			}
+			wire_msg_init(&m, out, IO_CHUNK + 256, MSG_BLOB, 0, 0);
+			wire_put_u32(&m, A_PID, 0);
+			wire_put(&m, A_HASH, a.data, 32);
+			if (n > 0)
+				wire_put(&m, A_DATA, data, (size_t)n);
+			else
+				wire_put_u8(&m, A_EOF, 1);
+			len = wire_msg_finish(&m);
+			if (write_all(fd, out, len) == -1) {
+				close(ffd);
+				goto fail;
+			}
+			unacked += (size_t)n;
+			/* the node acknowledges what it stored: wait for room */
+			while (unacked >= BLOB_WINDOW) {
+				if (ctl_recv(fd, buf, &h, tb) == -1) {
+					close(ffd);
+					goto fail;
+				}
+				if (h.type == MSG_BLOB_ACK) {
+					size_t b = wire_get_u32(&tb[A_BYTES]);
+
+					unacked = b > unacked ? 0 : unacked - b;
+				} else if (h.type == MSG_NEED) {
+					if (needq_add(q, buf + WIRE_HDR_LEN,
+					    h.len - WIRE_HDR_LEN) == -1) {
+						close(ffd);
+						goto fail;
+					}
+				} else if (h.type == MSG_EXEC_RESULT) {
+					/* the node gave up: report its error */
+					close(ffd);
+					if (tb[A_MSG].data)
+						snprintf(bproc_errmsg,
+						    sizeof(bproc_errmsg), "%s",
+						    wire_get_str(&tb[A_MSG]));
+					errno = (int)wire_get_u32(&tb[A_ERRNO]);
+					if (errno == 0)
+						errno = EPROTO;
+					goto fail;
+				}
+			}
+			if (n == 0)
+				break;
+		}
+		close(ffd);
+	}
+	free(out);
+	return 0;
+fail:
+	free(out);
+	return -1;
+}
+
 static int
 rexec_request(int fd, int node, const char *file, char *const argv[],
     char *const envp[], const struct bproc_exec_opts *o)
@@ -492,6 +643,29 @@ rexec_request(int fd, int node, const char *file, char *const argv[],
 		wire_put_str(&m, A_FILE_OUT, o->file_out);
 	if (o->file_err)
 		wire_put_str(&m, A_FILE_ERR, o->file_err);
+	for (size_t k = 0; k < o->nfiles; k++) {
+		const struct bproc_file	*f = &o->files[k];
+		unsigned char		 e[MFILE_FIXED + 2 * 4096 + 2], *q = e;
+		size_t			 pl = strlen(f->path) + 1;
+		size_t			 tl = f->target ? strlen(f->target) + 1 : 0;
+
+		if (pl > 4096 || tl > 4096)
+			continue;
+		memcpy(q, f->hash, 32);
+		q = put32(q + 32, f->mode);
+		q = put32(q, f->uid);
+		q = put32(q, f->gid);
+		q = put32(q, (uint32_t)(f->size >> 32));
+		q = put32(q, (uint32_t)f->size);
+		*q++ = f->target ? MFILE_LINK : MFILE_REG;
+		memcpy(q, f->path, pl);
+		q += pl;
+		if (tl) {
+			memcpy(q, f->target, tl);
+			q += tl;
+		}
+		wire_put(&m, A_MFILE, e, (size_t)(q - e));
+	}
 	if ((len = wire_msg_finish(&m)) == 0) {
 		free(buf);
 		errno = E2BIG;
@@ -528,9 +702,34 @@ bproc_rexec_opts(int node, const char *file, char *const argv[],
 		goto fail;
 	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
 		goto fail;
-	if (ctl_recv(fd, buf, &h, tb) == -1)
-		goto fail;
-	if (h.type != MSG_EXEC_RESULT) {
+	/* the node may first ask for files it lacks, then answers */
+	for (;;) {
+		if (ctl_recv(fd, buf, &h, tb) == -1)
+			goto fail;
+		if (h.type == MSG_EXEC_RESULT)
+			break;
+		if (h.type == MSG_NEED) {
+			struct needq	*q = NULL, *n;
+
+			e = needq_add(&q, buf + WIRE_HDR_LEN,
+			    h.len - WIRE_HDR_LEN);
+			while (e == 0 && (n = q) != NULL) {
+				e = rexec_push(fd, o, n->body, n->len, buf, &q);
+				q = n->next;
+				free(n->body);
+				free(n);
+			}
+			while ((n = q) != NULL) {
+				q = n->next;
+				free(n->body);
+				free(n);
+			}
+			if (e == -1)
+				goto fail;
+			continue;
+		}
+		if (h.type == MSG_BLOB_ACK)
+			continue;
 		errno = EPROTO;
 		goto fail;
 	}

@@ -503,6 +503,8 @@ link_dispatch(struct nodelink *l, struct wire_hdr *h, const unsigned char *body,
 	case MSG_IO_ACK:
 	case MSG_EXIT:
 	case MSG_STOPPED:
+	case MSG_NEED:
+	case MSG_BLOB_ACK:
 		return proc_from_node(l->node, h, tb, body, blen);
 	default:
 		goto unexpected;

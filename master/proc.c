@@ -134,6 +134,7 @@ proc_passthrough(uint16_t type)
 	switch (type) {
 	case A_PATH: case A_ARG: case A_ENV: case A_CWD: case A_FLAGS:
 	case A_RANK: case A_FILE_IN: case A_FILE_OUT: case A_FILE_ERR:
+	case A_MFILE:
 		return 1;
 	}
 	return 0;
@@ -293,6 +294,18 @@ proc_from_ghost(struct proc *p, const struct wire_hdr *h, struct wire_attr *tb)
 		break;
 	case MSG_SIGNAL:
 		wire_put_u32(&m, A_SIG, wire_get_u32(&tb[A_SIG]));
+		break;
+	case MSG_BLOB:
+		/* only while the node is still collecting files */
+		if (p->started)
+			return;
+		wire_put(&m, A_HASH, tb[A_HASH].data, 32);
+		if (tb[A_DATA].data) {
+			wire_put(&m, A_DATA, tb[A_DATA].data, tb[A_DATA].len);
+			n->push_bytes += tb[A_DATA].len;
+		}
+		if (tb[A_EOF].data)
+			wire_put_u8(&m, A_EOF, wire_get_u8(&tb[A_EOF]));
 		break;
 	default:
 		return;

@@ -209,6 +209,9 @@ boot_mounts(void)
 	chmod(ncf.keyfile, 0400);
 	chmod("/etc/bproc", 0700);
 	log_info("filesystems mounted%s", ncf.virt ? " (virtual node)" : "");
+	/* a virtual node shares the front end's kernel: nothing to load */
+	if (!ncf.virt)
+		modules_load();
 }
 
 /* End every process, then the node; never returns. */

@@ -87,6 +87,8 @@ net_up(void)
 		log_warn("lo up");
 	if (nl_addr_add("lo", "127.0.0.1", 8) == -1)
 		log_warn("lo address");
+	if (!ncf.virt)
+		modules_wait_iface(ncf.iface);
 	if (read_mac(ncf.iface) == -1)
 		log_warnx("%s: no MAC address (is the NIC driver loaded?)",
 		    ncf.iface);
@@ -140,6 +142,7 @@ link_drop(const char *why)
 		    proc_count());
 		proc_kill_all();
 	}
+	push_abort_all();
 	conn_free(&lc);
 	lc.fd = -1;
 	if (lstate == LINK_UP)
@@ -242,6 +245,7 @@ link_status(void)
 	}
 	wire_put_u32(&m, A_CPUS, (uint32_t)sysconf(_SC_NPROCESSORS_ONLN));
 	wire_put_u32(&m, A_NPROCS, count_procs());
+	wire_put_u64(&m, A_CACHE_BYTES, cache_bytes);
 	if (link_send_msg(&m) == 0)
 		next_status = now_ms() + heartbeat_ms;
 }
@@ -360,7 +364,10 @@ link_dispatch(struct wire_hdr *h, const unsigned char *body, size_t blen)
 		case MSG_POWER:
 			node_poweroff(wire_get_u8(&tb[A_HOW]));
 		case MSG_EXEC:
-			proc_exec(tb, body, blen);
+			proc_exec(h, tb, body, blen);
+			return;
+		case MSG_BLOB:
+			push_blob(tb);
 			return;
 		case MSG_SIGNAL:
 			proc_signal(tb);

@@ -3,6 +3,7 @@
 #define NODEINIT_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "auth.h"
 #include "conn.h"
@@ -37,6 +38,10 @@ void		boot_args(int, char **);
 uint64_t	now_ms(void);
 void		node_poweroff(int) __attribute__((noreturn));
 
+/* modules.c */
+void		modules_load(void);
+int		modules_wait_iface(const char *);
+
 /* netlink.c */
 int		nl_link_up(const char *);
 int		nl_addr_add(const char *, const char *, int);
@@ -54,7 +59,15 @@ size_t		link_pending(void);
 
 /* proc.c */
 struct pollfd;
-void		proc_exec(struct wire_attr *, const unsigned char *, size_t);
+void		proc_exec(const struct wire_hdr *, struct wire_attr *,
+		    const unsigned char *, size_t);
+
+/* push.c */
+extern uint64_t	cache_bytes;
+int		push_prepare(pid_t, const struct wire_hdr *, const unsigned char *,
+		    size_t, char *, size_t);
+void		push_blob(struct wire_attr *);
+void		push_abort_all(void);
 void		proc_signal(struct wire_attr *);
 void		proc_ack(struct wire_attr *);
 void		proc_input(struct wire_attr *);

@@ -223,7 +223,8 @@ str_list(const unsigned char *body, size_t blen, uint16_t type, char ***out,
 }
 
 void
-proc_exec(struct wire_attr *tb, const unsigned char *body, size_t blen)
+proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
+    const unsigned char *body, size_t blen)
 {
 	struct rproc	*rp;
 	char		**argv = NULL, **envp = NULL, rankenv[32], nodeenv[32];
@@ -246,6 +247,16 @@ proc_exec(struct wire_attr *tb, const unsigned char *body, size_t blen)
 	if (proc_find(gpid) != NULL) {
 		proc_result(gpid, 0, EEXIST, "process already exists");
 		return;
+	}
+	/* files to push first: the exec resumes when they are all here */
+	if (tb[A_MFILE].data) {
+		switch (push_prepare(gpid, h, body, blen, msg, sizeof(msg))) {
+		case 1:
+			return;
+		case -1:
+			proc_result(gpid, 0, errno ? errno : EIO, msg);
+			return;
+		}
 	}
 	if (tb[A_GROUPS].data) {
 		if (tb[A_GROUPS].len % 4 || tb[A_GROUPS].len / 4 > 4096) {

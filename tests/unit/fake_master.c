@@ -8,10 +8,13 @@
  *			"someone else's" and refuses everything with EPERM,
  *			unknown nodes get ENODEV, odd states EINVAL
  *	CTL_WATCH	CTL_CHANGED after every change
+ *	CTL_PROCS	a fixed process table, then CTL_END
  *
- * usage: fake_master [-c secs] PATH
+ * usage: fake_master [-r] [-c secs] PATH
  *	-c secs		every secs seconds node 1 flips between up and error
  *			and node 0's load rises, and watchers are told
+ *	-r		refuse every connection: accept it and close it at
+ *			once, as bpmaster does when a user holds too many
  *
  * It prints "ready" once it listens and runs until killed.  Nothing here
  * is bpmaster's policy; it only has to be predictable.
@@ -77,6 +80,28 @@ static struct fm_node	nodes[FM_NODES] = {
 	{ NODE_BOOT, 0, 0, 0100, "10.0.0.15 \"x\"\\\t", { 0x52, 0x54, 0, 0xbb,
 	  0, 6 }, 1, 0, { 0 }, 1, 1 * GB, 1 * GB, 3, 1, STAGE_SETUP, 0, 0 },
 };
+
+/*
+ * The process table, in no particular order (bpstat sorts it).  Node 3's
+ * process got another PID on its node; as with node 4's owner, the uids
+ * other than 0 exist on no test machine, so they print as numbers; one
+ * command line carries characters JSON must escape and a terminal must
+ * not see raw; node 5 has no processes.
+ */
+struct fm_proc {
+	unsigned int	 pid, node, rpid, uid;
+	const char	*cmd;
+};
+
+static const struct fm_proc	procs[] = {
+	{ 4242, 1, 4242, 0, "sleep 100" },
+	{ 4101, 0, 4101, 0, "sh -c echo $$; sleep 5" },
+	{ 4300, 3, 17, 3999998, "/usr/bin/id -u" },
+	{ 4102, 0, 4102, 3999999, "awk {print \"x\"}\tdone" },
+	{ 5000, 4, 5000, 0, "md5sum \033[2J/dev/zero" },
+	{ 4243, 1, 4243, 0, "cat" },
+};
+#define FM_PROCS	(sizeof(procs) / sizeof(procs[0]))
 
 static int	clients[FM_CLIENTS];	/* -1: free */
 static int	watching[FM_CLIENTS];
@@ -164,6 +189,30 @@ send_nodes(int fd, uint32_t seq)
 	}
 	wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_END, WIRE_F_REPLY, seq);
 	wire_put_u32(&m, A_COUNT, FM_NODES);
+	wire_put_u32(&m, A_ERRNO, 0);
+	return send_msg(fd, &m);
+}
+
+static int
+send_procs(int fd, uint32_t seq)
+{
+	unsigned char	buf[1200];
+	struct wire_msg	m;
+	size_t		i;
+
+	for (i = 0; i < FM_PROCS; i++) {
+		wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_PROC, WIRE_F_REPLY,
+		    seq);
+		wire_put_u32(&m, A_PID, procs[i].pid);
+		wire_put_u32(&m, A_NODE, procs[i].node);
+		wire_put_u32(&m, A_RPID, procs[i].rpid);
+		wire_put_u32(&m, A_UID, procs[i].uid);
+		wire_put_str(&m, A_ARG, procs[i].cmd);
+		if (send_msg(fd, &m) == -1)
+			return -1;
+	}
+	wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_END, WIRE_F_REPLY, seq);
+	wire_put_u32(&m, A_COUNT, FM_PROCS);
 	wire_put_u32(&m, A_ERRNO, 0);
 	return send_msg(fd, &m);
 }
@@ -261,6 +310,8 @@ serve(int i)
 	switch (h.type) {
 	case MSG_CTL_NODES:
 		return send_nodes(fd, h.seq);
+	case MSG_CTL_PROCS:
+		return send_procs(fd, h.seq);
 	case MSG_CTL_WATCH:
 		watching[i] = 1;
 		return 0;
@@ -297,11 +348,15 @@ main(int argc, char *argv[])
 	struct timespec		 now;
 	time_t			 next = 0;
 	int			 ch, lfd, i, n, every = 0, timeout;
+	int			 refuse = 0;
 
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:r")) != -1) {
 		switch (ch) {
 		case 'c':
 			every = atoi(optarg);
+			break;
+		case 'r':
+			refuse = 1;
 			break;
 		default:
 			goto usage;
@@ -361,6 +416,10 @@ main(int argc, char *argv[])
 		if (pfd[0].revents & POLLIN) {
 			int	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
+			if (refuse && fd != -1) {
+				close(fd);
+				continue;
+			}
 			for (i = 0; fd != -1 && i < FM_CLIENTS; i++)
 				if (clients[i] == -1) {
 					clients[i] = fd;
@@ -372,6 +431,6 @@ main(int argc, char *argv[])
 		}
 	}
 usage:
-	fprintf(stderr, "usage: fake_master [-c secs] PATH\n");
+	fprintf(stderr, "usage: fake_master [-r] [-c secs] PATH\n");
 	return 2;
 }

@@ -77,11 +77,13 @@ not_ok() {
 }
 
 # golden NAME TOOL ARGS...: run TOOL (bpstat or bpctl) and compare.
+# With PRELOAD=lib set, the tool (only) runs with LD_PRELOAD=lib.
 golden() {
 	local name=$1 tool=$2 rc
 	shift 2
 
-	(cd "$OUT/bin" && "./$tool" "$@") >"$TMP/stdout" 2>"$TMP/stderr"
+	(cd "$OUT/bin" && exec env ${PRELOAD:+LD_PRELOAD=$PRELOAD} \
+	    "./$tool" "$@") >"$TMP/stdout" 2>"$TMP/stderr"
 	rc=$?
 	{
 		echo "\$ $tool${*:+ $*}"
@@ -128,6 +130,19 @@ golden bpstat_bad_set		bpstat 'n[3-'
 golden bpstat_two_views		bpstat -l -a
 golden bpstat_live_json		bpstat -U --json
 golden bpstat_bad_option	bpstat -x
+golden bpstat_help		bpstat -h
+
+# -p: the process table (the fake master's six processes, unsorted)
+golden bpstat_procs		bpstat -p
+golden bpstat_procs_json	bpstat -p --json
+golden bpstat_procs_set		bpstat -p 1,n3
+golden bpstat_procs_state	bpstat -p up
+golden bpstat_procs_owner_rev	bpstat -p -O -r
+golden bpstat_procs_no_such_node	bpstat -p 0,7
+golden bpstat_procs_bad_set	bpstat -p 'n[1'
+golden bpstat_procs_long	bpstat -p -l
+golden bpstat_procs_sort_state	bpstat -p -s
+golden bpstat_procs_live	bpstat -p -U
 
 # JSON must parse, and scripts grep it by `"state": "up"`.
 if command -v python3 >/dev/null; then
@@ -149,6 +164,30 @@ if [ "$("$BPSTAT" --json | grep -c '"state": "up"')" = 3 ]; then
 	ok "bpstat --json greps by \"state\": \"up\""
 else
 	not_ok "bpstat --json greps by \"state\": \"up\""
+fi
+if command -v python3 >/dev/null; then
+	if "$BPSTAT" -p --json | python3 -c '
+import json, sys
+a = json.load(sys.stdin)
+assert len(a) == 6, a
+assert list(a[0]) == ["pid", "node", "rpid", "uid", "user", "cmd"], a[0]
+assert a[1]["cmd"] == "awk {print \"x\"}\tdone", a[1]
+assert a[4]["pid"] == 4300 and a[4]["rpid"] == 17, a[4]
+assert a[5]["cmd"] == "md5sum \x1b[2J/dev/zero", a[5]
+'; then
+		ok "bpstat -p --json parses"
+	else
+		not_ok "bpstat -p --json parses"
+	fi
+else
+	ok "bpstat -p --json parses # SKIP no python3"
+fi
+# BProc's scripts cut the first two tab-separated fields.
+if [ "$("$BPSTAT" -p | cut -f1,2 | head -3 | tr '\t\n' ':,')" = \
+    "PID:Node,4101:0,4102:0," ]; then
+	ok "bpstat -p: PID and Node are the first two tab-separated fields"
+else
+	not_ok "bpstat -p: PID and Node are the first two tab-separated fields"
 fi
 
 # bpctl changes the table: each run below sees the ones before it.
@@ -175,6 +214,47 @@ wait "$MASTER_PID" 2>/dev/null
 MASTER_PID=
 golden bpstat_unreachable	bpstat
 golden bpctl_unreachable	bpctl -S 1 -m 0111
+golden bpstat_procs_unreachable	bpstat -p
+
+# A master that accepts and at once closes (bpmaster does so when a user
+# holds too many connections) is an error with exit 3, never a silent
+# death by SIGPIPE (exit 141).  The preloaded connect() waits until the
+# master has closed, so the request is written to a closed socket.
+start_master -r
+golden bpstat_refused		bpstat
+golden bpstat_procs_refused	bpstat -p
+golden bpstat_live_refused	bpstat -U
+cat >"$TMP/slowconnect.c" <<'EOF'
+#include <dlfcn.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int	connect(int, const struct sockaddr *, socklen_t);
+
+int
+connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int	(*real)(int, const struct sockaddr *, socklen_t);
+	int	r;
+
+	*(void **)&real = dlsym(RTLD_NEXT, "connect");
+	r = real(fd, sa, len);
+	usleep(200000);
+	return r;
+}
+EOF
+if ${CC:-cc} $CFLAGS -shared -fPIC -o "$TMP/slowconnect.so" \
+    "$TMP/slowconnect.c" -ldl 2>"$TMP/cc.log"; then
+	PRELOAD=$TMP/slowconnect.so golden bpstat_refused_sigpipe bpstat
+	PRELOAD=$TMP/slowconnect.so golden bpstat_procs_refused_sigpipe \
+	    bpstat -p
+else
+	ok "bpstat_refused_sigpipe # SKIP cannot build the connect() shim"
+	ok "bpstat_procs_refused_sigpipe # SKIP cannot build the connect() shim"
+fi
+kill "$MASTER_PID" 2>/dev/null
+wait "$MASTER_PID" 2>/dev/null
+MASTER_PID=
 
 # The live view: drawn at once, redrawn when the table changes (the fake
 # master flips node 1 between up and error every second with -c 1), left

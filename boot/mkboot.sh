@@ -1,0 +1,65 @@
+#!/bin/bash
+# Make a network-boot tree for dnsmasq: its configuration and a TFTP root
+# with the node kernel, the node image, the iPXE script, and pxelinux.0 with
+# its pxelinux.cfg.  bpvcluster --qemu runs it; on a real front end run it
+# once (see docs/netboot.md) and start dnsmasq with the conf it writes.
+#
+# usage: mkboot.sh -d DIR -i IFACE -g ROUTER -n NETMASK -r FIRST,LAST
+#                  -M MASTER:PORT [-k KERNEL] [-I INITRD] [-c CMDLINE]
+#
+#   DIR      where dnsmasq.conf, dnsmasq.hosts (made empty if missing; bpmaster
+#            writes it) and tftp/ go
+#   KERNEL   default: the newest /boot/vmlinuz-*
+#   INITRD   default: out/boot/initramfs.cpio.gz next to this script
+#   CMDLINE  kernel arguments before ip= and bproc.master= (default
+#            "console=ttyS0 quiet")
+#
+# The image holds the cluster key, so its copy in the TFTP root is readable
+# by dnsmasq's user only (dnsmasq drops root before serving files).
+# Exit status: 0 done, 1 failure, 2 usage.
+set -euo pipefail
+
+here=$(dirname "$(readlink -f "$0")")
+dir='' iface='' router='' netmask='' range='' master='' kernel='' initrd=''
+cmdline="console=ttyS0 quiet"
+DNSMASQ_USER=${DNSMASQ_USER:-dnsmasq}
+PXELINUX=${PXELINUX:-/usr/lib/PXELINUX/pxelinux.0}
+LDLINUX=${LDLINUX:-/usr/lib/syslinux/modules/bios/ldlinux.c32}
+
+usage() { sed -n '8,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while getopts d:i:g:n:r:M:k:I:c: o; do
+	case $o in
+	d) dir=$OPTARG ;; i) iface=$OPTARG ;; g) router=$OPTARG ;;
+	n) netmask=$OPTARG ;; r) range=$OPTARG ;; M) master=$OPTARG ;;
+	k) kernel=$OPTARG ;; I) initrd=$OPTARG ;; c) cmdline=$OPTARG ;;
+	*) usage ;;
+	esac
+done
+[ -n "$dir" ] && [ -n "$iface" ] && [ -n "$router" ] && [ -n "$netmask" ] &&
+    [ -n "$range" ] && [ -n "$master" ] || usage
+[ -n "$kernel" ] || kernel=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+[ -n "$initrd" ] || initrd=$(readlink -m "$here/../out/boot/initramfs.cpio.gz")
+for f in "$kernel" "$initrd" "$PXELINUX" "$LDLINUX"; do
+	[ -r "$f" ] || { echo "mkboot: cannot read $f" >&2; exit 1; }
+done
+
+subst() {
+	sed -e "s|@IFACE@|$iface|g" -e "s|@ROUTER@|$router|g" \
+	    -e "s|@NETMASK@|$netmask|g" -e "s|@RANGE@|$range|g" \
+	    -e "s|@MASTER@|$master|g" -e "s|@CMDLINE@|$cmdline|g" \
+	    -e "s|@KERNEL@|vmlinuz|g" -e "s|@INITRD@|initramfs.cpio.gz|g" \
+	    -e "s|@STATE@|$dir|g" -e "s|@TFTP@|$dir/tftp|g" \
+	    -e "s|@HOSTS@|$dir/dnsmasq.hosts|g" -e "s|@USER@|$DNSMASQ_USER|g" "$1"
+}
+
+mkdir -p "$dir/tftp/pxelinux.cfg"
+chmod 0755 "$dir" "$dir/tftp" "$dir/tftp/pxelinux.cfg"
+install -m 0644 "$kernel" "$dir/tftp/vmlinuz"
+install -m 0400 -o "$DNSMASQ_USER" "$initrd" "$dir/tftp/initramfs.cpio.gz"
+install -m 0644 "$PXELINUX" "$dir/tftp/pxelinux.0"
+install -m 0644 "$LDLINUX" "$dir/tftp/ldlinux.c32"
+subst "$here/bproc.ipxe.in" >"$dir/tftp/bproc.ipxe"
+subst "$here/pxelinux.cfg.in" >"$dir/tftp/pxelinux.cfg/default"
+subst "$here/dnsmasq.conf.in" >"$dir/dnsmasq.conf"
+[ -e "$dir/dnsmasq.hosts" ] || : >"$dir/dnsmasq.hosts"
+echo "mkboot: $dir/dnsmasq.conf, TFTP root $dir/tftp (kernel $kernel)"

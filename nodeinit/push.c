@@ -1,0 +1,473 @@
+/*
+ * The node's RAM file cache.  Pushed files live once per content in
+ * /run/bproc/cache (named by BLAKE2b hash, owner and mode) and are linked
+ * in at their front-end paths, atomically (link or symlink to a temporary
+ * name, then rename), so the dynamic linker finds them where the front end
+ * has them.  A process waits, as a pending exec, until every file it
+ * needs is here; blobs are written to a temporary file, checked against
+ * their hash, and only then renamed into the cache, so nothing
+ * half-written is ever run.  Files of the node's own image are never
+ * replaced.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "log.h"
+#include "nodeinit.h"
+
+#define CACHE_DIR	"/var/lib/bproc/cache"	/* on the root fs: links need one fs */
+#define NEED_BATCH	512	/* hashes per NEED frame */
+
+struct mfile {
+	unsigned char	 hash[32];
+	uint32_t	 mode, uid, gid;
+	uint64_t	 size;
+	int		 type;
+	const char	*path;
+	const char	*target;
+};
+
+struct pending {
+	pid_t			 gpid;
+	unsigned char		*frame;		/* the EXEC, kept until files are here */
+	size_t			 flen;
+	struct mfile		*need;		/* files still missing */
+	size_t			 nneed;
+	int			 fd;		/* blob being received */
+	crypto_generichash_state hs;
+	uint64_t		 got;
+	struct pending		*next;
+};
+
+static struct pending	*pendings;
+static char		**pushed;	/* paths we linked in (we may replace them) */
+static size_t		 npushed;
+uint64_t		 cache_bytes;
+static uint64_t		 cache_budget;
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	    ((uint32_t)p[2] << 8) | p[3];
+}
+
+static int
+mfile_parse(const struct wire_attr *a, struct mfile *f)
+{
+	const unsigned char	*p = a->data, *end = a->data + a->len;
+	const char		*s;
+
+	if (a->len < MFILE_FIXED + 2)
+		return -1;
+	memcpy(f->hash, p, 32);
+	f->mode = get32(p + 32) & 07777;
+	f->uid = get32(p + 36);
+	f->gid = get32(p + 40);
+	f->size = ((uint64_t)get32(p + 44) << 32) | get32(p + 48);
+	f->type = p[52];
+	s = (const char *)p + MFILE_FIXED;
+	if (memchr(s, '\0', (size_t)(end - (const unsigned char *)s)) == NULL)
+		return -1;
+	f->path = s;
+	f->target = NULL;
+	s += strlen(s) + 1;
+	if (f->type == MFILE_LINK) {
+		if ((const unsigned char *)s >= end ||
+		    memchr(s, '\0', (size_t)(end - (const unsigned char *)s)) == NULL)
+			return -1;
+		f->target = s;
+	} else if (f->type != MFILE_REG)
+		return -1;
+	/* absolute, no "..": a manifest cannot reach outside the tree it names */
+	if (f->path[0] != '/' || strstr(f->path, "/../") != NULL ||
+	    strcmp(f->path + strlen(f->path) - (strlen(f->path) >= 3 ? 3 : 0),
+	    "/..") == 0)
+		return -1;
+	return 0;
+}
+
+static void
+cache_name(const struct mfile *f, char *buf, size_t len)
+{
+	char	hex[65];
+
+	sodium_bin2hex(hex, sizeof(hex), f->hash, 32);
+	snprintf(buf, len, CACHE_DIR "/%s.%u.%u.%o", hex, f->uid, f->gid,
+	    f->mode);
+}
+
+static int
+is_pushed(const char *path)
+{
+	for (size_t i = 0; i < npushed; i++)
+		if (strcmp(pushed[i], path) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+mkdirs(const char *path)
+{
+	char	buf[4096], *s;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (s = buf + 1; (s = strchr(s, '/')) != NULL; s++) {
+		*s = '\0';
+		mkdir(buf, 0755);
+		*s = '/';
+	}
+}
+
+/* A path on another filesystem (a tmpfs mount) gets a copy, not a link. */
+static int
+copy_file(const char *from, const char *to, const struct mfile *f)
+{
+	char	buf[65536];
+	ssize_t	n;
+	int	in, out, e = 0;
+
+	if ((in = open(from, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1) {
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			e = errno ? errno : EIO;
+			break;
+		}
+	if (n < 0)
+		e = errno;
+	if (!e && (fchown(out, f->uid, f->gid) == -1 ||
+	    fchmod(out, f->mode) == -1))
+		e = errno;
+	close(in);
+	close(out);
+	if (e) {
+		unlink(to);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* Link every manifest entry in at its path; the image's own files stay. */
+static int
+push_link(const unsigned char *body, size_t blen, char *msg, size_t msglen)
+{
+	struct wire_iter	it;
+	struct wire_attr	a;
+	struct mfile		f;
+	struct stat		st;
+	char			cname[256], tmp[4200];
+
+	wire_iter_init(&it, body, blen);
+	while (wire_iter_next(&it, &a) == 1) {
+		if (a.type != A_MFILE || mfile_parse(&a, &f) == -1)
+			continue;
+		if (lstat(f.path, &st) == 0 && !is_pushed(f.path))
+			continue;
+		mkdirs(f.path);
+		snprintf(tmp, sizeof(tmp), "%s.bproc-tmp", f.path);
+		unlink(tmp);
+		if (f.type == MFILE_LINK) {
+			if (symlink(f.target, tmp) == -1)
+				goto fail;
+		} else {
+			cache_name(&f, cname, sizeof(cname));
+			if (link(cname, tmp) == -1 &&
+			    (errno != EXDEV || copy_file(cname, tmp, &f) == -1))
+				goto fail;
+		}
+		if (rename(tmp, f.path) == -1)
+			goto fail;
+		if (!is_pushed(f.path)) {
+			char	**np = reallocarray(pushed, npushed + 1,
+			    sizeof(*pushed));
+
+			if (np != NULL) {
+				pushed = np;
+				if ((pushed[npushed] = strdup(f.path)) != NULL)
+					npushed++;
+			}
+		}
+	}
+	return 0;
+fail:
+	snprintf(msg, msglen, "%s: %s", f.path, strerror(errno));
+	unlink(tmp);
+	return -1;
+}
+
+static void
+pending_free(struct pending *pd)
+{
+	struct pending	**pp;
+
+	for (pp = &pendings; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == pd) {
+			*pp = pd->next;
+			break;
+		}
+	if (pd->fd >= 0) {
+		close(pd->fd);
+	}
+	free(pd->frame);
+	free(pd->need);
+	free(pd);
+}
+
+static void
+push_fail(struct pending *pd, int e, const char *msg)
+{
+	unsigned char	buf[512];
+	struct wire_msg	m;
+
+	wire_msg_init(&m, buf, sizeof(buf), MSG_EXEC_RESULT, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)pd->gpid);
+	wire_put_u32(&m, A_ERRNO, (uint32_t)e);
+	wire_put_str(&m, A_MSG, msg);
+	link_send_msg(&m);
+	pending_free(pd);
+}
+
+/*
+ * Called by proc_exec for an EXEC with a manifest.  Returns 0 when every
+ * file is linked in (go on with the exec), 1 when the exec waits for
+ * blobs, -1 when it failed (*msg says why).
+ */
+int
+push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
+    size_t blen, char *msg, size_t msglen)
+{
+	struct wire_iter	 it;
+	struct wire_attr	 a;
+	struct mfile		 f;
+	struct pending		*pd;
+	struct stat		 st;
+	struct sysinfo		 si;
+	char			 cname[256];
+	uint64_t		 want = 0;
+	size_t			 i;
+
+	mkdirs(CACHE_DIR "/");
+	if (cache_budget == 0 && sysinfo(&si) == 0)
+		cache_budget = (uint64_t)si.totalram * si.mem_unit / 2;
+	if ((pd = calloc(1, sizeof(*pd))) == NULL)
+		goto nomem;
+	pd->gpid = gpid;
+	pd->fd = -1;
+	wire_iter_init(&it, body, blen);
+	while (wire_iter_next(&it, &a) == 1) {
+		if (a.type != A_MFILE)
+			continue;
+		if (mfile_parse(&a, &f) == -1) {
+			snprintf(msg, msglen, "bad manifest entry (%.200s)",
+			    a.len > MFILE_FIXED ? (const char *)a.data +
+			    MFILE_FIXED : "?");
+			errno = EINVAL;
+			free(pd->need);
+			free(pd);
+			return -1;
+		}
+		if (f.type != MFILE_REG)
+			continue;
+		cache_name(&f, cname, sizeof(cname));
+		if (stat(cname, &st) == 0)
+			continue;
+		for (i = 0; i < pd->nneed; i++)
+			if (memcmp(pd->need[i].hash, f.hash, 32) == 0)
+				break;
+		if (i < pd->nneed)
+			continue;
+		struct mfile *nn = reallocarray(pd->need, pd->nneed + 1,
+		    sizeof(*nn));
+		if (nn == NULL)
+			goto nomem;
+		pd->need = nn;
+		pd->need[pd->nneed++] = f;
+		want += f.size;
+	}
+	if (pd->nneed == 0) {
+		free(pd);
+		return push_link(body, blen, msg, msglen);
+	}
+	if (cache_bytes + want > cache_budget) {
+		snprintf(msg, msglen, "node RAM cache full: %llu MB needed, "
+		    "%llu of %llu MB in use", (unsigned long long)(want >> 20),
+		    (unsigned long long)(cache_bytes >> 20),
+		    (unsigned long long)(cache_budget >> 20));
+		free(pd->need);
+		free(pd);
+		errno = ENOSPC;
+		return -1;
+	}
+	/* keep the whole EXEC frame: the mfile pointers point into it */
+	pd->flen = h->len;
+	if ((pd->frame = malloc(h->len)) == NULL)
+		goto nomem;
+	memcpy(pd->frame, body - WIRE_HDR_LEN, h->len);
+	for (i = 0; i < pd->nneed; i++) {
+		pd->need[i].path = (const char *)pd->frame +
+		    (pd->need[i].path - (const char *)(body - WIRE_HDR_LEN));
+		pd->need[i].target = NULL;
+	}
+	pd->next = pendings;
+	pendings = pd;
+	for (i = 0; i < pd->nneed; i += NEED_BATCH) {
+		unsigned char	buf[64 + NEED_BATCH * 40];
+		struct wire_msg	m;
+
+		wire_msg_init(&m, buf, sizeof(buf), MSG_NEED, 0, 0);
+		wire_put_u32(&m, A_PID, (uint32_t)gpid);
+		for (size_t k = i; k < pd->nneed && k < i + NEED_BATCH; k++)
+			wire_put(&m, A_HASH, pd->need[k].hash, 32);
+		link_send_msg(&m);
+	}
+	log_debug("exec %d waits for %zu files (%llu bytes)", (int)gpid,
+	    pd->nneed, (unsigned long long)want);
+	return 1;
+nomem:
+	if (pd != NULL) {
+		free(pd->need);
+		free(pd);
+	}
+	snprintf(msg, msglen, "node: out of memory");
+	errno = ENOMEM;
+	return -1;
+}
+
+static void
+blob_ack(pid_t gpid, uint32_t n)
+{
+	unsigned char	buf[64];
+	struct wire_msg	m;
+
+	wire_msg_init(&m, buf, sizeof(buf), MSG_BLOB_ACK, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)gpid);
+	wire_put_u32(&m, A_BYTES, n);
+	link_send_msg(&m);
+}
+
+void
+push_blob(struct wire_attr *tb)
+{
+	struct pending	*pd;
+	struct mfile	*f = NULL;
+	pid_t		 gpid = (pid_t)wire_get_u32(&tb[A_PID]);
+	unsigned char	 sum[32];
+	char		 hex[65], tmp[128], cname[256], msg[300];
+	size_t		 i;
+
+	for (pd = pendings; pd != NULL && pd->gpid != gpid; pd = pd->next)
+		;
+	if (pd == NULL)
+		return;
+	for (i = 0; i < pd->nneed; i++)
+		if (memcmp(pd->need[i].hash, tb[A_HASH].data, 32) == 0) {
+			f = &pd->need[i];
+			break;
+		}
+	if (f == NULL) {
+		push_fail(pd, EPROTO, "blob nobody asked for");
+		return;
+	}
+	sodium_bin2hex(hex, sizeof(hex), f->hash, 32);
+	snprintf(tmp, sizeof(tmp), CACHE_DIR "/.in-%d-%s", (int)gpid, hex);
+	if (pd->fd < 0) {
+		if ((pd->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC |
+		    O_CLOEXEC, 0600)) == -1) {
+			snprintf(msg, sizeof(msg), "node cache: %s",
+			    strerror(errno));
+			push_fail(pd, errno, msg);
+			return;
+		}
+		crypto_generichash_init(&pd->hs, NULL, 0, 32);
+		pd->got = 0;
+	}
+	if (tb[A_DATA].data && tb[A_DATA].len) {
+		if (pd->got + tb[A_DATA].len > f->size ||
+		    write(pd->fd, tb[A_DATA].data, tb[A_DATA].len) !=
+		    (ssize_t)tb[A_DATA].len) {
+			unlink(tmp);
+			push_fail(pd, pd->got + tb[A_DATA].len > f->size ?
+			    EFBIG : errno, pd->got + tb[A_DATA].len > f->size ?
+			    "file grew during push" : "node cache: write failed");
+			return;
+		}
+		crypto_generichash_update(&pd->hs, tb[A_DATA].data,
+		    tb[A_DATA].len);
+		pd->got += tb[A_DATA].len;
+		blob_ack(gpid, tb[A_DATA].len);
+	}
+	if (!tb[A_EOF].data || !wire_get_u8(&tb[A_EOF]))
+		return;
+	crypto_generichash_final(&pd->hs, sum, 32);
+	close(pd->fd);
+	pd->fd = -1;
+	/* nothing half-written or changed on the way is ever run */
+	if (pd->got != f->size || sodium_memcmp(sum, f->hash, 32) != 0) {
+		unlink(tmp);
+		snprintf(msg, sizeof(msg), "%s changed during push", f->path);
+		push_fail(pd, EIO, msg);
+		return;
+	}
+	cache_name(f, cname, sizeof(cname));
+	if (chown(tmp, f->uid, f->gid) == -1 || chmod(tmp, f->mode) == -1 ||
+	    rename(tmp, cname) == -1) {
+		unlink(tmp);
+		snprintf(msg, sizeof(msg), "node cache: %s", strerror(errno));
+		push_fail(pd, errno, msg);
+		return;
+	}
+	cache_bytes += f->size;
+	*f = pd->need[--pd->nneed];
+	if (pd->nneed > 0)
+		return;
+	/* every file is here: the exec goes on from the kept frame */
+	{
+		struct wire_hdr		 h;
+		struct wire_attr	 etb[A_MAX];
+		const char		*why;
+		unsigned char		*frame = pd->frame;
+		size_t			 flen = pd->flen;
+
+		pd->frame = NULL;
+		pending_free(pd);
+		if (wire_hdr_decode(frame, flen, WIRE_MAX_FRAME, &h, &why) == 1 &&
+		    proto_parse(&h, frame + WIRE_HDR_LEN, flen - WIRE_HDR_LEN,
+		    etb, &why) == 0)
+			proc_exec(&h, etb, frame + WIRE_HDR_LEN,
+			    flen - WIRE_HDR_LEN);
+		free(frame);
+	}
+}
+
+/* The link went down: forget executions that were waiting for files. */
+void
+push_abort_all(void)
+{
+	char	hex[65], tmp[128];
+
+	while (pendings != NULL) {
+		if (pendings->fd >= 0 && pendings->nneed > 0) {
+			sodium_bin2hex(hex, sizeof(hex), pendings->need[0].hash,
+			    32);
+			snprintf(tmp, sizeof(tmp), CACHE_DIR "/.in-%d-%s",
+			    (int)pendings->gpid, hex);
+			unlink(tmp);
+		}
+		pending_free(pendings);
+	}
+}

@@ -1,0 +1,234 @@
+#!/bin/bash
+# bpsh when things go wrong, and who may do what, on a 4-node virtual
+# cluster: users run as themselves (uid, gid, groups), the node's
+# owner/group/mode decide who may run there, a remote user process cannot
+# read the cluster key or signal the node's PID 1, a user cannot signal
+# another user's ghost; errors per node ("9: No such node", "3: Node is
+# down", "0: Permission denied", a missing command); a node that is lost
+# kills its ghosts (137) within the heartbeat timeout; a ghost killed while
+# its request is in flight leaves nothing on the node.
+. "$(dirname "$0")/lib.sh"
+
+need_root
+need_image
+need_cmd runuser setpriv
+need_file "$BIN/bpsh"
+
+HB_TIMEOUT_MS=3000	# bpvcluster's bpmaster.conf "timeout"
+HB_MS=1000		# and "heartbeat"
+NOBODY=$(id -u nobody 2>/dev/null) || skip "needs a user 'nobody'"
+NOGROUP=$(id -g nobody)
+
+TMP=$(mktemp -d /tmp/t42.XXXXXX)
+chmod 755 "$TMP"
+on_exit "rm -rf '$TMP'"
+
+# (background jobs run "$BIN/bpsh" itself, so $! is the ghost)
+bpsh() { "$BIN/bpsh" "$@"; }
+bpctl() { "$BIN/bpctl" "$@"; }
+# rc COMMAND...: RC is its status; the shell's job messages are silenced.
+rc() { { "$@" 2>&3 3>&-; } 3>&2 2>/dev/null; RC=$?; }
+quiet() { { "$@"; } 2>/dev/null; }
+as_nobody() { runuser -u nobody -- "$@"; }
+# (in the background: setpriv, which execs in place where runuser forks,
+# and no shell function, so that $! is the ghost)
+# run_err OUT ERR COMMAND...: stdout to $TMP/OUT, stderr to $TMP/ERR
+run_err() {
+	local o=$1 e=$2
+	shift 2
+	rc "$@" >"$TMP/$o" 2>"$TMP/$e"
+}
+
+node_root() { echo "/proc/$(node_pid1 "$1")/root"; }
+node_procs() {
+	local r p out=
+	r=$(node_root "$1")
+	for p in $(ls "$r/proc" 2>/dev/null | grep -E '^[0-9]+$'); do
+		[ "$p" = 1 ] && continue
+		out+=" $p:$(cat "$r/proc/$p/comm" 2>/dev/null)"
+	done
+	echo "${out# }"
+}
+node_status_field() {
+	sed -n "s/^$3:[[:space:]]*//p" "$(node_root "$1")/proc/$2/status" 2>/dev/null |
+	    tr -s ' \t' ' ' | sed 's/ $//'
+}
+
+say "# bpvcluster up -n 4"
+vcluster_up 4
+
+say "# users run as themselves"
+out=$(as_nobody "$BIN/bpsh" 0 id -u 2>&1)
+check "runuser -u nobody -- bpsh 0 id -u -> $NOBODY (got '$out')" test "$out" = "$NOBODY"
+out=$(as_nobody "$BIN/bpsh" 0 id -g 2>&1)
+check "and id -g -> $NOGROUP (got '$out')" test "$out" = "$NOGROUP"
+want=$(setpriv --reuid="$NOBODY" --regid="$NOGROUP" --groups=100,4242 id -G)
+out=$(setpriv --reuid="$NOBODY" --regid="$NOGROUP" --groups=100,4242 \
+    "$BIN/bpsh" 0 id -G 2>&1)
+check "supplementary groups go along (id -G '$want', remote '$out')" \
+    test "$out" = "$want"
+setpriv --reuid="$NOBODY" --regid="$NOGROUP" --init-groups \
+    "$BIN/bpsh" 0 sleep 30 >/dev/null 2>&1 &
+BP=$!
+if wait_for '[ -n "$(node_status_field 0 "$BP" Uid)" ]' 10; then
+	uids=$(node_status_field 0 "$BP" Uid)
+	gids=$(node_status_field 0 "$BP" Gid)
+	check "the remote runs with uid $NOBODY real/effective/saved/fs ($uids)" \
+	    test "$uids" = "$NOBODY $NOBODY $NOBODY $NOBODY"
+	check "and gid $NOGROUP ($gids)" \
+	    test "$gids" = "$NOGROUP $NOGROUP $NOGROUP $NOGROUP"
+	caps=$(node_status_field 0 "$BP" CapEff)
+	check "and no capabilities (CapEff $caps)" test "$caps" = 0000000000000000
+else
+	fail "nobody's sleep 30 never showed on node 0 as PID $BP ($(node_procs 0))"
+fi
+
+say "# a user cannot signal another user's ghost"
+"$BIN/bpsh" 0 sleep 30 >/dev/null 2>&1 &
+RP=$!
+wait_for '[ -n "$(node_status_field 0 "$RP" State)" ]' 10
+msg=$(as_nobody kill -TERM "$RP" 2>&1)
+r=$?
+check "nobody: kill -TERM on root's ghost fails ($msg)" \
+    test "$r" -ne 0 -a -n "$(printf '%s' "$msg" | grep -i 'not permitted')"
+sleep 0.3
+check "root's ghost still runs" alive "$RP"
+check "and its remote on node 0 too" test -n "$(node_status_field 0 "$RP" State)"
+check "nobody may signal its own ghost" as_nobody kill -TERM "$BP"
+quiet rc wait "$BP"
+check "nobody's ghost died of TERM, 143 (got $RC)" test "$RC" = 143
+kill -KILL "$RP"
+quiet wait "$RP"
+wait_for '[ -z "$(node_procs 0)" ]' 5 || fail "left on node 0: $(node_procs 0)"
+
+say "# a remote user process and the node's secrets"
+key=/etc/bproc/cluster.key
+check "the node has $key" test -f "$(node_root 0)$key"
+run_err o e as_nobody "$BIN/bpsh" 0 cat "$key"
+check "nobody on node 0 cannot read $key (exit $RC: $(cat "$TMP/e"))" \
+    test "$RC" -ne 0 -a ! -s "$TMP/o"
+run_err o e as_nobody "$BIN/bpsh" 0 sh -c 'kill -0 1'
+check "nobody on node 0 cannot signal PID 1 (exit $RC: $(cat "$TMP/e"))" \
+    test "$RC" -ne 0
+run_err o e as_nobody "$BIN/bpsh" 0 sh -c 'kill -TERM 1; kill -KILL 1'
+check "nor kill it (exit $RC)" test "$RC" -ne 0
+check "node 0 is still up" test "$(node_state 0)" = up
+
+say "# node permissions: owner, group, mode"
+check "bpctl -S 0 -m 0100" bpctl -S 0 -m 0100
+run_err o e as_nobody "$BIN/bpsh" 0 id -u
+check "mode 0100: nobody gets '0: Permission denied' (got '$(cat "$TMP/e")')" \
+    test "$(cat "$TMP/e")" = "0: Permission denied"
+check "and bpsh fails with 255 (got $RC)" test "$RC" = 255
+check "and nothing ran (stdout '$(cat "$TMP/o")')" test ! -s "$TMP/o"
+check "root still may (mode 0100)" test "$(bpsh 0 id -u)" = 0
+check "bpctl -S 0 -u nobody" bpctl -S 0 -u nobody
+out=$(as_nobody "$BIN/bpsh" 0 id -u 2>&1)
+check "owner nobody: bpsh 0 id -u works again (got '$out')" test "$out" = "$NOBODY"
+check "bpctl -S 0 -u root -g 4242 -m 0010" bpctl -S 0 -u root -g 4242 -m 0010
+out=$(setpriv --reuid="$NOBODY" --regid="$NOGROUP" --groups=4242 \
+    "$BIN/bpsh" 0 id -u 2>&1)
+check "group 4242, mode 0010: a member (supplementary) may run (got '$out')" \
+    test "$out" = "$NOBODY"
+run_err o e setpriv --reuid="$NOBODY" --regid="$NOGROUP" --groups=100 \
+    "$BIN/bpsh" 0 id -u
+check "a non-member may not (exit $RC: $(cat "$TMP/e"))" \
+    test "$RC" = 255 -a "$(cat "$TMP/e")" = "0: Permission denied"
+check "bpctl -S 0 -u root -g root -m 0111" bpctl -S 0 -u root -g root -m 0111
+out=$(as_nobody "$BIN/bpsh" 0 id -u 2>&1)
+check "mode 0111 again: nobody may run (got '$out')" test "$out" = "$NOBODY"
+
+say "# errors per node"
+run_err o e bpsh 9 true
+check "bpsh 9 true -> '9: No such node' (got '$(cat "$TMP/e")')" \
+    test "$(cat "$TMP/e")" = "9: No such node"
+check "and exit 255 (got $RC)" test "$RC" = 255
+out=$(bpsh n2 hostname 2>&1)
+check "bpsh n2 hostname -> n2 (got '$out')" test "$out" = n2
+run_err o e bpsh 0 no-such-command-t42
+say "    bpsh 0 no-such-command-t42 -> exit $RC: $(cat "$TMP/e")"
+check "a missing command: '0: ...no-such-command-t42...: No such file or directory'" \
+    grep -Eqx '0: (.*: )?(/.*/)?no-such-command-t42: No such file or directory' "$TMP/e"
+check "and a non-zero exit (got $RC)" test "$RC" -ne 0
+run_err o e bpsh 1 /no/such/dir/prog
+check "a missing path: '1: /no/such/dir/prog: No such file or directory' (got '$(cat "$TMP/e")')" \
+    grep -Eqx '1: (.*: )?/no/such/dir/prog: No such file or directory' "$TMP/e"
+check "and a non-zero exit (got $RC)" test "$RC" -ne 0
+run_err o e bpsh -p 0-1 no-such-command-t42
+say "    bpsh -p 0-1 no-such-command-t42 -> exit $RC: $(tr '\n' '|' <"$TMP/e")"
+check "many nodes: one error line per node" test "$(grep -c 'No such file' "$TMP/e")" = 2
+check "and a non-zero exit (got $RC)" test "$RC" -ne 0
+
+say "# ghosts killed while their request is in flight"
+left=
+for i in $(seq 0 19); do
+	"$BIN/bpsh" 0 sleep 100 >/dev/null 2>&1 &
+	p=$!
+	# from 0 to ~19 ms after the start: before, during and after the EXEC
+	[ "$i" -gt 0 ] && sleep "0.0$(printf %02d "$i")"
+	if ((i % 2)); then kill -TERM "$p"; else kill -KILL "$p"; fi
+	quiet wait "$p"
+done
+if wait_for '[ -z "$(node_procs 0)" ]' 5; then
+	pass "20 ghosts killed 0-19 ms after the start: nothing left on node 0"
+else
+	fail "left on node 0 after 20 early kills: $(node_procs 0)"
+fi
+
+say "# node loss: bpsh 3 sleep 100 & (x3), bpsh 2 sleep 100 &; bpvcluster kill 3"
+# each bpsh runs in the foreground of a subshell that notes its status and
+# the time it ended (and keeps the shell's "Killed" notice out of the log)
+P3=()
+for i in 1 2 3; do
+	(
+		"$BIN/bpsh" 3 sleep 100 >/dev/null 2>"$TMP/loss$i.err"
+		echo "$? $(now_ms)" >"$TMP/loss$i.rc"
+	) 2>/dev/null &
+	P3+=($!)
+done
+"$BIN/bpsh" 2 sleep 100 >/dev/null 2>&1 &
+P2=$!
+wait_for '[ "$(node_procs 3 | wc -w)" = 3 ] && [ -n "$(node_procs 2)" ]' 10 ||
+    fail "the sleeps did not start (node 3: $(node_procs 3); node 2: $(node_procs 2))"
+start=$(now_ms)
+"$BIN/bpvcluster" kill 3 2>/dev/null || fail "bpvcluster kill 3"
+limit=$((HB_TIMEOUT_MS + HB_MS + 1000))
+for i in 0 1 2; do
+	if wait_for '[ -s "$TMP/loss$((i + 1)).rc" ]' $((limit / 1000 + 5)); then
+		read -r r end <"$TMP/loss$((i + 1)).rc"
+		ms=$((end - start))
+		check "ghost $((i + 1)) of node 3 exits 137 (got $r) ${ms} ms after the power cut (limit ${limit} ms)" \
+		    test "$r" = 137 -a "$ms" -le "$limit"
+	else
+		fail "ghost $((i + 1)) of node 3 still runs $((limit / 1000 + 5)) s after the power cut"
+		kids=$(ps -o pid= --ppid "${P3[$i]}")
+		[ -n "$kids" ] && kill -KILL $kids
+	fi
+	quiet wait "${P3[$i]}"
+	err=$(cat "$TMP/loss$((i + 1)).err")
+	check "and printed '3: Node is down' on stderr (got '$err')" \
+	    test "$err" = "3: Node is down"
+done
+check "node 2's ghost is not touched" alive "$P2"
+kill -TERM "$P2"
+quiet wait "$P2"
+wait_for '[ "$(node_state 3)" = down ]' 10
+start=$(now_ms)
+run_err o e bpsh 3 true
+ms=$(( $(now_ms) - start ))
+check "a request to down node 3 fails at once (${ms} ms) with '3: Node is down' (got '$(cat "$TMP/e")')" \
+    test "$(cat "$TMP/e")" = "3: Node is down" -a "$ms" -lt 1000
+check "and exit 255 (got $RC)" test "$RC" = 255
+run_err o e bpsh -p 0-3 hostname
+say "    bpsh -p 0-3 hostname with node 3 down -> exit $RC; stderr: $(tr '\n' '|' <"$TMP/e")"
+check "many nodes: the up ones run (got $(sort "$TMP/o" | tr '\n' '|'))" \
+    test "$(sort "$TMP/o" | tr '\n' '|')" = "  0: n0|  1: n1|  2: n2|"
+check "many nodes: node 3's error is the line '3: Node is down'" \
+    grep -qx '3: Node is down' "$TMP/e"
+check "and the exit status is 255 (got $RC)" test "$RC" = 255
+out=$(bpsh -a hostname | sort | tr '\n' ' ')
+check "bpsh -a skips the down node (got '$out')" test "$out" = "n0 n1 n2 "
+"$BIN/bpvcluster" start -w 3 >/dev/null 2>&1 || fail "bpvcluster start -w 3"
+out=$(bpsh 3 hostname 2>&1)
+check "node 3 back up: bpsh 3 hostname -> n3 (got '$out')" test "$out" = n3
+finish

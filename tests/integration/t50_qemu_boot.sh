@@ -1,0 +1,78 @@
+#!/bin/bash
+# Network boot end to end: `bpvcluster up -n 2 --qemu` makes two QEMU
+# machines (TCG) with no disk that PXE-boot from dnsmasq on a bridge inside
+# the test's own network namespace: node 0 through the NIC's iPXE ROM and
+# boot/bproc.ipxe, node 1 through pxelinux.0 and pxelinux.cfg (IPAPPEND).
+# Both must pass through every boot stage to `up`; bpsh runs on them;
+# bpctl -R reboots one (it PXE-boots again and comes back up); a machine
+# whose power is cut (QEMU killed: no FIN) is down within the heartbeat
+# timeout.
+. "$(dirname "$0")/lib.sh"
+
+need_root
+need_image
+need_cmd ip qemu-system-x86_64 dnsmasq
+need_file "$TOP/boot/mkboot.sh" /usr/lib/PXELINUX/pxelinux.0 \
+    /usr/lib/syslinux/modules/bios/ldlinux.c32
+KERNEL=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+[ -n "$KERNEL" ] || skip "no node kernel in /boot (install linux-image-amd64)"
+KREL=${KERNEL#/boot/vmlinuz-}
+
+HB_TIMEOUT_MS=3000	# bpvcluster's bpmaster.conf "timeout"
+HB_MS=1000		# and "heartbeat"
+export BPVC_PXELINUX=1	# node 1 boots through syslinux
+export BPVC_TIMEOUT=${BPVC_TIMEOUT:-90}	# TCG: two machines share the CPUs
+
+say "# bpvcluster up -n 2 --qemu (kernel $KREL)"
+start=$(now_ms)
+log=$(mktemp /tmp/bproc-up.XXXXXX)
+on_exit "\"$BIN/bpvcluster\" down"
+on_exit "rm -f '$log'"
+if ! out=$("$BIN/bpvcluster" up -n 2 --qemu 2>"$log"); then
+	sed 's/^/    /' "$log"
+	die "bpvcluster up -n 2 --qemu failed"
+fi
+eval "$out"
+pass "2 QEMU nodes up in $(( $(now_ms) - start )) ms"
+
+DLOG=$BPVC_STATE/boot/dnsmasq.log
+check "node 0 fetched the iPXE script over TFTP" \
+    grep -q "sent .*/bproc.ipxe to 10.11.0.16" "$DLOG"
+check "node 1 fetched pxelinux.0 and its config over TFTP" \
+    grep -q "sent .*/pxelinux.cfg/default to 10.11.0.17" "$DLOG"
+for i in 0 1; do
+	c=$BPVC_STATE/node$i.log
+	ok=1
+	for s in "kernel -> network" "network -> connected" \
+	    "connected -> setup" "setup -> up"; do
+		grep -q "boot stage $s" "$c" || { ok=0; say "    node $i: no '$s'"; }
+	done
+	check "node $i went through every boot stage" test "$ok" = 1
+	check "node $i loaded its NIC modules" grep -q "kernel modules loaded" "$c"
+	[ "$ok" = 1 ] || show_log "$c"
+done
+check "node 1's kernel got the lease from IPAPPEND" \
+    eval '"$BIN/bpsh" 1 cat /proc/cmdline | grep -q "ip=10.11.0.17:10.11.0.1:10.11.0.1:255.255.0.0"'
+
+out=$("$BIN/bpsh" 0-1 uname -r 2>&1)
+check "bpsh 0-1 uname -r prints $KREL twice" \
+    test "$(printf '%s\n' "$out" | grep -cx "$KREL")" = 2
+comm=$("$BIN/bpsh" 1 cat /proc/1/comm 2>&1)
+check "bpsh 1 cat /proc/1/comm prints init (nodeinit is /init): $comm" \
+    test "$comm" = init
+
+say "# bpctl -S 1 -R"
+"$BIN/bpctl" -S 1 -R || fail "bpctl -S 1 -R"
+check "node 1 leaves up" wait_for '[ "$(node_state 1)" != up ]' 10
+check "node 1 PXE-boots again and is up" \
+    wait_for '[ "$(node_state 1)" = up ]' 60
+say "    (up again after $WAITED_MS ms)"
+
+say "# bpvcluster kill 1"
+"$BIN/bpvcluster" kill 1 2>/dev/null || fail "bpvcluster kill 1"
+check "node 1 down within the heartbeat timeout" \
+    wait_for '[ "$(node_state 1)" = down ]' $(( (HB_TIMEOUT_MS + 2 * HB_MS) / 1000 ))
+say "    (down after $WAITED_MS ms; timeout $HB_TIMEOUT_MS ms)"
+check "node 0 stays up" test "$(node_state 0)" = up
+
+finish
