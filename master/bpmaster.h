@@ -55,7 +55,8 @@ struct proc {
 	int		 started;	/* the node answered the EXEC */
 	int		 exited;
 	int		 traced;	/* ptrace-seized: we see its SIGSTOPs */
-	int		 expect_stop;	/* the next SIGSTOP is ours: let it stop */
+	int		 rstopped;	/* the node last reported it stopped */
+	int		 held;		/* ghost held in its SIGSTOP's delivery */
 	char		*cmd;
 	struct ctlconn	*ghost;		/* NULL once the ghost is gone */
 	struct proc	*next;
@@ -114,11 +115,13 @@ int	proc_from_node(struct node *, const struct wire_hdr *,
 void	proc_node_down(struct node *);
 void	proc_list(struct ctlconn *, uint32_t);
 int	proc_count(void);
-void	proc_signal_remote(struct proc *, int);
+int	proc_signal_remote(struct proc *, int);
 
 /* trace.c */
 void	trace_ghost(struct proc *);
 int	trace_stop_ghost(struct proc *);
+void	trace_cont_ghost(struct proc *);
+void	trace_release(struct proc *);
 void	trace_reap(void);
 
 /* ctl.c */

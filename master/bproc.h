@@ -99,6 +99,7 @@ struct bproc_exec_opts {
 	const char	*file_in;	/* opened on the node, as the caller */
 	const char	*file_out;
 	const char	*file_err;
+	int		 err_fd;	/* >0: where the ghost prints node errors */
 };
 #define BPROC_EXEC_STDIN_NULL	0x01	/* stdin from /dev/null */
 #define BPROC_EXEC_NOIO		0x02	/* no I/O forwarding at all */

@@ -168,6 +168,9 @@ job_start(struct job *j, char **cmd, int tee_stdin)
 		signal(SIGPIPE, SIG_DFL);
 		if (tee_stdin)
 			dup2(pin[0], STDIN_FILENO);
+		/* node errors go to the real stderr, never through -p's prefix */
+		if (route && (err_fd = fcntl(STDERR_FILENO, F_DUPFD, 3)) == -1)
+			err_fd = STDERR_FILENO;
 		if (route) {
 			dup2(pout[1], STDOUT_FILENO);
 			dup2(perr[1], STDERR_FILENO);
@@ -181,6 +184,7 @@ job_start(struct job *j, char **cmd, int tee_stdin)
 		o.file_err = opt_err;
 		o.files = manifest.files;
 		o.nfiles = manifest.n;
+		o.err_fd = err_fd != STDERR_FILENO ? err_fd : 0;
 		bproc_rexec_opts(j->node, exec_file, cmd, environ, &o);
 		node_error(j->node, exec_error());
 		_exit(BPSH_FAIL);
@@ -492,5 +496,13 @@ main(int argc, char **argv)
 	for (k = 0; k < set.count; k++)
 		if (jobs[k].status > rc)
 			rc = jobs[k].status;
+	/*
+	 * Ctrl-C killed the command: die of it too, so that a calling shell
+	 * stops its loop (the "wait and cooperative exit" rule).
+	 */
+	if (rc == 128 + SIGINT || rc == 128 + SIGQUIT) {
+		signal(rc - 128, SIG_DFL);
+		kill(getpid(), rc - 128);
+	}
 	return rc;
 }

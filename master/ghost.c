@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,11 +32,13 @@ static int		sig_fd = -1;
 static int		stdin_open = 1;
 static uint32_t		stdin_unacked;
 static int		out_broken[3];
+static int		err_fd = STDERR_FILENO;	/* for "<node>: <error>" lines */
+static pid_t		master_pid;	/* bpmaster, from SO_PEERCRED */
 
 static void __attribute__((noreturn))
 ghost_die(const char *what)
 {
-	fprintf(stderr, "%d: %s\n", node, what);
+	dprintf(err_fd, "%d: %s\n", node, what);
 	/* a ghost that lost its process looks killed, like BProc's */
 	signal(SIGKILL, SIG_DFL);
 	kill(getpid(), SIGKILL);
@@ -199,7 +202,7 @@ ghost_message(const struct wire_hdr *h, struct wire_attr *tb)
 		break;
 	case MSG_EXIT:
 		if (tb[A_MSG].data)
-			fprintf(stderr, "%d: %s\n", node,
+			dprintf(err_fd, "%d: %s\n", node,
 			    wire_get_str(&tb[A_MSG]));
 		ghost_exit(wire_get_u32(&tb[A_STATUS]));
 	}
@@ -212,6 +215,10 @@ ghost_signals(void)
 
 	while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD)
+			continue;
+		/* bpmaster continues us when the remote continued: not news */
+		if (si.ssi_signo == SIGCONT && master_pid > 0 &&
+		    si.ssi_pid == (uint32_t)master_pid)
 			continue;
 		ghost_signal((int)si.ssi_signo);
 	}
@@ -238,6 +245,10 @@ main(int argc, char **argv)
 	fd = atoi(s);
 	node = (s = getenv("BPROC_GHOST_NODE")) ? atoi(s) : -1;
 	flags = (s = getenv("BPROC_GHOST_FLAGS")) ? (unsigned)atoi(s) : 0;
+	if ((s = getenv("BPROC_GHOST_ERRFD")) != NULL && atoi(s) > 2) {
+		err_fd = atoi(s);
+		fcntl(err_fd, F_SETFD, FD_CLOEXEC);
+	}
 	if (flags & (EXEC_F_NOIO | EXEC_F_STDIN_NULL))
 		stdin_open = 0;
 	/* ps -o comm shows the remote command's name, not ours */
@@ -245,8 +256,17 @@ main(int argc, char **argv)
 	prctl(PR_SET_NAME, base, 0, 0, 0);
 
 	/* every catchable signal is read and forwarded; faults stay fatal */
-	for (i = 1; i < NSIG; i++)
-		signal(i, SIG_DFL);
+	/*
+	 * Undo inherited SIG_IGN (a background job ignores INT and QUIT) so
+	 * those reach us; leave the rest alone: resetting SIGCONT to SIG_DFL
+	 * would discard one that is pending since before the exec.
+	 */
+	for (i = 1; i < NSIG; i++) {
+		struct sigaction	sa;
+
+		if (sigaction(i, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			signal(i, SIG_DFL);
+	}
 	sigfillset(&all);
 	sigdelset(&all, SIGSEGV);
 	sigdelset(&all, SIGBUS);
@@ -258,6 +278,13 @@ main(int argc, char **argv)
 		ghost_die("signalfd failed");
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	fcntl(fd, F_SETFL, O_NONBLOCK);
+	{
+		struct ucred	uc;
+		socklen_t	ul = sizeof(uc);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0)
+			master_pid = uc.pid;
+	}
 	conn_init(&mc, fd, "bpmaster", WIRE_MAX_FRAME, 8u << 20);
 
 	for (;;) {

@@ -4,6 +4,7 @@
  * The master identifies us by SO_PEERCRED; no request carries our uid.
  */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -686,8 +687,9 @@ bproc_rexec_opts(int node, const char *file, char *const argv[],
 	struct wire_attr			 tb[A_MAX];
 	unsigned char				*buf = NULL;
 	char					 fdenv[32], nodeenv[32];
-	char					 flagenv[32];
-	char					*genv[5];
+	char					 flagenv[32], errenv[32];
+	char					*genv[6];
+	sigset_t				 all, old;
 	const char				*ghost;
 	int					 fd, e, saved;
 
@@ -696,8 +698,17 @@ bproc_rexec_opts(int node, const char *file, char *const argv[],
 		errno = EINVAL;
 		return -1;
 	}
-	if ((fd = ctl_connect()) == -1)
+	/*
+	 * From the request on, signals wait (blocked, pending) for the
+	 * ghost, which inherits them across the exec and forwards them: a
+	 * Ctrl-C or SIGCONT in this window is not lost.
+	 */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	if ((fd = ctl_connect()) == -1) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		return -1;
+	}
 	if (rexec_request(fd, node, file, argv, envp, o) == -1)
 		goto fail;
 	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
@@ -752,6 +763,12 @@ bproc_rexec_opts(int node, const char *file, char *const argv[],
 	genv[1] = nodeenv;
 	genv[2] = flagenv;
 	genv[3] = NULL;
+	if (o->err_fd > 0) {
+		snprintf(errenv, sizeof(errenv), "BPROC_GHOST_ERRFD=%d",
+		    o->err_fd);
+		genv[3] = errenv;
+		genv[4] = NULL;
+	}
 	if (fcntl(fd, F_SETFD, 0) == -1)
 		goto fail;
 	execve(ghost, argv, genv);
@@ -762,6 +779,7 @@ fail:
 	saved = errno;
 	free(buf);
 	close(fd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	errno = saved;
 	return -1;
 }

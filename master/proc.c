@@ -37,18 +37,21 @@ proc_find(pid_t pid)
 	return NULL;
 }
 
-void
+int
 proc_signal_remote(struct proc *p, int sig)
 {
 	unsigned char	buf[64];
 	struct wire_msg	m;
 
 	if (nodes[p->node].link == NULL)
-		return;
+		return -1;
 	wire_msg_init(&m, buf, sizeof(buf), MSG_SIGNAL, 0, 0);
 	wire_put_u32(&m, A_PID, (uint32_t)p->pid);
 	wire_put_u32(&m, A_SIG, (uint32_t)sig);
-	node_send(&nodes[p->node], &m);
+	if (node_send(&nodes[p->node], &m) == -1)
+		return -1;
+	/* the node answers with a stop or an exit only for a started one */
+	return p->started && !p->exited ? 0 : -1;
 }
 
 static void
@@ -61,6 +64,7 @@ proc_free(struct proc *p)
 			*pp = p->next;
 			break;
 		}
+	trace_release(p);
 	if (p->ghost != NULL)
 		ctl_set_proc(p->ghost, NULL);
 	free(p->cmd);
@@ -293,6 +297,8 @@ proc_from_ghost(struct proc *p, const struct wire_hdr *h, struct wire_attr *tb)
 		wire_put_u32(&m, A_BYTES, wire_get_u32(&tb[A_BYTES]));
 		break;
 	case MSG_SIGNAL:
+		log_debug("ghost %d: signal %u, to the remote", (int)p->pid,
+		    wire_get_u32(&tb[A_SIG]));
 		wire_put_u32(&m, A_SIG, wire_get_u32(&tb[A_SIG]));
 		break;
 	case MSG_BLOB:
@@ -344,12 +350,27 @@ proc_from_node(struct node *n, const struct wire_hdr *h, struct wire_attr *tb,
 			return node_send(n, &m) == -1 ? -1 : 0;
 		}
 	}
-	/* a SIGSTOP the ghost cannot raise on itself without us seeing it */
-	if (h->type == MSG_STOPPED && wire_get_u32(&tb[A_SIG]) == SIGSTOP &&
-	    p->ghost != NULL && trace_stop_ghost(p) == 0)
-		return 0;
+	if (h->type == MSG_STOPPED) {
+		p->rstopped = wire_get_u32(&tb[A_SIG]) != 0;
+		log_debug("process %d on node %d %s (signal %u)", (int)p->pid,
+		    n->num, p->rstopped ? "stopped" : "continued",
+		    wire_get_u32(&tb[A_SIG]));
+		/* a SIGSTOP the ghost cannot raise on itself without us seeing it */
+		if (p->rstopped && wire_get_u32(&tb[A_SIG]) == SIGSTOP &&
+		    p->ghost != NULL && trace_stop_ghost(p) == 0)
+			return 0;
+		/*
+		 * The remote runs again, whoever continued it: so does the
+		 * ghost, or it would stay stopped after a quick STOP, CONT
+		 * (our SIGSTOP can land after the user's SIGCONT).  The ghost
+		 * does not forward a SIGCONT that comes from us.
+		 */
+		if (!p->rstopped && p->ghost != NULL)
+			trace_cont_ghost(p);
+	}
 	if (h->type == MSG_EXIT) {
 		p->exited = 1;
+		trace_release(p);
 		log_debug("process %d on node %d ended, status 0x%x",
 		    (int)p->pid, n->num, wire_get_u32(&tb[A_STATUS]));
 		if (p->ghost == NULL) {

@@ -255,6 +255,23 @@ path_clean(char *p)
 	*out = '\0';
 }
 
+/* No "//", "." or ".." component and no trailing "/". */
+static int
+path_is_clean(const char *p)
+{
+	const char	*s;
+
+	for (s = p; (s = strchr(s, '/')) != NULL; s++) {
+		if (s[1] == '/' || (s[1] == '\0' && s != p))
+			return 0;
+		if (s[1] == '.' && (s[2] == '/' || s[2] == '\0'))
+			return 0;
+		if (s[1] == '.' && s[2] == '.' && (s[3] == '/' || s[3] == '\0'))
+			return 0;
+	}
+	return 1;
+}
+
 static void
 add_path(struct manifest *m, const char *path, int depth)
 {
@@ -413,7 +430,39 @@ add_path_from(struct manifest *m, const char *path, int depth, int from_link)
 	ssize_t			 n;
 	int			 fd;
 
-	if (depth > 64 || path[0] != '/' || manifest_has(m, path))
+	if (depth > 64 || path[0] != '/')
+		return;
+	/*
+	 * "$ORIGIN/../lib/libx.so" or "./prog": the node takes only clean
+	 * absolute paths, and the front end's kernel resolves ".." through
+	 * the real directories, so do that here (the last component stays,
+	 * a symlink is pushed as one).
+	 */
+	if (!path_is_clean(path)) {
+		char	*slash;
+
+		snprintf(abs, sizeof(abs), "%s", path);
+		slash = strrchr(abs, '/');
+		*slash = '\0';
+		if (realpath(abs[0] ? abs : "/", dir) == NULL) {
+			if (from_link && errno == ENOENT)
+				return;
+			warn("push %s", path);
+			m->errors++;
+			return;
+		}
+		if ((size_t)snprintf(target, sizeof(target), "%s/%s",
+		    strcmp(dir, "/") == 0 ? "" : dir, slash + 1) >=
+		    sizeof(target)) {
+			warnx("push %s: path too long", path);
+			m->errors++;
+			return;
+		}
+		path_clean(target);
+		add_path_from(m, target, depth + 1, from_link);
+		return;
+	}
+	if (manifest_has(m, path))
 		return;
 	if (lstat(path, &st) == -1) {
 		/* a dangling link's target is not there to push: not an error */

@@ -1,16 +1,21 @@
 /*
  * SIGSTOP cannot be caught, so a ghost cannot forward it itself.  The
  * master ptrace-seizes every ghost: a SIGSTOP sent to it arrives here as
- * a signal-delivery-stop, goes to the remote process, and is suppressed;
- * the ghost stops only when the node reports the remote stopped, so the
- * ghost's parent sees the same stop.  Every other signal the ghost blocks
- * and reads itself; those never reach us.  SIGKILL shows as the ghost's
- * connection closing.
+ * a signal-delivery-stop, goes to the remote process, and the ghost is
+ * held in that stop until the node reports the remote stopped; then the
+ * same SIGSTOP is let through, so the ghost's parent sees the same stop.
+ * Holding it, rather than sending a new SIGSTOP later, matters: a new stop
+ * signal would discard a SIGCONT the user sent meanwhile, while a SIGCONT
+ * that arrives during the hold cancels the held stop in the kernel and
+ * stays queued for the ghost to forward.  Every other signal the ghost
+ * blocks and reads itself; those never reach us.  SIGKILL shows as the
+ * ghost's connection closing.
  */
 #include <signal.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "bpmaster.h"
 #include "log.h"
@@ -32,8 +37,49 @@ trace_stop_ghost(struct proc *p)
 {
 	if (!p->traced)
 		return -1;
-	p->expect_stop = 1;
+	if (p->held) {
+		p->held = 0;
+		return ptrace(PTRACE_CONT, p->pid, NULL, (void *)(long)SIGSTOP);
+	}
+	/* stopped on the node by someone else: a SIGSTOP of our own */
 	return kill(p->pid, SIGSTOP);
+}
+
+/* The remote continued: so does the ghost (it ignores our SIGCONT). */
+void
+trace_cont_ghost(struct proc *p)
+{
+	if (p->held) {
+		trace_release(p);
+		return;
+	}
+	if (p->traced)
+		kill(p->pid, SIGCONT);
+}
+
+/* Let a held ghost run on without stopping (its process ended). */
+void
+trace_release(struct proc *p)
+{
+	if (!p->held)
+		return;
+	p->held = 0;
+	ptrace(PTRACE_CONT, p->pid, NULL, NULL);
+}
+
+/*
+ * A SIGSTOP is ours when we sent it (trace_stop_ghost): the kernel says
+ * who sent a signal, so no flag can go stale when a SIGCONT discards our
+ * SIGSTOP before the ghost dequeues it.
+ */
+static int
+trace_stop_is_ours(pid_t pid)
+{
+	siginfo_t	si;
+
+	if (ptrace(PTRACE_GETSIGINFO, pid, NULL, &si) == -1)
+		return 0;
+	return si.si_code == SI_USER && si.si_pid == getpid();
 }
 
 static void
@@ -65,13 +111,20 @@ trace_event(pid_t pid, int status)
 	}
 	/* a signal-delivery-stop */
 	if (sig == SIGSTOP && p != NULL && !p->exited) {
-		if (p->expect_stop) {
-			p->expect_stop = 0;
-			ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig);
+		if (trace_stop_is_ours(pid)) {
+			log_debug("ghost %d: our SIGSTOP, remote %s", (int)pid,
+			    p->rstopped ? "stopped: stop" : "runs: dropped");
+			/* stop only if the remote still is stopped */
+			ptrace(PTRACE_CONT, pid, NULL,
+			    (void *)(long)(p->rstopped ? sig : 0));
 			return;
 		}
-		proc_signal_remote(p, SIGSTOP);
-		ptrace(PTRACE_CONT, pid, NULL, NULL);
+		log_debug("ghost %d: SIGSTOP, to the remote", (int)pid);
+		/* held until the node answers: trace_stop_ghost() */
+		if (proc_signal_remote(p, SIGSTOP) == 0)
+			p->held = 1;
+		else
+			ptrace(PTRACE_CONT, pid, NULL, NULL);
 		return;
 	}
 	ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig);

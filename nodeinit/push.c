@@ -1,13 +1,13 @@
 /*
  * The node's RAM file cache.  Pushed files live once per content in
- * /run/bproc/cache (named by BLAKE2b hash, owner and mode) and are linked
+ * /var/lib/bproc/cache (named by BLAKE2b hash, owner and mode) and are linked
  * in at their front-end paths, atomically (link or symlink to a temporary
  * name, then rename), so the dynamic linker finds them where the front end
  * has them.  A process waits, as a pending exec, until every file it
  * needs is here; blobs are written to a temporary file, checked against
  * their hash, and only then renamed into the cache, so nothing
  * half-written is ever run.  Files of the node's own image are never
- * replaced.
+ * replaced, but for busybox applet links (see is_applet).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -114,6 +114,25 @@ is_pushed(const char *path)
 	return 0;
 }
 
+/*
+ * A busybox applet link of the image gives way to the front end's program
+ * of the same path: `bpsh 0 xz` runs the xz the user's PATH found, not
+ * busybox's.  /bin/sh stays busybox's, the node's own shell.
+ */
+static int
+is_applet(const char *path, const struct stat *st)
+{
+	char	buf[32];
+	ssize_t	n;
+
+	if (!S_ISLNK(st->st_mode) || strcmp(path, "/bin/sh") == 0)
+		return 0;
+	if ((n = readlink(path, buf, sizeof(buf) - 1)) < 0)
+		return 0;
+	buf[n] = '\0';
+	return strcmp(buf, "/bin/busybox") == 0;
+}
+
 static void
 mkdirs(const char *path)
 {
@@ -176,7 +195,8 @@ push_link(const unsigned char *body, size_t blen, char *msg, size_t msglen)
 	while (wire_iter_next(&it, &a) == 1) {
 		if (a.type != A_MFILE || mfile_parse(&a, &f) == -1)
 			continue;
-		if (lstat(f.path, &st) == 0 && !is_pushed(f.path))
+		if (lstat(f.path, &st) == 0 && !is_pushed(f.path) &&
+		    !is_applet(f.path, &st))
 			continue;
 		mkdirs(f.path);
 		snprintf(tmp, sizeof(tmp), "%s.bproc-tmp", f.path);

@@ -162,6 +162,19 @@ if wait_for '[[ $(ghost_stat "$BP") == [SR]* ]]' 5; then
 else
 	fail "the ghost's ps state is '$(ghost_stat "$BP")' after CONT"
 fi
+# a script may stop and continue at once: it must end running
+bad=
+for i in $(seq 20); do
+	kill -STOP "$BP"
+	kill -CONT "$BP"
+	if ! wait_for '[[ $(node_pstate 1 "$BP") == [SR] && $(ghost_stat "$BP") == [SR]* ]]' 2; then
+		bad+=" $i(ghost $(ghost_stat "$BP"), node $(node_pstate 1 "$BP"))"
+		kill -CONT "$BP"
+		wait_for '[[ $(node_pstate 1 "$BP") == [SR] && $(ghost_stat "$BP") == [SR]* ]]' 2
+	fi
+done
+check "kill -STOP; kill -CONT back to back: ghost and remote run, 20 of 20${bad:+ (stuck after:$bad)}" \
+    test -z "$bad"
 kill -KILL "$BP"
 quiet wait "$BP"
 wait_for '[ -z "$(node_procs 1)" ]' 5

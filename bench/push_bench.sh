@@ -1,0 +1,133 @@
+#!/bin/bash
+# Push into node RAM, as ratios (no pass/fail on timings), on a 2-node
+# virtual cluster (issue 4's benchmark):
+#   cold push      `bpsh --no-push --push F 0 /bin/true` of a fresh 16 MB
+#                  random file (only F is pushed; /bin/true is busybox),
+#                  already hashed by a push of it to node 1 first:
+#                  throughput = 16 MB / (time - time of the same run with
+#                  nothing to push), as a share of the veth throughput
+#                  measured in the same run (goal >= 50%)
+#   veth floor     raw TCP from the master's namespace into the node's
+#                  busybox nc (`bpsh -O /dev/null 0 nc -l -p PORT`), same
+#                  bridge and veth the node link uses
+#   warm run       median `bpsh 0 /usr/bin/true` once /usr/bin/true, libc
+#                  and ld.so are in the node's cache, as a ratio to
+#                  `bpsh --no-push 0 /bin/true` (busybox, in the initramfs)
+#
+# Needs root (virtual cluster).  The cluster lives in its own state dir
+# and network namespace and is torn down on exit.  PUSH_RUNS=5 (cold
+# pushes), WARM_RUNS=30, VETH_MB=512 override.
+set -uo pipefail
+
+cd "$(dirname "$(readlink -f "$0")")/.."
+TOP=$PWD
+BIN=$TOP/out/bin
+COLD_RUNS=${PUSH_RUNS:-5}
+WARM_RUNS=${WARM_RUNS:-30}
+VETH_MB=${VETH_MB:-512}
+BLOB_MB=16
+PORT=9000
+GOAL_PCT=50
+
+say() { printf '%s\n' "$*"; }
+[ "$(id -u)" = 0 ] || { say "push bench: skipped (needs root for a virtual cluster)"; exit 0; }
+for f in "$BIN/bpsh" "$BIN/bpstat" "$BIN/bpvcluster" "$TOP/out/boot/initramfs.cpio.gz"; do
+	[ -e "$f" ] || { say "push bench: $f is missing (./build.sh)"; exit 1; }
+done
+
+export BPVC_STATE=/run/bproc/pushbench-$$ BPVC_NETNS=bpp$$
+# a 0755 directory: the pushed files keep their front-end paths
+tmp=$(mktemp -d /var/tmp/push-bench.XXXXXX)
+chmod 0755 "$tmp"
+export HOME=$tmp/home		# a hash cache of our own
+mkdir -p "$HOME"
+BGPIDS=()
+cleanup() {
+	local p
+	for p in "${BGPIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	"$BIN/bpvcluster" down >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+now_ns() { date +%s%N; }
+# median of the numbers on stdin
+median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print 0; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+push_bytes() {
+	"$BIN/bpstat" --json 0 2>/dev/null | sed -n 's/.*"push_bytes": \([0-9]*\).*/\1/p'
+}
+# time_ms COMMAND...: run it (output discarded), print its wall time in ms
+time_ms() {
+	local s e
+	s=$(now_ns)
+	"$@" >/dev/null 2>&1 || { echo fail; return 1; }
+	e=$(now_ns)
+	awk -v d=$((e - s)) 'BEGIN {printf "%.3f\n", d / 1e6}'
+}
+
+say "push bench: a 2-node virtual cluster (node 1 only primes the front end's hash cache)"
+out=$("$BIN/bpvcluster" up -n 2 2>"$tmp/up.log") || {
+	sed 's/^/    /' "$tmp/up.log"
+	say "push bench: bpvcluster up failed"
+	exit 1
+}
+eval "$out"
+addr=$("$BIN/bpstat" --json 0 | sed -n 's/.*"addr": "\([0-9.]*\)".*/\1/p')
+bpsh() { "$BIN/bpsh" "$@"; }
+
+# --- veth floor: raw TCP, master namespace -> node -----------------------
+veth_run() {
+	local s e t
+	bpsh -n -O /dev/null 0 nc -l -p "$PORT" &
+	BGPIDS+=($!)
+	local lpid=$!
+	sleep 0.3	# let nc listen
+	s=$(now_ns)
+	ip netns exec "$BPVC_NETNS" bash -c \
+	    "dd if=/dev/zero bs=1M count=$VETH_MB status=none >/dev/tcp/$addr/$PORT" ||
+	    { kill "$lpid" 2>/dev/null; echo 0; return; }
+	wait "$lpid" 2>/dev/null
+	e=$(now_ns)
+	awk -v b=$((VETH_MB << 20)) -v d=$((e - s)) 'BEGIN {printf "%.1f\n", b / (d / 1e9) / 1e6}'
+}
+v1=$(veth_run)
+v2=$(veth_run)
+v3=$(veth_run)
+veth=$(printf '%s\n' "$v1" "$v2" "$v3" | sort -n | tail -1)
+say "  veth TCP (dd | /dev/tcp -> busybox nc, $VETH_MB MB): $v1, $v2, $v3 MB/s; best $veth MB/s"
+
+# --- cold push of 16 MB ------------------------------------------------------
+bpsh --no-push 0 /bin/true	# warm the path
+base=$(for i in 1 2 3 4 5; do time_ms bpsh --no-push 0 /bin/true; done | median)
+rates=()
+for i in $(seq 1 "$COLD_RUNS"); do
+	f=$tmp/blob$i
+	head -c $((BLOB_MB << 20)) /dev/urandom >"$f"
+	# first to node 1: that run also hashes the file (once; the front
+	# end's hash cache keeps it), so node 0's run times the transfer
+	t1=$(time_ms bpsh --no-push --push "$f" 1 /bin/true)
+	b0=$(push_bytes)
+	t=$(time_ms bpsh --no-push --push "$f" 0 /bin/true)
+	b1=$(push_bytes)
+	sent=$((b1 - b0))
+	net=$(awk -v t="$t" -v b="$base" 'BEGIN {d = t - b; if (d < 0.001) d = 0.001; print d}')
+	r=$(awk -v s="$sent" -v d="$net" 'BEGIN {printf "%.1f\n", s / (d / 1e3) / 1e6}')
+	say "  cold push $i: node 1 (hash + push) ${t1} ms; node 0 (push) ${t} ms for $sent bytes (${net} ms over the ${base} ms of an empty run): $r MB/s"
+	rates+=("$r")
+	rm -f "$f"
+done
+push=$(printf '%s\n' "${rates[@]}" | median)
+pct=$(awk -v p="$push" -v v="$veth" 'BEGIN {if (v > 0) printf "%.0f\n", 100 * p / v; else print 0}')
+say "  cold push of $BLOB_MB MB: median $push MB/s = ${pct}% of veth TCP ($veth MB/s); goal >= ${GOAL_PCT}%"
+
+# --- warm run vs a program in the initramfs -------------------------------
+bpsh 0 /usr/bin/true >/dev/null 2>&1 || say "  bpsh 0 /usr/bin/true failed"
+b0=$(push_bytes)
+warm=$(for i in $(seq 1 "$WARM_RUNS"); do time_ms bpsh 0 /usr/bin/true; done | median)
+b1=$(push_bytes)
+img=$(for i in $(seq 1 "$WARM_RUNS"); do time_ms bpsh --no-push 0 /bin/true; done | median)
+ratio=$(awk -v w="$warm" -v i="$img" 'BEGIN {printf "%.2f\n", w / i}')
+say "  warm bpsh 0 /usr/bin/true (pushed, cached): median $warm ms over $WARM_RUNS runs; blob bytes sent: $((b1 - b0))"
+say "  bpsh --no-push 0 /bin/true (initramfs busybox): median $img ms"
+say "  warm run / initramfs run: ${ratio}x"
