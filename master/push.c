@@ -341,7 +341,7 @@ add_elf_deps(struct manifest *m, const char *path, int fd, int depth)
 	const char	*rpath = NULL, *runpath = NULL, *needed[256];
 	int		 nneeded = 0;
 
-	if ((e = elf_begin(fd, ELF_C_READ, NULL)) == NULL)
+	if ((e = elf_begin(fd, ELF_C_READ_MMAP, NULL)) == NULL)
 		return;
 	if (elf_kind(e) != ELF_K_ELF) {
 		elf_end(e);
