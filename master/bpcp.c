@@ -133,10 +133,14 @@ static const char source_sh[] =
 static const char sink_sh[] =
 "BB=$1 d=$2 b=$3 k=$4 sz=$5 md=$6 mt=$7 ow=$8 fl=$9 um=${10} to=${11}\n"
 "tmp= tf=\n"
-"trap '[ -n \"$tf\" ] && $BB rm -f \"$tf\"\n"
-"	[ -n \"$tmp\" ] && { $BB chmod -R u+w \"$tmp\"; $BB rm -rf \"$tmp\"; } 2>/dev/null' EXIT\n"
+"clean() {\n"
+"	[ -n \"$tf\" ] && $BB rm -f \"$tf\"\n"
+"	[ -n \"$tmp\" ] && { $BB chmod -R u+w \"$tmp\"; $BB rm -rf \"$tmp\"; } 2>/dev/null\n"
+"	tf= tmp=\n"
+"}\n"
+"trap clean EXIT\n"
 "trap 'exit 1' HUP INT TERM PIPE\n"
-"e() { echo \"E $*\"; exit 1; }\n"
+"e() { clean; echo \"E $*\"; exit 1; }\n"
 "umask \"$um\"\n"
 "case $d in -*) d=./$d ;; esac\n"
 "t=$d\n"
@@ -185,8 +189,7 @@ static const char sink_sh[] =
 "fi\n"
 "$BB chmod \"$md\" \"$tmp\" || exit 1\n"
 "case $fl in *p*) $BB touch -d \"@$mt\" \"$tmp\" || exit 1 ;; esac\n"
-"$BB mv -f -T \"$tmp\" \"$t\" || exit 1\n"
-"tmp=\n";
+"$BB mv -f -T \"$tmp\" \"$t\" && tmp=\n";
 
 /* The check that several sources have a directory to go to. */
 static const char isdir_sh[] =
@@ -289,7 +292,14 @@ proc_start(struct proc *p, int node, char **argv, int want_in)
 	if (p->pid == 0) {
 		int	nul;
 
-		signal(SIGPIPE, SIG_DFL);
+		/*
+		 * A local tool dies of a reader that went away, as usual.  A
+		 * ghost must not: with SIGPIPE ignored it passes the signal
+		 * on to the remote script, whose trap removes its temporary
+		 * files first.
+		 */
+		if (node == NODE_LOCAL)
+			signal(SIGPIPE, SIG_DFL);
 		if (want_in)
 			dup2(pin[0], STDIN_FILENO);
 		else if ((nul = open("/dev/null", O_RDONLY)) != -1)
@@ -391,10 +401,12 @@ text_read(int *fd, struct text *t)
 /*
  * Print a helper's messages, one "<node>: " line each: "E reason" lines
  * as they are, tool messages ("cat: write error: ...") without the tool's
- * name.  Returns how many lines were printed.
+ * name, and tar's "./sub/x: ..." under the tree's path.  tar's closing
+ * "exiting because of the errors above" lines add nothing and are left
+ * out.  Returns how many lines were printed.
  */
 static int
-text_print(int node, const struct text *t)
+text_print(int node, const struct text *t, const char *tree)
 {
 	const char	*s = t->d, *nl, *c;
 	char		 line[1024];
@@ -413,8 +425,16 @@ text_print(int node, const struct text *t)
 			else if ((nl = strstr(line, ": ")) != NULL &&
 			    strcspn(line, " /") >= (size_t)(nl - line))
 				c = nl + 2;
-			loc_error(node, c);
-			n++;
+			if (tree != NULL && strncmp(c, "./", 2) == 0) {
+				char	m[PATH_MAX + 1024];
+
+				snprintf(m, sizeof(m), "%s/%s", tree, c + 2);
+				loc_error(node, m);
+				n++;
+			} else if (strstr(c, "previous errors") == NULL) {
+				loc_error(node, c);
+				n++;
+			}
 		}
 		s += len;
 		if (*s == '\n')
@@ -672,11 +692,12 @@ tar_extract_opts(int node)
  * ended (a node lost during the copy ends its ghost with SIGKILL).
  */
 static void
-proc_report(struct proc *p, const struct text *said, const char *path)
+proc_report(struct proc *p, const struct text *said, const char *path,
+    int tree)
 {
 	char	m[1024];
 
-	if (text_print(p->node, said) > 0)
+	if (text_print(p->node, said, tree ? path : NULL) > 0)
 		return;
 	if (p->node != NODE_LOCAL &&
 	    bproc_nodestatus(p->node) != BPROC_STATE_UP)
@@ -768,7 +789,7 @@ copy_one(const struct loc *sl, const struct loc *dl, int multi)
 			if (nl != NULL && buf[0] == 'E' && buf[1] == ' ')
 				loc_error(sl->node, buf + 2);
 			else
-				proc_report(&src, serr, sl->path);
+				proc_report(&src, serr, sl->path, 0);
 			rc = -1;
 			goto out;
 		}
@@ -818,16 +839,17 @@ copy_one(const struct loc *sl, const struct loc *dl, int multi)
 	proc_close(&dst);
 	s_ok = proc_wait(&src) == 0 && serr->n == 0;
 	d_ok = proc_wait(&dst) == 0;
-	if (!d_ok) {
-		text_add(dout, derr->d, derr->n);
-		proc_report(&dst, dout, dl->path);
-	}
 	/*
-	 * A source we stopped because the sink gave up dies of SIGPIPE:
-	 * that is no news.  Any other source failure is.
+	 * One cause, not its echoes: a source that failed explains the
+	 * sink's "cut short"; a source we stopped because the sink gave up
+	 * dies of SIGPIPE, and the sink says why.
 	 */
 	if (!s_ok && (d_ok || src.sig != SIGPIPE))
-		proc_report(&src, serr, sl->path);
+		proc_report(&src, serr, sl->path, h.kind == 'D');
+	else if (!d_ok) {
+		text_add(dout, derr->d, derr->n);
+		proc_report(&dst, dout, dl->path, 0);
+	}
 	if (!s_ok || !d_ok)
 		rc = -1;
 out:
@@ -860,7 +882,7 @@ check_dir(const struct loc *dl)
 	while (p.err >= 0 && text_read(&p.err, t) == 0)
 		;
 	if (proc_wait(&p) == -1) {
-		proc_report(&p, t, dl->path);
+		proc_report(&p, t, dl->path, 0);
 		rc = -1;
 	}
 	proc_close(&p);
