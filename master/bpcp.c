@@ -9,9 +9,10 @@
  * line header (kind, size, mode, mtime, owner) and then the content: the
  * file's bytes, or a tar stream for -r.  The sink is the matching script
  * on the other end; it writes into a temporary name next to the
- * destination, checks that the whole content arrived, applies mode, owner
- * and times, and renames.  A copy that fails anywhere leaves no partial
- * file at the destination.
+ * destination, checks that the whole content arrived (a file's size; for
+ * a tree, an end marker bpcp adds only once the source's tar succeeded),
+ * applies mode, owner and times, and renames.  A copy that fails anywhere
+ * leaves no partial file at the destination.
  *
  * Remote scripts run through bproc_rexec_opts() with no push: the node's
  * own busybox.  They run as the caller's uid and gids like any remote
@@ -732,12 +733,13 @@ copy_one(const struct loc *sl, const struct loc *dl, int multi)
 	derr = serr + 2;
 	memset(&h, 0, sizeof(h));
 	path_base(sl->path, base, sizeof(base));
-	if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
-	    strcmp(base, "/") == 0) {
+	/* the copy needs a name of its own: not "/", ".", or ".." */
+	if (base[0] == '\0' || strcmp(base, ".") == 0 ||
+	    strcmp(base, "..") == 0) {
 		char	m[PATH_MAX + 64];
 
-		snprintf(m, sizeof(m), "%s: name the directory itself, not %s",
-		    sl->path, base);
+		snprintf(m, sizeof(m), "%s: name a file or directory by its "
+		    "own name", sl->path);
 		loc_error(sl->node, m);
 		rc = -1;
 		goto out;
