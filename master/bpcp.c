@@ -629,7 +629,11 @@ relay(struct proc *src, struct proc *dst, char *buf, size_t npre,
 	return rerr ? -1 : (int64_t)moved;
 }
 
-/* Open a front-end file as ourselves (the user) and make its header. */
+/*
+ * Open a front-end file as ourselves (the user) and make its header: 0;
+ * 1 for a directory with -r (the source script tars it); -1 printed.
+ * O_NONBLOCK keeps a FIFO named by mistake from hanging the open.
+ */
 static int
 local_source(const struct loc *sl, struct proc *src, struct hdr *h)
 {
@@ -640,8 +644,8 @@ local_source(const struct loc *sl, struct proc *src, struct hdr *h)
 	memset(src, 0, sizeof(*src));
 	src->in = src->out = src->err = -1;
 	src->node = NODE_LOCAL;
-	if ((fd = open(sl->path, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &st) == -1) {
+	if ((fd = open(sl->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 ||
+	    fstat(fd, &st) == -1 || fcntl(fd, F_SETFL, 0) == -1) {
 		snprintf(m, sizeof(m), "%s: %s", sl->path, strerror(errno));
 		loc_error(NODE_LOCAL, m);
 		if (fd != -1)
@@ -711,6 +715,111 @@ proc_report(struct proc *p, const struct text *said, const char *path,
 	loc_error(p->node, m);
 }
 
+/*
+ * Start the source and read its header; what came after the header is
+ * left in buf[0..*got).  0, or -1 with the reason printed.
+ */
+static int
+source_start(const struct loc *sl, struct proc *src, struct hdr *h,
+    char *buf, size_t *got, struct text *serr)
+{
+	char	*argv[9], *nl = NULL;
+	ssize_t	 r;
+	int	 tree = 0;
+
+	if (sl->node == NODE_LOCAL &&
+	    (tree = local_source(sl, src, h)) != 1)
+		return tree;
+	argv[0] = "sh";
+	argv[1] = "-c";
+	argv[2] = (char *)source_sh;
+	argv[3] = "bpcp-source";
+	argv[4] = sl->node == NODE_LOCAL ? "" : NODE_BUSYBOX;
+	argv[5] = (char *)sl->path;
+	argv[6] = opt_recursive ? "1" : "0";
+	argv[7] = (char *)tar_create_opts(sl->node);
+	argv[8] = NULL;
+	if (proc_start(src, sl->node, argv, 0) == -1) {
+		loc_error(sl->node, src->startmsg);
+		proc_wait(src);
+		proc_close(src);
+		return -1;
+	}
+	/* up to the header's newline; the rest is content */
+	*got = 0;
+	while (nl == NULL && *got < HDR_MAX) {
+		r = read(src->out, buf + *got, RELAY_BUF - *got);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		*got += (size_t)r;
+		nl = memchr(buf, '\n', *got < HDR_MAX ? *got : HDR_MAX);
+	}
+	if (nl != NULL)
+		*nl = '\0';
+	if (nl == NULL || hdr_parse(buf, h) == -1) {
+		/* no more output wanted; its stderr may say why */
+		close(src->out);
+		src->out = -1;
+		while (src->err >= 0 && text_read(&src->err, serr) == 0)
+			;
+		proc_wait(src);
+		if (nl != NULL && buf[0] == 'E' && buf[1] == ' ')
+			loc_error(sl->node, buf + 2);
+		else
+			proc_report(src, serr, sl->path, 0);
+		proc_close(src);
+		return -1;
+	}
+	*got -= (size_t)(nl + 1 - buf);
+	memmove(buf, nl + 1, *got);
+	return 0;
+}
+
+/* Start the sink, told what is coming.  0, or -1 with the reason printed. */
+static int
+sink_start(const struct loc *dl, const char *base, const struct hdr *h,
+    int multi, struct proc *dst)
+{
+	char		 size_s[32], mode_s[16], mtime_s[32], owner_s[64];
+	char		 flags_s[8], umask_s[8], *argv[16];
+	unsigned int	 mode;
+
+	mode = opt_preserve ? h->mode & (geteuid() == 0 ? 07777 : 0777) :
+	    h->mode & 0777 & ~cur_umask;
+	snprintf(size_s, sizeof(size_s), "%llu", (unsigned long long)h->size);
+	snprintf(mode_s, sizeof(mode_s), "%o", mode);
+	snprintf(mtime_s, sizeof(mtime_s), "%lld", h->mtime);
+	snprintf(owner_s, sizeof(owner_s), "%lu:%lu", h->uid, h->gid);
+	snprintf(flags_s, sizeof(flags_s), "%s%s%s", opt_preserve ? "p" : "",
+	    opt_preserve && geteuid() == 0 ? "o" : "", multi ? "m" : "");
+	snprintf(umask_s, sizeof(umask_s), "%03o", (unsigned int)cur_umask);
+	argv[0] = "sh";
+	argv[1] = "-c";
+	argv[2] = (char *)sink_sh;
+	argv[3] = "bpcp-sink";
+	argv[4] = dl->node == NODE_LOCAL ? "" : NODE_BUSYBOX;
+	argv[5] = (char *)dl->path;
+	argv[6] = (char *)base;
+	argv[7] = h->kind == 'F' ? "F" : "D";
+	argv[8] = size_s;
+	argv[9] = mode_s;
+	argv[10] = mtime_s;
+	argv[11] = owner_s;
+	argv[12] = flags_s;
+	argv[13] = umask_s;
+	argv[14] = (char *)tar_extract_opts(dl->node);
+	argv[15] = NULL;
+	if (proc_start(dst, dl->node, argv, 1) == -1) {
+		loc_error(dl->node, dst->startmsg);
+		proc_wait(dst);
+		proc_close(dst);
+		return -1;
+	}
+	return 0;
+}
+
 /* Copy one source to the destination; 0 or -1 (already reported). */
 static int
 copy_one(const struct loc *sl, const struct loc *dl, int multi)
@@ -718,13 +827,9 @@ copy_one(const struct loc *sl, const struct loc *dl, int multi)
 	struct proc	 src, dst;
 	struct hdr	 h;
 	struct text	*serr, *dout, *derr;
-	char		*buf, *nl, base[PATH_MAX], size_s[32], mode_s[16];
-	char		 mtime_s[32], owner_s[64], flags_s[8], umask_s[8];
-	char		*argv[16];
+	char		*buf, base[PATH_MAX];
 	size_t		 got = 0;
-	ssize_t		 r;
-	int		 rc = 0, s_ok, d_ok, tree;
-	unsigned int	 mode;
+	int		 rc = 0, s_ok, d_ok;
 
 	if ((buf = malloc(RELAY_BUF)) == NULL ||
 	    (serr = calloc(3, sizeof(*serr))) == NULL)
@@ -744,97 +849,16 @@ copy_one(const struct loc *sl, const struct loc *dl, int multi)
 		rc = -1;
 		goto out;
 	}
-
-	/* the source: its header first, then the content */
-	tree = 0;
-	if (sl->node == NODE_LOCAL) {
-		if ((tree = local_source(sl, &src, &h)) == -1) {
-			rc = -1;
-			goto out;
-		}
+	if (source_start(sl, &src, &h, buf, &got, serr) == -1) {
+		rc = -1;
+		goto out;
 	}
-	if (sl->node != NODE_LOCAL || tree) {
-		argv[0] = "sh";
-		argv[1] = "-c";
-		argv[2] = (char *)source_sh;
-		argv[3] = "bpcp-source";
-		argv[4] = sl->node == NODE_LOCAL ? "" : NODE_BUSYBOX;
-		argv[5] = (char *)sl->path;
-		argv[6] = opt_recursive ? "1" : "0";
-		argv[7] = (char *)tar_create_opts(sl->node);
-		argv[8] = NULL;
-		if (proc_start(&src, sl->node, argv, 0) == -1) {
-			loc_error(sl->node, src.startmsg);
-			proc_wait(&src);
-			proc_close(&src);
-			rc = -1;
-			goto out;
-		}
-		/* read up to the header's newline; the rest is content */
-		nl = NULL;
-		while (nl == NULL && got < HDR_MAX) {
-			r = read(src.out, buf + got, RELAY_BUF - got);
-			if (r == -1 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				break;
-			got += (size_t)r;
-			nl = memchr(buf, '\n', got < HDR_MAX ? got : HDR_MAX);
-		}
-		if (nl != NULL)
-			*nl = '\0';
-		if (nl == NULL || hdr_parse(buf, &h) == -1) {
-			proc_close(&src);	/* no more output wanted */
-			while (src.err >= 0 && text_read(&src.err, serr) == 0)
-				;
-			proc_wait(&src);
-			if (nl != NULL && buf[0] == 'E' && buf[1] == ' ')
-				loc_error(sl->node, buf + 2);
-			else
-				proc_report(&src, serr, sl->path, 0);
-			rc = -1;
-			goto out;
-		}
-		got -= (size_t)(nl + 1 - buf);
-		memmove(buf, nl + 1, got);
-	}
-
-	/* the sink, told what is coming */
-	mode = opt_preserve ? h.mode & (geteuid() == 0 ? 07777 : 0777) :
-	    h.mode & 0777 & ~cur_umask;
-	snprintf(size_s, sizeof(size_s), "%llu", (unsigned long long)h.size);
-	snprintf(mode_s, sizeof(mode_s), "%o", mode);
-	snprintf(mtime_s, sizeof(mtime_s), "%lld", h.mtime);
-	snprintf(owner_s, sizeof(owner_s), "%lu:%lu", h.uid, h.gid);
-	snprintf(flags_s, sizeof(flags_s), "%s%s%s", opt_preserve ? "p" : "",
-	    opt_preserve && geteuid() == 0 ? "o" : "", multi ? "m" : "");
-	snprintf(umask_s, sizeof(umask_s), "%03o", (unsigned int)cur_umask);
-	argv[0] = "sh";
-	argv[1] = "-c";
-	argv[2] = (char *)sink_sh;
-	argv[3] = "bpcp-sink";
-	argv[4] = dl->node == NODE_LOCAL ? "" : NODE_BUSYBOX;
-	argv[5] = (char *)dl->path;
-	argv[6] = base;
-	argv[7] = h.kind == 'F' ? "F" : "D";
-	argv[8] = size_s;
-	argv[9] = mode_s;
-	argv[10] = mtime_s;
-	argv[11] = owner_s;
-	argv[12] = flags_s;
-	argv[13] = umask_s;
-	argv[14] = (char *)tar_extract_opts(dl->node);
-	argv[15] = NULL;
-	if (proc_start(&dst, dl->node, argv, 1) == -1) {
-		loc_error(dl->node, dst.startmsg);
-		proc_wait(&dst);
-		proc_close(&dst);
+	if (sink_start(dl, base, &h, multi, &dst) == -1) {
 		proc_close(&src);
 		proc_wait(&src);
 		rc = -1;
 		goto out;
 	}
-
 	if (relay(&src, &dst, buf, got, &h, sl, serr, dout, derr) == -1)
 		rc = -1;
 	proc_close(&src);
