@@ -16,7 +16,8 @@
 #     the destination;
 #   - a missing source, no such node and a down node give "<node>: ..."
 #     errors and exit 1, and no failure leaves a partial file or a
-#     temporary behind.
+#     temporary behind: not even bpcp killed in the middle of a copy (every
+#     way), nor the source node lost in the middle of sending.
 . "$(dirname "$0")/lib.sh"
 
 need_root
@@ -195,16 +196,66 @@ check "nobody may copy the public file into node 0's /tmp" \
     as_nobody "$UBIN/bpcp" "$PUB/public" 0:/tmp/pub
 check "and the copy is nobody's" test "$(stat -c %u "$R0/tmp/pub")" = 65534
 
+say "# a copy cut off midway leaves nothing behind"
+# 20 GB sparse files: at this cluster's speed no copy of them can end
+# before the kill, so what is checked is what an interruption leaves.
+truncate -s 20G "$TMP/sparse" && bpsh 0 truncate -s 20G /tmp/sparse &&
+    bpsh 1 truncate -s 20G /tmp/sparse || die "cannot make sparse files"
+# cut_off DESCRIPTION SRC DST TEMPDIR DSTFILE: start bpcp SRC DST, wait
+# for its temporary in TEMPDIR, kill bpcp; then the temporary must go and
+# DSTFILE (DST as the front end sees it) must not exist
+cut_off() {
+	local what=$1 src=$2 dst=$3 dir=$4 file=$5 pid
+	"$BIN/bpcp" "$src" "$dst" 2>"$TMP/cut.err" &
+	pid=$!
+	if ! wait_for "! no_temps '$dir'" 30; then
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		fail "$what: no temporary ever showed up in $dir"
+		show_log "$TMP/cut.err"
+		return
+	fi
+	kill -TERM "$pid"
+	wait "$pid" 2>/dev/null
+	if wait_for "no_temps '$dir'" 30 && [ ! -e "$file" ]; then
+		pass "$what: temporary removed (after ${WAITED_MS} ms), no $dst"
+	else
+		fail "$what: a temporary or $dst is left"
+	fi
+}
+cut_off "bpcp killed, node 0 -> front end" 0:/tmp/sparse "$TMP/cut" \
+    "$TMP" "$TMP/cut"
+cut_off "bpcp killed, node 0 -> node 1" 0:/tmp/sparse 1:/tmp/in/cut \
+    "$R1/tmp/in" "$R1/tmp/in/cut"
+cut_off "bpcp killed, front end -> node 0" "$TMP/sparse" 0:/tmp/in/cut \
+    "$R0/tmp/in" "$R0/tmp/in/cut"
+# node 1 lost in the middle of sending
+"$BIN/bpcp" 1:/tmp/sparse "$TMP/lost" 2>"$TMP/lost.err" &
+pid=$!
+if wait_for "! no_temps '$TMP'" 30; then
+	"$BIN/bpvcluster" kill 1 >/dev/null 2>&1
+	wait "$pid"
+	rc=$?
+	say "    bpcp 1:/tmp/sparse ... with node 1 lost -> exit $rc: $(cat "$TMP/lost.err")"
+	check "a node lost during the copy: exit 1, '1: Node is down'" \
+	    eval "[ '$rc' = 1 ] && grep -q '^1: Node is down' '$TMP/lost.err'"
+	check "no temporary and no $TMP/lost" \
+	    eval "no_temps '$TMP' && [ ! -e '$TMP/lost' ]"
+else
+	kill -KILL "$pid" 2>/dev/null
+	fail "the copy from node 1 never started"
+fi
+rm -f "$TMP/sparse"
+
 say "# errors name the node and the path"
 expect_fail "a missing node file" "0: /nonexistent: No such file or directory" \
     bpcp 0:/nonexistent "$TMP/none"
 check "nothing at the destination" test ! -e "$TMP/none"
 expect_fail "a missing front-end file" "bpcp: $TMP/nonexistent: No such file or directory" \
     bpcp "$TMP/nonexistent" 0:/tmp/in/none
-expect_fail "a missing node directory" "1: /no/such: No such file or directory" \
-    bpcp "$TMP/one" 1:/no/such/file
+expect_fail "a missing node directory" "0: /no/such: No such file or directory" \
+    bpcp "$TMP/one" 0:/no/such/file
 expect_fail "no such node" "7: No such node" bpcp "$TMP/one" 7:/tmp/x
-"$BIN/bpvcluster" kill 1 >/dev/null 2>&1
 wait_for '[ "$(node_state 1)" = down ]' 10 || fail "node 1 does not go down"
 expect_fail "a down node as the destination" "1: Node is down" \
     bpcp "$TMP/one" 1:/tmp/x
