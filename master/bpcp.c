@@ -43,6 +43,10 @@
 
 #include "bproc.h"
 
+#ifndef nitems
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 #define BPCP_FAIL	1		/* some copy failed */
 #define BPCP_USAGE	2
 #define NODE_LOCAL	(-1)		/* a front-end path */
@@ -92,8 +96,8 @@ struct text {
 
 static int		 opt_preserve, opt_recursive;
 static mode_t		 cur_umask;
-static char		*node_env[] = { "PATH=/bin:/sbin:/usr/bin:/usr/sbin",
-			    NULL };
+#define SCRIPT_VAR	"BPCP_SH"	/* the environment variable of the script */
+#define SCRIPT_RUN	"eval \"$" SCRIPT_VAR "\""	/* what sh -c runs */
 
 /*
  * The source script.  $1 is the busybox prefix ("" on the front end), $2
@@ -269,21 +273,32 @@ exec_error(void)
 }
 
 /*
- * Start the script with args (argv[0] is "sh") on node, or locally.  Its
- * stdin is a pipe when want_in, else /dev/null.  A start that fails is
- * told through a close-on-exec pipe: end of file there means the exec
- * (of bpghost or of sh) happened.
+ * Run script with args on node, or locally, as
+ * `sh -c 'eval "$BPCP_SH"' name args...`: the script travels in the
+ * environment, so ps and bpstat -p show the name and the arguments rather
+ * than the script's text.  Its stdin is a pipe when want_in, else
+ * /dev/null.  A start that fails is told through a close-on-exec pipe:
+ * end of file there means the exec (of bpghost or of sh) happened.
  */
 static int
-proc_start(struct proc *p, int node, char **argv, int want_in)
+proc_start(struct proc *p, int node, const char *script, char **args,
+    int want_in)
 {
 	struct bproc_exec_opts	o;
+	char			*argv[20], *envp[3];
+	size_t			 i;
 	int			pin[2] = { -1, -1 }, pout[2], perr[2], rep[2];
 	ssize_t			r;
 
 	memset(p, 0, sizeof(*p));
 	p->node = node;
 	p->in = p->out = p->err = -1;
+	argv[0] = "sh";
+	argv[1] = "-c";
+	argv[2] = SCRIPT_RUN;
+	for (i = 0; args[i] != NULL && i + 4 < nitems(argv); i++)
+		argv[i + 3] = args[i];
+	argv[i + 3] = NULL;
 	if ((want_in && pipe2(pin, O_CLOEXEC) == -1) ||
 	    pipe2(pout, O_CLOEXEC) == -1 || pipe2(perr, O_CLOEXEC) == -1 ||
 	    pipe2(rep, O_CLOEXEC) == -1)
@@ -308,13 +323,18 @@ proc_start(struct proc *p, int node, char **argv, int want_in)
 		dup2(pout[1], STDOUT_FILENO);
 		dup2(perr[1], STDERR_FILENO);
 		if (node == NODE_LOCAL) {
+			setenv(SCRIPT_VAR, script, 1);
 			execv("/bin/sh", argv);
 			dprintf(rep[1], "/bin/sh: %s", strerror(errno));
 			_exit(127);
 		}
 		memset(&o, 0, sizeof(o));
 		o.flags = want_in ? 0 : BPROC_EXEC_STDIN_NULL;
-		bproc_rexec_opts(node, NODE_BUSYBOX, argv, node_env, &o);
+		if (asprintf(&envp[1], "%s=%s", SCRIPT_VAR, script) == -1)
+			_exit(127);
+		envp[0] = "PATH=/bin:/sbin:/usr/bin:/usr/sbin";
+		envp[2] = NULL;
+		bproc_rexec_opts(node, NODE_BUSYBOX, argv, envp, &o);
 		dprintf(rep[1], "%s", exec_error());
 		_exit(127);
 	}
@@ -723,23 +743,20 @@ static int
 source_start(const struct loc *sl, struct proc *src, struct hdr *h,
     char *buf, size_t *got, struct text *serr)
 {
-	char	*argv[9], *nl = NULL;
+	char	*args[6], *nl = NULL;
 	ssize_t	 r;
 	int	 tree = 0;
 
 	if (sl->node == NODE_LOCAL &&
 	    (tree = local_source(sl, src, h)) != 1)
 		return tree;
-	argv[0] = "sh";
-	argv[1] = "-c";
-	argv[2] = (char *)source_sh;
-	argv[3] = "bpcp-source";
-	argv[4] = sl->node == NODE_LOCAL ? "" : NODE_BUSYBOX;
-	argv[5] = (char *)sl->path;
-	argv[6] = opt_recursive ? "1" : "0";
-	argv[7] = (char *)tar_create_opts(sl->node);
-	argv[8] = NULL;
-	if (proc_start(src, sl->node, argv, 0) == -1) {
+	args[0] = "bpcp-source";
+	args[1] = sl->node == NODE_LOCAL ? "" : NODE_BUSYBOX;
+	args[2] = (char *)sl->path;
+	args[3] = opt_recursive ? "1" : "0";
+	args[4] = (char *)tar_create_opts(sl->node);
+	args[5] = NULL;
+	if (proc_start(src, sl->node, source_sh, args, 0) == -1) {
 		loc_error(sl->node, src->startmsg);
 		proc_wait(src);
 		proc_close(src);
@@ -783,7 +800,7 @@ sink_start(const struct loc *dl, const char *base, const struct hdr *h,
     int multi, struct proc *dst)
 {
 	char		 size_s[32], mode_s[16], mtime_s[32], owner_s[64];
-	char		 flags_s[8], umask_s[8], *argv[16];
+	char		 flags_s[8], umask_s[8], *args[13];
 	unsigned int	 mode;
 
 	mode = opt_preserve ? h->mode & (geteuid() == 0 ? 07777 : 0777) :
@@ -795,23 +812,20 @@ sink_start(const struct loc *dl, const char *base, const struct hdr *h,
 	snprintf(flags_s, sizeof(flags_s), "%s%s%s", opt_preserve ? "p" : "",
 	    opt_preserve && geteuid() == 0 ? "o" : "", multi ? "m" : "");
 	snprintf(umask_s, sizeof(umask_s), "%03o", (unsigned int)cur_umask);
-	argv[0] = "sh";
-	argv[1] = "-c";
-	argv[2] = (char *)sink_sh;
-	argv[3] = "bpcp-sink";
-	argv[4] = dl->node == NODE_LOCAL ? "" : NODE_BUSYBOX;
-	argv[5] = (char *)dl->path;
-	argv[6] = (char *)base;
-	argv[7] = h->kind == 'F' ? "F" : "D";
-	argv[8] = size_s;
-	argv[9] = mode_s;
-	argv[10] = mtime_s;
-	argv[11] = owner_s;
-	argv[12] = flags_s;
-	argv[13] = umask_s;
-	argv[14] = (char *)tar_extract_opts(dl->node);
-	argv[15] = NULL;
-	if (proc_start(dst, dl->node, argv, 1) == -1) {
+	args[0] = "bpcp-sink";
+	args[1] = dl->node == NODE_LOCAL ? "" : NODE_BUSYBOX;
+	args[2] = (char *)dl->path;
+	args[3] = (char *)base;
+	args[4] = h->kind == 'F' ? "F" : "D";
+	args[5] = size_s;
+	args[6] = mode_s;
+	args[7] = mtime_s;
+	args[8] = owner_s;
+	args[9] = flags_s;
+	args[10] = umask_s;
+	args[11] = (char *)tar_extract_opts(dl->node);
+	args[12] = NULL;
+	if (proc_start(dst, dl->node, sink_sh, args, 1) == -1) {
 		loc_error(dl->node, dst->startmsg);
 		proc_wait(dst);
 		proc_close(dst);
@@ -890,13 +904,12 @@ check_dir(const struct loc *dl)
 {
 	struct proc	 p;
 	struct text	*t;
-	char		*argv[] = { "sh", "-c", (char *)isdir_sh, "bpcp-isdir",
-			    (char *)dl->path, NULL };
+	char		*args[] = { "bpcp-isdir", (char *)dl->path, NULL };
 	int		 rc = 0;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		err(BPCP_FAIL, "malloc");
-	if (proc_start(&p, dl->node, argv, 0) == -1) {
+	if (proc_start(&p, dl->node, isdir_sh, args, 0) == -1) {
 		loc_error(dl->node, p.startmsg);
 		proc_wait(&p);
 		proc_close(&p);
