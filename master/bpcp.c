@@ -57,8 +57,8 @@
 #define PROGRESS_MS	200		/* bar redraw interval */
 #define NODE_BUSYBOX	"/bin/busybox"	/* where the node image has it */
 #define COMMIT		"bpcp-commit\n" /* ends a tree whose source succeeded */
-
-extern char **environ;
+#define SCRIPT_VAR	"BPCP_SH"	/* the environment variable of the script */
+#define SCRIPT_RUN	"eval \"$" SCRIPT_VAR "\""	/* what sh -c runs */
 
 /* One end of a copy: a node and a path on it. */
 struct loc {
@@ -73,6 +73,7 @@ struct proc {
 	int		 out;		/* its stdout */
 	int		 err;		/* its stderr */
 	int		 node;
+	int		 file;		/* out is a front-end file, no process */
 	int		 waited;	/* its status below is known */
 	int		 ok;		/* it exited 0 */
 	int		 sig;		/* the signal that ended it, or 0 */
@@ -96,8 +97,6 @@ struct text {
 
 static int		 opt_preserve, opt_recursive;
 static mode_t		 cur_umask;
-#define SCRIPT_VAR	"BPCP_SH"	/* the environment variable of the script */
-#define SCRIPT_RUN	"eval \"$" SCRIPT_VAR "\""	/* what sh -c runs */
 
 /*
  * The source script.  $1 is the busybox prefix ("" on the front end), $2
@@ -153,8 +152,8 @@ static const char sink_sh[] =
 "	case $d in */) t=$d$b ;; *) t=$d/$b ;; esac\n"
 "else\n"
 "	case $fl in *m*) e \"$2: Not a directory\" ;; esac\n"
-"	case $d in */) $BB stat \"$d\" >/dev/null 2>&1 && e \"$2: Not a directory\"\n"
-"		e \"$2: No such file or directory\" ;; esac\n"
+"	case $d in */) m=$($BB stat \"$d\" 2>&1) || e \"$2: ${m##*: }\"\n"
+"		e \"$2: Not a directory\" ;; esac\n"
 "fi\n"
 "case $t in */*) dir=${t%/*}; [ -n \"$dir\" ] || dir=/ ;; *) dir=. ;; esac\n"
 "m=$($BB stat -L -c %F \"$dir\" 2>&1) || e \"$dir: ${m##*: }\"\n"
@@ -604,7 +603,7 @@ relay(struct proc *src, struct proc *dst, char *buf, size_t npre,
 					off = 0;
 				} else if (r == 0 || (errno != EINTR &&
 				    errno != EAGAIN)) {
-					if (r == -1 && src->pid == 0) {
+					if (r == -1 && src->file) {
 						char	m[1024];
 
 						snprintf(m, sizeof(m), "%s: %s",
@@ -683,6 +682,7 @@ local_source(const struct loc *sl, struct proc *src, struct hdr *h)
 		return -1;
 	}
 	src->out = fd;
+	src->file = 1;
 	h->kind = 'F';
 	h->size = (uint64_t)st.st_size;
 	h->mode = st.st_mode & 07777;
