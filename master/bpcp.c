@@ -713,8 +713,9 @@ tar_extract_opts(int node)
 }
 
 /*
- * A failed helper: print what it said; if it said nothing, say how it
- * ended (a node lost during the copy ends its ghost with SIGKILL).
+ * A failed helper: a node that went down is the whole story (its ghosts
+ * are killed, or lose the master first, whatever they were doing);
+ * otherwise print what the helper said, or else how it ended.
  */
 static void
 proc_report(struct proc *p, const struct text *said, const char *path,
@@ -722,11 +723,11 @@ proc_report(struct proc *p, const struct text *said, const char *path,
 {
 	char	m[1024];
 
-	if (text_print(p->node, said, tree ? path : NULL) > 0)
-		return;
 	if (p->node != NODE_LOCAL &&
 	    bproc_nodestatus(p->node) != BPROC_STATE_UP)
 		snprintf(m, sizeof(m), "Node is down");
+	else if (text_print(p->node, said, tree ? path : NULL) > 0)
+		return;
 	else if (p->sig)
 		snprintf(m, sizeof(m), "%s: copy killed by signal %d", path,
 		    p->sig);
