@@ -812,7 +812,9 @@ sink_start(const struct loc *dl, const char *base, const struct hdr *h,
 	snprintf(owner_s, sizeof(owner_s), "%lu:%lu", h->uid, h->gid);
 	snprintf(flags_s, sizeof(flags_s), "%s%s%s", opt_preserve ? "p" : "",
 	    opt_preserve && geteuid() == 0 ? "o" : "", multi ? "m" : "");
-	snprintf(umask_s, sizeof(umask_s), "%03o", (unsigned int)cur_umask);
+	/* with -p, tar must not take the umask off the tree's modes */
+	snprintf(umask_s, sizeof(umask_s), "%03o",
+	    opt_preserve ? 0 : (unsigned int)cur_umask);
 	args[0] = "bpcp-sink";
 	args[1] = dl->node == NODE_LOCAL ? "" : NODE_BUSYBOX;
 	args[2] = (char *)dl->path;

@@ -5,8 +5,9 @@
 #     by SHA-256 (on the node through bpsh and through /proc/<pid 1>/root);
 #   - -r on a tree with nested directories, a symlink and an empty file,
 #     compared by a listing of types, names, link targets and hashes;
-#   - -p keeps mode and mtime (and, for root, the owner) every way; without
-#     -p the copy is new (umask'd mode, current mtime, the caller's owner);
+#   - -p keeps mode and mtime (and, for root, the owner) every way, for a
+#     user with umask 077 too; without -p the copy is new (umask'd mode,
+#     current mtime, the caller's owner);
 #   - several sources into a directory; several into a non-directory fail;
 #   - a 64 MB file round-trips intact through both nodes; no progress bar
 #     when stderr is not a terminal, and one on a terminal;
@@ -246,6 +247,21 @@ else
 	fail "the copy from node 1 never started"
 fi
 rm -f "$TMP/sparse"
+
+say "# -p as a user with umask 077: modes exact; without -p, the umask applies"
+mkdir -m 0777 "$PUB/nob"
+as_nobody sh -c "umask 077 && mkdir -p '$PUB/nob/t/d' && echo a >'$PUB/nob/t/d/f' &&
+    chmod 0765 '$PUB/nob/t/d/f' && chmod 0751 '$PUB/nob/t/d' &&
+    touch -d @1400000000 '$PUB/nob/t/d/f' &&
+    '$UBIN/bpcp' -rp '$PUB/nob/t' 0:/tmp/nt && '$UBIN/bpcp' -rp 0:/tmp/nt '$PUB/nob/back' &&
+    '$UBIN/bpcp' -r '$PUB/nob/t' 0:/tmp/nu" ||
+    fail "nobody's -rp copies failed"
+check "node 0: the tree's modes and the file's mtime kept (751, 765, 1400000000)" \
+    test "$(stat -c %a "$R0/tmp/nt/d") $(stat -c '%a %Y' "$R0/tmp/nt/d/f")" = "751 765 1400000000"
+check "and back on the front end" \
+    test "$(stat -c %a "$PUB/nob/back/d") $(stat -c '%a %Y' "$PUB/nob/back/d/f")" = "751 765 1400000000"
+check "without -p, umask 077 leaves 700 and 700, owned by nobody" \
+    test "$(stat -c '%a %u' "$R0/tmp/nu/d" "$R0/tmp/nu/d/f" | tr '\n' ' ')" = "700 65534 700 65534 "
 
 say "# errors name the node and the path"
 expect_fail "a missing node file" "0: /nonexistent: No such file or directory" \
