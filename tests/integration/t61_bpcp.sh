@@ -118,6 +118,16 @@ check "bpcp -r 1:/tmp/t2 back to the front end exits 0" \
 check "the front end's copy lists the same" \
     test "$(tree_list "$TMP/tree2")" = "$want"
 check "the symlink is a symlink" test "$(readlink "$TMP/tree2/link")" = a/b/c/deep
+echo added >"$TMP/tree/d/new"
+chmod 0711 "$R0/tmp/in/tree"
+check "bpcp -r tree 0:/tmp/in again (onto the copy: merged, as cp -r) exits 0" \
+    bpcp -r "$TMP/tree" 0:/tmp/in
+check "the existing top directory kept its mode (711)" \
+    test "$(stat -c %a "$R0/tmp/in/tree")" = 711
+check "node 0's copy now has the new file too, and lists as the tree" \
+    test "$(tree_list "$R0/tmp/in/tree")" = "$(tree_list "$TMP/tree")"
+check "no temporaries left by the merge" no_temps "$R0/tmp/in"
+rm "$TMP/tree/d/new"
 expect_fail "a directory without -r: 'Is a directory'" \
     "0: /tmp/in/tree: Is a directory" bpcp 0:/tmp/in/tree "$TMP/x"
 check "nothing was made" test ! -e "$TMP/x"
