@@ -85,11 +85,11 @@ $(OUT)/bin/bpstat: master/bpstat.c $(OUT)/lib/libbproc.a | $(OUT)/bin
 $(OUT)/bin/bpctl: master/bpctl.c $(OUT)/lib/libbproc.a | $(OUT)/bin
 	$(CC) $(CFLAGS) -o $@ master/bpctl.c $(OUT)/lib/libbproc.a
 
-$(OUT)/bin/bpsh: master/bpsh.c master/push.c master/push.h $(OUT)/lib/libbproc.a | $(OUT)/bin
-	$(CC) $(CFLAGS) -o $@ master/bpsh.c master/push.c $(OUT)/lib/libbproc.a -lelf -lsodium
-
 $(OUT)/bin/bpcp: master/bpcp.c $(OUT)/lib/libbproc.a | $(OUT)/bin
 	$(CC) $(CFLAGS) -o $@ master/bpcp.c $(OUT)/lib/libbproc.a
+
+$(OUT)/bin/bpsh: master/bpsh.c master/push.c master/push.h $(OUT)/lib/libbproc.a | $(OUT)/bin
+	$(CC) $(CFLAGS) -o $@ master/bpsh.c master/push.c $(OUT)/lib/libbproc.a -lelf -lsodium
 
 $(OUT)/libexec/bpghost: master/ghost.c common/conn.c common/wire.c common/proto.c common/nodeset.c | $(OUT)/libexec
 	$(CC) $(CFLAGS) -o $@ $^ -lsodium
