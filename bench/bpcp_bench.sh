@@ -16,7 +16,7 @@
 # BPCP_MB=64 override.
 set -uo pipefail
 
-cd "$(dirname "$(readlink -f "$0")")/.."
+cd "$(dirname "$(readlink -f "$0")")/.." || exit 1
 TOP=$PWD
 BIN=$TOP/out/bin
 RUNS=${BPCP_RUNS:-5}
