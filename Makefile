@@ -22,7 +22,7 @@ NODE_SRC := $(wildcard nodeinit/*.c) $(COMMON_SRC) common/sodium_compat.c
 
 BINS	:= $(OUT)/bin/bpmaster $(OUT)/bin/bpstat $(OUT)/bin/bpctl \
 	   $(OUT)/bin/bpvcluster $(OUT)/bin/bpsh $(OUT)/libexec/bpvnode \
-	   $(OUT)/libexec/bpghost
+	   $(OUT)/libexec/bpghost $(OUT)/bin/bpcp
 NODEINIT := $(OUT)/boot/nodeinit
 TESTS	:= $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -84,6 +84,9 @@ $(OUT)/bin/bpstat: master/bpstat.c $(OUT)/lib/libbproc.a | $(OUT)/bin
 
 $(OUT)/bin/bpctl: master/bpctl.c $(OUT)/lib/libbproc.a | $(OUT)/bin
 	$(CC) $(CFLAGS) -o $@ master/bpctl.c $(OUT)/lib/libbproc.a
+
+$(OUT)/bin/bpcp: master/bpcp.c $(OUT)/lib/libbproc.a | $(OUT)/bin
+	$(CC) $(CFLAGS) -o $@ master/bpcp.c $(OUT)/lib/libbproc.a
 
 $(OUT)/bin/bpsh: master/bpsh.c master/push.c master/push.h $(OUT)/lib/libbproc.a | $(OUT)/bin
 	$(CC) $(CFLAGS) -o $@ master/bpsh.c master/push.c $(OUT)/lib/libbproc.a -lelf -lsodium
