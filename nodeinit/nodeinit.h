@@ -56,17 +56,21 @@ void		link_poll_event(short);
 void		link_timer(void);
 int		link_send_msg(struct wire_msg *);
 size_t		link_pending(void);
+void		link_setup_done(void);
 
 /* proc.c */
 struct pollfd;
 void		proc_exec(const struct wire_hdr *, struct wire_attr *,
 		    const unsigned char *, size_t);
+int		proc_hosts(pid_t);
 
 /* push.c */
 extern uint64_t	cache_bytes;
 int		push_prepare(pid_t, const struct wire_hdr *, const unsigned char *,
 		    size_t, char *, size_t);
 void		push_blob(struct wire_attr *);
+void		push_setup(const struct wire_hdr *, struct wire_attr *,
+		    const unsigned char *, size_t);
 void		push_abort_all(void);
 void		proc_signal(struct wire_attr *);
 void		proc_ack(struct wire_attr *);
