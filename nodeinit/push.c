@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -308,12 +309,12 @@ holds_mark(pid_t keep)
 	for (i = 0; i < CACHE_HT; i++)
 		for (b = blob_ht[i]; b != NULL; b = b->next)
 			b->held = 0;
-	/* 2: held by the setup list only, 1: by a process (or both) */
+	/* 2: held by the setup list, 1: by processes only */
 	for (hd = holds; hd != NULL; hd = hd->next)
 		for (i = 0; i < hd->n; i++)
-			if (hd->gpid == SETUP_GPID && !hd->blobs[i]->held)
+			if (hd->gpid == SETUP_GPID)
 				hd->blobs[i]->held = 2;
-			else if (hd->gpid != SETUP_GPID)
+			else if (!hd->blobs[i]->held)
 				hd->blobs[i]->held = 1;
 }
 
@@ -336,8 +337,11 @@ cache_evict(uint64_t free_want)
 {
 	struct blob	**v = NULL, **pp, *b;
 	struct lpath	*lp;
+	struct timespec	 t0, t1;
 	uint64_t	 freed = 0;
 	size_t		 n = 0, cap = 0, k, i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	for (i = 0; i < CACHE_HT; i++)
 		for (b = blob_ht[i]; b != NULL; b = b->next) {
@@ -384,8 +388,11 @@ cache_evict(uint64_t free_want)
 			cache_bytes -= b->size;
 			free(b);
 		}
-	log_info("cache: evicted %zu blobs, %llu bytes; %llu of %llu bytes "
-	    "in use", k, (unsigned long long)freed,
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("cache: evicted %zu blobs, %llu bytes, in %lld us; %llu of "
+	    "%llu bytes in use", k, (unsigned long long)freed,
+	    (long long)(t1.tv_sec - t0.tv_sec) * 1000000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000,
 	    (unsigned long long)cache_bytes, (unsigned long long)cache_budget);
 	return freed;
 }
@@ -429,7 +436,7 @@ cache_room(pid_t gpid, uint64_t want, char *msg, size_t msglen)
 			held[b->held] += b->size;
 	if (want > cache_budget || used - held[0] + want > cache_budget) {
 		snprintf(msg, msglen, "node RAM cache full: %llu MB needed, "
-		    "%llu of %llu MB in use (%llu MB held by running processes, "
+		    "%llu of %llu MB in use (%llu MB held by processes, "
 		    "%llu MB by the push list)", mb(want), mb(used),
 		    mb(cache_budget), mb(held[1]), mb(held[2]));
 		errno = ENOSPC;
