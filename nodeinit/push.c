@@ -435,10 +435,18 @@ cache_room(pid_t gpid, uint64_t want, char *msg, size_t msglen)
 		for (b = blob_ht[i]; b != NULL; b = b->next)
 			held[b->held] += b->size;
 	if (want > cache_budget || used - held[0] + want > cache_budget) {
+		char	procs[48] = "", list[48] = "";
+
+		/* what cannot go, so the user sees whom to wait for */
+		if (held[1])
+			snprintf(procs, sizeof(procs), ", %llu MB held by "
+			    "processes", mb(held[1]));
+		if (held[2])
+			snprintf(list, sizeof(list), ", %llu MB by the push list",
+			    mb(held[2]));
 		snprintf(msg, msglen, "node RAM cache full: %llu MB needed, "
-		    "%llu of %llu MB in use (%llu MB held by processes, "
-		    "%llu MB by the push list)", mb(want), mb(used),
-		    mb(cache_budget), mb(held[1]), mb(held[2]));
+		    "%llu of %llu MB in use%s%s", mb(want), mb(used),
+		    mb(cache_budget), procs, list);
 		errno = ENOSPC;
 		return -1;
 	}
