@@ -15,6 +15,7 @@
 #     B runs;
 #   - a push larger than the whole budget fails the same way and evicts
 #     nothing;
+#   - a push list larger than the budget leaves the node in error, not up;
 #   - bpmaster refuses a bad cache_budget, naming the line.
 # The node's files are looked at through /proc/<node PID 1>/root; cache
 # names are BLAKE2b-256 (b2sum -l 256) of the content, owner and mode.
@@ -188,6 +189,16 @@ check "nothing was sent, nothing of it is on node 0" \
     test "$(push_bytes)" = "$before" -a ! -e "$R$PUB/huge"
 check "and nothing was evicted for it (progB is still there)" \
     test -f "$C/$FB" -a -f "$R$PUB/progB"
+
+say "# a push list larger than the budget: the node goes to error, not up"
+"$BIN/bpvcluster" down >/dev/null 2>&1
+msg=$(BPVC_TIMEOUT=3 BPVC_MASTER_CONF="cache_budget 1M
+push $LIBC" "$BIN/bpvcluster" up -n 1 2>&1)
+rc=$?
+check "bpvcluster up fails (exit $rc) with node 0 in state error" \
+    eval "[ '$rc' != 0 ] && grep -q 'state: error' <<<\"\$msg\""
+check "the node's console says why: 'setup push: node RAM cache full'" \
+    grep -q 'setup push: node RAM cache full' <<<"$msg"
 
 say "# bpmaster refuses a bad cache_budget"
 for bad in "cache_budget 0%" "cache_budget 101%" "cache_budget 12X" "push relative/path"; do
