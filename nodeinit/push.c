@@ -290,15 +290,13 @@ pending_find(pid_t gpid)
 
 /*
  * Forget holds of processes that are gone (exited, or whose exec failed
- * after its files were here), then mark what the rest hold.  keep is an
- * exec being prepared: neither pending nor running yet.
+ * after its files were here).  keep is an exec being prepared: neither
+ * pending nor running yet.
  */
 static void
-holds_mark(pid_t keep)
+holds_prune(pid_t keep)
 {
 	struct hold	*hd, *next;
-	struct blob	*b;
-	size_t		 i;
 
 	for (hd = holds; hd != NULL; hd = next) {
 		next = hd->next;
@@ -306,6 +304,17 @@ holds_mark(pid_t keep)
 		    pending_find(hd->gpid) == NULL && !proc_hosts(hd->gpid))
 			hold_drop(hd->gpid);
 	}
+}
+
+/* Mark what the live holds hold. */
+static void
+holds_mark(pid_t keep)
+{
+	struct hold	*hd;
+	struct blob	*b;
+	size_t		 i;
+
+	holds_prune(keep);
 	for (i = 0; i < CACHE_HT; i++)
 		for (b = blob_ht[i]; b != NULL; b = b->next)
 			b->held = 0;
@@ -647,6 +656,8 @@ push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
 
 	cache_init();
 	lru_clock++;
+	/* holds of ended processes go now, so they never pile up */
+	holds_prune(gpid);
 	if ((pd = calloc(1, sizeof(*pd))) == NULL ||
 	    (hd = hold_new(gpid)) == NULL)
 		goto nomem;
