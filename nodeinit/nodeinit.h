@@ -64,8 +64,27 @@ void		proc_exec(const struct wire_hdr *, struct wire_attr *,
 		    const unsigned char *, size_t);
 int		proc_hosts(pid_t);
 
-/* push.c */
+/* cache.c */
+#define CACHE_DIR	"/var/lib/bproc/cache"	/* on the root fs: links need one fs */
+#define SETUP_GPID	0	/* the "exec" of the master's setup push list */
+struct blob;
 extern uint64_t	cache_bytes;
+void		cache_init(void);
+void		cache_set_budget(uint64_t, unsigned int);
+void		cache_tick(void);
+struct blob	*cache_find(const char *);
+struct blob	*cache_add(const char *, uint64_t);
+void		cache_linked(const char *, struct blob *);
+int		cache_is_linked(const char *);
+int		cache_hold_new(pid_t);
+int		cache_hold(pid_t, struct blob *);
+void		cache_unhold(pid_t);
+void		cache_prune(pid_t);
+int		cache_room(pid_t, uint64_t, uint64_t, char *, size_t);
+
+/* push.c */
+int		push_pending(pid_t);
+uint64_t	push_reserved(void);
 int		push_prepare(pid_t, const struct wire_hdr *, const unsigned char *,
 		    size_t, char *, size_t);
 void		push_blob(struct wire_attr *);

@@ -1,21 +1,15 @@
 /*
- * The node's RAM file cache.  Pushed files live once per content in
- * /var/lib/bproc/cache (named by BLAKE2b hash, owner and mode) and are linked
- * in at their front-end paths, atomically (link or symlink to a temporary
+ * Pushing files into the node's RAM cache.  Pushed files live once per
+ * content in /var/lib/bproc/cache (named by BLAKE2b hash, owner and mode)
+ * and are linked in at their front-end paths, atomically (link or symlink to a temporary
  * name, then rename), so the dynamic linker finds them where the front end
  * has them.  A process waits, as a pending exec, until every file it
  * needs is here; blobs are written to a temporary file, checked against
  * their hash, and only then renamed into the cache, so nothing
  * half-written is ever run.  Files of the node's own image are never
- * replaced, but for busybox applet links (see is_applet).
- *
- * The cache has a budget (MSG_SETUP says it; half of RAM by default).  A
- * push that needs room evicts the least recently used blobs that no
- * process holds: a process holds every blob its EXEC's manifest named
- * until it is gone, because it may open any of them later (python imports
- * its pushed library lazily).  The files the master pushes at setup are
- * held for good.  Evicting a blob also removes the paths it is linked in
- * at, or those links would keep its RAM.
+ * replaced, but for busybox applet links (see is_applet).  The master's
+ * setup push list comes the same way, as the "exec" of PID 0 (SETUP_GPID).
+ * Which blobs fit, stay and go is cache.c's business.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysinfo.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -32,10 +24,7 @@
 #include "log.h"
 #include "nodeinit.h"
 
-#define CACHE_DIR	"/var/lib/bproc/cache"	/* on the root fs: links need one fs */
 #define NEED_BATCH	512	/* hashes per NEED frame */
-#define CACHE_HT	4096	/* buckets of the blob and path tables */
-#define SETUP_GPID	0	/* the pending "exec" of the setup push list */
 
 struct mfile {
 	unsigned char	 hash[32];
@@ -44,30 +33,6 @@ struct mfile {
 	int		 type;
 	const char	*path;
 	const char	*target;
-};
-
-/* One cached content (for one owner and mode): a file in CACHE_DIR. */
-struct blob {
-	char		 name[256];	/* its path in CACHE_DIR */
-	uint64_t	 size;
-	uint64_t	 used;		/* lru_clock of the last exec naming it */
-	int		 held;		/* scratch of cache_room */
-	struct blob	*next;
-};
-
-/* A path we linked in; blob is NULL for a symlink (or once evicted). */
-struct lpath {
-	char		*path;
-	struct blob	*blob;
-	struct lpath	*next;
-};
-
-/* The blobs one exec (or the setup list) named, kept while it lives. */
-struct hold {
-	pid_t		 gpid;
-	struct blob	**blobs;
-	size_t		 n, cap;
-	struct hold	*next;
 };
 
 struct pending {
@@ -84,12 +49,6 @@ struct pending {
 };
 
 static struct pending	*pendings;
-static struct blob	*blob_ht[CACHE_HT];
-static struct lpath	*path_ht[CACHE_HT];
-static struct hold	*holds;
-static uint64_t		 lru_clock;
-uint64_t		 cache_bytes;
-static uint64_t		 cache_budget;
 
 static uint32_t
 get32(const unsigned char *p)
@@ -143,141 +102,6 @@ cache_name(const struct mfile *f, char *buf, size_t len)
 	    f->mode);
 }
 
-static unsigned int
-ht_index(const char *s)
-{
-	uint32_t	h = 2166136261u;	/* FNV-1a */
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h % CACHE_HT;
-}
-
-static struct blob *
-blob_find(const char *name)
-{
-	struct blob	*b;
-
-	for (b = blob_ht[ht_index(name)]; b != NULL; b = b->next)
-		if (strcmp(b->name, name) == 0)
-			return b;
-	return NULL;
-}
-
-/* A verified blob is in the cache under name: count it once. */
-static struct blob *
-blob_add(const char *name, uint64_t size)
-{
-	struct blob	*b;
-	unsigned int	 i = ht_index(name);
-
-	if ((b = blob_find(name)) != NULL)
-		return b;
-	if ((b = calloc(1, sizeof(*b))) == NULL)
-		return NULL;
-	snprintf(b->name, sizeof(b->name), "%s", name);
-	b->size = size;
-	b->used = lru_clock;
-	b->next = blob_ht[i];
-	blob_ht[i] = b;
-	cache_bytes += size;
-	return b;
-}
-
-static struct lpath *
-lpath_find(const char *path)
-{
-	struct lpath	*lp;
-
-	for (lp = path_ht[ht_index(path)]; lp != NULL; lp = lp->next)
-		if (strcmp(lp->path, path) == 0)
-			return lp;
-	return NULL;
-}
-
-/* Remember that path is ours now (we may replace it) and what it holds. */
-static void
-lpath_set(const char *path, struct blob *b)
-{
-	struct lpath	*lp;
-	unsigned int	 i = ht_index(path);
-
-	if ((lp = lpath_find(path)) == NULL) {
-		if ((lp = calloc(1, sizeof(*lp))) == NULL ||
-		    (lp->path = strdup(path)) == NULL) {
-			free(lp);
-			return;
-		}
-		lp->next = path_ht[i];
-		path_ht[i] = lp;
-	}
-	lp->blob = b;
-}
-
-static int
-is_pushed(const char *path)
-{
-	return lpath_find(path) != NULL;
-}
-
-static struct hold *
-hold_find(pid_t gpid)
-{
-	struct hold	*hd;
-
-	for (hd = holds; hd != NULL; hd = hd->next)
-		if (hd->gpid == gpid)
-			return hd;
-	return NULL;
-}
-
-static void
-hold_drop(pid_t gpid)
-{
-	struct hold	**pp, *hd;
-
-	for (pp = &holds; (hd = *pp) != NULL; pp = &hd->next)
-		if (hd->gpid == gpid) {
-			*pp = hd->next;
-			free(hd->blobs);
-			free(hd);
-			return;
-		}
-}
-
-/* A fresh hold for gpid: its old one belonged to a process that is gone. */
-static struct hold *
-hold_new(pid_t gpid)
-{
-	struct hold	*hd;
-
-	hold_drop(gpid);
-	if ((hd = calloc(1, sizeof(*hd))) == NULL)
-		return NULL;
-	hd->gpid = gpid;
-	hd->next = holds;
-	holds = hd;
-	return hd;
-}
-
-static int
-hold_add(struct hold *hd, struct blob *b)
-{
-	struct blob	**nb;
-
-	if (hd == NULL || b == NULL)
-		return -1;
-	if (hd->n == hd->cap) {
-		hd->cap = hd->cap ? hd->cap * 2 : 16;
-		if ((nb = reallocarray(hd->blobs, hd->cap,
-		    sizeof(*nb))) == NULL)
-			return -1;
-		hd->blobs = nb;
-	}
-	hd->blobs[hd->n++] = b;
-	return 0;
-}
-
 static struct pending *
 pending_find(pid_t gpid)
 {
@@ -288,134 +112,16 @@ pending_find(pid_t gpid)
 	return pd;
 }
 
-/*
- * Forget holds of processes that are gone (exited, or whose exec failed
- * after its files were here).  keep is an exec being prepared: neither
- * pending nor running yet.
- */
-static void
-holds_prune(pid_t keep)
+/* Is gpid's exec still waiting for files?  (cache.c: it holds them.) */
+int
+push_pending(pid_t gpid)
 {
-	struct hold	*hd, *next;
-
-	for (hd = holds; hd != NULL; hd = next) {
-		next = hd->next;
-		if (hd->gpid != SETUP_GPID && hd->gpid != keep &&
-		    pending_find(hd->gpid) == NULL && !proc_hosts(hd->gpid))
-			hold_drop(hd->gpid);
-	}
-}
-
-/* Mark what the live holds hold. */
-static void
-holds_mark(pid_t keep)
-{
-	struct hold	*hd;
-	struct blob	*b;
-	size_t		 i;
-
-	holds_prune(keep);
-	for (i = 0; i < CACHE_HT; i++)
-		for (b = blob_ht[i]; b != NULL; b = b->next)
-			b->held = 0;
-	/* 2: held by the setup list, 1: by processes only */
-	for (hd = holds; hd != NULL; hd = hd->next)
-		for (i = 0; i < hd->n; i++)
-			if (hd->gpid == SETUP_GPID)
-				hd->blobs[i]->held = 2;
-			else if (!hd->blobs[i]->held)
-				hd->blobs[i]->held = 1;
-}
-
-static int
-blob_older(const void *a, const void *b)
-{
-	const struct blob	*x = *(struct blob *const *)a;
-	const struct blob	*y = *(struct blob *const *)b;
-
-	return x->used < y->used ? -1 : x->used > y->used;
-}
-
-/*
- * Evict unheld blobs, least recently used first, until at least `free`
- * bytes are gone (or every unheld one).  held must be fresh (holds_mark).
- * Returns the bytes evicted.
- */
-static uint64_t
-cache_evict(uint64_t free_want)
-{
-	struct blob	**v = NULL, **pp, *b;
-	struct lpath	*lp;
-	struct timespec	 t0, t1;
-	uint64_t	 freed = 0;
-	size_t		 n = 0, cap = 0, k, i;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-
-	for (i = 0; i < CACHE_HT; i++)
-		for (b = blob_ht[i]; b != NULL; b = b->next) {
-			if (b->held)
-				continue;
-			if (n == cap) {
-				struct blob **nv;
-
-				cap = cap ? cap * 2 : 64;
-				if ((nv = reallocarray(v, cap,
-				    sizeof(*v))) == NULL) {
-					free(v);
-					return 0;
-				}
-				v = nv;
-			}
-			v[n++] = b;
-		}
-	qsort(v, n, sizeof(*v), blob_older);
-	/* doomed ones are marked held = -1 for the path walk */
-	for (k = 0; k < n && freed < free_want; k++) {
-		v[k]->held = -1;
-		freed += v[k]->size;
-	}
-	free(v);
-	if (k == 0)
-		return 0;
-	for (i = 0; i < CACHE_HT; i++)
-		for (lp = path_ht[i]; lp != NULL; lp = lp->next)
-			if (lp->blob != NULL && lp->blob->held == -1) {
-				if (unlink(lp->path) == -1 && errno != ENOENT)
-					log_warn("evict %s", lp->path);
-				lp->blob = NULL;
-			}
-	for (i = 0; i < CACHE_HT; i++)
-		for (pp = &blob_ht[i]; (b = *pp) != NULL; ) {
-			if (b->held != -1) {
-				pp = &b->next;
-				continue;
-			}
-			*pp = b->next;
-			if (unlink(b->name) == -1 && errno != ENOENT)
-				log_warn("evict %s", b->name);
-			cache_bytes -= b->size;
-			free(b);
-		}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	log_info("cache: evicted %zu blobs, %llu bytes, in %lld us; %llu of "
-	    "%llu bytes in use", k, (unsigned long long)freed,
-	    (long long)(t1.tv_sec - t0.tv_sec) * 1000000 +
-	    (t1.tv_nsec - t0.tv_nsec) / 1000,
-	    (unsigned long long)cache_bytes, (unsigned long long)cache_budget);
-	return freed;
-}
-
-/* Bytes as MB for messages: rounded, and never 0 for something. */
-static unsigned long long
-mb(uint64_t b)
-{
-	return b == 0 ? 0 : (b + (1 << 19)) >> 20 ? (b + (1 << 19)) >> 20 : 1;
+	return pending_find(gpid) != NULL;
 }
 
 /* Bytes that pushes under way will still add to the cache. */
-static uint64_t
-cache_reserved(void)
+uint64_t
+push_reserved(void)
 {
 	struct pending	*pd;
 	uint64_t	 r = 0;
@@ -424,43 +130,6 @@ cache_reserved(void)
 		for (size_t i = 0; i < pd->nneed; i++)
 			r += pd->need[i].size;
 	return r;
-}
-
-/*
- * Make room for want more bytes for gpid's exec, evicting only if that is
- * enough; otherwise say why it does not fit and evict nothing.
- */
-static int
-cache_room(pid_t gpid, uint64_t want, char *msg, size_t msglen)
-{
-	struct blob	*b;
-	uint64_t	 used = cache_bytes + cache_reserved(), held[3] = { 0 };
-	size_t		 i;
-
-	if (used + want <= cache_budget)
-		return 0;
-	holds_mark(gpid);
-	for (i = 0; i < CACHE_HT; i++)
-		for (b = blob_ht[i]; b != NULL; b = b->next)
-			held[b->held] += b->size;
-	if (want > cache_budget || used - held[0] + want > cache_budget) {
-		char	procs[48] = "", list[48] = "";
-
-		/* what cannot go, so the user sees whom to wait for */
-		if (held[1])
-			snprintf(procs, sizeof(procs), ", %llu MB held by "
-			    "processes", mb(held[1]));
-		if (held[2])
-			snprintf(list, sizeof(list), ", %llu MB by the push list",
-			    mb(held[2]));
-		snprintf(msg, msglen, "node RAM cache full: %llu MB needed, "
-		    "%llu of %llu MB in use%s%s", mb(want), mb(used),
-		    mb(cache_budget), procs, list);
-		errno = ENOSPC;
-		return -1;
-	}
-	cache_evict(used + want - cache_budget);
-	return 0;
 }
 
 /*
@@ -530,16 +199,6 @@ copy_file(const char *from, const char *to, const struct mfile *f)
 	return 0;
 }
 
-static void
-cache_init(void)
-{
-	struct sysinfo	si;
-
-	mkdirs(CACHE_DIR "/");
-	if (cache_budget == 0 && sysinfo(&si) == 0)
-		cache_budget = (uint64_t)si.totalram * si.mem_unit / 2;
-}
-
 /* Link every manifest entry in at its path; the image's own files stay. */
 static int
 push_link(const unsigned char *body, size_t blen, char *msg, size_t msglen)
@@ -555,7 +214,7 @@ push_link(const unsigned char *body, size_t blen, char *msg, size_t msglen)
 	while (wire_iter_next(&it, &a) == 1) {
 		if (a.type != A_MFILE || mfile_parse(&a, &f) == -1)
 			continue;
-		if (lstat(f.path, &st) == 0 && !is_pushed(f.path) &&
+		if (lstat(f.path, &st) == 0 && !cache_is_linked(f.path) &&
 		    !is_applet(f.path, &st))
 			continue;
 		mkdirs(f.path);
@@ -567,14 +226,14 @@ push_link(const unsigned char *body, size_t blen, char *msg, size_t msglen)
 				goto fail;
 		} else {
 			cache_name(&f, cname, sizeof(cname));
-			b = blob_find(cname);
+			b = cache_find(cname);
 			if (link(cname, tmp) == -1 &&
 			    (errno != EXDEV || copy_file(cname, tmp, &f) == -1))
 				goto fail;
 		}
 		if (rename(tmp, f.path) == -1)
 			goto fail;
-		lpath_set(f.path, b);
+		cache_linked(f.path, b);
 	}
 	return 0;
 fail:
@@ -626,7 +285,7 @@ push_fail(struct pending *pd, int e, const char *msg)
 	wire_put_u32(&m, A_ERRNO, (uint32_t)e);
 	wire_put_str(&m, A_MSG, msg);
 	pending_free(pd);
-	hold_drop(gpid);
+	cache_unhold(gpid);
 	if (link_send_msg(&m) == 0 && gpid == SETUP_GPID) {
 		log_warnx("setup push: %s", msg);
 		link_setup_done();
@@ -648,18 +307,17 @@ push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
 	struct wire_attr	 a;
 	struct mfile		 f, *nn;
 	struct pending		*pd;
-	struct hold		*hd;
 	struct blob		*b;
 	char			 cname[256], oname[256];
 	uint64_t		 want = 0;
 	size_t			 i;
 
 	cache_init();
-	lru_clock++;
+	cache_tick();
 	/* holds of ended processes go now, so they never pile up */
-	holds_prune(gpid);
+	cache_prune(gpid);
 	if ((pd = calloc(1, sizeof(*pd))) == NULL ||
-	    (hd = hold_new(gpid)) == NULL)
+	    cache_hold_new(gpid) == -1)
 		goto nomem;
 	pd->gpid = gpid;
 	pd->fd = -1;
@@ -673,16 +331,15 @@ push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
 			    MFILE_FIXED : "?");
 			free(pd->need);
 			free(pd);
-			hold_drop(gpid);
+			cache_unhold(gpid);
 			errno = EINVAL;
 			return -1;
 		}
 		if (f.type != MFILE_REG)
 			continue;
 		cache_name(&f, cname, sizeof(cname));
-		if ((b = blob_find(cname)) != NULL) {
-			b->used = lru_clock;
-			if (hold_add(hd, b) == -1)
+		if ((b = cache_find(cname)) != NULL) {
+			if (cache_hold(gpid, b) == -1)
 				goto nomem;
 			continue;
 		}
@@ -706,10 +363,10 @@ push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
 		return push_link(body, blen, msg, msglen);
 	}
 	/* fits, maybe after eviction, or fails before anything is sent */
-	if (cache_room(gpid, want, msg, msglen) == -1) {
+	if (cache_room(gpid, want, push_reserved(), msg, msglen) == -1) {
 		free(pd->need);
 		free(pd);
-		hold_drop(gpid);
+		cache_unhold(gpid);
 		errno = ENOSPC;
 		return -1;
 	}
@@ -751,7 +408,7 @@ nomem:
 		free(pd->need);
 		free(pd);
 	}
-	hold_drop(gpid);
+	cache_unhold(gpid);
 	snprintf(msg, msglen, "node: out of memory");
 	errno = ENOMEM;
 	return -1;
@@ -777,7 +434,6 @@ blob_ack(pid_t gpid, uint32_t n)
 static int
 blob_store(struct pending *pd, const unsigned char *hash, const char *tmp)
 {
-	struct hold	*hd = hold_find(pd->gpid);
 	struct blob	*b;
 	struct mfile	*f;
 	char		 cname[256], first[256] = "";
@@ -790,7 +446,7 @@ blob_store(struct pending *pd, const unsigned char *hash, const char *tmp)
 			continue;
 		}
 		cache_name(f, cname, sizeof(cname));
-		if (blob_find(cname) != NULL)
+		if (cache_find(cname) != NULL)
 			;	/* another exec brought it meanwhile */
 		else if (first[0] == '\0') {
 			if (chown(tmp, f->uid, f->gid) == -1 ||
@@ -799,11 +455,11 @@ blob_store(struct pending *pd, const unsigned char *hash, const char *tmp)
 			snprintf(first, sizeof(first), "%s", cname);
 		} else if (copy_file(first, cname, f) == -1 && errno != EEXIST)
 			return -1;
-		if ((b = blob_add(cname, f->size)) == NULL) {
+		if ((b = cache_add(cname, f->size)) == NULL) {
 			errno = ENOMEM;
 			return -1;
 		}
-		hold_add(hd, b);
+		cache_hold(pd->gpid, b);
 		*f = pd->need[--pd->nneed];
 	}
 	if (first[0] == '\0')
@@ -921,28 +577,13 @@ void
 push_setup(const struct wire_hdr *h, struct wire_attr *tb,
     const unsigned char *body, size_t blen)
 {
-	struct sysinfo	si;
-	uint64_t	ram = 0;
-	char		msg[300];
+	char	msg[300];
 
-	if (sysinfo(&si) == 0)
-		ram = (uint64_t)si.totalram * si.mem_unit;
-	if (tb[A_CACHE_BUDGET].data)
-		cache_budget = wire_get_u64(&tb[A_CACHE_BUDGET]);
-	else if (tb[A_CACHE_SHARE].data && wire_get_u32(&tb[A_CACHE_SHARE]) > 0 &&
-	    wire_get_u32(&tb[A_CACHE_SHARE]) <= 100)
-		cache_budget = ram / 100 * wire_get_u32(&tb[A_CACHE_SHARE]);
-	else
-		cache_budget = ram / 2;
-	cache_init();
-	log_info("cache budget %llu MB", mb(cache_budget));
-	/* a smaller budget than before: shrink to it if we can */
-	if (cache_bytes > cache_budget) {
-		holds_mark(-1);
-		cache_evict(cache_bytes - cache_budget);
-	}
+	cache_set_budget(tb[A_CACHE_BUDGET].data ?
+	    wire_get_u64(&tb[A_CACHE_BUDGET]) : 0, tb[A_CACHE_SHARE].data ?
+	    wire_get_u32(&tb[A_CACHE_SHARE]) : 0);
 	if (!tb[A_MFILE].data) {
-		hold_drop(SETUP_GPID);
+		cache_unhold(SETUP_GPID);
 		link_setup_done();
 		return;
 	}
@@ -970,7 +611,7 @@ push_abort_all(void)
 			    (int)pendings->gpid, hex);
 			unlink(tmp);
 		}
-		hold_drop(pendings->gpid);
+		cache_unhold(pendings->gpid);
 		pending_free(pendings);
 	}
 }
