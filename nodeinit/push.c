@@ -3,8 +3,8 @@
  * content in /var/lib/bproc/cache (named by BLAKE2b hash, owner and mode)
  * and are linked in at their front-end paths, atomically (link or symlink
  * to a temporary name, then rename), so the dynamic linker finds them where
- * the front end has them.  A process waits, as a pending exec, until every file it
- * needs is here; blobs are written to a temporary file, checked against
+ * the front end has them.  A process waits, as a pending exec, until every
+ * file it needs is here; blobs are written to a temporary file, checked against
  * their hash, and only then renamed into the cache, so nothing
  * half-written is ever run.  Files of the node's own image are never
  * replaced, but for busybox applet links (see is_applet).  The master's
