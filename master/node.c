@@ -29,6 +29,8 @@
 #include "log.h"
 
 #define PUSH_GPID	0	/* the PID setup's NEED, BLOB and result carry */
+#define PUSH_HT		8192	/* buckets of the push list's path index */
+#define PUSH_RESCAN_MS	1000	/* the push list is rescanned at most this often */
 
 struct nodelink {
 	struct conn	 c;
@@ -67,6 +69,8 @@ static struct nodelink	*links;
 static struct spfile	*spf, *spf_old;
 static size_t		 nspf, nspf_old;
 static uint64_t		 push_list_bytes;
+static size_t		 spf_ht[PUSH_HT];	/* index + 1 of a chain's first */
+static size_t		 spf_chain[MASTER_PUSH_MAX];	/* index + 1 of the next */
 static int		 npreauth;
 static int		 listen_fd = -1;
 
@@ -328,13 +332,26 @@ push_path_clean(char *p)
 	*out = '\0';
 }
 
+static unsigned int
+push_ht_index(const char *s)
+{
+	uint32_t	h = 2166136261u;	/* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h % PUSH_HT;
+}
+
+/* A new entry, or NULL when path is in the list already (or too many). */
 static struct spfile *
 push_new(const char *path)
 {
 	struct spfile	*f;
+	unsigned int	 h = push_ht_index(path);
 
-	for (size_t i = 0; i < nspf; i++)
-		if (strcmp(spf[i].path, path) == 0)
+	/* overlapping lines and shared link targets name a file twice */
+	for (size_t i = spf_ht[h]; i != 0; i = spf_chain[i - 1])
+		if (strcmp(spf[i - 1].path, path) == 0)
 			return NULL;
 	if (nspf >= MASTER_PUSH_MAX) {
 		log_warnx("push %s: more than %d files in the push list",
@@ -348,8 +365,19 @@ push_new(const char *path)
 	memset(f, 0, sizeof(*f));
 	if ((f->path = strdup(path)) == NULL)
 		return NULL;
-	nspf++;
+	spf_chain[nspf] = spf_ht[h];
+	spf_ht[h] = ++nspf;
 	return f;
+}
+
+/* Take back the entry push_new just made. */
+static void
+push_unnew(struct spfile *f)
+{
+	spf_ht[push_ht_index(f->path)] = spf_chain[nspf - 1];
+	free(f->path);
+	free(f->target);
+	nspf--;
 }
 
 static int
@@ -360,9 +388,13 @@ push_hash(struct spfile *f, const char *path)
 	ssize_t				 n;
 	int				 fd;
 
-	for (size_t i = 0; i < nspf_old; i++) {
+	/* an unchanged tree scans in the same order: try that slot first */
+	for (size_t k = 0; k <= nspf_old; k++) {
+		size_t		 i = k == 0 ? (size_t)(f - spf) : k - 1;
 		struct spfile	*o = &spf_old[i];
 
+		if (i >= nspf_old)
+			continue;
 		if (o->target == NULL && o->dev == f->dev && o->ino == f->ino &&
 		    o->size == f->size && o->mtime == f->mtime) {
 			memcpy(f->hash, o->hash, 32);
@@ -428,8 +460,7 @@ push_scan_path(const char *path, int depth)
 	if (S_ISREG(st.st_mode)) {
 		if (push_hash(f, path) == -1) {
 			log_warn("push %s", path);
-			free(f->path);
-			nspf--;
+			push_unnew(f);
 		}
 		return;
 	}
@@ -437,8 +468,7 @@ push_scan_path(const char *path, int depth)
 	if ((n = readlink(path, target, sizeof(target) - 1)) < 0 ||
 	    (target[n] = '\0', (f->target = strdup(target)) == NULL)) {
 		log_warn("push %s", path);
-		free(f->path);
-		nspf--;
+		push_unnew(f);
 		return;
 	}
 	f->mode = 0777;
@@ -456,9 +486,15 @@ push_scan_path(const char *path, int depth)
 void
 node_push_scan(void)
 {
+	static uint64_t	last;
 	uint64_t	bytes = 0;
 	size_t		i;
 
+	/* a boot storm scans once, not once per node */
+	if (last != 0 && ev_now() - last < PUSH_RESCAN_MS)
+		return;
+	last = ev_now();
+	memset(spf_ht, 0, sizeof(spf_ht));
 	for (i = 0; i < nspf_old; i++) {
 		free(spf_old[i].path);
 		free(spf_old[i].target);
