@@ -29,7 +29,8 @@ enum msg_type {
 	MSG_STATUS,		/* n->m: load, memory, uptime, stage */
 	MSG_PING,		/* m->n: heartbeat */
 	MSG_POWER,		/* m->n: A_HOW */
-	MSG_SETUP,		/* m->n: setup data; node answers STATUS stage up */
+	MSG_SETUP,		/* m->n: cache budget, A_MFILE files to push; node
+				   answers STATUS stage up once they are there */
 	/* the process space; A_PID is always the ghost's (front-end) PID */
 	MSG_EXEC = 16,		/* t->m, m->n: start a process */
 	MSG_EXEC_RESULT,	/* n->m, m->t: A_PID, A_ERRNO, A_RPID, A_MSG */
@@ -106,6 +107,8 @@ enum attr_type {
 	A_FILE_ERR,	/* str */
 	A_MFILE,	/* bin, repeated: a manifest entry, see MFILE_* */
 	A_HASH,		/* bin 32: BLAKE2b-256 of a blob */
+	A_CACHE_BUDGET,	/* u64 bytes: the node RAM cache's size budget */
+	A_CACHE_SHARE,	/* u32 percent of node RAM for the cache */
 	A_MAX
 };
 

@@ -22,6 +22,7 @@
 #define MASTER_CTL_PER_UID	32	/* a user's connections that are not ghosts or watchers */
 #define MASTER_CTL_IDLE_MS	10000	/* a tool that says nothing this long is closed */
 #define MASTER_NOTIFY_MS	50	/* coalesce change notifications */
+#define MASTER_PUSH_MAX		20000	/* files of the setup push list */
 
 struct mac_entry {
 	unsigned char	mac[6];
@@ -41,6 +42,11 @@ struct master_conf {
 	unsigned int	 timeout_ms;
 	struct mac_entry *macs;		/* from "node N MAC" lines */
 	size_t		 nmacs;
+	/* the node RAM cache (docs/push.md) */
+	uint64_t	 cache_budget;	/* bytes; 0: cache_share decides */
+	unsigned int	 cache_share;	/* percent of node RAM; 0: the node's half */
+	char		**push;		/* "push PATH": files every node gets at setup */
+	size_t		 npush;
 };
 
 struct nodelink;
@@ -96,6 +102,7 @@ void	mac_format(const unsigned char *, char *, size_t);
 
 /* node.c */
 int	node_table_init(void);
+void	node_push_scan(void);
 int	node_listen(void);
 int	node_transition(struct node *, int, const char *);
 int	node_set_state(struct node *, int, uid_t, const char **);

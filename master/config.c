@@ -58,6 +58,60 @@ conf_copy(char *dst, size_t len, const char *src)
 	return 0;
 }
 
+/*
+ * The node RAM cache's directives (docs/push.md): "cache_budget SIZE" with
+ * SIZE N% of a node's RAM or N bytes with an optional K, M or G (powers of
+ * 1024), and "push PATH" (repeatable), files and trees every node gets at
+ * setup.  Returns 1 for a line of ours, 0 for another's, -1 when it is bad.
+ */
+static int
+conf_cache(struct master_conf *c, char **w, int nw)
+{
+	unsigned long long	 v;
+	char			*end, **np;
+
+	if (strcmp(w[0], "cache_budget") == 0 && nw == 2) {
+		if (!isdigit((unsigned char)w[1][0]))
+			return -1;
+		errno = 0;
+		v = strtoull(w[1], &end, 10);
+		if (errno)
+			return -1;
+		c->cache_budget = 0;
+		c->cache_share = 0;
+		if (strcmp(end, "%") == 0) {
+			if (v < 1 || v > 100)
+				return -1;
+			c->cache_share = (unsigned int)v;
+			return 1;
+		}
+		if (strcmp(end, "K") == 0 || strcmp(end, "k") == 0)
+			v = v > (~0ULL >> 10) ? 0 : v << 10;
+		else if (strcmp(end, "M") == 0 || strcmp(end, "m") == 0)
+			v = v > (~0ULL >> 20) ? 0 : v << 20;
+		else if (strcmp(end, "G") == 0 || strcmp(end, "g") == 0)
+			v = v > (~0ULL >> 30) ? 0 : v << 30;
+		else if (*end != '\0')
+			return -1;
+		if (v == 0)
+			return -1;
+		c->cache_budget = v;
+		return 1;
+	}
+	if (strcmp(w[0], "push") == 0 && nw == 2) {
+		/* the node takes absolute paths only */
+		if (w[1][0] != '/' || strlen(w[1]) >= 4096)
+			return -1;
+		if ((np = reallocarray(c->push, c->npush + 1,
+		    sizeof(*np))) == NULL || (np[c->npush] = strdup(w[1])) == NULL)
+			fatal("config");
+		c->push = np;
+		c->npush++;
+		return 1;
+	}
+	return 0;
+}
+
 static void
 conf_defaults(struct master_conf *c)
 {
@@ -156,7 +210,7 @@ conf_load(const char *path, struct master_conf *c)
 			if (conf_number(w[1], 100, 3600000, &v) == -1)
 				goto syntax;
 			c->timeout_ms = (unsigned int)v;
-		} else
+		} else if (conf_cache(c, w, nw) != 1)
 			goto syntax;
 	}
 	fclose(f);

@@ -3,8 +3,15 @@
  * the cluster key (auth.h), says HELLO with its MAC, gets its number, and
  * from then on reports status every heartbeat.  node_transition() alone
  * changes a node's state and logs every edge.
+ *
+ * Setup is where the master pushes the files of its "push" list to the
+ * node (BProc's libraries): MSG_SETUP carries the cache budget and their
+ * manifest, the node answers NEED with the hashes it lacks, and we stream
+ * those as BLOB frames under PID 0, through the same exchange bpsh uses.
+ * The node is up once they are linked in.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -13,10 +20,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "bpmaster.h"
 #include "log.h"
+
+#define PUSH_GPID	0	/* the PID setup's NEED, BLOB and result carry */
+#define PUSH_HT		8192	/* buckets of the push list's path index */
+#define PUSH_RESCAN_MS	1000	/* the push list is rescanned at most this often */
 
 struct nodelink {
 	struct conn	 c;
@@ -28,12 +42,35 @@ struct nodelink {
 	struct ev_timer	 timer;
 	uint64_t	 last_rx;
 	uint64_t	 next_ping;
+	/* the setup push: hashes the node asked for, sent in order */
+	unsigned char	(*sp_need)[32];
+	size_t		 sp_nneed;
+	size_t		 sp_next;
+	int		 sp_fd;		/* the file being sent, or -1 */
+	uint32_t	 sp_unacked;
 	struct nodelink	*next;
+};
+
+/* One file of the "push" list as the master hashed it. */
+struct spfile {
+	char		*path;
+	char		*target;	/* a symlink's, else NULL */
+	uint32_t	 mode, uid, gid;
+	uint64_t	 size;
+	dev_t		 dev;
+	ino_t		 ino;
+	long long	 mtime;
+	unsigned char	 hash[32];
 };
 
 struct node		*nodes;
 int			 numnodes;
 static struct nodelink	*links;
+static struct spfile	*spf, *spf_old;
+static size_t		 nspf, nspf_old;
+static uint64_t		 push_list_bytes;
+static size_t		 spf_ht[PUSH_HT];	/* index + 1 of a chain's first */
+static size_t		 spf_chain[MASTER_PUSH_MAX];	/* index + 1 of the next */
 static int		 npreauth;
 static int		 listen_fd = -1;
 
@@ -192,6 +229,7 @@ node_table_init(void)
 	if (node_grow(conf.nodes) == -1)
 		return -1;
 	node_state_load();
+	node_push_scan();
 	/* the config file wins over what discovery remembered */
 	for (i = 0; i < conf.nmacs; i++) {
 		struct node *n = &nodes[conf.macs[i].node];
@@ -248,6 +286,403 @@ link_send(struct nodelink *l, struct wire_msg *m)
 	return 0;
 }
 
+/*
+ * The setup push list.  node_push_scan() walks the "push" paths (files,
+ * symlinks with their targets, directory trees) and hashes each regular
+ * file, reusing the hash of a file whose device, inode, size and mtime
+ * did not change since the last scan; it runs at start and whenever a node
+ * connects, so an edited file is the new content on the next boot.
+ */
+static void	push_scan_path(const char *, int);
+
+static void
+push_dir_of(const char *path, char *out, size_t len)
+{
+	const char	*s = strrchr(path, '/');
+
+	snprintf(out, len, "%.*s", s && s != path ? (int)(s - path) : 1,
+	    s && s != path ? path : "/");
+}
+
+/* "//", "/./" and "dir/.." out, lexically: the node takes clean paths. */
+static void
+push_path_clean(char *p)
+{
+	char	*out = p, *in = p, *seg;
+
+	while (*in) {
+		while (*in == '/')
+			in++;
+		seg = in;
+		while (*in && *in != '/')
+			in++;
+		if (in == seg || (in - seg == 1 && seg[0] == '.'))
+			continue;
+		if (in - seg == 2 && seg[0] == '.' && seg[1] == '.') {
+			while (out > p && *--out != '/')
+				;
+			continue;
+		}
+		*out++ = '/';
+		memmove(out, seg, (size_t)(in - seg));
+		out += in - seg;
+	}
+	if (out == p)
+		*out++ = '/';
+	*out = '\0';
+}
+
+static unsigned int
+push_ht_index(const char *s)
+{
+	uint32_t	h = 2166136261u;	/* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h % PUSH_HT;
+}
+
+/* A new entry, or NULL when path is in the list already (or too many). */
+static struct spfile *
+push_new(const char *path)
+{
+	struct spfile	*f;
+	unsigned int	 h = push_ht_index(path);
+
+	/* overlapping lines and shared link targets name a file twice */
+	for (size_t i = spf_ht[h]; i != 0; i = spf_chain[i - 1])
+		if (strcmp(spf[i - 1].path, path) == 0)
+			return NULL;
+	if (nspf >= MASTER_PUSH_MAX) {
+		log_warnx("push %s: more than %d files in the push list",
+		    path, MASTER_PUSH_MAX);
+		return NULL;
+	}
+	if ((f = reallocarray(spf, nspf + 1, sizeof(*spf))) == NULL)
+		return NULL;
+	spf = f;
+	f = &spf[nspf];
+	memset(f, 0, sizeof(*f));
+	if ((f->path = strdup(path)) == NULL)
+		return NULL;
+	spf_chain[nspf] = spf_ht[h];
+	spf_ht[h] = ++nspf;
+	return f;
+}
+
+/* Take back the entry push_new just made. */
+static void
+push_unnew(struct spfile *f)
+{
+	spf_ht[push_ht_index(f->path)] = spf_chain[nspf - 1];
+	free(f->path);
+	free(f->target);
+	nspf--;
+}
+
+static int
+push_hash(struct spfile *f, const char *path)
+{
+	crypto_generichash_state	 hs;
+	unsigned char			 buf[65536];
+	ssize_t				 n;
+	int				 fd;
+
+	/* an unchanged tree scans in the same order: try that slot first */
+	for (size_t k = 0; k <= nspf_old; k++) {
+		size_t		 i = k == 0 ? (size_t)(f - spf) : k - 1;
+		struct spfile	*o = &spf_old[i];
+
+		if (i >= nspf_old)
+			continue;
+		if (o->target == NULL && o->dev == f->dev && o->ino == f->ino &&
+		    o->size == f->size && o->mtime == f->mtime) {
+			memcpy(f->hash, o->hash, 32);
+			return 0;
+		}
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return -1;
+	crypto_generichash_init(&hs, NULL, 0, 32);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		crypto_generichash_update(&hs, buf, (size_t)n);
+	close(fd);
+	if (n < 0)
+		return -1;
+	crypto_generichash_final(&hs, f->hash, 32);
+	return 0;
+}
+
+static void
+push_scan_path(const char *path, int depth)
+{
+	struct spfile	*f;
+	struct stat	 st;
+	struct dirent	*de;
+	DIR		*d;
+	char		 target[4096], abs[8300], dir[4096];
+	ssize_t		 n;
+
+	if (depth > 64 || strlen(path) >= 4096)
+		return;
+	if (lstat(path, &st) == -1) {
+		log_warn("push %s", path);
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if ((d = opendir(path)) == NULL) {
+			log_warn("push %s", path);
+			return;
+		}
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				continue;
+			snprintf(abs, sizeof(abs), "%s/%s",
+			    strcmp(path, "/") == 0 ? "" : path, de->d_name);
+			push_scan_path(abs, depth + 1);
+		}
+		closedir(d);
+		return;
+	}
+	if (!S_ISLNK(st.st_mode) && !S_ISREG(st.st_mode))
+		return;
+	if ((f = push_new(path)) == NULL)
+		return;
+	f->mode = st.st_mode & 07777;
+	f->uid = st.st_uid;
+	f->gid = st.st_gid;
+	f->size = (uint64_t)st.st_size;
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->mtime = (long long)st.st_mtim.tv_sec * 1000000000LL +
+	    st.st_mtim.tv_nsec;
+	if (S_ISREG(st.st_mode)) {
+		if (push_hash(f, path) == -1) {
+			log_warn("push %s", path);
+			push_unnew(f);
+		}
+		return;
+	}
+	/* a symlink goes as one, and brings its target (SONAME links) */
+	if ((n = readlink(path, target, sizeof(target) - 1)) < 0 ||
+	    (target[n] = '\0', (f->target = strdup(target)) == NULL)) {
+		log_warn("push %s", path);
+		push_unnew(f);
+		return;
+	}
+	f->mode = 0777;
+	f->size = 0;
+	if (target[0] == '/')
+		snprintf(abs, sizeof(abs), "%s", target);
+	else {
+		push_dir_of(path, dir, sizeof(dir));
+		snprintf(abs, sizeof(abs), "%s/%s", dir, target);
+	}
+	push_path_clean(abs);
+	push_scan_path(abs, depth + 1);
+}
+
+void
+node_push_scan(void)
+{
+	static uint64_t	last;
+	uint64_t	bytes = 0;
+	size_t		i;
+
+	/* a boot storm scans once, not once per node */
+	if (last != 0 && ev_now() - last < PUSH_RESCAN_MS)
+		return;
+	last = ev_now();
+	memset(spf_ht, 0, sizeof(spf_ht));
+	for (i = 0; i < nspf_old; i++) {
+		free(spf_old[i].path);
+		free(spf_old[i].target);
+	}
+	free(spf_old);
+	spf_old = spf;
+	nspf_old = nspf;
+	spf = NULL;
+	nspf = 0;
+	for (i = 0; i < conf.npush; i++) {
+		char	p[4096];
+
+		snprintf(p, sizeof(p), "%s", conf.push[i]);
+		push_path_clean(p);
+		push_scan_path(p, 0);
+	}
+	for (i = 0; i < nspf; i++)
+		bytes += spf[i].size;
+	/* said at start and when it changes, not at every connect */
+	if (conf.npush > 0 && (nspf != nspf_old || bytes != push_list_bytes))
+		log_info("push list: %zu files, %llu bytes", nspf,
+		    (unsigned long long)bytes);
+	push_list_bytes = bytes;
+}
+
+static unsigned char *
+push_put32(unsigned char *q, uint32_t v)
+{
+	q[0] = (unsigned char)(v >> 24);
+	q[1] = (unsigned char)(v >> 16);
+	q[2] = (unsigned char)(v >> 8);
+	q[3] = (unsigned char)v;
+	return q + 4;
+}
+
+/* MSG_SETUP: the cache budget and the push list's manifest (A_MFILE). */
+static int
+push_setup_send(struct nodelink *l)
+{
+	static unsigned char	 buf[WIRE_MAX_FRAME];
+	unsigned char		 e[MFILE_FIXED + 2 * 4096 + 2], *q;
+	struct wire_msg		 m;
+	size_t			 i, pl, tl, sent = 0;
+
+	node_push_scan();
+	wire_msg_init(&m, buf, sizeof(buf), MSG_SETUP, 0, 0);
+	if (conf.cache_budget)
+		wire_put_u64(&m, A_CACHE_BUDGET, conf.cache_budget);
+	else if (conf.cache_share)
+		wire_put_u32(&m, A_CACHE_SHARE, conf.cache_share);
+	for (i = 0; i < nspf; i++) {
+		const struct spfile	*f = &spf[i];
+
+		pl = strlen(f->path) + 1;
+		tl = f->target ? strlen(f->target) + 1 : 0;
+		if (pl > 4096 || tl > 4096)
+			continue;
+		memcpy(e, f->hash, 32);
+		q = push_put32(e + 32, f->mode);
+		q = push_put32(q, f->uid);
+		q = push_put32(q, f->gid);
+		q = push_put32(q, (uint32_t)(f->size >> 32));
+		q = push_put32(q, (uint32_t)f->size);
+		*q++ = f->target ? MFILE_LINK : MFILE_REG;
+		memcpy(q, f->path, pl);
+		q += pl;
+		if (tl) {
+			memcpy(q, f->target, tl);
+			q += tl;
+		}
+		/* leave room for the frame's seal: the rest waits for bpsh */
+		if (m.len + WIRE_ALIGN(WIRE_ATTR_HDR + (size_t)(q - e)) >
+		    WIRE_MAX_FRAME - 4096) {
+			log_warnx("node %d: push list too long for one frame: "
+			    "%zu of %zu files sent", l->node->num, sent, nspf);
+			break;
+		}
+		wire_put(&m, A_MFILE, e, (size_t)(q - e));
+		sent++;
+	}
+	return link_send(l, &m);
+}
+
+static void
+push_reset(struct nodelink *l)
+{
+	if (l->sp_fd >= 0)
+		close(l->sp_fd);
+	l->sp_fd = -1;
+	free(l->sp_need);
+	l->sp_need = NULL;
+	l->sp_nneed = l->sp_next = 0;
+	l->sp_unacked = 0;
+}
+
+/* Send what the node asked for, at most BLOB_WINDOW bytes unacknowledged. */
+static void
+push_pump(struct nodelink *l)
+{
+	static unsigned char	 buf[IO_CHUNK + 256];
+	unsigned char		 data[IO_CHUNK];
+	struct wire_msg		 m;
+	const unsigned char	*hash;
+	ssize_t			 n;
+	size_t			 i;
+
+	while (!l->dead && l->sp_unacked < BLOB_WINDOW &&
+	    l->sp_next < l->sp_nneed) {
+		hash = l->sp_need[l->sp_next];
+		if (l->sp_fd < 0) {
+			for (i = 0; i < nspf; i++)
+				if (spf[i].target == NULL &&
+				    memcmp(spf[i].hash, hash, 32) == 0)
+					break;
+			/* gone since the scan: an empty blob fails it clearly */
+			if (i == nspf || (l->sp_fd = open(spf[i].path,
+			    O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+				log_warnx("node %d: push %s: %s", l->node->num,
+				    i == nspf ? "file" : spf[i].path,
+				    i == nspf ? "no longer in the list" :
+				    strerror(errno));
+		}
+		n = l->sp_fd >= 0 ? read(l->sp_fd, data, sizeof(data)) : 0;
+		wire_msg_init(&m, buf, sizeof(buf), MSG_BLOB, 0, 0);
+		wire_put_u32(&m, A_PID, PUSH_GPID);
+		wire_put(&m, A_HASH, hash, 32);
+		if (n > 0) {
+			wire_put(&m, A_DATA, data, (size_t)n);
+			l->sp_unacked += (uint32_t)n;
+			l->node->push_bytes += (uint64_t)n;
+		} else {
+			wire_put_u8(&m, A_EOF, 1);
+			if (l->sp_fd >= 0)
+				close(l->sp_fd);
+			l->sp_fd = -1;
+			l->sp_next++;
+		}
+		if (link_send(l, &m) == -1)
+			return;
+	}
+}
+
+/* NEED, BLOB_ACK and EXEC_RESULT of the setup push (PID 0). */
+static int
+push_from_node(struct nodelink *l, const struct wire_hdr *h,
+    struct wire_attr *tb, const unsigned char *body, size_t blen)
+{
+	struct wire_iter	 it;
+	struct wire_attr	 a;
+	unsigned char		(*nn)[32];
+	uint32_t		 b;
+	char			 why[300];
+
+	switch (h->type) {
+	case MSG_NEED:
+		wire_iter_init(&it, body, blen);
+		while (wire_iter_next(&it, &a) == 1) {
+			if (a.type != A_HASH)
+				continue;
+			if (l->sp_nneed >= MASTER_PUSH_MAX ||
+			    (nn = reallocarray(l->sp_need, l->sp_nneed + 1,
+			    sizeof(*nn))) == NULL) {
+				link_close(l, "setup push: too many NEEDs");
+				return -1;
+			}
+			l->sp_need = nn;
+			memcpy(l->sp_need[l->sp_nneed++], a.data, 32);
+		}
+		push_pump(l);
+		return 0;
+	case MSG_BLOB_ACK:
+		b = wire_get_u32(&tb[A_BYTES]);
+		l->sp_unacked = b > l->sp_unacked ? 0 : l->sp_unacked - b;
+		push_pump(l);
+		return 0;
+	case MSG_EXEC_RESULT:
+		push_reset(l);
+		if (wire_get_u32(&tb[A_ERRNO]) == 0)
+			return 0;
+		snprintf(why, sizeof(why), "setup push failed: %s",
+		    tb[A_MSG].data ? wire_get_str(&tb[A_MSG]) : "?");
+		log_warnx("node %d: %s", l->node->num, why);
+		node_transition(l->node, NODE_ERROR, why);
+		return 0;
+	}
+	return 0;
+}
+
 static void
 link_close(struct nodelink *l, const char *why)
 {
@@ -268,6 +703,7 @@ link_close(struct nodelink *l, const char *why)
 			*pp = l->next;
 			break;
 		}
+	push_reset(l);
 	ev_timer_del(&l->timer);
 	ev_del(l->c.fd);
 	conn_free(&l->c);
@@ -350,6 +786,7 @@ node_accept(int fd, uint32_t events, void *arg)
 		return;
 	}
 	npreauth++;
+	l->sp_fd = -1;
 	l->last_rx = ev_now();
 	l->next = links;
 	links = l;
@@ -433,8 +870,8 @@ link_hello(struct nodelink *l, struct wire_attr *tb)
 	wire_put_str(&m, A_HOSTNAME, host);
 	if (link_send(l, &m) == -1)
 		return -1;
-	wire_msg_init(&m, buf, sizeof(buf), MSG_SETUP, 0, 0);
-	return link_send(l, &m);
+	push_reset(l);
+	return push_setup_send(l);
 }
 
 static void
@@ -499,12 +936,17 @@ link_dispatch(struct nodelink *l, struct wire_hdr *h, const unsigned char *body,
 		link_status(l, tb);
 		return 0;
 	case MSG_EXEC_RESULT:
+		if (wire_get_u32(&tb[A_PID]) == PUSH_GPID)
+			return push_from_node(l, h, tb, body, blen);
+		/* FALLTHROUGH */
 	case MSG_IO:
 	case MSG_IO_ACK:
 	case MSG_EXIT:
 	case MSG_STOPPED:
 	case MSG_NEED:
 	case MSG_BLOB_ACK:
+		if (wire_get_u32(&tb[A_PID]) == PUSH_GPID)
+			return push_from_node(l, h, tb, body, blen);
 		return proc_from_node(l->node, h, tb, body, blen);
 	default:
 		goto unexpected;

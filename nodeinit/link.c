@@ -250,6 +250,14 @@ link_status(void)
 		next_status = now_ms() + heartbeat_ms;
 }
 
+/* Setup is done: the node is up. */
+void
+link_setup_done(void)
+{
+	link_set_stage(STAGE_UP);
+	link_status();
+}
+
 static void
 link_challenge(struct wire_attr *tb)
 {
@@ -358,8 +366,8 @@ link_dispatch(struct wire_hdr *h, const unsigned char *body, size_t blen)
 		case MSG_PING:
 			return;
 		case MSG_SETUP:
-			link_set_stage(STAGE_UP);
-			link_status();
+			/* up once the master's push list is here (push.c) */
+			push_setup(h, tb, body, blen);
 			return;
 		case MSG_POWER:
 			node_poweroff(wire_get_u8(&tb[A_HOW]));

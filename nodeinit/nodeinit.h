@@ -56,17 +56,40 @@ void		link_poll_event(short);
 void		link_timer(void);
 int		link_send_msg(struct wire_msg *);
 size_t		link_pending(void);
+void		link_setup_done(void);
 
 /* proc.c */
 struct pollfd;
 void		proc_exec(const struct wire_hdr *, struct wire_attr *,
 		    const unsigned char *, size_t);
+int		proc_hosts(pid_t);
+
+/* cache.c */
+#define CACHE_DIR	"/var/lib/bproc/cache"	/* on the root fs: links need one fs */
+#define SETUP_GPID	0	/* the "exec" of the master's setup push list */
+struct blob;
+extern uint64_t	cache_bytes;
+void		cache_init(void);
+void		cache_set_budget(uint64_t, unsigned int);
+void		cache_tick(void);
+struct blob	*cache_find(const char *);
+struct blob	*cache_add(const char *, uint64_t);
+void		cache_linked(const char *, struct blob *);
+int		cache_is_linked(const char *);
+int		cache_hold_new(pid_t);
+int		cache_hold(pid_t, struct blob *);
+void		cache_unhold(pid_t);
+void		cache_prune(pid_t);
+int		cache_room(pid_t, uint64_t, uint64_t, char *, size_t);
 
 /* push.c */
-extern uint64_t	cache_bytes;
+int		push_pending(pid_t);
+uint64_t	push_reserved(void);
 int		push_prepare(pid_t, const struct wire_hdr *, const unsigned char *,
 		    size_t, char *, size_t);
 void		push_blob(struct wire_attr *);
+void		push_setup(const struct wire_hdr *, struct wire_attr *,
+		    const unsigned char *, size_t);
 void		push_abort_all(void);
 void		proc_signal(struct wire_attr *);
 void		proc_ack(struct wire_attr *);

@@ -55,6 +55,13 @@ proc_find(pid_t gpid)
 	return NULL;
 }
 
+/* Is the ghost's process still here?  Its pushed files stay cached then. */
+int
+proc_hosts(pid_t gpid)
+{
+	return proc_find(gpid) != NULL;
+}
+
 static void
 proc_free(struct rproc *rp)
 {

@@ -1,13 +1,15 @@
 /*
- * The node's RAM file cache.  Pushed files live once per content in
- * /var/lib/bproc/cache (named by BLAKE2b hash, owner and mode) and are linked
- * in at their front-end paths, atomically (link or symlink to a temporary
- * name, then rename), so the dynamic linker finds them where the front end
- * has them.  A process waits, as a pending exec, until every file it
- * needs is here; blobs are written to a temporary file, checked against
+ * Pushing files into the node's RAM cache.  Pushed files live once per
+ * content in /var/lib/bproc/cache (named by BLAKE2b hash, owner and mode)
+ * and are linked in at their front-end paths, atomically (link or symlink
+ * to a temporary name, then rename), so the dynamic linker finds them where
+ * the front end has them.  A process waits, as a pending exec, until every
+ * file it needs is here; blobs are written to a temporary file, checked against
  * their hash, and only then renamed into the cache, so nothing
  * half-written is ever run.  Files of the node's own image are never
- * replaced, but for busybox applet links (see is_applet).
+ * replaced, but for busybox applet links (see is_applet).  The master's
+ * setup push list comes the same way, as the "exec" of PID 0 (SETUP_GPID).
+ * Which blobs fit, stay and go is cache.c's business.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -23,7 +24,6 @@
 #include "log.h"
 #include "nodeinit.h"
 
-#define CACHE_DIR	"/var/lib/bproc/cache"	/* on the root fs: links need one fs */
 #define NEED_BATCH	512	/* hashes per NEED frame */
 
 struct mfile {
@@ -42,16 +42,13 @@ struct pending {
 	struct mfile		*need;		/* files still missing */
 	size_t			 nneed;
 	int			 fd;		/* blob being received */
+	unsigned char		 cur[32];	/* its hash */
 	crypto_generichash_state hs;
 	uint64_t		 got;
 	struct pending		*next;
 };
 
 static struct pending	*pendings;
-static char		**pushed;	/* paths we linked in (we may replace them) */
-static size_t		 npushed;
-uint64_t		 cache_bytes;
-static uint64_t		 cache_budget;
 
 static uint32_t
 get32(const unsigned char *p)
@@ -105,13 +102,34 @@ cache_name(const struct mfile *f, char *buf, size_t len)
 	    f->mode);
 }
 
-static int
-is_pushed(const char *path)
+static struct pending *
+pending_find(pid_t gpid)
 {
-	for (size_t i = 0; i < npushed; i++)
-		if (strcmp(pushed[i], path) == 0)
-			return 1;
-	return 0;
+	struct pending	*pd;
+
+	for (pd = pendings; pd != NULL && pd->gpid != gpid; pd = pd->next)
+		;
+	return pd;
+}
+
+/* Is gpid's exec still waiting for files?  (cache.c: it holds them.) */
+int
+push_pending(pid_t gpid)
+{
+	return pending_find(gpid) != NULL;
+}
+
+/* Bytes that pushes under way will still add to the cache. */
+uint64_t
+push_reserved(void)
+{
+	struct pending	*pd;
+	uint64_t	 r = 0;
+
+	for (pd = pendings; pd != NULL; pd = pd->next)
+		for (size_t i = 0; i < pd->nneed; i++)
+			r += pd->need[i].size;
+	return r;
 }
 
 /*
@@ -189,39 +207,33 @@ push_link(const unsigned char *body, size_t blen, char *msg, size_t msglen)
 	struct wire_attr	a;
 	struct mfile		f;
 	struct stat		st;
+	struct blob		*b = NULL;
 	char			cname[256], tmp[4200];
 
 	wire_iter_init(&it, body, blen);
 	while (wire_iter_next(&it, &a) == 1) {
 		if (a.type != A_MFILE || mfile_parse(&a, &f) == -1)
 			continue;
-		if (lstat(f.path, &st) == 0 && !is_pushed(f.path) &&
+		if (lstat(f.path, &st) == 0 && !cache_is_linked(f.path) &&
 		    !is_applet(f.path, &st))
 			continue;
 		mkdirs(f.path);
 		snprintf(tmp, sizeof(tmp), "%s.bproc-tmp", f.path);
 		unlink(tmp);
 		if (f.type == MFILE_LINK) {
+			b = NULL;
 			if (symlink(f.target, tmp) == -1)
 				goto fail;
 		} else {
 			cache_name(&f, cname, sizeof(cname));
+			b = cache_find(cname);
 			if (link(cname, tmp) == -1 &&
 			    (errno != EXDEV || copy_file(cname, tmp, &f) == -1))
 				goto fail;
 		}
 		if (rename(tmp, f.path) == -1)
 			goto fail;
-		if (!is_pushed(f.path)) {
-			char	**np = reallocarray(pushed, npushed + 1,
-			    sizeof(*pushed));
-
-			if (np != NULL) {
-				pushed = np;
-				if ((pushed[npushed] = strdup(f.path)) != NULL)
-					npushed++;
-			}
-		}
+		cache_linked(f.path, b);
 	}
 	return 0;
 fail:
@@ -249,23 +261,43 @@ pending_free(struct pending *pd)
 }
 
 static void
-push_fail(struct pending *pd, int e, const char *msg)
+setup_result(int e, const char *msg)
 {
 	unsigned char	buf[512];
 	struct wire_msg	m;
 
 	wire_msg_init(&m, buf, sizeof(buf), MSG_EXEC_RESULT, 0, 0);
-	wire_put_u32(&m, A_PID, (uint32_t)pd->gpid);
+	wire_put_u32(&m, A_PID, SETUP_GPID);
 	wire_put_u32(&m, A_ERRNO, (uint32_t)e);
 	wire_put_str(&m, A_MSG, msg);
 	link_send_msg(&m);
+}
+
+static void
+push_fail(struct pending *pd, int e, const char *msg)
+{
+	unsigned char	buf[512];
+	struct wire_msg	m;
+	pid_t		gpid = pd->gpid;
+
+	wire_msg_init(&m, buf, sizeof(buf), MSG_EXEC_RESULT, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)gpid);
+	wire_put_u32(&m, A_ERRNO, (uint32_t)e);
+	wire_put_str(&m, A_MSG, msg);
 	pending_free(pd);
+	cache_unhold(gpid);
+	if (link_send_msg(&m) == 0 && gpid == SETUP_GPID) {
+		log_warnx("setup push: %s", msg);
+		link_setup_done();
+	}
 }
 
 /*
- * Called by proc_exec for an EXEC with a manifest.  Returns 0 when every
- * file is linked in (go on with the exec), 1 when the exec waits for
- * blobs, -1 when it failed (*msg says why).
+ * Called by proc_exec for an EXEC with a manifest (and by push_setup for
+ * the master's list, as gpid SETUP_GPID).  Returns 0 when every file is
+ * linked in (go on with the exec), 1 when the exec waits for blobs, -1
+ * when it failed (*msg says why).  Every blob the manifest names is held
+ * from here on, until the process is gone.
  */
 int
 push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
@@ -273,18 +305,19 @@ push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
 {
 	struct wire_iter	 it;
 	struct wire_attr	 a;
-	struct mfile		 f;
+	struct mfile		 f, *nn;
 	struct pending		*pd;
-	struct stat		 st;
-	struct sysinfo		 si;
-	char			 cname[256];
+	struct blob		*b;
+	char			 cname[256], oname[256];
 	uint64_t		 want = 0;
 	size_t			 i;
 
-	mkdirs(CACHE_DIR "/");
-	if (cache_budget == 0 && sysinfo(&si) == 0)
-		cache_budget = (uint64_t)si.totalram * si.mem_unit / 2;
-	if ((pd = calloc(1, sizeof(*pd))) == NULL)
+	cache_init();
+	cache_tick();
+	/* holds of ended processes go now, so they never pile up */
+	cache_prune(gpid);
+	if ((pd = calloc(1, sizeof(*pd))) == NULL ||
+	    cache_hold_new(gpid) == -1)
 		goto nomem;
 	pd->gpid = gpid;
 	pd->fd = -1;
@@ -296,24 +329,30 @@ push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
 			snprintf(msg, msglen, "bad manifest entry (%.200s)",
 			    a.len > MFILE_FIXED ? (const char *)a.data +
 			    MFILE_FIXED : "?");
-			errno = EINVAL;
 			free(pd->need);
 			free(pd);
+			cache_unhold(gpid);
+			errno = EINVAL;
 			return -1;
 		}
 		if (f.type != MFILE_REG)
 			continue;
 		cache_name(&f, cname, sizeof(cname));
-		if (stat(cname, &st) == 0)
+		if ((b = cache_find(cname)) != NULL) {
+			if (cache_hold(gpid, b) == -1)
+				goto nomem;
 			continue;
-		for (i = 0; i < pd->nneed; i++)
-			if (memcmp(pd->need[i].hash, f.hash, 32) == 0)
+		}
+		/* one entry per cache name: the same content, other modes, apart */
+		for (i = 0; i < pd->nneed; i++) {
+			cache_name(&pd->need[i], oname, sizeof(oname));
+			if (strcmp(oname, cname) == 0)
 				break;
+		}
 		if (i < pd->nneed)
 			continue;
-		struct mfile *nn = reallocarray(pd->need, pd->nneed + 1,
-		    sizeof(*nn));
-		if (nn == NULL)
+		if ((nn = reallocarray(pd->need, pd->nneed + 1,
+		    sizeof(*nn))) == NULL)
 			goto nomem;
 		pd->need = nn;
 		pd->need[pd->nneed++] = f;
@@ -323,13 +362,11 @@ push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
 		free(pd);
 		return push_link(body, blen, msg, msglen);
 	}
-	if (cache_bytes + want > cache_budget) {
-		snprintf(msg, msglen, "node RAM cache full: %llu MB needed, "
-		    "%llu of %llu MB in use", (unsigned long long)(want >> 20),
-		    (unsigned long long)(cache_bytes >> 20),
-		    (unsigned long long)(cache_budget >> 20));
+	/* fits, maybe after eviction, or fails before anything is sent */
+	if (cache_room(gpid, want, push_reserved(), msg, msglen) == -1) {
 		free(pd->need);
 		free(pd);
+		cache_unhold(gpid);
 		errno = ENOSPC;
 		return -1;
 	}
@@ -348,11 +385,19 @@ push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
 	for (i = 0; i < pd->nneed; i += NEED_BATCH) {
 		unsigned char	buf[64 + NEED_BATCH * 40];
 		struct wire_msg	m;
+		size_t		k, j;
 
 		wire_msg_init(&m, buf, sizeof(buf), MSG_NEED, 0, 0);
 		wire_put_u32(&m, A_PID, (uint32_t)gpid);
-		for (size_t k = i; k < pd->nneed && k < i + NEED_BATCH; k++)
-			wire_put(&m, A_HASH, pd->need[k].hash, 32);
+		for (k = i; k < pd->nneed && k < i + NEED_BATCH; k++) {
+			/* a content asked for once, whatever its modes */
+			for (j = 0; j < k; j++)
+				if (memcmp(pd->need[j].hash, pd->need[k].hash,
+				    32) == 0)
+					break;
+			if (j == k)
+				wire_put(&m, A_HASH, pd->need[k].hash, 32);
+		}
 		link_send_msg(&m);
 	}
 	log_debug("exec %d waits for %zu files (%llu bytes)", (int)gpid,
@@ -363,6 +408,7 @@ nomem:
 		free(pd->need);
 		free(pd);
 	}
+	cache_unhold(gpid);
 	snprintf(msg, msglen, "node: out of memory");
 	errno = ENOMEM;
 	return -1;
@@ -380,6 +426,47 @@ blob_ack(pid_t gpid, uint32_t n)
 	link_send_msg(&m);
 }
 
+/*
+ * A verified blob is in tmp: file it under every cache name waiting for
+ * that content (another owner or mode is another inode).  Returns 0, or -1
+ * with errno.
+ */
+static int
+blob_store(struct pending *pd, const unsigned char *hash, const char *tmp)
+{
+	struct blob	*b;
+	struct mfile	*f;
+	char		 cname[256], first[256] = "";
+	size_t		 i;
+
+	for (i = 0; i < pd->nneed; ) {
+		f = &pd->need[i];
+		if (memcmp(f->hash, hash, 32) != 0) {
+			i++;
+			continue;
+		}
+		cache_name(f, cname, sizeof(cname));
+		if (cache_find(cname) != NULL)
+			;	/* another exec brought it meanwhile */
+		else if (first[0] == '\0') {
+			if (chown(tmp, f->uid, f->gid) == -1 ||
+			    chmod(tmp, f->mode) == -1 || rename(tmp, cname) == -1)
+				return -1;
+			snprintf(first, sizeof(first), "%s", cname);
+		} else if (copy_file(first, cname, f) == -1 && errno != EEXIST)
+			return -1;
+		if ((b = cache_add(cname, f->size)) == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		cache_hold(pd->gpid, b);
+		*f = pd->need[--pd->nneed];
+	}
+	if (first[0] == '\0')
+		unlink(tmp);
+	return 0;
+}
+
 void
 push_blob(struct wire_attr *tb)
 {
@@ -387,12 +474,10 @@ push_blob(struct wire_attr *tb)
 	struct mfile	*f = NULL;
 	pid_t		 gpid = (pid_t)wire_get_u32(&tb[A_PID]);
 	unsigned char	 sum[32];
-	char		 hex[65], tmp[128], cname[256], msg[300];
+	char		 hex[65], tmp[128], msg[300];
 	size_t		 i;
 
-	for (pd = pendings; pd != NULL && pd->gpid != gpid; pd = pd->next)
-		;
-	if (pd == NULL)
+	if ((pd = pending_find(gpid)) == NULL)
 		return;
 	for (i = 0; i < pd->nneed; i++)
 		if (memcmp(pd->need[i].hash, tb[A_HASH].data, 32) == 0) {
@@ -405,7 +490,12 @@ push_blob(struct wire_attr *tb)
 	}
 	sodium_bin2hex(hex, sizeof(hex), f->hash, 32);
 	snprintf(tmp, sizeof(tmp), CACHE_DIR "/.in-%d-%s", (int)gpid, hex);
+	if (pd->fd >= 0 && memcmp(pd->cur, f->hash, 32) != 0) {
+		push_fail(pd, EPROTO, "blobs interleaved");
+		return;
+	}
 	if (pd->fd < 0) {
+		memcpy(pd->cur, f->hash, 32);
 		if ((pd->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC |
 		    O_CLOEXEC, 0600)) == -1) {
 			snprintf(msg, sizeof(msg), "node cache: %s",
@@ -443,16 +533,12 @@ push_blob(struct wire_attr *tb)
 		push_fail(pd, EIO, msg);
 		return;
 	}
-	cache_name(f, cname, sizeof(cname));
-	if (chown(tmp, f->uid, f->gid) == -1 || chmod(tmp, f->mode) == -1 ||
-	    rename(tmp, cname) == -1) {
+	if (blob_store(pd, sum, tmp) == -1) {
 		unlink(tmp);
 		snprintf(msg, sizeof(msg), "node cache: %s", strerror(errno));
 		push_fail(pd, errno, msg);
 		return;
 	}
-	cache_bytes += f->size;
-	*f = pd->need[--pd->nneed];
 	if (pd->nneed > 0)
 		return;
 	/* every file is here: the exec goes on from the kept frame */
@@ -467,11 +553,49 @@ push_blob(struct wire_attr *tb)
 		pending_free(pd);
 		if (wire_hdr_decode(frame, flen, WIRE_MAX_FRAME, &h, &why) == 1 &&
 		    proto_parse(&h, frame + WIRE_HDR_LEN, flen - WIRE_HDR_LEN,
-		    etb, &why) == 0)
-			proc_exec(&h, etb, frame + WIRE_HDR_LEN,
-			    flen - WIRE_HDR_LEN);
+		    etb, &why) == 0) {
+			if (gpid != SETUP_GPID)
+				proc_exec(&h, etb, frame + WIRE_HDR_LEN,
+				    flen - WIRE_HDR_LEN);
+			else {
+				if (push_link(frame + WIRE_HDR_LEN,
+				    flen - WIRE_HDR_LEN, msg, sizeof(msg)) == -1)
+					setup_result(errno ? errno : EIO, msg);
+				link_setup_done();
+			}
+		}
 		free(frame);
 	}
+}
+
+/*
+ * MSG_SETUP: the cache budget, and the files the master pushes to every
+ * node before it is up.  The node is up once they are linked in (or
+ * their push failed, which the master hears as an EXEC_RESULT of pid 0).
+ */
+void
+push_setup(const struct wire_hdr *h, struct wire_attr *tb,
+    const unsigned char *body, size_t blen)
+{
+	char	msg[300];
+
+	cache_set_budget(tb[A_CACHE_BUDGET].data ?
+	    wire_get_u64(&tb[A_CACHE_BUDGET]) : 0, tb[A_CACHE_SHARE].data ?
+	    wire_get_u32(&tb[A_CACHE_SHARE]) : 0);
+	if (!tb[A_MFILE].data) {
+		cache_unhold(SETUP_GPID);
+		link_setup_done();
+		return;
+	}
+	switch (push_prepare(SETUP_GPID, h, body, blen, msg, sizeof(msg))) {
+	case 1:
+		return;
+	case -1:
+		log_warnx("setup push: %s", msg);
+		setup_result(errno ? errno : EIO, msg);
+		break;
+	}
+	link_setup_done();
 }
 
 /* The link went down: forget executions that were waiting for files. */
@@ -481,13 +605,13 @@ push_abort_all(void)
 	char	hex[65], tmp[128];
 
 	while (pendings != NULL) {
-		if (pendings->fd >= 0 && pendings->nneed > 0) {
-			sodium_bin2hex(hex, sizeof(hex), pendings->need[0].hash,
-			    32);
+		if (pendings->fd >= 0) {
+			sodium_bin2hex(hex, sizeof(hex), pendings->cur, 32);
 			snprintf(tmp, sizeof(tmp), CACHE_DIR "/.in-%d-%s",
 			    (int)pendings->gpid, hex);
 			unlink(tmp);
 		}
+		cache_unhold(pendings->gpid);
 		pending_free(pendings);
 	}
 }
