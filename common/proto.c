@@ -87,6 +87,8 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_FILE_ERR] = { "file_err", AK_STR, 1, 4096 },
 	[A_MFILE] = { "mfile", AK_BIN, MFILE_FIXED + 2, MFILE_FIXED + 8192 },
 	[A_HASH] = { "hash", AK_BIN, 32, 32 },
+	[A_ROWS] = { "rows", AK_U16, 0, 0 },
+	[A_COLS] = { "cols", AK_U16, 0, 0 },
 };
 
 static const char *const stage_names[STAGE_MAX] = {
