@@ -124,8 +124,8 @@ proc_maybe_finish(struct rproc *rp)
 /* Runs in the child after clone3: raw syscalls only where libc caches ids. */
 static void __attribute__((noreturn))
 proc_child(int errfd, int *child_fd, int ttyfd, uid_t uid, gid_t gid,
-    gid_t *groups, size_t ngroups, const char *cwd, const char *path, char **argv,
-    char **envp, const char *files[3])
+    gid_t *groups, size_t ngroups, const char *cwd, const char *path,
+    char **argv, char **envp, const char *files[3])
 {
 	sigset_t	 none;
 	const char	*pathenv = NULL, *p, *q;
@@ -495,8 +495,10 @@ proc_signal(struct wire_attr *tb)
 
 	if (rp == NULL || rp->exited || sig == 0 || sig >= NSIG)
 		return;
-	/* the ghost's terminal changed size: the pty's line discipline
-	   tells the foreground process group, as a local resize would */
+	/*
+	 * The ghost's terminal changed size: the pty tells its foreground
+	 * process group (SIGWINCH), as a local resize would.
+	 */
 	if (sig == SIGWINCH && rp->tty && rp->fd[1] >= 0 &&
 	    tb[A_ROWS].data && tb[A_COLS].data) {
 		struct winsize	ws;
@@ -508,8 +510,10 @@ proc_signal(struct wire_attr *tb)
 			log_warn("pty of %d: window size", (int)rp->pid);
 		return;
 	}
-	/* on a pty, a job-control stop (proc_tty_keys) held the whole
-	   process group: continue all of it */
+	/*
+	 * On a pty a job-control stop (proc_tty_keys) stopped the whole
+	 * process group: continue all of it.
+	 */
 	if (sig == SIGCONT && rp->tty && kill(-rp->pid, SIGCONT) == 0)
 		return;
 	/*
