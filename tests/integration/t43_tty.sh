@@ -181,6 +181,22 @@ if wait_for 'pane | grep -q "^rn\\$"' 15; then
 		fail "after resize-window ($psize) the node's size did not follow"
 	fi
 	"${TM[@]}" resize-window -t "$PANE" -x "$COLS" -y "$ROWS"
+	# the node's shell runs its own job control on the pty
+	line "sleep 100"
+	wait_for '[ -n "$(node_comm 0 sleep)" ]' 10
+	keys C-z
+	if wait_for 'pane | grep -q "Stopped.*sleep 100"' 5 &&
+	    [[ "$(node_comm 0 sleep)" =~ ^[0-9]+:T$ ]] &&
+	    ! pane | grep -q "Stopped.*bpsh 0 sh"; then
+		pass "C-z on a job of the node's shell: that shell stops it, bpsh runs on"
+	else
+		show_pane 4
+		fail "C-z in the node's shell (sleep: $(node_comm 0 sleep))"
+	fi
+	line 'kill -9 %1'
+	wait_for '[ -z "$(node_comm 0 sleep)" ]' 5
+	keys Enter	# the node's shell notes the job's end at a prompt
+	wait_for 'pane | grep -q "Killed.*sleep 100"' 5
 	line "exit 3"
 	if wait_for prompt_back 10; then
 		ask "echo \$? >$TMP/rc.sh"
