@@ -295,6 +295,19 @@ else
 fi
 WHAT="after fg and C-c" same_stty
 
+say "# a remote that stops itself with SIGSTOP (the master stops the ghost)"
+line "bpsh 0 sh -c 'kill -STOP \$\$; echo resumed'"
+if wait_for 'pane | grep -q "Stopped.*kill -STOP"' 10; then
+	pass "bash says Stopped"
+else
+	show_pane
+	fail "bash does not see the remote's SIGSTOP"
+fi
+WHAT="stopped by SIGSTOP (bash restores its own)" same_stty
+ask "fg"
+check "fg: it resumes and ends with 0 (got '$OUT')" test "$OUT" = 0
+WHAT="after fg" same_stty
+
 say "# the node goes down under a pty session"
 line "bpsh 1 sleep 100"
 wait_for '[ -n "$(node_comm 1 sleep)" ]' 15 || fail "no sleep on node 1"
