@@ -9,7 +9,7 @@
  *
  * -T gives the one remote process a pty on its node (the ghost makes our
  * terminal raw meanwhile).  It is the default for an interactive run: one
- * node, stdin, stdout and stderr all terminals, bpsh in the terminal's
+ * node named, stdin, stdout and stderr all terminals, bpsh in the terminal's
  * foreground, and no option that redirects or routes a stream, so that
  * `bpsh 0 cmd >file` or `2>/dev/null` keep their plain meaning.
  */
@@ -435,9 +435,10 @@ main(int argc, char **argv)
 	if (opt_tty == 1 && (opt_noio || opt_nullin))
 		errx(BPSH_FAIL, "-T: not with -n or -N (no input for the pty)");
 	if (opt_tty == -1)
-		opt_tty = set.count == 1 && !opt_prefix && !opt_line &&
-		    !opt_time && !opt_div && !opt_nullin && !opt_noio &&
-		    !opt_in && !opt_out && !opt_err && isatty(STDIN_FILENO) &&
+		opt_tty = set.count == 1 && !all && !allnotdown &&
+		    !opt_prefix && !opt_line && !opt_time && !opt_div &&
+		    !opt_nullin && !opt_noio && !opt_in && !opt_out &&
+		    !opt_err && isatty(STDIN_FILENO) &&
 		    isatty(STDOUT_FILENO) && isatty(STDERR_FILENO) &&
 		    tcgetpgrp(STDIN_FILENO) == getpgrp();
 

@@ -648,8 +648,9 @@ rexec_request(int fd, int node, const char *file, char *const argv[],
 	if (o->flags & BPROC_EXEC_TTY) {
 		struct winsize	ws;
 
-		if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row &&
-		    ws.ws_col) {
+		if ((ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 ||
+		    ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) &&
+		    ws.ws_row && ws.ws_col) {
 			wire_put_u16(&m, A_ROWS, ws.ws_row);
 			wire_put_u16(&m, A_COLS, ws.ws_col);
 		}
