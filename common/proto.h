@@ -35,7 +35,7 @@ enum msg_type {
 	MSG_EXEC_RESULT,	/* n->m, m->t: A_PID, A_ERRNO, A_RPID, A_MSG */
 	MSG_IO,			/* any: A_PID, A_STREAM, A_DATA or A_EOF */
 	MSG_IO_ACK,		/* any: A_PID, A_STREAM, A_BYTES consumed */
-	MSG_SIGNAL,		/* t->m, m->n: A_PID, A_SIG; SIGWINCH + A_ROWS, A_COLS resizes a pty */
+	MSG_SIGNAL,		/* t->m, m->n: A_PID, A_SIG (A_ROWS, A_COLS) */
 	MSG_EXIT,		/* n->m, m->t: A_PID, A_STATUS (wait status) */
 	MSG_STOPPED,		/* n->m, m->t: A_PID, A_SIG; A_SIG 0 = continued */
 	MSG_NEED,		/* n->m->t: A_PID, A_HASH repeated: blobs to send */
@@ -106,7 +106,7 @@ enum attr_type {
 	A_FILE_ERR,	/* str */
 	A_MFILE,	/* bin, repeated: a manifest entry, see MFILE_* */
 	A_HASH,		/* bin 32: BLAKE2b-256 of a blob */
-	A_ROWS,		/* u16: terminal rows, with EXEC_F_TTY (EXEC, SIGWINCH) */
+	A_ROWS,		/* u16: pty rows (EXEC with EXEC_F_TTY, SIGWINCH) */
 	A_COLS,		/* u16: terminal columns */
 	A_MAX
 };
@@ -126,7 +126,7 @@ enum power_how {
 
 #define EXEC_F_STDIN_NULL	0x01	/* bpsh -n: stdin from /dev/null */
 #define EXEC_F_NOIO		0x02	/* bpsh -N: no I/O forwarding at all */
-#define EXEC_F_TTY		0x04	/* bpsh -T: a pty on the node; one stream out */
+#define EXEC_F_TTY		0x04	/* bpsh -T: a pty on the node */
 
 /*
  * A manifest entry (A_MFILE): hash[32], u32 mode, u32 uid, u32 gid,

@@ -50,7 +50,7 @@ struct job {
 
 static int	 opt_prefix, opt_line, opt_seq, opt_div, opt_time;
 static int	 opt_nullin, opt_noio, opt_batch, opt_nopush;
-static int	 opt_tty = -1;		/* -T 1, --no-tty 0, else by the terminal */
+static int	 opt_tty = -1;		/* -T 1, --no-tty 0, -1 decide */
 static const char *opt_in, *opt_out, *opt_err;
 static int	 err_fd = STDERR_FILENO;	/* the real stderr, for errors */
 static struct manifest	 manifest;	/* files pushed with the command */

@@ -44,7 +44,7 @@ static int		out_broken[3];
 static int		err_fd = STDERR_FILENO;	/* for "<node>: <error>" lines */
 static pid_t		master_pid;	/* bpmaster, from SO_PEERCRED */
 static int		tty_mode;	/* the remote runs on a pty */
-static int		term_raw;	/* our stdin terminal is in our raw mode */
+static int		term_raw;	/* stdin's terminal is in our raw mode */
 static struct termios	term_saved;	/* its settings before */
 static struct termios	term_set;	/* what raw mode looked like */
 

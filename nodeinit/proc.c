@@ -32,7 +32,7 @@
 
 #define PROC_MAXARGS	65536		/* argv + envp entries at most */
 #define PROC_LINK_HIGH	(4u << 20)	/* stop reading output above this backlog */
-#define PROC_TTY_MODE	0620		/* a login's pty: the user writes, the group may */
+#define PROC_TTY_MODE	0620		/* a login's pty: rw user, w group */
 
 struct rproc {
 	pid_t		 gpid;		/* the ghost's PID: the key */
