@@ -107,7 +107,7 @@ enum attr_type {
 	A_MFILE,	/* bin, repeated: a manifest entry, see MFILE_* */
 	A_HASH,		/* bin 32: BLAKE2b-256 of a blob */
 	A_ROWS,		/* u16: pty rows (EXEC with EXEC_F_TTY, SIGWINCH) */
-	A_COLS,		/* u16: terminal columns */
+	A_COLS,		/* u16: pty columns */
 	A_MAX
 };
 
