@@ -89,6 +89,8 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_HASH] = { "hash", AK_BIN, 32, 32 },
 	[A_CACHE_BUDGET] = { "cache_budget", AK_U64, 0, 0 },
 	[A_CACHE_SHARE] = { "cache_share", AK_U32, 0, 0 },
+	[A_ROWS] = { "rows", AK_U16, 0, 0 },
+	[A_COLS] = { "cols", AK_U16, 0, 0 },
 };
 
 static const char *const stage_names[STAGE_MAX] = {

@@ -36,7 +36,7 @@ enum msg_type {
 	MSG_EXEC_RESULT,	/* n->m, m->t: A_PID, A_ERRNO, A_RPID, A_MSG */
 	MSG_IO,			/* any: A_PID, A_STREAM, A_DATA or A_EOF */
 	MSG_IO_ACK,		/* any: A_PID, A_STREAM, A_BYTES consumed */
-	MSG_SIGNAL,		/* t->m, m->n: A_PID, A_SIG */
+	MSG_SIGNAL,		/* t->m, m->n: A_PID, A_SIG (A_ROWS, A_COLS) */
 	MSG_EXIT,		/* n->m, m->t: A_PID, A_STATUS (wait status) */
 	MSG_STOPPED,		/* n->m, m->t: A_PID, A_SIG; A_SIG 0 = continued */
 	MSG_NEED,		/* n->m->t: A_PID, A_HASH repeated: blobs to send */
@@ -109,6 +109,8 @@ enum attr_type {
 	A_HASH,		/* bin 32: BLAKE2b-256 of a blob */
 	A_CACHE_BUDGET,	/* u64 bytes: the node RAM cache's size budget */
 	A_CACHE_SHARE,	/* u32 percent of node RAM for the cache */
+	A_ROWS,		/* u16: pty rows (EXEC with EXEC_F_TTY, SIGWINCH) */
+	A_COLS,		/* u16: pty columns */
 	A_MAX
 };
 
@@ -127,6 +129,7 @@ enum power_how {
 
 #define EXEC_F_STDIN_NULL	0x01	/* bpsh -n: stdin from /dev/null */
 #define EXEC_F_NOIO		0x02	/* bpsh -N: no I/O forwarding at all */
+#define EXEC_F_TTY		0x04	/* bpsh -T: a pty on the node */
 
 /*
  * A manifest entry (A_MFILE): hash[32], u32 mode, u32 uid, u32 gid,

@@ -103,6 +103,13 @@ struct bproc_exec_opts {
 };
 #define BPROC_EXEC_STDIN_NULL	0x01	/* stdin from /dev/null */
 #define BPROC_EXEC_NOIO		0x02	/* no I/O forwarding at all */
+/*
+ * A pseudo-terminal on the node: the process's stdin, stdout and stderr
+ * (one stream back) and its controlling terminal, sized like the caller's
+ * terminal on stdin; the ghost puts that terminal in raw mode while the
+ * process runs in the foreground and forwards its size changes.
+ */
+#define BPROC_EXEC_TTY		0x04
 
 int	bproc_rexec(int, const char *, char *const[], char *const[]);
 int	bproc_rexec_opts(int, const char *, char *const[], char *const[],

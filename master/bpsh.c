@@ -6,6 +6,12 @@
  * directly.  Many nodes: one ghost per node as our children; we tee our
  * stdin to them, prefix their output with -p, and exit with the highest
  * status (a signal death counts as 128+signal).
+ *
+ * -T gives the one remote process a pty on its node (the ghost makes our
+ * terminal raw meanwhile).  It is the default for an interactive run: one
+ * node named, stdin, stdout and stderr all terminals, bpsh in the terminal's
+ * foreground, and no option that redirects or routes a stream, so that
+ * `bpsh 0 cmd >file` or `2>/dev/null` keep their plain meaning.
  */
 #include <err.h>
 #include <errno.h>
@@ -44,6 +50,7 @@ struct job {
 
 static int	 opt_prefix, opt_line, opt_seq, opt_div, opt_time;
 static int	 opt_nullin, opt_noio, opt_batch, opt_nopush;
+static int	 opt_tty = -1;		/* -T 1, --no-tty 0, -1 decide */
 static const char *opt_in, *opt_out, *opt_err;
 static int	 err_fd = STDERR_FILENO;	/* the real stderr, for errors */
 static struct manifest	 manifest;	/* files pushed with the command */
@@ -53,7 +60,7 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr,
-"usage: bpsh [-aAnNLpsdt] [-b N] [-I file] [-O file] [-E file] nodes command [args...]\n"
+"usage: bpsh [-aAnNLpsdtT] [-b N] [-I file] [-O file] [-E file] nodes command [args...]\n"
 "       bpsh -a|-A [options] command [args...]\n"
 "  nodes   3, n3, 0-3,7, n[0-15], all, allup, up, '!down'\n"
 "  -a      every node that is up          -A  every node not down\n"
@@ -62,6 +69,8 @@ usage(void)
 "  -s      one node after another         -d  divider line between nodes (with -s)\n"
 "  -b N    at most N nodes at once        -t  print each node's run time\n"
 "  -I/-O/-E file  stdin/stdout/stderr from/to a file opened on the node\n"
+"  -T, --tty      a pty on the (one) node; the default when stdin, stdout\n"
+"                 and stderr are a terminal   --no-tty  never a pty\n"
 "  --push PATH    also push PATH (file or directory) into node RAM\n"
 "  --no-push      push nothing; run the node's own command\n"
 "exit status: the remote command's; 128+N if it died of signal N; the\n"
@@ -320,6 +329,7 @@ main(int argc, char **argv)
 	static const struct option	 longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "tty", no_argument, NULL, 'T' },
+		{ "no-tty", no_argument, NULL, 'Y' },
 		{ "push", required_argument, NULL, 'P' },
 		{ "no-push", no_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 }
@@ -377,8 +387,11 @@ main(int argc, char **argv)
 			opt_err = optarg;
 			break;
 		case 'T':
-			errx(BPSH_FAIL, "-T/--tty: a pty on the node is not "
-			    "built yet");
+			opt_tty = 1;
+			break;
+		case 'Y':
+			opt_tty = 0;
+			break;
 		case 'P':
 			if (optarg[0] != '/')
 				errx(BPSH_FAIL, "--push %s: give an absolute path",
@@ -416,6 +429,18 @@ main(int argc, char **argv)
 		usage();
 	if (set.count == 0)
 		errx(BPSH_FAIL, "no nodes to run on");
+	if (opt_tty == 1 && (set.count != 1 || opt_prefix || opt_line ||
+	    opt_time || opt_div))
+		errx(BPSH_FAIL, "-T: one node, and none of -p, -L, -t, -d");
+	if (opt_tty == 1 && (opt_noio || opt_nullin))
+		errx(BPSH_FAIL, "-T: not with -n or -N (no input for the pty)");
+	if (opt_tty == -1)
+		opt_tty = set.count == 1 && !all && !allnotdown &&
+		    !opt_prefix && !opt_line && !opt_time && !opt_div &&
+		    !opt_nullin && !opt_noio && !opt_in && !opt_out &&
+		    !opt_err && isatty(STDIN_FILENO) &&
+		    isatty(STDOUT_FILENO) && isatty(STDERR_FILENO) &&
+		    tcgetpgrp(STDIN_FILENO) == getpgrp();
 
 	/*
 	 * The command as the front end's PATH finds it, with what it needs,
@@ -448,7 +473,8 @@ main(int argc, char **argv)
 		}
 		memset(&o, 0, sizeof(o));
 		o.flags = (opt_nullin ? BPROC_EXEC_STDIN_NULL : 0) |
-		    (opt_noio ? BPROC_EXEC_NOIO : 0);
+		    (opt_noio ? BPROC_EXEC_NOIO : 0) |
+		    (opt_tty ? BPROC_EXEC_TTY : 0);
 		o.file_in = opt_in;
 		o.file_out = opt_out;
 		o.file_err = opt_err;

@@ -7,6 +7,13 @@
  * remote did: the same exit code, or killed by the same signal.
  * SIGKILL cannot be caught: the master sees our connection close and
  * kills the remote process.
+ *
+ * With a pty on the node (EXEC_F_TTY) we are the far end of ssh -t: our
+ * terminal is raw while we own it, so Ctrl-C, Ctrl-Z and Ctrl-\ travel as
+ * bytes and the node's line discipline makes the signals; size changes go
+ * to the pty; the terminal's own settings come back on every way out but
+ * SIGKILL (and a SIGSTOP the master holds us in: the shell restores its
+ * modes for a stopped job, and we check again when continued).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,11 +22,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -34,10 +43,96 @@ static uint32_t		stdin_unacked;
 static int		out_broken[3];
 static int		err_fd = STDERR_FILENO;	/* for "<node>: <error>" lines */
 static pid_t		master_pid;	/* bpmaster, from SO_PEERCRED */
+static int		tty_mode;	/* the remote runs on a pty */
+static int		term_raw;	/* stdin's terminal is in our raw mode */
+static struct termios	term_saved;	/* its settings before */
+static struct termios	term_set;	/* what raw mode looked like */
+
+static void	ghost_send(struct wire_msg *);
+
+/* Is stdin a terminal whose foreground process group is ours? */
+static int
+term_owned(void)
+{
+	pid_t	fg;
+
+	if (!tty_mode || !isatty(STDIN_FILENO))
+		return 0;
+	fg = tcgetpgrp(STDIN_FILENO);
+	return fg != -1 && fg == getpgrp();
+}
+
+static int
+term_same(const struct termios *a, const struct termios *b)
+{
+	return a->c_iflag == b->c_iflag && a->c_oflag == b->c_oflag &&
+	    a->c_cflag == b->c_cflag && a->c_lflag == b->c_lflag &&
+	    a->c_cc[VMIN] == b->c_cc[VMIN] && a->c_cc[VTIME] == b->c_cc[VTIME];
+}
+
+/*
+ * Raw mode on the terminal we own.  Called at start and after every
+ * SIGCONT: if someone (the shell, after a stop) changed the settings
+ * since, those become the ones to restore.
+ */
+static void
+term_enter_raw(void)
+{
+	struct termios	cur, raw;
+
+	if (!term_owned() || tcgetattr(STDIN_FILENO, &cur) == -1)
+		return;
+	if (term_raw && term_same(&cur, &term_set))
+		return;
+	term_saved = cur;
+	raw = cur;
+	cfmakeraw(&raw);
+	raw.c_cc[VMIN] = 1;
+	raw.c_cc[VTIME] = 0;
+	if (tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) == -1)
+		return;
+	if (tcgetattr(STDIN_FILENO, &term_set) == -1)
+		term_set = raw;
+	term_raw = 1;
+}
+
+/*
+ * Give the terminal its settings back.  We block SIGTTOU, so this works
+ * from the background too.
+ */
+static void
+term_restore(void)
+{
+	if (!term_raw)
+		return;
+	term_raw = 0;
+	tcsetattr(STDIN_FILENO, TCSADRAIN, &term_saved);
+}
+
+/* Tell the pty our terminal's size (SIGWINCH with the size attached). */
+static void
+term_winch(void)
+{
+	unsigned char	buf[64];
+	struct wire_msg	m;
+	struct winsize	ws;
+
+	wire_msg_init(&m, buf, sizeof(buf), MSG_SIGNAL, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)getpid());
+	wire_put_u32(&m, A_SIG, SIGWINCH);
+	if ((ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 ||
+	    ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) && ws.ws_row &&
+	    ws.ws_col) {
+		wire_put_u16(&m, A_ROWS, ws.ws_row);
+		wire_put_u16(&m, A_COLS, ws.ws_col);
+	}
+	ghost_send(&m);
+}
 
 static void __attribute__((noreturn))
 ghost_die(const char *what)
 {
+	term_restore();
 	dprintf(err_fd, "%d: %s\n", node, what);
 	/* a ghost that lost its process looks killed, like BProc's */
 	signal(SIGKILL, SIG_DFL);
@@ -101,6 +196,9 @@ ghost_stdin(void)
 	n = read(STDIN_FILENO, data, want);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
+	/* a pty session does not end because we lost the terminal for now */
+	if (n < 0 && errno == EIO && tty_mode)
+		return;
 	wire_msg_init(&m, buf, sizeof(buf), MSG_IO, 0, 0);
 	wire_put_u32(&m, A_PID, (uint32_t)getpid());
 	wire_put_u8(&m, A_STREAM, 0);
@@ -146,6 +244,7 @@ ghost_exit(uint32_t status)
 	sigset_t	set;
 	int		sig;
 
+	term_restore();
 	if (WIFEXITED(status))
 		exit(WEXITSTATUS(status));
 	sig = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
@@ -168,6 +267,8 @@ ghost_stop(int sig)
 	if (sig != SIGSTOP && sig != SIGTSTP && sig != SIGTTIN &&
 	    sig != SIGTTOU)
 		sig = SIGSTOP;
+	/* the shell gets its terminal back as we stop; raw again on SIGCONT */
+	term_restore();
 	signal(sig, SIG_DFL);
 	sigemptyset(&set);
 	sigaddset(&set, sig);
@@ -201,6 +302,7 @@ ghost_message(const struct wire_hdr *h, struct wire_attr *tb)
 			ghost_stop((int)wire_get_u32(&tb[A_SIG]));
 		break;
 	case MSG_EXIT:
+		term_restore();
 		if (tb[A_MSG].data)
 			dprintf(err_fd, "%d: %s\n", node,
 			    wire_get_str(&tb[A_MSG]));
@@ -216,6 +318,16 @@ ghost_signals(void)
 	while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD)
 			continue;
+		if (tty_mode && si.ssi_signo == SIGWINCH) {
+			term_winch();
+			continue;
+		}
+		/* continued (fg, bg): take the terminal if it is ours now */
+		if (tty_mode && si.ssi_signo == SIGCONT) {
+			term_enter_raw();
+			if (term_raw)
+				term_winch();
+		}
 		/* bpmaster continues us when the remote continued: not news */
 		if (si.ssi_signo == SIGCONT && master_pid > 0 &&
 		    si.ssi_pid == (uint32_t)master_pid)
@@ -251,6 +363,7 @@ main(int argc, char **argv)
 	}
 	if (flags & (EXEC_F_NOIO | EXEC_F_STDIN_NULL))
 		stdin_open = 0;
+	tty_mode = (flags & EXEC_F_TTY) && !(flags & EXEC_F_NOIO);
 	/* ps -o comm shows the remote command's name, not ours */
 	base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 	prctl(PR_SET_NAME, base, 0, 0, 0);
@@ -286,13 +399,17 @@ main(int argc, char **argv)
 			master_pid = uc.pid;
 	}
 	conn_init(&mc, fd, "bpmaster", WIRE_MAX_FRAME, 8u << 20);
+	/* signals are blocked by now: a SIGTTOU cannot stop us here */
+	term_enter_raw();
 
 	for (;;) {
 		pfd[0].fd = sig_fd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = mc.fd;
 		pfd[1].events = POLLIN;
-		pfd[2].fd = (stdin_open && stdin_unacked < IO_WINDOW) ?
+		/* a pty session reads the terminal only while it owns it */
+		pfd[2].fd = (stdin_open && stdin_unacked < IO_WINDOW &&
+		    (!tty_mode || !isatty(STDIN_FILENO) || term_owned())) ?
 		    STDIN_FILENO : -1;
 		pfd[2].events = POLLIN;
 		if (poll(pfd, 3, -1) == -1) {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -17,6 +18,11 @@
 
 #include "bproc.h"
 #include "proto.h"
+
+/* bproc.h's exec flags go on the wire as they are */
+_Static_assert(BPROC_EXEC_STDIN_NULL == EXEC_F_STDIN_NULL &&
+    BPROC_EXEC_NOIO == EXEC_F_NOIO && BPROC_EXEC_TTY == EXEC_F_TTY,
+    "BPROC_EXEC_* and EXEC_F_* differ");
 
 static char	bproc_errmsg[256];
 
@@ -638,6 +644,17 @@ rexec_request(int fd, int node, const char *file, char *const argv[],
 		wire_put_str(&m, A_CWD, cwd);
 	wire_put_u32(&m, A_FLAGS, o->flags);
 	wire_put_u32(&m, A_RANK, o->rank);
+	/* the pty starts at the size of the caller's terminal, if it has one */
+	if (o->flags & BPROC_EXEC_TTY) {
+		struct winsize	ws;
+
+		if ((ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 ||
+		    ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) &&
+		    ws.ws_row && ws.ws_col) {
+			wire_put_u16(&m, A_ROWS, ws.ws_row);
+			wire_put_u16(&m, A_COLS, ws.ws_col);
+		}
+	}
 	if (o->file_in)
 		wire_put_str(&m, A_FILE_IN, o->file_in);
 	if (o->file_out)

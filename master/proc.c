@@ -138,7 +138,7 @@ proc_passthrough(uint16_t type)
 	switch (type) {
 	case A_PATH: case A_ARG: case A_ENV: case A_CWD: case A_FLAGS:
 	case A_RANK: case A_FILE_IN: case A_FILE_OUT: case A_FILE_ERR:
-	case A_MFILE:
+	case A_MFILE: case A_ROWS: case A_COLS:
 		return 1;
 	}
 	return 0;
@@ -300,6 +300,11 @@ proc_from_ghost(struct proc *p, const struct wire_hdr *h, struct wire_attr *tb)
 		log_debug("ghost %d: signal %u, to the remote", (int)p->pid,
 		    wire_get_u32(&tb[A_SIG]));
 		wire_put_u32(&m, A_SIG, wire_get_u32(&tb[A_SIG]));
+		/* a tty ghost's SIGWINCH carries the new size for the pty */
+		if (tb[A_ROWS].data && tb[A_COLS].data) {
+			wire_put_u16(&m, A_ROWS, wire_get_u16(&tb[A_ROWS]));
+			wire_put_u16(&m, A_COLS, wire_get_u16(&tb[A_COLS]));
+		}
 		break;
 	case MSG_BLOB:
 		/* only while the node is still collecting files */

@@ -197,6 +197,11 @@ boot_mounts(void)
 	else
 		mount_one("devtmpfs", "/dev", "devtmpfs", MS_NOSUID,
 		    "mode=0755");
+	/*
+	 * The node's own pty instance, for bpsh -T (nodeinit/proc.c): a
+	 * virtual node must not share the front end's /dev/pts, and a user's
+	 * slave is made 0620 and theirs when it is handed out.
+	 */
 	mount_one("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 	    "newinstance,ptmxmode=0666,mode=0620");
 	unlink("/dev/ptmx");

@@ -4,6 +4,9 @@
  * drop to the caller's uid/gids, and exec.  stdout/stderr travel to the
  * ghost in MSG_IO frames, at most IO_WINDOW unacknowledged bytes per
  * stream, so a fast writer is slowed rather than buffered without bound.
+ * With EXEC_F_TTY the process gets a pty instead of pipes: its own session
+ * with the slave as controlling terminal and as stdin/stdout/stderr; the
+ * master carries stdin in and one output stream (stdout) out.
  * Every message names the process by its ghost PID.
  */
 #include <errno.h>
@@ -15,8 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <linux/sched.h>
@@ -26,11 +32,15 @@
 
 #define PROC_MAXARGS	65536		/* argv + envp entries at most */
 #define PROC_LINK_HIGH	(4u << 20)	/* stop reading output above this backlog */
+#define PROC_TTY_MODE	0620		/* a login's pty: rw user, w group */
 
 struct rproc {
 	pid_t		 gpid;		/* the ghost's PID: the key */
 	pid_t		 pid;		/* ours; equal unless set_tid failed */
-	int		 fd[3];		/* stdin (write end), stdout, stderr */
+	int		 fd[3];		/* stdin (write end), stdout, stderr;
+					   with a pty: a dup of the master,
+					   the master, -1 */
+	int		 tty;		/* runs on a pty of ours */
 	uint32_t	 unacked[3];
 	unsigned char	*inq;		/* stdin bytes not yet written */
 	size_t		 inlen;
@@ -43,6 +53,8 @@ struct rproc {
 
 static struct rproc	*procs;
 static int		 nprocs_hosted;
+
+static void	proc_output(struct rproc *, int);
 
 static struct rproc *
 proc_find(pid_t gpid)
@@ -103,6 +115,10 @@ proc_maybe_finish(struct rproc *rp)
 	unsigned char	buf[64];
 	struct wire_msg	m;
 
+	/* a pty's output is read to its end once the process is gone */
+	if (rp->tty && rp->exited && rp->fd[1] >= 0 &&
+	    rp->unacked[1] < IO_WINDOW && link_pending() < PROC_LINK_HIGH)
+		proc_output(rp, 1);
 	if (!rp->exited || rp->fd[1] >= 0 || rp->fd[2] >= 0)
 		return;
 	wire_msg_init(&m, buf, sizeof(buf), MSG_EXIT, 0, 0);
@@ -114,9 +130,9 @@ proc_maybe_finish(struct rproc *rp)
 
 /* Runs in the child after clone3: raw syscalls only where libc caches ids. */
 static void __attribute__((noreturn))
-proc_child(int errfd, int *child_fd, uid_t uid, gid_t gid, gid_t *groups,
-    size_t ngroups, const char *cwd, const char *path, char **argv,
-    char **envp, const char *files[3])
+proc_child(int errfd, int *child_fd, int ttyfd, uid_t uid, gid_t gid,
+    gid_t *groups, size_t ngroups, const char *cwd, const char *path,
+    char **argv, char **envp, const char *files[3])
 {
 	sigset_t	 none;
 	const char	*pathenv = NULL, *p, *q;
@@ -128,6 +144,9 @@ proc_child(int errfd, int *child_fd, uid_t uid, gid_t gid, gid_t *groups,
 		signal(i, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();
+	/* a new session leader takes the pty as its controlling terminal */
+	if (ttyfd >= 0 && ioctl(ttyfd, TIOCSCTTY, 0) == -1)
+		goto fail;
 	for (i = 0; i < 3; i++) {
 		if (child_fd[i] != i && dup2(child_fd[i], i) == -1)
 			goto fail;
@@ -180,6 +199,48 @@ fail:
 	e = errno;
 	write(errfd, &e, sizeof(e));
 	_exit(127);
+}
+
+/*
+ * A pty pair for uid: the slave belongs to the user with a login's mode
+ * (no tty group on a node: the user's own group), at the caller's
+ * terminal size.  Both ends close on exec; the child dups the slave.
+ */
+static int
+proc_pty(int *ptm, int *pts, uid_t uid, gid_t gid, struct wire_attr *tb)
+{
+	struct winsize	ws;
+	char		name[64];
+	int		m, s = -1, e;
+
+	if ((m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1)
+		return -1;
+	if (unlockpt(m) == -1)
+		goto fail;
+	/* TIOCGPTPEER names the slave by the master, not by a path */
+	s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s == -1 && (ptsname_r(m, name, sizeof(name)) != 0 ||
+	    (s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1))
+		goto fail;
+	if (fchown(s, uid, gid) == -1 || fchmod(s, PROC_TTY_MODE) == -1)
+		goto fail;
+	if (tb[A_ROWS].data && tb[A_COLS].data) {
+		memset(&ws, 0, sizeof(ws));
+		ws.ws_row = wire_get_u16(&tb[A_ROWS]);
+		ws.ws_col = wire_get_u16(&tb[A_COLS]);
+		if (ioctl(m, TIOCSWINSZ, &ws) == -1)
+			goto fail;
+	}
+	*ptm = m;
+	*pts = s;
+	return 0;
+fail:
+	e = errno;
+	close(m);
+	if (s >= 0)
+		close(s);
+	errno = e;
+	return -1;
 }
 
 static pid_t
@@ -240,7 +301,7 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 	size_t		 ngroups = 0, i;
 	int		 pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
 	int		 perr[2] = { -1, -1 }, ep[2] = { -1, -1 }, child_fd[3];
-	int		 nenv, e, devnull = -1;
+	int		 nenv, e, devnull = -1, ptm = -1, pts = -1, ptm_in = -1;
 	uint32_t	 flags = 0;
 	pid_t		 gpid, pid;
 	ssize_t		 n;
@@ -315,6 +376,16 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 	}
 	if (flags & EXEC_F_NOIO) {
 		child_fd[0] = child_fd[1] = child_fd[2] = devnull;
+	} else if (flags & EXEC_F_TTY) {
+		if (proc_pty(&ptm, &pts, wire_get_u32(&tb[A_UID]),
+		    wire_get_u32(&tb[A_GID]), tb) == -1)
+			goto syserr;
+		/* stdin goes in at the master too, through its own slot */
+		if (!(flags & EXEC_F_STDIN_NULL) &&
+		    (ptm_in = fcntl(ptm, F_DUPFD_CLOEXEC, 3)) == -1)
+			goto syserr;
+		child_fd[0] = (flags & EXEC_F_STDIN_NULL) ? devnull : pts;
+		child_fd[1] = child_fd[2] = pts;
 	} else {
 		if (pipe2(pout, O_CLOEXEC) == -1 || pipe2(perr, O_CLOEXEC) == -1)
 			goto syserr;
@@ -332,7 +403,7 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 	if (pid == -1)
 		goto syserr;
 	if (pid == 0)
-		proc_child(ep[1], child_fd, wire_get_u32(&tb[A_UID]),
+		proc_child(ep[1], child_fd, pts, wire_get_u32(&tb[A_UID]),
 		    wire_get_u32(&tb[A_GID]), groups, ngroups,
 		    tb[A_CWD].data ? wire_get_str(&tb[A_CWD]) : NULL,
 		    tb[A_PATH].data ? wire_get_str(&tb[A_PATH]) : argv[0],
@@ -356,10 +427,18 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 	}
 	rp->gpid = gpid;
 	rp->pid = pid;
-	rp->fd[0] = pin[1];
-	rp->fd[1] = pout[0];
-	rp->fd[2] = perr[0];
-	pin[1] = pout[0] = perr[0] = -1;
+	if (ptm >= 0) {
+		rp->tty = 1;
+		rp->fd[0] = ptm_in;
+		rp->fd[1] = ptm;
+		rp->fd[2] = -1;
+		ptm_in = ptm = -1;
+	} else {
+		rp->fd[0] = pin[1];
+		rp->fd[1] = pout[0];
+		rp->fd[2] = perr[0];
+		pin[1] = pout[0] = perr[0] = -1;
+	}
 	for (i = 0; i < 3; i++)
 		if (rp->fd[i] >= 0)
 			fcntl(rp->fd[i], F_SETFL, O_NONBLOCK);
@@ -387,6 +466,12 @@ out:
 	}
 	if (devnull >= 0)
 		close(devnull);
+	if (ptm >= 0)
+		close(ptm);
+	if (pts >= 0)
+		close(pts);
+	if (ptm_in >= 0)
+		close(ptm_in);
 	free(argv);
 	free(envp);
 }
@@ -418,6 +503,27 @@ proc_signal(struct wire_attr *tb)
 	if (rp == NULL || rp->exited || sig == 0 || sig >= NSIG)
 		return;
 	/*
+	 * The ghost's terminal changed size: the pty tells its foreground
+	 * process group (SIGWINCH), as a local resize would.
+	 */
+	if (sig == SIGWINCH && rp->tty && rp->fd[1] >= 0 &&
+	    tb[A_ROWS].data && tb[A_COLS].data) {
+		struct winsize	ws;
+
+		memset(&ws, 0, sizeof(ws));
+		ws.ws_row = wire_get_u16(&tb[A_ROWS]);
+		ws.ws_col = wire_get_u16(&tb[A_COLS]);
+		if (ioctl(rp->fd[1], TIOCSWINSZ, &ws) == -1)
+			log_warn("pty of %d: window size", (int)rp->pid);
+		return;
+	}
+	/*
+	 * On a pty a job-control stop (proc_tty_keys) stopped the whole
+	 * process group: continue all of it.
+	 */
+	if (sig == SIGCONT && rp->tty && kill(-rp->pid, SIGCONT) == 0)
+		return;
+	/*
 	 * Our processes sit in an orphaned process group (their parent is
 	 * PID 1, in another session), where the kernel discards TSTP, TTIN
 	 * and TTOU that would stop by default.  The user at the front end
@@ -442,6 +548,46 @@ proc_ack(struct wire_attr *tb)
 	if (rp == NULL || s < 1 || s > 2)
 		return;
 	rp->unacked[s] = n > rp->unacked[s] ? 0 : rp->unacked[s] - n;
+}
+
+/*
+ * Ctrl-Z typed into the pty while the process itself is in the foreground:
+ * its process group is the session's own, orphaned (the parent is PID 1,
+ * in another session), and the kernel discards a SIGTSTP that would stop
+ * it.  Do what the terminal meant: stop the group with SIGSTOP and report
+ * SIGTSTP, so the ghost stops the same way at the front end.
+ */
+static void
+proc_tty_keys(struct rproc *rp, const unsigned char *data, size_t len)
+{
+	struct termios	t;
+
+	if (rp->fd[1] < 0 || tcgetattr(rp->fd[1], &t) == -1 ||
+	    !(t.c_lflag & ISIG) || t.c_cc[VSUSP] == _POSIX_VDISABLE ||
+	    memchr(data, t.c_cc[VSUSP], len) == NULL)
+		return;
+	if (tcgetpgrp(rp->fd[1]) != rp->pid || proc_catches(rp->pid, SIGTSTP))
+		return;
+	rp->stopsig = SIGTSTP;
+	if (kill(-rp->pid, SIGSTOP) == -1)
+		log_warn("stop %d", (int)rp->pid);
+}
+
+/*
+ * The ghost's stdin ended.  A pipe is closed; a pty cannot be, so its
+ * reader gets the terminal's end of file (VEOF at the start of a line)
+ * when it reads lines.
+ */
+static void
+proc_stdin_close(struct rproc *rp)
+{
+	struct termios	t;
+
+	if (rp->tty && tcgetattr(rp->fd[0], &t) == 0 && (t.c_lflag & ICANON) &&
+	    t.c_cc[VEOF] != _POSIX_VDISABLE)
+		(void)write(rp->fd[0], &t.c_cc[VEOF], 1);
+	close(rp->fd[0]);
+	rp->fd[0] = -1;
 }
 
 static void
@@ -481,16 +627,16 @@ proc_input(struct wire_attr *tb)
 		}
 		if ((nq = realloc(rp->inq, rp->inlen + len)) == NULL)
 			return;
+		if (rp->tty)
+			proc_tty_keys(rp, tb[A_DATA].data, len);
 		rp->inq = nq;
 		memcpy(rp->inq + rp->inlen, tb[A_DATA].data, len);
 		rp->inlen += len;
 	}
 	if (tb[A_EOF].data && wire_get_u8(&tb[A_EOF]))
 		rp->in_eof = 1;
-	if (rp->in_eof && rp->inlen == 0) {
-		close(rp->fd[0]);
-		rp->fd[0] = -1;
-	}
+	if (rp->in_eof && rp->inlen == 0)
+		proc_stdin_close(rp);
 }
 
 static void
@@ -505,7 +651,15 @@ proc_output(struct rproc *rp, int s)
 	if (want > IO_CHUNK)
 		want = IO_CHUNK;
 	n = read(rp->fd[s], data, want);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	if (n < 0 && errno == EINTR)
+		return;
+	/*
+	 * A pty's master reads EIO once no one holds the slave.  After the
+	 * process ended, an empty master also ends the session (the read
+	 * flushed what the process wrote): closing it hangs up whatever
+	 * background process still holds the slave, as a login's end does.
+	 */
+	if (n < 0 && errno == EAGAIN && !(rp->tty && rp->exited))
 		return;
 	wire_msg_init(&m, buf, sizeof(buf), MSG_IO, 0, 0);
 	wire_put_u32(&m, A_PID, (uint32_t)rp->gpid);
@@ -514,6 +668,11 @@ proc_output(struct rproc *rp, int s)
 		wire_put_u8(&m, A_EOF, 1);
 		close(rp->fd[s]);
 		rp->fd[s] = -1;
+		/* with a pty, stdin's slot holds the master open too */
+		if (rp->tty && rp->fd[0] >= 0) {
+			close(rp->fd[0]);
+			rp->fd[0] = -1;
+		}
 	} else {
 		wire_put(&m, A_DATA, data, (size_t)n);
 		rp->unacked[s] += (uint32_t)n;
@@ -538,10 +697,8 @@ proc_write_stdin(struct rproc *rp)
 	memmove(rp->inq, rp->inq + n, rp->inlen - (size_t)n);
 	rp->inlen -= (size_t)n;
 	proc_ack_stdin(rp, (size_t)n);
-	if (rp->fd[0] >= 0 && rp->in_eof && rp->inlen == 0) {
-		close(rp->fd[0]);
-		rp->fd[0] = -1;
-	}
+	if (rp->fd[0] >= 0 && rp->in_eof && rp->inlen == 0)
+		proc_stdin_close(rp);
 }
 
 int
