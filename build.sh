@@ -23,7 +23,7 @@ DEPS=(
 	clang libclang-rt-14-dev
 	busybox-static cpio gzip file
 	iproute2 procps util-linux tmux
-	dnsmasq ipxe ipxe-qemu pxelinux syslinux-common
+	dnsmasq lighttpd ipxe ipxe-qemu pxelinux syslinux-common
 	qemu-system-x86 linux-image-amd64
 )
 # Only for ./build.sh kernel (a node kernel with its drivers built in):

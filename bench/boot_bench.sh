@@ -4,7 +4,7 @@
 # from lighttpd) against the same kernel, image and command line booted
 # directly (qemu -kernel/-initrd), measured in the same run, as ratios;
 # then BENCH_NODES (default 4; 8 is the figure) nodes powered on at
-# once, direct and PXE (BENCH_PROTO, default tftp).  BENCH_KERNEL picks
+# once, direct and PXE (BENCH_PROTO, default http).  BENCH_KERNEL picks
 # the node kernel (e.g. out/boot/vmlinuz-bproc from ./build.sh kernel).
 # Each run is a `bpvcluster up --qemu` in its own state dir and network
 # namespace, torn down after.  Root; SKIPPED (exit 0) without qemu/kernel.
@@ -16,7 +16,7 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$TOP/out/bin
 NODES=${BENCH_NODES:-4}
 RUNS=${BENCH_RUNS:-2}		# single-node boots per method; the best counts
-PROTO=${BENCH_PROTO:-tftp}	# how the N-at-once PXE nodes load the kernel
+PROTO=${BENCH_PROTO:-http}	# how the N-at-once PXE nodes load the kernel
 KERNEL=${BENCH_KERNEL:-$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)}
 export BPVC_KERNEL=$KERNEL
 export BPVC_STATE=/run/bproc/bench-$$ BPVC_NETNS=bpb$$ BPVC_TIMEOUT=120

@@ -8,7 +8,7 @@
 
 need_root
 need_image
-need_cmd ip qemu-system-x86_64 dnsmasq
+need_cmd ip qemu-system-x86_64 dnsmasq lighttpd
 need_file "$TOP/boot/mkboot.sh" /usr/lib/PXELINUX/pxelinux.0 \
     /usr/lib/syslinux/modules/bios/ldlinux.c32
 ls /boot/vmlinuz-* >/dev/null 2>&1 ||
