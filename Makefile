@@ -103,6 +103,12 @@ $(NODEINIT): $(NODE_SRC) $(wildcard common/*.h nodeinit/*.h) $(OUT)/musl-include
 $(OUT)/tests/test_%: tests/unit/test_%.c $(COMMON_SRC) | $(OUT)/tests
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_SRC) -lcmocka -lsodium
 
+# bpmaster's dnsmasq hosts writer with the config parser it reads
+$(OUT)/tests/test_dnsmasq: tests/unit/test_dnsmasq.c master/dnsmasq.c \
+	    master/config.c $(COMMON_SRC) $(wildcard master/*.h) | $(OUT)/tests
+	$(CC) $(CFLAGS) -o $@ $< master/dnsmasq.c master/config.c $(COMMON_SRC) \
+	    -lcmocka -lsodium
+
 clean:
 	rm -rf $(OUT)
 
