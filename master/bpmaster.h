@@ -46,14 +46,14 @@ struct master_conf {
 	int		 discovery;
 	unsigned int	 heartbeat_ms;
 	unsigned int	 timeout_ms;
-	struct mac_entry *macs;		/* from "node N MAC" lines */
-	size_t		 nmacs;
 	/* network boot (config.c's boot block, dnsmasq.c) */
 	char		 dhcp_hosts[256];	/* dnsmasq's dhcp-hostsfile; "" none */
 	char		 dnsmasq_pidfile[256];	/* whom to SIGHUP; "" none */
 	uint32_t	 boot_base;	/* node 0's address, host order; 0 none */
 	struct boot_host *boot_hosts;	/* per-node address and pxelinux */
 	size_t		 nboot_hosts;
+	struct mac_entry *macs;		/* from "node N MAC" lines */
+	size_t		 nmacs;
 };
 
 struct nodelink;

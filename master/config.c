@@ -151,6 +151,9 @@ conf_load(const char *path, struct master_conf *c)
 				c->discovery = 0;
 			else
 				goto syntax;
+		} else if ((r = conf_boot(c, w, nw)) != 0) {
+			if (r == -1)
+				goto syntax;
 		} else if (strcmp(w[0], "heartbeat") == 0 && nw == 2) {
 			if (conf_number(w[1], 50, 600000, &v) == -1)
 				goto syntax;
@@ -159,9 +162,6 @@ conf_load(const char *path, struct master_conf *c)
 			if (conf_number(w[1], 100, 3600000, &v) == -1)
 				goto syntax;
 			c->timeout_ms = (unsigned int)v;
-		} else if ((r = conf_boot(c, w, nw)) != 0) {
-			if (r == -1)
-				goto syntax;
 		} else
 			goto syntax;
 	}
