@@ -19,7 +19,8 @@
 #            (start it with lighttpd -f DIR/lighttpd.conf)
 #
 # The image holds the cluster key, so its copy in the TFTP root is readable
-# by dnsmasq's user only (dnsmasq drops root before serving files).
+# by dnsmasq's user only (dnsmasq and lighttpd drop root for it before
+# serving files).
 # Exit status: 0 done, 1 failure, 2 usage.
 set -euo pipefail
 
@@ -30,7 +31,7 @@ DNSMASQ_USER=${DNSMASQ_USER:-dnsmasq}
 PXELINUX=${PXELINUX:-/usr/lib/PXELINUX/pxelinux.0}
 LDLINUX=${LDLINUX:-/usr/lib/syslinux/modules/bios/ldlinux.c32}
 
-usage() { sed -n '8,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '7,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while getopts d:i:g:n:r:M:k:I:c:H: o; do
 	case $o in
 	d) dir=$OPTARG ;; i) iface=$OPTARG ;; g) router=$OPTARG ;;
