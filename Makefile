@@ -17,7 +17,7 @@ COMMON_SRC := common/wire.c common/proto.c common/conn.c common/auth.c \
 	      common/log.c common/nodeset.c
 LIB_SRC	:= master/libbproc.c common/wire.c common/proto.c common/nodeset.c
 MASTER_SRC := master/bpmaster.c master/event.c master/config.c master/proc.c master/trace.c \
-	      master/node.c master/ctl.c $(COMMON_SRC)
+	      master/node.c master/ctl.c master/dnsmasq.c $(COMMON_SRC)
 NODE_SRC := $(wildcard nodeinit/*.c) $(COMMON_SRC) common/sodium_compat.c
 
 BINS	:= $(OUT)/bin/bpmaster $(OUT)/bin/bpstat $(OUT)/bin/bpctl \
@@ -112,6 +112,12 @@ $(NODEINIT): $(NODE_SRC) $(wildcard common/*.h nodeinit/*.h) $(OUT)/musl-include
 
 $(OUT)/tests/test_%: tests/unit/test_%.c $(COMMON_SRC) | $(OUT)/tests
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_SRC) -lcmocka -lsodium
+
+# bpmaster's dnsmasq hosts writer with the config parser it reads
+$(OUT)/tests/test_dnsmasq: tests/unit/test_dnsmasq.c master/dnsmasq.c \
+	    master/config.c $(COMMON_SRC) $(wildcard master/*.h) | $(OUT)/tests
+	$(CC) $(CFLAGS) -o $@ $< master/dnsmasq.c master/config.c $(COMMON_SRC) \
+	    -lcmocka -lsodium
 
 clean:
 	rm -rf $(OUT)

@@ -23,9 +23,15 @@ DEPS=(
 	clang libclang-rt-14-dev
 	busybox-static cpio gzip file
 	iproute2 procps util-linux tmux
-	dnsmasq ipxe ipxe-qemu pxelinux syslinux-common
+	dnsmasq lighttpd ipxe ipxe-qemu pxelinux syslinux-common
 	qemu-system-x86 linux-image-amd64
 )
+# Only for ./build.sh kernel (a node kernel with its drivers built in):
+# the kernel source and what its build needs.
+KERNEL_DEPS=(linux-source-6.1 flex bison bc libelf-dev libssl-dev xz-utils)
+KERNEL_SRC=/usr/src/linux-source-6.1.tar.xz
+KERNEL_OUT=out/kernel			# source tree and build dir
+KERNEL_IMAGE=out/boot/vmlinuz-bproc	# what bpvcluster BPVC_KERNEL= takes
 
 usage() {
 	cat <<EOF
@@ -39,6 +45,9 @@ usage: ./build.sh [COMMAND]
            pick tests: ./build.sh test t20 nodeset
   demo     deps + build + a 4-node virtual cluster left running
   bench    build + the benchmarks in bench/
+  kernel   a node kernel with its drivers built in, from Debian's
+           linux-source-6.1 and kernel-config/bproc-node.config, into
+           $KERNEL_IMAGE (installs its packages; takes long)
   clean    remove out/
   help     this text
 
@@ -49,18 +58,19 @@ EOF
 step() { printf '\n==> %s\n' "$*"; }
 is_root() { [ "$(id -u)" = 0 ]; }
 
-cmd_deps() {
+# install_pkgs PKG...: apt-get those not installed yet (root only).
+install_pkgs() {
 	local missing=() p
 	if ! command -v dpkg-query >/dev/null 2>&1; then
-		echo "deps: no dpkg-query: install by hand the Debian 12 packages: ${DEPS[*]}" >&2
+		echo "deps: no dpkg-query: install by hand the Debian 12 packages: $*" >&2
 		return 1
 	fi
-	for p in "${DEPS[@]}"; do
+	for p in "$@"; do
 		[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] ||
 		    missing+=("$p")
 	done
 	if ((${#missing[@]} == 0)); then
-		step "deps: all ${#DEPS[@]} packages are installed"
+		step "deps: all $# packages are installed"
 		return 0
 	fi
 	if ! is_root; then
@@ -73,6 +83,39 @@ cmd_deps() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 	    "${missing[@]}"
 	step "deps: done"
+}
+
+cmd_deps() { install_pkgs "${DEPS[@]}"; }
+
+# The node kernel: tinyconfig plus kernel-config/bproc-node.config, so
+# that what the fragment asks for and nothing else is built in.
+cmd_kernel() {
+	local src build jobs
+	install_pkgs "${KERNEL_DEPS[@]}"
+	[ -r "$KERNEL_SRC" ] || { echo "kernel: $KERNEL_SRC is missing (linux-source-6.1)" >&2; return 1; }
+	mkdir -p "$KERNEL_OUT" out/boot
+	src=$PWD/$KERNEL_OUT/$(basename "$KERNEL_SRC" .tar.xz)
+	build=$PWD/$KERNEL_OUT/build
+	if [ ! -f "$src/Makefile" ] || [ "$KERNEL_SRC" -nt "$src/Makefile" ]; then
+		step "kernel: unpacking $KERNEL_SRC"
+		rm -rf "$src"
+		tar -C "$KERNEL_OUT" -xJf "$KERNEL_SRC"
+		touch "$src/Makefile"
+	fi
+	jobs=${KERNEL_JOBS:-$(nproc)}
+	step "kernel: tinyconfig + kernel-config/bproc-node.config"
+	make -s -C "$src" O="$build" tinyconfig
+	# -m: merge only; olddefconfig then resolves the dependencies
+	(cd "$build" && "$src/scripts/kconfig/merge_config.sh" -m -O . .config \
+	    "$OLDPWD/kernel-config/bproc-node.config")
+	make -s -C "$src" O="$build" olddefconfig
+	step "kernel: make -j$jobs bzImage (KERNEL_JOBS; this takes a while)"
+	make -s -C "$src" O="$build" -j"$jobs" bzImage
+	install -m 0644 "$build/arch/x86/boot/bzImage" "$KERNEL_IMAGE"
+	printf 'kernel: %s, %d bytes, release %s\n' "$KERNEL_IMAGE" \
+	    "$(stat -c %s "$KERNEL_IMAGE")" \
+	    "$(cat "$build/include/config/kernel.release")"
+	echo "Boot nodes with it: BPVC_KERNEL=$KERNEL_IMAGE out/bin/bpvcluster up --qemu"
 }
 
 # The image embeds the cluster key, so it is rebuilt whenever the key,
@@ -192,6 +235,7 @@ deps) cmd_deps ;;
 test) shift; cmd_test "$@" ;;
 demo) cmd_demo ;;
 bench) cmd_bench ;;
+kernel) cmd_kernel ;;
 clean) cmd_clean ;;
 -h | --help | help) usage ;;
 *)

@@ -6,6 +6,7 @@
 #
 # usage: mkboot.sh -d DIR -i IFACE -g ROUTER -n NETMASK -r FIRST,LAST
 #                  -M MASTER:PORT [-k KERNEL] [-I INITRD] [-c CMDLINE]
+#                  [-H ADDR:PORT]
 #
 #   DIR      where dnsmasq.conf, dnsmasq.hosts (made empty if missing; bpmaster
 #            writes it) and tftp/ go
@@ -13,25 +14,30 @@
 #   INITRD   default: out/boot/initramfs.cpio.gz next to this script
 #   CMDLINE  kernel arguments before ip= and bproc.master= (default
 #            "console=ttyS0 quiet")
+#   -H       iPXE loads its script, the kernel and the image over HTTP from
+#            ADDR:PORT: also writes DIR/lighttpd.conf serving the boot tree
+#            (start it with lighttpd -f DIR/lighttpd.conf)
 #
 # The image holds the cluster key, so its copy in the TFTP root is readable
-# by dnsmasq's user only (dnsmasq drops root before serving files).
+# by dnsmasq's user only (dnsmasq and lighttpd drop root for it before
+# serving files).
 # Exit status: 0 done, 1 failure, 2 usage.
 set -euo pipefail
 
 here=$(dirname "$(readlink -f "$0")")
 dir='' iface='' router='' netmask='' range='' master='' kernel='' initrd=''
-cmdline="console=ttyS0 quiet"
+cmdline="console=ttyS0 quiet" http=''
 DNSMASQ_USER=${DNSMASQ_USER:-dnsmasq}
 PXELINUX=${PXELINUX:-/usr/lib/PXELINUX/pxelinux.0}
 LDLINUX=${LDLINUX:-/usr/lib/syslinux/modules/bios/ldlinux.c32}
 
-usage() { sed -n '8,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts d:i:g:n:r:M:k:I:c: o; do
+usage() { sed -n '7,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while getopts d:i:g:n:r:M:k:I:c:H: o; do
 	case $o in
 	d) dir=$OPTARG ;; i) iface=$OPTARG ;; g) router=$OPTARG ;;
 	n) netmask=$OPTARG ;; r) range=$OPTARG ;; M) master=$OPTARG ;;
 	k) kernel=$OPTARG ;; I) initrd=$OPTARG ;; c) cmdline=$OPTARG ;;
+	H) http=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -39,6 +45,14 @@ done
     [ -n "$range" ] && [ -n "$master" ] || usage
 [ -n "$kernel" ] || kernel=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
 [ -n "$initrd" ] || initrd=$(readlink -m "$here/../out/boot/initramfs.cpio.gz")
+# iPXE's boot file: the script by TFTP, or its URL; relative names in the
+# script then load the same way
+ipxe_boot=bproc.ipxe
+if [ -n "$http" ]; then
+	[[ $http =~ ^([0-9.]+):([0-9]+)$ ]] || usage
+	http_addr=${BASH_REMATCH[1]} http_port=${BASH_REMATCH[2]}
+	ipxe_boot=http://$http/bproc.ipxe
+fi
 for f in "$kernel" "$initrd" "$PXELINUX" "$LDLINUX"; do
 	[ -r "$f" ] || { echo "mkboot: cannot read $f" >&2; exit 1; }
 done
@@ -49,7 +63,10 @@ subst() {
 	    -e "s|@MASTER@|$master|g" -e "s|@CMDLINE@|$cmdline|g" \
 	    -e "s|@KERNEL@|vmlinuz|g" -e "s|@INITRD@|initramfs.cpio.gz|g" \
 	    -e "s|@STATE@|$dir|g" -e "s|@TFTP@|$dir/tftp|g" \
-	    -e "s|@HOSTS@|$dir/dnsmasq.hosts|g" -e "s|@USER@|$DNSMASQ_USER|g" "$1"
+	    -e "s|@HOSTS@|$dir/dnsmasq.hosts|g" -e "s|@USER@|$DNSMASQ_USER|g" \
+	    -e "s|@GROUP@|$(id -gn "$DNSMASQ_USER")|g" \
+	    -e "s|@IPXE_BOOT@|$ipxe_boot|g" -e "s|@HTTP_ADDR@|${http_addr:-}|g" \
+	    -e "s|@HTTP_PORT@|${http_port:-}|g" "$1"
 }
 
 mkdir -p "$dir/tftp/pxelinux.cfg"
@@ -62,4 +79,12 @@ subst "$here/bproc.ipxe.in" >"$dir/tftp/bproc.ipxe"
 subst "$here/pxelinux.cfg.in" >"$dir/tftp/pxelinux.cfg/default"
 subst "$here/dnsmasq.conf.in" >"$dir/dnsmasq.conf"
 [ -e "$dir/dnsmasq.hosts" ] || : >"$dir/dnsmasq.hosts"
+if [ -n "$http" ]; then
+	subst "$here/lighttpd.conf.in" >"$dir/lighttpd.conf"
+	# lighttpd opens its logs after dropping root
+	for f in lighttpd.log lighttpd.access.log; do
+		[ -e "$dir/$f" ] || install -m 0640 -o "$DNSMASQ_USER" /dev/null "$dir/$f"
+	done
+	echo "mkboot: $dir/lighttpd.conf serves the boot tree at http://$http/"
+fi
 echo "mkboot: $dir/dnsmasq.conf, TFTP root $dir/tftp (kernel $kernel)"

@@ -29,6 +29,13 @@ struct mac_entry {
 	int		node;
 };
 
+/* Network boot: what bpmaster tells dnsmasq about one node. */
+struct boot_host {
+	int		node;
+	uint32_t	addr;		/* host order; 0: from boot_addr's base */
+	int		pxelinux;	/* boot through pxelinux.0, not iPXE */
+};
+
 struct master_conf {
 	char		 listen_addr[64];
 	int		 listen_port;
@@ -40,6 +47,12 @@ struct master_conf {
 	int		 discovery;
 	unsigned int	 heartbeat_ms;
 	unsigned int	 timeout_ms;
+	/* network boot (config.c's boot block, dnsmasq.c) */
+	char		 dhcp_hosts[256];	/* dnsmasq's dhcp-hostsfile; "" none */
+	char		 dnsmasq_pidfile[256];	/* whom to SIGHUP; "" none */
+	uint32_t	 boot_base;	/* node 0's address, host order; 0 none */
+	struct boot_host *boot_hosts;	/* per-node address and pxelinux */
+	size_t		 nboot_hosts;
 	struct mac_entry *macs;		/* from "node N MAC" lines */
 	size_t		 nmacs;
 	/* the node RAM cache (docs/push.md) */
@@ -99,6 +112,10 @@ extern unsigned char		 cluster_key[AUTH_KEY_LEN];
 int	conf_load(const char *, struct master_conf *);
 int	mac_parse(const char *, unsigned char *);
 void	mac_format(const unsigned char *, char *, size_t);
+
+/* dnsmasq.c */
+void	dnsmasq_update(void);
+int	dnsmasq_host_line(const struct node *, char *, size_t);
 
 /* node.c */
 int	node_table_init(void);

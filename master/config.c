@@ -2,6 +2,7 @@
  * bpmaster's configuration file: one directive per line, '#' comments.
  * See docs/bpmaster.conf.md for the directives.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -11,6 +12,8 @@
 
 #include "bpmaster.h"
 #include "log.h"
+
+static int	conf_boot(struct master_conf *, char **, int);
 
 int
 mac_parse(const char *s, unsigned char *mac)
@@ -131,7 +134,7 @@ conf_load(const char *path, struct master_conf *c)
 	char	 line[512], *w[4], *p, *save;
 	FILE	*f;
 	long	 v;
-	int	 lineno = 0, nw;
+	int	 lineno = 0, nw, r;
 
 	conf_defaults(c);
 	if ((f = fopen(path, "re")) == NULL) {
@@ -202,6 +205,9 @@ conf_load(const char *path, struct master_conf *c)
 				c->discovery = 0;
 			else
 				goto syntax;
+		} else if ((r = conf_boot(c, w, nw)) != 0) {
+			if (r == -1)
+				goto syntax;
 		} else if (strcmp(w[0], "heartbeat") == 0 && nw == 2) {
 			if (conf_number(w[1], 50, 600000, &v) == -1)
 				goto syntax;
@@ -224,4 +230,71 @@ syntax:
 bad:
 	fclose(f);
 	return -1;
+}
+
+/*
+ * Network boot directives (docs/netboot.md): where dnsmasq's hosts file
+ * is, whom to SIGHUP after rewriting it, and each node's address and boot
+ * loader.  Returns 1 when the line was one of them, 0 when it was not, -1
+ * on a bad value.
+ */
+static struct boot_host *
+conf_boot_host(struct master_conf *c, int node)
+{
+	struct boot_host	*bh;
+	size_t			 i;
+
+	for (i = 0; i < c->nboot_hosts; i++)
+		if (c->boot_hosts[i].node == node)
+			return &c->boot_hosts[i];
+	if ((bh = reallocarray(c->boot_hosts, c->nboot_hosts + 1,
+	    sizeof(*bh))) == NULL)
+		fatal("config");
+	c->boot_hosts = bh;
+	bh += c->nboot_hosts++;
+	memset(bh, 0, sizeof(*bh));
+	bh->node = node;
+	return bh;
+}
+
+static int
+conf_ipv4(const char *s, uint32_t *out)
+{
+	struct in_addr	a;
+
+	if (inet_pton(AF_INET, s, &a) != 1 || a.s_addr == 0)
+		return -1;
+	*out = ntohl(a.s_addr);
+	return 0;
+}
+
+static int
+conf_boot(struct master_conf *c, char **w, int nw)
+{
+	long	v;
+
+	if (strcmp(w[0], "dhcp_hosts") == 0 && nw == 2)
+		return conf_copy(c->dhcp_hosts, sizeof(c->dhcp_hosts), w[1]) ==
+		    -1 ? -1 : 1;
+	if (strcmp(w[0], "dnsmasq_pidfile") == 0 && nw == 2)
+		return conf_copy(c->dnsmasq_pidfile,
+		    sizeof(c->dnsmasq_pidfile), w[1]) == -1 ? -1 : 1;
+	if (strcmp(w[0], "boot_addr") == 0 && nw == 2)
+		return conf_ipv4(w[1], &c->boot_base) == -1 ? -1 : 1;
+	if (strcmp(w[0], "boot_addr") == 0 && nw == 3) {
+		uint32_t	a;
+
+		if (conf_number(w[1], 0, MASTER_MAXNODES - 1, &v) == -1 ||
+		    conf_ipv4(w[2], &a) == -1)
+			return -1;
+		conf_boot_host(c, (int)v)->addr = a;
+		return 1;
+	}
+	if (strcmp(w[0], "boot_pxelinux") == 0 && nw == 2) {
+		if (conf_number(w[1], 0, MASTER_MAXNODES - 1, &v) == -1)
+			return -1;
+		conf_boot_host(c, (int)v)->pxelinux = 1;
+		return 1;
+	}
+	return 0;
 }

@@ -237,6 +237,8 @@ node_table_init(void)
 		memcpy(n->mac, conf.macs[i].mac, 6);
 		n->has_mac = 1;
 	}
+	/* dnsmasq learns the table as it is now, discoveries included */
+	dnsmasq_update();
 	return 0;
 }
 
@@ -257,7 +259,10 @@ node_by_mac(const unsigned char *mac)
 		return NULL;
 	memcpy(nodes[i].mac, mac, 6);
 	nodes[i].has_mac = 1;
+	log_info("node %d: discovered", i);
 	node_state_save();
+	/* its next boot gets the node's fixed address */
+	dnsmasq_update();
 	ctl_notify();
 	return &nodes[i];
 }

@@ -1,9 +1,12 @@
 /*
  * Bringing a node up: the boot arguments, the filesystems a node needs,
- * the device nodes of a virtual node, and the way down (reboot(2)).
+ * the device nodes of a virtual node, DHCP when the boot loader passed no
+ * lease, and the way down (reboot(2)).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,6 +220,140 @@ boot_mounts(void)
 	/* a virtual node shares the front end's kernel: nothing to load */
 	if (!ncf.virt)
 		modules_load();
+}
+
+/*
+ * udhcpc runs this on its events; it only hands the lease back on stdout,
+ * so that nodeinit alone configures the NIC (over netlink, as with ip=).
+ */
+static const char dhcp_script[] =
+    "#!/bin/sh\n"
+    "# nodeinit's udhcpc script: print the lease, configure nothing\n"
+    "case $1 in bound|renew)\n"
+    "\techo \"" DHCP_LEASE_TAG " $ip ${subnet:-255.255.255.0} "
+    "${router%% *}\" ;;\n"
+    "esac\n";
+
+static int
+dhcp_write_script(void)
+{
+	int	fd;
+
+	if ((fd = open(DHCP_SCRIPT, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0700)) == -1)
+		return -1;
+	if (write(fd, dhcp_script, sizeof(dhcp_script) - 1) !=
+	    (ssize_t)(sizeof(dhcp_script) - 1)) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+/* "<tag> IP MASK [GW]": each word must be a dotted IPv4 address. */
+static int
+dhcp_parse(char *line)
+{
+	char		*w[4], *save, *p;
+	struct in_addr	 a;
+	int		 n = 0, i;
+
+	for (p = strtok_r(line, " \t\r", &save); p != NULL && n < 4;
+	    p = strtok_r(NULL, " \t\r", &save))
+		w[n++] = p;
+	if (n < 3 || strcmp(w[0], DHCP_LEASE_TAG) != 0)
+		return -1;
+	for (i = 1; i < n; i++)
+		if (inet_pton(AF_INET, w[i], &a) != 1)
+			return -1;
+	if (nl_mask_len(w[2]) == -1)
+		return -1;
+	copy_field(ncf.ip, sizeof(ncf.ip), w[1], strlen(w[1]));
+	copy_field(ncf.netmask, sizeof(ncf.netmask), w[2], strlen(w[2]));
+	ncf.gw[0] = '\0';
+	if (n == 4)
+		copy_field(ncf.gw, sizeof(ncf.gw), w[3], strlen(w[3]));
+	return 0;
+}
+
+/*
+ * No ip= on the command line (a boot loader that passes no lease): run
+ * busybox udhcpc once on the cluster NIC and take the lease it prints.
+ * udhcpc quits once it has a lease (-q), so nothing renews it: the
+ * cluster's DHCP server hands nodes fixed addresses.  Returns 0 with
+ * ncf.ip, ncf.netmask and ncf.gw set, or -1.
+ */
+int
+boot_dhcp(void)
+{
+	char		 buf[512], *nl;
+	struct pollfd	 pfd;
+	sigset_t	 none;
+	size_t		 have = 0;
+	ssize_t		 n;
+	uint64_t	 deadline = now_ms() + DHCP_TIMEOUT_MS;
+	pid_t		 pid;
+	int		 p[2], status, found = 0;
+
+	if (dhcp_write_script() == -1) {
+		log_warn("%s", DHCP_SCRIPT);
+		return -1;
+	}
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		log_warn("pipe");
+		return -1;
+	}
+	log_info("no ip= on the command line: DHCP on %s (udhcpc)", ncf.iface);
+	if ((pid = fork()) == -1) {
+		log_warn("fork");
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setsid();
+		dup2(p[1], STDOUT_FILENO);
+		execl(DHCP_BUSYBOX, "udhcpc", "-f", "-q", "-n", "-i", ncf.iface,
+		    "-t", DHCP_TRIES, "-T", DHCP_PAUSE, "-s", DHCP_SCRIPT,
+		    (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	/* udhcpc gives up by itself; the deadline only guards against a hang */
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	while (!found && now_ms() < deadline) {
+		if (poll(&pfd, 1, (int)(deadline - now_ms())) <= 0)
+			continue;
+		n = read(p[0], buf + have, sizeof(buf) - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		while (!found && (nl = strchr(buf, '\n')) != NULL) {
+			*nl = '\0';
+			found = dhcp_parse(buf) == 0;
+			have -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, have + 1);
+		}
+		if (have == sizeof(buf) - 1)
+			have = 0;	/* a line this long is not ours */
+	}
+	close(p[0]);
+	if (!found)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	unlink(DHCP_SCRIPT);
+	if (!found) {
+		log_warnx("udhcpc on %s: no lease", ncf.iface);
+		return -1;
+	}
+	log_info("udhcpc lease: %s/%s gateway %s", ncf.ip, ncf.netmask,
+	    ncf.gw[0] ? ncf.gw : "none");
+	return 0;
 }
 
 /* End every process, then the node; never returns. */

@@ -97,9 +97,13 @@ net_up(void)
 		return;
 	}
 	if (ncf.ip[0] == '\0') {
-		log_warnx("no ip= on the command line; DHCP fallback is not "
-		    "built in yet");
-		return;
+		/* a virtual node's address comes on its command line */
+		if (ncf.virt) {
+			log_warnx("no ip= on the command line");
+			return;
+		}
+		if (boot_dhcp() == -1)
+			return;
 	}
 	if ((plen = nl_mask_len(ncf.netmask)) == -1) {
 		log_warnx("bad netmask %s", ncf.netmask);

@@ -45,7 +45,7 @@ modules_load(void)
 	char	line[256], path[sizeof(line) + sizeof(MODULES_DIR) + 1];
 	FILE	*f;
 	size_t	n;
-	int	loaded = 0;
+	int	loaded = 0, r;
 
 	if ((f = fopen(MODULES_LIST, "re")) == NULL) {
 		if (errno != ENOENT)
@@ -58,7 +58,15 @@ modules_load(void)
 		if (n == 0 || line[0] == '#')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", MODULES_DIR, line);
-		if (module_load(path) == -1 && errno != EEXIST)
+		r = module_load(path);
+		if (r == -1 && errno == ENOSYS) {
+			/* a kernel without modules (kernel-config/) has its
+			 * drivers built in: nothing to load, nothing wrong */
+			log_info("kernel without module support: drivers are "
+			    "built in");
+			break;
+		}
+		if (r == -1 && errno != EEXIST)
 			log_warn("module %s", line);
 		else
 			loaded++;

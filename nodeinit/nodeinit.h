@@ -15,6 +15,12 @@
 #define NODE_BACKOFF_MAX	2000	/* ms between reconnects at most */
 #define NODE_AUTH_MS		5000	/* ms to finish the handshake */
 #define NODE_GIVEUP_MS		120000	/* ms without a master before rebooting */
+#define DHCP_BUSYBOX		"/bin/busybox"	/* its udhcpc is the DHCP fallback */
+#define DHCP_SCRIPT		"/run/bproc-udhcpc"	/* udhcpc's event script */
+#define DHCP_LEASE_TAG		"bproc-lease"	/* the script's line nodeinit reads */
+#define DHCP_TRIES		"5"	/* udhcpc -t: DHCPDISCOVERs sent */
+#define DHCP_PAUSE		"2"	/* udhcpc -T: seconds between them */
+#define DHCP_TIMEOUT_MS		30000	/* ms before a silent udhcpc is killed */
 
 struct node_conf {
 	char		master_addr[64];
@@ -35,6 +41,7 @@ extern int		node_num;
 /* boot.c */
 void		boot_mounts(void);
 void		boot_args(int, char **);
+int		boot_dhcp(void);
 uint64_t	now_ms(void);
 void		node_poweroff(int) __attribute__((noreturn));
 

@@ -2,7 +2,8 @@
 # Network boot end to end: `bpvcluster up -n 2 --qemu` makes two QEMU
 # machines (TCG) with no disk that PXE-boot from dnsmasq on a bridge inside
 # the test's own network namespace: node 0 through the NIC's iPXE ROM and
-# boot/bproc.ipxe, node 1 through pxelinux.0 and pxelinux.cfg (IPAPPEND).
+# boot/bproc.ipxe (kernel and image over HTTP from lighttpd), node 1
+# through pxelinux.0 and pxelinux.cfg (TFTP, IPAPPEND).
 # Both must pass through every boot stage to `up`; bpsh runs on them;
 # bpctl -R reboots one (it PXE-boots again and comes back up); a machine
 # whose power is cut (QEMU killed: no FIN) is down within the heartbeat
@@ -11,7 +12,7 @@
 
 need_root
 need_image
-need_cmd ip qemu-system-x86_64 dnsmasq
+need_cmd ip qemu-system-x86_64 dnsmasq lighttpd
 need_file "$TOP/boot/mkboot.sh" /usr/lib/PXELINUX/pxelinux.0 \
     /usr/lib/syslinux/modules/bios/ldlinux.c32
 KERNEL=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
@@ -36,8 +37,21 @@ eval "$out"
 pass "2 QEMU nodes up in $(( $(now_ms) - start )) ms"
 
 DLOG=$BPVC_STATE/boot/dnsmasq.log
-check "node 0 fetched the iPXE script over TFTP" \
-    grep -q "sent .*/bproc.ipxe to 10.11.0.16" "$DLOG"
+ALOG=$BPVC_STATE/boot/lighttpd.access.log
+for f in bproc.ipxe vmlinuz initramfs.cpio.gz; do
+	check "node 0 (iPXE) fetched $f over HTTP from lighttpd" \
+	    grep -q "^10.11.0.16 .*\"GET /$f HTTP/1.1\" 200 " "$ALOG"
+done
+lpid=$(cat "$BPVC_STATE/boot/lighttpd.pid" 2>/dev/null)
+check "lighttpd dropped root for dnsmasq's user" \
+    test "$(ps -o user= -p "${lpid:-0}" 2>/dev/null)" = dnsmasq
+status=$(ip netns exec "$BPVC_NETNS" bash -c 'exec 3<>/dev/tcp/10.11.0.1/80 &&
+    printf "GET / HTTP/1.0\r\n\r\n" >&3 && head -n 1 <&3' 2>/dev/null | tr -d '\r')
+check "lighttpd lists no directory (GET / -> $status)" \
+    eval '[[ $status =~ ^HTTP/1\.[01]\ (403|404) ]]'
+check "bpmaster wrote node 1's hosts line with the pxelinux tag" \
+    grep -qx "52:54:00:bb:00:01,10.11.0.17,n1,set:pxelinux" \
+    "$BPVC_STATE/boot/dnsmasq.hosts"
 check "node 1 fetched pxelinux.0 and its config over TFTP" \
     grep -q "sent .*/pxelinux.cfg/default to 10.11.0.17" "$DLOG"
 for i in 0 1; do
