@@ -5,7 +5,7 @@
 # runs it on the node again, `fg` and Ctrl-C end it (the remote is gone,
 # $? is 130).  Also: a remote process that stops itself shows stopped to
 # bash (WUNTRACED) and `fg` continues it; Ctrl-C and Ctrl-Z on many nodes;
-# and -T/--tty (a pty on the node) once it is built.
+# and -T/--tty (a pty on the node; t43_tty checks it in depth).
 . "$(dirname "$0")/lib.sh"
 
 need_root
@@ -241,31 +241,26 @@ for nodes in 0 0-1; do
 done
 
 say "# -T/--tty: a pty on the node"
-msg=$("$BIN/bpsh" -T 0 true 2>&1 </dev/null)
-if printf '%s' "$msg" | grep -q 'not built'; then
-	say "    note: -T is not built yet ($msg); its checks are skipped"
+ask "bpsh -T 0 sh -c 'test -t 0 && test -t 1'"
+check "bpsh -T 0: stdin and stdout are a terminal on the node (got '$OUT')" \
+    test "$OUT" = 0
+ask "bpsh 0 sh -c 'test -t 0 && test -t 1'"
+check "a terminal by default when stdin is one and one node is named (got '$OUT')" \
+    test "$OUT" = 0
+line "bpsh -T 0 sleep 100"
+wait_for '[ -n "$(node_sleeps 0)" ]' 10
+keys C-c
+if wait_for 'prompt_back' 10; then
+	pass "-T: C-c ends the remote (the pty's ^C) and the prompt returns"
 else
-	ask "bpsh -T 0 sh -c 'test -t 0 && test -t 1'"
-	check "bpsh -T 0: stdin and stdout are a terminal on the node (got '$OUT')" \
-	    test "$OUT" = 0
-	ask "bpsh 0 sh -c 'test -t 0 && test -t 1'"
-	check "a terminal by default when stdin is one and one node is named (got '$OUT')" \
-	    test "$OUT" = 0
-	line "bpsh -T 0 sleep 100"
-	wait_for '[ -n "$(node_sleeps 0)" ]' 10
-	keys C-c
-	if wait_for 'prompt_back' 10; then
-		pass "-T: C-c ends the remote (the pty's ^C) and the prompt returns"
-	else
-		show_pane
-		fail "-T: C-c gives no prompt"
-	fi
-	ask "echo \$? >$TMP/rc3"
-	check "-T: exit 130 after C-c (got '$(cat "$TMP/rc3" 2>/dev/null)')" \
-	    test "$(cat "$TMP/rc3" 2>/dev/null)" = 130
-	wait_for '[ -z "$(node_procs 0)" ]' 5
-	check "-T: nothing left on node 0 ($(node_procs 0))" test -z "$(node_procs 0)"
+	show_pane
+	fail "-T: C-c gives no prompt"
 fi
+ask "echo \$? >$TMP/rc3"
+check "-T: exit 130 after C-c (got '$(cat "$TMP/rc3" 2>/dev/null)')" \
+    test "$(cat "$TMP/rc3" 2>/dev/null)" = 130
+wait_for '[ -z "$(node_procs 0)" ]' 5
+check "-T: nothing left on node 0 ($(node_procs 0))" test -z "$(node_procs 0)"
 
 "${TM[@]}" kill-server
 finish
