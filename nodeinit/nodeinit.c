@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -62,6 +63,8 @@ main(int argc, char **argv)
 	int		 timeout, n;
 
 	log_fatal_hook = node_fatal;
+	/* the kernel runs us as /init: ps on the node says who PID 1 is */
+	prctl(PR_SET_NAME, "nodeinit", 0, 0, 0);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
 	log_init("nodeinit", 1, 0);

@@ -39,6 +39,8 @@ check "NSpid of the node's init ends in 1" \
     grep -Eq '^NSpid:[[:space:]]+'"$P"'[[:space:]]+1$' "/proc/$P/status"
 check "inside the node, PID 1 runs /init" \
     test "$(in_node 'readlink /proc/1/exe')" = /init
+check "ps on the node names PID 1 nodeinit" \
+    test "$(in_node 'cat /proc/1/comm')" = nodeinit
 check "the front end's PID 1 is out of sight" \
     test "$(in_node 'cat /proc/1/cmdline | tr "\0" " "' | cut -d' ' -f1)" = /init
 

@@ -72,8 +72,8 @@ out=$("$BIN/bpsh" 0-1 uname -r 2>&1)
 check "bpsh 0-1 uname -r prints $KREL twice" \
     test "$(printf '%s\n' "$out" | grep -cx "$KREL")" = 2
 comm=$("$BIN/bpsh" 1 cat /proc/1/comm 2>&1)
-check "bpsh 1 cat /proc/1/comm prints init (nodeinit is /init): $comm" \
-    test "$comm" = init
+check "bpsh 1 cat /proc/1/comm prints nodeinit (it runs as /init): $comm" \
+    test "$comm" = nodeinit
 
 say "# bpctl -S 1 -R"
 "$BIN/bpctl" -S 1 -R || fail "bpctl -S 1 -R"
