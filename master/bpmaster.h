@@ -132,8 +132,8 @@ struct proc *proc_find(pid_t);
 void	proc_exec(struct ctlconn *, const struct ucred *, struct wire_attr *,
 	    const unsigned char *, size_t);
 void	proc_ghost_gone(struct proc *);
-void	proc_from_ghost(struct proc *, const struct wire_hdr *,
-	    struct wire_attr *);
+int	proc_from_ghost(struct proc *, const struct wire_hdr *,
+	    struct wire_attr *, const unsigned char *, size_t);
 int	proc_from_node(struct node *, const struct wire_hdr *,
 	    struct wire_attr *, const unsigned char *, size_t);
 void	proc_node_down(struct node *);

@@ -252,7 +252,12 @@ ctl_dispatch(struct ctlconn *cc, struct wire_hdr *h, const unsigned char *body,
 		case MSG_IO_ACK:
 		case MSG_SIGNAL:
 		case MSG_BLOB:
-			proc_from_ghost(cc->proc, h, tb);
+			if (proc_from_ghost(cc->proc, h, tb, body, blen) == -1) {
+				snprintf(msg, sizeof(msg), "%s frame too large "
+				    "to relay", msg_name(h->type));
+				ctl_close(cc, msg);
+				return -1;
+			}
 			return 0;
 		}
 	}

@@ -599,12 +599,11 @@ push_reset(struct nodelink *l)
 static void
 push_pump(struct nodelink *l)
 {
-	static unsigned char	 buf[IO_CHUNK + 256];
-	unsigned char		 data[IO_CHUNK];
+	static unsigned char	 buf[BLOB_FRAME], data[BLOB_CHUNK];
 	struct wire_msg		 m;
 	const unsigned char	*hash;
 	ssize_t			 n;
-	size_t			 i;
+	size_t			 i, off, piece;
 
 	while (!l->dead && l->sp_unacked < BLOB_WINDOW &&
 	    l->sp_next < l->sp_nneed) {
@@ -627,7 +626,12 @@ push_pump(struct nodelink *l)
 		wire_put_u32(&m, A_PID, PUSH_GPID);
 		wire_put(&m, A_HASH, hash, 32);
 		if (n > 0) {
-			wire_put(&m, A_DATA, data, (size_t)n);
+			for (off = 0; off < (size_t)n; off += piece) {
+				piece = (size_t)n - off;
+				if (piece > BLOB_PIECE)
+					piece = BLOB_PIECE;
+				wire_put(&m, A_DATA, data + off, piece);
+			}
 			l->sp_unacked += (uint32_t)n;
 			l->node->push_bytes += (uint64_t)n;
 		} else {
