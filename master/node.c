@@ -702,6 +702,8 @@ link_close(struct nodelink *l, const char *why)
 		log_info("node %d (%s): link closed: %s", n->num, l->c.peer, why);
 		n->link = NULL;
 		proc_node_down(n);
+		/* its ghosts were told; they must be read to hear it */
+		ctl_resume(n->num);
 		node_transition(n, NODE_DOWN, why);
 	} else
 		log_warnx("link %s: closed: %s", l->c.peer, why);
@@ -988,6 +990,12 @@ link_event(int fd, uint32_t events, void *arg)
 		}
 		if (conn_pending(&l->c) == 0)
 			ev_mod(l->c.fd, EPOLLIN);
+		if (l->node != NULL && conn_pending(&l->c) <= MASTER_LINK_LOW)
+			ctl_resume(l->node->num);
+		if (l->dead) {
+			link_close(l, "send failed");
+			return;
+		}
 	}
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
@@ -1110,6 +1118,15 @@ node_send(struct node *n, struct wire_msg *m)
 	if (n->link == NULL || !n->link->hello)
 		return -1;
 	return link_send(n->link, m);
+}
+
+/* Bytes queued for node num, for ctl.c's back-pressure on its ghosts. */
+size_t
+node_queued(int num)
+{
+	if (num < 0 || num >= numnodes || nodes[num].link == NULL)
+		return 0;
+	return conn_pending(&nodes[num].link->c);
 }
 
 void
