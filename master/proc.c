@@ -274,8 +274,9 @@ proc_ghost_gone(struct proc *p)
 /*
  * Ghost -> node: stdin, acks for stdout/stderr, signals, and the blobs the
  * tool sends before it becomes the ghost.  Returns -1 when the frame cannot
- * be relayed (a blob frame over BLOB_CHUNK): the caller closes the ghost,
- * whose oversized frame must not reach, or break, the node link.
+ * be relayed (a blob frame over BLOB_CHUNK or BLOB_PIECES): the caller
+ * closes the ghost, whose oversized frame must not reach, or break, the
+ * node link.
  */
 int
 proc_from_ghost(struct proc *p, const struct wire_hdr *h, struct wire_attr *tb,
@@ -287,7 +288,7 @@ proc_from_ghost(struct proc *p, const struct wire_hdr *h, struct wire_attr *tb,
 	struct wire_iter	 it;
 	struct wire_attr	 a;
 	struct node		*n = &nodes[p->node];
-	size_t			 data = 0;
+	size_t			 data = 0, pieces = 0;
 
 	if (p->exited || n->link == NULL)
 		return 0;
@@ -321,17 +322,16 @@ proc_from_ghost(struct proc *p, const struct wire_hdr *h, struct wire_attr *tb,
 		if (p->started)
 			return 0;
 		wire_put(&m, A_HASH, tb[A_HASH].data, 32);
-		/* every A_DATA, in order: a frame carries up to BLOB_PIECES */
+		/* every A_DATA, in order, as many as the node takes */
 		wire_iter_init(&it, body, blen);
 		while (wire_iter_next(&it, &a) == 1) {
-			if (a.type != A_DATA)
+			if (a.type != A_DATA || a.len == 0)
 				continue;
 			data += a.len;
-			if (data > BLOB_CHUNK)
+			if (data > BLOB_CHUNK || ++pieces > BLOB_PIECES)
 				return -1;
 			wire_put(&m, A_DATA, a.data, a.len);
 		}
-		n->push_bytes += data;
 		if (tb[A_EOF].data)
 			wire_put_u8(&m, A_EOF, wire_get_u8(&tb[A_EOF]));
 		break;
@@ -340,6 +340,7 @@ proc_from_ghost(struct proc *p, const struct wire_hdr *h, struct wire_attr *tb,
 	}
 	if (m.overflow)
 		return -1;
+	n->push_bytes += data;
 	node_send(n, &m);
 	return 0;
 }

@@ -10,14 +10,17 @@
 #   - the same while the node stops reading for a second (SIGSTOP of its
 #     PID 1 mid-push), so the master's queue for it fills: all still run;
 #   - one push of 300 small files (acks that never fill a step) and one of
-#     40 files of 300 KiB (acks that span files) run and arrive whole.
+#     40 files of 300 KiB (acks that span files) run and arrive whole;
+#   - a tool that sends a blob frame of more A_DATA pieces than a node
+#     takes (t63_badblob.c) is closed by bpmaster, and the node's link
+#     stays up: the next push works.
 # Every bpsh runs under timeout: an ack that never comes is a failure, not
 # a hang.
 . "$(dirname "$0")/lib.sh"
 
 need_root
 need_image
-need_cmd cmp timeout
+need_cmd cmp timeout gcc
 need_file "$BIN/bpsh"
 
 TMP=$(mktemp -d /tmp/t63.XXXXXX)
@@ -118,5 +121,24 @@ check "all 300 are on the node, whole" same_on_node "$PUB"/small/f*
 check "a push of 40 files of 300 KiB (12 MiB) exits 0" \
     timeout -s KILL ${T63_TIMEOUT:-120} "$BIN/bpsh" --no-push --push "$PUB/mid" 0 /bin/true
 check "all 40 are on the node, whole" same_on_node "$PUB"/mid/f*
+
+say "# a blob frame of too many pieces closes that tool, not the node link"
+if gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -I"$TOP/common" -o "$TMP/t63_badblob" \
+    "$TOP/tests/integration/t63_badblob.c" "$TOP/common/wire.c" 2>"$TMP/cc.log"; then
+	pass "t63_badblob.c builds"
+else
+	show_log "$TMP/cc.log"
+	die "cannot build t63_badblob.c"
+fi
+check "bpmaster closes the tool after its frame" \
+    timeout -s KILL 30 "$TMP/t63_badblob" "$BPROC_MASTER" 0
+check "bpmaster says why (frame too large to relay)" \
+    grep -q "BLOB frame too large to relay" "$BPVC_STATE/bpmaster.log"
+check "node 0 is still up" test "$(node_state 0)" = up
+head -c $((1 << 20)) /dev/urandom >"$PUB/after"
+chmod 0644 "$PUB/after"
+check "a push after it works" \
+    timeout -s KILL ${T63_TIMEOUT:-120} "$BIN/bpsh" --no-push --push "$PUB/after" 0 /bin/true
+check "and the file is on the node, whole" same_on_node "$PUB/after"
 
 finish
