@@ -10,6 +10,9 @@
 #   veth floor     raw TCP from the master's namespace into the node's
 #                  busybox nc (`bpsh -O /dev/null 0 nc -l -p PORT`), same
 #                  bridge and veth the node link uses
+#   push CPU       CPU time bpmaster and node 0's nodeinit spent per MB
+#                  of the cold pushes (/proc/PID/schedstat, nanoseconds):
+#                  what a push costs whatever else the machine runs
 #   warm run       median `bpsh 0 /usr/bin/true` once /usr/bin/true, libc
 #                  and ld.so are in the node's cache, as a ratio to
 #                  `bpsh --no-push 0 /bin/true` (busybox, in the initramfs)
@@ -75,6 +78,10 @@ out=$("$BIN/bpvcluster" up -n 2 2>"$tmp/up.log") || {
 eval "$out"
 addr=$("$BIN/bpstat" --json 0 | sed -n 's/.*"addr": "\([0-9.]*\)".*/\1/p')
 bpsh() { "$BIN/bpsh" "$@"; }
+MPID=$(cat "$BPVC_STATE/bpmaster.pid" 2>/dev/null)
+NPID=$(cat "$BPVC_STATE/node0.pid" 2>/dev/null)
+# cpu_ns PID: nanoseconds the process has run (0 when it cannot be read)
+cpu_ns() { awk '{print $1}' "/proc/$1/schedstat" 2>/dev/null || echo 0; }
 
 # --- veth floor: raw TCP, master namespace -> node -----------------------
 veth_run() {
@@ -101,6 +108,7 @@ say "  veth TCP (dd | /dev/tcp -> busybox nc, $VETH_MB MB): $v1, $v2, $v3 MB/s; 
 bpsh --no-push 0 /bin/true	# warm the path
 base=$(for i in 1 2 3 4 5; do time_ms bpsh --no-push 0 /bin/true; done | median)
 rates=()
+mcpu=0 ncpu=0 pushed=0
 for i in $(seq 1 "$COLD_RUNS"); do
 	f=$tmp/blob$i
 	head -c $((BLOB_MB << 20)) /dev/urandom >"$f"
@@ -108,8 +116,13 @@ for i in $(seq 1 "$COLD_RUNS"); do
 	# end's hash cache keeps it), so node 0's run times the transfer
 	t1=$(time_ms bpsh --no-push --push "$f" 1 /bin/true)
 	b0=$(push_bytes)
+	m0=$(cpu_ns "$MPID")
+	n0=$(cpu_ns "$NPID")
 	t=$(time_ms bpsh --no-push --push "$f" 0 /bin/true)
+	mcpu=$((mcpu + $(cpu_ns "$MPID") - m0))
+	ncpu=$((ncpu + $(cpu_ns "$NPID") - n0))
 	b1=$(push_bytes)
+	pushed=$((pushed + b1 - b0))
 	sent=$((b1 - b0))
 	net=$(awk -v t="$t" -v b="$base" 'BEGIN {d = t - b; if (d < 0.001) d = 0.001; print d}')
 	r=$(awk -v s="$sent" -v d="$net" 'BEGIN {printf "%.1f\n", s / (d / 1e3) / 1e6}')
@@ -120,6 +133,11 @@ done
 push=$(printf '%s\n' "${rates[@]}" | median)
 pct=$(awk -v p="$push" -v v="$veth" 'BEGIN {if (v > 0) printf "%.0f\n", 100 * p / v; else print 0}')
 say "  cold push of $BLOB_MB MB: median $push MB/s = ${pct}% of veth TCP ($veth MB/s); goal >= ${GOAL_PCT}%"
+awk -v m="$mcpu" -v n="$ncpu" -v b="$pushed" 'BEGIN {
+	if (b > 0 && m > 0 && n > 0)
+		printf("  push CPU per MB: bpmaster %.2f ms, nodeinit %.2f ms (nodeinit alone would take %.0f MB/s)\n",
+		    m / 1e3 / (b / 1e3), n / 1e3 / (b / 1e3), b / (n / 1e3))
+}'
 
 # --- warm run vs a program in the initramfs -------------------------------
 bpsh 0 /usr/bin/true >/dev/null 2>&1 || say "  bpsh 0 /usr/bin/true failed"

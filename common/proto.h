@@ -140,7 +140,19 @@ enum power_how {
 #define MFILE_REG	0
 #define MFILE_LINK	1
 #define MFILE_FIXED	(32 + 4 + 4 + 4 + 8 + 1)
-#define BLOB_WINDOW	(1024 * 1024)	/* unacknowledged blob bytes per push */
+/*
+ * Blob data travels in MSG_BLOB frames of up to BLOB_CHUNK bytes, split
+ * into A_DATA attributes of at most BLOB_PIECE bytes (an attribute's length
+ * is 16 bits); the node takes them in order.  Frames that large, a window
+ * of several of them and acknowledgements in steps keep the per-frame
+ * costs (syscalls, wakeups, acks relayed to the tool) off the transfer.
+ */
+#define BLOB_PIECE	65528		/* blob bytes per A_DATA: the largest 4-aligned attribute */
+#define BLOB_PIECES	4		/* A_DATA attributes per MSG_BLOB */
+#define BLOB_CHUNK	(BLOB_PIECES * BLOB_PIECE)	/* blob bytes per MSG_BLOB (256 KiB) */
+#define BLOB_FRAME	(BLOB_CHUNK + 256)	/* largest MSG_BLOB frame: data plus attributes */
+#define BLOB_WINDOW	(4 * 1024 * 1024)	/* unacknowledged blob bytes per push */
+#define BLOB_ACK_STEP	(BLOB_WINDOW / 4)	/* the node acknowledges stored bytes this many at a time */
 
 #define IO_CHUNK	(32 * 1024)	/* bytes of one MSG_IO */
 #define IO_WINDOW	(256 * 1024)	/* unacknowledged bytes per stream */

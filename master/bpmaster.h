@@ -17,6 +17,8 @@
 #define MASTER_PREAUTH_MAX	32	/* unauthenticated links at once */
 #define MASTER_AUTH_MS		5000	/* time a link has to authenticate and say HELLO */
 #define MASTER_LINK_OUTMAX	(64u << 20)	/* queued bytes per node link */
+#define MASTER_LINK_HIGH	(8u << 20)	/* queued on a node link: its ghosts are not read */
+#define MASTER_LINK_LOW		(2u << 20)	/* ... until it drains to this */
 #define MASTER_CTL_OUTMAX	(64u << 20)	/* queued bytes per tool */
 #define MASTER_CTL_MAX		16384	/* tool and ghost connections of non-root users */
 #define MASTER_CTL_PER_UID	32	/* a user's connections that are not ghosts or watchers */
@@ -126,14 +128,15 @@ int	node_set_state(struct node *, int, uid_t, const char **);
 int	node_power(struct node *, int, uid_t, const char **);
 void	node_shutdown(void);
 int	node_send(struct node *, struct wire_msg *);
+size_t	node_queued(int);
 
 /* proc.c */
 struct proc *proc_find(pid_t);
 void	proc_exec(struct ctlconn *, const struct ucred *, struct wire_attr *,
 	    const unsigned char *, size_t);
 void	proc_ghost_gone(struct proc *);
-void	proc_from_ghost(struct proc *, const struct wire_hdr *,
-	    struct wire_attr *);
+int	proc_from_ghost(struct proc *, const struct wire_hdr *,
+	    struct wire_attr *, const unsigned char *, size_t);
 int	proc_from_node(struct node *, const struct wire_hdr *,
 	    struct wire_attr *, const unsigned char *, size_t);
 void	proc_node_down(struct node *);
@@ -155,5 +158,6 @@ void	ctl_shutdown(void);
 int	ctl_send_msg(struct ctlconn *, struct wire_msg *);
 void	ctl_set_proc(struct ctlconn *, struct proc *);
 struct proc *ctl_get_proc(struct ctlconn *);
+void	ctl_resume(int);
 
 #endif

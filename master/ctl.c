@@ -21,17 +21,21 @@ struct ctlconn {
 	int		 watching;
 	int		 dead;		/* send failed: closed on the next event */
 	struct proc	*proc;		/* set when this connection is a ghost */
+	int		 throttled;	/* not read while its node's link is full */
+	int		 pushed;	/* was a ghost: late blobs are dropped */
 	struct ev_timer	 idle;		/* tools that go quiet are closed */
 	struct ctlconn	*next;
 };
 
 static struct ctlconn	*ctls;
 static int		 nctls;
+static int		 nthrottled;
 static int		 ctl_fd = -1;
 static struct ev_timer	 notify_timer;
 static uint32_t		 generation;
 
 static void	ctl_idle(void *);
+static void	ctl_frames(struct ctlconn *);
 
 static void
 ctl_close(struct ctlconn *cc, const char *why)
@@ -46,6 +50,8 @@ ctl_close(struct ctlconn *cc, const char *why)
 			*pp = cc->next;
 			break;
 		}
+	if (cc->throttled)
+		nthrottled--;
 	if (cc->proc != NULL)
 		proc_ghost_gone(cc->proc);
 	ev_timer_del(&cc->idle);
@@ -77,6 +83,41 @@ ctl_send(struct ctlconn *cc, struct wire_msg *m)
 	return 0;
 }
 
+/* Read interest unless throttled; write interest while output is queued. */
+static void
+ctl_interest(struct ctlconn *cc)
+{
+	uint32_t	ev = cc->throttled ? 0 : EPOLLIN;
+
+	if (conn_pending(&cc->c))
+		ev |= EPOLLOUT;
+	ev_mod(cc->c.fd, ev);
+}
+
+/*
+ * Back-pressure for what ghosts relay to a node (blobs above all): a ghost
+ * is not read while its node's link has more than MASTER_LINK_HIGH bytes
+ * queued, and node.c resumes it once the link drains (ctl_resume).  The
+ * check comes before each frame, so the queue ends at most one frame past
+ * the mark whatever the number of ghosts pushing, and a tool that ignores
+ * the blob window only waits.
+ */
+static int
+ctl_throttle(struct ctlconn *cc)
+{
+	if (cc->throttled)
+		return 1;
+	if (cc->proc == NULL || node_queued(cc->proc->node) <= MASTER_LINK_HIGH)
+		return 0;
+	log_debug("ghost %d: node %d has %zu bytes queued; not read until "
+	    "it drains", (int)cc->proc->pid, cc->proc->node,
+	    node_queued(cc->proc->node));
+	cc->throttled = 1;
+	nthrottled++;
+	ctl_interest(cc);
+	return 1;
+}
+
 int
 ctl_send_msg(struct ctlconn *cc, struct wire_msg *m)
 {
@@ -88,7 +129,7 @@ ctl_send_msg(struct ctlconn *cc, struct wire_msg *m)
 		return -1;
 	}
 	if (conn_pending(&cc->c))
-		ev_mod(cc->c.fd, EPOLLIN | EPOLLOUT);
+		ctl_interest(cc);
 	return 0;
 }
 
@@ -96,6 +137,8 @@ void
 ctl_set_proc(struct ctlconn *cc, struct proc *p)
 {
 	cc->proc = p;
+	if (p != NULL)
+		cc->pushed = 1;
 }
 
 struct proc *
@@ -111,7 +154,7 @@ ctl_flush(struct ctlconn *cc)
 		ctl_close(cc, NULL);
 		return -1;
 	}
-	ev_mod(cc->c.fd, conn_pending(&cc->c) ? EPOLLIN | EPOLLOUT : EPOLLIN);
+	ctl_interest(cc);
 	return 0;
 }
 
@@ -252,10 +295,22 @@ ctl_dispatch(struct ctlconn *cc, struct wire_hdr *h, const unsigned char *body,
 		case MSG_IO_ACK:
 		case MSG_SIGNAL:
 		case MSG_BLOB:
-			proc_from_ghost(cc->proc, h, tb);
+			if (proc_from_ghost(cc->proc, h, tb, body, blen) == -1) {
+				snprintf(msg, sizeof(msg), "%s frame too large "
+				    "to relay", msg_name(h->type));
+				ctl_close(cc, msg);
+				return -1;
+			}
 			return 0;
 		}
 	}
+	/*
+	 * The tool streams blobs without reading; when its process ended
+	 * meanwhile (its node went down), what is still on the way is
+	 * dropped, so the tool reads the reason instead of a closed socket.
+	 */
+	if (cc->proc == NULL && cc->pushed && h->type == MSG_BLOB)
+		return 0;
 	switch (h->type) {
 	case MSG_EXEC:
 		proc_exec(cc, &cc->cred, tb, body, blen);
@@ -282,11 +337,6 @@ static void
 ctl_event(int fd, uint32_t events, void *arg)
 {
 	struct ctlconn		*cc = arg;
-	struct wire_hdr		 h;
-	const unsigned char	*body;
-	const char		*why;
-	size_t			 blen;
-	int			 r;
 
 	(void)fd;
 	if (cc->dead) {
@@ -297,11 +347,31 @@ ctl_event(int fd, uint32_t events, void *arg)
 		return;
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
-	if ((r = conn_read(&cc->c)) == -1) {
+	if (cc->throttled) {
+		/* a hangup is reported anyway: the ghost is gone, so is its push */
+		if (events & (EPOLLHUP | EPOLLERR))
+			ctl_close(cc, NULL);
+		return;
+	}
+	if (conn_read(&cc->c) == -1) {
 		ctl_close(cc, NULL);
 		return;
 	}
-	while ((r = conn_frame(&cc->c, &h, &body, &blen, &why)) == 1) {
+	ctl_frames(cc);
+}
+
+/* Dispatch the frames read so far, unless the ghost's node link is full. */
+static void
+ctl_frames(struct ctlconn *cc)
+{
+	struct wire_hdr		 h;
+	const unsigned char	*body;
+	const char		*why;
+	size_t			 blen;
+	int			 r = 0;
+
+	while (!ctl_throttle(cc) &&
+	    (r = conn_frame(&cc->c, &h, &body, &blen, &why)) == 1) {
 		if (cc->proc == NULL && !cc->watching)
 			ev_timer_set(&cc->idle, MASTER_CTL_IDLE_MS, ctl_idle, cc);
 		if (ctl_dispatch(cc, &h, body, blen) == -1)
@@ -316,6 +386,29 @@ ctl_event(int fd, uint32_t events, void *arg)
 		return;
 	}
 	ctl_flush(cc);
+}
+
+/*
+ * The link of node num drained (or closed): read its ghosts again, first
+ * what they had sent before they were stopped.
+ */
+void
+ctl_resume(int num)
+{
+	struct ctlconn	*cc, *next;
+
+	if (nthrottled == 0)
+		return;
+	for (cc = ctls; cc != NULL; cc = next) {
+		next = cc->next;
+		if (!cc->throttled ||
+		    (cc->proc != NULL && cc->proc->node != num))
+			continue;
+		cc->throttled = 0;
+		nthrottled--;
+		ctl_interest(cc);
+		ctl_frames(cc);
+	}
 }
 
 static int

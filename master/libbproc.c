@@ -535,13 +535,14 @@ rexec_push(int fd, const struct bproc_exec_opts *o, const unsigned char *body,
 	struct wire_attr	 a, tb[A_MAX];
 	struct wire_hdr		 h;
 	struct wire_msg		 m;
-	unsigned char		*out, data[IO_CHUNK];
-	size_t			 unacked = 0, k, len;
+	unsigned char		*out, *data;
+	size_t			 unacked = 0, k, len, off, piece;
 	ssize_t			 n;
 	int			 ffd;
 
-	if ((out = malloc(IO_CHUNK + 256)) == NULL)
+	if ((out = malloc(BLOB_FRAME + BLOB_CHUNK)) == NULL)
 		return -1;
+	data = out + BLOB_FRAME;
 	wire_iter_init(&it, body, blen);
 	while (wire_iter_next(&it, &a) == 1) {
 		if (a.type != A_HASH || a.len != 32)
@@ -562,19 +563,30 @@ rexec_push(int fd, const struct bproc_exec_opts *o, const unsigned char *body,
 			goto fail;
 		}
 		for (;;) {
-			n = read(ffd, data, sizeof(data));
+			n = read(ffd, data, BLOB_CHUNK);
 			if (n < 0) {
 				close(ffd);
 				goto fail;
 			}
-			wire_msg_init(&m, out, IO_CHUNK + 256, MSG_BLOB, 0, 0);
+			wire_msg_init(&m, out, BLOB_FRAME, MSG_BLOB, 0, 0);
 			wire_put_u32(&m, A_PID, 0);
 			wire_put(&m, A_HASH, a.data, 32);
-			if (n > 0)
-				wire_put(&m, A_DATA, data, (size_t)n);
-			else
+			for (off = 0; off < (size_t)n; off += piece) {
+				piece = (size_t)n - off;
+				if (piece > BLOB_PIECE)
+					piece = BLOB_PIECE;
+				wire_put(&m, A_DATA, data + off, piece);
+			}
+			if (n == 0)
 				wire_put_u8(&m, A_EOF, 1);
-			len = wire_msg_finish(&m);
+			/* a frame that did not fit must not count as sent */
+			if ((len = wire_msg_finish(&m)) == 0) {
+				close(ffd);
+				snprintf(bproc_errmsg, sizeof(bproc_errmsg),
+				    "blob frame too large");
+				errno = EMSGSIZE;
+				goto fail;
+			}
 			if (write_all(fd, out, len) == -1) {
 				close(ffd);
 				goto fail;

@@ -599,12 +599,11 @@ push_reset(struct nodelink *l)
 static void
 push_pump(struct nodelink *l)
 {
-	static unsigned char	 buf[IO_CHUNK + 256];
-	unsigned char		 data[IO_CHUNK];
+	static unsigned char	 buf[BLOB_FRAME], data[BLOB_CHUNK];
 	struct wire_msg		 m;
 	const unsigned char	*hash;
 	ssize_t			 n;
-	size_t			 i;
+	size_t			 i, off, piece;
 
 	while (!l->dead && l->sp_unacked < BLOB_WINDOW &&
 	    l->sp_next < l->sp_nneed) {
@@ -627,7 +626,12 @@ push_pump(struct nodelink *l)
 		wire_put_u32(&m, A_PID, PUSH_GPID);
 		wire_put(&m, A_HASH, hash, 32);
 		if (n > 0) {
-			wire_put(&m, A_DATA, data, (size_t)n);
+			for (off = 0; off < (size_t)n; off += piece) {
+				piece = (size_t)n - off;
+				if (piece > BLOB_PIECE)
+					piece = BLOB_PIECE;
+				wire_put(&m, A_DATA, data + off, piece);
+			}
 			l->sp_unacked += (uint32_t)n;
 			l->node->push_bytes += (uint64_t)n;
 		} else {
@@ -698,6 +702,8 @@ link_close(struct nodelink *l, const char *why)
 		log_info("node %d (%s): link closed: %s", n->num, l->c.peer, why);
 		n->link = NULL;
 		proc_node_down(n);
+		/* its ghosts were told; they must be read to hear it */
+		ctl_resume(n->num);
 		node_transition(n, NODE_DOWN, why);
 	} else
 		log_warnx("link %s: closed: %s", l->c.peer, why);
@@ -984,6 +990,12 @@ link_event(int fd, uint32_t events, void *arg)
 		}
 		if (conn_pending(&l->c) == 0)
 			ev_mod(l->c.fd, EPOLLIN);
+		if (l->node != NULL && conn_pending(&l->c) <= MASTER_LINK_LOW)
+			ctl_resume(l->node->num);
+		if (l->dead) {
+			link_close(l, "send failed");
+			return;
+		}
 	}
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
@@ -1106,6 +1118,15 @@ node_send(struct node *n, struct wire_msg *m)
 	if (n->link == NULL || !n->link->hello)
 		return -1;
 	return link_send(n->link, m);
+}
+
+/* Bytes queued for node num, for ctl.c's back-pressure on its ghosts. */
+size_t
+node_queued(int num)
+{
+	if (num < 0 || num >= numnodes || nodes[num].link == NULL)
+		return 0;
+	return conn_pending(&nodes[num].link->c);
 }
 
 void

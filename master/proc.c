@@ -271,16 +271,27 @@ proc_ghost_gone(struct proc *p)
 		proc_free(p);
 }
 
-/* Ghost -> node: stdin, acks for stdout/stderr, signals. */
-void
-proc_from_ghost(struct proc *p, const struct wire_hdr *h, struct wire_attr *tb)
+/*
+ * Ghost -> node: stdin, acks for stdout/stderr, signals, and the blobs the
+ * tool sends before it becomes the ghost.  Returns -1 when the frame cannot
+ * be relayed (a blob frame over BLOB_CHUNK or BLOB_PIECES): the caller
+ * closes the ghost, whose oversized frame must not reach, or break, the
+ * node link.
+ */
+int
+proc_from_ghost(struct proc *p, const struct wire_hdr *h, struct wire_attr *tb,
+    const unsigned char *body, size_t blen)
 {
-	unsigned char	 buf[IO_CHUNK + 256];
-	struct wire_msg	 m;
-	struct node	*n = &nodes[p->node];
+	/* static: a blob frame is too large for the stack; one loop, one user */
+	static unsigned char	 buf[BLOB_FRAME];
+	struct wire_msg		 m;
+	struct wire_iter	 it;
+	struct wire_attr	 a;
+	struct node		*n = &nodes[p->node];
+	size_t			 data = 0, pieces = 0;
 
 	if (p->exited || n->link == NULL)
-		return;
+		return 0;
 	wire_msg_init(&m, buf, sizeof(buf), h->type, 0, 0);
 	/* the ghost speaks only for itself, whatever A_PID it wrote */
 	wire_put_u32(&m, A_PID, (uint32_t)p->pid);
@@ -309,19 +320,29 @@ proc_from_ghost(struct proc *p, const struct wire_hdr *h, struct wire_attr *tb)
 	case MSG_BLOB:
 		/* only while the node is still collecting files */
 		if (p->started)
-			return;
+			return 0;
 		wire_put(&m, A_HASH, tb[A_HASH].data, 32);
-		if (tb[A_DATA].data) {
-			wire_put(&m, A_DATA, tb[A_DATA].data, tb[A_DATA].len);
-			n->push_bytes += tb[A_DATA].len;
+		/* every A_DATA, in order, as many as the node takes */
+		wire_iter_init(&it, body, blen);
+		while (wire_iter_next(&it, &a) == 1) {
+			if (a.type != A_DATA || a.len == 0)
+				continue;
+			data += a.len;
+			if (data > BLOB_CHUNK || ++pieces > BLOB_PIECES)
+				return -1;
+			wire_put(&m, A_DATA, a.data, a.len);
 		}
 		if (tb[A_EOF].data)
 			wire_put_u8(&m, A_EOF, wire_get_u8(&tb[A_EOF]));
 		break;
 	default:
-		return;
+		return 0;
 	}
+	if (m.overflow)
+		return -1;
+	n->push_bytes += data;
 	node_send(n, &m);
+	return 0;
 }
 
 /* Node -> ghost.  Returns -1 if the message is not about a process of n. */

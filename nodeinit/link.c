@@ -379,7 +379,7 @@ link_dispatch(struct wire_hdr *h, const unsigned char *body, size_t blen)
 			proc_exec(h, tb, body, blen);
 			return;
 		case MSG_BLOB:
-			push_blob(tb);
+			push_blob(tb, body, blen);
 			return;
 		case MSG_SIGNAL:
 			proc_signal(tb);

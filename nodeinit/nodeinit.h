@@ -94,7 +94,7 @@ int		push_pending(pid_t);
 uint64_t	push_reserved(void);
 int		push_prepare(pid_t, const struct wire_hdr *, const unsigned char *,
 		    size_t, char *, size_t);
-void		push_blob(struct wire_attr *);
+void		push_blob(struct wire_attr *, const unsigned char *, size_t);
 void		push_setup(const struct wire_hdr *, struct wire_attr *,
 		    const unsigned char *, size_t);
 void		push_abort_all(void);

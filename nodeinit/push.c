@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -45,6 +46,7 @@ struct pending {
 	unsigned char		 cur[32];	/* its hash */
 	crypto_generichash_state hs;
 	uint64_t		 got;
+	uint32_t		 unacked;	/* stored, not yet acknowledged */
 	struct pending		*next;
 };
 
@@ -468,14 +470,17 @@ blob_store(struct pending *pd, const unsigned char *hash, const char *tmp)
 }
 
 void
-push_blob(struct wire_attr *tb)
+push_blob(struct wire_attr *tb, const unsigned char *body, size_t blen)
 {
-	struct pending	*pd;
-	struct mfile	*f = NULL;
-	pid_t		 gpid = (pid_t)wire_get_u32(&tb[A_PID]);
-	unsigned char	 sum[32];
-	char		 hex[65], tmp[128], msg[300];
-	size_t		 i;
+	struct pending		*pd;
+	struct mfile		*f = NULL;
+	struct wire_iter	 it;
+	struct wire_attr	 a;
+	struct iovec		 iov[BLOB_PIECES];
+	pid_t			 gpid = (pid_t)wire_get_u32(&tb[A_PID]);
+	unsigned char		 sum[32];
+	char			 hex[65], tmp[128], msg[300];
+	size_t			 i, niov = 0, len = 0;
 
 	if ((pd = pending_find(gpid)) == NULL)
 		return;
@@ -506,20 +511,43 @@ push_blob(struct wire_attr *tb)
 		crypto_generichash_init(&pd->hs, NULL, 0, 32);
 		pd->got = 0;
 	}
-	if (tb[A_DATA].data && tb[A_DATA].len) {
-		if (pd->got + tb[A_DATA].len > f->size ||
-		    write(pd->fd, tb[A_DATA].data, tb[A_DATA].len) !=
-		    (ssize_t)tb[A_DATA].len) {
+	/* the frame's A_DATA pieces, in order, written with one writev */
+	wire_iter_init(&it, body, blen);
+	while (wire_iter_next(&it, &a) == 1) {
+		if (a.type != A_DATA || a.len == 0)
+			continue;
+		if (niov == BLOB_PIECES) {
 			unlink(tmp);
-			push_fail(pd, pd->got + tb[A_DATA].len > f->size ?
-			    EFBIG : errno, pd->got + tb[A_DATA].len > f->size ?
-			    "file grew during push" : "node cache: write failed");
+			push_fail(pd, EPROTO, "blob frame of too many pieces");
 			return;
 		}
-		crypto_generichash_update(&pd->hs, tb[A_DATA].data,
-		    tb[A_DATA].len);
-		pd->got += tb[A_DATA].len;
-		blob_ack(gpid, tb[A_DATA].len);
+		iov[niov].iov_base = (void *)(uintptr_t)a.data;
+		iov[niov++].iov_len = a.len;
+		len += a.len;
+	}
+	if (len > 0) {
+		if (pd->got + len > f->size ||
+		    writev(pd->fd, iov, (int)niov) != (ssize_t)len) {
+			unlink(tmp);
+			push_fail(pd, pd->got + len > f->size ? EFBIG : errno,
+			    pd->got + len > f->size ? "file grew during push" :
+			    "node cache: write failed");
+			return;
+		}
+		for (i = 0; i < niov; i++)
+			crypto_generichash_update(&pd->hs, iov[i].iov_base,
+			    iov[i].iov_len);
+		pd->got += len;
+		/*
+		 * Acknowledge in steps, not per frame: the sender waits only
+		 * with a whole window unacknowledged, and a step is a
+		 * fraction of it, so it always hears back in time.
+		 */
+		pd->unacked += (uint32_t)len;
+		if (pd->unacked >= BLOB_ACK_STEP) {
+			blob_ack(gpid, pd->unacked);
+			pd->unacked = 0;
+		}
 	}
 	if (!tb[A_EOF].data || !wire_get_u8(&tb[A_EOF]))
 		return;
