@@ -88,8 +88,12 @@ $(OUT)/bin/bpctl: master/bpctl.c $(OUT)/lib/libbproc.a | $(OUT)/bin
 $(OUT)/bin/bpcp: master/bpcp.c $(OUT)/lib/libbproc.a | $(OUT)/bin
 	$(CC) $(CFLAGS) -o $@ master/bpcp.c $(OUT)/lib/libbproc.a
 
+# bpsh is started for every remote command, so it is linked static: the
+# dynamic loader's work for libc, libelf, libz and libsodium was half a
+# millisecond of each `bpsh 0 true` (bench/bpsh_bench.sh).
 $(OUT)/bin/bpsh: master/bpsh.c master/push.c master/push.h $(OUT)/lib/libbproc.a | $(OUT)/bin
-	$(CC) $(CFLAGS) -o $@ master/bpsh.c master/push.c $(OUT)/lib/libbproc.a -lelf -lsodium
+	$(CC) $(CFLAGS) -static -o $@ master/bpsh.c master/push.c \
+	    $(OUT)/lib/libbproc.a -lelf -lz -lsodium
 
 # The ghost is a process per remote process, so its footprint is the
 # front end's cost of each: static musl, like nodeinit, maps and dirties

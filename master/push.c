@@ -15,6 +15,7 @@
 #include <glob.h>
 #include <libelf.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 
 #define PUSH_MAXFILES	100000	/* files one run may push */
 #define PUSH_DEPTH	8	/* nested #! interpreters */
+#define HCACHE_MAX	100000	/* hash cache entries kept on disk */
 
 struct hcache {
 	dev_t		 dev;
@@ -39,6 +41,9 @@ struct hcache {
 
 static struct hcache	*hc;
 static size_t		 nhc, hc_loaded, hc_dirty;
+static size_t		*hc_index;	/* open addressing: 1 + index into hc */
+static size_t		 hc_slots;	/* a power of two, > 2 * nhc */
+static int		 sodium_ready, elf_ready;
 static char		**libdirs;
 static size_t		 nlibdirs;
 
@@ -135,23 +140,92 @@ hcache_path(char *buf, size_t len)
 	    home && *home ? home : "/tmp");
 }
 
+static size_t
+hcache_hash(dev_t dev, ino_t ino, off_t size, long long mtime)
+{
+	uint64_t	h = (uint64_t)ino * 0x9e3779b97f4a7c15ULL;
+
+	h ^= (uint64_t)dev + (h << 6) + (h >> 2);
+	h ^= (uint64_t)size * 0xff51afd7ed558ccdULL;
+	h ^= (uint64_t)mtime + (h << 6) + (h >> 2);
+	return (size_t)(h ^ (h >> 29));
+}
+
+static void
+hcache_index_put(size_t i)
+{
+	const struct hcache	*e = &hc[i];
+	size_t			 k;
+
+	k = hcache_hash(e->dev, e->ino, e->size, e->mtime) & (hc_slots - 1);
+	while (hc_index[k] != 0)
+		k = (k + 1) & (hc_slots - 1);
+	hc_index[k] = i + 1;
+}
+
+/* Keep the index at most half full; -1 (no index, no caching) on ENOMEM. */
+static int
+hcache_index_grow(size_t want)
+{
+	size_t	n = 64;
+
+	if (hc_slots > 2 * want)
+		return 0;
+	while (n <= 2 * want)
+		n *= 2;
+	free(hc_index);
+	if ((hc_index = calloc(n, sizeof(*hc_index))) == NULL) {
+		hc_slots = 0;
+		return -1;
+	}
+	hc_slots = n;
+	for (size_t i = 0; i < nhc; i++)
+		hcache_index_put(i);
+	return 0;
+}
+
+static struct hcache *
+hcache_find(const struct stat *st, long long mt)
+{
+	struct hcache	*e;
+	size_t		 k;
+
+	if (hc_slots == 0)
+		return NULL;
+	k = hcache_hash(st->st_dev, st->st_ino, st->st_size, mt) &
+	    (hc_slots - 1);
+	for (; hc_index[k] != 0; k = (k + 1) & (hc_slots - 1)) {
+		e = &hc[hc_index[k] - 1];
+		if (e->dev == st->st_dev && e->ino == st->st_ino &&
+		    e->size == st->st_size && e->mtime == mt)
+			return e;
+	}
+	return NULL;
+}
+
 static void
 hcache_load(void)
 {
 	char		 path[PATH_MAX];
 	struct hcache	 e;
 	FILE		*f;
+	struct stat	 st;
+	size_t		 n;
 
 	hc_loaded = 1;
 	hcache_path(path, sizeof(path));
-	if ((f = fopen(path, "re")) == NULL)
-		return;
-	while (fread(&e, sizeof(e), 1, f) == 1 && nhc < 1000000) {
-		if ((hc = reallocarray(hc, nhc + 1, sizeof(*hc))) == NULL)
-			break;
-		hc[nhc++] = e;
+	if ((f = fopen(path, "re")) != NULL) {
+		/* whole records only, at most what push_save_cache keeps */
+		if (fstat(fileno(f), &st) == 0 && st.st_size > 0) {
+			n = (size_t)st.st_size / sizeof(e);
+			if (n > HCACHE_MAX)
+				n = HCACHE_MAX;
+			if ((hc = reallocarray(NULL, n, sizeof(*hc))) != NULL)
+				nhc = fread(hc, sizeof(*hc), n, f);
+		}
+		fclose(f);
 	}
-	fclose(f);
+	hcache_index_grow(nhc);
 }
 
 void
@@ -172,7 +246,7 @@ push_save_cache(void)
 	if ((f = fopen(tmp, "we")) == NULL)
 		return;
 	/* keep the newest entries; the cache is only an optimisation */
-	size_t first = nhc > 100000 ? nhc - 100000 : 0;
+	size_t first = nhc > HCACHE_MAX ? nhc - HCACHE_MAX : 0;
 	if (fwrite(hc + first, sizeof(*hc), nhc - first, f) != nhc - first) {
 		fclose(f);
 		unlink(tmp);
@@ -195,13 +269,14 @@ hash_file(int fd, const struct stat *st, unsigned char *out)
 	mt = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
 	if (!hc_loaded)
 		hcache_load();
-	for (size_t i = 0; i < nhc; i++) {
-		e = &hc[i];
-		if (e->dev == st->st_dev && e->ino == st->st_ino &&
-		    e->size == st->st_size && e->mtime == mt) {
-			memcpy(out, e->hash, 32);
-			return 0;
-		}
+	if ((e = hcache_find(st, mt)) != NULL) {
+		memcpy(out, e->hash, 32);
+		return 0;
+	}
+	if (!sodium_ready) {
+		if (sodium_init() < 0)
+			errx(255, "libsodium initialisation failed");
+		sodium_ready = 1;
 	}
 	crypto_generichash_init(&s, NULL, 0, 32);
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
@@ -218,6 +293,8 @@ hash_file(int fd, const struct stat *st, unsigned char *out)
 		memcpy(hc[nhc].hash, out, 32);
 		nhc++;
 		hc_dirty = 1;
+		if (hcache_index_grow(nhc) == 0)
+			hcache_index_put(nhc - 1);
 	}
 	return 0;
 }
@@ -341,6 +418,11 @@ add_elf_deps(struct manifest *m, const char *path, int fd, int depth)
 	const char	*rpath = NULL, *runpath = NULL, *needed[256];
 	int		 nneeded = 0;
 
+	if (!elf_ready) {
+		if (elf_version(EV_CURRENT) == EV_NONE)
+			errx(255, "libelf: %s", elf_errmsg(-1));
+		elf_ready = 1;
+	}
 	if ((e = elf_begin(fd, ELF_C_READ_MMAP, NULL)) == NULL)
 		return;
 	if (elf_kind(e) != ELF_K_ELF) {
@@ -588,9 +670,5 @@ push_resolve(const char *cmd, char *out, size_t len)
 void
 push_add(struct manifest *m, const char *path)
 {
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		errx(255, "libelf: %s", elf_errmsg(-1));
-	if (sodium_init() < 0)
-		errx(255, "libsodium initialisation failed");
 	add_path(m, path, 0);
 }
