@@ -128,6 +128,28 @@ proc_maybe_finish(struct rproc *rp)
 	proc_free(rp);
 }
 
+/*
+ * nodeinit installs no handler and ignores nothing itself, but PID 1 of a
+ * virtual node may have inherited SIG_IGN dispositions, which an exec
+ * keeps.  Find them once; each child resets only those (a handler would
+ * not survive the exec anyway), rather than 64 signal() calls per exec.
+ */
+static sigset_t	ignored;
+static int	ignored_known;
+
+static void
+proc_find_ignored(void)
+{
+	struct sigaction	sa;
+	int			i;
+
+	sigemptyset(&ignored);
+	for (i = 1; i < NSIG; i++)
+		if (sigaction(i, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			sigaddset(&ignored, i);
+	ignored_known = 1;
+}
+
 /* Runs in the child after clone3: raw syscalls only where libc caches ids. */
 static void __attribute__((noreturn))
 proc_child(int errfd, int *child_fd, int ttyfd, uid_t uid, gid_t gid,
@@ -141,7 +163,8 @@ proc_child(int errfd, int *child_fd, int ttyfd, uid_t uid, gid_t gid,
 
 	sigemptyset(&none);
 	for (i = 1; i < NSIG; i++)
-		signal(i, SIG_DFL);
+		if (sigismember(&ignored, i) == 1)
+			signal(i, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();
 	/* a new session leader takes the pty as its controlling terminal */
@@ -399,6 +422,8 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 		child_fd[1] = pout[1];
 		child_fd[2] = perr[1];
 	}
+	if (!ignored_known)
+		proc_find_ignored();
 	pid = proc_clone(gpid);
 	if (pid == -1)
 		goto syserr;
