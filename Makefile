@@ -97,7 +97,8 @@ $(OUT)/bin/bpcp: master/bpcp.c $(OUT)/lib/libbproc.a | $(OUT)/bin
 # headers through a folder of their own.
 ELF_A	:= $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libelf.a ] && echo $$d/libelf.a $$d/libz.a && break; done)
-BPSH_SRC := master/bpsh.c master/push.c master/libbproc.c common/wire.c \
+BPSH_SRC := master/bpsh.c master/push.c master/closure.c master/libbproc.c \
+	    common/wire.c \
 	    common/proto.c common/nodeset.c common/sodium_compat.c
 
 $(OUT)/musl-elf/.stamp:

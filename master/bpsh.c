@@ -521,7 +521,7 @@ main(int argc, char **argv)
 		static char	abs[4096];
 
 		if (push_resolve(argv[0], abs, sizeof(abs)) == 0) {
-			push_add(&manifest, abs);
+			push_command(&manifest, abs);
 			exec_file = abs;
 		}
 	}

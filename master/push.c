@@ -47,6 +47,8 @@ static int		 sodium_ready, elf_ready;
 static char		**libdirs;
 static size_t		 nlibdirs;
 
+static void	dir_of(const char *, char *, size_t);
+
 static void
 dirs_add(const char *d)
 {
@@ -63,12 +65,24 @@ dirs_add(const char *d)
 static void
 conf_read(const char *path, int depth)
 {
-	char	 line[PATH_MAX], *p;
-	FILE	*f;
-	glob_t	 g;
+	char		 line[PATH_MAX], dir[PATH_MAX], *p;
+	struct stat	 st;
+	FILE		*f;
+	glob_t		 g;
 
-	if (depth > 4 || (f = fopen(path, "re")) == NULL)
+	if (depth > 4)
 		return;
+	if ((f = fopen(path, "re")) == NULL) {
+		if (errno == ENOENT)
+			closure_record(path, NULL);
+		else
+			closure_spoil();
+		return;
+	}
+	if (fstat(fileno(f), &st) == 0)
+		closure_record(path, &st);
+	else
+		closure_spoil();
 	while (fgets(line, sizeof(line), f) != NULL) {
 		line[strcspn(line, "#\n")] = '\0';
 		for (p = line; *p == ' ' || *p == '\t'; p++)
@@ -78,6 +92,14 @@ conf_read(const char *path, int depth)
 		if (strncmp(p, "include", 7) == 0 && (p[7] == ' ' || p[7] == '\t')) {
 			for (p += 8; *p == ' ' || *p == '\t'; p++)
 				;
+			/* a file added to the included directory changes it */
+			dir_of(p, dir, sizeof(dir));
+			if (strpbrk(dir, "*?[") != NULL)
+				closure_spoil();
+			else if (lstat(dir, &st) == 0)
+				closure_record(dir, &st);
+			else
+				closure_record(dir, NULL);
 			if (glob(p, 0, NULL, &g) == 0) {
 				for (size_t i = 0; i < g.gl_pathc; i++)
 					conf_read(g.gl_pathv[i], depth + 1);
@@ -400,6 +422,8 @@ try_dirs(const char *list, const char *origin, const char *name, char *found,
 			continue;
 		if (access(found, R_OK) == 0)
 			return 0;
+		/* searched in vain: a library appearing here must win */
+		closure_record(found, NULL);
 	}
 	return -1;
 }
@@ -491,12 +515,16 @@ add_elf_deps(struct manifest *m, const char *path, int fd, int depth)
 			snprintf(found, sizeof(found), "%s/%s", libdirs[j], name);
 			if (access(found, R_OK) == 0)
 				ok = 0;
+			else
+				closure_record(found, NULL);
 		}
 		if (ok == 0)
 			add_path(m, found, depth + 1);
-		else
+		else {
 			warnx("%s: needed library %s not found on the front end",
 			    path, name);
+			closure_spoil();
+		}
 	}
 	elf_end(e);
 }
@@ -523,6 +551,8 @@ add_path_from(struct manifest *m, const char *path, int depth, int from_link)
 	if (!path_is_clean(path)) {
 		char	*slash;
 
+		/* realpath's view of each directory is not checked later */
+		closure_spoil();
 		snprintf(abs, sizeof(abs), "%s", path);
 		slash = strrchr(abs, '/');
 		*slash = '\0';
@@ -548,12 +578,16 @@ add_path_from(struct manifest *m, const char *path, int depth, int from_link)
 		return;
 	if (lstat(path, &st) == -1) {
 		/* a dangling link's target is not there to push: not an error */
-		if (errno == ENOENT && from_link)
+		if (errno == ENOENT && from_link) {
+			closure_record(path, NULL);
 			return;
+		}
+		closure_spoil();
 		warn("push %s", path);
 		m->errors++;
 		return;
 	}
+	closure_record(path, &st);
 	if (S_ISLNK(st.st_mode)) {
 		if ((n = readlink(path, target, sizeof(target) - 1)) < 0) {
 			warn("push %s", path);
@@ -579,6 +613,8 @@ add_path_from(struct manifest *m, const char *path, int depth, int from_link)
 		DIR		*d;
 		struct dirent	*de;
 
+		/* a directory's entries are not checked later */
+		closure_spoil();
 		if ((d = opendir(path)) == NULL) {
 			warn("push %s", path);
 			m->errors++;
@@ -594,8 +630,10 @@ add_path_from(struct manifest *m, const char *path, int depth, int from_link)
 		closedir(d);
 		return;
 	}
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st.st_mode)) {
+		closure_spoil();
 		return;
+	}
 	/* opened as the user: nobody pushes what they cannot read */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		warn("push %s", path);
@@ -671,4 +709,20 @@ void
 push_add(struct manifest *m, const char *path)
 {
 	add_path(m, path, 0);
+}
+
+/*
+ * The command: from the closure cache when nothing changed since its last
+ * walk, else walked (and cached).  After --push files it is walked only.
+ */
+void
+push_command(struct manifest *m, const char *path)
+{
+	if (m->n == 0) {
+		if (closure_load(path, m) == 0)
+			return;
+		closure_begin();
+	}
+	add_path(m, path, 0);
+	closure_end(path, m);
 }
