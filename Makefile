@@ -116,12 +116,12 @@ $(OUT)/bin/bpsh: $(BPSH_SRC) master/push.h master/bproc.h $(wildcard common/*.h)
 # The ghost is a process per remote process, so its footprint is the
 # front end's cost of each: static musl, like nodeinit, maps and dirties
 # far less than a glibc program with libsodium loaded (bench/bpsh_bench.sh).
-GHOST_SRC := master/ghost.c common/conn.c common/wire.c common/proto.c \
-	     common/nodeset.c common/sodium_compat.c
+# It frames its local, unsealed socket itself: no conn.c, no libsodium.
+GHOST_SRC := master/ghost.c common/wire.c common/proto.c common/nodeset.c
 
 $(OUT)/libexec/bpghost: $(GHOST_SRC) $(wildcard common/*.h) $(OUT)/musl-include/.stamp | $(OUT)/libexec
 	$(MUSLCC) $(NFLAGS) -Imaster -static -s -Wl,--gc-sections -o $@ \
-	    $(GHOST_SRC) $(SODIUM_A)
+	    $(GHOST_SRC)
 
 $(OUT)/bin/bpvcluster: tools/bpvcluster | $(OUT)/bin
 	install -m 0755 $< $@
