@@ -134,14 +134,17 @@ closure_key(const char *cmd, char *key, size_t keylen, size_t *klen,
 	uint64_t	 h = 14695981039346656037ULL;
 	int		 n;
 
+	/* no shared fallback directory: only the user's own cache is trusted */
+	if (home == NULL || *home != '/')
+		return -1;
 	n = snprintf(key, keylen, "%s%c%s", cmd, '\0', llp ? llp : "");
 	if (n < 0 || (size_t)n >= keylen)
 		return -1;
 	*klen = (size_t)n;
 	for (size_t i = 0; i < *klen; i++)
 		h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
-	n = snprintf(path, pathlen, "%s/.cache/bproc/closures/%016llx",
-	    home && *home ? home : "/tmp", (unsigned long long)h);
+	n = snprintf(path, pathlen, "%s/.cache/bproc/closures/%016llx", home,
+	    (unsigned long long)h);
 	return n < 0 || (size_t)n >= pathlen ? -1 : 0;
 }
 
@@ -250,7 +253,9 @@ read_file(const char *path, unsigned char **buf, size_t *len)
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
-	if (fstat(fd, &st) == -1 || st.st_size <= 0 ||
+	/* ours and written by us alone: an entry decides what is pushed */
+	if (fstat(fd, &st) == -1 || st.st_uid != geteuid() ||
+	    (st.st_mode & 022) || st.st_size <= 0 ||
 	    (uint64_t)st.st_size > CLOSURE_MAXLEN ||
 	    (*buf = malloc((size_t)st.st_size)) == NULL) {
 		close(fd);
@@ -313,7 +318,10 @@ closure_files(struct ibuf *b, struct manifest *m)
 {
 	struct bproc_file	*f;
 	char			 path[PATH_MAX], target[PATH_MAX];
+	char			 cur[PATH_MAX];
 	const unsigned char	*hash;
+	struct stat		 st;
+	ssize_t			 len;
 	uint32_t		 n, type, mode, uid, gid;
 	uint64_t		 size;
 
@@ -328,8 +336,22 @@ closure_files(struct ibuf *b, struct manifest *m)
 		    getstr(b, path, 0) == -1 || getstr(b, target, 1) == -1 ||
 		    path[0] != '/' || (type == 1) != (target[0] != '\0'))
 			goto fail;
-		/* still readable by us: nobody pushes what they cannot read */
-		if (type == 0 && access(path, R_OK) == -1)
+		/*
+		 * What the entry says of each file is what the file is now,
+		 * and it is still readable by us: nobody pushes what they
+		 * cannot read.
+		 */
+		if (lstat(path, &st) == -1)
+			goto fail;
+		if (type == 0 && (!S_ISREG(st.st_mode) ||
+		    (st.st_mode & 07777) != mode || st.st_uid != uid ||
+		    st.st_gid != gid || (uint64_t)st.st_size != size ||
+		    access(path, R_OK) == -1))
+			goto fail;
+		if (type == 1 && (!S_ISLNK(st.st_mode) ||
+		    (len = readlink(path, cur, sizeof(cur))) < 0 ||
+		    (size_t)len != strlen(target) ||
+		    memcmp(cur, target, (size_t)len) != 0))
 			goto fail;
 		f = &m->files[m->n++];
 		f->mode = mode;

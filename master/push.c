@@ -237,8 +237,12 @@ hcache_load(void)
 	hc_loaded = 1;
 	hcache_path(path, sizeof(path));
 	if ((f = fopen(path, "re")) != NULL) {
-		/* whole records only, at most what push_save_cache keeps */
-		if (fstat(fileno(f), &st) == 0 && st.st_size > 0) {
+		/*
+		 * Whole records only, at most what push_save_cache keeps,
+		 * from a file that only we could have written.
+		 */
+		if (fstat(fileno(f), &st) == 0 && st.st_size > 0 &&
+		    st.st_uid == geteuid() && !(st.st_mode & 022)) {
 			n = (size_t)st.st_size / sizeof(e);
 			if (n > HCACHE_MAX)
 				n = HCACHE_MAX;
@@ -255,6 +259,7 @@ push_save_cache(void)
 {
 	char	 path[PATH_MAX], tmp[PATH_MAX + 16], *slash;
 	FILE	*f;
+	int	 fd;
 
 	if (!hc_dirty)
 		return;
@@ -265,8 +270,15 @@ push_save_cache(void)
 		*slash = '/';
 	}
 	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
-	if ((f = fopen(tmp, "we")) == NULL)
+	/* ours alone, whatever the umask: hcache_load trusts no other */
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1)
 		return;
+	if ((f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		unlink(tmp);
+		return;
+	}
 	/* keep the newest entries; the cache is only an optimisation */
 	size_t first = nhc > HCACHE_MAX ? nhc - HCACHE_MAX : 0;
 	if (fwrite(hc + first, sizeof(*hc), nhc - first, f) != nhc - first) {
