@@ -33,6 +33,7 @@
 #define PROC_MAXARGS	65536		/* argv + envp entries at most */
 #define PROC_LINK_HIGH	(4u << 20)	/* stop reading output above this backlog */
 #define PROC_TTY_MODE	0620		/* a login's pty: rw user, w group */
+#define PROC_HUP_RETRY_MS 100		/* pty with no slave open: look again */
 
 struct rproc {
 	pid_t		 gpid;		/* the ghost's PID: the key */
@@ -48,6 +49,7 @@ struct rproc {
 	int		 exited;
 	int		 status;
 	int		 stopsig;	/* the job-control signal we turned into SIGSTOP */
+	uint64_t	 slave_gone;	/* when a pty read said no one holds the slave */
 	struct rproc	*next;
 };
 
@@ -686,6 +688,17 @@ proc_output(struct rproc *rp, int s)
 	 */
 	if (n < 0 && errno == EAGAIN && !(rp->tty && rp->exited))
 		return;
+	/*
+	 * EIO while the process lives: it closed the slave, as a program
+	 * does with its stdio just before it exits.  Closing the master now
+	 * would hang it up, and it would die of SIGHUP instead of its own
+	 * exit; so wait for its end, only looking again now and then (the
+	 * master keeps saying POLLHUP) in case it opens the terminal again.
+	 */
+	if (n < 0 && errno == EIO && rp->tty && !rp->exited) {
+		rp->slave_gone = now_ms();
+		return;
+	}
 	wire_msg_init(&m, buf, sizeof(buf), MSG_IO, 0, 0);
 	wire_put_u32(&m, A_PID, (uint32_t)rp->gpid);
 	wire_put_u8(&m, A_STREAM, (uint8_t)s);
@@ -749,7 +762,9 @@ proc_poll_setup(struct pollfd *pfd, int max)
 			else if (s == 0 && rp->inlen > 0)
 				pfd[n].events = POLLOUT;
 			else if (s > 0 && reading &&
-			    rp->unacked[s] < IO_WINDOW)
+			    rp->unacked[s] < IO_WINDOW && (!rp->slave_gone ||
+			    rp->exited ||
+			    now_ms() - rp->slave_gone >= PROC_HUP_RETRY_MS))
 				pfd[n].events = POLLIN;
 			if (pfd[n].events)
 				pfd[n].fd = rp->fd[s];
