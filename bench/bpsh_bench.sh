@@ -8,7 +8,7 @@
 #                        the ratio to `ssh localhost true` when sshd runs and
 #                        key auth works
 #   bpsh -a true         on 4, 16 and 64 virtual nodes (separate clusters)
-#   memory per ghost     50 `bpsh 0 sleep 30`: private memory of each ghost
+#   memory per ghost     200 `bpsh 0 sleep 30`: private memory of each ghost
 #                        (smaps_rollup) + kernel (Slab + KernelStack +
 #                        PageTables growth), vs the 64 KB goal and vs the
 #                        physical floor: a static musl program that only
@@ -26,7 +26,6 @@ TOP=$PWD
 BIN=$TOP/out/bin
 RUNS=${BENCH_RUNS:-50}
 SIZES=${BENCH_SIZES:-4 16 64}
-NGHOSTS=50
 GHOST_GOAL_KB=64
 STREAM_BYTES=268435456
 
@@ -259,12 +258,13 @@ wait "$g" 2>/dev/null
 # Private memory is each process's own (smaps_rollup).  Kernel memory is
 # the growth of Slab + KernelStack + PageTables in /proc/meminfo, which
 # everything else on the machine moves too; so every kind is measured in
-# MEM_ROUNDS interleaved rounds of NGHOSTS processes and the median taken.
+# MEM_ROUNDS interleaved rounds of MEM_N processes and the median taken.
 # The remote processes of a virtual cluster share the front end's kernel:
-# NGHOSTS local `sleep 30` (the same program) stand for them and are
+# MEM_N local `sleep 30` (the same program) stand for them and are
 # subtracted.  The physical floor is a static musl program that only
 # waits: the least a process costs here.
 MEM_ROUNDS=${BENCH_MEM_ROUNDS:-3}
+MEM_N=${BENCH_MEM_N:-200}	# processes per round: more stand out of the noise
 floor=
 printf '#include <unistd.h>\nint main(void) { for (;;) pause(); }\n' >"$tmp/floor.c"
 if command -v musl-gcc >/dev/null &&
@@ -275,7 +275,7 @@ elif gcc -static -Os -s -o "$tmp/floor" "$tmp/floor.c" 2>/dev/null; then
 fi
 median() { sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }'; }
 
-# mem_round KIND (floor, sleep, ghost): NGHOSTS of it up, measured, killed.
+# mem_round KIND (floor, sleep, ghost): MEM_N of it up, measured, killed.
 # Prints per process: kernel kB, private kB, Pss kB, VmPTE kB, bpmaster
 # RSS growth kB, and how many were measured.
 mem_round() {
@@ -283,7 +283,7 @@ mem_round() {
 	sync
 	m0=$(awk '/^VmRSS/ { print $2 }' "/proc/$mp/status")
 	k0=$(kernel_kb)
-	for i in $(seq "$NGHOSTS"); do
+	for i in $(seq "$MEM_N"); do
 		case $kind in
 		floor)	"$floor" & ;;
 		sleep)	sleep 30 & ;;
@@ -293,13 +293,13 @@ mem_round() {
 		BGPIDS+=($!)
 	done
 	# a ghost is up once it has renamed itself after the remote command
-	for i in $(seq 100); do
+	for i in $(seq 300); do
 		n=0
 		for p in "${pids[@]}"; do
 			[ "$(cat "/proc/$p/comm" 2>/dev/null)" = "${kind/ghost/sleep}" ] ||
 			    [ "$kind" = floor ] && n=$((n + 1))
 		done
-		[ "$n" = "$NGHOSTS" ] && break
+		[ "$n" = "$MEM_N" ] && break
 		sleep 0.1
 	done
 	sleep 1
@@ -318,7 +318,7 @@ mem_round() {
 	# the node ends the remote sleeps of killed ghosts: let it settle
 	[ "$kind" = ghost ] && sleep 1
 	awk -v k=$((k1 - k0)) -v p="$priv" -v q="$pss" -v t="$pte" \
-	    -v m=$((m1 - m0)) -v n="$NGHOSTS" -v c="$cnt" 'BEGIN {
+	    -v m=$((m1 - m0)) -v n="$MEM_N" -v c="$cnt" 'BEGIN {
 		d = c ? c : 1
 		printf "%.0f %.0f %.0f %.0f %.1f %d\n", k / n, p / d, q / d, t / d, m / n, c }'
 }
@@ -337,7 +337,7 @@ g_k=$(col ghost 1) g_priv=$(col ghost 2) g_pss=$(col ghost 3) g_pte=$(col ghost 
 g_m=$(col ghost 5) g_cnt=$(col ghost 6) s_k=$(col sleep 1)
 g_knet=$((g_k - s_k))
 g_total=$((g_priv + g_knet))
-say "memory per process (median of $MEM_ROUNDS rounds of $NGHOSTS; ghosts of 'bpsh 0 sleep 30', $g_cnt measured):"
+say "memory per process (median of $MEM_ROUNDS rounds of $MEM_N; ghosts of 'bpsh 0 sleep 30', $g_cnt measured):"
 say "  ghost: private $g_priv kB (Pss $g_pss), kernel ~$g_knet kB ($g_k kB with its remote sleep, $s_k kB for a local one), page tables (VmPTE) $g_pte kB"
 if [ -n "$floor" ]; then
 	f_k=$(col floor 1) f_priv=$(col floor 2) f_pte=$(col floor 4)
