@@ -112,18 +112,6 @@ rexec_failed(int node)
 		node_error(node, exec_error());
 }
 
-/*
- * A set of plain node numbers ("3", "n3", "0-3,7", "n[0-3]") needs no
- * snapshot of the cluster: the master's answer to each EXEC says "No such
- * node" or "Node is down", and bpsh saves a round trip.  all, state names
- * and '!' need the snapshot.
- */
-static int
-nodes_plain(const char *spec)
-{
-	return spec[strspn(spec, "0123456789n-,[]")] == '\0';
-}
-
 static int
 exit_code(int status)
 {
@@ -288,13 +276,17 @@ static void
 run_jobs(struct job *jobs, int n, int *stdin_open)
 {
 	struct pollfd	*pfd;
-	int		 left = n, i, np, s, status;
+	int		 left = 0, i, np, s, status;
 	char		 buf[65536];
 	ssize_t		 r;
 	pid_t		 pid;
 
 	if ((pfd = calloc((size_t)(3 * n + 2), sizeof(*pfd))) == NULL)
 		err(BPSH_FAIL, "calloc");
+	/* a job that never started ("No such node") is not waited for */
+	for (i = 0; i < n; i++)
+		if (!jobs[i].done)
+			left++;
 	for (;;) {
 		int	busy = 0;
 
@@ -474,7 +466,14 @@ main(int argc, char **argv)
 			usage();
 	}
 	spec = all ? "allup" : allnotdown ? "!down" : argv[0];
-	if (nodes_plain(spec))
+	/*
+	 * One node named by number ("3", "n3") needs no snapshot of the
+	 * cluster: the master's answer to the EXEC says "No such node" or
+	 * "Node is down", and bpsh saves a round trip.  A set of several
+	 * takes the snapshot, so that nodes past the end fail here, not in
+	 * a child each.
+	 */
+	if (nodeset_node_parse(spec) >= 0)
 		numnodes = NODESET_MAX + 1;
 	else {
 		if ((numnodes = bproc_nodelist(&info)) < 0)
