@@ -185,7 +185,10 @@ hcache_index_put(size_t i)
 	hc_index[k] = i + 1;
 }
 
-/* Keep the index at most half full; -1 (no index, no caching) on ENOMEM. */
+/*
+ * Keep the index at most half full for want entries: 0 when it has room,
+ * 1 when it was rebuilt with every entry, -1 (no index) on ENOMEM.
+ */
 static int
 hcache_index_grow(size_t want)
 {
@@ -203,7 +206,7 @@ hcache_index_grow(size_t want)
 	hc_slots = n;
 	for (size_t i = 0; i < nhc; i++)
 		hcache_index_put(i);
-	return 0;
+	return 1;
 }
 
 static struct hcache *
@@ -327,6 +330,7 @@ hash_file(int fd, const struct stat *st, unsigned char *out)
 		memcpy(hc[nhc].hash, out, 32);
 		nhc++;
 		hc_dirty = 1;
+		/* a rebuilt index has the new entry already */
 		if (hcache_index_grow(nhc) == 0)
 			hcache_index_put(nhc - 1);
 	}
