@@ -88,18 +88,40 @@ $(OUT)/bin/bpctl: master/bpctl.c $(OUT)/lib/libbproc.a | $(OUT)/bin
 $(OUT)/bin/bpcp: master/bpcp.c $(OUT)/lib/libbproc.a | $(OUT)/bin
 	$(CC) $(CFLAGS) -o $@ master/bpcp.c $(OUT)/lib/libbproc.a
 
-$(OUT)/bin/bpsh: master/bpsh.c master/push.c master/push.h $(OUT)/lib/libbproc.a | $(OUT)/bin
-	$(CC) $(CFLAGS) -o $@ master/bpsh.c master/push.c $(OUT)/lib/libbproc.a -lelf -lsodium
+# bpsh starts for every remote command, so it is static musl like the
+# ghost: glibc's dynamic loading of libc, libelf, libz and libsodium cost
+# about 0.5 ms of each `bpsh 0 true`, and even a static glibc spends 0.3 ms
+# more than musl starting up (bench/bpsh_bench.sh).  Debian's libelf.a and
+# libz.a call only plain libc functions; libsodium.a's fortify entry points
+# come from sodium_compat.c as for nodeinit.  musl-gcc sees libelf's two
+# headers through a folder of their own.
+ELF_A	:= $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
+	   [ -f $$d/libelf.a ] && echo $$d/libelf.a $$d/libz.a && break; done)
+BPSH_SRC := master/bpsh.c master/push.c master/closure.c master/libbproc.c \
+	    common/wire.c \
+	    common/proto.c common/nodeset.c common/sodium_compat.c
+
+$(OUT)/musl-elf/.stamp:
+	mkdir -p $(OUT)/musl-elf
+	ln -sfn /usr/include/libelf.h $(OUT)/musl-elf/libelf.h
+	ln -sfn /usr/include/gelf.h $(OUT)/musl-elf/gelf.h
+	touch $@
+
+$(OUT)/bin/bpsh: $(BPSH_SRC) master/push.h master/bproc.h $(wildcard common/*.h) \
+	    $(OUT)/musl-include/.stamp $(OUT)/musl-elf/.stamp | $(OUT)/bin
+	$(MUSLCC) $(NFLAGS) -Imaster -isystem $(OUT)/musl-elf \
+	    -DBPROC_GHOST_PATH='"$(CURDIR)/$(OUT)/libexec/bpghost"' \
+	    -static -s -Wl,--gc-sections -o $@ $(BPSH_SRC) $(ELF_A) $(SODIUM_A)
 
 # The ghost is a process per remote process, so its footprint is the
 # front end's cost of each: static musl, like nodeinit, maps and dirties
 # far less than a glibc program with libsodium loaded (bench/bpsh_bench.sh).
-GHOST_SRC := master/ghost.c common/conn.c common/wire.c common/proto.c \
-	     common/nodeset.c common/sodium_compat.c
+# It frames its local, unsealed socket itself: no conn.c, no libsodium.
+GHOST_SRC := master/ghost.c common/wire.c common/proto.c common/nodeset.c
 
 $(OUT)/libexec/bpghost: $(GHOST_SRC) $(wildcard common/*.h) $(OUT)/musl-include/.stamp | $(OUT)/libexec
 	$(MUSLCC) $(NFLAGS) -Imaster -static -s -Wl,--gc-sections -o $@ \
-	    $(GHOST_SRC) $(SODIUM_A)
+	    $(GHOST_SRC)
 
 $(OUT)/bin/bpvcluster: tools/bpvcluster | $(OUT)/bin
 	install -m 0755 $< $@

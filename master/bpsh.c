@@ -55,6 +55,7 @@ static const char *opt_in, *opt_out, *opt_err;
 static int	 err_fd = STDERR_FILENO;	/* the real stderr, for errors */
 static struct manifest	 manifest;	/* files pushed with the command */
 static const char	*exec_file;	/* the command as the node runs it */
+static int		 chld_pipe[2] = { -1, -1 };	/* SIGCHLD wakes poll */
 
 static void __attribute__((noreturn))
 usage(void)
@@ -97,6 +98,18 @@ exec_error(void)
 	if (errno == EHOSTDOWN)
 		return "Node is down";
 	return m;
+}
+
+/* bproc_rexec failed: the node's error, or that the master is out of reach */
+static void
+rexec_failed(int node)
+{
+	const char	*m = bproc_strerror();
+
+	if (strncmp(m, "cannot reach bpmaster", 21) == 0)
+		dprintf(err_fd, "bpsh: %s\n", m);
+	else
+		node_error(node, exec_error());
 }
 
 static int
@@ -195,7 +208,7 @@ job_start(struct job *j, char **cmd, int tee_stdin)
 		o.nfiles = manifest.n;
 		o.err_fd = err_fd != STDERR_FILENO ? err_fd : 0;
 		bproc_rexec_opts(j->node, exec_file, cmd, environ, &o);
-		node_error(j->node, exec_error());
+		rexec_failed(j->node);
 		_exit(BPSH_FAIL);
 	}
 	j->in = pin[1];
@@ -230,6 +243,31 @@ job_finish(struct job *j, int status)
 	}
 }
 
+/* Self-pipe: an exit wakes run_jobs' poll at once. */
+static void
+chld_wake(int sig)
+{
+	int	saved = errno;
+
+	(void)sig;
+	(void)write(chld_pipe[1], "", 1);
+	errno = saved;
+}
+
+static void
+chld_init(void)
+{
+	struct sigaction	sa;
+
+	if (pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = chld_wake;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+}
+
 /*
  * Run jobs [first, first+n): tee stdin, route output, reap.  Returns when
  * every one has exited and its output is drained.
@@ -238,13 +276,17 @@ static void
 run_jobs(struct job *jobs, int n, int *stdin_open)
 {
 	struct pollfd	*pfd;
-	int		 left = n, i, np, s, status;
+	int		 left = 0, i, np, s, status;
 	char		 buf[65536];
 	ssize_t		 r;
 	pid_t		 pid;
 
-	if ((pfd = calloc((size_t)(3 * n + 1), sizeof(*pfd))) == NULL)
+	if ((pfd = calloc((size_t)(3 * n + 2), sizeof(*pfd))) == NULL)
 		err(BPSH_FAIL, "calloc");
+	/* a job that never started ("No such node") is not waited for */
+	for (i = 0; i < n; i++)
+		if (!jobs[i].done)
+			left++;
 	for (;;) {
 		int	busy = 0;
 
@@ -277,12 +319,22 @@ run_jobs(struct job *jobs, int n, int *stdin_open)
 				pfd[np++].events = POLLIN;
 			}
 		}
-		/* a short timeout: SIGCHLD is not wired to the poll */
-		if (poll(pfd, (nfds_t)np, 50) == -1 && errno != EINTR)
+		if (chld_pipe[0] >= 0) {
+			pfd[np].fd = chld_pipe[0];
+			pfd[np++].events = POLLIN;
+		}
+		/* without the self-pipe, a short timeout finds the exits */
+		if (poll(pfd, (nfds_t)np, chld_pipe[0] >= 0 ? -1 : 50) == -1 &&
+		    errno != EINTR)
 			err(BPSH_FAIL, "poll");
 		for (i = 0; i < np; i++) {
 			if (!pfd[i].revents)
 				continue;
+			if (pfd[i].fd == chld_pipe[0]) {
+				while (read(chld_pipe[0], buf, sizeof(buf)) > 0)
+					;
+				continue;
+			}
 			if (pfd[i].fd == STDIN_FILENO && *stdin_open) {
 				r = read(STDIN_FILENO, buf, sizeof(buf));
 				for (int k = 0; k < n; k++) {
@@ -336,9 +388,11 @@ main(int argc, char **argv)
 	};
 	struct bproc_node_info	*info;
 	struct nodeset		 set;
+	const char		*spec;
 	struct job		*jobs;
 	char			 errbuf[256];
-	int			*states, numnodes, ch, all = 0, allnotdown = 0;
+	int			*states = NULL, numnodes, ch, all = 0;
+	int			 allnotdown = 0;
 	int			 i, rc = 0, stdin_open, batch;
 	size_t			 k;
 
@@ -411,15 +465,29 @@ main(int argc, char **argv)
 		if (argc < 1)
 			usage();
 	}
-	if ((numnodes = bproc_nodelist(&info)) < 0)
-		errx(BPSH_FAIL, "%s", bproc_strerror());
-	if ((states = calloc((size_t)numnodes + 1, sizeof(*states))) == NULL)
-		err(BPSH_FAIL, "calloc");
-	for (i = 0; i < numnodes; i++)
-		states[i] = info[i].state;
+	spec = all ? "allup" : allnotdown ? "!down" : argv[0];
+	/*
+	 * One node named by number ("3", "n3") needs no snapshot of the
+	 * cluster: the master's answer to the EXEC says "No such node" or
+	 * "Node is down", and bpsh saves a round trip.  A set of several
+	 * takes the snapshot, so that nodes past the end fail here, not in
+	 * a child each.
+	 */
+	if (nodeset_node_parse(spec) >= 0)
+		numnodes = NODESET_MAX + 1;
+	else {
+		if ((numnodes = bproc_nodelist(&info)) < 0)
+			errx(BPSH_FAIL, "%s", bproc_strerror());
+		if ((states = calloc((size_t)numnodes + 1,
+		    sizeof(*states))) == NULL)
+			err(BPSH_FAIL, "calloc");
+		for (i = 0; i < numnodes; i++)
+			states[i] = info[i].state;
+		free(info);
+	}
 	memset(&set, 0, sizeof(set));
-	if (nodeset_parse(&set, all ? "allup" : allnotdown ? "!down" : argv[0],
-	    numnodes, states, errbuf, sizeof(errbuf)) == -1)
+	if (nodeset_parse(&set, spec, numnodes, states, errbuf,
+	    sizeof(errbuf)) == -1)
 		errx(BPSH_FAIL, "%s", errbuf);
 	if (!all && !allnotdown) {
 		argc--;
@@ -452,7 +520,7 @@ main(int argc, char **argv)
 		static char	abs[4096];
 
 		if (push_resolve(argv[0], abs, sizeof(abs)) == 0) {
-			push_add(&manifest, abs);
+			push_command(&manifest, abs);
 			exec_file = abs;
 		}
 	}
@@ -481,12 +549,13 @@ main(int argc, char **argv)
 		o.files = manifest.files;
 		o.nfiles = manifest.n;
 		bproc_rexec_opts(node, exec_file, argv, environ, &o);
-		node_error(node, exec_error());
+		rexec_failed(node);
 		return BPSH_FAIL;
 	}
 
 	if ((jobs = calloc(set.count, sizeof(*jobs))) == NULL)
 		err(BPSH_FAIL, "calloc");
+	chld_init();
 	signal(SIGINT, SIG_IGN);	/* the ghosts get it and die of it */
 	signal(SIGQUIT, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);

@@ -31,10 +31,25 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "conn.h"
 #include "proto.h"
 
-static struct conn	mc;		/* to bpmaster */
+/*
+ * The largest frame the master sends a ghost: one MSG_IO of IO_CHUNK bytes
+ * with its attributes (proc.c builds them in IO_CHUNK + 256).
+ */
+#define GHOST_MAXFRAME	(IO_CHUNK + 4096)
+
+/*
+ * A ghost is a process per remote process, so it keeps its memory small:
+ * no heap at all (each mapping costs page tables as well as pages), static
+ * buffers that are touched only as far as used, and its own few lines of
+ * framing on the unsealed local socket instead of conn.c's buffers.
+ */
+static int		mfd = -1;	/* to bpmaster */
+static unsigned char	inbuf[2 * GHOST_MAXFRAME];
+static size_t		inlen, inskip;
+static unsigned char	iobuf[IO_CHUNK + 128];	/* frames we send with data */
+static unsigned char	iodata[IO_CHUNK];
 static int		node = -1;
 static unsigned int	flags;
 static int		sig_fd = -1;
@@ -140,22 +155,73 @@ ghost_die(const char *what)
 	_exit(137);
 }
 
+/* The control socket is local: a short blocking write keeps the order. */
 static void
 ghost_send(struct wire_msg *m)
 {
-	size_t	len = wire_msg_finish(m);
+	const unsigned char	*p = m->buf;
+	size_t			 len = wire_msg_finish(m);
+	ssize_t			 n;
 
-	if (len == 0 || conn_send(&mc, m->buf, len) == -1)
+	if (len == 0)
 		ghost_die("lost contact with bpmaster");
-	/* the control socket is local; a short blocking drain keeps order */
-	while (conn_pending(&mc)) {
-		struct pollfd	pfd = { .fd = mc.fd, .events = POLLOUT };
+	while (len > 0) {
+		struct pollfd	pfd = { .fd = mfd, .events = POLLOUT };
 
-		if (conn_flush(&mc) == -1)
-			ghost_die("lost contact with bpmaster");
-		if (conn_pending(&mc))
+		n = send(mfd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 			poll(&pfd, 1, -1);
+			continue;
+		}
+		if (n <= 0)
+			ghost_die("lost contact with bpmaster");
+		p += n;
+		len -= (size_t)n;
 	}
+}
+
+/* Read what the master sent: 1 data, 0 nothing now, -1 closed or failed. */
+static int
+ghost_read(void)
+{
+	ssize_t	n;
+
+	if (inskip) {
+		memmove(inbuf, inbuf + inskip, inlen - inskip);
+		inlen -= inskip;
+		inskip = 0;
+	}
+	if (inlen == sizeof(inbuf))
+		return 0;
+	n = read(mfd, inbuf + inlen, sizeof(inbuf) - inlen);
+	if (n == 0)
+		return -1;
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	inlen += (size_t)n;
+	return 1;
+}
+
+/* The next whole frame: 1, 0 when more bytes are needed, -1 when bad. */
+static int
+ghost_frame(struct wire_hdr *h, const unsigned char **body, size_t *blen,
+    const char **why)
+{
+	int	r;
+
+	if (inskip) {
+		memmove(inbuf, inbuf + inskip, inlen - inskip);
+		inlen -= inskip;
+		inskip = 0;
+	}
+	if ((r = wire_hdr_decode(inbuf, inlen, GHOST_MAXFRAME, h, why)) <= 0)
+		return r;
+	if (inlen < h->len)
+		return 0;
+	inskip = h->len;
+	*body = inbuf + WIRE_HDR_LEN;
+	*blen = h->len - WIRE_HDR_LEN;
+	return 1;
 }
 
 static void
@@ -186,20 +252,24 @@ ghost_ack(int stream, uint32_t n)
 static void
 ghost_stdin(void)
 {
-	unsigned char	buf[IO_CHUNK + 128], data[IO_CHUNK];
+	unsigned char	eofbuf[64];
 	struct wire_msg	m;
 	size_t		want = IO_WINDOW - stdin_unacked;
 	ssize_t		n;
 
 	if (want > IO_CHUNK)
 		want = IO_CHUNK;
-	n = read(STDIN_FILENO, data, want);
+	n = read(STDIN_FILENO, iodata, want);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	/* a pty session does not end because we lost the terminal for now */
 	if (n < 0 && errno == EIO && tty_mode)
 		return;
-	wire_msg_init(&m, buf, sizeof(buf), MSG_IO, 0, 0);
+	/* an end of file alone leaves iobuf's pages untouched */
+	if (n <= 0)
+		wire_msg_init(&m, eofbuf, sizeof(eofbuf), MSG_IO, 0, 0);
+	else
+		wire_msg_init(&m, iobuf, sizeof(iobuf), MSG_IO, 0, 0);
 	wire_put_u32(&m, A_PID, (uint32_t)getpid());
 	wire_put_u8(&m, A_STREAM, 0);
 	if (n <= 0) {
@@ -207,7 +277,7 @@ ghost_stdin(void)
 		wire_put_u8(&m, A_EOF, 1);
 		stdin_open = 0;
 	} else {
-		wire_put(&m, A_DATA, data, (size_t)n);
+		wire_put(&m, A_DATA, iodata, (size_t)n);
 		stdin_unacked += (uint32_t)n;
 	}
 	ghost_send(&m);
@@ -354,7 +424,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "bpghost: run by bproc_rexec(3) only\n");
 		return 255;
 	}
-	fd = atoi(s);
+	mfd = fd = atoi(s);
 	node = (s = getenv("BPROC_GHOST_NODE")) ? atoi(s) : -1;
 	flags = (s = getenv("BPROC_GHOST_FLAGS")) ? (unsigned)atoi(s) : 0;
 	if ((s = getenv("BPROC_GHOST_ERRFD")) != NULL && atoi(s) > 2) {
@@ -398,14 +468,13 @@ main(int argc, char **argv)
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0)
 			master_pid = uc.pid;
 	}
-	conn_init(&mc, fd, "bpmaster", WIRE_MAX_FRAME, 8u << 20);
 	/* signals are blocked by now: a SIGTTOU cannot stop us here */
 	term_enter_raw();
 
 	for (;;) {
 		pfd[0].fd = sig_fd;
 		pfd[0].events = POLLIN;
-		pfd[1].fd = mc.fd;
+		pfd[1].fd = mfd;
 		pfd[1].events = POLLIN;
 		/* a pty session reads the terminal only while it owns it */
 		pfd[2].fd = (stdin_open && stdin_unacked < IO_WINDOW &&
@@ -423,9 +492,9 @@ main(int argc, char **argv)
 			ghost_stdin();
 		if (!pfd[1].revents)
 			continue;
-		if ((r = conn_read(&mc)) == -1)
+		if ((r = ghost_read()) == -1)
 			ghost_die("lost contact with bpmaster");
-		while ((r = conn_frame(&mc, &h, &body, &blen, &why)) == 1) {
+		while ((r = ghost_frame(&h, &body, &blen, &why)) == 1) {
 			if (proto_parse(&h, body, blen, tb, &why) == -1)
 				ghost_die("bad message from bpmaster");
 			ghost_message(&h, tb);

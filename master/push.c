@@ -15,6 +15,7 @@
 #include <glob.h>
 #include <libelf.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 
 #define PUSH_MAXFILES	100000	/* files one run may push */
 #define PUSH_DEPTH	8	/* nested #! interpreters */
+#define HCACHE_MAX	100000	/* hash cache entries kept on disk */
 
 struct hcache {
 	dev_t		 dev;
@@ -39,8 +41,13 @@ struct hcache {
 
 static struct hcache	*hc;
 static size_t		 nhc, hc_loaded, hc_dirty;
+static size_t		*hc_index;	/* open addressing: 1 + index into hc */
+static size_t		 hc_slots;	/* a power of two, > 2 * nhc */
+static int		 sodium_ready, elf_ready;
 static char		**libdirs;
 static size_t		 nlibdirs;
+
+static void	dir_of(const char *, char *, size_t);
 
 static void
 dirs_add(const char *d)
@@ -58,12 +65,24 @@ dirs_add(const char *d)
 static void
 conf_read(const char *path, int depth)
 {
-	char	 line[PATH_MAX], *p;
-	FILE	*f;
-	glob_t	 g;
+	char		 line[PATH_MAX], dir[PATH_MAX], *p;
+	struct stat	 st;
+	FILE		*f;
+	glob_t		 g;
 
-	if (depth > 4 || (f = fopen(path, "re")) == NULL)
+	if (depth > 4)
 		return;
+	if ((f = fopen(path, "re")) == NULL) {
+		if (errno == ENOENT)
+			closure_record(path, NULL);
+		else
+			closure_spoil();
+		return;
+	}
+	if (fstat(fileno(f), &st) == 0)
+		closure_record(path, &st);
+	else
+		closure_spoil();
 	while (fgets(line, sizeof(line), f) != NULL) {
 		line[strcspn(line, "#\n")] = '\0';
 		for (p = line; *p == ' ' || *p == '\t'; p++)
@@ -73,6 +92,14 @@ conf_read(const char *path, int depth)
 		if (strncmp(p, "include", 7) == 0 && (p[7] == ' ' || p[7] == '\t')) {
 			for (p += 8; *p == ' ' || *p == '\t'; p++)
 				;
+			/* a file added to the included directory changes it */
+			dir_of(p, dir, sizeof(dir));
+			if (strpbrk(dir, "*?[") != NULL)
+				closure_spoil();
+			else if (lstat(dir, &st) == 0)
+				closure_record(dir, &st);
+			else
+				closure_record(dir, NULL);
 			if (glob(p, 0, NULL, &g) == 0) {
 				for (size_t i = 0; i < g.gl_pathc; i++)
 					conf_read(g.gl_pathv[i], depth + 1);
@@ -135,23 +162,99 @@ hcache_path(char *buf, size_t len)
 	    home && *home ? home : "/tmp");
 }
 
+static size_t
+hcache_hash(dev_t dev, ino_t ino, off_t size, long long mtime)
+{
+	uint64_t	h = (uint64_t)ino * 0x9e3779b97f4a7c15ULL;
+
+	h ^= (uint64_t)dev + (h << 6) + (h >> 2);
+	h ^= (uint64_t)size * 0xff51afd7ed558ccdULL;
+	h ^= (uint64_t)mtime + (h << 6) + (h >> 2);
+	return (size_t)(h ^ (h >> 29));
+}
+
+static void
+hcache_index_put(size_t i)
+{
+	const struct hcache	*e = &hc[i];
+	size_t			 k;
+
+	k = hcache_hash(e->dev, e->ino, e->size, e->mtime) & (hc_slots - 1);
+	while (hc_index[k] != 0)
+		k = (k + 1) & (hc_slots - 1);
+	hc_index[k] = i + 1;
+}
+
+/*
+ * Keep the index at most half full for want entries: 0 when it has room,
+ * 1 when it was rebuilt with every entry, -1 (no index) on ENOMEM.
+ */
+static int
+hcache_index_grow(size_t want)
+{
+	size_t	n = 64;
+
+	if (hc_slots > 2 * want)
+		return 0;
+	while (n <= 2 * want)
+		n *= 2;
+	free(hc_index);
+	if ((hc_index = calloc(n, sizeof(*hc_index))) == NULL) {
+		hc_slots = 0;
+		return -1;
+	}
+	hc_slots = n;
+	for (size_t i = 0; i < nhc; i++)
+		hcache_index_put(i);
+	return 1;
+}
+
+static struct hcache *
+hcache_find(const struct stat *st, long long mt)
+{
+	struct hcache	*e;
+	size_t		 k;
+
+	if (hc_slots == 0)
+		return NULL;
+	k = hcache_hash(st->st_dev, st->st_ino, st->st_size, mt) &
+	    (hc_slots - 1);
+	for (; hc_index[k] != 0; k = (k + 1) & (hc_slots - 1)) {
+		e = &hc[hc_index[k] - 1];
+		if (e->dev == st->st_dev && e->ino == st->st_ino &&
+		    e->size == st->st_size && e->mtime == mt)
+			return e;
+	}
+	return NULL;
+}
+
 static void
 hcache_load(void)
 {
 	char		 path[PATH_MAX];
 	struct hcache	 e;
 	FILE		*f;
+	struct stat	 st;
+	size_t		 n;
 
 	hc_loaded = 1;
 	hcache_path(path, sizeof(path));
-	if ((f = fopen(path, "re")) == NULL)
-		return;
-	while (fread(&e, sizeof(e), 1, f) == 1 && nhc < 1000000) {
-		if ((hc = reallocarray(hc, nhc + 1, sizeof(*hc))) == NULL)
-			break;
-		hc[nhc++] = e;
+	if ((f = fopen(path, "re")) != NULL) {
+		/*
+		 * Whole records only, at most what push_save_cache keeps,
+		 * from a file that only we could have written.
+		 */
+		if (fstat(fileno(f), &st) == 0 && st.st_size > 0 &&
+		    st.st_uid == geteuid() && !(st.st_mode & 022)) {
+			n = (size_t)st.st_size / sizeof(e);
+			if (n > HCACHE_MAX)
+				n = HCACHE_MAX;
+			if ((hc = reallocarray(NULL, n, sizeof(*hc))) != NULL)
+				nhc = fread(hc, sizeof(*hc), n, f);
+		}
+		fclose(f);
 	}
-	fclose(f);
+	hcache_index_grow(nhc);
 }
 
 void
@@ -159,6 +262,7 @@ push_save_cache(void)
 {
 	char	 path[PATH_MAX], tmp[PATH_MAX + 16], *slash;
 	FILE	*f;
+	int	 fd;
 
 	if (!hc_dirty)
 		return;
@@ -169,10 +273,17 @@ push_save_cache(void)
 		*slash = '/';
 	}
 	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
-	if ((f = fopen(tmp, "we")) == NULL)
+	/* ours alone, whatever the umask: hcache_load trusts no other */
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1)
 		return;
+	if ((f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		unlink(tmp);
+		return;
+	}
 	/* keep the newest entries; the cache is only an optimisation */
-	size_t first = nhc > 100000 ? nhc - 100000 : 0;
+	size_t first = nhc > HCACHE_MAX ? nhc - HCACHE_MAX : 0;
 	if (fwrite(hc + first, sizeof(*hc), nhc - first, f) != nhc - first) {
 		fclose(f);
 		unlink(tmp);
@@ -195,13 +306,14 @@ hash_file(int fd, const struct stat *st, unsigned char *out)
 	mt = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
 	if (!hc_loaded)
 		hcache_load();
-	for (size_t i = 0; i < nhc; i++) {
-		e = &hc[i];
-		if (e->dev == st->st_dev && e->ino == st->st_ino &&
-		    e->size == st->st_size && e->mtime == mt) {
-			memcpy(out, e->hash, 32);
-			return 0;
-		}
+	if ((e = hcache_find(st, mt)) != NULL) {
+		memcpy(out, e->hash, 32);
+		return 0;
+	}
+	if (!sodium_ready) {
+		if (sodium_init() < 0)
+			errx(255, "libsodium initialisation failed");
+		sodium_ready = 1;
 	}
 	crypto_generichash_init(&s, NULL, 0, 32);
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
@@ -218,6 +330,9 @@ hash_file(int fd, const struct stat *st, unsigned char *out)
 		memcpy(hc[nhc].hash, out, 32);
 		nhc++;
 		hc_dirty = 1;
+		/* a rebuilt index has the new entry already */
+		if (hcache_index_grow(nhc) == 0)
+			hcache_index_put(nhc - 1);
 	}
 	return 0;
 }
@@ -323,6 +438,8 @@ try_dirs(const char *list, const char *origin, const char *name, char *found,
 			continue;
 		if (access(found, R_OK) == 0)
 			return 0;
+		/* searched in vain: a library appearing here must win */
+		closure_record(found, NULL);
 	}
 	return -1;
 }
@@ -341,6 +458,11 @@ add_elf_deps(struct manifest *m, const char *path, int fd, int depth)
 	const char	*rpath = NULL, *runpath = NULL, *needed[256];
 	int		 nneeded = 0;
 
+	if (!elf_ready) {
+		if (elf_version(EV_CURRENT) == EV_NONE)
+			errx(255, "libelf: %s", elf_errmsg(-1));
+		elf_ready = 1;
+	}
 	if ((e = elf_begin(fd, ELF_C_READ_MMAP, NULL)) == NULL)
 		return;
 	if (elf_kind(e) != ELF_K_ELF) {
@@ -409,12 +531,16 @@ add_elf_deps(struct manifest *m, const char *path, int fd, int depth)
 			snprintf(found, sizeof(found), "%s/%s", libdirs[j], name);
 			if (access(found, R_OK) == 0)
 				ok = 0;
+			else
+				closure_record(found, NULL);
 		}
 		if (ok == 0)
 			add_path(m, found, depth + 1);
-		else
+		else {
 			warnx("%s: needed library %s not found on the front end",
 			    path, name);
+			closure_spoil();
+		}
 	}
 	elf_end(e);
 }
@@ -441,6 +567,8 @@ add_path_from(struct manifest *m, const char *path, int depth, int from_link)
 	if (!path_is_clean(path)) {
 		char	*slash;
 
+		/* realpath's view of each directory is not checked later */
+		closure_spoil();
 		snprintf(abs, sizeof(abs), "%s", path);
 		slash = strrchr(abs, '/');
 		*slash = '\0';
@@ -466,12 +594,16 @@ add_path_from(struct manifest *m, const char *path, int depth, int from_link)
 		return;
 	if (lstat(path, &st) == -1) {
 		/* a dangling link's target is not there to push: not an error */
-		if (errno == ENOENT && from_link)
+		if (errno == ENOENT && from_link) {
+			closure_record(path, NULL);
 			return;
+		}
+		closure_spoil();
 		warn("push %s", path);
 		m->errors++;
 		return;
 	}
+	closure_record(path, &st);
 	if (S_ISLNK(st.st_mode)) {
 		if ((n = readlink(path, target, sizeof(target) - 1)) < 0) {
 			warn("push %s", path);
@@ -497,6 +629,8 @@ add_path_from(struct manifest *m, const char *path, int depth, int from_link)
 		DIR		*d;
 		struct dirent	*de;
 
+		/* a directory's entries are not checked later */
+		closure_spoil();
 		if ((d = opendir(path)) == NULL) {
 			warn("push %s", path);
 			m->errors++;
@@ -512,8 +646,10 @@ add_path_from(struct manifest *m, const char *path, int depth, int from_link)
 		closedir(d);
 		return;
 	}
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st.st_mode)) {
+		closure_spoil();
 		return;
+	}
 	/* opened as the user: nobody pushes what they cannot read */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		warn("push %s", path);
@@ -588,9 +724,21 @@ push_resolve(const char *cmd, char *out, size_t len)
 void
 push_add(struct manifest *m, const char *path)
 {
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		errx(255, "libelf: %s", elf_errmsg(-1));
-	if (sodium_init() < 0)
-		errx(255, "libsodium initialisation failed");
 	add_path(m, path, 0);
+}
+
+/*
+ * The command: from the closure cache when nothing changed since its last
+ * walk, else walked (and cached).  After --push files it is walked only.
+ */
+void
+push_command(struct manifest *m, const char *path)
+{
+	if (m->n == 0) {
+		if (closure_load(path, m) == 0)
+			return;
+		closure_begin();
+	}
+	add_path(m, path, 0);
+	closure_end(path, m);
 }

@@ -33,6 +33,7 @@
 #define PROC_MAXARGS	65536		/* argv + envp entries at most */
 #define PROC_LINK_HIGH	(4u << 20)	/* stop reading output above this backlog */
 #define PROC_TTY_MODE	0620		/* a login's pty: rw user, w group */
+#define PROC_HUP_RETRY_MS 100		/* pty with no slave open: look again */
 
 struct rproc {
 	pid_t		 gpid;		/* the ghost's PID: the key */
@@ -48,6 +49,7 @@ struct rproc {
 	int		 exited;
 	int		 status;
 	int		 stopsig;	/* the job-control signal we turned into SIGSTOP */
+	uint64_t	 slave_gone;	/* when a pty read said no one holds the slave */
 	struct rproc	*next;
 };
 
@@ -128,6 +130,28 @@ proc_maybe_finish(struct rproc *rp)
 	proc_free(rp);
 }
 
+/*
+ * nodeinit installs no handler and ignores nothing itself, but PID 1 of a
+ * virtual node may have inherited SIG_IGN dispositions, which an exec
+ * keeps.  Find them once; each child resets only those (a handler would
+ * not survive the exec anyway), rather than 64 signal() calls per exec.
+ */
+static sigset_t	ignored;
+static int	ignored_known;
+
+static void
+proc_find_ignored(void)
+{
+	struct sigaction	sa;
+	int			i;
+
+	sigemptyset(&ignored);
+	for (i = 1; i < NSIG; i++)
+		if (sigaction(i, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			sigaddset(&ignored, i);
+	ignored_known = 1;
+}
+
 /* Runs in the child after clone3: raw syscalls only where libc caches ids. */
 static void __attribute__((noreturn))
 proc_child(int errfd, int *child_fd, int ttyfd, uid_t uid, gid_t gid,
@@ -141,7 +165,8 @@ proc_child(int errfd, int *child_fd, int ttyfd, uid_t uid, gid_t gid,
 
 	sigemptyset(&none);
 	for (i = 1; i < NSIG; i++)
-		signal(i, SIG_DFL);
+		if (sigismember(&ignored, i) == 1)
+			signal(i, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();
 	/* a new session leader takes the pty as its controlling terminal */
@@ -399,6 +424,8 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 		child_fd[1] = pout[1];
 		child_fd[2] = perr[1];
 	}
+	if (!ignored_known)
+		proc_find_ignored();
 	pid = proc_clone(gpid);
 	if (pid == -1)
 		goto syserr;
@@ -661,6 +688,17 @@ proc_output(struct rproc *rp, int s)
 	 */
 	if (n < 0 && errno == EAGAIN && !(rp->tty && rp->exited))
 		return;
+	/*
+	 * EIO while the process lives: it closed the slave, as a program
+	 * does with its stdio just before it exits.  Closing the master now
+	 * would hang it up, and it would die of SIGHUP instead of its own
+	 * exit; so wait for its end, only looking again now and then (the
+	 * master keeps saying POLLHUP) in case it opens the terminal again.
+	 */
+	if (n < 0 && errno == EIO && rp->tty && !rp->exited) {
+		rp->slave_gone = now_ms();
+		return;
+	}
 	wire_msg_init(&m, buf, sizeof(buf), MSG_IO, 0, 0);
 	wire_put_u32(&m, A_PID, (uint32_t)rp->gpid);
 	wire_put_u8(&m, A_STREAM, (uint8_t)s);
@@ -724,7 +762,9 @@ proc_poll_setup(struct pollfd *pfd, int max)
 			else if (s == 0 && rp->inlen > 0)
 				pfd[n].events = POLLOUT;
 			else if (s > 0 && reading &&
-			    rp->unacked[s] < IO_WINDOW)
+			    rp->unacked[s] < IO_WINDOW && (!rp->slave_gone ||
+			    rp->exited ||
+			    now_ms() - rp->slave_gone >= PROC_HUP_RETRY_MS))
 				pfd[n].events = POLLIN;
 			if (pfd[n].events)
 				pfd[n].fd = rp->fd[s];

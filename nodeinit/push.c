@@ -208,18 +208,35 @@ push_link(const unsigned char *body, size_t blen, char *msg, size_t msglen)
 	struct wire_iter	it;
 	struct wire_attr	a;
 	struct mfile		f;
-	struct stat		st;
+	struct stat		st, cst;
 	struct blob		*b = NULL;
-	char			cname[256], tmp[4200];
+	char			cname[256], tmp[4200], cur[4096];
+	ssize_t			n;
+	int			there;
 
 	wire_iter_init(&it, body, blen);
 	while (wire_iter_next(&it, &a) == 1) {
 		if (a.type != A_MFILE || mfile_parse(&a, &f) == -1)
 			continue;
-		if (lstat(f.path, &st) == 0 && !cache_is_linked(f.path) &&
-		    !is_applet(f.path, &st))
+		there = lstat(f.path, &st) == 0;
+		if (there && !cache_is_linked(f.path) && !is_applet(f.path, &st))
 			continue;
-		mkdirs(f.path);
+		/* a warm exec finds its paths linked already: leave them */
+		if (there && f.type == MFILE_LINK && S_ISLNK(st.st_mode) &&
+		    (n = readlink(f.path, cur, sizeof(cur))) >= 0 &&
+		    (size_t)n == strlen(f.target) &&
+		    memcmp(cur, f.target, (size_t)n) == 0)
+			continue;
+		if (there && f.type == MFILE_REG) {
+			cache_name(&f, cname, sizeof(cname));
+			if (stat(cname, &cst) == 0 && cst.st_ino == st.st_ino &&
+			    cst.st_dev == st.st_dev && S_ISREG(st.st_mode)) {
+				cache_linked(f.path, cache_find(cname));
+				continue;
+			}
+		}
+		if (!there)
+			mkdirs(f.path);
 		snprintf(tmp, sizeof(tmp), "%s.bproc-tmp", f.path);
 		unlink(tmp);
 		if (f.type == MFILE_LINK) {
