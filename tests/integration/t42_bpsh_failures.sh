@@ -145,6 +145,14 @@ check "bpsh 9 true -> '9: No such node' (got '$(cat "$TMP/e")')" \
 check "and exit 255 (got $RC)" test "$RC" = 255
 out=$(bpsh n2 hostname 2>&1)
 check "bpsh n2 hostname -> n2 (got '$out')" test "$out" = n2
+# a set that runs past the last node: the nodes that exist run, the others
+# are errors, and bpsh ends (it once waited for the jobs that never began)
+run_err o e timeout -s KILL 20 "$BIN/bpsh" -p 0-5 hostname
+check "bpsh -p 0-5 hostname on 4 nodes: exit 255 (got $RC)" test "$RC" = 255
+check "and says '4: No such node' and '5: No such node' (got '$(tr '\n' '|' <"$TMP/e")')" \
+    sh -c "grep -qx '4: No such node' '$TMP/e' && grep -qx '5: No such node' '$TMP/e'"
+check "and nodes 0-3 ran (got '$(tr '\n' '|' <"$TMP/o")')" \
+    test "$(sort "$TMP/o" | tr '\n' ' ')" = "  0: n0   1: n1   2: n2   3: n3 "
 run_err o e bpsh 0 no-such-command-t42
 say "    bpsh 0 no-such-command-t42 -> exit $RC: $(cat "$TMP/e")"
 check "a missing command: '0: ...no-such-command-t42...: No such file or directory'" \
