@@ -14,7 +14,7 @@ SODIUM_A := $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libsodium.a ] && echo $$d/libsodium.a && break; done)
 
 COMMON_SRC := common/wire.c common/proto.c common/conn.c common/auth.c \
-	      common/log.c common/nodeset.c
+	      common/log.c common/nodeset.c common/path.c
 LIB_SRC	:= master/libbproc.c common/wire.c common/proto.c common/nodeset.c
 MASTER_SRC := master/bpmaster.c master/event.c master/config.c master/proc.c master/trace.c \
 	      master/node.c master/ctl.c master/dnsmasq.c $(COMMON_SRC)
@@ -98,7 +98,7 @@ $(OUT)/bin/bpcp: master/bpcp.c $(OUT)/lib/libbproc.a | $(OUT)/bin
 ELF_A	:= $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libelf.a ] && echo $$d/libelf.a $$d/libz.a && break; done)
 BPSH_SRC := master/bpsh.c master/push.c master/closure.c master/libbproc.c \
-	    common/wire.c \
+	    common/wire.c common/path.c \
 	    common/proto.c common/nodeset.c common/sodium_compat.c
 
 $(OUT)/musl-elf/.stamp:

@@ -27,6 +27,7 @@
 
 #include "bpmaster.h"
 #include "log.h"
+#include "path.h"
 
 #define PUSH_GPID	0	/* the PID setup's NEED, BLOB and result carry */
 #define PUSH_HT		8192	/* buckets of the push list's path index */
@@ -300,43 +301,6 @@ link_send(struct nodelink *l, struct wire_msg *m)
  */
 static void	push_scan_path(const char *, int);
 
-static void
-push_dir_of(const char *path, char *out, size_t len)
-{
-	const char	*s = strrchr(path, '/');
-
-	snprintf(out, len, "%.*s", s && s != path ? (int)(s - path) : 1,
-	    s && s != path ? path : "/");
-}
-
-/* "//", "/./" and "dir/.." out, lexically: the node takes clean paths. */
-static void
-push_path_clean(char *p)
-{
-	char	*out = p, *in = p, *seg;
-
-	while (*in) {
-		while (*in == '/')
-			in++;
-		seg = in;
-		while (*in && *in != '/')
-			in++;
-		if (in == seg || (in - seg == 1 && seg[0] == '.'))
-			continue;
-		if (in - seg == 2 && seg[0] == '.' && seg[1] == '.') {
-			while (out > p && *--out != '/')
-				;
-			continue;
-		}
-		*out++ = '/';
-		memmove(out, seg, (size_t)(in - seg));
-		out += in - seg;
-	}
-	if (out == p)
-		*out++ = '/';
-	*out = '\0';
-}
-
 static unsigned int
 push_ht_index(const char *s)
 {
@@ -481,10 +445,10 @@ push_scan_path(const char *path, int depth)
 	if (target[0] == '/')
 		snprintf(abs, sizeof(abs), "%s", target);
 	else {
-		push_dir_of(path, dir, sizeof(dir));
+		path_dir(path, dir, sizeof(dir));
 		snprintf(abs, sizeof(abs), "%s/%s", dir, target);
 	}
-	push_path_clean(abs);
+	path_clean(abs);
 	push_scan_path(abs, depth + 1);
 }
 
@@ -513,7 +477,7 @@ node_push_scan(void)
 		char	p[4096];
 
 		snprintf(p, sizeof(p), "%s", conf.push[i]);
-		push_path_clean(p);
+		path_clean(p);
 		push_scan_path(p, 0);
 	}
 	for (i = 0; i < nspf; i++)

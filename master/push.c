@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "bproc.h"
+#include "path.h"
 #include "push.h"
 
 #define PUSH_MAXFILES	100000	/* files one run may push */
@@ -47,7 +48,6 @@ static int		 sodium_ready, elf_ready;
 static char		**libdirs;
 static size_t		 nlibdirs;
 
-static void	dir_of(const char *, char *, size_t);
 
 static void
 dirs_add(const char *d)
@@ -93,7 +93,7 @@ conf_read(const char *path, int depth)
 			for (p += 8; *p == ' ' || *p == '\t'; p++)
 				;
 			/* a file added to the included directory changes it */
-			dir_of(p, dir, sizeof(dir));
+			path_dir(p, dir, sizeof(dir));
 			if (strpbrk(dir, "*?[") != NULL)
 				closure_spoil();
 			else if (lstat(dir, &st) == 0)
@@ -339,37 +339,6 @@ hash_file(int fd, const struct stat *st, unsigned char *out)
 
 static void	add_path_from(struct manifest *, const char *, int, int);
 
-/*
- * Collapse "//", "/./" and "dir/.." in place: the node resolves a link's
- * target against real directories, so the lexical form is what it finds.
- */
-static void
-path_clean(char *p)
-{
-	char	*out = p, *in = p, *seg;
-
-	while (*in) {
-		while (*in == '/')
-			in++;
-		seg = in;
-		while (*in && *in != '/')
-			in++;
-		if (in - seg == 0 || (in - seg == 1 && seg[0] == '.'))
-			continue;
-		if (in - seg == 2 && seg[0] == '.' && seg[1] == '.') {
-			while (out > p && *--out != '/')
-				;
-			continue;
-		}
-		*out++ = '/';
-		memmove(out, seg, (size_t)(in - seg));
-		out += in - seg;
-	}
-	if (out == p)
-		*out++ = '/';
-	*out = '\0';
-}
-
 /* No "//", "." or ".." component and no trailing "/". */
 static int
 path_is_clean(const char *p)
@@ -391,17 +360,6 @@ static void
 add_path(struct manifest *m, const char *path, int depth)
 {
 	add_path_from(m, path, depth, 0);
-}
-
-/* The directory part of path, for $ORIGIN. */
-static void
-dir_of(const char *path, char *out, size_t len)
-{
-	const char	*s = strrchr(path, '/');
-
-	snprintf(out, len, "%.*s", s ? (int)(s - path) : 1, s ? path : ".");
-	if (out[0] == '\0')
-		snprintf(out, len, "/");
 }
 
 /* Expand $ORIGIN / ${ORIGIN} in one search-path element. */
@@ -509,7 +467,7 @@ add_elf_deps(struct manifest *m, const char *path, int fd, int depth)
 				runpath = s;
 		}
 	}
-	dir_of(path, origin, sizeof(origin));
+	path_dir(path, origin, sizeof(origin));
 	dirs_init();
 	for (int k = 0; k < nneeded; k++) {
 		const char	*name = needed[k];
@@ -618,7 +576,7 @@ add_path_from(struct manifest *m, const char *path, int depth, int from_link)
 		if (target[0] == '/')
 			snprintf(abs, sizeof(abs), "%s", target);
 		else {
-			dir_of(path, dir, sizeof(dir));
+			path_dir(path, dir, sizeof(dir));
 			snprintf(abs, sizeof(abs), "%s/%s", dir, target);
 		}
 		path_clean(abs);

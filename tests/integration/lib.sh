@@ -123,6 +123,18 @@ json_field() {
 	printf '%s\n' "$1" | sed -n "s/.*\"$2\": \"\{0,1\}\([^\",}]*\)\"\{0,1\}[,}].*/\1/p"
 }
 node_pid1() { cat "$BPVC_STATE/node$1.pid" 2>/dev/null; }
+# node_root N: node N's root directory, seen from the front end.
+node_root() { echo "/proc/$(node_pid1 "$1")/root"; }
+# node_procs N: "PID:comm" of every process on node N but its PID 1.
+node_procs() {
+	local r p out=
+	r=$(node_root "$1")
+	for p in $(ls "$r/proc" 2>/dev/null | grep -E '^[0-9]+$'); do
+		[ "$p" = 1 ] && continue
+		out+=" $p:$(cat "$r/proc/$p/comm" 2>/dev/null)"
+	done
+	echo "${out# }"
+}
 
 # Show the end of a log when a check failed, to save a rerun.
 show_log() {

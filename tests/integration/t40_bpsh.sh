@@ -28,17 +28,6 @@ bpsh() { "$BIN/bpsh" "$@"; }
 rc() { { "$@" 2>&3 3>&-; } 3>&2 2>/dev/null; RC=$?; }
 quiet() { { "$@"; } 2>/dev/null; }
 
-node_root() { echo "/proc/$(node_pid1 "$1")/root"; }
-# node_procs N: "PID:comm" of every process on node N but its PID 1.
-node_procs() {
-	local r p out=
-	r=$(node_root "$1")
-	for p in $(ls "$r/proc" 2>/dev/null | grep -E '^[0-9]+$'); do
-		[ "$p" = 1 ] && continue
-		out+=" $p:$(cat "$r/proc/$p/comm" 2>/dev/null)"
-	done
-	echo "${out# }"
-}
 # node_pstate N PID: the State letter of PID on node N, or nothing.
 node_pstate() {
 	sed -n 's/^State:[[:space:]]*\([A-Za-z]\).*/\1/p' \

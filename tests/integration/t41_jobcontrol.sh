@@ -20,7 +20,6 @@ PROMPT='jc$ '
 TMP=$(mktemp -d /tmp/t41.XXXXXX)
 on_exit "rm -rf '$TMP'"
 
-node_root() { echo "/proc/$(node_pid1 "$1")/root"; }
 # node_sleeps N: "PID:State" of every `sleep` on node N.
 node_sleeps() {
 	local r p out=
@@ -28,15 +27,6 @@ node_sleeps() {
 	for p in $(ls "$r/proc" 2>/dev/null | grep -E '^[0-9]+$'); do
 		[ "$(cat "$r/proc/$p/comm" 2>/dev/null)" = sleep ] || continue
 		out+=" $p:$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "$r/proc/$p/status" 2>/dev/null)"
-	done
-	echo "${out# }"
-}
-node_procs() {
-	local r p out=
-	r=$(node_root "$1")
-	for p in $(ls "$r/proc" 2>/dev/null | grep -E '^[0-9]+$'); do
-		[ "$p" = 1 ] && continue
-		out+=" $p:$(cat "$r/proc/$p/comm" 2>/dev/null)"
 	done
 	echo "${out# }"
 }

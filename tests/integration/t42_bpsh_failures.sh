@@ -39,16 +39,6 @@ run_err() {
 	rc "$@" >"$TMP/$o" 2>"$TMP/$e"
 }
 
-node_root() { echo "/proc/$(node_pid1 "$1")/root"; }
-node_procs() {
-	local r p out=
-	r=$(node_root "$1")
-	for p in $(ls "$r/proc" 2>/dev/null | grep -E '^[0-9]+$'); do
-		[ "$p" = 1 ] && continue
-		out+=" $p:$(cat "$r/proc/$p/comm" 2>/dev/null)"
-	done
-	echo "${out# }"
-}
 node_status_field() {
 	sed -n "s/^$3:[[:space:]]*//p" "$(node_root "$1")/proc/$2/status" 2>/dev/null |
 	    tr -s ' \t' ' ' | sed 's/ $//'

@@ -25,7 +25,6 @@ TMP=$(mktemp -d /tmp/t43.XXXXXX)
 on_exit "rm -rf '$TMP'"
 
 bpsh() { "$BIN/bpsh" "$@"; }
-node_root() { echo "/proc/$(node_pid1 "$1")/root"; }
 # node_comm N NAME: "PID:State" of every NAME process on node N
 node_comm() {
 	local r p out=
@@ -33,15 +32,6 @@ node_comm() {
 	for p in $(ls "$r/proc" 2>/dev/null | grep -E '^[0-9]+$'); do
 		[ "$(cat "$r/proc/$p/comm" 2>/dev/null)" = "$2" ] || continue
 		out+=" $p:$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "$r/proc/$p/status" 2>/dev/null)"
-	done
-	echo "${out# }"
-}
-node_procs() {
-	local r p out=
-	r=$(node_root "$1")
-	for p in $(ls "$r/proc" 2>/dev/null | grep -E '^[0-9]+$'); do
-		[ "$p" = 1 ] && continue
-		out+=" $p:$(cat "$r/proc/$p/comm" 2>/dev/null)"
 	done
 	echo "${out# }"
 }

@@ -40,7 +40,6 @@ export HOME=$TMP/home
 mkdir -p "$HOME"
 
 bpsh() { "$BIN/bpsh" "$@"; }
-node_root() { echo "/proc/$(node_pid1 "$1")/root"; }
 push_bytes() { json_field "$(node_json "$1")" push_bytes; }
 cache_bytes() { json_field "$(node_json "$1")" cache_bytes; }
 # run_out DESCRIPTION EXPECTED COMMAND...: the command's stdout must be

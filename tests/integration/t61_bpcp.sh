@@ -36,7 +36,6 @@ umask 022
 
 bpcp() { "$BIN/bpcp" "$@"; }
 bpsh() { "$BIN/bpsh" "$@"; }
-node_root() { echo "/proc/$(node_pid1 "$1")/root"; }
 hash_of() { sha256sum <"$1" | cut -d' ' -f1; }
 # tree_list DIR: every entry's type, path, mode, link target, and the
 # hash of each file, in a stable order

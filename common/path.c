@@ -1,0 +1,51 @@
+/*
+ * Lexical path clean-up.  Symlink targets in a manifest are resolved
+ * against the node's real directories, which the manifest itself creates,
+ * so the lexical form is what the node will find.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "path.h"
+
+/* Collapse "//", "/./" and "dir/.." in place; "" becomes "/". */
+void
+path_clean(char *p)
+{
+	char	*out = p, *in = p, *seg;
+
+	while (*in) {
+		while (*in == '/')
+			in++;
+		seg = in;
+		while (*in && *in != '/')
+			in++;
+		if (in == seg || (in - seg == 1 && seg[0] == '.'))
+			continue;
+		if (in - seg == 2 && seg[0] == '.' && seg[1] == '.') {
+			while (out > p && *--out != '/')
+				;
+			continue;
+		}
+		*out++ = '/';
+		memmove(out, seg, (size_t)(in - seg));
+		out += in - seg;
+	}
+	if (out == p)
+		*out++ = '/';
+	*out = '\0';
+}
+
+/* The directory part of path ("/" for "/x", "." for "x"). */
+void
+path_dir(const char *path, char *out, size_t len)
+{
+	const char	*s = strrchr(path, '/');
+
+	if (s == NULL)
+		snprintf(out, len, ".");
+	else if (s == path)
+		snprintf(out, len, "/");
+	else
+		snprintf(out, len, "%.*s", (int)(s - path), path);
+}

@@ -1,0 +1,13 @@
+/*
+ * Path helpers shared by the tools and the master: both build manifests
+ * whose paths the node takes only in clean, absolute form.
+ */
+#ifndef BPROC_PATH_H
+#define BPROC_PATH_H
+
+#include <stddef.h>
+
+void	path_clean(char *);
+void	path_dir(const char *, char *, size_t);
+
+#endif

@@ -1,0 +1,68 @@
+/* Unit tests for common/path.c: the paths manifests carry to nodes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "path.h"
+
+static void
+clean_is(const char *in, const char *want)
+{
+	char	buf[256];
+
+	snprintf(buf, sizeof(buf), "%s", in);
+	path_clean(buf);
+	assert_string_equal(buf, want);
+}
+
+static void
+test_clean(void **state)
+{
+	(void)state;
+	clean_is("/usr/lib/x86_64-linux-gnu/libc.so.6",
+	    "/usr/lib/x86_64-linux-gnu/libc.so.6");
+	clean_is("//usr///lib/", "/usr/lib");
+	clean_is("/usr/./lib/./x", "/usr/lib/x");
+	clean_is("/opt/app/bin/../lib/libfoo.so.1", "/opt/app/lib/libfoo.so.1");
+	clean_is("/a/b/../../c", "/c");
+	/* ".." never climbs above the root */
+	clean_is("/../../etc/passwd", "/etc/passwd");
+	clean_is("/..", "/");
+	clean_is("/", "/");
+	clean_is("", "/");
+	clean_is("/a/..b/c", "/a/..b/c");
+	clean_is("/a/.b/./c", "/a/.b/c");
+}
+
+static void
+dir_is(const char *in, const char *want)
+{
+	char	buf[256];
+
+	path_dir(in, buf, sizeof(buf));
+	assert_string_equal(buf, want);
+}
+
+static void
+test_dir(void **state)
+{
+	(void)state;
+	dir_is("/usr/bin/true", "/usr/bin");
+	dir_is("/true", "/");
+	dir_is("true", ".");
+	dir_is("/", "/");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_clean),
+		cmocka_unit_test(test_dir),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
