@@ -170,3 +170,38 @@ user_tools() {
 	cp "$BIN"/* "$TOP/out/libexec/bpghost" "$UBIN/"
 	export BPROC_GHOST=$UBIN/bpghost
 }
+
+# Driving an interactive bash in a private tmux server, as a user at a
+# terminal: the test sets TM (the tmux command with its own socket), PANE,
+# SHPID (the pane's bash) and PROMPT_END (the end of its prompt, a regex).
+pane() { "${TM[@]}" capture-pane -p -J -S -300 -t "$PANE" 2>/dev/null; }
+keys() { "${TM[@]}" send-keys -t "$PANE" "$@"; }
+# line TEXT: type a command line and Enter
+line() { keys -l "$1"; keys Enter; }
+MARK=0
+# ask CMD: run CMD in the pane followed by a marker echo with its status;
+# OUT is that status, or '(no answer)'.
+ask() {
+	MARK=$((MARK + 1))
+	line "$1; echo m$MARK=\$?"
+	if wait_for 'pane | grep -q "^m$MARK="' 15; then
+		OUT=$(pane | sed -n "s/^m$MARK=//p" | tail -n1)
+	else
+		OUT='(no answer)'
+	fi
+}
+show_pane() { pane | sed '/^$/d' | tail -n "${1:-12}" | sed 's/^/    | /'; }
+# (the prompt may follow a "^C" on the same line when the job did not die
+# of SIGINT itself: bash then prints no newline)
+prompt_back() { pane | sed '/^$/d; s/ *$//' | tail -n1 | grep -q "${PROMPT_END}\$"; }
+# pane_kill_jobs: after a failed check, SIGKILL what the pane's bash runs
+# (bpsh, ghosts: our own processes) until its prompt is back.
+pane_kill_jobs() {
+	local kids i
+	for i in 1 2 3 4 5; do
+		# everything in the pane's session but bash (a loop may start more)
+		kids=$(ps -o pid= -s "$SHPID" | tr -d ' ' | grep -vx "$SHPID")
+		[ -n "$kids" ] && kill -KILL $kids 2>/dev/null
+		wait_for prompt_back 1 && break
+	done
+}

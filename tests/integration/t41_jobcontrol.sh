@@ -40,37 +40,9 @@ all_sleeps_in() {
 	done
 }
 
-pane() { "${TM[@]}" capture-pane -p -J -S -200 -t "$PANE" 2>/dev/null; }
-keys() { "${TM[@]}" send-keys -t "$PANE" "$@"; }
-# line TEXT: type a command line and Enter
-line() { keys -l "$1"; keys Enter; }
-MARK=0
-# ask CMD: run CMD in the pane followed by a marker echo; wait for the
-# marker and set OUT to the marker line's text after "=".
-ask() {
-	MARK=$((MARK + 1))
-	line "$1; echo m$MARK=\$?"
-	if wait_for 'pane | grep -q "^m$MARK="' 10; then
-		OUT=$(pane | sed -n "s/^m$MARK=//p" | tail -n1)
-	else
-		OUT='(no answer)'
-	fi
-}
-show_pane() { pane | sed '/^$/d' | tail -n "${1:-12}" | sed 's/^/    | /'; }
-# (the prompt may follow a "^C" on the same line when the job did not die
-# of SIGINT itself: bash then prints no newline)
-prompt_back() { pane | sed '/^$/d; s/ *$//' | tail -n1 | grep -q 'jc\$$'; }
-# recover: after a failed check, SIGKILL what the pane's bash runs (bpsh,
-# ghosts: our own processes) and wait for its prompt, so the next checks
-# start clean.
+PROMPT_END='jc\$'
 recover() {
-	local kids i
-	for i in 1 2 3 4 5; do
-		# everything in the pane's session but bash (a loop may start more)
-		kids=$(ps -o pid= -s "$SHPID" | tr -d ' ' | grep -vx "$SHPID")
-		[ -n "$kids" ] && kill -KILL $kids 2>/dev/null
-		wait_for prompt_back 1 && break
-	done
+	pane_kill_jobs
 	line "clear"
 	wait_for prompt_back 5
 }

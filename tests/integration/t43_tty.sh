@@ -36,32 +36,9 @@ node_comm() {
 	echo "${out# }"
 }
 
-pane() { "${TM[@]}" capture-pane -p -J -S -300 -t "$PANE" 2>/dev/null; }
-keys() { "${TM[@]}" send-keys -t "$PANE" "$@"; }
-line() { keys -l "$1"; keys Enter; }
-MARK=0
-# ask CMD: run CMD in the pane, then a marker echo with its status; OUT is
-# that status, or '(no answer)'.
-ask() {
-	MARK=$((MARK + 1))
-	line "$1; echo m$MARK=\$?"
-	if wait_for 'pane | grep -q "^m$MARK="' 15; then
-		OUT=$(pane | sed -n "s/^m$MARK=//p" | tail -n1)
-	else
-		OUT='(no answer)'
-	fi
-}
-show_pane() { pane | sed '/^$/d' | tail -n "${1:-12}" | sed 's/^/    | /'; }
-prompt_back() { pane | sed '/^$/d; s/ *$//' | tail -n1 | grep -q 'tt\$$'; }
-# recover: after a failed check, SIGKILL what the pane's bash runs and
-# put the terminal back, so the next checks start clean.
+PROMPT_END='tt\$'
 recover() {
-	local kids i
-	for i in 1 2 3 4 5; do
-		kids=$(ps -o pid= -s "$SHPID" | tr -d ' ' | grep -vx "$SHPID")
-		[ -n "$kids" ] && kill -KILL $kids 2>/dev/null
-		wait_for prompt_back 1 && break
-	done
+	pane_kill_jobs
 	line "stty $(cat "$TMP/stty0" 2>/dev/null || echo sane); clear"
 	wait_for prompt_back 5
 }
