@@ -82,7 +82,30 @@ install_pkgs() {
 	step "deps: installing ${#missing[@]} packages: ${missing[*]}"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 	    "${missing[@]}"
+	quiet_services "${missing[@]}"
 	step "deps: done"
+}
+
+# dnsmasq and lighttpd are programs bproc runs itself, in namespaces it
+# made (bpvcluster --qemu) or from its own config (docs/netboot.md); the
+# system services their packages start when installed (DNS on port 53,
+# HTTP on port 80) are not ours to leave running: stop and disable those
+# we just installed.
+quiet_services() {
+	local p
+	for p in "$@"; do
+		case $p in
+		dnsmasq | lighttpd) ;;
+		*) continue ;;
+		esac
+		step "deps: stopping and disabling the $p system service (bproc starts its own $p)"
+		if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+			systemctl disable --now "$p" >/dev/null 2>&1 || true
+		else
+			invoke-rc.d "$p" stop >/dev/null 2>&1 || true
+			update-rc.d "$p" disable >/dev/null 2>&1 || true
+		fi
+	done
 }
 
 cmd_deps() { install_pkgs "${DEPS[@]}"; }
