@@ -39,6 +39,7 @@ struct blob {
 struct lpath {
 	char		*path;
 	struct blob	*blob;
+	int		 applet;	/* it replaced a busybox applet link */
 	struct lpath	*next;
 };
 
@@ -126,6 +127,16 @@ cache_linked(const char *path, struct blob *b)
 		path_ht[i] = lp;
 	}
 	lp->blob = b;
+}
+
+/* path was a busybox applet link of the image: eviction puts it back. */
+void
+cache_mark_applet(const char *path)
+{
+	struct lpath	*lp;
+
+	if ((lp = lpath_find(path)) != NULL)
+		lp->applet = 1;
 }
 
 int
@@ -290,6 +301,10 @@ cache_evict(uint64_t free_want)
 			if (lp->blob != NULL && lp->blob->held == -1) {
 				if (unlink(lp->path) == -1 && errno != ENOENT)
 					log_warn("evict %s", lp->path);
+				else if (lp->applet &&
+				    symlink("/bin/busybox", lp->path) == -1)
+					log_warn("evict %s: busybox link",
+					    lp->path);
 				lp->blob = NULL;
 			}
 	for (i = 0; i < CACHE_HT; i++)

@@ -82,6 +82,7 @@ void		cache_tick(void);
 struct blob	*cache_find(const char *);
 struct blob	*cache_add(const char *, uint64_t);
 void		cache_linked(const char *, struct blob *);
+void		cache_mark_applet(const char *);
 int		cache_is_linked(const char *);
 int		cache_hold_new(pid_t);
 int		cache_hold(pid_t, struct blob *);

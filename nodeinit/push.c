@@ -212,14 +212,16 @@ push_link(const unsigned char *body, size_t blen, char *msg, size_t msglen)
 	struct blob		*b = NULL;
 	char			cname[256], tmp[4200], cur[4096];
 	ssize_t			n;
-	int			there;
+	int			there, applet;
 
 	wire_iter_init(&it, body, blen);
 	while (wire_iter_next(&it, &a) == 1) {
 		if (a.type != A_MFILE || mfile_parse(&a, &f) == -1)
 			continue;
 		there = lstat(f.path, &st) == 0;
-		if (there && !cache_is_linked(f.path) && !is_applet(f.path, &st))
+		applet = there && !cache_is_linked(f.path) &&
+		    is_applet(f.path, &st);
+		if (there && !cache_is_linked(f.path) && !applet)
 			continue;
 		/* a warm exec finds its paths linked already: leave them */
 		if (there && f.type == MFILE_LINK && S_ISLNK(st.st_mode) &&
@@ -253,6 +255,8 @@ push_link(const unsigned char *body, size_t blen, char *msg, size_t msglen)
 		if (rename(tmp, f.path) == -1)
 			goto fail;
 		cache_linked(f.path, b);
+		if (applet)
+			cache_mark_applet(f.path);
 	}
 	return 0;
 fail:

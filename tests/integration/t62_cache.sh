@@ -190,6 +190,24 @@ check "nothing was sent, nothing of it is on node 0" \
 check "and nothing was evicted for it (progB is still there)" \
     test -f "$C/$FB" -a -f "$R$PUB/progB"
 
+say "# an evicted front-end program gives its busybox applet back"
+if [ -x /usr/bin/xz ] && [ "$(readlink "$R/usr/bin/xz")" = /bin/busybox ]; then
+	want=$(xz --version 2>/dev/null | head -1)
+	out=$(bpsh 0 xz --version 2>&1 | head -1)
+	check "bpsh 0 xz --version runs the front end's xz (got '$out')" \
+	    test "$out" = "$want"
+	check "the node's /usr/bin/xz is the pushed xz now" \
+	    test "$(readlink "$R/usr/bin/xz")" != /bin/busybox
+	# progA evicts progB; progB then needs xz's room (least recently used)
+	bpsh 0 "$PUB/progA" >/dev/null 2>&1
+	out=$(bpsh 0 "$PUB/progB" 2>&1)
+	check "progA, then progB run (got: $out)" test "$out" = "prog B B"
+	check "xz was evicted and /usr/bin/xz is busybox's applet link again ($(readlink "$R/usr/bin/xz"))" \
+	    test "$(readlink "$R/usr/bin/xz")" = /bin/busybox
+else
+	say "  skip: no /usr/bin/xz on the front end or no xz applet in the image"
+fi
+
 say "# a push list larger than the budget: the node goes to error, not up"
 "$BIN/bpvcluster" down >/dev/null 2>&1
 msg=$(BPVC_TIMEOUT=3 BPVC_MASTER_CONF="cache_budget 1M
