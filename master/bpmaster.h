@@ -158,6 +158,7 @@ void	ctl_shutdown(void);
 int	ctl_send_msg(struct ctlconn *, struct wire_msg *);
 void	ctl_set_proc(struct ctlconn *, struct proc *);
 struct proc *ctl_get_proc(struct ctlconn *);
+int	ctl_peer_groups(struct ctlconn *, gid_t *, int);
 void	ctl_resume(int);
 
 #endif

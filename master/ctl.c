@@ -147,6 +147,23 @@ ctl_get_proc(struct ctlconn *cc)
 	return cc->proc;
 }
 
+/*
+ * The caller's supplementary groups as the kernel recorded them when it
+ * connected (SO_PEERGROUPS, Linux 4.13), like its uid and gid: nothing a
+ * message says, and no /proc lookup that could race with the PID.  -1
+ * with errno ERANGE when there are more than max, ENOPROTOOPT on a kernel
+ * without it.
+ */
+int
+ctl_peer_groups(struct ctlconn *cc, gid_t *groups, int max)
+{
+	socklen_t	len = (socklen_t)((size_t)max * sizeof(*groups));
+
+	if (getsockopt(cc->c.fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1)
+		return -1;
+	return (int)(len / sizeof(*groups));
+}
+
 static int
 ctl_flush(struct ctlconn *cc)
 {

@@ -185,9 +185,17 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 		proc_fail(cc, cred->pid, EBUSY, "this process is already a ghost");
 		return;
 	}
-	if ((ng = proc_groups(cred->pid, groups, 4096)) < 0) {
-		proc_fail(cc, cred->pid, ESRCH, "caller vanished");
-		return;
+	if ((ng = ctl_peer_groups(cc, groups, 4096)) < 0) {
+		if (errno == ERANGE) {
+			proc_fail(cc, cred->pid, E2BIG,
+			    "more than 4096 supplementary groups");
+			return;
+		}
+		/* a kernel older than SO_PEERGROUPS: ask /proc */
+		if ((ng = proc_groups(cred->pid, groups, 4096)) < 0) {
+			proc_fail(cc, cred->pid, ESRCH, "caller vanished");
+			return;
+		}
 	}
 	if (!proc_may_run(n, cred->uid, cred->gid, groups, ng)) {
 		proc_fail(cc, cred->pid, EACCES, "Permission denied");
