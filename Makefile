@@ -17,7 +17,7 @@ COMMON_SRC := common/wire.c common/proto.c common/conn.c common/auth.c \
 	      common/log.c common/nodeset.c common/path.c
 LIB_SRC	:= master/libbproc.c common/wire.c common/proto.c common/nodeset.c
 MASTER_SRC := master/bpmaster.c master/event.c master/config.c master/proc.c master/trace.c \
-	      master/node.c master/ctl.c master/dnsmasq.c $(COMMON_SRC)
+	      master/node.c master/ctl.c master/dnsmasq.c master/users.c $(COMMON_SRC)
 NODE_SRC := $(wildcard nodeinit/*.c) $(COMMON_SRC) common/sodium_compat.c
 
 BINS	:= $(OUT)/bin/bpmaster $(OUT)/bin/bpstat $(OUT)/bin/bpctl \

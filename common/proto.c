@@ -5,6 +5,9 @@
 
 #define RQ(a)	(1ull << (a))
 
+/* msg_info.required is one bit per attribute */
+_Static_assert(A_MAX <= 64, "too many attributes for a 64-bit mask");
+
 const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_AUTH_CHALLENGE] = { "AUTH_CHALLENGE", 8 + 36, RQ(A_NONCE) | RQ(A_VERSION) },
 	[MSG_AUTH_RESPONSE] = { "AUTH_RESPONSE", 36 + 36, RQ(A_NONCE) | RQ(A_PROOF) },
@@ -15,6 +18,7 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_PING] = { "PING", 0, 0 },
 	[MSG_POWER] = { "POWER", 8, RQ(A_HOW) },
 	[MSG_SETUP] = { "SETUP", 0, 0 },
+	[MSG_USERS] = { "USERS", 0, 0 },
 	[MSG_EXEC] = { "EXEC", 16, RQ(A_ARG) },
 	[MSG_EXEC_RESULT] = { "EXEC_RESULT", 16, RQ(A_PID) | RQ(A_ERRNO) },
 	[MSG_IO] = { "IO", 16, RQ(A_PID) | RQ(A_STREAM) },
@@ -91,6 +95,8 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_CACHE_SHARE] = { "cache_share", AK_U32, 0, 0 },
 	[A_ROWS] = { "rows", AK_U16, 0, 0 },
 	[A_COLS] = { "cols", AK_U16, 0, 0 },
+	[A_PWENT] = { "pwent", AK_STR, 2, 4096 },
+	[A_GRENT] = { "grent", AK_STR, 2, 4096 },
 };
 
 static const char *const stage_names[STAGE_MAX] = {

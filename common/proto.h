@@ -31,6 +31,7 @@ enum msg_type {
 	MSG_POWER,		/* m->n: A_HOW */
 	MSG_SETUP,		/* m->n: cache budget, A_MFILE files to push; node
 				   answers STATUS stage up once they are there */
+	MSG_USERS,		/* m->n: A_PWENT, A_GRENT repeated: passwd, group lines */
 	/* the process space; A_PID is always the ghost's (front-end) PID */
 	MSG_EXEC = 16,		/* t->m, m->n: start a process */
 	MSG_EXEC_RESULT,	/* n->m, m->t: A_PID, A_ERRNO, A_RPID, A_MSG */
@@ -111,6 +112,8 @@ enum attr_type {
 	A_CACHE_SHARE,	/* u32 percent of node RAM for the cache */
 	A_ROWS,		/* u16: pty rows (EXEC with EXEC_F_TTY, SIGWINCH) */
 	A_COLS,		/* u16: pty columns */
+	A_PWENT,	/* str, repeated: an /etc/passwd line, password "x" */
+	A_GRENT,	/* str, repeated: an /etc/group line, password "x" */
 	A_MAX
 };
 

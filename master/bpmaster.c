@@ -155,6 +155,7 @@ main(int argc, char **argv)
 		fatalx("cannot listen for nodes");
 	if (ctl_listen() == -1)
 		fatalx("cannot open control socket");
+	users_init();
 	log_info("ready: %d nodes, node link %s:%d, control %s, discovery %s",
 	    numnodes, conf.listen_addr, conf.listen_port, conf.control,
 	    conf.discovery ? "on" : "off");

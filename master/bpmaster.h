@@ -122,6 +122,10 @@ int	dnsmasq_host_line(const struct node *, char *, size_t);
 /* node.c */
 int	node_table_init(void);
 void	node_push_scan(void);
+
+/* users.c */
+void	users_init(void);
+int	users_send(struct node *);
 int	node_listen(void);
 int	node_transition(struct node *, int, const char *);
 int	node_set_state(struct node *, int, uid_t, const char **);

@@ -845,6 +845,9 @@ link_hello(struct nodelink *l, struct wire_attr *tb)
 	wire_put_str(&m, A_HOSTNAME, host);
 	if (link_send(l, &m) == -1)
 		return -1;
+	/* names for the node's ls and id, before anything runs there */
+	if (users_send(n) == -1)
+		return -1;
 	push_reset(l);
 	return push_setup_send(l);
 }

@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/sysinfo.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -305,6 +307,53 @@ link_confirm(struct wire_attr *tb)
 	link_send_msg(&m);
 }
 
+/*
+ * The master's users and groups (MSG_USERS): /etc/passwd and /etc/group
+ * replaced whole, atomically, so names resolve on the node.  The lines
+ * carry no password hashes; the master made them from its own files.
+ */
+static void
+link_users(const unsigned char *body, size_t blen)
+{
+	static const char *const path[2] = { "/etc/passwd", "/etc/group" };
+	static const char *const tmp[2] = { "/etc/passwd.bproc-tmp",
+	    "/etc/group.bproc-tmp" };
+	struct wire_iter	 it;
+	struct wire_attr	 a;
+	struct iovec		 iov[2];
+	int			 fd[2], i, k, ok = 1;
+
+	for (i = 0; i < 2; i++)
+		fd[i] = open(tmp[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+		    O_NOFOLLOW, 0644);
+	wire_iter_init(&it, body, blen);
+	while (ok && fd[0] != -1 && fd[1] != -1 &&
+	    wire_iter_next(&it, &a) == 1) {
+		if (a.type != A_PWENT && a.type != A_GRENT)
+			continue;
+		k = a.type == A_GRENT;
+		/* proto_parse checked: one NUL, at the end */
+		iov[0].iov_base = (void *)a.data;
+		iov[0].iov_len = a.len - 1;
+		iov[1].iov_base = (void *)"\n";
+		iov[1].iov_len = 1;
+		ok = writev(fd[k], iov, 2) == (ssize_t)a.len;
+	}
+	for (i = 0; i < 2; i++) {
+		if (fd[i] == -1 || fchmod(fd[i], 0644) == -1 ||
+		    close(fd[i]) == -1)
+			ok = 0;
+		fd[i] = -1;
+	}
+	for (i = 0; i < 2; i++)
+		if (!ok || rename(tmp[i], path[i]) == -1) {
+			ok = 0;
+			unlink(tmp[i]);
+		}
+	if (!ok)
+		log_warn("users from the master: /etc/passwd, /etc/group");
+}
+
 static void
 link_welcome(struct wire_attr *tb)
 {
@@ -368,6 +417,9 @@ link_dispatch(struct wire_hdr *h, const unsigned char *body, size_t blen)
 	case LINK_UP:
 		switch (h->type) {
 		case MSG_PING:
+			return;
+		case MSG_USERS:
+			link_users(body, blen);
 			return;
 		case MSG_SETUP:
 			/* up once the master's push list is here (push.c) */

@@ -1,0 +1,152 @@
+/*
+ * The front end's users and groups on every node: /etc/passwd and
+ * /etc/group, each line without its password field, in one MSG_USERS
+ * sent when a node connects (before its setup) and again to every
+ * connected node whenever either file changes, so that `bpsh 0 id` or
+ * `ls -l` on a node shows names.  Only the files are read: users an NSS
+ * module (LDAP, sssd) serves are not enumerated.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bpmaster.h"
+#include "log.h"
+
+#define USERS_CHECK_MS	2000		/* how often the files' state is checked */
+#define USERS_LINE_MAX	4096		/* longer lines are skipped */
+
+static const char *const users_files[2] = { "/etc/passwd", "/etc/group" };
+static const uint16_t	 users_attr[2] = { A_PWENT, A_GRENT };
+static const int	 users_fields[2] = { 7, 4 };
+
+static unsigned char	 users_buf[WIRE_MAX_FRAME];
+static struct wire_msg	 users_msg;
+static int		 users_ready;
+static struct stat	 users_st[2];
+static struct ev_timer	 users_timer;
+
+/*
+ * One line in node form: the password field becomes "x".  Comments,
+ * blank lines and lines without the file's field count are left out.
+ */
+static int
+users_clean(char *line, int fields, char *out, size_t outlen)
+{
+	char	*colon;
+	int	 n = 1;
+
+	line[strcspn(line, "\r\n")] = '\0';
+	if (line[0] == '\0' || line[0] == '#')
+		return -1;
+	for (colon = line; (colon = strchr(colon, ':')) != NULL; colon++)
+		n++;
+	if (n != fields || (colon = strchr(line, ':')) == NULL)
+		return -1;
+	*colon = '\0';
+	if (line[0] == '\0')
+		return -1;
+	/* name, then ":x", then everything after the password field */
+	if ((size_t)snprintf(out, outlen, "%s:x%s", line,
+	    strchr(colon + 1, ':')) >= outlen)
+		return -1;
+	return 0;
+}
+
+/* Build MSG_USERS from the files as they are now. */
+static void
+users_load(void)
+{
+	char	 line[USERS_LINE_MAX + 2], out[USERS_LINE_MAX + 2];
+	FILE	*f;
+	size_t	 need;
+	int	 i, lines = 0, cut = 0;
+
+	wire_msg_init(&users_msg, users_buf, sizeof(users_buf) - 4096,
+	    MSG_USERS, 0, 0);
+	for (i = 0; i < 2; i++) {
+		if (stat(users_files[i], &users_st[i]) == -1)
+			memset(&users_st[i], 0, sizeof(users_st[i]));
+		if ((f = fopen(users_files[i], "re")) == NULL) {
+			log_warn("users: %s", users_files[i]);
+			continue;
+		}
+		while (fgets(line, sizeof(line), f) != NULL) {
+			if (strchr(line, '\n') == NULL && !feof(f)) {
+				/* a line too long for us: skip the rest of it */
+				int	c;
+
+				while ((c = fgetc(f)) != EOF && c != '\n')
+					;
+				continue;
+			}
+			if (users_clean(line, users_fields[i], out,
+			    sizeof(out)) == -1)
+				continue;
+			need = WIRE_ALIGN(WIRE_ATTR_HDR + strlen(out) + 1);
+			if (users_msg.len + need > users_msg.cap) {
+				cut++;
+				continue;
+			}
+			wire_put_str(&users_msg, users_attr[i], out);
+			lines++;
+		}
+		fclose(f);
+	}
+	if (cut)
+		log_warnx("users: %d lines of /etc/passwd and /etc/group do "
+		    "not fit one frame; nodes get the first %d", cut, lines);
+	users_ready = 1;
+}
+
+/* Tell node n who the users and groups are. */
+int
+users_send(struct node *n)
+{
+	if (!users_ready)
+		users_load();
+	return node_send(n, &users_msg);
+}
+
+static int
+users_changed(void)
+{
+	struct stat	st;
+	int		i;
+
+	for (i = 0; i < 2; i++) {
+		if (stat(users_files[i], &st) == -1)
+			memset(&st, 0, sizeof(st));
+		if (st.st_ino != users_st[i].st_ino ||
+		    st.st_size != users_st[i].st_size ||
+		    st.st_mtim.tv_sec != users_st[i].st_mtim.tv_sec ||
+		    st.st_mtim.tv_nsec != users_st[i].st_mtim.tv_nsec)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+users_tick(void *arg)
+{
+	int	i, sent = 0;
+
+	(void)arg;
+	if (users_ready && users_changed()) {
+		users_load();
+		for (i = 0; i < numnodes; i++)
+			if (nodes[i].link != NULL && users_send(&nodes[i]) == 0)
+				sent++;
+		log_info("users: /etc/passwd or /etc/group changed; sent to "
+		    "%d nodes", sent);
+	}
+	ev_timer_set(&users_timer, USERS_CHECK_MS, users_tick, NULL);
+}
+
+void
+users_init(void)
+{
+	users_load();
+	ev_timer_set(&users_timer, USERS_CHECK_MS, users_tick, NULL);
+}
