@@ -74,6 +74,13 @@ check "bpsh 0-1 uname -r prints $KREL twice" \
 comm=$("$BIN/bpsh" 1 cat /proc/1/comm 2>&1)
 check "bpsh 1 cat /proc/1/comm prints nodeinit (it runs as /init): $comm" \
     test "$comm" = nodeinit
+# a front-end program with several libraries the image lacks, pushed
+if [ -x /usr/bin/openssl ]; then
+	want=$(printf abc | openssl dgst -sha256)
+	out=$(printf abc | "$BIN/bpsh" 0 openssl dgst -sha256 2>&1)
+	check "bpsh 0 openssl dgst -sha256 (pushed with its $(ldd /usr/bin/openssl | grep -c '=>') libraries) matches the front end: $out" \
+	    test -n "$want" -a "$out" = "$want"
+fi
 
 say "# bpctl -S 1 -R"
 "$BIN/bpctl" -S 1 -R || fail "bpctl -S 1 -R"
