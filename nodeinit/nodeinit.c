@@ -5,6 +5,7 @@
  * from main: a fatal error ends in reboot(2).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,6 +55,28 @@ signal_read(void)
 	proc_reap();
 }
 
+/*
+ * Remote processes take their ghost's PID (clone3 set_tid), and the front
+ * end's PIDs go up to its own pid_max, often 4194304, while a small node
+ * starts at 32768: raise ours to the kernel's limit so they fit.  Not in
+ * a virtual node: there it is the front end's own pid_max (global before
+ * Linux 6.14, inherited by the pid namespace since), which its ghosts'
+ * PIDs fit by definition and which is not ours to change.
+ */
+static void
+pid_max_raise(void)
+{
+	static const char	 max[] = "4194304\n";	/* PID_MAX_LIMIT, 64-bit */
+	int			 fd;
+
+	if ((fd = open("/proc/sys/kernel/pid_max", O_WRONLY | O_CLOEXEC)) == -1 ||
+	    write(fd, max, sizeof(max) - 1) != (ssize_t)sizeof(max) - 1)
+		log_debug("pid_max: %s (ghost PIDs above it fall back to "
+		    "any free PID)", strerror(errno));
+	if (fd != -1)
+		close(fd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -80,6 +103,8 @@ main(int argc, char **argv)
 	if (!ncf.virt)
 		reboot(RB_DISABLE_CAD);
 	boot_mounts();
+	if (!ncf.virt)
+		pid_max_raise();
 	link_init();
 
 	for (;;) {

@@ -81,6 +81,17 @@ if [ -x /usr/bin/openssl ]; then
 	check "bpsh 0 openssl dgst -sha256 (pushed with its $(ldd /usr/bin/openssl | grep -c '=>') libraries) matches the front end: $out" \
 	    test -n "$want" -a "$out" = "$want"
 fi
+out=$("$BIN/bpsh" 0 cat /proc/sys/kernel/pid_max 2>&1)
+check "nodeinit raised node 0's pid_max to 4194304 (got $out)" test "$out" = 4194304
+"$BIN/bpsh" 0 sh -c 'echo $$; exec sleep 5' >"$log.pid" 2>&1 &
+bp=$!
+wait_for '[ -s "$log.pid" ]' 10
+rpid=$(head -n1 "$log.pid")
+check "the remote process has its ghost's PID ($rpid, front end: $(ps -o comm= -p "$rpid" 2>/dev/null))" \
+    test -n "$rpid" -a "$(ps -o comm= -p "${rpid:-0}" 2>/dev/null)" = sh
+kill -KILL "$bp" 2>/dev/null
+wait "$bp" 2>/dev/null
+rm -f "$log.pid"
 
 say "# bpctl -S 1 -R"
 "$BIN/bpctl" -S 1 -R || fail "bpctl -S 1 -R"
