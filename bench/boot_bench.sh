@@ -78,8 +78,9 @@ ratio() { echo "$1 / $2" | bc -l; }
 goal() { (($1 <= $2)) && echo within || echo OVER; }
 
 image=$TOP/out/boot/initramfs.cpio.gz
-printf 'node kernel %s (%d bytes), image %d bytes, TCG, -m 256 -smp 1, %d CPUs\n' \
-    "$KERNEL" "$(stat -c %s "$KERNEL")" "$(stat -c %s "$image")" "$(nproc)"
+printf 'node kernel %s (%d bytes), image %d bytes as built, booted as %s (BPVC_BOOT_ZIP), TCG, -m 256 -smp 1, %d CPUs\n' \
+    "$KERNEL" "$(stat -c %s "$KERNEL")" "$(stat -c %s "$image")" \
+    "${BPVC_BOOT_ZIP:-lz4}" "$(nproc)"
 direct=$(best direct) || exit 1
 tftp=$(best pxe tftp) || exit 1
 http=
