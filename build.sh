@@ -21,7 +21,7 @@ DEPS=(
 	musl-tools musl-dev
 	libsodium-dev libelf-dev libcmocka-dev libmnl-dev
 	clang libclang-rt-14-dev
-	busybox-static cpio gzip file
+	busybox-static cpio gzip lz4 file
 	iproute2 procps util-linux tmux
 	dnsmasq lighttpd ipxe ipxe-qemu pxelinux syslinux-common
 	qemu-system-x86 linux-image-amd64

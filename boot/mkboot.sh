@@ -6,7 +6,7 @@
 #
 # usage: mkboot.sh -d DIR -i IFACE -g ROUTER -n NETMASK -r FIRST,LAST
 #                  -M MASTER:PORT [-k KERNEL] [-I INITRD] [-c CMDLINE]
-#                  [-H ADDR:PORT]
+#                  [-H ADDR:PORT] [-z lz4|gzip]
 #
 #   DIR      where dnsmasq.conf, dnsmasq.hosts (made empty if missing; bpmaster
 #            writes it) and tftp/ go
@@ -17,6 +17,10 @@
 #   -H       iPXE loads its script, the kernel and the image over HTTP from
 #            ADDR:PORT: also writes DIR/lighttpd.conf serving the boot tree
 #            (start it with lighttpd -f DIR/lighttpd.conf)
+#   -z       how the tree's copy of the image is compressed: lz4 (default;
+#            tftp/initramfs.cpio.lz4, which a kernel unpacks in half the
+#            time of gzip under emulation) or gzip (tftp/initramfs.cpio.gz,
+#            the image as built)
 #
 # The image holds the cluster key, so its copy in the TFTP root is readable
 # by dnsmasq's user only (dnsmasq and lighttpd drop root for it before
@@ -26,18 +30,18 @@ set -euo pipefail
 
 here=$(dirname "$(readlink -f "$0")")
 dir='' iface='' router='' netmask='' range='' master='' kernel='' initrd=''
-cmdline="console=ttyS0 quiet" http=''
+cmdline="console=ttyS0 quiet" http='' zip=lz4
 DNSMASQ_USER=${DNSMASQ_USER:-dnsmasq}
 PXELINUX=${PXELINUX:-/usr/lib/PXELINUX/pxelinux.0}
 LDLINUX=${LDLINUX:-/usr/lib/syslinux/modules/bios/ldlinux.c32}
 
-usage() { sed -n '7,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts d:i:g:n:r:M:k:I:c:H: o; do
+usage() { sed -n '7,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while getopts d:i:g:n:r:M:k:I:c:H:z: o; do
 	case $o in
 	d) dir=$OPTARG ;; i) iface=$OPTARG ;; g) router=$OPTARG ;;
 	n) netmask=$OPTARG ;; r) range=$OPTARG ;; M) master=$OPTARG ;;
 	k) kernel=$OPTARG ;; I) initrd=$OPTARG ;; c) cmdline=$OPTARG ;;
-	H) http=$OPTARG ;;
+	H) http=$OPTARG ;; z) zip=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -45,6 +49,11 @@ done
     [ -n "$range" ] && [ -n "$master" ] || usage
 [ -n "$kernel" ] || kernel=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
 [ -n "$initrd" ] || initrd=$(readlink -m "$here/../out/boot/initramfs.cpio.gz")
+case $zip in
+lz4) image=initramfs.cpio.lz4 ;;
+gzip) image=initramfs.cpio.gz ;;
+*) usage ;;
+esac
 # iPXE's boot file: the script by TFTP, or its URL; relative names in the
 # script then load the same way
 ipxe_boot=bproc.ipxe
@@ -61,7 +70,7 @@ subst() {
 	sed -e "s|@IFACE@|$iface|g" -e "s|@ROUTER@|$router|g" \
 	    -e "s|@NETMASK@|$netmask|g" -e "s|@RANGE@|$range|g" \
 	    -e "s|@MASTER@|$master|g" -e "s|@CMDLINE@|$cmdline|g" \
-	    -e "s|@KERNEL@|vmlinuz|g" -e "s|@INITRD@|initramfs.cpio.gz|g" \
+	    -e "s|@KERNEL@|vmlinuz|g" -e "s|@INITRD@|$image|g" \
 	    -e "s|@STATE@|$dir|g" -e "s|@TFTP@|$dir/tftp|g" \
 	    -e "s|@HOSTS@|$dir/dnsmasq.hosts|g" -e "s|@USER@|$DNSMASQ_USER|g" \
 	    -e "s|@GROUP@|$(id -gn "$DNSMASQ_USER")|g" \
@@ -72,7 +81,17 @@ subst() {
 mkdir -p "$dir/tftp/pxelinux.cfg"
 chmod 0755 "$dir" "$dir/tftp" "$dir/tftp/pxelinux.cfg"
 install -m 0644 "$kernel" "$dir/tftp/vmlinuz"
-install -m 0400 -o "$DNSMASQ_USER" "$initrd" "$dir/tftp/initramfs.cpio.gz"
+# the kernel tells the two apart by their magic numbers; lz4 -l is the
+# legacy frame format, the one the kernel's unpacker reads
+rm -f "$dir/tftp/initramfs.cpio.gz" "$dir/tftp/initramfs.cpio.lz4"
+if [ "$zip" = lz4 ]; then
+	command -v lz4 >/dev/null || { echo "mkboot: no lz4 (apt-get install lz4), or use -z gzip" >&2; exit 1; }
+	(umask 077 && gzip -dcf "$initrd" | lz4 -l -9 -q - "$dir/tftp/$image")
+	chown "$DNSMASQ_USER" "$dir/tftp/$image"
+	chmod 0400 "$dir/tftp/$image"
+else
+	install -m 0400 -o "$DNSMASQ_USER" "$initrd" "$dir/tftp/$image"
+fi
 install -m 0644 "$PXELINUX" "$dir/tftp/pxelinux.0"
 install -m 0644 "$LDLINUX" "$dir/tftp/ldlinux.c32"
 subst "$here/bproc.ipxe.in" >"$dir/tftp/bproc.ipxe"
@@ -87,4 +106,4 @@ if [ -n "$http" ]; then
 	done
 	echo "mkboot: $dir/lighttpd.conf serves the boot tree at http://$http/"
 fi
-echo "mkboot: $dir/dnsmasq.conf, TFTP root $dir/tftp (kernel $kernel)"
+echo "mkboot: $dir/dnsmasq.conf, TFTP root $dir/tftp (kernel $kernel, $image $(stat -c %s "$dir/tftp/$image") bytes)"

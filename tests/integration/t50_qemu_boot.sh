@@ -38,7 +38,7 @@ pass "2 QEMU nodes up in $(( $(now_ms) - start )) ms"
 
 DLOG=$BPVC_STATE/boot/dnsmasq.log
 ALOG=$BPVC_STATE/boot/lighttpd.access.log
-for f in bproc.ipxe vmlinuz initramfs.cpio.gz; do
+for f in bproc.ipxe vmlinuz initramfs.cpio.lz4; do
 	check "node 0 (iPXE) fetched $f over HTTP from lighttpd" \
 	    grep -q "^10.11.0.16 .*\"GET /$f HTTP/1.1\" 200 " "$ALOG"
 done
