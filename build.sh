@@ -180,6 +180,13 @@ cmd_build() {
 		printf 'initramfs: %d bytes compressed (goal %d: %s)\n' "$size" \
 		    "$IMAGE_GOAL" \
 		    "$( ((size <= IMAGE_GOAL)) && echo within || echo OVER)"
+		# the boot tree's copy (boot/mkboot.sh -z lz4, the default)
+		if command -v lz4 >/dev/null && [ -r "$IMAGE" ]; then
+			size=$(gzip -dc "$IMAGE" | lz4 -l -9 -q - - | wc -c)
+			printf 'initramfs: %d bytes as the boot tree'"'"'s lz4 copy (goal %d: %s)\n' \
+			    "$size" "$IMAGE_GOAL" \
+			    "$( ((size <= IMAGE_GOAL)) && echo within || echo OVER)"
+		fi
 	fi
 }
 
