@@ -49,3 +49,21 @@ path_dir(const char *path, char *out, size_t len)
 	else
 		snprintf(out, len, "%.*s", (int)(s - path), path);
 }
+
+/*
+ * Where the symlink at path with this target points, as a clean absolute
+ * path (a relative target is taken from the link's directory).
+ */
+void
+path_link_target(const char *path, const char *target, char *out, size_t len)
+{
+	char	dir[4096];
+
+	if (target[0] == '/')
+		snprintf(out, len, "%s", target);
+	else {
+		path_dir(path, dir, sizeof(dir));
+		snprintf(out, len, "%s/%s", dir, target);
+	}
+	path_clean(out);
+}

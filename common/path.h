@@ -9,5 +9,6 @@
 
 void	path_clean(char *);
 void	path_dir(const char *, char *, size_t);
+void	path_link_target(const char *, const char *, char *, size_t);
 
 #endif

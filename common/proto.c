@@ -89,7 +89,7 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_FILE_IN] = { "file_in", AK_STR, 1, 4096 },
 	[A_FILE_OUT] = { "file_out", AK_STR, 1, 4096 },
 	[A_FILE_ERR] = { "file_err", AK_STR, 1, 4096 },
-	[A_MFILE] = { "mfile", AK_BIN, MFILE_FIXED + 2, MFILE_FIXED + 8192 },
+	[A_MFILE] = { "mfile", AK_BIN, MFILE_FIXED + 2, MFILE_MAX },
 	[A_HASH] = { "hash", AK_BIN, 32, 32 },
 	[A_CACHE_BUDGET] = { "cache_budget", AK_U64, 0, 0 },
 	[A_CACHE_SHARE] = { "cache_share", AK_U32, 0, 0 },
@@ -188,4 +188,39 @@ proto_parse(const struct wire_hdr *h, const void *body, size_t len,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * One manifest entry into out (MFILE_MAX bytes): hash, mode, owner, size,
+ * then the path and, for a symlink (target not NULL), its target.  Returns
+ * its length, or 0 when a path is too long to send.
+ */
+size_t
+mfile_encode(unsigned char *out, const unsigned char *hash, uint32_t mode,
+    uint32_t uid, uint32_t gid, uint64_t size, const char *path,
+    const char *target)
+{
+	const uint32_t	 v[5] = { mode, uid, gid, (uint32_t)(size >> 32),
+			    (uint32_t)size };
+	size_t		 pl = strlen(path) + 1, tl = target ? strlen(target) + 1 : 0;
+	unsigned char	*q = out + 32;
+	int		 i;
+
+	if (pl > MFILE_PATH_MAX || tl > MFILE_PATH_MAX)
+		return 0;
+	memcpy(out, hash, 32);
+	for (i = 0; i < 5; i++, q += 4) {
+		q[0] = (unsigned char)(v[i] >> 24);
+		q[1] = (unsigned char)(v[i] >> 16);
+		q[2] = (unsigned char)(v[i] >> 8);
+		q[3] = (unsigned char)v[i];
+	}
+	*q++ = target ? MFILE_LINK : MFILE_REG;
+	memcpy(q, path, pl);
+	q += pl;
+	if (tl) {
+		memcpy(q, target, tl);
+		q += tl;
+	}
+	return (size_t)(q - out);
 }

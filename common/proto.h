@@ -143,6 +143,8 @@ enum power_how {
 #define MFILE_REG	0
 #define MFILE_LINK	1
 #define MFILE_FIXED	(32 + 4 + 4 + 4 + 8 + 1)
+#define MFILE_PATH_MAX	4096		/* bytes of a path or target, NUL included */
+#define MFILE_MAX	(MFILE_FIXED + 2 * MFILE_PATH_MAX)	/* one whole entry */
 /*
  * Blob data travels in MSG_BLOB frames of up to BLOB_CHUNK bytes, split
  * into A_DATA attributes of at most BLOB_PIECE bytes (an attribute's length
@@ -177,6 +179,8 @@ extern const struct msg_info	msg_table[MSG_MAX];
 extern const struct attr_info	attr_table[A_MAX];
 
 const char	*msg_name(unsigned int);
+size_t		 mfile_encode(unsigned char *, const unsigned char *, uint32_t,
+		    uint32_t, uint32_t, uint64_t, const char *, const char *);
 const char	*stage_name(int);
 
 /*

@@ -488,16 +488,6 @@ bproc_watch_ack(int fd)
 #define BPROC_GHOST_PATH "/usr/libexec/bproc/bpghost"
 #endif
 
-static unsigned char *
-put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-	return p + 4;
-}
-
 /* NEED frames that arrive while an earlier one is being served. */
 struct needq {
 	unsigned char	*body;
@@ -675,26 +665,12 @@ rexec_request(int fd, int node, const char *file, char *const argv[],
 		wire_put_str(&m, A_FILE_ERR, o->file_err);
 	for (size_t k = 0; k < o->nfiles; k++) {
 		const struct bproc_file	*f = &o->files[k];
-		unsigned char		 e[MFILE_FIXED + 2 * 4096 + 2], *q = e;
-		size_t			 pl = strlen(f->path) + 1;
-		size_t			 tl = f->target ? strlen(f->target) + 1 : 0;
+		unsigned char		 e[MFILE_MAX];
+		size_t			 el;
 
-		if (pl > 4096 || tl > 4096)
-			continue;
-		memcpy(q, f->hash, 32);
-		q = put32(q + 32, f->mode);
-		q = put32(q, f->uid);
-		q = put32(q, f->gid);
-		q = put32(q, (uint32_t)(f->size >> 32));
-		q = put32(q, (uint32_t)f->size);
-		*q++ = f->target ? MFILE_LINK : MFILE_REG;
-		memcpy(q, f->path, pl);
-		q += pl;
-		if (tl) {
-			memcpy(q, f->target, tl);
-			q += tl;
-		}
-		wire_put(&m, A_MFILE, e, (size_t)(q - e));
+		if ((el = mfile_encode(e, f->hash, f->mode, f->uid, f->gid,
+		    f->size, f->path, f->target)) > 0)
+			wire_put(&m, A_MFILE, e, el);
 	}
 	if ((len = wire_msg_finish(&m)) == 0) {
 		free(buf);

@@ -389,7 +389,7 @@ push_scan_path(const char *path, int depth)
 	struct stat	 st;
 	struct dirent	*de;
 	DIR		*d;
-	char		 target[4096], abs[8300], dir[4096];
+	char		 target[4096], abs[8300];
 	ssize_t		 n;
 
 	if (depth > 64 || strlen(path) >= 4096)
@@ -442,13 +442,7 @@ push_scan_path(const char *path, int depth)
 	}
 	f->mode = 0777;
 	f->size = 0;
-	if (target[0] == '/')
-		snprintf(abs, sizeof(abs), "%s", target);
-	else {
-		path_dir(path, dir, sizeof(dir));
-		snprintf(abs, sizeof(abs), "%s/%s", dir, target);
-	}
-	path_clean(abs);
+	path_link_target(path, target, abs, sizeof(abs));
 	push_scan_path(abs, depth + 1);
 }
 
@@ -489,24 +483,14 @@ node_push_scan(void)
 	push_list_bytes = bytes;
 }
 
-static unsigned char *
-push_put32(unsigned char *q, uint32_t v)
-{
-	q[0] = (unsigned char)(v >> 24);
-	q[1] = (unsigned char)(v >> 16);
-	q[2] = (unsigned char)(v >> 8);
-	q[3] = (unsigned char)v;
-	return q + 4;
-}
-
 /* MSG_SETUP: the cache budget and the push list's manifest (A_MFILE). */
 static int
 push_setup_send(struct nodelink *l)
 {
 	static unsigned char	 buf[WIRE_MAX_FRAME];
-	unsigned char		 e[MFILE_FIXED + 2 * 4096 + 2], *q;
+	unsigned char		 e[MFILE_MAX];
 	struct wire_msg		 m;
-	size_t			 i, pl, tl, sent = 0;
+	size_t			 i, el, sent = 0;
 
 	node_push_scan();
 	wire_msg_init(&m, buf, sizeof(buf), MSG_SETUP, 0, 0);
@@ -517,31 +501,17 @@ push_setup_send(struct nodelink *l)
 	for (i = 0; i < nspf; i++) {
 		const struct spfile	*f = &spf[i];
 
-		pl = strlen(f->path) + 1;
-		tl = f->target ? strlen(f->target) + 1 : 0;
-		if (pl > 4096 || tl > 4096)
+		if ((el = mfile_encode(e, f->hash, f->mode, f->uid, f->gid,
+		    f->size, f->path, f->target)) == 0)
 			continue;
-		memcpy(e, f->hash, 32);
-		q = push_put32(e + 32, f->mode);
-		q = push_put32(q, f->uid);
-		q = push_put32(q, f->gid);
-		q = push_put32(q, (uint32_t)(f->size >> 32));
-		q = push_put32(q, (uint32_t)f->size);
-		*q++ = f->target ? MFILE_LINK : MFILE_REG;
-		memcpy(q, f->path, pl);
-		q += pl;
-		if (tl) {
-			memcpy(q, f->target, tl);
-			q += tl;
-		}
 		/* leave room for the frame's seal: the rest waits for bpsh */
-		if (m.len + WIRE_ALIGN(WIRE_ATTR_HDR + (size_t)(q - e)) >
+		if (m.len + WIRE_ALIGN(WIRE_ATTR_HDR + el) >
 		    WIRE_MAX_FRAME - 4096) {
 			log_warnx("node %d: push list too long for one frame: "
 			    "%zu of %zu files sent", l->node->num, sent, nspf);
 			break;
 		}
-		wire_put(&m, A_MFILE, e, (size_t)(q - e));
+		wire_put(&m, A_MFILE, e, el);
 		sent++;
 	}
 	return link_send(l, &m);

@@ -573,13 +573,7 @@ add_path_from(struct manifest *m, const char *path, int depth, int from_link)
 		if ((f->target = strdup(target)) == NULL)
 			err(255, "push");
 		f->mode = 0777;
-		if (target[0] == '/')
-			snprintf(abs, sizeof(abs), "%s", target);
-		else {
-			path_dir(path, dir, sizeof(dir));
-			snprintf(abs, sizeof(abs), "%s/%s", dir, target);
-		}
-		path_clean(abs);
+		path_link_target(path, target, abs, sizeof(abs));
 		add_path_from(m, abs, depth + 1, 1);
 		return;
 	}

@@ -56,12 +56,34 @@ test_dir(void **state)
 	dir_is("/", "/");
 }
 
+static void
+link_is(const char *link, const char *target, const char *want)
+{
+	char	buf[256];
+
+	path_link_target(link, target, buf, sizeof(buf));
+	assert_string_equal(buf, want);
+}
+
+static void
+test_link_target(void **state)
+{
+	(void)state;
+	link_is("/lib64/ld-linux-x86-64.so.2",
+	    "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+	    "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+	link_is("/usr/lib/libfoo.so.1", "libfoo.so.1.0", "/usr/lib/libfoo.so.1.0");
+	link_is("/usr/bin/sh", "../../bin/./dash", "/bin/dash");
+	link_is("/x", "y", "/y");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clean),
 		cmocka_unit_test(test_dir),
+		cmocka_unit_test(test_link_target),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
