@@ -47,7 +47,7 @@
  */
 static int		mfd = -1;	/* to bpmaster */
 static unsigned char	inbuf[2 * GHOST_MAXFRAME];
-static size_t		inlen, inskip;
+static size_t		inlen, inoff;	/* bytes in inbuf, the first unread */
 static unsigned char	iobuf[IO_CHUNK + 128];	/* frames we send with data */
 static unsigned char	iodata[IO_CHUNK];
 static int		node = -1;
@@ -186,10 +186,11 @@ ghost_read(void)
 {
 	ssize_t	n;
 
-	if (inskip) {
-		memmove(inbuf, inbuf + inskip, inlen - inskip);
-		inlen -= inskip;
-		inskip = 0;
+	/* frames taken since the last read go; what is left moves up, once */
+	if (inoff) {
+		memmove(inbuf, inbuf + inoff, inlen - inoff);
+		inlen -= inoff;
+		inoff = 0;
 	}
 	if (inlen == sizeof(inbuf))
 		return 0;
@@ -209,17 +210,13 @@ ghost_frame(struct wire_hdr *h, const unsigned char **body, size_t *blen,
 {
 	int	r;
 
-	if (inskip) {
-		memmove(inbuf, inbuf + inskip, inlen - inskip);
-		inlen -= inskip;
-		inskip = 0;
-	}
-	if ((r = wire_hdr_decode(inbuf, inlen, GHOST_MAXFRAME, h, why)) <= 0)
+	if ((r = wire_hdr_decode(inbuf + inoff, inlen - inoff, GHOST_MAXFRAME,
+	    h, why)) <= 0)
 		return r;
-	if (inlen < h->len)
+	if (inlen - inoff < h->len)
 		return 0;
-	inskip = h->len;
-	*body = inbuf + WIRE_HDR_LEN;
+	*body = inbuf + inoff + WIRE_HDR_LEN;
+	inoff += h->len;
 	*blen = h->len - WIRE_HDR_LEN;
 	return 1;
 }
