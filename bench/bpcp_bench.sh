@@ -19,10 +19,10 @@ set -uo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.." || exit 1
 TOP=$PWD
 BIN=$TOP/out/bin
+. "$TOP/bench/common.bash"
 RUNS=${BPCP_RUNS:-5}
 MB=${BPCP_MB:-64}
 
-say() { printf '%s\n' "$*"; }
 [ "$(id -u)" = 0 ] || { say "bpcp bench: skipped (needs root for a virtual cluster)"; exit 0; }
 for f in "$BIN/bpcp" "$BIN/bpsh" "$BIN/bpvcluster" "$TOP/out/boot/initramfs.cpio.gz"; do
 	[ -e "$f" ] || { say "bpcp bench: $f is missing (./build.sh)"; exit 1; }
@@ -37,16 +37,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-now_ns() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print 0; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-# time_ms COMMAND...: run it (stdout discarded), print its wall time in ms
-time_ms() {
-	local s e
-	s=$(now_ns)
-	"$@" >/dev/null 2>&1 || { echo fail; return 1; }
-	e=$(now_ns)
-	awk -v d=$((e - s)) 'BEGIN {printf "%.3f\n", d / 1e6}'
-}
 mbps() { awk -v mb="$MB" -v ms="$1" 'BEGIN {printf "%.1f", (ms > 0 ? mb / (ms / 1000) : 0)}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 

@@ -25,6 +25,7 @@ set -uo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 TOP=$PWD
 BIN=$TOP/out/bin
+. "$TOP/bench/common.bash"
 COLD_RUNS=${PUSH_RUNS:-5}
 WARM_RUNS=${WARM_RUNS:-30}
 VETH_MB=${VETH_MB:-512}
@@ -32,7 +33,6 @@ BLOB_MB=16
 PORT=9000
 GOAL_PCT=50
 
-say() { printf '%s\n' "$*"; }
 [ "$(id -u)" = 0 ] || { say "push bench: skipped (needs root for a virtual cluster)"; exit 0; }
 for f in "$BIN/bpsh" "$BIN/bpstat" "$BIN/bpvcluster" "$TOP/out/boot/initramfs.cpio.gz"; do
 	[ -e "$f" ] || { say "push bench: $f is missing (./build.sh)"; exit 1; }
@@ -54,19 +54,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-now_ns() { date +%s%N; }
-# median of the numbers on stdin
-median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print 0; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 push_bytes() {
 	"$BIN/bpstat" --json 0 2>/dev/null | sed -n 's/.*"push_bytes": \([0-9]*\).*/\1/p'
-}
-# time_ms COMMAND...: run it (output discarded), print its wall time in ms
-time_ms() {
-	local s e
-	s=$(now_ns)
-	"$@" >/dev/null 2>&1 || { echo fail; return 1; }
-	e=$(now_ns)
-	awk -v d=$((e - s)) 'BEGIN {printf "%.3f\n", d / 1e6}'
 }
 
 say "push bench: a 2-node virtual cluster (node 1 only primes the front end's hash cache)"

@@ -219,9 +219,10 @@ push_link(const unsigned char *body, size_t blen, char *msg, size_t msglen)
 		if (a.type != A_MFILE || mfile_parse(&a, &f) == -1)
 			continue;
 		there = lstat(f.path, &st) == 0;
-		applet = there && !cache_is_linked(f.path) &&
-		    is_applet(f.path, &st);
-		if (there && !cache_is_linked(f.path) && !applet)
+		/* an image file stays, unless it is a busybox applet link */
+		applet = 0;
+		if (there && !cache_is_linked(f.path) &&
+		    !(applet = is_applet(f.path, &st)))
 			continue;
 		/* a warm exec finds its paths linked already: leave them */
 		if (there && f.type == MFILE_LINK && S_ISLNK(st.st_mode) &&

@@ -94,6 +94,18 @@ wait_for() {
 	return 0
 }
 
+# need_netboot: what `bpvcluster up --qemu` needs (QEMU, dnsmasq, lighttpd,
+# lz4, syslinux's PXE files, a node kernel in /boot), or skip; sets KERNEL
+# (the newest /boot/vmlinuz-*, bpvcluster's default) and KREL.
+need_netboot() {
+	need_cmd ip qemu-system-x86_64 dnsmasq lighttpd lz4
+	need_file "$TOP/boot/mkboot.sh" /usr/lib/PXELINUX/pxelinux.0 \
+	    /usr/lib/syslinux/modules/bios/ldlinux.c32
+	KERNEL=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+	[ -n "$KERNEL" ] || skip "no node kernel in /boot (install linux-image-amd64)"
+	KREL=${KERNEL#/boot/vmlinuz-}
+}
+
 # vcluster_up N: a virtual cluster of N nodes in this test's own state dir,
 # torn down at exit; exports BPROC_MASTER.
 vcluster_up() {

@@ -12,12 +12,7 @@
 
 need_root
 need_image
-need_cmd ip qemu-system-x86_64 dnsmasq lighttpd
-need_file "$TOP/boot/mkboot.sh" /usr/lib/PXELINUX/pxelinux.0 \
-    /usr/lib/syslinux/modules/bios/ldlinux.c32
-KERNEL=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
-[ -n "$KERNEL" ] || skip "no node kernel in /boot (install linux-image-amd64)"
-KREL=${KERNEL#/boot/vmlinuz-}
+need_netboot
 
 HB_TIMEOUT_MS=3000	# bpvcluster's bpmaster.conf "timeout"
 HB_MS=1000		# and "heartbeat"

@@ -12,11 +12,7 @@
 
 need_root
 need_image
-need_cmd ip qemu-system-x86_64 dnsmasq lighttpd
-need_file "$TOP/boot/mkboot.sh" /usr/lib/PXELINUX/pxelinux.0 \
-    /usr/lib/syslinux/modules/bios/ldlinux.c32
-ls /boot/vmlinuz-* >/dev/null 2>&1 ||
-    skip "no node kernel in /boot (install linux-image-amd64)"
+need_netboot
 
 MAC1=52:54:00:ee:00:01		# discovered: becomes node 1
 MAC2=52:54:00:ee:00:02		# arrives with discovery off: refused

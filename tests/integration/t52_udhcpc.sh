@@ -8,11 +8,7 @@
 
 need_root
 need_image
-need_cmd ip qemu-system-x86_64 dnsmasq lighttpd
-need_file "$TOP/boot/mkboot.sh" /usr/lib/PXELINUX/pxelinux.0 \
-    /usr/lib/syslinux/modules/bios/ldlinux.c32
-ls /boot/vmlinuz-* >/dev/null 2>&1 ||
-    skip "no node kernel in /boot (install linux-image-amd64)"
+need_netboot
 
 export BPVC_QEMU_BOOT=direct-dhcp
 export BPVC_TIMEOUT=${BPVC_TIMEOUT:-90}
