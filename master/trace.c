@@ -120,11 +120,17 @@ trace_event(pid_t pid, int status)
 			return;
 		}
 		log_debug("ghost %d: SIGSTOP, to the remote", (int)pid);
-		/* held until the node answers: trace_stop_ghost() */
-		if (proc_signal_remote(p, SIGSTOP) == 0)
-			p->held = 1;
-		else
+		/*
+		 * Held until the node answers (trace_stop_ghost); a remote
+		 * that is stopped already sends no new stop report, so the
+		 * ghost stops at once then.
+		 */
+		if (proc_signal_remote(p, SIGSTOP) == -1)
 			ptrace(PTRACE_CONT, pid, NULL, NULL);
+		else if (p->rstopped)
+			ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig);
+		else
+			p->held = 1;
 		return;
 	}
 	ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig);
