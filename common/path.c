@@ -3,6 +3,7 @@
  * against the node's real directories, which the manifest itself creates,
  * so the lexical form is what the node will find.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -66,4 +67,15 @@ path_link_target(const char *path, const char *target, char *out, size_t len)
 		snprintf(out, len, "%s/%s", dir, target);
 	}
 	path_clean(out);
+}
+
+/* A string's FNV-1a hash, for the path-keyed tables of master and node. */
+uint32_t
+path_hash(const char *s)
+{
+	uint32_t	h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
 }

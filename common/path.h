@@ -6,9 +6,11 @@
 #define BPROC_PATH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 void	path_clean(char *);
 void	path_dir(const char *, char *, size_t);
 void	path_link_target(const char *, const char *, char *, size_t);
+uint32_t path_hash(const char *);
 
 #endif

@@ -304,11 +304,7 @@ static void	push_scan_path(const char *, int);
 static unsigned int
 push_ht_index(const char *s)
 {
-	uint32_t	h = 2166136261u;	/* FNV-1a */
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h % PUSH_HT;
+	return path_hash(s) % PUSH_HT;
 }
 
 /* A new entry, or NULL when path is in the list already (or too many). */

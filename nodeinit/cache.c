@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "nodeinit.h"
+#include "path.h"
 
 #define CACHE_HT	4096	/* buckets of the blob and path tables */
 
@@ -61,11 +62,7 @@ static uint64_t		 cache_budget;
 static unsigned int
 ht_index(const char *s)
 {
-	uint32_t	h = 2166136261u;	/* FNV-1a */
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h % CACHE_HT;
+	return path_hash(s) % CACHE_HT;
 }
 
 struct blob *
