@@ -264,18 +264,6 @@ path_base(const char *path, char *buf, size_t len)
 	return buf;
 }
 
-static const char *
-exec_error(void)
-{
-	if (errno == EACCES || errno == EPERM)
-		return "Permission denied";
-	if (errno == ENODEV)
-		return "No such node";
-	if (errno == EHOSTDOWN)
-		return "Node is down";
-	return bproc_strerror();
-}
-
 /*
  * Run script with args on node, or locally, as
  * `sh -c 'eval "$BPCP_SH"' name args...`: the script travels in the
@@ -339,7 +327,7 @@ proc_start(struct proc *p, int node, const char *script, char **args,
 		envp[0] = "PATH=/bin:/sbin:/usr/bin:/usr/sbin";
 		envp[2] = NULL;
 		bproc_rexec_opts(node, NODE_BUSYBOX, argv, envp, &o);
-		dprintf(rep[1], "%s", exec_error());
+		dprintf(rep[1], "%s", bproc_node_strerror());
 		_exit(127);
 	}
 	if (want_in)

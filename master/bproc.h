@@ -132,5 +132,11 @@ int	bproc_proclist(struct bproc_proc_info **);
  * ("Permission denied" is errno's; this adds detail when there is some).
  */
 const char	*bproc_strerror(void);
+/*
+ * After a failed bproc_rexec*(): what tools print after "<node>: ", in
+ * BProc's words for the node errors ("Permission denied", "No such node",
+ * "Node is down"), else bproc_strerror().
+ */
+const char	*bproc_node_strerror(void);
 
 #endif

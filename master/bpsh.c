@@ -86,20 +86,6 @@ node_error(int node, const char *msg)
 	dprintf(err_fd, "%d: %s\n", node, msg);
 }
 
-static const char *
-exec_error(void)
-{
-	const char	*m = bproc_strerror();
-
-	if (errno == EACCES || errno == EPERM)
-		return "Permission denied";
-	if (errno == ENODEV)
-		return "No such node";
-	if (errno == EHOSTDOWN)
-		return "Node is down";
-	return m;
-}
-
 /* bproc_rexec failed: the node's error, or that the master is out of reach */
 static void
 rexec_failed(int node)
@@ -109,7 +95,7 @@ rexec_failed(int node)
 	if (strncmp(m, "cannot reach bpmaster", 21) == 0)
 		dprintf(err_fd, "bpsh: %s\n", m);
 	else
-		node_error(node, exec_error());
+		node_error(node, bproc_node_strerror());
 }
 
 static int

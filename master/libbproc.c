@@ -32,6 +32,18 @@ bproc_strerror(void)
 	return bproc_errmsg[0] ? bproc_errmsg : strerror(errno);
 }
 
+const char *
+bproc_node_strerror(void)
+{
+	if (errno == EACCES || errno == EPERM)
+		return "Permission denied";
+	if (errno == ENODEV)
+		return "No such node";
+	if (errno == EHOSTDOWN)
+		return "Node is down";
+	return bproc_strerror();
+}
+
 static const char *
 ctl_path(void)
 {
