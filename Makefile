@@ -117,7 +117,7 @@ $(OUT)/bin/bpsh: $(BPSH_SRC) master/push.h master/bproc.h $(wildcard common/*.h)
 # front end's cost of each: static musl, like nodeinit, maps and dirties
 # far less than a glibc program with libsodium loaded (bench/bpsh_bench.sh).
 # It frames its local, unsealed socket itself: no conn.c, no libsodium.
-GHOST_SRC := master/ghost.c common/wire.c common/proto.c common/nodeset.c
+GHOST_SRC := master/ghost.c common/wire.c common/proto.c
 
 $(OUT)/libexec/bpghost: $(GHOST_SRC) $(wildcard common/*.h) $(OUT)/musl-include/.stamp | $(OUT)/libexec
 	$(MUSLCC) $(NFLAGS) -Imaster -static -s -Wl,--gc-sections -o $@ \
