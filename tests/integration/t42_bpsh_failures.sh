@@ -46,19 +46,20 @@ node_status_field() {
 
 say "# bpvcluster up -n 4"
 vcluster_up 4
+user_tools	# nobody runs the tools: a copy it can reach if the checkout is private
 
 say "# users run as themselves"
-out=$(as_nobody "$BIN/bpsh" 0 id -u 2>&1)
+out=$(as_nobody "$UBIN/bpsh" 0 id -u 2>&1)
 check "runuser -u nobody -- bpsh 0 id -u -> $NOBODY (got '$out')" test "$out" = "$NOBODY"
-out=$(as_nobody "$BIN/bpsh" 0 id -g 2>&1)
+out=$(as_nobody "$UBIN/bpsh" 0 id -g 2>&1)
 check "and id -g -> $NOGROUP (got '$out')" test "$out" = "$NOGROUP"
 want=$(setpriv --reuid="$NOBODY" --regid="$NOGROUP" --groups=100,4242 id -G)
 out=$(setpriv --reuid="$NOBODY" --regid="$NOGROUP" --groups=100,4242 \
-    "$BIN/bpsh" 0 id -G 2>&1)
+    "$UBIN/bpsh" 0 id -G 2>&1)
 check "supplementary groups go along (id -G '$want', remote '$out')" \
     test "$out" = "$want"
 setpriv --reuid="$NOBODY" --regid="$NOGROUP" --init-groups \
-    "$BIN/bpsh" 0 sleep 30 >/dev/null 2>&1 &
+    "$UBIN/bpsh" 0 sleep 30 >/dev/null 2>&1 &
 BP=$!
 if wait_for '[ -n "$(node_status_field 0 "$BP" Uid)" ]' 10; then
 	uids=$(node_status_field 0 "$BP" Uid)
@@ -74,7 +75,7 @@ else
 fi
 
 say "# a user cannot signal another user's ghost"
-"$BIN/bpsh" 0 sleep 30 >/dev/null 2>&1 &
+"$UBIN/bpsh" 0 sleep 30 >/dev/null 2>&1 &
 RP=$!
 wait_for '[ -n "$(node_status_field 0 "$RP" State)" ]' 10
 msg=$(as_nobody kill -TERM "$RP" 2>&1)
@@ -94,38 +95,38 @@ wait_for '[ -z "$(node_procs 0)" ]' 5 || fail "left on node 0: $(node_procs 0)"
 say "# a remote user process and the node's secrets"
 key=/etc/bproc/cluster.key
 check "the node has $key" test -f "$(node_root 0)$key"
-run_err o e as_nobody "$BIN/bpsh" 0 cat "$key"
+run_err o e as_nobody "$UBIN/bpsh" 0 cat "$key"
 check "nobody on node 0 cannot read $key (exit $RC: $(cat "$TMP/e"))" \
     test "$RC" -ne 0 -a ! -s "$TMP/o"
-run_err o e as_nobody "$BIN/bpsh" 0 sh -c 'kill -0 1'
+run_err o e as_nobody "$UBIN/bpsh" 0 sh -c 'kill -0 1'
 check "nobody on node 0 cannot signal PID 1 (exit $RC: $(cat "$TMP/e"))" \
     test "$RC" -ne 0
-run_err o e as_nobody "$BIN/bpsh" 0 sh -c 'kill -TERM 1; kill -KILL 1'
+run_err o e as_nobody "$UBIN/bpsh" 0 sh -c 'kill -TERM 1; kill -KILL 1'
 check "nor kill it (exit $RC)" test "$RC" -ne 0
 check "node 0 is still up" test "$(node_state 0)" = up
 
 say "# node permissions: owner, group, mode"
 check "bpctl -S 0 -m 0100" bpctl -S 0 -m 0100
-run_err o e as_nobody "$BIN/bpsh" 0 id -u
+run_err o e as_nobody "$UBIN/bpsh" 0 id -u
 check "mode 0100: nobody gets '0: Permission denied' (got '$(cat "$TMP/e")')" \
     test "$(cat "$TMP/e")" = "0: Permission denied"
 check "and bpsh fails with 255 (got $RC)" test "$RC" = 255
 check "and nothing ran (stdout '$(cat "$TMP/o")')" test ! -s "$TMP/o"
 check "root still may (mode 0100)" test "$(bpsh 0 id -u)" = 0
 check "bpctl -S 0 -u nobody" bpctl -S 0 -u nobody
-out=$(as_nobody "$BIN/bpsh" 0 id -u 2>&1)
+out=$(as_nobody "$UBIN/bpsh" 0 id -u 2>&1)
 check "owner nobody: bpsh 0 id -u works again (got '$out')" test "$out" = "$NOBODY"
 check "bpctl -S 0 -u root -g 4242 -m 0010" bpctl -S 0 -u root -g 4242 -m 0010
 out=$(setpriv --reuid="$NOBODY" --regid="$NOGROUP" --groups=4242 \
-    "$BIN/bpsh" 0 id -u 2>&1)
+    "$UBIN/bpsh" 0 id -u 2>&1)
 check "group 4242, mode 0010: a member (supplementary) may run (got '$out')" \
     test "$out" = "$NOBODY"
 run_err o e setpriv --reuid="$NOBODY" --regid="$NOGROUP" --groups=100 \
-    "$BIN/bpsh" 0 id -u
+    "$UBIN/bpsh" 0 id -u
 check "a non-member may not (exit $RC: $(cat "$TMP/e"))" \
     test "$RC" = 255 -a "$(cat "$TMP/e")" = "0: Permission denied"
 check "bpctl -S 0 -u root -g root -m 0111" bpctl -S 0 -u root -g root -m 0111
-out=$(as_nobody "$BIN/bpsh" 0 id -u 2>&1)
+out=$(as_nobody "$UBIN/bpsh" 0 id -u 2>&1)
 check "mode 0111 again: nobody may run (got '$out')" test "$out" = "$NOBODY"
 
 say "# errors per node"
@@ -137,7 +138,7 @@ out=$(bpsh n2 hostname 2>&1)
 check "bpsh n2 hostname -> n2 (got '$out')" test "$out" = n2
 # a set that runs past the last node: the nodes that exist run, the others
 # are errors, and bpsh ends (it once waited for the jobs that never began)
-run_err o e timeout -s KILL 20 "$BIN/bpsh" -p 0-5 hostname
+run_err o e timeout -s KILL 20 "$UBIN/bpsh" -p 0-5 hostname
 check "bpsh -p 0-5 hostname on 4 nodes: exit 255 (got $RC)" test "$RC" = 255
 check "and says '4: No such node' and '5: No such node' (got '$(tr '\n' '|' <"$TMP/e")')" \
     sh -c "grep -qx '4: No such node' '$TMP/e' && grep -qx '5: No such node' '$TMP/e'"
@@ -160,7 +161,7 @@ check "and a non-zero exit (got $RC)" test "$RC" -ne 0
 say "# ghosts killed while their request is in flight"
 left=
 for i in $(seq 0 19); do
-	"$BIN/bpsh" 0 sleep 100 >/dev/null 2>&1 &
+	"$UBIN/bpsh" 0 sleep 100 >/dev/null 2>&1 &
 	p=$!
 	# from 0 to ~19 ms after the start: before, during and after the EXEC
 	[ "$i" -gt 0 ] && sleep "0.0$(printf %02d "$i")"
@@ -179,12 +180,12 @@ say "# node loss: bpsh 3 sleep 100 & (x3), bpsh 2 sleep 100 &; bpvcluster kill 3
 P3=()
 for i in 1 2 3; do
 	(
-		"$BIN/bpsh" 3 sleep 100 >/dev/null 2>"$TMP/loss$i.err"
+		"$UBIN/bpsh" 3 sleep 100 >/dev/null 2>"$TMP/loss$i.err"
 		echo "$? $(now_ms)" >"$TMP/loss$i.rc"
 	) 2>/dev/null &
 	P3+=($!)
 done
-"$BIN/bpsh" 2 sleep 100 >/dev/null 2>&1 &
+"$UBIN/bpsh" 2 sleep 100 >/dev/null 2>&1 &
 P2=$!
 wait_for '[ "$(node_procs 3 | wc -w)" = 3 ] && [ -n "$(node_procs 2)" ]' 10 ||
     fail "the sleeps did not start (node 3: $(node_procs 3); node 2: $(node_procs 2))"
