@@ -7,7 +7,7 @@ OUT	:= out
 WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wpointer-arith -Wformat=2 -Werror
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=c11 -D_GNU_SOURCE $(WARN) -Icommon -Imaster
+CFLAGS	+= -std=c11 -D_GNU_SOURCE $(WARN) -Icommon
 NFLAGS	:= -std=c11 -D_GNU_SOURCE $(WARN) -Os -ffunction-sections -fdata-sections \
 	   -fno-asynchronous-unwind-tables -Icommon -isystem $(OUT)/musl-include
 SODIUM_A := $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
@@ -15,9 +15,12 @@ SODIUM_A := $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 
 COMMON_SRC := common/wire.c common/proto.c common/conn.c common/auth.c \
 	      common/log.c common/nodeset.c common/path.c
-LIB_SRC	:= master/libbproc.c common/wire.c common/proto.c common/nodeset.c
-MASTER_SRC := master/bpmaster.c master/event.c master/config.c master/proc.c master/trace.c \
-	      master/node.c master/ctl.c master/dnsmasq.c master/users.c $(COMMON_SRC)
+LIB_SRC	:= master/lib/libbproc.c common/wire.c common/proto.c common/nodeset.c
+# The path tells the binary: master/daemon is bpmaster, master/lib is
+# libbproc (bproc.h is the one header users include), master/cmd the user
+# tools and the ghost.
+DAEMON_SRC := $(wildcard master/daemon/*.c)
+MASTER_SRC := $(DAEMON_SRC) $(COMMON_SRC)
 NODE_SRC := $(wildcard nodeinit/*.c) $(COMMON_SRC) common/sodium_compat.c
 
 BINS	:= $(OUT)/bin/bpmaster $(OUT)/bin/bpstat $(OUT)/bin/bpctl \
@@ -42,8 +45,8 @@ $(OUT)/musl-include/.stamp:
 	ln -sfn /usr/include/sodium.h $(OUT)/musl-include/sodium.h
 	touch $@
 
-$(OUT)/bin/bpmaster: $(MASTER_SRC) $(wildcard common/*.h master/*.h) | $(OUT)/bin
-	$(CC) $(CFLAGS) -o $@ $(MASTER_SRC) -lsodium
+$(OUT)/bin/bpmaster: $(MASTER_SRC) $(wildcard common/*.h master/daemon/*.h) | $(OUT)/bin
+	$(CC) $(CFLAGS) -Imaster/daemon -o $@ $(MASTER_SRC) -lsodium
 
 # libbproc: one set of -fPIC objects makes both the archive and the shared
 # library.  The .so exports only bproc_* (the codec stays private) and has
@@ -54,10 +57,10 @@ LIB_OBJ	:= $(patsubst %.c,$(OUT)/obj/lib_%.o,$(notdir $(LIB_SRC)))
 LIB_SONAME := libbproc.so.1
 LIB_VERSION := 1.0.0
 
-$(OUT)/lib/libbproc.a: $(LIB_SRC) master/bproc.h $(wildcard common/*.h) | $(OUT)/lib $(OUT)/obj
+$(OUT)/lib/libbproc.a: $(LIB_SRC) master/lib/bproc.h $(wildcard common/*.h) | $(OUT)/lib $(OUT)/obj
 	rm -f $@
 	for f in $(LIB_SRC); do \
-		$(CC) $(CFLAGS) -fPIC -DBPROC_GHOST_PATH='"$(CURDIR)/$(OUT)/libexec/bpghost"' -c $$f -o $(OUT)/obj/lib_$$(basename $$f .c).o || exit 1; done
+		$(CC) $(CFLAGS) -Imaster/lib -fPIC -DBPROC_GHOST_PATH='"$(CURDIR)/$(OUT)/libexec/bpghost"' -c $$f -o $(OUT)/obj/lib_$$(basename $$f .c).o || exit 1; done
 	ar rcs $@ $(LIB_OBJ)
 
 $(OUT)/obj/libbproc.map: | $(OUT)/obj
@@ -70,23 +73,23 @@ $(OUT)/lib/$(LIB_SONAME): $(OUT)/lib/libbproc.a $(OUT)/obj/libbproc.map
 $(OUT)/lib/libbproc.so: $(OUT)/lib/$(LIB_SONAME)
 	ln -sfn $(LIB_SONAME) $@
 
-# bproc.pc for this build tree: the library in out/lib, bproc.h in master/.
-$(OUT)/lib/pkgconfig/bproc.pc: master/bproc.pc.in Makefile | $(OUT)/lib
+# bproc.pc for this build tree: the library in out/lib, bproc.h in master/lib.
+$(OUT)/lib/pkgconfig/bproc.pc: master/lib/bproc.pc.in Makefile | $(OUT)/lib
 	mkdir -p $(@D)
 	sed -e 's|@prefix@|$(abspath $(OUT))|' \
-	    -e 's|@includedir@|$(abspath master)|' \
+	    -e 's|@includedir@|$(abspath master/lib)|' \
 	    -e 's|@version@|$(LIB_VERSION)|' $< >$@
 
 all: $(OUT)/lib/libbproc.so $(OUT)/lib/pkgconfig/bproc.pc
 
-$(OUT)/bin/bpstat: master/bpstat.c $(OUT)/lib/libbproc.a | $(OUT)/bin
-	$(CC) $(CFLAGS) -o $@ master/bpstat.c $(OUT)/lib/libbproc.a
+$(OUT)/bin/bpstat: master/cmd/bpstat.c master/lib/bproc.h $(OUT)/lib/libbproc.a | $(OUT)/bin
+	$(CC) $(CFLAGS) -Imaster/lib -o $@ master/cmd/bpstat.c $(OUT)/lib/libbproc.a
 
-$(OUT)/bin/bpctl: master/bpctl.c $(OUT)/lib/libbproc.a | $(OUT)/bin
-	$(CC) $(CFLAGS) -o $@ master/bpctl.c $(OUT)/lib/libbproc.a
+$(OUT)/bin/bpctl: master/cmd/bpctl.c master/lib/bproc.h $(OUT)/lib/libbproc.a | $(OUT)/bin
+	$(CC) $(CFLAGS) -Imaster/lib -o $@ master/cmd/bpctl.c $(OUT)/lib/libbproc.a
 
-$(OUT)/bin/bpcp: master/bpcp.c $(OUT)/lib/libbproc.a | $(OUT)/bin
-	$(CC) $(CFLAGS) -o $@ master/bpcp.c $(OUT)/lib/libbproc.a
+$(OUT)/bin/bpcp: master/cmd/bpcp.c master/lib/bproc.h $(OUT)/lib/libbproc.a | $(OUT)/bin
+	$(CC) $(CFLAGS) -Imaster/lib -o $@ master/cmd/bpcp.c $(OUT)/lib/libbproc.a
 
 # bpsh starts for every remote command, so it is static musl like the
 # ghost: glibc's dynamic loading of libc, libelf, libz and libsodium cost
@@ -97,7 +100,7 @@ $(OUT)/bin/bpcp: master/bpcp.c $(OUT)/lib/libbproc.a | $(OUT)/bin
 # headers through a folder of their own.
 ELF_A	:= $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libelf.a ] && echo $$d/libelf.a $$d/libz.a && break; done)
-BPSH_SRC := master/bpsh.c master/push.c master/closure.c master/libbproc.c \
+BPSH_SRC := master/cmd/bpsh.c master/cmd/manifest.c master/cmd/closure.c master/lib/libbproc.c \
 	    common/wire.c common/path.c \
 	    common/proto.c common/nodeset.c common/sodium_compat.c
 
@@ -107,9 +110,9 @@ $(OUT)/musl-elf/.stamp:
 	ln -sfn /usr/include/gelf.h $(OUT)/musl-elf/gelf.h
 	touch $@
 
-$(OUT)/bin/bpsh: $(BPSH_SRC) master/push.h master/bproc.h $(wildcard common/*.h) \
+$(OUT)/bin/bpsh: $(BPSH_SRC) master/cmd/manifest.h master/lib/bproc.h $(wildcard common/*.h) \
 	    $(OUT)/musl-include/.stamp $(OUT)/musl-elf/.stamp | $(OUT)/bin
-	$(MUSLCC) $(NFLAGS) -Imaster -isystem $(OUT)/musl-elf \
+	$(MUSLCC) $(NFLAGS) -Imaster/lib -Imaster/cmd -isystem $(OUT)/musl-elf \
 	    -DBPROC_GHOST_PATH='"$(CURDIR)/$(OUT)/libexec/bpghost"' \
 	    -static -s -Wl,--gc-sections -o $@ $(BPSH_SRC) $(ELF_A) $(SODIUM_A)
 
@@ -117,10 +120,10 @@ $(OUT)/bin/bpsh: $(BPSH_SRC) master/push.h master/bproc.h $(wildcard common/*.h)
 # front end's cost of each: static musl, like nodeinit, maps and dirties
 # far less than a glibc program with libsodium loaded (bench/bpsh_bench.sh).
 # It frames its local, unsealed socket itself: no conn.c, no libsodium.
-GHOST_SRC := master/ghost.c common/wire.c common/proto.c
+GHOST_SRC := master/cmd/bpghost.c common/wire.c common/proto.c
 
 $(OUT)/libexec/bpghost: $(GHOST_SRC) $(wildcard common/*.h) $(OUT)/musl-include/.stamp | $(OUT)/libexec
-	$(MUSLCC) $(NFLAGS) -Imaster -static -s -Wl,--gc-sections -o $@ \
+	$(MUSLCC) $(NFLAGS) -static -s -Wl,--gc-sections -o $@ \
 	    $(GHOST_SRC)
 
 $(OUT)/bin/bpvcluster: tools/bpvcluster | $(OUT)/bin
@@ -136,9 +139,9 @@ $(OUT)/tests/test_%: tests/unit/test_%.c $(COMMON_SRC) | $(OUT)/tests
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_SRC) -lcmocka -lsodium
 
 # bpmaster's dnsmasq hosts writer with the config parser it reads
-$(OUT)/tests/test_dnsmasq: tests/unit/test_dnsmasq.c master/dnsmasq.c \
-	    master/config.c $(COMMON_SRC) $(wildcard master/*.h) | $(OUT)/tests
-	$(CC) $(CFLAGS) -o $@ $< master/dnsmasq.c master/config.c $(COMMON_SRC) \
+$(OUT)/tests/test_dnsmasq: tests/unit/test_dnsmasq.c master/daemon/dnsmasq.c \
+	    master/daemon/config.c $(COMMON_SRC) $(wildcard master/daemon/*.h) | $(OUT)/tests
+	$(CC) $(CFLAGS) -Imaster/daemon -o $@ $< master/daemon/dnsmasq.c master/daemon/config.c $(COMMON_SRC) \
 	    -lcmocka -lsodium
 
 clean:

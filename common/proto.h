@@ -2,7 +2,7 @@
  * bproc-ng messages and attributes: one table (proto.c) gives each message
  * type its name, minimum body length and required attributes, and each
  * attribute type its kind, so every decoder validates the same way.
- * Handlers live with the role that receives the message (master/, nodeinit/).
+ * Handlers live with the role that receives the message (master/daemon/, master/cmd/, master/lib/, nodeinit/).
  */
 #ifndef BPROC_PROTO_H
 #define BPROC_PROTO_H

@@ -11,7 +11,7 @@
 need_root
 need_image
 need_cmd gcc
-need_file "$BIN/bpsh" "$TOP/out/lib/libbproc.a" "$TOP/master/bproc.h"
+need_file "$BIN/bpsh" "$TOP/out/lib/libbproc.a" "$TOP/master/lib/bproc.h"
 
 FC_BYTES=1073741824	# the issue asks 4G; 1G keeps the suite fast
 FC_SLEEP=5		# seconds the reader sleeps before it reads
@@ -44,7 +44,7 @@ bpstat_p_rows() {
 }
 
 say "# build the libbproc test program"
-if gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -I"$TOP/master" \
+if gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -I"$TOP/master/lib" \
     -o "$TMP/t40_libbproc" "$TOP/tests/integration/t40_libbproc.c" \
     "$TOP/out/lib/libbproc.a" 2>"$TMP/cc.log"; then
 	pass "t40_libbproc.c builds against out/lib/libbproc.a"

@@ -28,7 +28,7 @@
 
 #include "bproc.h"
 #include "nodeset.h"
-#include "push.h"
+#include "manifest.h"
 
 #define BPSH_FAIL	255		/* bpsh's own failure */
 #define LINE_MAX_BUF	(64 * 1024)	/* longest line kept whole with -p/-L */

@@ -26,7 +26,7 @@
 
 #include "bproc.h"
 #include "path.h"
-#include "push.h"
+#include "manifest.h"
 
 #define PUSH_MAXFILES	100000	/* files one run may push */
 #define PUSH_DEPTH	8	/* nested #! interpreters */

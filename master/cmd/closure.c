@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "bproc.h"
-#include "push.h"
+#include "manifest.h"
 
 #define CLOSURE_MAGIC	0x4250434cU	/* "BPCL" */
 #define CLOSURE_VERSION	1
