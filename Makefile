@@ -14,7 +14,7 @@ SODIUM_A := $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libsodium.a ] && echo $$d/libsodium.a && break; done)
 
 COMMON_SRC := common/wire.c common/proto.c common/conn.c common/auth.c \
-	      common/log.c common/nodeset.c common/path.c
+	      common/log.c common/nodeset.c common/path.c common/htab.c
 LIB_SRC	:= master/lib/libbproc.c common/wire.c common/proto.c common/nodeset.c
 # The path tells the binary: master/daemon is bpmaster, master/lib is
 # libbproc (bproc.h is the one header users include), master/cmd the user
@@ -101,7 +101,7 @@ $(OUT)/bin/bpcp: master/cmd/bpcp.c master/lib/bproc.h $(OUT)/lib/libbproc.a | $(
 ELF_A	:= $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libelf.a ] && echo $$d/libelf.a $$d/libz.a && break; done)
 BPSH_SRC := master/cmd/bpsh.c master/cmd/manifest.c master/cmd/closure.c master/lib/libbproc.c \
-	    common/wire.c common/path.c \
+	    common/wire.c common/path.c common/htab.c \
 	    common/proto.c common/nodeset.c common/sodium_compat.c
 
 $(OUT)/musl-elf/.stamp:

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "htab.h"
 #include "path.h"
 
 /* Collapse "//", "/./" and "dir/.." in place; "" becomes "/". */
@@ -69,13 +70,9 @@ path_link_target(const char *path, const char *target, char *out, size_t len)
 	path_clean(out);
 }
 
-/* A string's FNV-1a hash, for the path-keyed tables of master and node. */
+/* A string's hash, for the path-keyed tables of master and node. */
 uint32_t
 path_hash(const char *s)
 {
-	uint32_t	h = 2166136261u;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
+	return (uint32_t)htab_hash(s, strlen(s));
 }
