@@ -15,7 +15,9 @@ SODIUM_A := $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 
 COMMON_SRC := common/wire.c common/proto.c common/conn.c common/auth.c \
 	      common/log.c common/nodeset.c common/path.c common/htab.c
-LIB_SRC	:= master/lib/libbproc.c common/wire.c common/proto.c common/nodeset.c
+# libbproc: the control client, the node and process tables, rexec
+LIB_SRC	:= master/lib/libbproc_ctl.c master/lib/nodeinfo.c master/lib/rexec.c \
+	   common/wire.c common/proto.c common/nodeset.c
 # The path tells the binary: master/daemon is bpmaster, master/lib is
 # libbproc (bproc.h is the one header users include), master/cmd the user
 # tools and the ghost.
@@ -57,7 +59,7 @@ LIB_OBJ	:= $(patsubst %.c,$(OUT)/obj/lib_%.o,$(notdir $(LIB_SRC)))
 LIB_SONAME := libbproc.so.1
 LIB_VERSION := 1.0.0
 
-$(OUT)/lib/libbproc.a: $(LIB_SRC) master/lib/bproc.h $(wildcard common/*.h) | $(OUT)/lib $(OUT)/obj
+$(OUT)/lib/libbproc.a: $(LIB_SRC) $(wildcard master/lib/*.h common/*.h) | $(OUT)/lib $(OUT)/obj
 	rm -f $@
 	for f in $(LIB_SRC); do \
 		$(CC) $(CFLAGS) -Imaster/lib -fPIC -DBPROC_GHOST_PATH='"$(CURDIR)/$(OUT)/libexec/bpghost"' -c $$f -o $(OUT)/obj/lib_$$(basename $$f .c).o || exit 1; done
@@ -100,7 +102,8 @@ $(OUT)/bin/bpcp: master/cmd/bpcp.c master/lib/bproc.h $(OUT)/lib/libbproc.a | $(
 # headers through a folder of their own.
 ELF_A	:= $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libelf.a ] && echo $$d/libelf.a $$d/libz.a && break; done)
-BPSH_SRC := master/cmd/bpsh.c master/cmd/manifest.c master/cmd/closure.c master/lib/libbproc.c \
+BPSH_SRC := master/cmd/bpsh.c master/cmd/manifest.c master/cmd/closure.c \
+	    master/lib/libbproc_ctl.c master/lib/nodeinfo.c master/lib/rexec.c \
 	    common/wire.c common/path.c common/htab.c \
 	    common/proto.c common/nodeset.c common/sodium_compat.c
 
@@ -110,7 +113,7 @@ $(OUT)/musl-elf/.stamp:
 	ln -sfn /usr/include/gelf.h $(OUT)/musl-elf/gelf.h
 	touch $@
 
-$(OUT)/bin/bpsh: $(BPSH_SRC) master/cmd/manifest.h master/lib/bproc.h $(wildcard common/*.h) \
+$(OUT)/bin/bpsh: $(BPSH_SRC) master/cmd/manifest.h $(wildcard master/lib/*.h common/*.h) \
 	    $(OUT)/musl-include/.stamp $(OUT)/musl-elf/.stamp | $(OUT)/bin
 	$(MUSLCC) $(NFLAGS) -Imaster/lib -Imaster/cmd -isystem $(OUT)/musl-elf \
 	    -DBPROC_GHOST_PATH='"$(CURDIR)/$(OUT)/libexec/bpghost"' \
