@@ -84,11 +84,16 @@ $(OUT)/lib/pkgconfig/bproc.pc: master/lib/bproc.pc.in Makefile | $(OUT)/lib
 
 all: $(OUT)/lib/libbproc.so $(OUT)/lib/pkgconfig/bproc.pc
 
-$(OUT)/bin/bpstat: master/cmd/bpstat.c master/lib/bproc.h $(OUT)/lib/libbproc.a | $(OUT)/bin
-	$(CC) $(CFLAGS) -Imaster/lib -o $@ master/cmd/bpstat.c $(OUT)/lib/libbproc.a
+# bpstat by role (see bpstat.h); tool.c is what it shares with bpctl.
+BPSTAT_SRC := $(wildcard master/cmd/bpstat*.c) master/cmd/tool.c
+BPCTL_SRC := master/cmd/bpctl.c master/cmd/tool.c
 
-$(OUT)/bin/bpctl: master/cmd/bpctl.c master/lib/bproc.h $(OUT)/lib/libbproc.a | $(OUT)/bin
-	$(CC) $(CFLAGS) -Imaster/lib -o $@ master/cmd/bpctl.c $(OUT)/lib/libbproc.a
+$(OUT)/bin/bpstat: $(BPSTAT_SRC) master/cmd/bpstat.h master/cmd/tool.h common/htab.c \
+	    master/lib/bproc.h $(OUT)/lib/libbproc.a | $(OUT)/bin
+	$(CC) $(CFLAGS) -Imaster/lib -o $@ $(BPSTAT_SRC) common/htab.c $(OUT)/lib/libbproc.a
+
+$(OUT)/bin/bpctl: $(BPCTL_SRC) master/cmd/tool.h master/lib/bproc.h $(OUT)/lib/libbproc.a | $(OUT)/bin
+	$(CC) $(CFLAGS) -Imaster/lib -o $@ $(BPCTL_SRC) $(OUT)/lib/libbproc.a
 
 $(OUT)/bin/bpcp: master/cmd/bpcp.c master/lib/bproc.h $(OUT)/lib/libbproc.a | $(OUT)/bin
 	$(CC) $(CFLAGS) -Imaster/lib -o $@ master/cmd/bpcp.c $(OUT)/lib/libbproc.a
