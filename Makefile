@@ -95,8 +95,23 @@ $(OUT)/bin/bpstat: $(BPSTAT_SRC) master/cmd/bpstat.h master/cmd/tool.h common/ht
 $(OUT)/bin/bpctl: $(BPCTL_SRC) master/cmd/tool.h master/lib/bproc.h $(OUT)/lib/libbproc.a | $(OUT)/bin
 	$(CC) $(CFLAGS) -Imaster/lib -o $@ $(BPCTL_SRC) $(OUT)/lib/libbproc.a
 
-$(OUT)/bin/bpcp: master/cmd/bpcp.c master/lib/bproc.h $(OUT)/lib/libbproc.a | $(OUT)/bin
-	$(CC) $(CFLAGS) -Imaster/lib -o $@ master/cmd/bpcp.c $(OUT)/lib/libbproc.a
+# bpcp's shell scripts are files of their own, embedded as C strings
+# (their '#' comment lines left out) so a node needs nothing installed.
+BPCP_SRC := master/cmd/bpcp.c master/cmd/bpcp_parse.c master/cmd/bpcp_helper.c \
+	    master/cmd/bpcp_relay.c
+BPCP_SH	:= master/cmd/bpcp_source.sh master/cmd/bpcp_sink.sh master/cmd/bpcp_isdir.sh
+
+$(OUT)/obj/bpcp_sh.h: $(BPCP_SH) | $(OUT)/obj
+	for f in $(BPCP_SH); do \
+		echo "static const char $$(basename $$f .sh)[] ="; \
+		sed -e '/^#/d' -e 's/\\/\\\\/g' -e 's/"/\\"/g' \
+		    -e 's/^/"/' -e 's/$$/\\n"/' $$f; \
+		echo ";"; \
+	done >$@.tmp && mv $@.tmp $@
+
+$(OUT)/bin/bpcp: $(BPCP_SRC) master/cmd/bpcp.h $(OUT)/obj/bpcp_sh.h master/lib/bproc.h \
+	    $(OUT)/lib/libbproc.a | $(OUT)/bin
+	$(CC) $(CFLAGS) -Imaster/lib -I$(OUT)/obj -o $@ $(BPCP_SRC) $(OUT)/lib/libbproc.a
 
 # bpsh starts for every remote command, so it is static musl like the
 # ghost: glibc's dynamic loading of libc, libelf, libz and libsodium cost
