@@ -152,8 +152,11 @@ $(OUT)/libexec/bpghost: $(GHOST_SRC) $(wildcard common/*.h) $(OUT)/musl-include/
 $(OUT)/bin/bpvcluster: tools/bpvcluster | $(OUT)/bin
 	install -m 0755 $< $@
 
-$(OUT)/libexec/bpvnode: tools/bpvnode.c | $(OUT)/libexec
-	$(CC) $(CFLAGS) -o $@ $<
+# bpvnode with its initramfs reader (cpio.c)
+BPVNODE_SRC := tools/bpvnode.c tools/cpio.c common/htab.c
+
+$(OUT)/libexec/bpvnode: $(BPVNODE_SRC) tools/cpio.h common/htab.h | $(OUT)/libexec
+	$(CC) $(CFLAGS) -o $@ $(BPVNODE_SRC)
 
 $(NODEINIT): $(NODE_SRC) $(wildcard common/*.h nodeinit/*.h) $(OUT)/musl-include/.stamp | $(OUT)/boot
 	$(MUSLCC) $(NFLAGS) -static -s -Wl,--gc-sections -o $@ $(NODE_SRC) $(SODIUM_A)
@@ -166,6 +169,10 @@ $(OUT)/tests/test_dnsmasq: tests/unit/test_dnsmasq.c master/daemon/dnsmasq.c \
 	    master/daemon/config.c $(COMMON_SRC) $(wildcard master/daemon/*.h) | $(OUT)/tests
 	$(CC) $(CFLAGS) -Imaster/daemon -o $@ $< master/daemon/dnsmasq.c master/daemon/config.c $(COMMON_SRC) \
 	    -lcmocka -lsodium
+
+# bpvnode's cpio reader; bpstat's cells; bpcp's operand and header parser
+$(OUT)/tests/test_cpio: tests/unit/test_cpio.c tools/cpio.c tools/cpio.h $(COMMON_SRC) | $(OUT)/tests
+	$(CC) $(CFLAGS) -Itools -o $@ $< tools/cpio.c $(COMMON_SRC) -lcmocka -lsodium
 
 clean:
 	rm -rf $(OUT)
