@@ -98,7 +98,7 @@ $(OUT)/bin/bpctl: $(BPCTL_SRC) master/cmd/tool.h master/lib/bproc.h $(OUT)/lib/l
 # bpcp's shell scripts are files of their own, embedded as C strings
 # (their '#' comment lines left out) so a node needs nothing installed.
 BPCP_SRC := master/cmd/bpcp.c master/cmd/bpcp_parse.c master/cmd/bpcp_helper.c \
-	    master/cmd/bpcp_relay.c
+	    master/cmd/bpcp_relay.c common/path.c common/htab.c
 BPCP_SH	:= master/cmd/bpcp_source.sh master/cmd/bpcp_sink.sh master/cmd/bpcp_isdir.sh
 
 $(OUT)/obj/bpcp_sh.h: $(BPCP_SH) | $(OUT)/obj
@@ -171,6 +171,16 @@ $(OUT)/tests/test_dnsmasq: tests/unit/test_dnsmasq.c master/daemon/dnsmasq.c \
 	    -lcmocka -lsodium
 
 # bpvnode's cpio reader; bpstat's cells; bpcp's operand and header parser
+$(OUT)/tests/test_bpstat_fmt: tests/unit/test_bpstat_fmt.c master/cmd/bpstat_fmt.c \
+	    master/cmd/bpstat.h $(COMMON_SRC) | $(OUT)/tests
+	$(CC) $(CFLAGS) -Imaster/lib -Imaster/cmd -o $@ $< master/cmd/bpstat_fmt.c \
+	    $(COMMON_SRC) -lcmocka -lsodium
+
+$(OUT)/tests/test_bpcp_parse: tests/unit/test_bpcp_parse.c master/cmd/bpcp_parse.c \
+	    master/cmd/bpcp.h $(COMMON_SRC) | $(OUT)/tests
+	$(CC) $(CFLAGS) -Imaster/lib -Imaster/cmd -o $@ $< master/cmd/bpcp_parse.c \
+	    $(COMMON_SRC) -lcmocka -lsodium
+
 $(OUT)/tests/test_cpio: tests/unit/test_cpio.c tools/cpio.c tools/cpio.h $(COMMON_SRC) | $(OUT)/tests
 	$(CC) $(CFLAGS) -Itools -o $@ $< tools/cpio.c $(COMMON_SRC) -lcmocka -lsodium
 

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "path.h"
+
 #ifndef nitems
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 #endif
@@ -60,7 +62,6 @@ struct text {
 
 /* bpcp_parse.c */
 void		 loc_parse(const char *, struct loc *);
-const char	*path_base(const char *, char *, size_t);
 int		 hdr_parse(const char *, struct hdr *);
 
 /* bpcp_helper.c */

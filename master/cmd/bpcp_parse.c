@@ -1,6 +1,6 @@
 /*
- * bpcp's pure parsing: "N:path" operands, the source's header line, and
- * a path's last component.  No I/O, so the unit tests take it alone.
+ * bpcp's pure parsing: "N:path" operands and the source's header line.
+ * No I/O, so the unit tests take it alone.
  */
 #include <errno.h>
 #include <limits.h>
@@ -33,21 +33,7 @@ loc_parse(const char *arg, struct loc *l)
 	l->path = end[1] != '\0' ? end + 1 : ".";
 }
 
-/* The last path component, with trailing slashes ignored. */
-const char *
-path_base(const char *path, char *buf, size_t len)
-{
-	size_t		 n = strlen(path);
-	const char	*s;
-
-	while (n > 1 && path[n - 1] == '/')
-		n--;
-	for (s = path + n; s > path && s[-1] != '/'; s--)
-		;
-	snprintf(buf, len, "%.*s", (int)(n - (size_t)(s - path)), s);
-	return buf;
-}
-
+/* "F size mode mtime uid gid" (or "D ..."), as the source script prints. */
 int
 hdr_parse(const char *line, struct hdr *h)
 {
