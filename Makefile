@@ -122,7 +122,7 @@ $(OUT)/bin/bpcp: $(BPCP_SRC) master/cmd/bpcp.h $(OUT)/obj/bpcp_sh.h master/lib/b
 # headers through a folder of their own.
 ELF_A	:= $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libelf.a ] && echo $$d/libelf.a $$d/libz.a && break; done)
-BPSH_SRC := master/cmd/bpsh.c master/cmd/manifest.c master/cmd/closure.c \
+BPSH_SRC := master/cmd/bpsh.c master/cmd/manifest.c master/cmd/hashcache.c master/cmd/closure.c \
 	    master/lib/libbproc_ctl.c master/lib/nodeinfo.c master/lib/rexec.c \
 	    common/wire.c common/path.c common/htab.c \
 	    common/proto.c common/nodeset.c common/sodium_compat.c

@@ -472,7 +472,7 @@ parse_args(int argc, char **argv, struct bpsh_args *a)
 			if (optarg[0] != '/')
 				errx(BPSH_FAIL, "--push %s: give an absolute path",
 				    optarg);
-			push_add(&manifest, optarg);
+			manifest_add(&manifest, optarg);
 			break;
 		case 'X':
 			opt_nopush = 1;
@@ -551,14 +551,14 @@ push_prepare(const char *cmd)
 	static char	abs[4096];
 
 	exec_file = cmd;
-	if (!opt_nopush && push_resolve(cmd, abs, sizeof(abs)) == 0) {
-		push_command(&manifest, abs);
+	if (!opt_nopush && manifest_resolve(cmd, abs, sizeof(abs)) == 0) {
+		manifest_command(&manifest, abs);
 		exec_file = abs;
 	}
 	if (manifest.errors)
 		errx(BPSH_FAIL, "cannot push %d file%s (see above)",
 		    manifest.errors, manifest.errors > 1 ? "s" : "");
-	push_save_cache();
+	hashcache_save();
 }
 
 /* One node, plain I/O: become the ghost; the shell sees it directly. */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "bproc.h"
+#include "htab.h"
 #include "manifest.h"
 
 #define CLOSURE_MAGIC	0x4250434cU	/* "BPCL" */
@@ -131,7 +132,6 @@ closure_key(const char *cmd, char *key, size_t keylen, size_t *klen,
     char *path, size_t pathlen)
 {
 	const char	*home = getenv("HOME"), *llp = getenv("LD_LIBRARY_PATH");
-	uint64_t	 h = 14695981039346656037ULL;
 	int		 n;
 
 	/* no shared fallback directory: only the user's own cache is trusted */
@@ -141,10 +141,8 @@ closure_key(const char *cmd, char *key, size_t keylen, size_t *klen,
 	if (n < 0 || (size_t)n >= keylen)
 		return -1;
 	*klen = (size_t)n;
-	for (size_t i = 0; i < *klen; i++)
-		h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
 	n = snprintf(path, pathlen, "%s/.cache/bproc/closures/%016llx", home,
-	    (unsigned long long)h);
+	    (unsigned long long)htab_hash(key, *klen));
 	return n < 0 || (size_t)n >= pathlen ? -1 : 0;
 }
 
