@@ -56,13 +56,13 @@ static void	usage(int) __attribute__((noreturn));
 static int	parse_mode(const char *, unsigned int *);
 static int	parse_id(const char *, unsigned int *);
 static void	parse_action(struct action *, int, const char *);
-static void	snap_or_exit(struct tool_snap *);
+static void	snap_take_or_exit(struct tool_snap *);
 static int	select_nodes(struct nodeset *, const char *,
 		    const struct tool_snap *);
 static int	act_run(const struct action *, int);
 static size_t	report_missing(const struct nodeset *, const struct tool_snap *,
 		    char *);
-static void	node_fail(int);
+static void	node_report(int);
 
 static int	verbose;
 
@@ -205,7 +205,7 @@ parse_action(struct action *a, int opt, const char *arg)
 
 /* The node table, or exit 3: nothing is done without it. */
 static void
-snap_or_exit(struct tool_snap *s)
+snap_take_or_exit(struct tool_snap *s)
 {
 	if (tool_snap_take(s) == -1)
 		tool_master_fail();
@@ -253,7 +253,7 @@ report_missing(const struct nodeset *set, const struct tool_snap *s,
  * when it has one, follows the errno text.
  */
 static void
-node_fail(int node)
+node_report(int node)
 {
 	int		 e = errno;
 	const char	*detail = bproc_strerror();
@@ -302,7 +302,7 @@ act_run(const struct action *a, int node)
 		/* no point telling each node the master is gone */
 		if (tool_master_unreachable(errno))
 			tool_master_fail();
-		node_fail(node);
+		node_report(node);
 		return -1;
 	}
 	if (verbose)
@@ -376,7 +376,7 @@ run_actions(const struct action *acts, size_t nacts)
 			 * -S unavailable ...` sees what the options before
 			 * it did, as it would run as two commands.
 			 */
-			snap_or_exit(&s);
+			snap_take_or_exit(&s);
 			if (select_nodes(&set, acts[i].arg, &s) == -1)
 				exit(EXIT_USAGE);
 			if (report_missing(&set, &s, reported) > 0)
@@ -413,7 +413,7 @@ main(int argc, char *argv[])
 	nacts = parse_args(argc, argv, acts);
 
 	/* Every node set must parse before anything is changed. */
-	snap_or_exit(&s);
+	snap_take_or_exit(&s);
 	for (i = 0; i < nacts; i++)
 		if (acts[i].kind == ACT_SELECT &&
 		    select_nodes(&set, acts[i].arg, &s) == -1)

@@ -546,7 +546,7 @@ tty_decide(const struct bpsh_args *a, const struct nodeset *set)
  * on the node's PATH instead.
  */
 static void
-push_prepare(const char *cmd)
+cmd_prepare(const char *cmd)
 {
 	static char	abs[4096];
 
@@ -641,7 +641,7 @@ main(int argc, char **argv)
 	if (set.count == 0)
 		errx(BPSH_FAIL, "no nodes to run on");
 	tty_decide(&a, &set);
-	push_prepare(a.cmd[0]);
+	cmd_prepare(a.cmd[0]);
 
 	if (set.count == 1 && !opt_prefix && !opt_line && !opt_time &&
 	    !opt_div)

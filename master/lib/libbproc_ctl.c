@@ -64,7 +64,7 @@ libbproc_errattr(const struct wire_attr *msg)
 }
 
 static const char *
-ctl_path(void)
+master_path(void)
 {
 	const char	*p = getenv("BPROC_MASTER");
 
@@ -75,7 +75,7 @@ int
 libbproc_connect(void)
 {
 	struct sockaddr_un	sun;
-	const char		*path = ctl_path();
+	const char		*path = master_path();
 	int			fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -105,9 +105,9 @@ libbproc_connect(void)
  * the tool can print, never a SIGPIPE that kills it without a word.
  */
 static void
-ctl_closed(void)
+master_closed(void)
 {
-	libbproc_errmsg("bpmaster closed the connection (%s)", ctl_path());
+	libbproc_errmsg("bpmaster closed the connection (%s)", master_path());
 }
 
 /* Sockets only: send(2) with MSG_NOSIGNAL, so a closed peer is EPIPE. */
@@ -123,7 +123,7 @@ libbproc_send(int fd, const void *buf, size_t len)
 			if (errno == EINTR)
 				continue;
 			if (errno == EPIPE || errno == ECONNRESET)
-				ctl_closed();
+				master_closed();
 			return -1;
 		}
 		p += n;
@@ -144,11 +144,11 @@ read_all(int fd, void *buf, size_t len)
 			if (errno == EINTR)
 				continue;
 			if (errno == ECONNRESET)
-				ctl_closed();
+				master_closed();
 			return -1;
 		}
 		if (n == 0) {
-			ctl_closed();
+			master_closed();
 			errno = ECONNRESET;
 			return -1;
 		}
