@@ -63,6 +63,20 @@ libbproc_errattr(const struct wire_attr *msg)
 		libbproc_errmsg("%s", wire_get_str(msg));
 }
 
+/* A CTL_RESULT or EXEC_RESULT: the master's words kept, its errno ours. */
+int
+libbproc_result(struct wire_attr tb[A_MAX])
+{
+	int	e;
+
+	libbproc_errattr(&tb[A_MSG]);
+	if ((e = (int)wire_get_u32(&tb[A_ERRNO])) != 0) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
 static const char *
 master_path(void)
 {

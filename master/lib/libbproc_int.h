@@ -20,6 +20,7 @@ void	libbproc_errclear(void);
 void	libbproc_errmsg(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));
 void	libbproc_errattr(const struct wire_attr *);
+int	libbproc_result(struct wire_attr[A_MAX]);
 int	libbproc_connect(void);
 int	libbproc_send(int, const void *, size_t);
 int	libbproc_recv(int, unsigned char *, struct wire_hdr *,

@@ -157,7 +157,7 @@ node_set(int node, uint16_t attr, uint32_t val, int is_u8)
 	struct wire_hdr		 h;
 	struct wire_attr	 tb[A_MAX];
 	size_t			 len;
-	int			 fd, ret = -1, e;
+	int			 fd, ret = -1;
 
 	libbproc_errclear();
 	if (node < 0) {
@@ -182,12 +182,7 @@ node_set(int node, uint16_t attr, uint32_t val, int is_u8)
 		errno = EPROTO;
 		goto out;
 	}
-	libbproc_errattr(&tb[A_MSG]);
-	if ((e = (int)wire_get_u32(&tb[A_ERRNO])) != 0) {
-		errno = e;
-		goto out;
-	}
-	ret = 0;
+	ret = libbproc_result(tb);
 out:
 	free(buf);
 	close(fd);

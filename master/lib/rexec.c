@@ -93,9 +93,8 @@ push_wait_room(struct push *p)
 			    h.len - WIRE_HDR_LEN) == -1)
 				return -1;
 		} else if (h.type == MSG_EXEC_RESULT) {
-			libbproc_errattr(&tb[A_MSG]);
-			errno = (int)wire_get_u32(&tb[A_ERRNO]);
-			if (errno == 0)
+			/* the node gave up before the files were all there */
+			if (libbproc_result(tb) == 0)
 				errno = EPROTO;
 			return -1;
 		}
@@ -272,7 +271,7 @@ rexec_answer(int fd, const struct bproc_exec_opts *o)
 	struct wire_hdr		 h;
 	struct wire_attr	 tb[A_MAX];
 	unsigned char		*buf;
-	int			 e, ret = -1;
+	int			 ret = -1;
 
 	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
 		return -1;
@@ -291,12 +290,7 @@ rexec_answer(int fd, const struct bproc_exec_opts *o)
 		errno = EPROTO;
 		goto out;
 	}
-	libbproc_errattr(&tb[A_MSG]);
-	if ((e = (int)wire_get_u32(&tb[A_ERRNO])) != 0) {
-		errno = e;
-		goto out;
-	}
-	ret = 0;
+	ret = libbproc_result(tb);
 out:
 	free(buf);
 	return ret;
