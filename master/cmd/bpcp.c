@@ -143,12 +143,8 @@ source_start(const struct loc *sl, struct helper *src, struct hdr *h,
 	args[3] = opt_recursive ? "1" : "0";
 	args[4] = (char *)tar_create_opts(sl->node);
 	args[5] = NULL;
-	if (helper_start(src, sl->node, bpcp_source, args, 0) == -1) {
-		loc_error(sl->node, src->startmsg);
-		helper_wait(src);
-		helper_close(src);
+	if (helper_start(src, sl->node, bpcp_source, args, 0) == -1)
 		return -1;
-	}
 	/* up to the header's newline; the rest is content */
 	*got = 0;
 	while (nl == NULL && *got < HDR_MAX) {
@@ -214,12 +210,8 @@ sink_start(const struct loc *dl, const char *base, const struct hdr *h,
 	args[10] = umask_s;
 	args[11] = (char *)tar_extract_opts(dl->node);
 	args[12] = NULL;
-	if (helper_start(dst, dl->node, bpcp_sink, args, 1) == -1) {
-		loc_error(dl->node, dst->startmsg);
-		helper_wait(dst);
-		helper_close(dst);
+	if (helper_start(dst, dl->node, bpcp_sink, args, 1) == -1)
 		return -1;
-	}
 	return 0;
 }
 
@@ -299,9 +291,6 @@ check_dir(const struct loc *dl)
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		err(BPCP_FAIL, "malloc");
 	if (helper_start(&p, dl->node, bpcp_isdir, args, 0) == -1) {
-		loc_error(dl->node, p.startmsg);
-		helper_wait(&p);
-		helper_close(&p);
 		free(t);
 		return -1;
 	}

@@ -36,7 +36,8 @@ loc_error(int node, const char *msg)
  * environment, so ps and bpstat -p show the name and the arguments rather
  * than the script's text.  Its stdin is a pipe when want_in, else
  * /dev/null.  A start that fails is told through a close-on-exec pipe:
- * end of file there means the exec (of bpghost or of sh) happened.
+ * end of file there means the exec (of bpghost or of sh) happened; a
+ * failed start is reported here, and its process reaped.
  */
 int
 helper_start(struct helper *p, int node, const char *script, char **args,
@@ -107,7 +108,11 @@ helper_start(struct helper *p, int node, const char *script, char **args,
 	r = read(rep[0], p->startmsg, sizeof(p->startmsg) - 1);
 	close(rep[0]);
 	if (r > 0) {
+		/* it did not start: say why, and leave nothing behind */
 		p->startmsg[r] = '\0';
+		loc_error(node, p->startmsg);
+		helper_wait(p);
+		helper_close(p);
 		return -1;
 	}
 	return 0;

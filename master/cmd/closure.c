@@ -205,26 +205,28 @@ get(struct ibuf *b, size_t len)
 	return p;
 }
 
+/* n bytes into v, as they were written (host order: the cache is ours). */
 static int
-get32(struct ibuf *b, uint32_t *v)
+getn(struct ibuf *b, void *v, size_t n)
 {
-	const void	*p = get(b, sizeof(*v));
+	const void	*p = get(b, n);
 
 	if (p == NULL)
 		return -1;
-	memcpy(v, p, sizeof(*v));
+	memcpy(v, p, n);
 	return 0;
+}
+
+static int
+get32(struct ibuf *b, uint32_t *v)
+{
+	return getn(b, v, sizeof(*v));
 }
 
 static int
 get64(struct ibuf *b, uint64_t *v)
 {
-	const void	*p = get(b, sizeof(*v));
-
-	if (p == NULL)
-		return -1;
-	memcpy(v, p, sizeof(*v));
-	return 0;
+	return getn(b, v, sizeof(*v));
 }
 
 /* A string of 0 (if empty_ok) to PATH_MAX - 1 bytes without NUL, copied. */

@@ -56,8 +56,8 @@ libbproc_errmsg(const char *fmt, ...)
 }
 
 /* The master's own words (A_MSG), when a reply carries them. */
-void
-libbproc_errattr(const struct wire_attr *msg)
+static void
+master_words(const struct wire_attr *msg)
 {
 	if (msg->data != NULL)
 		libbproc_errmsg("%s", wire_get_str(msg));
@@ -69,7 +69,7 @@ libbproc_result(struct wire_attr tb[A_MAX])
 {
 	int	e;
 
-	libbproc_errattr(&tb[A_MSG]);
+	master_words(&tb[A_MSG]);
 	if ((e = (int)wire_get_u32(&tb[A_ERRNO])) != 0) {
 		errno = e;
 		return -1;

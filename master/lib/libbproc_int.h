@@ -19,7 +19,6 @@ typedef void	libbproc_decode_fn(void *el, struct wire_attr tb[A_MAX]);
 void	libbproc_errclear(void);
 void	libbproc_errmsg(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));
-void	libbproc_errattr(const struct wire_attr *);
 int	libbproc_result(struct wire_attr[A_MAX]);
 int	libbproc_connect(void);
 int	libbproc_send(int, const void *, size_t);
