@@ -110,13 +110,35 @@ dirs_init(void)
 	dirs_add("/usr/lib");
 }
 
+/* What path_eq looks for: a path in one manifest. */
+struct path_key {
+	const struct manifest	*m;
+	const char		*path;
+};
+
 static int
-manifest_has(const struct manifest *m, const char *path)
+path_eq(uintptr_t v, const void *key)
 {
-	for (size_t i = 0; i < m->n; i++)
-		if (strcmp(m->files[i].path, path) == 0)
-			return 1;
-	return 0;
+	const struct path_key	*k = key;
+
+	return strcmp(k->m->files[v].path, k->path) == 0;
+}
+
+static int
+manifest_has(struct manifest *m, const char *path)
+{
+	struct path_key	key = { m, path };
+
+	/* entries come from the walk and from the closure cache alike */
+	if (m->indexed > m->n) {	/* the closure cache emptied it */
+		htab_free(&m->index);
+		m->indexed = 0;
+	}
+	for (; m->indexed < m->n; m->indexed++)
+		if (htab_put(&m->index, path_hash(m->files[m->indexed].path),
+		    m->indexed) == -1)
+			err(255, "push");
+	return htab_get(&m->index, path_hash(path), path_eq, &key, NULL);
 }
 
 static struct bproc_file *

@@ -4,13 +4,18 @@
 
 #include <stddef.h>
 
+#include "htab.h"
+
 struct bproc_file;
 
+/* All zero is an empty manifest. */
 struct manifest {
 	struct bproc_file	*files;
 	size_t			 n;
 	size_t			 cap;
 	int			 errors;	/* files that could not be read */
+	struct htab		 index;		/* path -> files[], for the walk */
+	size_t			 indexed;	/* files[0..indexed) are in it */
 };
 
 /* Find cmd on the front end's PATH; 0 and the absolute path, or -1. */
