@@ -84,11 +84,11 @@ $(OUT)/lib/pkgconfig/bproc.pc: master/lib/bproc.pc.in Makefile | $(OUT)/lib
 
 all: $(OUT)/lib/libbproc.so $(OUT)/lib/pkgconfig/bproc.pc
 
-# bpstat by role (see bpstat.h); tool.c is what it shares with bpctl.
+# bpstat by role (see bpstat_int.h); tool.c is what it shares with bpctl.
 BPSTAT_SRC := $(wildcard master/cmd/bpstat*.c) master/cmd/tool.c
 BPCTL_SRC := master/cmd/bpctl.c master/cmd/tool.c
 
-$(OUT)/bin/bpstat: $(BPSTAT_SRC) master/cmd/bpstat.h master/cmd/tool.h common/htab.c \
+$(OUT)/bin/bpstat: $(BPSTAT_SRC) master/cmd/bpstat_int.h master/cmd/tool.h common/htab.c \
 	    master/lib/bproc.h $(OUT)/lib/libbproc.a | $(OUT)/bin
 	$(CC) $(CFLAGS) -Imaster/lib -o $@ $(BPSTAT_SRC) common/htab.c $(OUT)/lib/libbproc.a
 
@@ -109,7 +109,7 @@ $(OUT)/obj/bpcp_sh.h: $(BPCP_SH) | $(OUT)/obj
 		echo ";"; \
 	done >$@.tmp && mv $@.tmp $@
 
-$(OUT)/bin/bpcp: $(BPCP_SRC) master/cmd/bpcp.h $(OUT)/obj/bpcp_sh.h master/lib/bproc.h \
+$(OUT)/bin/bpcp: $(BPCP_SRC) master/cmd/bpcp_int.h $(OUT)/obj/bpcp_sh.h master/lib/bproc.h \
 	    $(OUT)/lib/libbproc.a | $(OUT)/bin
 	$(CC) $(CFLAGS) -Imaster/lib -I$(OUT)/obj -o $@ $(BPCP_SRC) $(OUT)/lib/libbproc.a
 
@@ -172,12 +172,12 @@ $(OUT)/tests/test_dnsmasq: tests/unit/test_dnsmasq.c master/daemon/dnsmasq.c \
 
 # bpvnode's cpio reader; bpstat's cells; bpcp's operand and header parser
 $(OUT)/tests/test_bpstat_fmt: tests/unit/test_bpstat_fmt.c master/cmd/bpstat_fmt.c \
-	    master/cmd/bpstat.h $(COMMON_SRC) | $(OUT)/tests
+	    master/cmd/bpstat_int.h $(COMMON_SRC) | $(OUT)/tests
 	$(CC) $(CFLAGS) -Imaster/lib -Imaster/cmd -o $@ $< master/cmd/bpstat_fmt.c \
 	    $(COMMON_SRC) -lcmocka -lsodium
 
 $(OUT)/tests/test_bpcp_parse: tests/unit/test_bpcp_parse.c master/cmd/bpcp_parse.c \
-	    master/cmd/bpcp.h $(COMMON_SRC) | $(OUT)/tests
+	    master/cmd/bpcp_int.h $(COMMON_SRC) | $(OUT)/tests
 	$(CC) $(CFLAGS) -Imaster/lib -Imaster/cmd -o $@ $< master/cmd/bpcp_parse.c \
 	    $(COMMON_SRC) -lcmocka -lsodium
 

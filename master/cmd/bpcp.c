@@ -39,7 +39,7 @@
 #include <unistd.h>
 
 #include "bproc.h"
-#include "bpcp.h"
+#include "bpcp_int.h"
 #include "bpcp_sh.h"	/* the scripts, from bpcp_*.sh (Makefile) */
 
 static int		 opt_preserve, opt_recursive;

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "bproc.h"
-#include "bpcp.h"
+#include "bpcp_int.h"
 
 #define SCRIPT_VAR	"BPCP_SH"	/* the environment variable of the script */
 #define SCRIPT_RUN	"eval \"$" SCRIPT_VAR "\""	/* what sh -c runs */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpcp.h"
+#include "bpcp_int.h"
 
 /* "3:path" or "n3:path" is on node 3; anything else is a local path. */
 void

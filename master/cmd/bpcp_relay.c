@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bpcp.h"
+#include "bpcp_int.h"
 
 #define PROGRESS_MIN	(1024 * 1024)	/* smaller copies show no bar */
 #define PROGRESS_MS	200		/* bar redraw interval */

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpstat.h"
+#include "bpstat_int.h"
 
 static void	usage(int) __attribute__((noreturn));
 

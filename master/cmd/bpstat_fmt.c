@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpstat.h"
+#include "bpstat_int.h"
 #include "htab.h"
 
 struct idname {

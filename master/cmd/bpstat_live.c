@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bpstat.h"
+#include "bpstat_int.h"
 
 #define LIVE_TICK_MS	1000	/* -U -l: refresh of the last-seen ages */
 #define LIVE_KEYBUF	64	/* keys read from the terminal at once */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpstat.h"
+#include "bpstat_int.h"
 #include "nodeset.h"
 
 /* -p: by node then PID, or by owner's name (-O); -r reverses. */

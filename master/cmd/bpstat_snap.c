@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpstat.h"
+#include "bpstat_int.h"
 #include "nodeset.h"
 
 /* qsort(3) has no context argument; the comparators read these. */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpstat.h"
+#include "bpstat_int.h"
 
 void
 table_init(struct table *t, size_t ncols, const char *const *head,

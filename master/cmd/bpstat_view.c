@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpstat.h"
+#include "bpstat_int.h"
 
 /* Nodes of the grouped view that share state, owner, group and mode. */
 struct nodegroup {

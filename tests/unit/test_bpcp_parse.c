@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "bpcp.h"
+#include "bpcp_int.h"
 
 static void
 loc_is(const char *arg, int node, const char *path)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "bpstat.h"
+#include "bpstat_int.h"
 
 static void
 size_is(uint64_t v, const char *want)

@@ -4,8 +4,8 @@
  * modes, sizes, ages, JSON strings), bpstat_table.c (the column layout),
  * bpstat_view.c (the node views), bpstat_live.c (-U), bpstat_procs.c (-p).
  */
-#ifndef BPROC_BPSTAT_H
-#define BPROC_BPSTAT_H
+#ifndef BPROC_BPSTAT_INT_H
+#define BPROC_BPSTAT_INT_H
 
 #include <stdint.h>
 #include <stdio.h>

@@ -4,8 +4,8 @@
  * they say), bpcp_relay.c (bytes from source to sink).  The scripts are
  * bpcp_source.sh, bpcp_sink.sh and bpcp_isdir.sh, embedded at build time.
  */
-#ifndef BPROC_BPCP_H
-#define BPROC_BPCP_H
+#ifndef BPROC_BPCP_INT_H
+#define BPROC_BPCP_INT_H
 
 #include <stdint.h>
 #include <stddef.h>
