@@ -376,6 +376,7 @@ ctl_set_proc(struct ctlconn *cc, struct proc *p)
 	if (p != NULL) {
 		cc->pushed = 1;
 		if (cc->kind == CTL_TOOL) {
+			p->pidfd = -1;	/* none until it is the ghost */
 			/* blobs come next: frames up to a blob's */
 			ctl_set_kind(cc, CTL_EXEC);
 			ev_timer_del(&cc->idle);

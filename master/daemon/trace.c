@@ -389,7 +389,7 @@ trace_ghost(struct proc *p, int pidfd)
 {
 	p->pidfd = pidfd;
 	if (ptrace(PTRACE_SEIZE, p->pid, NULL, NULL) == -1) {
-		log_warn("ptrace seize ghost %d (SIGSTOP will not reach the "
+		log_warn_rl("ptrace seize ghost %d (SIGSTOP will not reach the "
 		    "remote)", (int)p->pid);
 		return;
 	}

@@ -71,6 +71,7 @@ check "nobody runs bpsh 0 true before the flood" as_nobody "$UBIN/bpsh" 0 true
 # cpu_ticks: bpmaster's utime + stime, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$MPID/stat"; }
 HZ=$(getconf CLK_TCK)
+read -r MSOFT MHARD < <(prlimit --pid "$MPID" --nofile -o SOFT,HARD --noheadings)
 
 # flood_round NAME: the flood and the victim's runs, then the checks.
 flood_round() {
@@ -133,11 +134,31 @@ flood_round() {
 flood_round "flood"
 
 if [ "${T11_NOFILE_ROUND:-1}" = 1 ]; then
-	MFDS=$(prlimit --pid "$MPID" --nofile -o SOFT,HARD --noheadings | awk '{ print $1 ":" $2 }')
-	prlimit --pid "$MPID" --nofile=1024:1024 || die "prlimit --pid $MPID"
+	prlimit --pid "$MPID" --nofile="1024:$MHARD" || die "prlimit --pid $MPID"
 	flood_round "flood at nofile 1024"
-	prlimit --pid "$MPID" --nofile="$MFDS" 2>/dev/null
+	prlimit --pid "$MPID" --nofile="$MSOFT:$MHARD" || fail "prlimit cannot restore the limit"
 fi
+
+say "# out of descriptors: accept(2) fails with EMFILE, bpmaster must not spin"
+# (the soft limit only: without CAP_SYS_RESOURCE a hard one stays lowered)
+n=$(( $(ls "/proc/$MPID/fd" | wc -l) + 3 ))
+prlimit --pid "$MPID" --nofile="$n:$MHARD" || die "prlimit --pid $MPID"
+log0=$(stat -c %s "$MLOG")
+c0=$(cpu_ticks)
+t0=$(now_ms)
+"${AS_EVIL[@]}" "$TMP/t11_client" flood "$BPROC_MASTER" 200 0 5 >"$TMP/flood.emfile.out" 2>&1
+ms=$(( $(now_ms) - t0 ))
+cpu=$(( ( $(cpu_ticks) - c0 ) * 1000 * 100 / HZ / (ms > 0 ? ms : 1) ))
+grown=$(( $(stat -c %s "$MLOG") - log0 ))
+prlimit --pid "$MPID" --nofile="$MSOFT:$MHARD" || fail "prlimit cannot restore the limit"
+say "    $(tr '\n' ';' <"$TMP/flood.emfile.out")"
+check "at nofile $n: bpmaster logged that accept ran out of descriptors" \
+    grep -q "control accept: Too many open files" "$MLOG"
+check "at nofile $n: bpmaster used $cpu% of a CPU over $ms ms (< $CPU_LIMIT%)" \
+    test "$cpu" -lt "$CPU_LIMIT"
+check "at nofile $n: its log grew by $grown bytes (< $LOG_LIMIT)" \
+    test "$grown" -lt "$LOG_LIMIT"
+check "with its limit back, bpsh works again" as_nobody_t "$UBIN/bpsh" 0 true
 
 say "# random bytes and huge frames close that connection only"
 as_nobody "$UBIN/bpstat" -U >/dev/null 2>&1 &
