@@ -236,3 +236,31 @@ $(OUT)/fuzz/fuzz_frame: $(FUZZ_SRC) tests/fuzz/fuzz.h $(wildcard common/*.h) \
 fuzz: $(OUT)/fuzz/fuzz_frame
 
 .PHONY: testbins corpus fuzz
+
+# --- vmadump: the process image (docs/vmadump.md) ---
+# bproc_dump/bproc_undump go into libbproc: the archive's and the .so's
+# recipes expand LIB_OBJ when they run, so appending here is enough.
+# bprestore is static musl, not PIE, linked at the far address RST_BASE
+# (nodeinit/restore/bprestore.h) so that it never sits where an image
+# wants its memory.  It brings its own _start (rst_jump.S): musl's crt1.o
+# reaches _DYNAMIC (0) PC-relative, which no 32-bit offset does from there.
+RESTORE_SRC := nodeinit/restore/bprestore.c nodeinit/restore/rst_map.c \
+	       nodeinit/restore/rst_jump.S
+RESTORE	:= $(OUT)/libexec/bprestore
+LIB_OBJ	+= $(OUT)/obj/lib_vmadump.o
+LIB_SRC	+= master/lib/vmadump.c
+
+$(OUT)/lib/libbproc.a: master/lib/vmadump.c master/lib/bproc_dump.h common/vmadump.h
+$(OUT)/lib/libbproc.a: CFLAGS += -DBPROC_RESTORE_PATH='"$(CURDIR)/$(RESTORE)"'
+
+$(RESTORE): $(RESTORE_SRC) nodeinit/restore/bprestore.h common/vmadump.h \
+	    $(OUT)/musl-include/.stamp | $(OUT)/libexec
+	$(MUSLCC) $(NFLAGS) -Inodeinit/restore -static -no-pie -s \
+	    -nostartfiles -Wl,--no-relax -Wl,--gc-sections -Wl,-Ttext-segment=0x200000000000 \
+	    -o $@ $(RESTORE_SRC)
+
+$(OUT)/tests/test_vmadump: tests/unit/test_vmadump.c $(OUT)/lib/libbproc.a $(RESTORE) \
+	    | $(OUT)/tests
+	$(CC) $(CFLAGS) -Imaster/lib -o $@ $< $(OUT)/lib/libbproc.a -lcmocka -lpthread
+
+all: $(RESTORE)
