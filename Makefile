@@ -261,6 +261,7 @@ $(RESTORE): $(RESTORE_SRC) nodeinit/restore/bprestore.h common/vmadump.h \
 
 $(OUT)/tests/test_vmadump: tests/unit/test_vmadump.c $(OUT)/lib/libbproc.a $(RESTORE) \
 	    | $(OUT)/tests
-	$(CC) $(CFLAGS) -Imaster/lib -o $@ $< $(OUT)/lib/libbproc.a -lcmocka -lpthread
+	$(CC) $(CFLAGS) -Imaster/lib -DBPROC_RESTORE_PATH_FOR_TEST='"$(CURDIR)/$(RESTORE)"' \
+	    -o $@ $< $(OUT)/lib/libbproc.a -lcmocka -lpthread
 
 all: $(RESTORE)

@@ -196,34 +196,42 @@ vmad_hash_init(struct vmad_hash *h)
 	h->bytes = 0;
 }
 
+/* Word i of the stream goes to lane i % 4, however the stream is cut. */
 static inline void
 vmad_hash_add(struct vmad_hash *h, const void *buf, size_t len)
 {
 	const uint64_t	*w = buf;
-	size_t		 i, n = len / 8;
-	uint64_t	 a = h->lane[0], b = h->lane[1], c = h->lane[2],
-			 d = h->lane[3];
+	size_t		 i = 0, n = len / 8, k = (h->bytes / 8) & 3;
+	uint64_t	 l[4] = { h->lane[0], h->lane[1], h->lane[2], h->lane[3] };
 
-	for (i = 0; i + 4 <= n; i += 4) {
-		a = (a ^ w[i]) * VMAD_HASH_MUL;
-		b = (b ^ w[i + 1]) * VMAD_HASH_MUL;
-		c = (c ^ w[i + 2]) * VMAD_HASH_MUL;
-		d = (d ^ w[i + 3]) * VMAD_HASH_MUL;
+	for (; i < n && k != 0; i++, k = (k + 1) & 3)
+		l[k] = (l[k] ^ w[i]) * VMAD_HASH_MUL;
+	for (; i + 4 <= n; i += 4) {
+		l[0] = (l[0] ^ w[i]) * VMAD_HASH_MUL;
+		l[1] = (l[1] ^ w[i + 1]) * VMAD_HASH_MUL;
+		l[2] = (l[2] ^ w[i + 2]) * VMAD_HASH_MUL;
+		l[3] = (l[3] ^ w[i + 3]) * VMAD_HASH_MUL;
 	}
-	for (; i < n; i++)
-		a = (a ^ w[i]) * VMAD_HASH_MUL;
-	h->lane[0] = a;
-	h->lane[1] = b;
-	h->lane[2] = c;
-	h->lane[3] = d;
+	for (k = 0; i < n; i++, k++)
+		l[k] = (l[k] ^ w[i]) * VMAD_HASH_MUL;
+	h->lane[0] = l[0];
+	h->lane[1] = l[1];
+	h->lane[2] = l[2];
+	h->lane[3] = l[3];
 	h->bytes += len;
 }
 
 static inline uint64_t
 vmad_hash_final(const struct vmad_hash *h)
 {
-	return (h->lane[0] ^ (h->lane[1] >> 7) ^ (h->lane[2] << 11) ^
-	    (h->lane[3] >> 19)) * VMAD_HASH_MUL ^ h->bytes;
+	uint64_t	 x = h->bytes;
+	int		 i;
+
+	for (i = 0; i < 4; i++) {
+		x = (x ^ h->lane[i]) * VMAD_HASH_MUL;
+		x ^= x >> 29;
+	}
+	return x;
 }
 
 #define VMAD_PAD(n)	(((n) + 7u) & ~7u)

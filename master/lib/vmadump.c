@@ -34,6 +34,7 @@
 #define DUMP_MAPS_MIN	(256 * 1024)	/* first guess at /proc/self/maps' size */
 #define DUMP_PM_WORDS	8192		/* pagemap entries read at a time */
 #define DUMP_OBUF	(160 * 1024)	/* metadata buffered; holds the largest record */
+#define DUMP_COPY	(256 * 1024)	/* bounce buffer for memory that may change */
 #define RSEQ_SIG_X86	0x53053053u	/* glibc's rseq signature on x86 */
 #define RSEQ_AREA_LEN	32u		/* what glibc registers */
 
@@ -50,6 +51,7 @@ struct dump_map {
 	struct vmad_region	 r;
 	const char		*path;
 	int			 mode;	/* DM_*: which of its pages travel */
+	int			 bounce; /* changes while we dump: copy, then hash */
 };
 
 /* Which pages of a mapping travel (see dump_pages). */
@@ -73,6 +75,7 @@ struct dump {
 	size_t			 maps_cap;
 	char			*obuf;
 	size_t			 olen;
+	char			*copy;		/* DUMP_COPY bytes */
 	uint64_t		*pm;
 	struct dump_map		*map;		/* nmap entries after the text */
 	size_t			 nmap, map_cap;
@@ -528,6 +531,7 @@ dump_run(struct dump *d, uint32_t idx, uint64_t first, uint64_t n)
 	const struct dump_map	*m = &d->map[idx];
 	struct vmad_pages	 pg;
 	const void		*mem;
+	size_t			 len, chunk;
 
 	if (n == 0)
 		return 0;
@@ -538,8 +542,20 @@ dump_run(struct dump *d, uint32_t idx, uint64_t first, uint64_t n)
 	    dump_flush(d) == -1)
 		return -1;
 	mem = (const void *)(uintptr_t)(m->r.start + first * d->page);
-	vmad_hash_add(&d->hash, mem, n * d->page);
-	return dump_write(d, mem, n * d->page);
+	if (!m->bounce) {
+		vmad_hash_add(&d->hash, mem, n * d->page);
+		return dump_write(d, mem, n * d->page);
+	}
+	/* What is hashed must be what is written: copy it first. */
+	for (len = n * d->page; len > 0; len -= chunk) {
+		chunk = len < DUMP_COPY ? len : DUMP_COPY;
+		memcpy(d->copy, mem, chunk);
+		vmad_hash_add(&d->hash, d->copy, chunk);
+		if (dump_write(d, d->copy, chunk) == -1)
+			return -1;
+		mem = (const char *)mem + chunk;
+	}
+	return 0;
 }
 
 /*
@@ -613,9 +629,25 @@ dump_image(struct dump *d)
 	char			 cwd[PATH_MAX];
 	size_t			 i;
 	int			 pmfd;
+	unsigned long		 fs;
 
 	if (dump_maps(d) == -1)
 		return -1;
+	/*
+	 * Memory that changes while the dump runs goes through the bounce
+	 * buffer: our own stack (these frames), the TLS block (errno, and
+	 * the rseq fields the kernel updates), and shared memory that other
+	 * processes may write.
+	 */
+	if (syscall(SYS_arch_prctl, ARCH_GET_FS, &fs) == -1)
+		fs = 0;
+	for (i = 0; i < d->nmap; i++) {
+		struct dump_map *m = &d->map[i];
+
+		m->bounce = m->mode == DM_RESIDENT ||
+		    (m->r.start <= (uintptr_t)&h && (uintptr_t)&h < m->r.end) ||
+		    (m->r.start <= fs && fs < m->r.end);
+	}
 	memset(&h, 0, sizeof(h));
 	h.magic = VMAD_MAGIC;
 	h.version = VMAD_VERSION;
@@ -746,7 +778,7 @@ bproc_dump(int fd, int flags)
 		/* maps text, the region table (one per 40 bytes of text at most), buffers */
 		d.map_cap = d.maps_cap / 40 + 16;
 		d.scratch_len = d.maps_cap + d.map_cap * sizeof(struct dump_map) +
-		    DUMP_PM_WORDS * 9 + DUMP_OBUF + 64;
+		    DUMP_PM_WORDS * 9 + DUMP_OBUF + DUMP_COPY + 64;
 		d.scratch_len = (d.scratch_len + d.page - 1) & ~(size_t)(d.page - 1);
 		d.scratch = mmap(NULL, d.scratch_len, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -758,6 +790,7 @@ bproc_dump(int fd, int flags)
 		d.pm = (uint64_t *)(d.map + d.map_cap);
 		d.obuf = (char *)d.pm + DUMP_PM_WORDS * 9;
 		d.obuf += (8 - (uintptr_t)d.obuf % 8) % 8;
+		d.copy = d.obuf + DUMP_OBUF;
 
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_sigaction = dump_handler;

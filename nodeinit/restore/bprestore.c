@@ -93,17 +93,20 @@ rst_read(void *buf, uint64_t len)
 	}
 }
 
-/* rst_payload: a record's payload and its padding, into buf, hashed. */
+/*
+ * rst_payload: a record's payload and its padding into buf, which has
+ * room for both; the padding must be zero, as the dumper wrote it.
+ */
 static void
 rst_payload(void *buf, uint32_t len)
 {
-	uint64_t	 pad = 0;
+	unsigned char	*p = buf;
+	uint32_t	 i;
 
-	rst_read(buf, len);
-	if (VMAD_PAD(len) != len)
-		rst_read(&pad, VMAD_PAD(len) - len);
-	if (pad != 0)
-		rst_fail("nonzero record padding");
+	rst_read(buf, VMAD_PAD(len));
+	for (i = len; i < VMAD_PAD(len); i++)
+		if (p[i] != 0)
+			rst_fail("nonzero record padding");
 }
 
 static void *
@@ -621,7 +624,7 @@ main(int argc, char *argv[], char *envp[])
 			rst.setcred |= 1;
 			break;
 		case 'v':
-			rst.verbose = 1;
+			rst.verbose++;
 			break;
 		default:
 			rst_usage();

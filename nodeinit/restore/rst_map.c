@@ -98,8 +98,8 @@ rst_maps(void (*fn)(uint64_t, uint64_t, const char *))
 		s = rst_hex(&p);
 		p++;
 		e = rst_hex(&p);
-		/* The name is the sixth field; skip five. */
-		for (field = 0, name = p; field < 5 && *name != '\0'; field++) {
+		/* The name is the sixth field: skip perms, offset, dev, inode. */
+		for (field = 0, name = p; field < 4 && *name != '\0'; field++) {
 			while (*name == ' ')
 				name++;
 			while (*name != ' ' && *name != '\0')

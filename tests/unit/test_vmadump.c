@@ -1,0 +1,540 @@
+/*
+ * test_vmadump: bproc_dump() and bprestore on the front end alone.  A
+ * child sets up a heap, TLS, a handler, a mask, a cwd and an open file,
+ * dumps itself and exits; another child undumps the image, and the
+ * resumed image checks what it finds and exits 42, printing its PID and
+ * identity on stdout for the parent to compare.  Then: a threaded caller,
+ * truncated and corrupted images, a pipe instead of a file, a dump that
+ * needs no file, and dropping to another uid.
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "bproc_dump.h"
+
+#define HEAP_MB		64		/* the dirty heap the image carries */
+#define RESUMED_EXIT	42		/* the resumed image's "all is well" */
+#define NOBODY		65534
+
+static char	 tdir[] = "/dev/shm/test_vmadump.XXXXXX";
+static char	 image[PATH_MAX];	/* the round trip's image file */
+
+static __thread int	 tls_int = 7;
+static __thread char	 tls_str[32];
+static volatile sig_atomic_t usr1_seen;
+
+static void
+usr1(int sig)
+{
+	(void)sig;
+	usr1_seen++;
+}
+
+static unsigned char
+pattern(size_t i)
+{
+	return (unsigned char)(i * 7 + 13 + (i >> 12));
+}
+
+/* resumed_fail: report which check failed; the code says it too. */
+static void __attribute__((noreturn, format(printf, 2, 3)))
+resumed_fail(int code, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "resumed image: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	_exit(code);
+}
+
+/*
+ * victim: everything the image must carry, then bproc_dump(fd).  Returns
+ * only in the resumed image, after checking it all; exits 0 on the
+ * dumping side.
+ */
+static void
+victim(int fd, int flags)
+{
+	struct sigaction	 sa;
+	struct timespec		 t0, t1;
+	sigset_t		 set;
+	unsigned char		*heap;
+	size_t			 i, len = (size_t)HEAP_MB << 20;
+	char			 path[PATH_MAX + 16], cwd[PATH_MAX], *small, *big;
+	void			*brk0;
+	pid_t			 dumper = getpid();
+	int			 keep, r;
+	FILE			*f;
+
+	if ((heap = malloc(len)) == NULL)
+		_exit(2);
+	for (i = 0; i < len; i++)
+		heap[i] = pattern(i);
+	tls_int = 12345;
+	strcpy(tls_str, "thread-local");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if (chdir(tdir) == -1)
+		_exit(3);
+	snprintf(path, sizeof(path), "%s/open.txt", tdir);
+	if ((keep = open(path, O_RDWR | O_CREAT, 0600)) == -1)
+		_exit(4);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	brk0 = sbrk(0);
+	fflush(NULL);
+
+	r = bproc_dump(fd, flags);
+	if (r == 0)
+		_exit(0);
+	if (r != BPROC_DUMP_RESUMED) {
+		fprintf(stderr, "bproc_dump: %s\n", strerror(errno));
+		_exit(5);
+	}
+
+	/* The resumed image, in another process. */
+	for (i = 0; i < len; i++)
+		if (heap[i] != pattern(i))
+			resumed_fail(10, "heap byte %zu is %u", i, heap[i]);
+	if (tls_int != 12345 || strcmp(tls_str, "thread-local") != 0)
+		resumed_fail(11, "TLS lost: %d '%s'", tls_int, tls_str);
+	raise(SIGUSR1);
+	if (usr1_seen != 1)
+		resumed_fail(12, "the SIGUSR1 handler did not run");
+	sigprocmask(SIG_SETMASK, NULL, &set);
+	if (!sigismember(&set, SIGUSR2) || sigismember(&set, SIGUSR1))
+		resumed_fail(13, "signal mask not restored");
+	if (clock_gettime(CLOCK_MONOTONIC, &t1) == -1 || t1.tv_sec < t0.tv_sec)
+		resumed_fail(14, "clock_gettime");
+	if (getpid() == dumper)
+		resumed_fail(15, "still the dumper's PID");
+	if (sbrk(0) != brk0)
+		resumed_fail(16, "brk %p, was %p", sbrk(0), brk0);
+	if (getcwd(cwd, sizeof(cwd)) == NULL ||
+	    (strcmp(cwd, tdir) != 0 && strcmp(cwd, "/") != 0))
+		resumed_fail(17, "cwd %s", cwd);
+	for (i = 0; i < 1000; i++) {
+		if ((small = malloc(i * 37 + 1)) == NULL)
+			resumed_fail(18, "malloc");
+		memset(small, 1, i * 37 + 1);
+		free(small);
+	}
+	if ((big = malloc(32u << 20)) == NULL)
+		resumed_fail(18, "big malloc");
+	memset(big, 2, 32u << 20);
+	free(big);
+	free(heap);
+	/* Descriptors beyond 0-2 are not carried (docs/vmadump.md). */
+	if (fcntl(keep, F_GETFD) != -1)
+		resumed_fail(19, "fd %d survived", keep);
+	snprintf(path, sizeof(path), "%s/resumed.%d", tdir, (int)getpid());
+	if ((f = fopen(path, "w+")) == NULL || fprintf(f, "ok %d\n", tls_int) < 0 ||
+	    fflush(f) != 0)
+		resumed_fail(20, "stdio: %s", strerror(errno));
+	fclose(f);
+	unlink(path);
+	printf("pid=%d uid=%d cwd=%s\n", (int)getpid(), (int)getuid(), cwd);
+	fflush(stdout);
+	_exit(RESUMED_EXIT);
+}
+
+/* make_image: a child dumps itself into path with flags. */
+static void
+make_image(const char *path, int flags)
+{
+	pid_t	 pid;
+	int	 fd, st;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	if ((pid = fork()) == 0)
+		victim(fd, flags);
+	close(fd);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/*
+ * resume: a child undumps from fd (its stdout a pipe); returns its
+ * status and the line it printed.  argv, if any, runs bprestore directly.
+ */
+static int
+resume(int fd, char *const argv[], pid_t *pidp, char *line, size_t len)
+{
+	int	 out[2], st;
+	ssize_t	 n;
+	size_t	 got = 0;
+	pid_t	 pid;
+
+	assert_int_equal(pipe(out), 0);
+	if ((pid = fork()) == 0) {
+		dup2(out[1], 1);
+		close(out[0]);
+		close(out[1]);
+		if (fd != 0) {
+			dup2(fd, 0);
+			close(fd);
+		}
+		if (argv != NULL)
+			execv(argv[0], argv);
+		else
+			bproc_undump(0);
+		fprintf(stderr, "undump: %s\n", strerror(errno));
+		_exit(99);
+	}
+	close(out[1]);
+	while (got < len - 1 && (n = read(out[0], line + got, len - 1 - got)) > 0)
+		got += n;
+	line[got] = '\0';
+	close(out[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	*pidp = pid;
+	return st;
+}
+
+static void
+check_resumed(int st, pid_t pid, const char *line, int uid)
+{
+	char	 want[64];
+
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), RESUMED_EXIT);
+	snprintf(want, sizeof(want), "pid=%d uid=%d ", (int)pid, uid);
+	assert_memory_equal(line, want, strlen(want));
+}
+
+static void
+test_roundtrip(void **state)
+{
+	char	 line[256];
+	pid_t	 pid;
+	int	 fd, st;
+
+	(void)state;
+	make_image(image, 0);
+	fd = open(image, O_RDONLY);
+	assert_true(fd >= 0);
+	st = resume(fd, NULL, &pid, line, sizeof(line));
+	close(fd);
+	check_resumed(st, pid, line, (int)getuid());
+}
+
+/* The same image twice: an image is a checkpoint, not a one-shot. */
+static void
+test_twice(void **state)
+{
+	char	 line[256];
+	pid_t	 pid;
+	int	 fd, st;
+
+	(void)state;
+	fd = open(image, O_RDONLY);
+	assert_true(fd >= 0);
+	st = resume(fd, NULL, &pid, line, sizeof(line));
+	close(fd);
+	check_resumed(st, pid, line, (int)getuid());
+}
+
+/* A stream: the image comes through a pipe, read once, no seeking. */
+static void
+test_pipe(void **state)
+{
+	char	 line[256], buf[65536];
+	pid_t	 pid, feeder;
+	ssize_t	 n;
+	int	 p[2], fd, st;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	if ((feeder = fork()) == 0) {
+		close(p[0]);
+		fd = open(image, O_RDONLY);
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			if (write(p[1], buf, n) != n)
+				_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	st = resume(p[0], NULL, &pid, line, sizeof(line));
+	close(p[0]);
+	check_resumed(st, pid, line, (int)getuid());
+	assert_int_equal(waitpid(feeder, &st, 0), feeder);
+}
+
+/* Dump straight into a pipe that a restorer reads at the same time. */
+static void
+test_live_pipe(void **state)
+{
+	char	 line[256];
+	pid_t	 pid, dumper;
+	int	 p[2], st;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	if ((dumper = fork()) == 0) {
+		close(p[0]);
+		victim(p[1], 0);
+	}
+	close(p[1]);
+	st = resume(p[0], NULL, &pid, line, sizeof(line));
+	close(p[0]);
+	check_resumed(st, pid, line, (int)getuid());
+	assert_int_equal(waitpid(dumper, &st, 0), dumper);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* BPROC_DUMP_ALL: every file's pages travel; the image needs no file. */
+static void
+test_dump_all(void **state)
+{
+	char	 path[PATH_MAX + 16], line[256];
+	pid_t	 pid;
+	int	 fd, st;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/all.img", tdir);
+	make_image(path, BPROC_DUMP_ALL);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	st = resume(fd, NULL, &pid, line, sizeof(line));
+	close(fd);
+	check_resumed(st, pid, line, (int)getuid());
+	unlink(path);
+}
+
+/* The restorer drops to the uid and groups it is given before resuming. */
+static void
+test_drop_privileges(void **state)
+{
+	char	 line[256], fdarg[] = "0";
+	char	*argv[] = { BPROC_RESTORE_PATH_FOR_TEST, "-u", "65534", "-g", "65534",
+		    "-G", "65534", "-f", fdarg, NULL };
+	pid_t	 pid;
+	int	 fd, st;
+
+	(void)state;
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	fd = open(image, O_RDONLY);
+	assert_true(fd >= 0);
+	st = resume(fd, argv, &pid, line, sizeof(line));
+	close(fd);
+	check_resumed(st, pid, line, NOBODY);
+}
+
+static void *
+sleeper(void *arg)
+{
+	(void)arg;
+	pause();
+	return NULL;
+}
+
+/* A second thread: ENOTSUP, nothing written, the caller carries on. */
+static void
+test_threads(void **state)
+{
+	char		 path[PATH_MAX + 16];
+	struct stat	 st;
+	pthread_t	 t;
+	int		 fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/threads.img", tdir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(pthread_create(&t, NULL, sleeper, NULL), 0);
+	errno = 0;
+	assert_int_equal(bproc_dump(fd, 0), -1);
+	assert_int_equal(errno, ENOTSUP);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	pthread_cancel(t);
+	pthread_join(t, NULL);
+	close(fd);
+	unlink(path);
+}
+
+/*
+ * restore_bad: bprestore on a damaged copy of the image must exit 1 with
+ * its "refused" message, never crash or resume anything.
+ */
+static void
+restore_bad(const char *what, off_t keep, off_t flip)
+{
+	char	 path[PATH_MAX + 16], errpath[PATH_MAX + 16], msg[512];
+	char	*argv[] = { BPROC_RESTORE_PATH_FOR_TEST, NULL };
+	int	 in, out, err, st;
+	char	 buf[65536];
+	ssize_t	 n;
+	off_t	 total = 0;
+	pid_t	 pid;
+
+	snprintf(path, sizeof(path), "%s/bad.img", tdir);
+	snprintf(errpath, sizeof(errpath), "%s/bad.err", tdir);
+	in = open(image, O_RDONLY);
+	out = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(in >= 0 && out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0 && total < keep) {
+		if (n > keep - total)
+			n = keep - total;
+		assert_int_equal(write(out, buf, n), n);
+		total += n;
+	}
+	close(in);
+	if (flip >= 0) {
+		unsigned char c;
+
+		assert_int_equal(pread(out, &c, 1, flip), 1);
+		c ^= 0x40;
+		assert_int_equal(pwrite(out, &c, 1, flip), 1);
+	}
+	lseek(out, 0, SEEK_SET);
+	err = open(errpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if ((pid = fork()) == 0) {
+		dup2(out, 0);
+		dup2(err, 2);
+		execv(argv[0], argv);
+		_exit(99);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	n = pread(err, msg, sizeof(msg) - 1, 0);
+	msg[n > 0 ? n : 0] = '\0';
+	print_message("# %s: %s", what, msg);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_non_null(strstr(msg, "image refused, nothing changed"));
+	close(out);
+	close(err);
+	unlink(path);
+	unlink(errpath);
+}
+
+static void
+test_bad_images(void **state)
+{
+	struct stat	 st;
+
+	(void)state;
+	assert_int_equal(stat(image, &st), 0);
+	restore_bad("empty", 0, -1);
+	restore_bad("header only", 32, -1);
+	restore_bad("cut in the metadata", 2000, -1);
+	restore_bad("cut in the pages", st.st_size / 2, -1);
+	restore_bad("no END", st.st_size - 24, -1);
+	restore_bad("bad magic", st.st_size, 0);
+	restore_bad("flipped page byte", st.st_size, st.st_size / 2 + 5);
+	restore_bad("flipped metadata byte", st.st_size, 100);
+}
+
+/* bproc_undump refuses a file that is not an image, and returns. */
+static void
+test_undump_not_image(void **state)
+{
+	char	 path[PATH_MAX + 16];
+	int	 fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/junk", tdir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(write(fd, "this is not a process image, not at all", 39), 39);
+	lseek(fd, 0, SEEK_SET);
+	errno = 0;
+	assert_int_equal(bproc_undump(fd), -1);
+	assert_int_equal(errno, ENOEXEC);
+	close(fd);
+	unlink(path);
+}
+
+static void
+test_liblist(void **state)
+{
+	char	*list;
+
+	(void)state;
+	assert_int_equal(bproc_libadd("/lib/a.so"), 0);
+	assert_int_equal(bproc_libadd("/lib/b.so"), 0);
+	assert_int_equal(bproc_libadd("/lib/a.so"), 0);
+	assert_int_equal(bproc_libadd("relative"), -1);
+	assert_int_equal(bproc_liblist(&list), 2);
+	assert_string_equal(list, "/lib/a.so");
+	assert_string_equal(list + 10, "/lib/b.so");
+	free(list);
+	assert_int_equal(bproc_libdel("/lib/a.so"), 0);
+	assert_int_equal(bproc_libdel("/lib/a.so"), -1);
+	assert_int_equal(bproc_liblist(&list), 1);
+	free(list);
+	assert_int_equal(bproc_libclear(), 0);
+	assert_int_equal(bproc_liblist(&list), 0);
+	free(list);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	if (mkdtemp(tdir) == NULL)
+		return -1;
+	/* The image resumed as nobody writes here too. */
+	chmod(tdir, 01777);
+	snprintf(image, sizeof(image), "%s/roundtrip.img", tdir);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char	 path[PATH_MAX + 16];
+
+	(void)state;
+	unlink(image);
+	snprintf(path, sizeof(path), "%s/open.txt", tdir);
+	unlink(path);
+	rmdir(tdir);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_liblist),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_undump_not_image),
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_twice),
+		cmocka_unit_test(test_pipe),
+		cmocka_unit_test(test_live_pipe),
+		cmocka_unit_test(test_dump_all),
+		cmocka_unit_test(test_drop_privileges),
+		cmocka_unit_test(test_bad_images),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
