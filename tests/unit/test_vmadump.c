@@ -9,6 +9,7 @@
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -182,8 +183,30 @@ make_image(const char *path, int flags)
  * resume: a child undumps from fd (its stdout a pipe); returns its
  * status and the line it printed.  argv, if any, runs bprestore directly.
  */
+/* The kernel's struct clone_args, version 2 (with set_tid). */
+struct test_clone_args {
+	uint64_t	flags, pidfd, child_tid, parent_tid, exit_signal;
+	uint64_t	stack, stack_size, tls, set_tid, set_tid_size;
+};
+
+/* clone_pid: fork as PID want (clone3 set_tid), or -1 with errno. */
+static pid_t
+clone_pid(pid_t want)
+{
+	struct test_clone_args	 a;
+
+	if (want == 0)
+		return fork();
+	memset(&a, 0, sizeof(a));
+	a.exit_signal = SIGCHLD;
+	a.set_tid = (uintptr_t)&want;
+	a.set_tid_size = 1;
+	return syscall(SYS_clone3, &a, sizeof(a));
+}
+
 static int
-resume(int fd, char *const argv[], pid_t *pidp, char *line, size_t len)
+resume_as(pid_t want, int fd, char *const argv[], pid_t *pidp, char *line,
+    size_t len)
 {
 	int	 out[2], st;
 	ssize_t	 n;
@@ -191,7 +214,12 @@ resume(int fd, char *const argv[], pid_t *pidp, char *line, size_t len)
 	pid_t	 pid;
 
 	assert_int_equal(pipe(out), 0);
-	if ((pid = fork()) == 0) {
+	if ((pid = clone_pid(want)) == -1) {
+		close(out[0]);
+		close(out[1]);
+		return -1;
+	}
+	if (pid == 0) {
 		dup2(out[1], 1);
 		close(out[0]);
 		close(out[1]);
@@ -214,6 +242,12 @@ resume(int fd, char *const argv[], pid_t *pidp, char *line, size_t len)
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	*pidp = pid;
 	return st;
+}
+
+static int
+resume(int fd, char *const argv[], pid_t *pidp, char *line, size_t len)
+{
+	return resume_as(0, fd, argv, pidp, line, len);
 }
 
 static void
@@ -346,6 +380,42 @@ test_drop_privileges(void **state)
 	st = resume(fd, argv, &pid, line, sizeof(line));
 	close(fd);
 	check_resumed(st, pid, line, NOBODY);
+}
+
+/*
+ * The process host starts the restorer with the ghost's PID (clone3
+ * set_tid): the resumed image must see that PID, whatever the dumper's.
+ */
+static void
+test_chosen_pid(void **state)
+{
+	char	 line[256], *argv[] = { BPROC_RESTORE_PATH_FOR_TEST, NULL };
+	pid_t	 pid, want;
+	FILE	*f;
+	int	 fd, st = -1, pidmax = 32768;
+
+	(void)state;
+	if ((f = fopen("/proc/sys/kernel/pid_max", "r")) != NULL) {
+		if (fscanf(f, "%d", &pidmax) != 1)
+			pidmax = 32768;
+		fclose(f);
+	}
+	fd = open(image, O_RDONLY);
+	assert_true(fd >= 0);
+	for (want = pidmax - 1 - getpid() % 1000; want > pidmax / 2; want -= 7) {
+		lseek(fd, 0, SEEK_SET);
+		if ((st = resume_as(want, fd, argv, &pid, line, sizeof(line))) != -1 ||
+		    errno != EEXIST)
+			break;
+	}
+	close(fd);
+	if (st == -1) {
+		print_message("# clone3 set_tid: %s\n", strerror(errno));
+		skip();
+		return;
+	}
+	assert_int_equal(pid, want);
+	check_resumed(st, pid, line, (int)getuid());
 }
 
 static void *
@@ -533,6 +603,7 @@ main(void)
 		cmocka_unit_test(test_live_pipe),
 		cmocka_unit_test(test_dump_all),
 		cmocka_unit_test(test_drop_privileges),
+		cmocka_unit_test(test_chosen_pid),
 		cmocka_unit_test(test_bad_images),
 	};
 
