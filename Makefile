@@ -265,3 +265,9 @@ $(OUT)/tests/test_vmadump: tests/unit/test_vmadump.c $(OUT)/lib/libbproc.a $(RES
 	    -o $@ $< $(OUT)/lib/libbproc.a -lcmocka -lpthread
 
 all: $(RESTORE)
+
+$(OUT)/bench/vmadump_bench: bench/vmadump_bench.c $(OUT)/lib/libbproc.a $(RESTORE)
+	mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Imaster/lib -o $@ $< $(OUT)/lib/libbproc.a
+
+all: $(OUT)/bench/vmadump_bench

@@ -470,6 +470,8 @@ rst_read_pages(struct vmad_rec *rec, uint64_t *cursor)
 		}
 		nbytes = (uint64_t)pg.npages * rst.page;
 		void *dst = (void *)(uintptr_t)(g->stage + pg.pgoff * rst.page);
+		/* One fault for the run rather than one per page read into. */
+		(void)madvise(dst, nbytes, RST_MADV_POPULATE_WRITE);
 		rst_read(dst, nbytes);
 		vmad_hash_add(&rst.hash, dst, nbytes);
 		pages += pg.npages;

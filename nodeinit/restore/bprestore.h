@@ -24,6 +24,8 @@
 #define RST_MAX_FILES	1024			/* distinct files an image maps */
 #define RST_MAX_STAGES	VMAD_MAX_REGIONS	/* staging mappings */
 
+#define RST_MADV_POPULATE_WRITE 23		/* Linux 5.14; musl 1.2.3 lacks the name */
+
 #define RST_CHECK_NONE	0	/* -C: identity checks on referenced files */
 #define RST_CHECK_SIZE	1
 #define RST_CHECK_MTIME	2
