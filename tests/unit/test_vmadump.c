@@ -360,6 +360,105 @@ test_dump_all(void **state)
 	unlink(path);
 }
 
+/*
+ * BPROC_DUMP_LIBS with libc in the list: libc's pages travel (a bigger
+ * image), mapped anonymous on restore, and the image still runs.
+ */
+static void
+test_dump_libs(void **state)
+{
+	char		 path[PATH_MAX + 16], line[256], libc[PATH_MAX];
+	struct stat	 a, b;
+	pid_t		 pid;
+	FILE		*f;
+	int		 fd, st;
+
+	(void)state;
+	libc[0] = '\0';
+	if ((f = fopen("/proc/self/maps", "r")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL) {
+			char *p = strchr(line, '/');
+
+			if (p != NULL && strstr(p, "/libc.so") != NULL) {
+				p[strcspn(p, "\n")] = '\0';
+				snprintf(libc, sizeof(libc), "%s", p);
+				break;
+			}
+		}
+		fclose(f);
+	}
+	if (libc[0] == '\0') {
+		skip();
+		return;
+	}
+	assert_int_equal(bproc_libadd(libc), 0);
+	snprintf(path, sizeof(path), "%s/libs.img", tdir);
+	make_image(path, BPROC_DUMP_LIBS);
+	bproc_libclear();
+	assert_int_equal(stat(path, &a), 0);
+	assert_int_equal(stat(image, &b), 0);
+	print_message("# %s travelling as pages: %lld bytes more\n", libc,
+	    (long long)(a.st_size - b.st_size));
+	assert_true(a.st_size > b.st_size + 1000000);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	st = resume(fd, NULL, &pid, line, sizeof(line));
+	close(fd);
+	check_resumed(st, pid, line, (int)getuid());
+	unlink(path);
+}
+
+/*
+ * Issue 16's checkpoint: a loop dumps itself halfway and is gone; the
+ * image resumed elsewhere finishes the count from the registers and the
+ * stack it had.
+ */
+#define COUNT_TO	100000000ull	/* 10^8: the loop's length */
+
+static void
+test_checkpoint_count(void **state)
+{
+	char			 path[PATH_MAX + 16], line[256];
+	volatile uint64_t	 sum = 0;
+	uint64_t		 i;
+	pid_t			 pid;
+	int			 fd, st;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/count.img", tdir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	if ((pid = fork()) == 0) {
+		for (i = 0; i < COUNT_TO; i++) {
+			if (i == COUNT_TO / 2) {
+				int r = bproc_dump(fd, 0);
+
+				if (r == 0)
+					_exit(0);
+				if (r != BPROC_DUMP_RESUMED)
+					_exit(5);
+			}
+			sum += i;
+		}
+		printf("pid=%d uid=%d sum=%llu\n", (int)getpid(), (int)getuid(),
+		    (unsigned long long)sum);
+		fflush(stdout);
+		_exit(RESUMED_EXIT);
+	}
+	close(fd);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	fd = open(path, O_RDONLY);
+	st = resume(fd, NULL, &pid, line, sizeof(line));
+	close(fd);
+	check_resumed(st, pid, line, (int)getuid());
+	snprintf(path, sizeof(path), "sum=%llu\n",
+	    (unsigned long long)(COUNT_TO * (COUNT_TO - 1) / 2));
+	assert_non_null(strstr(line, path));
+	snprintf(path, sizeof(path), "%s/count.img", tdir);
+	unlink(path);
+}
+
 /* The restorer drops to the uid and groups it is given before resuming. */
 static void
 test_drop_privileges(void **state)
@@ -602,6 +701,8 @@ main(void)
 		cmocka_unit_test(test_pipe),
 		cmocka_unit_test(test_live_pipe),
 		cmocka_unit_test(test_dump_all),
+		cmocka_unit_test(test_dump_libs),
+		cmocka_unit_test(test_checkpoint_count),
 		cmocka_unit_test(test_drop_privileges),
 		cmocka_unit_test(test_chosen_pid),
 		cmocka_unit_test(test_bad_images),
