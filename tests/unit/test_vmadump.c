@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "bproc_dump.h"
+#include "vmadump.h"
 
 #define HEAP_MB		64		/* the dirty heap the image carries */
 #define RESUMED_EXIT	42		/* the resumed image's "all is well" */
@@ -605,6 +606,146 @@ restore_bad(const char *what, off_t keep, off_t flip)
 	unlink(errpath);
 }
 
+/* refused: bprestore on file path exits 1 saying want. */
+static void
+refused(const char *path, const char *want)
+{
+	char	 errpath[PATH_MAX + 16], msg[512];
+	char	*argv[] = { BPROC_RESTORE_PATH_FOR_TEST, NULL };
+	int	 in, err, st;
+	ssize_t	 n;
+	pid_t	 pid;
+
+	snprintf(errpath, sizeof(errpath), "%s/refused.err", tdir);
+	in = open(path, O_RDONLY);
+	err = open(errpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(in >= 0 && err >= 0);
+	if ((pid = fork()) == 0) {
+		dup2(in, 0);
+		dup2(err, 2);
+		execv(argv[0], argv);
+		_exit(99);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	n = pread(err, msg, sizeof(msg) - 1, 0);
+	msg[n > 0 ? n : 0] = '\0';
+	print_message("# %s", msg);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_non_null(strstr(msg, want));
+	assert_non_null(strstr(msg, "image refused, nothing changed"));
+	close(in);
+	close(err);
+	unlink(errpath);
+}
+
+/*
+ * A mapped file that is gone or changed refuses the image before
+ * anything is lost.
+ */
+static void
+test_changed_file(void **state)
+{
+	char	 data[PATH_MAX + 16], img[PATH_MAX + 16], buf[8192];
+	pid_t	 pid;
+	void	*p;
+	int	 fd, dfd, st;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/mapped.dat", tdir);
+	snprintf(img, sizeof(img), "%s/mapped.img", tdir);
+	memset(buf, 'x', sizeof(buf));
+	dfd = open(data, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	assert_int_equal(write(dfd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	close(dfd);
+	fd = open(img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if ((pid = fork()) == 0) {
+		dfd = open(data, O_RDONLY);
+		p = mmap(NULL, sizeof(buf), PROT_READ, MAP_PRIVATE, dfd, 0);
+		if (p == MAP_FAILED || bproc_dump(fd, 0) != 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(fd);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	unlink(data);
+	refused(img, "mapped.dat: No such file");
+	dfd = open(data, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	assert_int_equal(write(dfd, buf, 100), 100);
+	close(dfd);
+	refused(img, "mapped.dat: size 100");
+	unlink(data);
+	unlink(img);
+}
+
+/*
+ * An image from another kernel: its vDSO differs from ours.  Made by
+ * changing the vDSO's hash in a copy of the image and sealing the copy
+ * again with a correct END, so that only the vDSO rule can refuse it.
+ */
+static void
+test_other_kernel(void **state)
+{
+	char			 path[PATH_MAX + 16];
+	unsigned char		*img;
+	struct stat		 st;
+	struct vmad_rec		 rec;
+	struct vmad_special	 sp;
+	struct vmad_hash	 h;
+	struct vmad_end		 end;
+	size_t			 off = sizeof(struct vmad_header), endoff = 0;
+	int			 fd, found = 0;
+
+	(void)state;
+	fd = open(image, O_RDONLY);
+	assert_true(fd >= 0 && fstat(fd, &st) == 0);
+	img = malloc(st.st_size);
+	assert_int_equal(read(fd, img, st.st_size), st.st_size);
+	close(fd);
+	while (off + sizeof(rec) <= (size_t)st.st_size) {
+		memcpy(&rec, img + off, sizeof(rec));
+		if (rec.type == VMAD_REC_END) {
+			endoff = off;
+			break;
+		}
+		if (rec.type == VMAD_REC_SPECIAL) {
+			memcpy(&sp, img + off + sizeof(rec), sizeof(sp));
+			if (strcmp(sp.name, "[vdso]") == 0) {
+				sp.hash ^= 1;
+				memcpy(img + off + sizeof(rec), &sp, sizeof(sp));
+				found = 1;
+			}
+		}
+		off += sizeof(rec) + VMAD_PAD(rec.len);
+		if (rec.type == VMAD_REC_PAGES) {
+			struct vmad_pages pg;
+
+			memcpy(&pg, img + off - sizeof(pg), sizeof(pg));
+			off += (size_t)pg.npages * 4096;
+		}
+	}
+	if (!found) {
+		free(img);
+		skip();		/* a kernel without a vDSO */
+		return;
+	}
+	assert_true(endoff > 0);
+	vmad_hash_init(&h);
+	vmad_hash_add(&h, img + sizeof(struct vmad_header),
+	    endoff - sizeof(struct vmad_header));
+	end.bytes = h.bytes;
+	end.hash = vmad_hash_final(&h);
+	memcpy(img + endoff + sizeof(rec), &end, sizeof(end));
+	snprintf(path, sizeof(path), "%s/otherkernel.img", tdir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(write(fd, img, st.st_size), st.st_size);
+	close(fd);
+	free(img);
+	refused(path, "[vdso] differs");
+	unlink(path);
+}
+
 static void
 test_bad_images(void **state)
 {
@@ -706,6 +847,8 @@ main(void)
 		cmocka_unit_test(test_drop_privileges),
 		cmocka_unit_test(test_chosen_pid),
 		cmocka_unit_test(test_bad_images),
+		cmocka_unit_test(test_changed_file),
+		cmocka_unit_test(test_other_kernel),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
