@@ -8,6 +8,7 @@
  * needs no file, and dropping to another uid.
  */
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -149,6 +150,19 @@ victim(int fd, int flags)
 	memset(big, 2, 32u << 20);
 	free(big);
 	free(heap);
+	/*
+	 * glibc caches the TID in the word it gave set_tid_address (its
+	 * struct pthread); PI and robust futexes compare it with the
+	 * kernel's.  The restorer re-registers the word and updates it.
+	 */
+	{
+		unsigned long	 tidaddr = 0;
+
+		if (prctl(PR_GET_TID_ADDRESS, &tidaddr) == -1 || tidaddr == 0 ||
+		    *(pid_t *)tidaddr != gettid())
+			resumed_fail(21, "cached TID %d, kernel's %d",
+			    tidaddr ? *(pid_t *)tidaddr : -1, (int)gettid());
+	}
 	/* Descriptors beyond 0-2 are not carried (docs/vmadump.md). */
 	if (fcntl(keep, F_GETFD) != -1)
 		resumed_fail(19, "fd %d survived", keep);
