@@ -474,6 +474,63 @@ test_checkpoint_count(void **state)
 	unlink(path);
 }
 
+/*
+ * A resumed image dumps itself again (a process moved twice): the count
+ * is checkpointed at a third and at two thirds, each image resumed by a
+ * new process, and the last one finishes it.
+ */
+static void
+test_chain(void **state)
+{
+	char			 p1[PATH_MAX + 16], p2[PATH_MAX + 16], line[256];
+	volatile uint64_t	 sum = 0;
+	uint64_t		 i;
+	pid_t			 pid;
+	int			 fd, st;
+
+	(void)state;
+	snprintf(p1, sizeof(p1), "%s/chain1.img", tdir);
+	snprintf(p2, sizeof(p2), "%s/chain2.img", tdir);
+	if ((pid = fork()) == 0) {
+		for (i = 0; i < COUNT_TO; i++) {
+			if (i == COUNT_TO / 3 || i == 2 * (COUNT_TO / 3)) {
+				int r;
+
+				/* Descriptors do not travel: open one here. */
+				fd = open(i == COUNT_TO / 3 ? p1 : p2,
+				    O_WRONLY | O_CREAT | O_TRUNC, 0600);
+				if ((r = bproc_dump(fd, 0)) == 0)
+					_exit(0);
+				if (r != BPROC_DUMP_RESUMED)
+					_exit(5);
+			}
+			sum += i;
+		}
+		printf("pid=%d uid=%d sum=%llu\n", (int)getpid(), (int)getuid(),
+		    (unsigned long long)sum);
+		fflush(stdout);
+		_exit(RESUMED_EXIT);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	fd = open(p1, O_RDONLY);
+	st = resume(fd, NULL, &pid, line, sizeof(line));
+	close(fd);
+	/* The first resumed image dumped itself again and exited 0. */
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	fd = open(p2, O_RDONLY);
+	st = resume(fd, NULL, &pid, line, sizeof(line));
+	close(fd);
+	check_resumed(st, pid, line, (int)getuid());
+	snprintf(p1, sizeof(p1), "sum=%llu\n",
+	    (unsigned long long)(COUNT_TO * (COUNT_TO - 1) / 2));
+	assert_non_null(strstr(line, p1));
+	snprintf(p1, sizeof(p1), "%s/chain1.img", tdir);
+	unlink(p1);
+	unlink(p2);
+}
+
 /* The restorer drops to the uid and groups it is given before resuming. */
 static void
 test_drop_privileges(void **state)
@@ -858,6 +915,7 @@ main(void)
 		cmocka_unit_test(test_dump_all),
 		cmocka_unit_test(test_dump_libs),
 		cmocka_unit_test(test_checkpoint_count),
+		cmocka_unit_test(test_chain),
 		cmocka_unit_test(test_drop_privileges),
 		cmocka_unit_test(test_chosen_pid),
 		cmocka_unit_test(test_bad_images),
