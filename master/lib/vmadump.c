@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -123,6 +124,14 @@ dump_write(struct dump *d, const void *buf, size_t len)
 		if ((n = write(d->fd, p, len)) == -1) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EAGAIN) {
+				/* A non-blocking socket: wait for room. */
+				struct pollfd pfd = { .fd = d->fd, .events = POLLOUT };
+
+				if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+					return -1;
+				continue;
+			}
 			return -1;
 		}
 		if (n == 0) {

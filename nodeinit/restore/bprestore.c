@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -84,6 +85,13 @@ rst_read(void *buf, uint64_t len)
 		n = read(rst.fd, p, len > (1u << 30) ? (1u << 30) : len);
 		if (n == -1 && errno == EINTR)
 			continue;
+		if (n == -1 && errno == EAGAIN) {
+			/* A non-blocking socket from the process host: wait. */
+			struct pollfd pfd = { .fd = rst.fd, .events = POLLIN };
+
+			(void)poll(&pfd, 1, -1);
+			continue;
+		}
 		if (n == -1)
 			rst_fail("reading the image: %s", strerror(errno));
 		if (n == 0)

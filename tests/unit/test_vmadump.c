@@ -9,6 +9,7 @@
  */
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -334,16 +335,14 @@ test_pipe(void **state)
 	assert_int_equal(waitpid(feeder, &st, 0), feeder);
 }
 
-/* Dump straight into a pipe that a restorer reads at the same time. */
+/* live: dump into p[1] while a restorer reads p[0] at the same time. */
 static void
-test_live_pipe(void **state)
+live(int p[2])
 {
 	char	 line[256];
 	pid_t	 pid, dumper;
-	int	 p[2], st;
+	int	 st;
 
-	(void)state;
-	assert_int_equal(pipe(p), 0);
 	if ((dumper = fork()) == 0) {
 		close(p[0]);
 		victim(p[1], 0);
@@ -354,6 +353,27 @@ test_live_pipe(void **state)
 	check_resumed(st, pid, line, (int)getuid());
 	assert_int_equal(waitpid(dumper, &st, 0), dumper);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void
+test_live_pipe(void **state)
+{
+	int	 p[2];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	live(p);
+}
+
+/* A non-blocking stream socket, as a node link might hand over. */
+static void
+test_live_socket(void **state)
+{
+	int	 p[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p), 0);
+	live(p);
 }
 
 /* BPROC_DUMP_ALL: every file's pages travel; the image needs no file. */
@@ -912,6 +932,7 @@ main(void)
 		cmocka_unit_test(test_twice),
 		cmocka_unit_test(test_pipe),
 		cmocka_unit_test(test_live_pipe),
+		cmocka_unit_test(test_live_socket),
 		cmocka_unit_test(test_dump_all),
 		cmocka_unit_test(test_dump_libs),
 		cmocka_unit_test(test_checkpoint_count),
