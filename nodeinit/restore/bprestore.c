@@ -219,6 +219,7 @@ uint64_t
 rst_stage_range(uint64_t len)
 {
 	uint64_t	 guard = rst.page, a;
+	unsigned	 i;
 	void		*p;
 
 	if (rst.nstages == RST_MAX_STAGES)
@@ -231,6 +232,19 @@ rst_stage_range(uint64_t len)
 		if (rst.stage_idx < rst.nreg &&
 		    rst.reg[rst.stage_idx].r.start < a + len + guard) {
 			rst.stage_cur = rst.reg[rst.stage_idx].r.end + guard;
+			continue;
+		}
+		/* Nor the restorer's window, nor where vDSO and vvar will go. */
+		if (rst_overlap(a, a + len + guard, RST_BASE, RST_BASE + RST_WINDOW)) {
+			rst.stage_cur = RST_BASE + RST_WINDOW + guard;
+			continue;
+		}
+		for (i = 0; i < rst.nspecial; i++)
+			if (rst_overlap(a, a + len + guard, rst.special[i].start,
+			    rst.special[i].end))
+				break;
+		if (i < rst.nspecial) {
+			rst.stage_cur = rst.special[i].end + guard;
 			continue;
 		}
 		if (a + len + guard > VMAD_USER_TOP)
