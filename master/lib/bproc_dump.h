@@ -34,7 +34,11 @@ int	bproc_dump(int, int);
  */
 int	bproc_undump(int);
 
-/* The list of files BPROC_DUMP_LIBS is about (BProc's library list). */
+/*
+ * The list of files BPROC_DUMP_LIBS is about (BProc's library list, kept
+ * per process here).  bproc_liblist() returns 0 and a malloc'd buffer of
+ * NUL-terminated names ending with an empty one, as BProc's did.
+ */
 int	bproc_libadd(const char *);
 int	bproc_libdel(const char *);
 int	bproc_libclear(void);

@@ -944,7 +944,7 @@ bproc_libclear(void)
 
 /*
  * bproc_liblist: *list gets one malloc'd buffer, the names one after
- * another, each ending in NUL; the value is their count.
+ * another, each ending in NUL, and an empty name last; 0, as BProc's.
  */
 int
 bproc_liblist(char **list)
@@ -961,5 +961,5 @@ bproc_liblist(char **list)
 		p += strlen(p) + 1;
 	}
 	*p = '\0';
-	return dump_nlibs;
+	return 0;
 }

@@ -883,16 +883,20 @@ test_liblist(void **state)
 	assert_int_equal(bproc_libadd("/lib/b.so"), 0);
 	assert_int_equal(bproc_libadd("/lib/a.so"), 0);
 	assert_int_equal(bproc_libadd("relative"), -1);
-	assert_int_equal(bproc_liblist(&list), 2);
+	assert_int_equal(bproc_liblist(&list), 0);
 	assert_string_equal(list, "/lib/a.so");
 	assert_string_equal(list + 10, "/lib/b.so");
+	assert_string_equal(list + 20, "");
 	free(list);
 	assert_int_equal(bproc_libdel("/lib/a.so"), 0);
 	assert_int_equal(bproc_libdel("/lib/a.so"), -1);
-	assert_int_equal(bproc_liblist(&list), 1);
+	assert_int_equal(bproc_liblist(&list), 0);
+	assert_string_equal(list, "/lib/b.so");
+	assert_string_equal(list + 10, "");
 	free(list);
 	assert_int_equal(bproc_libclear(), 0);
 	assert_int_equal(bproc_liblist(&list), 0);
+	assert_string_equal(list, "");
 	free(list);
 }
 
