@@ -837,6 +837,84 @@ test_other_kernel(void **state)
 	unlink(path);
 }
 
+/* restorer_status: bprestore's wait status on the n bytes of buf. */
+static int
+restorer_status(const unsigned char *buf, size_t n)
+{
+	char	 path[PATH_MAX + 16];
+	char	*argv[] = { BPROC_RESTORE_PATH_FOR_TEST, NULL };
+	pid_t	 pid;
+	int	 fd, st;
+
+	snprintf(path, sizeof(path), "%s/fuzz.img", tdir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(write(fd, buf, n), (ssize_t)n);
+	lseek(fd, 0, SEEK_SET);
+	if ((pid = fork()) == 0) {
+		dup2(fd, 0);
+		if ((fd = open("/dev/null", O_WRONLY)) >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(99);
+	}
+	close(fd);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	unlink(path);
+	return st;
+}
+
+/*
+ * A small image with a byte changed at 96 places (most in the metadata,
+ * which is parsed before END's hash can be checked) and cut at 48
+ * lengths: every one is refused with exit 1, none crashes the restorer.
+ */
+static void
+test_damage_sweep(void **state)
+{
+	char		 path[PATH_MAX + 16];
+	unsigned char	*img, *bad;
+	struct stat	 st;
+	size_t		 off, k;
+	pid_t		 pid;
+	int		 fd, s;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/small.img", tdir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	if ((pid = fork()) == 0)
+		_exit(bproc_dump(fd, 0) == 0 ? 0 : 1);
+	assert_int_equal(waitpid(pid, &s, 0), pid);
+	if (WIFEXITED(s) && WEXITSTATUS(s) != 0)
+		fail_msg("the small dump failed");
+	assert_int_equal(fstat(fd, &st), 0);
+	img = malloc(st.st_size);
+	bad = malloc(st.st_size);
+	assert_int_equal(pread(fd, img, st.st_size, 0), st.st_size);
+	close(fd);
+	unlink(path);
+	for (k = 0; k < 96; k++) {
+		off = k < 64 ? (k * 181 + 3) % 12000 : (k * 7919 * 13) % st.st_size;
+		if (off >= (size_t)st.st_size)
+			off %= st.st_size;
+		memcpy(bad, img, st.st_size);
+		bad[off] ^= (unsigned char)(1u << (k % 8));
+		s = restorer_status(bad, st.st_size);
+		if (!WIFEXITED(s) || WEXITSTATUS(s) != 1)
+			fail_msg("byte %zu changed: status %#x", off, s);
+	}
+	for (k = 0; k < 48; k++) {
+		off = (k * 2741 + 5) % st.st_size;
+		s = restorer_status(img, off);
+		if (!WIFEXITED(s) || WEXITSTATUS(s) != 1)
+			fail_msg("cut at %zu: status %#x", off, s);
+	}
+	free(img);
+	free(bad);
+}
+
 static void
 test_bad_images(void **state)
 {
@@ -944,6 +1022,7 @@ main(void)
 		cmocka_unit_test(test_drop_privileges),
 		cmocka_unit_test(test_chosen_pid),
 		cmocka_unit_test(test_bad_images),
+		cmocka_unit_test(test_damage_sweep),
 		cmocka_unit_test(test_changed_file),
 		cmocka_unit_test(test_other_kernel),
 	};
