@@ -85,6 +85,7 @@ victim(int fd, int flags)
 	unsigned char		*heap;
 	size_t			 i, len = (size_t)HEAP_MB << 20;
 	char			 path[PATH_MAX + 16], cwd[PATH_MAX], *small, *big;
+	unsigned char		*shared;
 	void			*brk0;
 	pid_t			 dumper = getpid();
 	int			 keep, r;
@@ -107,6 +108,12 @@ victim(int fd, int flags)
 	snprintf(path, sizeof(path), "%s/open.txt", tdir);
 	if ((keep = open(path, O_RDWR | O_CREAT, 0600)) == -1)
 		_exit(4);
+	/* Shared anonymous memory travels as a private copy. */
+	shared = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared == MAP_FAILED)
+		_exit(6);
+	memset(shared + 4096, 0x77, 4096);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	brk0 = sbrk(0);
 	fflush(NULL);
@@ -123,6 +130,10 @@ victim(int fd, int flags)
 	for (i = 0; i < len; i++)
 		if (heap[i] != pattern(i))
 			resumed_fail(10, "heap byte %zu is %u", i, heap[i]);
+	for (i = 0; i < 3 * 4096; i++)
+		if (shared[i] != (i / 4096 == 1 ? 0x77 : 0))
+			resumed_fail(22, "shared anonymous byte %zu is %u", i, shared[i]);
+	shared[0] = 1;		/* writable, private now */
 	if (tls_int != 12345 || strcmp(tls_str, "thread-local") != 0)
 		resumed_fail(11, "TLS lost: %d '%s'", tls_int, tls_str);
 	raise(SIGUSR1);
