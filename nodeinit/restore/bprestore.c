@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -511,6 +512,27 @@ rst_read_pages(struct vmad_rec *rec, uint64_t *cursor)
 		    (unsigned long long)pages, (unsigned long long)end.bytes);
 }
 
+/*
+ * rst_as_user: with -u/-g, take on (on != 0) or give back the target
+ * identity as the effective one only; the saved root ids let the
+ * restorer come back for the privileged steps.
+ */
+static void
+rst_as_user(int on)
+{
+	if (!rst.setcred)
+		return;
+	if (on) {
+		if (setgroups(rst.setcred & 4 ? rst.ngroups : 1,
+		    rst.setcred & 4 ? rst.groups : &rst.gid) == -1 ||
+		    setresgid(-1, rst.gid, -1) == -1 ||
+		    setresuid(-1, rst.uid, -1) == -1)
+			rst_fail("taking on uid %u gid %u: %s", (unsigned)rst.uid,
+			    (unsigned)rst.gid, strerror(errno));
+	} else if (setresuid(-1, 0, -1) == -1 || setresgid(-1, 0, -1) == -1)
+		rst_fail("back to root: %s", strerror(errno));
+}
+
 static void
 rst_main(void)
 {
@@ -545,10 +567,16 @@ rst_main(void)
 	rst_check_context();
 	rst_own_maps();
 	rst_check_special();
-	/* Files first: a missing library should not cost reading the pages. */
+	/*
+	 * Files first: a missing library should not cost reading the pages.
+	 * They are opened as the user the image will run as, so an image
+	 * cannot name a file its owner may not read and get it mapped.
+	 */
+	rst_as_user(1);
 	for (i = 0; i < rst.nreg; i++)
 		if (rst.reg[i].r.kind != VMAD_R_ANON)
 			rst_open_file(&rst.reg[i], i);
+	rst_as_user(0);
 	rst_read_pages(&rec, &cursor);
 	rst_replace();
 }

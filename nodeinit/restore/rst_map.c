@@ -477,8 +477,6 @@ rst_replace(void)
 	warn = rst_mm();
 	warn |= rst_task();
 	rst_sigactions();
-	if (chdir(rst.cwd) == -1 && chdir("/") == -1)
-		rst_fail("chdir /: %s", strerror(errno));
 	uc = rst_frame();
 	if (rst.task.resume_addr != 0) {
 		struct vmad_resume *res =
@@ -497,5 +495,8 @@ rst_replace(void)
 		for (i = 3; i < 1024; i++)
 			close(i);
 	rst_creds();
+	/* As the user: a directory it may not enter is not its cwd. */
+	if (chdir(rst.cwd) == -1 && chdir("/") == -1)
+		rst_fail("chdir /: %s", strerror(errno));
 	rst_jump(rst.regs.fs_base, uc);
 }

@@ -37,6 +37,8 @@
 #define RESUMED_EXIT	42		/* the resumed image's "all is well" */
 #define NOBODY		65534
 
+static void	 refused_as(char *[], const char *, const char *);
+
 static char	 tdir[] = "/dev/shm/test_vmadump.XXXXXX";
 static char	 image[PATH_MAX];	/* the round trip's image file */
 
@@ -708,12 +710,19 @@ restore_bad(const char *what, off_t keep, off_t flip)
 	unlink(errpath);
 }
 
-/* refused: bprestore on file path exits 1 saying want. */
 static void
 refused(const char *path, const char *want)
 {
-	char	 errpath[PATH_MAX + 16], msg[512];
 	char	*argv[] = { BPROC_RESTORE_PATH_FOR_TEST, NULL };
+
+	refused_as(argv, path, want);
+}
+
+/* refused_as: bprestore argv on file path exits 1 saying want. */
+static void
+refused_as(char *argv[], const char *path, const char *want)
+{
+	char	 errpath[PATH_MAX + 16], msg[512];
 	int	 in, err, st;
 	ssize_t	 n;
 	pid_t	 pid;
@@ -777,6 +786,47 @@ test_changed_file(void **state)
 	assert_int_equal(write(dfd, buf, 100), 100);
 	close(dfd);
 	refused(img, "mapped.dat: size 100");
+	unlink(data);
+	unlink(img);
+}
+
+/*
+ * Restoring for another user, the restorer opens mapped files as that
+ * user: an image cannot have a file mapped that its owner may not read.
+ */
+static void
+test_file_as_user(void **state)
+{
+	char	 data[PATH_MAX + 16], img[PATH_MAX + 16], buf[4096];
+	char	*argv[] = { BPROC_RESTORE_PATH_FOR_TEST, "-u", "65534", "-g",
+		    "65534", NULL };
+	pid_t	 pid;
+	void	*p;
+	int	 fd, dfd, st;
+
+	(void)state;
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	snprintf(data, sizeof(data), "%s/secret.dat", tdir);
+	snprintf(img, sizeof(img), "%s/secret.img", tdir);
+	memset(buf, 's', sizeof(buf));
+	dfd = open(data, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(write(dfd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	close(dfd);
+	fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if ((pid = fork()) == 0) {
+		dfd = open(data, O_RDONLY);
+		p = mmap(NULL, sizeof(buf), PROT_READ, MAP_PRIVATE, dfd, 0);
+		if (p == MAP_FAILED || bproc_dump(fd, 0) != 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(fd);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	refused_as(argv, img, "secret.dat: Permission denied");
 	unlink(data);
 	unlink(img);
 }
@@ -1035,6 +1085,7 @@ main(void)
 		cmocka_unit_test(test_bad_images),
 		cmocka_unit_test(test_damage_sweep),
 		cmocka_unit_test(test_changed_file),
+		cmocka_unit_test(test_file_as_user),
 		cmocka_unit_test(test_other_kernel),
 	};
 
