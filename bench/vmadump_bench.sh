@@ -82,7 +82,7 @@ for i in "${!SIZES[@]}"; do
 	rm -f "$tmp/dd"
 	say ""
 	say "${mb} MB dirty heap ($it rounds; local fork+exit+wait $(ms "$fork") ms):"
-	say "  dump to tmpfs        $(ms "$dump") ms   $(ratio "$dump" "$fork")x fork   (tmpfs write of ${mb} MB: ${dd_ms} ms)"
+	say "  dump to tmpfs        $(ms "$dump") ms   $(ratio "$dump" "$fork")x fork   (dd of ${mb} MB to tmpfs, its start included: ${dd_ms} ms)"
 	say "  undump (exec+restore) $(ms "$undump") ms   $(ratio "$undump" "$fork")x fork"
 	say "  dump+undump          $(ms "$(awk -v a="$dump" -v b="$undump" 'BEGIN { print a + b }')") ms   $(ratio "$(awk -v a="$dump" -v b="$undump" 'BEGIN { print a + b }')" "$fork")x fork"
 	say "  stream through pipe  $(ms "$stream") ms   $(ratio "$stream" "$fork")x fork"
