@@ -55,6 +55,10 @@ enum msg_type {
 	MSG_CTL_RESULT,		/* m->t: A_NODE, A_ERRNO, A_MSG */
 	MSG_CTL_PROCS,		/* t->m: process table request */
 	MSG_CTL_PROC,		/* m->t: A_PID, A_NODE, A_RPID, A_UID, A_ARG */
+	MSG_CTL_MASTER,		/* t->m: the master's own numbers */
+	MSG_CTL_MASTER_INFO,	/* m->t: A_PID, A_UPTIME, A_CPU_USER, A_CPU_SYS,
+				   A_RSS, A_NUMNODES, A_NPROCS, A_COUNT (control
+				   connections), A_HEARTBEAT, A_TIMEOUT */
 	MSG_MAX
 };
 
@@ -116,6 +120,11 @@ enum attr_type {
 	A_COLS,		/* u16: pty columns */
 	A_PWENT,	/* str, repeated: an /etc/passwd line, password "x" */
 	A_GRENT,	/* str, repeated: an /etc/group line, password "x" */
+	A_RTT,		/* u32 us: the node link's smoothed round trip (TCP_INFO) */
+	A_STATUS_AGE,	/* u64 ms since the node's last STATUS (its heartbeat) */
+	A_CPU_USER,	/* u64 us of user CPU (CTL_MASTER_INFO: bpmaster's) */
+	A_CPU_SYS,	/* u64 us of system CPU */
+	A_RSS,		/* u64 bytes resident */
 	A_MAX
 };
 
