@@ -201,6 +201,14 @@ $(OUT)/tests/test_bpcp_parse: tests/unit/test_bpcp_parse.c master/cmd/bpcp_parse
 	$(CC) $(CFLAGS) -Imaster/lib -Imaster/cmd -o $@ $< master/cmd/bpcp_parse.c \
 	    $(COMMON_SRC) -lcmocka -lsodium
 
+# bpweb's metrics and JSON from a snapshot made by the test
+WEB_FMT_SRC := master/web/web_metrics.c master/web/web_json.c master/web/web_buf.c
+
+$(OUT)/tests/test_bpweb_fmt: tests/unit/test_bpweb_fmt.c $(WEB_FMT_SRC) master/web/bpweb.h \
+	    $(OUT)/lib/libbproc.a | $(OUT)/tests
+	$(CC) $(CFLAGS) -pthread -Imaster/lib -Imaster/web -o $@ $< $(WEB_FMT_SRC) \
+	    $(OUT)/lib/libbproc.a -lcmocka
+
 $(OUT)/tests/test_cpio: tests/unit/test_cpio.c tools/cpio.c tools/cpio.h $(COMMON_SRC) | $(OUT)/tests
 	$(CC) $(CFLAGS) -Itools -o $@ $< tools/cpio.c $(COMMON_SRC) -lcmocka -lsodium
 
