@@ -14,7 +14,7 @@ need_cmd cc nsenter
 need_file "$BIN/bpsh"
 
 FLOOD_CONNS=500
-FLOOD_SECS=40
+FLOOD_SECS=15		# long enough for the reboot, short enough to end on its own
 LOG_LIMIT=65536		# bytes bpmaster may log during the flood
 
 TMP=$(mktemp -d /tmp/t32.XXXXXX)
@@ -45,14 +45,17 @@ vcluster_up 3
 LOG=$BPVC_STATE/bpmaster.log
 
 say "# node 2's normal boot-to-up time"
-base=0
-for k in 1 2; do
+# the median of three: a new bridge port sometimes loses the first SYN,
+# and that one-second retransmission is not the normal time
+times=()
+for k in 1 2 3; do
 	cycle
 	[ "$BOOT_MS" -gt 0 ] || die "node 2 did not come back without a flood"
 	say "    power-on to up: $BOOT_MS ms"
-	((BOOT_MS > base)) && base=$BOOT_MS
+	times+=("$BOOT_MS")
 done
-pass "node 2 boots to up in $base ms (the slower of two)"
+base=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)
+pass "node 2 boots to up in $base ms (the median of three)"
 
 say "# a job on node 0: $FLOOD_CONNS half-open connections to 10.11.0.1:2223"
 log0=$(stat -c %s "$LOG")
@@ -65,8 +68,15 @@ conns() {
 	nsenter -t "$(node_pid1 0)" -n cat /proc/net/tcp 2>/dev/null |
 	    awk '$3 == "01000B0A:08AF" && $4 == "01"' | wc -l
 }
+# cpu_ms PID: user + system time the process has used
+cpu_ms() {
+	awk '{ print ($14 + $15) * 1000 / '"$(getconf CLK_TCK)"' }' "/proc/$1/stat"
+}
+MPID=$(cat "$BPVC_STATE/bpmaster.pid")
+cpu0=$(cpu_ms "$MPID")
+t0=$(now_ms)
 if wait_for '[ "$(conns)" -ge 50 ]' 15; then
-	pass "the flood is on: $(conns) connections from node 0 established"
+	pass "the flood is on: 50 or more connections from node 0 established"
 else
 	fail "the flood did not start ($(conns) connections)"
 	cat "$TMP/flood.out"
@@ -78,6 +88,7 @@ cycle
 if [ "$BOOT_MS" -gt 0 ]; then
 	check "node 2 up $BOOT_MS ms after power-on, within 2 x $base ms" \
 	    test "$BOOT_MS" -le $((2 * base))
+	((BOOT_MS <= 2 * base)) || show_log "$BPVC_STATE/node2.log" 14
 else
 	fail "node 2 not up 30 s after power-on during the flood (state $(node_state 2))"
 	show_log "$BPVC_STATE/node2.log"
@@ -87,16 +98,19 @@ check "nodes 0 and 1 stay up" \
 out=$("$BIN/bpsh" 1 echo hi 2>&1)
 check "bpsh 1 echo hi works during the flood (got '$out')" test "$out" = hi
 check "the flood is still on ($(conns) connections)" test "$(conns)" -ge 1
-cpu=$(ps -o %cpu= -p "$(cat "$BPVC_STATE/bpmaster.pid")" | tr -d ' ')
-say "    bpmaster's CPU share since it started: $cpu%"
 
-kill -KILL "$FLOOD" 2>/dev/null
+# the flood ends on its own after FLOOD_SECS and says what it did
 wait "$FLOOD" 2>/dev/null
+sed 's/^/    /' "$TMP/flood.out"
+cpu=$(( $(cpu_ms "$MPID") - cpu0 ))
+say "    bpmaster used $cpu ms of CPU in the $(( $(now_ms) - t0 )) ms of the flood"
 grown=$(( $(stat -c %s "$LOG") - log0 ))
 check "bpmaster logged $grown bytes during the flood (at most $LOG_LIMIT)" \
     test "$grown" -le "$LOG_LIMIT"
+# (said at the end of its 10 s window)
 check "bpmaster counts what it did not log" \
-    grep -q 'suppressed' "$LOG"
+    wait_for "grep -q suppressed '$LOG'" 12
+grep suppressed "$LOG" | tail -n 2 | sed 's/^/    /'
 if ((grown > LOG_LIMIT)) || [ "$FAILS" -gt 0 ]; then
 	say "    --- what bpmaster logged, most frequent first ---"
 	tail -c +"$((log0 + 1))" "$LOG" | sed 's/[0-9.:]*[0-9]//g' | sort |
