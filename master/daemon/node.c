@@ -104,9 +104,21 @@ static size_t		 spf_chain[MASTER_PUSH_MAX];	/* index + 1 of the next */
 static int		 npreauth;
 static int		 listen_fd = -1;
 static struct ev_timer	 listen_timer;
-static struct ev_timer	 port_log_timer;
-static unsigned int	 port_logged, port_suppressed;
-static uint64_t		 port_window;
+
+/* port_log's kinds of line, each rate-limited on its own */
+enum port_log_kind {
+	PORT_REFUSED,		/* connections turned away at accept */
+	PORT_CLOSED,		/* unauthenticated links closed */
+	PORT_NKINDS
+};
+static const char *const port_log_what[PORT_NKINDS] = {
+	"refused connections", "closed unauthenticated links"
+};
+static struct {
+	struct ev_timer	 timer;
+	unsigned int	 logged, suppressed;
+	uint64_t	 window;
+}			 port_logs[PORT_NKINDS];
 
 static void	link_close(struct nodelink *, const char *);
 static void	link_fail(struct nodelink *, const char *);
@@ -116,38 +128,41 @@ static void	link_tick(void *);
 static void
 port_log_flush(void *arg)
 {
-	(void)arg;
-	if (port_suppressed > 0)
-		log_warnx("node port: %u more lines about unauthenticated "
-		    "peers suppressed in %d s", port_suppressed,
+	enum port_log_kind	k = (enum port_log_kind)(uintptr_t)arg;
+
+	if (port_logs[k].suppressed > 0)
+		log_warnx("node port: %u more lines about %s suppressed in %d s",
+		    port_logs[k].suppressed, port_log_what[k],
 		    NODE_LOG_WINDOW_MS / 1000);
-	port_suppressed = port_logged = 0;
-	port_window = ev_now();
+	port_logs[k].suppressed = port_logs[k].logged = 0;
+	port_logs[k].window = ev_now();
 }
 
 /*
- * Log a line about an unauthenticated peer, NODE_LOG_BURST per window at
- * most: anyone who reaches the port can cause them, and must not fill the
- * disk.  What is left out is counted and said at the window's end.
- * (Local on purpose; common/log.c's rate limiting may take it over.)
+ * Log a line about an unauthenticated peer, NODE_LOG_BURST of a kind per
+ * window at most: anyone who reaches the port can cause them, and must
+ * not fill the disk.  What is left out is counted and said at the
+ * window's end.  (Local on purpose; common/log.c's rate limiting may take
+ * it over.)
  */
-static void __attribute__((format(printf, 1, 2)))
-port_log(const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3)))
+port_log(enum port_log_kind k, const char *fmt, ...)
 {
-	char	buf[256];
-	va_list	ap;
+	char	 buf[256];
+	va_list	 ap;
+	void	*arg = (void *)(uintptr_t)k;
 
-	if (ev_now() - port_window >= NODE_LOG_WINDOW_MS) {
-		ev_timer_del(&port_log_timer);
-		port_log_flush(NULL);
+	if (ev_now() - port_logs[k].window >= NODE_LOG_WINDOW_MS) {
+		ev_timer_del(&port_logs[k].timer);
+		port_log_flush(arg);
 	}
-	if (port_logged >= NODE_LOG_BURST) {
-		if (port_suppressed++ == 0)
-			ev_timer_set(&port_log_timer, port_window +
-			    NODE_LOG_WINDOW_MS - ev_now(), port_log_flush, NULL);
+	if (port_logs[k].logged >= NODE_LOG_BURST) {
+		if (port_logs[k].suppressed++ == 0)
+			ev_timer_set(&port_logs[k].timer, port_logs[k].window +
+			    NODE_LOG_WINDOW_MS - ev_now(), port_log_flush, arg);
 		return;
 	}
-	port_logged++;
+	port_logs[k].logged++;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
@@ -741,7 +756,7 @@ link_close(struct nodelink *l, const char *why)
 		ctl_resume(n->num);
 		node_transition(n, NODE_DOWN, why);
 	} else
-		port_log("link %s: closed: %s", l->c.peer, why);
+		port_log(PORT_CLOSED, "link %s: closed: %s", l->c.peer, why);
 	if (!l->hello)
 		preauth_remove(l);
 	for (pp = &links; *pp != NULL; pp = &(*pp)->next)
@@ -871,7 +886,7 @@ node_admit(int s, const struct sockaddr_in *sin)
 	snprintf(peer, sizeof(peer), "%s:%u", inet_ntoa(sin->sin_addr),
 	    ntohs(sin->sin_port));
 	if (preauth_admit(sin->sin_addr, why, sizeof(why)) == -1) {
-		port_log("link %s: refused: %s", peer, why);
+		port_log(PORT_REFUSED, "link %s: refused: %s", peer, why);
 		/* a reset, not a FIN: no TIME_WAIT left here per refusal */
 		setsockopt(s, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
 		close(s);
@@ -944,7 +959,7 @@ node_accept(int fd, uint32_t events, void *arg)
 		 * backlog and the listener would wake us at once, forever.
 		 * Rest it a moment instead of spinning.
 		 */
-		port_log("node port: accept: %s; pausing %d ms",
+		port_log(PORT_REFUSED, "node port: accept: %s; pausing %d ms",
 		    strerror(errno), NODE_ACCEPT_PAUSE_MS);
 		ev_mod(listen_fd, 0);
 		ev_timer_set(&listen_timer, NODE_ACCEPT_PAUSE_MS,
