@@ -8,7 +8,8 @@
 # real Prometheus (Debian's) scrapes it and its HTTP API shows the values.
 # Headless Chromium loads the page: 4 tiles, `bpvcluster kill 1` turns
 # tile 1 down within 2 s, a click shows a node's detail; screenshots are
-# kept in out/test-artifacts/t80/.  A master that goes away shows as such.
+# kept in out/test-artifacts/t80/.  A master that goes away shows as such,
+# and bpweb follows it again when it is back.
 . "$(dirname "$0")/lib.sh"
 
 need_root
@@ -153,8 +154,8 @@ check "Prometheus: bproc_nodes{state=\"up\"} = 3" test "$(pquery 'bproc_nodes{st
 check "node 1 has no load or rtt samples while down" \
     test -z "$(metric 'bproc_node_load1{node="1"}')$(metric 'bproc_node_link_rtt_seconds{node="1"}')"
 
-say "# the master goes away"
-kill -TERM "$(cat "$BPVC_STATE/bpmaster.pid")"
+say "# the master goes away: bpvcluster kill master"
+"$BIN/bpvcluster" kill master 2>/dev/null || fail "bpvcluster kill master"
 if wait_for '[ "$(metric bproc_master_up)" = 0 ]' 5; then
 	pass "bproc_master_up 0 ${WAITED_MS} ms after bpmaster ended"
 else
@@ -163,5 +164,11 @@ fi
 check "/api/status says the master is unreachable" \
     grep -Eq '"master": \{"up": false, "error": "(cannot reach|bpmaster closed)' <<<"$(curl -sf "$URL/api/status")"
 check "bpweb still runs" alive "$WEB"
+"$BIN/bpvcluster" start master >/dev/null 2>&1 || fail "bpvcluster start master"
+if wait_for '[ "$(metric bproc_master_up)" = 1 ]' 10; then
+	pass "bpweb follows the restarted master (bproc_master_up 1 after $WAITED_MS ms)"
+else
+	fail "bproc_master_up is not 1 after bpvcluster start master"
+fi
 
 finish
