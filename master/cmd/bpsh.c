@@ -186,7 +186,8 @@ job_start(struct job *j, char **cmd, int tee_stdin)
 		memset(&o, 0, sizeof(o));
 		o.rank = (unsigned int)j->rank;
 		o.flags = (opt_nullin ? BPROC_EXEC_STDIN_NULL : 0) |
-		    (opt_noio ? BPROC_EXEC_NOIO : 0);
+		    (opt_noio ? BPROC_EXEC_NOIO : 0) |
+		    (getenv("BPROC_NOTRACK") ? BPROC_EXEC_NOTRACK : 0);
 		o.file_in = opt_in;
 		o.file_out = opt_out;
 		o.file_err = opt_err;
@@ -528,7 +529,8 @@ main(int argc, char **argv)
 		memset(&o, 0, sizeof(o));
 		o.flags = (opt_nullin ? BPROC_EXEC_STDIN_NULL : 0) |
 		    (opt_noio ? BPROC_EXEC_NOIO : 0) |
-		    (opt_tty ? BPROC_EXEC_TTY : 0);
+		    (opt_tty ? BPROC_EXEC_TTY : 0) |
+		    (getenv("BPROC_NOTRACK") ? BPROC_EXEC_NOTRACK : 0);
 		o.file_in = opt_in;
 		o.file_out = opt_out;
 		o.file_err = opt_err;

@@ -893,6 +893,8 @@ bproc_proclist(struct bproc_proc_info **listp)
 		list[n].rpid = tb[A_RPID].data ?
 		    (pid_t)wire_get_u32(&tb[A_RPID]) : list[n].pid;
 		list[n].uid = tb[A_UID].data ? wire_get_u32(&tb[A_UID]) : 0;
+		list[n].ppid = tb[A_PPID].data ?
+		    (pid_t)wire_get_u32(&tb[A_PPID]) : 0;
 		if (tb[A_ARG].data)
 			snprintf(list[n].cmd, sizeof(list[n].cmd), "%s",
 			    wire_get_str(&tb[A_ARG]));
