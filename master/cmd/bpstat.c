@@ -1251,9 +1251,13 @@ procs_json(FILE *f, struct bproc_proc_info **pl, size_t n)
 	for (i = 0; i < n; i++) {
 		pi = pl[i];
 		fprintf(f, "{\"pid\": %d, \"node\": %d, \"rpid\": %d, "
-		    "\"ppid\": %d, \"uid\": %u, \"user\": ", (int)pi->pid,
-		    pi->node, (int)pi->rpid, (int)pi->ppid,
-		    (unsigned int)pi->uid);
+		    "\"ppid\": ", (int)pi->pid, pi->node, (int)pi->rpid);
+		/* a master without the process tree does not say */
+		if (pi->ppid > 0)
+			fprintf(f, "%d", (int)pi->ppid);
+		else
+			fputs("null", f);
+		fprintf(f, ", \"uid\": %u, \"user\": ", (unsigned int)pi->uid);
 		json_str(f, user_name(pi->uid));
 		fputs(", \"cmd\": ", f);
 		json_str(f, pi->cmd);
