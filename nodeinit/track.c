@@ -500,11 +500,15 @@ track_born(struct ttask *t, pid_t pid, int ev)
 		    (int)pid);
 		kill(pid, SIGKILL);
 	}
-	if ((c = tt_find(pid)) == NULL && (c = tt_new(pid)) == NULL) {
+	/* its first stop may have come already (TT_EARLY), or is to come */
+	if ((c = tt_find(pid)) != NULL)
+		early = c->state == TT_EARLY;
+	else if ((c = tt_new(pid)) != NULL)
+		early = 0;
+	else {
 		kill(pid, SIGKILL);
 		goto done;
 	}
-	early = c->state == TT_EARLY;
 	c->state = TT_NEW;
 	if (process && t->cgpid == -1) {
 		/* the master said no and the call could not be failed */
