@@ -256,8 +256,8 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 	p->next = *proc_bucket(p->pid);
 	*proc_bucket(p->pid) = p;
 	nprocs++;
+	/* traced once it is bpghost and said so (ctl.c, MSG_GHOST) */
 	ctl_set_proc(cc, p);
-	trace_ghost(p);
 	if (node_send(n, &m) == -1) {
 		proc_fail(cc, p->pid, EHOSTDOWN, "Node is down");
 		proc_free(p);
@@ -530,6 +530,7 @@ proc_add(pid_t pid, int node, uid_t uid, const char *cmd)
 	p->rpid = pid;
 	p->node = node;
 	p->uid = uid;
+	p->pidfd = -1;
 	p->next = *proc_bucket(pid);
 	*proc_bucket(pid) = p;
 	nprocs++;

@@ -152,7 +152,7 @@ tree_hello(int fd, uint32_t events, void *arg)
 	}
 	ev_del(fd);
 	if ((child = proc_add(cred.pid, p->node, p->uid, p->cmd)) == NULL ||
-	    (cc = ctl_adopt(fd, &cred)) == NULL) {
+	    (cc = ctl_adopt(fd, &cred, child)) == NULL) {
 		if (child != NULL) {
 			child->exited = 1;
 			proc_ghost_gone(child);
@@ -164,9 +164,6 @@ tree_hello(int fd, uint32_t events, void *arg)
 	child->ppid = p->pid;
 	child->child = 1;
 	child->started = 1;
-	child->ghost = cc;
-	ctl_set_proc(cc, child);
-	trace_ghost(child);
 	log_debug("ghost %d: child ghost %d for node %d", (int)p->pid,
 	    (int)child->pid, p->node);
 	tree_reply(fr->node, fr->seq, p->pid, child->pid, 0);
