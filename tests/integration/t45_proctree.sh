@@ -139,12 +139,16 @@ RC=$?
 check "the threaded program exits 42 (got $RC)" test "$RC" = 42
 
 say "5. a fork bomb under ulimit -u (200 more) on node 2, as nobody"
-rm -f "$(node_root 2)/tmp/stop"
+# Each process that forked both children blocks opening a FIFO (no more
+# forks); one whose fork failed exits, as dash does.  Opening the FIFO for
+# writing releases them all.
+FIFO=$(node_root 2)/tmp/bomb
+rm -f "$FIFO"; mkfifo -m 0666 "$FIFO"
 # the limit counts nobody's processes anywhere on this machine, ghosts too
 LIM=$(( $(ps -u nobody -o pid= | wc -l) + 200 ))
 # (the front end's sh is what runs: dash says -p for processes)
 runuser -u nobody -- "$UBIN/bpsh" 2 sh -c 'ulimit -u '$LIM' 2>/dev/null || ulimit -p '$LIM' || exit 9;
-    b() { [ -e /tmp/stop ] && exit 0; b & b & wait; }; b' >/dev/null 2>&1 &
+    b() { b & b & read x </tmp/bomb; exit 0; }; b' >/dev/null 2>&1 &
 BOMB=$!
 on_exit "kill -9 $BOMB"
 sleep 3
@@ -154,7 +158,10 @@ out=$("$BIN/bpsh" 2 echo alive 2>&1)
 check "root still runs on the bombed node ('$out')" test "$out" = alive
 out=$(runuser -u daemon -- "$UBIN/bpsh" 0 echo alive 2>&1)
 check "another user still runs on node 0 ('$out')" test "$out" = alive
-touch "$(node_root 2)/tmp/stop"
+for i in $(seq 60); do
+	alive "$BOMB" || [ -n "$(bpstat_p 2 | tail -n +2)" ] || break
+	timeout 1 sh -c "echo >'$FIFO'" 2>/dev/null
+done
 wait_for "! alive $BOMB" 60
 check "the bomb ends once told to" eval "! alive $BOMB"
 wait_for "[ -z \"\$(bpstat_p 2 | tail -n +2)\" ] && [ -z \"\$(node_procs 2)\" ]" 20
