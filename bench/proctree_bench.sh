@@ -24,7 +24,8 @@ for f in "$BIN/bpsh" "$BIN/bpvcluster" "$TOP/out/boot/initramfs.cpio.gz"; do
 	[ -e "$f" ] || { say "proctree bench: $f is missing (./build.sh)"; exit 1; }
 done
 export BPVC_STATE=/run/bproc/bench-tree-$$ BPVC_NETNS=bpbt$$
-trap '"$BIN/bpvcluster" down >/dev/null 2>&1' EXIT
+T=$(mktemp -d /tmp/proctree-bench.XXXXXX)
+trap '"$BIN/bpvcluster" down >/dev/null 2>&1; rm -rf "$T"' EXIT
 eval "$("$BIN/bpvcluster" up -n 1 2>/dev/null)" || { say "proctree bench: bpvcluster up failed"; exit 1; }
 
 LOOP="for i in \$(seq $N); do /bin/true; done"
@@ -33,13 +34,13 @@ tracked_run() { "$BIN/bpsh" 0 sh -c "$LOOP"; }
 untracked_run() { BPROC_NOTRACK=1 "$BIN/bpsh" 0 sh -c "$LOOP"; }
 
 "$BIN/bpsh" 0 true	# warm: the node's cache has sh and true
-: >"$BPVC_STATE/l"; : >"$BPVC_STATE/t"; : >"$BPVC_STATE/u"
+: >"$T/l"; : >"$T/t"; : >"$T/u"
 for r in $(seq "$ROUNDS"); do
-	time_ms local_run >>"$BPVC_STATE/l"
-	time_ms tracked_run >>"$BPVC_STATE/t"
-	time_ms untracked_run >>"$BPVC_STATE/u"
+	time_ms local_run >>"$T/l"
+	time_ms tracked_run >>"$T/t"
+	time_ms untracked_run >>"$T/u"
 done
-l=$(median <"$BPVC_STATE/l"); t=$(median <"$BPVC_STATE/t"); u=$(median <"$BPVC_STATE/u")
+l=$(median <"$T/l"); t=$(median <"$T/t"); u=$(median <"$T/u")
 say "proctree bench: $N x /bin/true in sh, median of $ROUNDS rounds"
 awk -v l="$l" -v t="$t" -v u="$u" -v n="$N" 'BEGIN {
 	printf "  local      %9.1f ms  (%.0f us per child)\n", l, 1000 * l / n
