@@ -157,6 +157,10 @@ void	proc_list(struct ctlconn *, uint32_t);
 int	proc_count(void);
 int	proc_signal_remote(struct proc *, int);
 
+/* verify.c */
+int	verify_manifest(struct wire_msg *, const struct ucred *, const gid_t *,
+	    int, const unsigned char *, size_t, char *, size_t);
+
 /* trace.c */
 int	trace_init(void);
 int	trace_check_ghost(pid_t, uid_t, int, const char **);

@@ -15,7 +15,8 @@
 #     pushed file cannot be replaced either; the error says whose it is;
 #   - two entries of 2^63 bytes (the sum wraps past 2^64) are refused with
 #     "manifest too large", for the user and for root;
-#   - the node and the master keep serving: ordinary bpsh runs afterwards.
+#   - the node and the master keep serving: ordinary bpsh runs afterwards;
+#     a user's pushed program is not run by another user, root's is.
 . "$(dirname "$0")/lib.sh"
 
 need_root
@@ -176,6 +177,12 @@ say "# the node and the master keep serving"
 check "node 0 is up" test "$(node_state 0)" = up
 check "root: bpsh 0 echo" test "$("$BIN/bpsh" 0 echo hi 2>&1)" = hi
 check "the user: bpsh 0 true" as_evil "$UBIN/bpsh" 0 true
-check "nobody: bpsh 0 true" as_nobody "$UBIN/bpsh" 0 true
+# the user's push of /usr/bin/true and its libraries is the user's: nobody
+# does not run them (the user could have changed them on the node)
+refused "nobody does not run the user's pushed true" "another user's file" \
+    as_nobody "$UBIN/bpsh" 0 true
+check "nobody: bpsh --no-push 0 /bin/true (the image's)" as_nobody "$UBIN/bpsh" --no-push 0 /bin/true
+check "root: bpsh 0 true (root's push replaces the user's)" "$BIN/bpsh" 0 true
+check "nobody: bpsh 0 true, on root's files" as_nobody "$UBIN/bpsh" 0 true
 
 finish
