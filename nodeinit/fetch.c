@@ -7,7 +7,9 @@
  * file it needs is here; blobs are written to a temporary file, checked against
  * their hash, and only then renamed into the cache, so nothing
  * half-written is ever run.  Files of the node's own image are never
- * replaced, but for busybox applet links (see is_applet).  The master's
+ * replaced, but for busybox applet links (see is_applet), by root.  A
+ * user's push is the user's (owner, no set-id bits) and never replaces,
+ * links over or uses a file of another owner (push_may).  The master's
  * setup push list comes the same way, as the "exec" of PID 0 (SETUP_GPID).
  * Which blobs fit, stay and go is cache.c's business.
  */
