@@ -171,6 +171,10 @@ void	tree_proc_gone(struct proc *);
 pid_t	tree_ppid(const struct proc *);
 struct proc *proc_add(pid_t, int, uid_t, const char *);
 
+/* verify.c */
+int	verify_manifest(struct wire_msg *, const struct ucred *, const gid_t *,
+	    int, const unsigned char *, size_t, char *, size_t);
+
 /* trace.c */
 int	trace_init(void);
 int	trace_check_ghost(pid_t, uid_t, int, const char **);
