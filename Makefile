@@ -201,16 +201,19 @@ PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 SBINDIR	?= $(PREFIX)/sbin
 LIBDIR	?= $(PREFIX)/lib
-LIBEXECDIR ?= $(PREFIX)/lib/bproc	# bpghost, bpvnode, nodeinit
+# bpghost, bpvnode, nodeinit
+LIBEXECDIR ?= $(PREFIX)/lib/bproc
 INCLUDEDIR ?= $(PREFIX)/include
 DATADIR	?= $(PREFIX)/share
 MANDIR	?= $(DATADIR)/man
 UNITDIR	?= $(PREFIX)/lib/systemd/system
 COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
-PKGDATADIR := $(DATADIR)/bproc		# image and boot-tree scripts, templates
-IMAGEDIR ?= /var/lib/bproc		# where bproc-mkimage writes the node image
+# the image's and the boot tree's scripts and templates
+PKGDATADIR := $(DATADIR)/bproc
+# where bproc-mkimage writes the node image, bpvcluster reads it
+IMAGEDIR ?= /var/lib/bproc
 DIST	:= $(OUT)/dist
-MAP	:= -ffile-prefix-map=$(CURDIR)/=
+MAP	:= -ffile-prefix-map=$(CURDIR)=.
 # man pages from docs/ (docs/man/md2man.sh, with lowdown): a manual's
 # Markdown page is docs/PAGE.md (bpmaster and bpvcluster: docs/NAME.md)
 MAN_PAGES := bpsh.1 bpstat.1 bpctl.1 bpcp.1 libbproc.3 bpmaster.8 bpvcluster.8
@@ -237,8 +240,12 @@ $(foreach p,$(MAN_PAGES),$(eval $(call man_rule,$(p))))
 man: $(MAN_OUT)
 
 # Everything that goes into DESTDIR, built with the installed paths.
+# The sub-make gets the caller's CFLAGS (e.g. dpkg-buildflags') through
+# the environment, without what this Makefile appends to them.
+DIST_CFLAGS := $(filter-out -std=c11 -D_GNU_SOURCE $(WARN) -Icommon,$(CFLAGS))
+
 dist:
-	$(MAKE) OUT=$(DIST) GHOST_PATH=$(LIBEXECDIR)/bpghost \
+	CFLAGS='$(DIST_CFLAGS)' $(MAKE) OUT=$(DIST) GHOST_PATH=$(LIBEXECDIR)/bpghost \
 	    CC='$(CC) $(MAP)' MUSLCC='$(MUSLCC) $(MAP)' dist-files
 
 dist-files: $(BINS) $(OUT)/lib/libbproc.a $(OUT)/lib/$(LIB_SONAME) $(NODEINIT) $(MAN_OUT)
@@ -281,7 +288,7 @@ install: dist
 	    -e 's|^libdir=.*|libdir=$(LIBDIR)|' \
 	    -e 's|@includedir@|$(INCLUDEDIR)|' -e 's|@version@|$(LIB_VERSION)|' \
 	    master/lib/bproc.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/bproc.pc
-	for m in $(MAN_OUT); do \
+	for m in $(addprefix $(DIST)/man/,$(MAN_PAGES)); do \
 		s=$${m##*.}; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s || exit 1; done
 	install -m 0644 docs/man/bproc-mkimage.8 $(DESTDIR)$(MANDIR)/man8
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' etc/bpmaster.service.in \
