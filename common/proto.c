@@ -29,6 +29,7 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_NEED] = { "NEED", 8, RQ(A_PID) },
 	[MSG_BLOB] = { "BLOB", 44, RQ(A_PID) | RQ(A_HASH) },
 	[MSG_BLOB_ACK] = { "BLOB_ACK", 16, RQ(A_PID) | RQ(A_BYTES) },
+	[MSG_GHOST] = { "GHOST", 0, 0 },
 	[MSG_CTL_NODES] = { "CTL_NODES", 0, 0 },
 	[MSG_CTL_NODE] = { "CTL_NODE", 16, RQ(A_NODE) | RQ(A_STATE) },
 	[MSG_CTL_END] = { "CTL_END", 8, RQ(A_COUNT) },

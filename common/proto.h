@@ -43,6 +43,8 @@ enum msg_type {
 	MSG_NEED,		/* n->m->t: A_PID, A_HASH repeated: blobs to send */
 	MSG_BLOB,		/* t->m->n: A_PID, A_HASH, A_DATA, A_EOF */
 	MSG_BLOB_ACK,		/* n->m->t: A_PID, A_BYTES of blob data stored */
+	MSG_GHOST,		/* t->m: bpghost, first thing after the exec: this
+				   connection's process is now the ghost */
 	/* control socket (tools <-> master) */
 	MSG_CTL_NODES = 32,	/* t->m: snapshot request */
 	MSG_CTL_NODE,		/* m->t: one node record */

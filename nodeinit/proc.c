@@ -31,7 +31,8 @@
 #include "nodeinit.h"
 
 #define PROC_MAXARGS	65536		/* argv + envp entries at most */
-#define PROC_LINK_HIGH	(4u << 20)	/* stop reading output above this backlog */
+#define PROC_LINK_HIGH	(1u << 20)	/* stop reading output above this backlog;
+					   well below NODE_LINK_OUTMAX (nodeinit.h) */
 #define PROC_TTY_MODE	0620		/* a login's pty: rw user, w group */
 #define PROC_HUP_RETRY_MS 100		/* pty with no slave open: look again */
 
@@ -677,6 +678,13 @@ proc_output(struct rproc *rp, int s)
 
 	if (want > IO_CHUNK)
 		want = IO_CHUNK;
+	/*
+	 * Back-pressure per read, not per poll pass: many processes ready
+	 * in one pass would otherwise each add a chunk past the mark, up to
+	 * the link's cap (NODE_LINK_OUTMAX) that fails the link.
+	 */
+	if (link_pending() >= PROC_LINK_HIGH)
+		return;
 	n = read(rp->fd[s], data, want);
 	if (n < 0 && errno == EINTR)
 		return;

@@ -368,6 +368,12 @@ ghost_message(const struct wire_hdr *h, struct wire_attr *tb)
 		if (wire_get_u32(&tb[A_SIG]) != 0)
 			ghost_stop((int)wire_get_u32(&tb[A_SIG]));
 		break;
+	case MSG_EXEC_RESULT:
+		/* bpmaster did not take us for the ghost (see ctl.c) */
+		if (wire_get_u32(&tb[A_ERRNO]) != 0)
+			ghost_die(tb[A_MSG].data ? wire_get_str(&tb[A_MSG]) :
+			    "bpmaster refused the ghost");
+		break;
 	case MSG_EXIT:
 		term_restore();
 		if (tb[A_MSG].data)
@@ -464,6 +470,18 @@ main(int argc, char **argv)
 
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0)
 			master_pid = uc.pid;
+	}
+	/*
+	 * Tell bpmaster this process is the ghost now: it checks what we
+	 * are (our executable, uid, that we hold this connection) before it
+	 * traces us; until then a SIGSTOP would stop us unseen.
+	 */
+	{
+		unsigned char	buf[WIRE_HDR_LEN + 16];
+		struct wire_msg	m;
+
+		wire_msg_init(&m, buf, sizeof(buf), MSG_GHOST, 0, 0);
+		ghost_send(&m);
 	}
 	/* signals are blocked by now: a SIGTTOU cannot stop us here */
 	term_enter_raw();

@@ -248,8 +248,8 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 	p->next = *proc_bucket(p->pid);
 	*proc_bucket(p->pid) = p;
 	nprocs++;
+	/* traced once it is bpghost and said so (ctl.c, MSG_GHOST) */
 	ctl_set_proc(cc, p);
-	trace_ghost(p);
 	if (node_send(n, &m) == -1) {
 		proc_fail(cc, p->pid, EHOSTDOWN, "Node is down");
 		proc_free(p);
