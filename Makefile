@@ -48,7 +48,8 @@ $(OUT)/musl-include/.stamp:
 	touch $@
 
 $(OUT)/bin/bpmaster: $(MASTER_SRC) $(wildcard common/*.h master/daemon/*.h) | $(OUT)/bin
-	$(CC) $(CFLAGS) -Imaster/daemon -o $@ $(MASTER_SRC) -lsodium
+	$(CC) $(CFLAGS) -Imaster/daemon -DBPROC_GHOST_PATH='"$(GHOST_PATH)"' \
+	    -o $@ $(MASTER_SRC) -lsodium
 
 # libbproc: one set of -fPIC objects makes both the archive and the shared
 # library.  The .so exports only bproc_* (the codec stays private) and has
@@ -58,8 +59,9 @@ LIB_OBJ	:= $(patsubst %.c,$(OUT)/obj/lib_%.o,$(notdir $(LIB_SRC)))
 # LIB_VERSION is what pkg-config --modversion bproc says.
 LIB_SONAME := libbproc.so.1
 LIB_VERSION := 1.0.0
-# Where libbproc and bpsh exec the ghost: the build tree's for the in-tree
-# build; `make install` builds its own copies with the installed path.
+# Where libbproc and bpsh exec the ghost and bpmaster expects it: the
+# build tree's for the in-tree build; `make install` builds its own
+# copies with the installed path.
 GHOST_PATH ?= $(CURDIR)/$(OUT)/libexec/bpghost
 
 $(OUT)/lib/libbproc.a: $(LIB_SRC) $(wildcard master/lib/*.h common/*.h) | $(OUT)/lib $(OUT)/obj
@@ -202,7 +204,7 @@ BINDIR	?= $(PREFIX)/bin
 SBINDIR	?= $(PREFIX)/sbin
 LIBDIR	?= $(PREFIX)/lib
 # bpghost, bpvnode, nodeinit
-LIBEXECDIR ?= $(PREFIX)/lib/bproc
+LIBEXECDIR ?= $(PREFIX)/libexec/bproc
 INCLUDEDIR ?= $(PREFIX)/include
 DATADIR	?= $(PREFIX)/share
 MANDIR	?= $(DATADIR)/man

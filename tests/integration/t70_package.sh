@@ -48,7 +48,7 @@ if [ -z "$INSIDE" ]; then
 	pass "dpkg -x bproc, libbproc1, libbproc-dev into a fresh root"
 	for f in usr/bin/bpsh usr/bin/bpstat usr/bin/bpctl usr/bin/bpcp \
 	    usr/bin/bpvcluster usr/sbin/bpmaster usr/sbin/bproc-mkimage \
-	    usr/lib/bproc/bpghost usr/lib/bproc/bpvnode usr/lib/bproc/nodeinit \
+	    usr/libexec/bproc/bpghost usr/libexec/bproc/bpvnode usr/libexec/bproc/nodeinit \
 	    "usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libbproc.so.1" \
 	    usr/include/bproc.h lib/systemd/system/bpmaster.service \
 	    usr/share/man/man1/bpsh.1.gz usr/share/man/man8/bpmaster.8.gz \
@@ -117,7 +117,7 @@ else
 fi
 check "the image's /init is the installed nodeinit" \
     cmp -s <(gzip -dc "$IMG" | (cd "$TMP" && cpio -i --quiet --to-stdout init)) \
-    /usr/lib/bproc/nodeinit
+    /usr/libexec/bproc/nodeinit
 if [ -r /usr/lib/PXELINUX/pxelinux.0 ] && id dnsmasq >/dev/null 2>&1 &&
     ls /boot/vmlinuz-* >/dev/null 2>&1; then
 	if bproc-mkimage -o "$IMG" -d "$TMP/boot" -i eth1 -g 10.11.0.1 \
@@ -179,14 +179,14 @@ wait_for "grep -q . '$TMP/notify.out'" 5
 check "bpmaster said READY=1 to NOTIFY_SOCKET (got: $(cat "$TMP/notify.out"))" \
     grep -qx 'READY=1' "$TMP/notify.out"
 check "bpstat: nodes 0-1 up" grep -Eq '^0-1 +up ' <<<"$(bpstat 2>&1)"
-out=$(bpsh -p all hostname 2>&1)
+out=$(bpsh -p all hostname 2>&1 | sort)
 check "bpsh -p all hostname: n0 and n1 ($(echo $out))" \
     test "$out" = "$(printf '  0: n0\n  1: n1')"
 bpsh 1 sleep 3 &
 gpid=$!
-wait_for "[ \"\$(readlink /proc/$gpid/exe)\" = /usr/lib/bproc/bpghost ]" 5
-check "the ghost of bpsh 1 sleep is /usr/lib/bproc/bpghost (compiled-in path)" \
-    test "$(readlink "/proc/$gpid/exe" 2>/dev/null)" = /usr/lib/bproc/bpghost
+wait_for "[ \"\$(readlink /proc/$gpid/exe)\" = /usr/libexec/bproc/bpghost ]" 5
+check "the ghost of bpsh 1 sleep is /usr/libexec/bproc/bpghost (compiled-in path)" \
+    test "$(readlink "/proc/$gpid/exe" 2>/dev/null)" = /usr/libexec/bproc/bpghost
 wait "$gpid"
 check "bpsh 1 sleep 3 exits 0" test $? = 0
 
