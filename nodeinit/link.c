@@ -544,6 +544,9 @@ link_dispatch(struct wire_hdr *h, const unsigned char *body, size_t blen)
 		case MSG_IO_ACK:
 			proc_ack(tb);
 			return;
+		case MSG_FORK_RESULT:
+			track_fork_result(h, tb);
+			return;
 		}
 		break;
 	}

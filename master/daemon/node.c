@@ -1108,6 +1108,10 @@ link_dispatch(struct nodelink *l, struct wire_hdr *h, const unsigned char *body,
 	case MSG_STATUS:
 		link_status(l, tb);
 		return 0;
+	case MSG_FORK:
+	case MSG_FORKED:
+	case MSG_EXECED:
+		return tree_from_node(l->node, h, tb, body, blen);
 	case MSG_EXEC_RESULT:
 		if (wire_get_u32(&tb[A_PID]) == PUSH_GPID)
 			return push_from_node(l, h, tb, body, blen);
