@@ -116,6 +116,7 @@ struct node {
 	int		 stage;
 	uint64_t	 cache_bytes;
 	uint64_t	 push_bytes;
+	uint64_t	 last_status;	/* ev_now() of the last STATUS, 0 never */
 };
 
 extern struct master_conf	 conf;
@@ -149,6 +150,7 @@ int	node_power(struct node *, int, uid_t, const char **);
 void	node_shutdown(void);
 int	node_send(struct node *, struct wire_msg *);
 size_t	node_queued(int);
+uint32_t node_rtt_us(const struct node *);
 
 /* proc.c */
 struct proc *proc_find(pid_t);

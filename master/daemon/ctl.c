@@ -78,6 +78,7 @@ static int		 ctl_listening;
 static struct ev_timer	 ctl_backoff;
 static struct ev_timer	 notify_timer;
 static uint32_t		 generation;
+static uint64_t		 ctl_started;	/* ev_now() when it began to listen */
 
 static void	ctl_idle(void *);
 static void	ctl_frames(struct ctlconn *);
@@ -418,6 +419,20 @@ ctl_flush(struct ctlconn *cc)
 	return 0;
 }
 
+/* The link's health, for the metrics: round trip and heartbeat age. */
+static void
+ctl_put_link(struct wire_msg *m, const struct node *n, uint64_t now)
+{
+	uint32_t	rtt;
+
+	if (n->state == NODE_DOWN)
+		return;
+	if ((rtt = node_rtt_us(n)) != 0)
+		wire_put_u32(m, A_RTT, rtt);
+	if (n->last_status)
+		wire_put_u64(m, A_STATUS_AGE, now - n->last_status);
+}
+
 static void
 ctl_put_node(struct wire_msg *m, const struct node *n, uint64_t now)
 {
@@ -445,6 +460,7 @@ ctl_put_node(struct wire_msg *m, const struct node *n, uint64_t now)
 	}
 	wire_put_u64(m, A_CACHE_BYTES, n->cache_bytes);
 	wire_put_u64(m, A_PUSH_BYTES, n->push_bytes);
+	ctl_put_link(m, n, now);
 }
 
 static int
@@ -465,6 +481,44 @@ ctl_nodes(struct ctlconn *cc, const struct wire_hdr *h)
 	wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_END, WIRE_F_REPLY, h->seq);
 	wire_put_u32(&m, A_COUNT, (uint32_t)numnodes);
 	wire_put_u32(&m, A_ERRNO, 0);
+	return ctl_send(cc, &m);
+}
+
+/*
+ * CTL_MASTER: the daemon's own costs and sizes, for the metrics: CPU time
+ * (getrusage), resident memory (/proc/self/statm), uptime, tables.
+ */
+static int
+ctl_master(struct ctlconn *cc, const struct wire_hdr *h)
+{
+	unsigned char	 buf[256];
+	struct wire_msg	 m;
+	struct rusage	 ru;
+	unsigned long	 size, resident = 0;
+	FILE		*f;
+
+	memset(&ru, 0, sizeof(ru));
+	getrusage(RUSAGE_SELF, &ru);
+	if ((f = fopen("/proc/self/statm", "re")) != NULL) {
+		if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_MASTER_INFO, WIRE_F_REPLY,
+	    h->seq);
+	wire_put_u32(&m, A_PID, (uint32_t)getpid());
+	wire_put_u64(&m, A_UPTIME, (ev_now() - ctl_started) / 1000);
+	wire_put_u64(&m, A_CPU_USER, (uint64_t)ru.ru_utime.tv_sec * 1000000 +
+	    (uint64_t)ru.ru_utime.tv_usec);
+	wire_put_u64(&m, A_CPU_SYS, (uint64_t)ru.ru_stime.tv_sec * 1000000 +
+	    (uint64_t)ru.ru_stime.tv_usec);
+	wire_put_u64(&m, A_RSS, (uint64_t)resident *
+	    (uint64_t)sysconf(_SC_PAGESIZE));
+	wire_put_u32(&m, A_NUMNODES, (uint32_t)numnodes);
+	wire_put_u32(&m, A_NPROCS, (uint32_t)proc_count());
+	wire_put_u32(&m, A_COUNT, (uint32_t)nctls);
+	wire_put_u32(&m, A_HEARTBEAT, conf.heartbeat_ms);
+	wire_put_u32(&m, A_TIMEOUT, conf.timeout_ms);
 	return ctl_send(cc, &m);
 }
 
@@ -655,6 +709,8 @@ ctl_dispatch(struct ctlconn *cc, struct wire_hdr *h, const unsigned char *body,
 		return 0;
 	case MSG_CTL_NODES:
 		return ctl_nodes(cc, h);
+	case MSG_CTL_MASTER:
+		return ctl_master(cc, h);
 	case MSG_CTL_SET:
 		return ctl_set(cc, h, tb);
 	case MSG_CTL_WATCH:
@@ -996,6 +1052,7 @@ ctl_listen(void)
 		return -1;
 	}
 	ctl_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ctl_started = ev_now();
 	if (ev_after(ctl_reap) == -1 ||
 	    ev_add(ctl_fd, EPOLLIN, ctl_accept, NULL) == -1)
 		return -1;
