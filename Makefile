@@ -246,7 +246,8 @@ DIST	:= $(OUT)/dist
 MAP	:= -ffile-prefix-map=$(CURDIR)=.
 # man pages from docs/ (docs/man/md2man.sh, with lowdown): a manual's
 # Markdown page is docs/PAGE.md (bpmaster and bpvcluster: docs/NAME.md)
-MAN_PAGES := bpsh.1 bpstat.1 bpctl.1 bpcp.1 libbproc.3 bpmaster.8 bpvcluster.8
+MAN_PAGES := bpsh.1 bpstat.1 bpctl.1 bpcp.1 libbproc.3 bpmaster.8 bpvcluster.8 \
+	     bpweb.8
 MAN_DESC_bpsh.1 := run a command on bproc-ng nodes
 MAN_DESC_bpstat.1 := show bproc-ng nodes and their processes
 MAN_DESC_bpctl.1 := change bproc-ng node states, power and permissions
@@ -254,8 +255,9 @@ MAN_DESC_bpcp.1 := copy files between the front end and bproc-ng nodes
 MAN_DESC_libbproc.3 := the bproc-ng C API
 MAN_DESC_bpmaster.8 := the bproc-ng front end daemon
 MAN_DESC_bpvcluster.8 := a bproc-ng cluster on one machine
+MAN_DESC_bpweb.8 := the bproc-ng status page and metrics daemon
 MAN_OUT	:= $(addprefix $(OUT)/man/,$(MAN_PAGES))
-man_src	= docs/$(if $(filter %.8,$(1)),$(basename $(1)),$(1)).md
+man_src	= docs/$(if $(filter bpmaster.8 bpvcluster.8,$(1)),$(basename $(1)),$(1)).md
 COMPLETED := bpsh bpstat bpctl bpcp bpvcluster
 
 define man_rule
@@ -299,7 +301,7 @@ install: dist
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR)
 	install -m 0755 $(DIST)/bin/bpsh $(DIST)/bin/bpstat $(DIST)/bin/bpctl \
 	    $(DIST)/bin/bpcp $(DESTDIR)$(BINDIR)
-	install -m 0755 $(DIST)/bin/bpmaster $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(DIST)/bin/bpmaster $(DIST)/bin/bpweb $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(DIST)/libexec/bpghost $(DIST)/libexec/bpvnode \
 	    $(DIST)/boot/nodeinit $(DESTDIR)$(LIBEXECDIR)
 	$(SUBST_PATHS) tools/bpvcluster >$(DESTDIR)$(BINDIR)/bpvcluster
@@ -329,7 +331,8 @@ install: dist
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,bpsh bpstat bpctl bpcp bpvcluster) \
-	    $(DESTDIR)$(SBINDIR)/bpmaster $(DESTDIR)$(SBINDIR)/bproc-mkimage \
+	    $(DESTDIR)$(SBINDIR)/bpmaster $(DESTDIR)$(SBINDIR)/bpweb \
+	    $(DESTDIR)$(SBINDIR)/bproc-mkimage \
 	    $(DESTDIR)$(LIBDIR)/libbproc.a $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) \
 	    $(DESTDIR)$(LIBDIR)/libbproc.so $(DESTDIR)$(LIBDIR)/pkgconfig/bproc.pc \
 	    $(DESTDIR)$(INCLUDEDIR)/bproc.h $(DESTDIR)$(UNITDIR)/bpmaster.service \

@@ -47,7 +47,7 @@ if [ -z "$INSIDE" ]; then
 	done
 	pass "dpkg -x bproc, libbproc1, libbproc-dev into a fresh root"
 	for f in usr/bin/bpsh usr/bin/bpstat usr/bin/bpctl usr/bin/bpcp \
-	    usr/bin/bpvcluster usr/sbin/bpmaster usr/sbin/bproc-mkimage \
+	    usr/bin/bpvcluster usr/sbin/bpmaster usr/sbin/bpweb usr/sbin/bproc-mkimage \
 	    usr/libexec/bproc/bpghost usr/libexec/bproc/bpvnode usr/libexec/bproc/nodeinit \
 	    "usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libbproc.so.1" \
 	    usr/include/bproc.h lib/systemd/system/bpmaster.service \
