@@ -129,6 +129,9 @@ int	conf_load(const char *, struct master_conf *);
 int	mac_parse(const char *, unsigned char *);
 void	mac_format(const unsigned char *, char *, size_t);
 
+/* notify.c: readiness and stopping for systemd (sd_notify's datagram) */
+void	notify_send(const char *);
+
 /* dnsmasq.c */
 void	dnsmasq_update(void);
 int	dnsmasq_host_line(const struct node *, char *, size_t);
