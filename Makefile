@@ -265,11 +265,12 @@ fuzz: $(patsubst %,$(OUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 
 # --- sanitizer build: make SANITIZE=1 (into out-san/; build.sh sanitize) ---
 # ASan + UBSan for everything built with gcc and glibc (bpmaster, bpstat,
-# bpctl, bpcp, libbproc, bpvnode, the unit tests); UBSan in trap mode for
+# bpctl, bpcp, libbproc, bpvnode, the unit tests); UBSan in trap mode
+# (gcc: -fsanitize-undefined-trap-on-error, no runtime needed) for
 # the static musl programs (nodeinit, bpsh, bpghost): musl has no
 # sanitizer runtime, and a trap needs none (a finding is SIGILL at the
 # faulty instruction).  -O1 keeps reports readable.
 ifeq ($(SANITIZE),1)
 CFLAGS	:= -O1 -g -std=c11 -D_GNU_SOURCE $(WARN) -Icommon $(SAN_FLAGS)
-NFLAGS	+= -fsanitize=undefined -fsanitize-trap=undefined -g
+NFLAGS	+= -fsanitize=undefined -fsanitize-undefined-trap-on-error -g
 endif
