@@ -766,6 +766,27 @@ seed_node(void)
 #undef NODE_START
 }
 
+/*
+ * Seeds that hold what issue 9 asks and today's code does not do yet:
+ * kept in tests/fuzz/crashes-found until the fix lands, then moved into
+ * corpus-node (mkcorpus -t node-pending DIR).
+ */
+static void
+seed_node_pending(void)
+{
+	static const char	 a[] = "a", b[] = "b";
+	unsigned char		 p[2] = { 0, 0 };
+	struct wire_msg		*m;
+
+	/* two files of 2^63 bytes: the sum wraps to 0 and "fits" */
+	seq_start(p, 2);
+	put_exec(m = seq_msg(MSG_EXEC), 120, 1000, 0);
+	put_mfile(m, "/opt/a", NULL, a, 1, 0644, 1000, 1ull << 63);
+	put_mfile(m, "/opt/b", NULL, b, 1, 0644, 1000, 1ull << 63);
+	seq_add();
+	seq_write("bad-exec-sizes-wrap");
+}
+
 /* setup: bits 0-1 the caller (root, 1000, 1001 the owner of node 1, 65534) */
 static void
 seed_ctl(void)
@@ -914,6 +935,8 @@ main(int argc, char **argv)
 		outdir = argv[3];
 		if (strcmp(argv[2], "node") == 0)
 			seed_node();
+		else if (strcmp(argv[2], "node-pending") == 0)
+			seed_node_pending();
 		else if (strcmp(argv[2], "ctl") == 0)
 			seed_ctl();
 		else
