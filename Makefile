@@ -18,8 +18,10 @@ SODIUM_A := $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libsodium.a ] && echo $$d/libsodium.a && break; done)
 
 COMMON_SRC := common/wire.c common/proto.c common/conn.c common/auth.c \
-	      common/log.c common/nodeset.c common/path.c
-LIB_SRC	:= master/lib/libbproc.c common/wire.c common/proto.c common/nodeset.c
+	      common/log.c common/nodeset.c common/path.c common/htab.c
+# libbproc: the control client, the node and process tables, rexec
+LIB_SRC	:= master/lib/libbproc_ctl.c master/lib/nodeinfo.c master/lib/rexec.c \
+	   common/wire.c common/proto.c common/nodeset.c
 # The path tells the binary: master/daemon is bpmaster, master/lib is
 # libbproc (bproc.h is the one header users include), master/cmd the user
 # tools and the ghost.
@@ -61,7 +63,7 @@ LIB_OBJ	:= $(patsubst %.c,$(OUT)/obj/lib_%.o,$(notdir $(LIB_SRC)))
 LIB_SONAME := libbproc.so.1
 LIB_VERSION := 1.0.0
 
-$(OUT)/lib/libbproc.a: $(LIB_SRC) master/lib/bproc.h $(wildcard common/*.h) | $(OUT)/lib $(OUT)/obj
+$(OUT)/lib/libbproc.a: $(LIB_SRC) $(wildcard master/lib/*.h common/*.h) | $(OUT)/lib $(OUT)/obj
 	rm -f $@
 	for f in $(LIB_SRC); do \
 		$(CC) $(CFLAGS) -Imaster/lib -fPIC -DBPROC_GHOST_PATH='"$(CURDIR)/$(OUT)/libexec/bpghost"' -c $$f -o $(OUT)/obj/lib_$$(basename $$f .c).o || exit 1; done
@@ -86,14 +88,34 @@ $(OUT)/lib/pkgconfig/bproc.pc: master/lib/bproc.pc.in Makefile | $(OUT)/lib
 
 all: $(OUT)/lib/libbproc.so $(OUT)/lib/pkgconfig/bproc.pc
 
-$(OUT)/bin/bpstat: master/cmd/bpstat.c master/lib/bproc.h $(OUT)/lib/libbproc.a | $(OUT)/bin
-	$(CC) $(CFLAGS) -Imaster/lib -o $@ master/cmd/bpstat.c $(OUT)/lib/libbproc.a
+# bpstat by role (see bpstat_int.h); tool.c is what it shares with bpctl.
+BPSTAT_SRC := $(wildcard master/cmd/bpstat*.c) master/cmd/tool.c
+BPCTL_SRC := master/cmd/bpctl.c master/cmd/tool.c
 
-$(OUT)/bin/bpctl: master/cmd/bpctl.c master/lib/bproc.h $(OUT)/lib/libbproc.a | $(OUT)/bin
-	$(CC) $(CFLAGS) -Imaster/lib -o $@ master/cmd/bpctl.c $(OUT)/lib/libbproc.a
+$(OUT)/bin/bpstat: $(BPSTAT_SRC) master/cmd/bpstat_int.h master/cmd/tool.h common/htab.c \
+	    master/lib/bproc.h $(OUT)/lib/libbproc.a | $(OUT)/bin
+	$(CC) $(CFLAGS) -Imaster/lib -o $@ $(BPSTAT_SRC) common/htab.c $(OUT)/lib/libbproc.a
 
-$(OUT)/bin/bpcp: master/cmd/bpcp.c master/lib/bproc.h $(OUT)/lib/libbproc.a | $(OUT)/bin
-	$(CC) $(CFLAGS) -Imaster/lib -o $@ master/cmd/bpcp.c $(OUT)/lib/libbproc.a
+$(OUT)/bin/bpctl: $(BPCTL_SRC) master/cmd/tool.h master/lib/bproc.h $(OUT)/lib/libbproc.a | $(OUT)/bin
+	$(CC) $(CFLAGS) -Imaster/lib -o $@ $(BPCTL_SRC) $(OUT)/lib/libbproc.a
+
+# bpcp's shell scripts are files of their own, embedded as C strings
+# (their '#' comment lines left out) so a node needs nothing installed.
+BPCP_SRC := master/cmd/bpcp.c master/cmd/bpcp_parse.c master/cmd/bpcp_helper.c \
+	    master/cmd/bpcp_relay.c common/path.c common/htab.c
+BPCP_SH	:= master/cmd/bpcp_source.sh master/cmd/bpcp_sink.sh master/cmd/bpcp_isdir.sh
+
+$(OUT)/obj/bpcp_sh.h: $(BPCP_SH) | $(OUT)/obj
+	for f in $(BPCP_SH); do \
+		echo "static const char $$(basename $$f .sh)[] ="; \
+		sed -e '/^#/d' -e 's/\\/\\\\/g' -e 's/"/\\"/g' \
+		    -e 's/^/"/' -e 's/$$/\\n"/' $$f; \
+		echo ";"; \
+	done >$@.tmp && mv $@.tmp $@
+
+$(OUT)/bin/bpcp: $(BPCP_SRC) master/cmd/bpcp_int.h $(OUT)/obj/bpcp_sh.h master/lib/bproc.h \
+	    $(OUT)/lib/libbproc.a | $(OUT)/bin
+	$(CC) $(CFLAGS) -Imaster/lib -I$(OUT)/obj -o $@ $(BPCP_SRC) $(OUT)/lib/libbproc.a
 
 # bpsh starts for every remote command, so it is static musl like the
 # ghost: glibc's dynamic loading of libc, libelf, libz and libsodium cost
@@ -104,8 +126,9 @@ $(OUT)/bin/bpcp: master/cmd/bpcp.c master/lib/bproc.h $(OUT)/lib/libbproc.a | $(
 # headers through a folder of their own.
 ELF_A	:= $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libelf.a ] && echo $$d/libelf.a $$d/libz.a && break; done)
-BPSH_SRC := master/cmd/bpsh.c master/cmd/manifest.c master/cmd/closure.c master/lib/libbproc.c \
-	    common/wire.c common/path.c \
+BPSH_SRC := master/cmd/bpsh.c master/cmd/manifest.c master/cmd/hashcache.c master/cmd/closure.c \
+	    master/lib/libbproc_ctl.c master/lib/nodeinfo.c master/lib/rexec.c \
+	    common/wire.c common/path.c common/htab.c \
 	    common/proto.c common/nodeset.c common/sodium_compat.c
 
 $(OUT)/musl-elf/.stamp:
@@ -114,7 +137,7 @@ $(OUT)/musl-elf/.stamp:
 	ln -sfn /usr/include/gelf.h $(OUT)/musl-elf/gelf.h
 	touch $@
 
-$(OUT)/bin/bpsh: $(BPSH_SRC) master/cmd/manifest.h master/lib/bproc.h $(wildcard common/*.h) \
+$(OUT)/bin/bpsh: $(BPSH_SRC) master/cmd/manifest.h $(wildcard master/lib/*.h common/*.h) \
 	    $(OUT)/musl-include/.stamp $(OUT)/musl-elf/.stamp | $(OUT)/bin
 	$(MUSLCC) $(NFLAGS) -Imaster/lib -Imaster/cmd -isystem $(OUT)/musl-elf \
 	    -DBPROC_GHOST_PATH='"$(CURDIR)/$(OUT)/libexec/bpghost"' \
@@ -133,8 +156,11 @@ $(OUT)/libexec/bpghost: $(GHOST_SRC) $(wildcard common/*.h) $(OUT)/musl-include/
 $(OUT)/bin/bpvcluster: tools/bpvcluster | $(OUT)/bin
 	install -m 0755 $< $@
 
-$(OUT)/libexec/bpvnode: tools/bpvnode.c | $(OUT)/libexec
-	$(CC) $(CFLAGS) -o $@ $<
+# bpvnode with its initramfs reader (cpio.c)
+BPVNODE_SRC := tools/bpvnode.c tools/cpio.c common/htab.c
+
+$(OUT)/libexec/bpvnode: $(BPVNODE_SRC) tools/cpio.h common/htab.h | $(OUT)/libexec
+	$(CC) $(CFLAGS) -o $@ $(BPVNODE_SRC)
 
 $(NODEINIT): $(NODE_SRC) $(wildcard common/*.h nodeinit/*.h) $(OUT)/musl-include/.stamp | $(OUT)/boot
 	$(MUSLCC) $(NFLAGS) -static -s -Wl,--gc-sections -o $@ $(NODE_SRC) $(SODIUM_A)
@@ -147,6 +173,20 @@ $(OUT)/tests/test_dnsmasq: tests/unit/test_dnsmasq.c master/daemon/dnsmasq.c \
 	    master/daemon/config.c $(COMMON_SRC) $(wildcard master/daemon/*.h) | $(OUT)/tests
 	$(CC) $(CFLAGS) -Imaster/daemon -o $@ $< master/daemon/dnsmasq.c master/daemon/config.c $(COMMON_SRC) \
 	    -lcmocka -lsodium
+
+# bpvnode's cpio reader; bpstat's cells; bpcp's operand and header parser
+$(OUT)/tests/test_bpstat_fmt: tests/unit/test_bpstat_fmt.c master/cmd/bpstat_fmt.c \
+	    master/cmd/bpstat_int.h $(COMMON_SRC) | $(OUT)/tests
+	$(CC) $(CFLAGS) -Imaster/lib -Imaster/cmd -o $@ $< master/cmd/bpstat_fmt.c \
+	    $(COMMON_SRC) -lcmocka -lsodium
+
+$(OUT)/tests/test_bpcp_parse: tests/unit/test_bpcp_parse.c master/cmd/bpcp_parse.c \
+	    master/cmd/bpcp_int.h $(COMMON_SRC) | $(OUT)/tests
+	$(CC) $(CFLAGS) -Imaster/lib -Imaster/cmd -o $@ $< master/cmd/bpcp_parse.c \
+	    $(COMMON_SRC) -lcmocka -lsodium
+
+$(OUT)/tests/test_cpio: tests/unit/test_cpio.c tools/cpio.c tools/cpio.h $(COMMON_SRC) | $(OUT)/tests
+	$(CC) $(CFLAGS) -Itools -o $@ $< tools/cpio.c $(COMMON_SRC) -lcmocka -lsodium
 
 clean:
 	rm -rf $(OUT)

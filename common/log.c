@@ -97,6 +97,78 @@ log_debug(const char *fmt, ...)
 	LOG_BODY(LOG_DEBUG, 0);
 }
 
+static struct log_rate	*log_rate_sites;
+
+static uint64_t
+log_rate_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Close the site's interval if it ended: the summary line, a new start. */
+static void
+log_rate_roll(struct log_rate *r, uint64_t now)
+{
+	if (now - r->start < LOG_RATE_MS)
+		return;
+	if (r->suppressed > 0)
+		log_warnx("%u similar messages suppressed in %u s (\"%s\")",
+		    r->suppressed, (unsigned)((now - r->start) / 1000), r->fmt);
+	r->start = now;
+	r->lines = 0;
+	r->suppressed = 0;
+}
+
+/* 1 when this line may be written, 0 when it only counts. */
+static int
+log_rate_take(struct log_rate *r, const char *fmt)
+{
+	uint64_t	now = log_rate_now();
+
+	if (r->fmt == NULL) {
+		r->fmt = fmt;
+		r->start = now;
+		r->next = log_rate_sites;
+		log_rate_sites = r;
+	}
+	log_rate_roll(r, now);
+	if (r->lines >= LOG_RATE_LINES) {
+		r->suppressed++;
+		return 0;
+	}
+	r->lines++;
+	return 1;
+}
+
+void
+log_rate_warn(struct log_rate *r, const char *fmt, ...)
+{
+	/* (log_rate_take keeps errno: its summary goes through log_warnx) */
+	if (log_rate_take(r, fmt))
+		LOG_BODY(LOG_WARNING, 1);
+}
+
+void
+log_rate_warnx(struct log_rate *r, const char *fmt, ...)
+{
+	/* (log_rate_take keeps errno: its summary goes through log_warnx) */
+	if (log_rate_take(r, fmt))
+		LOG_BODY(LOG_WARNING, 0);
+}
+
+void
+log_rate_flush(void)
+{
+	struct log_rate	*r;
+	uint64_t	 now = log_rate_now();
+
+	for (r = log_rate_sites; r != NULL; r = r->next)
+		log_rate_roll(r, now);
+}
+
 void
 fatal(const char *fmt, ...)
 {

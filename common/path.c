@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "htab.h"
 #include "path.h"
 
 /* Collapse "//", "/./" and "dir/.." in place; "" becomes "/". */
@@ -69,13 +70,24 @@ path_link_target(const char *path, const char *target, char *out, size_t len)
 	path_clean(out);
 }
 
-/* A string's FNV-1a hash, for the path-keyed tables of master and node. */
+/* The last path component, trailing slashes ignored ("" for "/"). */
+const char *
+path_base(const char *path, char *buf, size_t len)
+{
+	size_t		 n = strlen(path);
+	const char	*s;
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	for (s = path + n; s > path && s[-1] != '/'; s--)
+		;
+	snprintf(buf, len, "%.*s", (int)(n - (size_t)(s - path)), s);
+	return buf;
+}
+
+/* A string's hash, for the path-keyed tables of master and node. */
 uint32_t
 path_hash(const char *s)
 {
-	uint32_t	h = 2166136261u;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
+	return (uint32_t)htab_hash(s, strlen(s));
 }

@@ -11,6 +11,7 @@
 void	path_clean(char *);
 void	path_dir(const char *, char *, size_t);
 void	path_link_target(const char *, const char *, char *, size_t);
+const char *path_base(const char *, char *, size_t);
 uint32_t path_hash(const char *);
 
 #endif

@@ -29,6 +29,7 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_NEED] = { "NEED", 8, RQ(A_PID) },
 	[MSG_BLOB] = { "BLOB", 44, RQ(A_PID) | RQ(A_HASH) },
 	[MSG_BLOB_ACK] = { "BLOB_ACK", 16, RQ(A_PID) | RQ(A_BYTES) },
+	[MSG_GHOST] = { "GHOST", 0, 0 },
 	[MSG_CTL_NODES] = { "CTL_NODES", 0, 0 },
 	[MSG_CTL_NODE] = { "CTL_NODE", 16, RQ(A_NODE) | RQ(A_STATE) },
 	[MSG_CTL_END] = { "CTL_END", 8, RQ(A_COUNT) },
@@ -38,6 +39,11 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_CTL_RESULT] = { "CTL_RESULT", 16, RQ(A_NODE) | RQ(A_ERRNO) },
 	[MSG_CTL_PROCS] = { "CTL_PROCS", 0, 0 },
 	[MSG_CTL_PROC] = { "CTL_PROC", 16, RQ(A_PID) | RQ(A_NODE) },
+	[MSG_FORK] = { "FORK", 0, 0 },
+	[MSG_FORK_RESULT] = { "FORK_RESULT", 8, RQ(A_ERRNO) },
+	[MSG_FORK_HELLO] = { "FORK_HELLO", 12, RQ(A_TOKEN) },
+	[MSG_FORKED] = { "FORKED", 16, RQ(A_PID) | RQ(A_PPID) },
+	[MSG_EXECED] = { "EXECED", 8, RQ(A_PID) },
 };
 
 const struct attr_info attr_table[A_MAX] = {
@@ -97,6 +103,8 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_COLS] = { "cols", AK_U16, 0, 0 },
 	[A_PWENT] = { "pwent", AK_STR, 2, 4096 },
 	[A_GRENT] = { "grent", AK_STR, 2, 4096 },
+	[A_PPID] = { "ppid", AK_U32, 0, 0 },
+	[A_TOKEN] = { "token", AK_U64, 0, 0 },
 };
 
 static const char *const stage_names[STAGE_MAX] = {

@@ -26,7 +26,6 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
 
 #include <linux/sched.h>	/* struct clone_args */
@@ -46,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpio.h"
+
 #define NODE_NS_FLAGS	(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | \
 			 CLONE_NEWUTS | CLONE_NEWIPC)
 #define NODE_ROOT	"/tmp"		/* tmpfs mount point, in the node's own mount ns */
@@ -53,8 +54,6 @@
 #define NODE_IFNAME	"eth0"		/* the node's NIC, as on real hardware */
 #define VETH_WAIT_MS	5000		/* time an old node's netns may take to vanish */
 #define REBOOT_PAUSE_MS	200		/* pause between power-off and power-on */
-#define NEWC_HDRLEN	110		/* "070701" + 13 fields of 8 hex digits */
-#define NEWC_MAXLINKS	4096		/* hard-link groups remembered per image */
 
 struct opts {
 	const char	*image;
@@ -88,7 +87,6 @@ static void	node_failx(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 static int	image_stream(int);
 static void	root_enter(void);
-static void	newc_unpack(int);
 
 static void
 usage(void)
@@ -457,7 +455,7 @@ node_boot(int go)
 			    "PATH=/bin:/sbin:/usr/bin:/usr/sbin", NULL };
 	char		**av;
 	sigset_t	  empty;
-	char		  c;
+	char		  c, why[PATH_MAX + 256];
 	int		  fd, img, in;
 
 	/* A node must not outlive its power supply. */
@@ -493,7 +491,8 @@ node_boot(int go)
 	root_enter();
 
 	umask(0);
-	newc_unpack(in);
+	if (cpio_unpack(in, opts.image, why, sizeof(why)) == -1)
+		node_failx("%s", why);
 	umask(022);
 	close(in);
 
@@ -575,348 +574,4 @@ root_enter(void)
 		node_fail("pivot_root");
 	if (chdir("/") == -1)
 		node_fail("chdir /");
-}
-
-/*
- * A newc ("070701") cpio reader, the format the kernel unpacks into a real
- * node's rootfs (init/initramfs.c), with the same rules: leading "./" and
- * "/" dropped, missing parents made, hard links joined by inode number with
- * the data on the group's last member, zero padding between concatenated
- * archives.  It runs after root_enter(), so even a hostile symlink in the
- * image can only point into the node's own tmpfs; every length is checked
- * all the same, and ".." is refused.
- */
-struct newc_in {
-	int		fd;
-	size_t		off, len;
-	uint64_t	pos;		/* bytes consumed; padding is relative */
-	unsigned char	buf[65536];
-};
-
-struct newc_link {
-	uint32_t	ino, maj, min;
-	char		*name;
-};
-
-enum {
-	NEWC_INO, NEWC_MODE, NEWC_UID, NEWC_GID, NEWC_NLINK, NEWC_MTIME,
-	NEWC_SIZE, NEWC_MAJ, NEWC_MIN, NEWC_RMAJ, NEWC_RMIN, NEWC_NAMESIZE,
-	NEWC_CHECK, NEWC_NFIELDS
-};
-
-static struct newc_link	newc_links[NEWC_MAXLINKS];
-static size_t		newc_nlinks;
-
-/* Refill the buffer; 0 at end of input. */
-static int
-newc_fill(struct newc_in *in)
-{
-	ssize_t	n;
-
-	while ((n = read(in->fd, in->buf, sizeof(in->buf))) == -1)
-		if (errno != EINTR)
-			node_fail("read %s", opts.image);
-	in->off = 0;
-	in->len = n;
-	return n > 0;
-}
-
-static void
-newc_read(struct newc_in *in, void *dst, size_t n)
-{
-	unsigned char	*p = dst;
-	size_t		 k;
-
-	while (n > 0) {
-		if (in->off == in->len && !newc_fill(in))
-			node_failx("%s: truncated at byte %llu", opts.image,
-			    (unsigned long long)in->pos);
-		k = in->len - in->off < n ? in->len - in->off : n;
-		memcpy(p, in->buf + in->off, k);
-		in->off += k;
-		in->pos += k;
-		p += k;
-		n -= k;
-	}
-}
-
-/* Copy n bytes of input to fd, or drop them when fd is -1. */
-static void
-newc_copy(struct newc_in *in, int fd, uint64_t n, const char *path)
-{
-	ssize_t	w;
-	size_t	k;
-
-	while (n > 0) {
-		if (in->off == in->len && !newc_fill(in))
-			node_failx("%s: truncated in %s", opts.image, path);
-		k = in->len - in->off < n ? in->len - in->off : n;
-		while (fd != -1 && k > 0) {
-			if ((w = write(fd, in->buf + in->off, k)) == -1) {
-				if (errno == EINTR)
-					continue;
-				node_fail("write %s (node RAM disk)", path);
-			}
-			in->off += w;
-			in->pos += w;
-			n -= w;
-			k -= w;
-		}
-		in->off += k;
-		in->pos += k;
-		n -= k;
-	}
-}
-
-static void
-newc_align(struct newc_in *in)
-{
-	newc_copy(in, -1, (4 - in->pos % 4) % 4, "padding");
-}
-
-/* Skip zero padding; 0 at the end of input. */
-static int
-newc_zeros(struct newc_in *in)
-{
-	for (;;) {
-		if (in->off == in->len && !newc_fill(in))
-			return 0;
-		while (in->off < in->len && in->buf[in->off] == '\0') {
-			in->off++;
-			in->pos++;
-		}
-		if (in->off < in->len)
-			return 1;
-	}
-}
-
-static uint32_t
-newc_hex(const char *s, uint64_t pos)
-{
-	uint32_t v = 0;
-	int	 i;
-
-	for (i = 0; i < 8; i++) {
-		if (s[i] >= '0' && s[i] <= '9')
-			v = v << 4 | (s[i] - '0');
-		else if (s[i] >= 'a' && s[i] <= 'f')
-			v = v << 4 | (s[i] - 'a' + 10);
-		else if (s[i] >= 'A' && s[i] <= 'F')
-			v = v << 4 | (s[i] - 'A' + 10);
-		else
-			node_failx("%s: bad header at byte %llu", opts.image,
-			    (unsigned long long)pos);
-	}
-	return v;
-}
-
-/* Drop leading "/" and "./"; refuse "..".  "" means the root itself. */
-static char *
-newc_path(char *name)
-{
-	char	*p = name, *c;
-
-	for (;;) {
-		if (*p == '/')
-			p++;
-		else if (p[0] == '.' && p[1] == '/')
-			p += 2;
-		else
-			break;
-	}
-	if (strcmp(p, ".") == 0)
-		p += 1;
-	for (c = p;; c++) {
-		if (c[0] == '.' && c[1] == '.' && (c[2] == '/' || c[2] == '\0'))
-			node_failx("%s: refusing path %s", opts.image, name);
-		if ((c = strchr(c, '/')) == NULL)
-			break;
-	}
-	return p;
-}
-
-/* cpio -d: make missing parent directories. */
-static void
-newc_parents(char *path)
-{
-	char	*s;
-
-	for (s = strchr(path, '/'); s != NULL; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		if (*path != '\0' && mkdir(path, 0755) == -1 && errno != EEXIST)
-			node_fail("mkdir %s", path);
-		*s = '/';
-	}
-}
-
-static void
-newc_meta(const char *path, const uint32_t *f, int chmodok)
-{
-	struct timespec	ts[2];
-
-	if (lchown(path, f[NEWC_UID], f[NEWC_GID]) == -1)
-		node_fail("chown %s", path);
-	/* After chown, which clears set-id bits. */
-	if (chmodok && chmod(path, f[NEWC_MODE] & 07777) == -1)
-		node_fail("chmod %s", path);
-	ts[0].tv_sec = ts[1].tv_sec = f[NEWC_MTIME];
-	ts[0].tv_nsec = ts[1].tv_nsec = 0;
-	if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) == -1)
-		node_fail("utimensat %s", path);
-}
-
-static void
-newc_file(struct newc_in *in, const char *path, const uint32_t *f)
-{
-	struct newc_link *l = NULL;
-	size_t		  i;
-	int		  fd;
-
-	if (f[NEWC_NLINK] > 1) {
-		for (i = 0; i < newc_nlinks; i++)
-			if (newc_links[i].ino == f[NEWC_INO] &&
-			    newc_links[i].maj == f[NEWC_MAJ] &&
-			    newc_links[i].min == f[NEWC_MIN]) {
-				l = &newc_links[i];
-				break;
-			}
-		if (l == NULL) {
-			if (newc_nlinks == NEWC_MAXLINKS)
-				node_failx("%s: too many hard links",
-				    opts.image);
-			l = &newc_links[newc_nlinks++];
-			l->ino = f[NEWC_INO];
-			l->maj = f[NEWC_MAJ];
-			l->min = f[NEWC_MIN];
-			if ((l->name = strdup(path)) == NULL)
-				node_fail("strdup");
-			l = NULL;	/* first of its group: create it */
-		}
-	}
-	if (unlink(path) == -1 && errno != ENOENT)
-		node_fail("unlink %s", path);
-	if (l != NULL) {
-		if (link(l->name, path) == -1)
-			node_fail("link %s to %s", path, l->name);
-		fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
-	} else
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-	if (fd == -1)
-		node_fail("create %s", path);
-	newc_copy(in, fd, f[NEWC_SIZE], path);
-	if (close(fd) == -1)
-		node_fail("close %s", path);
-	newc_meta(path, f, 1);
-}
-
-static void
-newc_entry(struct newc_in *in, char *name, const uint32_t *f)
-{
-	struct stat	 sb;
-	char		 target[PATH_MAX];
-	char		*path;
-	uint32_t	 mode = f[NEWC_MODE];
-
-	path = newc_path(name);
-	if (*path == '\0') {
-		/* The kernel gives the root the archive's "." mode. */
-		if (S_ISDIR(mode))
-			newc_meta(".", f, 1);
-		newc_copy(in, -1, f[NEWC_SIZE], name);
-		return;
-	}
-	newc_parents(path);
-	switch (mode & S_IFMT) {
-	case S_IFREG:
-		newc_file(in, path, f);
-		return;
-	case S_IFDIR:
-		if (mkdir(path, 0700) == -1 && (errno != EEXIST ||
-		    lstat(path, &sb) == -1 || !S_ISDIR(sb.st_mode)))
-			node_fail("mkdir %s", path);
-		newc_copy(in, -1, f[NEWC_SIZE], path);
-		newc_meta(path, f, 1);
-		return;
-	case S_IFLNK:
-		if (f[NEWC_SIZE] == 0 || f[NEWC_SIZE] >= sizeof(target))
-			node_failx("%s: bad symlink %s", opts.image, path);
-		newc_read(in, target, f[NEWC_SIZE]);
-		target[f[NEWC_SIZE]] = '\0';
-		if (strlen(target) != f[NEWC_SIZE])
-			node_failx("%s: bad symlink %s", opts.image, path);
-		if (unlink(path) == -1 && errno != ENOENT)
-			node_fail("unlink %s", path);
-		if (symlink(target, path) == -1)
-			node_fail("symlink %s", path);
-		newc_meta(path, f, 0);
-		return;
-	case S_IFCHR:
-	case S_IFBLK:
-	case S_IFIFO:
-	case S_IFSOCK:
-		if (f[NEWC_SIZE] != 0)
-			node_failx("%s: special file %s has data", opts.image,
-			    path);
-		if (unlink(path) == -1 && errno != ENOENT)
-			node_fail("unlink %s", path);
-		if (mknod(path, mode & (S_IFMT | 07777),
-		    makedev(f[NEWC_RMAJ], f[NEWC_RMIN])) == -1)
-			node_fail("mknod %s", path);
-		newc_meta(path, f, 1);
-		return;
-	default:
-		node_failx("%s: %s has unknown type %o", opts.image, path,
-		    mode & S_IFMT);
-	}
-}
-
-static void
-newc_unpack(int fd)
-{
-	struct newc_in	*in;
-	uint32_t	 f[NEWC_NFIELDS];
-	char		 hdr[NEWC_HDRLEN], name[PATH_MAX];
-	uint64_t	 at;
-	int		 i, inarchive = 0, entries = 0;
-
-	if ((in = calloc(1, sizeof(*in))) == NULL)
-		node_fail("calloc");
-	in->fd = fd;
-	while (newc_zeros(in)) {
-		at = in->pos;
-		if (at % 4 != 0)
-			node_failx("%s: misaligned header at byte %llu",
-			    opts.image, (unsigned long long)at);
-		newc_read(in, hdr, sizeof(hdr));
-		if (memcmp(hdr, "070701", 6) != 0 &&
-		    memcmp(hdr, "070702", 6) != 0)
-			node_failx("%s: not a newc cpio (byte %llu)",
-			    opts.image, (unsigned long long)at);
-		for (i = 0; i < NEWC_NFIELDS; i++)
-			f[i] = newc_hex(hdr + 6 + 8 * i, at);
-		if (f[NEWC_NAMESIZE] < 2 || f[NEWC_NAMESIZE] > sizeof(name))
-			node_failx("%s: bad name size at byte %llu",
-			    opts.image, (unsigned long long)at);
-		newc_read(in, name, f[NEWC_NAMESIZE]);
-		if (name[f[NEWC_NAMESIZE] - 1] != '\0' ||
-		    strlen(name) != f[NEWC_NAMESIZE] - 1)
-			node_failx("%s: bad name at byte %llu", opts.image,
-			    (unsigned long long)at);
-		newc_align(in);
-		if (strcmp(name, "TRAILER!!!") == 0) {
-			newc_copy(in, -1, f[NEWC_SIZE], name);
-			inarchive = 0;
-		} else {
-			newc_entry(in, name, f);
-			inarchive = 1;
-			entries++;
-		}
-		newc_align(in);
-	}
-	if (inarchive)
-		node_failx("%s: truncated (no TRAILER!!!)", opts.image);
-	if (entries == 0)
-		node_failx("%s: the image is empty", opts.image);
-	free(in);
 }

@@ -30,10 +30,10 @@
 
 #include "bproc.h"
 #include "nodeset.h"
+#include "tool.h"
 
 #define EXIT_FAILED	1	/* some node refused a change */
 #define EXIT_USAGE	2
-#define EXIT_MASTER	3	/* bpmaster cannot be reached */
 #define MODE_MAX	07777	/* highest mode -m takes */
 
 enum act_kind {
@@ -52,29 +52,17 @@ struct action {
 	unsigned int	 val;	/* state, BPROC_POWER_*, mode, uid or gid */
 };
 
-/* One snapshot of the node table: what node sets are parsed against. */
-struct snap {
-	struct bproc_node_info	*nodes;
-	int			 n;
-	int			 numnodes;	/* highest node number + 1 */
-	int			*states;	/* by node number */
-	char			*exists;	/* by node number */
-};
-
 static void	usage(int) __attribute__((noreturn));
-static void	master_fail(void) __attribute__((noreturn));
-static int	master_unreachable(void);
 static int	parse_mode(const char *, unsigned int *);
 static int	parse_id(const char *, unsigned int *);
 static void	parse_action(struct action *, int, const char *);
-static void	snap_take(struct snap *);
-static void	snap_free(struct snap *);
+static void	snap_take_or_exit(struct tool_snap *);
 static int	select_nodes(struct nodeset *, const char *,
-		    const struct snap *);
+		    const struct tool_snap *);
 static int	act_run(const struct action *, int);
-static size_t	report_missing(const struct nodeset *, const struct snap *,
+static size_t	report_missing(const struct nodeset *, const struct tool_snap *,
 		    char *);
-static void	node_fail(int);
+static void	node_report(int);
 
 static int	verbose;
 
@@ -108,31 +96,6 @@ usage(int status)
 	    " error,\n"
 	    "3 cannot reach bpmaster\n", stdout);
 	exit(status);
-}
-
-static void
-master_fail(void)
-{
-	int		 saved = errno;
-	const char	*msg = bproc_strerror();
-
-	if (strcmp(msg, strerror(saved)) == 0)
-		errx(EXIT_MASTER, "bpmaster: %s", msg);
-	errx(EXIT_MASTER, "%s", msg);
-}
-
-/*
- * libbproc says "cannot reach bpmaster" only when connect() failed; any
- * other failure came from the master about one node.  Telling them apart
- * matters: ENOENT from connect() is a missing socket, from the master a
- * missing node.
- */
-static int
-master_unreachable(void)
-{
-	static const char	prefix[] = "cannot reach bpmaster";
-
-	return strncmp(bproc_strerror(), prefix, sizeof(prefix) - 1) == 0;
 }
 
 /* Octal digits only, as chmod(1) takes them; no sign, no spaces. */
@@ -240,43 +203,16 @@ parse_action(struct action *a, int opt, const char *arg)
 	}
 }
 
+/* The node table, or exit 3: nothing is done without it. */
 static void
-snap_take(struct snap *s)
+snap_take_or_exit(struct tool_snap *s)
 {
-	int	i, node;
-
-	memset(s, 0, sizeof(*s));
-	if ((s->n = bproc_nodelist(&s->nodes)) < 0)
-		master_fail();
-	for (i = 0; i < s->n; i++) {
-		node = s->nodes[i].node;
-		if (node >= 0 && node <= NODESET_MAX && node >= s->numnodes)
-			s->numnodes = node + 1;
-	}
-	if ((s->states = calloc((size_t)s->numnodes + 1,
-	    sizeof(*s->states))) == NULL ||
-	    (s->exists = calloc((size_t)s->numnodes + 1, 1)) == NULL)
-		err(EXIT_FAILED, NULL);
-	for (i = 0; i < s->n; i++) {
-		node = s->nodes[i].node;
-		if (node < 0 || node > NODESET_MAX)
-			continue;	/* no set can name it */
-		s->states[node] = s->nodes[i].state;
-		s->exists[node] = 1;
-	}
-}
-
-static void
-snap_free(struct snap *s)
-{
-	free(s->nodes);
-	free(s->states);
-	free(s->exists);
-	memset(s, 0, sizeof(*s));
+	if (tool_snap_take(s) == -1)
+		tool_master_fail();
 }
 
 static int
-select_nodes(struct nodeset *set, const char *spec, const struct snap *s)
+select_nodes(struct nodeset *set, const char *spec, const struct tool_snap *s)
 {
 	char	errbuf[256];
 
@@ -293,7 +229,7 @@ select_nodes(struct nodeset *set, const char *spec, const struct snap *s)
  * options follow it.  Returns how many the set holds.
  */
 static size_t
-report_missing(const struct nodeset *set, const struct snap *s,
+report_missing(const struct nodeset *set, const struct tool_snap *s,
     char *reported)
 {
 	size_t	i, n = 0;
@@ -301,7 +237,7 @@ report_missing(const struct nodeset *set, const struct snap *s,
 
 	for (i = 0; i < set->count; i++) {
 		node = set->nodes[i];
-		if (node < s->numnodes && s->exists[node])
+		if (tool_snap_has(s, node))
 			continue;
 		if (!reported[node])
 			fprintf(stderr, "%d: No such node\n", node);
@@ -317,18 +253,16 @@ report_missing(const struct nodeset *set, const struct snap *s,
  * when it has one, follows the errno text.
  */
 static void
-node_fail(int node)
+node_report(int node)
 {
 	int		 e = errno;
 	const char	*detail = bproc_strerror();
 
 	switch (e) {
 	case ENODEV:
-	case ENOENT:
 		fprintf(stderr, "%d: No such node\n", node);
 		return;
 	case EPERM:
-	case EACCES:
 		fprintf(stderr, "%d: Permission denied\n", node);
 		return;
 	}
@@ -366,9 +300,9 @@ act_run(const struct action *a, int node)
 	}
 	if (r == -1) {
 		/* no point telling each node the master is gone */
-		if (master_unreachable())
-			master_fail();
-		node_fail(node);
+		if (tool_master_unreachable(errno))
+			tool_master_fail();
+		node_report(node);
 		return -1;
 	}
 	if (verbose)
@@ -376,18 +310,16 @@ act_run(const struct action *a, int node)
 	return 0;
 }
 
-int
-main(int argc, char *argv[])
+/*
+ * Check the whole command line into acts[] (as many as argc): the number
+ * of actions.  Usage errors exit here, before anything is changed.
+ */
+static size_t
+parse_args(int argc, char *argv[], struct action *acts)
 {
-	struct action	*acts;
-	struct nodeset	 set = { NULL, 0, 0 };
-	struct snap	 s;
-	char		*reported;
-	size_t		 nacts = 0, i, j;
-	int		 ch, failed = 0, have_set = 0, acted = 0, node;
+	size_t	nacts = 0;
+	int	ch, have_set = 0, acted = 0;
 
-	if ((acts = calloc((size_t)argc, sizeof(*acts))) == NULL)
-		err(EXIT_FAILED, NULL);
 	while ((ch = getopt(argc, argv, "hvS:s:RHPm:u:g:")) != -1) {
 		switch (ch) {
 		case 'h':
@@ -422,14 +354,18 @@ main(int argc, char *argv[])
 		warnx("-S %s: no option follows it", acts[nacts - 1].arg);
 		usage(EXIT_USAGE);
 	}
+	return nacts;
+}
 
-	/* Every node set must parse before anything is changed. */
-	snap_take(&s);
-	for (i = 0; i < nacts; i++)
-		if (acts[i].kind == ACT_SELECT &&
-		    select_nodes(&set, acts[i].arg, &s) == -1)
-			exit(EXIT_USAGE);
-	snap_free(&s);
+/* Run the actions in order; 1 if some change failed, else 0. */
+static int
+run_actions(const struct action *acts, size_t nacts)
+{
+	struct nodeset	 set = { NULL, 0, 0 };
+	struct tool_snap s;
+	char		*reported;
+	size_t		 i, j;
+	int		 failed = 0, node;
 
 	if ((reported = calloc(NODESET_MAX + 1, 1)) == NULL)
 		err(EXIT_FAILED, NULL);
@@ -440,7 +376,7 @@ main(int argc, char *argv[])
 			 * -S unavailable ...` sees what the options before
 			 * it did, as it would run as two commands.
 			 */
-			snap_take(&s);
+			snap_take_or_exit(&s);
 			if (select_nodes(&set, acts[i].arg, &s) == -1)
 				exit(EXIT_USAGE);
 			if (report_missing(&set, &s, reported) > 0)
@@ -449,17 +385,43 @@ main(int argc, char *argv[])
 		}
 		for (j = 0; j < set.count; j++) {
 			node = set.nodes[j];
-			if (node >= s.numnodes || !s.exists[node])
+			if (!tool_snap_has(&s, node))
 				continue;
 			if (act_run(&acts[i], node) == -1)
 				failed = 1;
 		}
 		/* the last action of a -S: its snapshot is done with */
 		if (i + 1 == nacts || acts[i + 1].kind == ACT_SELECT)
-			snap_free(&s);
+			tool_snap_free(&s);
 	}
 	nodeset_free(&set);
 	free(reported);
+	return failed;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct action	*acts;
+	struct nodeset	 set = { NULL, 0, 0 };
+	struct tool_snap s;
+	size_t		 nacts, i;
+	int		 failed;
+
+	if ((acts = calloc((size_t)argc, sizeof(*acts))) == NULL)
+		err(EXIT_FAILED, NULL);
+	nacts = parse_args(argc, argv, acts);
+
+	/* Every node set must parse before anything is changed. */
+	snap_take_or_exit(&s);
+	for (i = 0; i < nacts; i++)
+		if (acts[i].kind == ACT_SELECT &&
+		    select_nodes(&set, acts[i].arg, &s) == -1)
+			exit(EXIT_USAGE);
+	tool_snap_free(&s);
+	nodeset_free(&set);
+
+	failed = run_actions(acts, nacts);
 	free(acts);
 	if (fflush(stdout) == EOF)
 		err(EXIT_FAILED, "stdout");

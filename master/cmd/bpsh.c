@@ -154,6 +154,22 @@ job_emit(struct job *j, int s, const char *data, size_t len, int flush)
 	}
 }
 
+/* The options every remote start shares: flags, files, the push. */
+static void
+exec_opts(struct bproc_exec_opts *o, int rank, int tty)
+{
+	memset(o, 0, sizeof(*o));
+	o->rank = (unsigned int)rank;
+	o->flags = (opt_nullin ? BPROC_EXEC_STDIN_NULL : 0) |
+	    (opt_noio ? BPROC_EXEC_NOIO : 0) | (tty ? BPROC_EXEC_TTY : 0) |
+	    (getenv("BPROC_NOTRACK") ? BPROC_EXEC_NOTRACK : 0);
+	o->file_in = opt_in;
+	o->file_out = opt_out;
+	o->file_err = opt_err;
+	o->files = manifest.files;
+	o->nfiles = manifest.n;
+}
+
 static void
 job_start(struct job *j, char **cmd, int tee_stdin)
 {
@@ -183,15 +199,7 @@ job_start(struct job *j, char **cmd, int tee_stdin)
 			dup2(pout[1], STDOUT_FILENO);
 			dup2(perr[1], STDERR_FILENO);
 		}
-		memset(&o, 0, sizeof(o));
-		o.rank = (unsigned int)j->rank;
-		o.flags = (opt_nullin ? BPROC_EXEC_STDIN_NULL : 0) |
-		    (opt_noio ? BPROC_EXEC_NOIO : 0);
-		o.file_in = opt_in;
-		o.file_out = opt_out;
-		o.file_err = opt_err;
-		o.files = manifest.files;
-		o.nfiles = manifest.n;
+		exec_opts(&o, j->rank, 0);
 		o.err_fd = err_fd != STDERR_FILENO ? err_fd : 0;
 		bproc_rexec_opts(j->node, exec_file, cmd, environ, &o);
 		rexec_failed(j->node);
@@ -254,6 +262,95 @@ chld_init(void)
 	sigaction(SIGCHLD, &sa, NULL);
 }
 
+/* Our stdin, tee'd to every job still reading; 0 once it ended. */
+static int
+tee_stdin(struct job *jobs, int n, char *buf, size_t len)
+{
+	ssize_t	r;
+	int	k;
+
+	r = read(STDIN_FILENO, buf, len);
+	for (k = 0; k < n; k++) {
+		if (jobs[k].in < 0)
+			continue;
+		if (r <= 0) {
+			close(jobs[k].in);
+			jobs[k].in = -1;
+			continue;
+		}
+		/* a node that stops reading does not stall the rest */
+		fcntl(jobs[k].in, F_SETFL, 0);
+		if (write(jobs[k].in, buf, (size_t)r) != r) {
+			close(jobs[k].in);
+			jobs[k].in = -1;
+		}
+	}
+	return r > 0;
+}
+
+/* Output from the job stream that fd is; its end flushes the last line. */
+static void
+job_read(struct job *jobs, int n, int fd, char *buf, size_t len)
+{
+	ssize_t	r;
+	int	k, s;
+
+	for (k = 0; k < n; k++)
+		for (s = 1; s <= 2; s++) {
+			if (jobs[k].out[s] != fd)
+				continue;
+			r = read(fd, buf, len);
+			if (r > 0) {
+				job_emit(&jobs[k], s, buf, (size_t)r, 0);
+				continue;
+			}
+			job_emit(&jobs[k], s, "", 0, 1);
+			close(jobs[k].out[s]);
+			jobs[k].out[s] = -1;
+		}
+}
+
+/* Reap what exited: how many of the jobs are left. */
+static int
+jobs_reap(struct job *jobs, int n, int left)
+{
+	pid_t	pid;
+	int	i, status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		for (i = 0; i < n; i++)
+			if (jobs[i].pid == pid && !jobs[i].done) {
+				job_finish(&jobs[i], status);
+				left--;
+			}
+	return left;
+}
+
+/* What to poll: output streams, stdin while a job reads it, the wakeup. */
+static int
+jobs_pollfds(struct job *jobs, int n, int stdin_open, struct pollfd *pfd)
+{
+	int	i, s, np = 0, any = 0;
+
+	for (i = 0; i < n; i++)
+		for (s = 1; s <= 2; s++)
+			if (jobs[i].out[s] >= 0) {
+				pfd[np].fd = jobs[i].out[s];
+				pfd[np++].events = POLLIN;
+			}
+	for (i = 0; i < n; i++)
+		any |= jobs[i].in >= 0;
+	if (stdin_open && any) {
+		pfd[np].fd = STDIN_FILENO;
+		pfd[np++].events = POLLIN;
+	}
+	if (chld_pipe[0] >= 0) {
+		pfd[np].fd = chld_pipe[0];
+		pfd[np++].events = POLLIN;
+	}
+	return np;
+}
+
 /*
  * Run jobs [first, first+n): tee stdin, route output, reap.  Returns when
  * every one has exited and its output is drained.
@@ -262,10 +359,8 @@ static void
 run_jobs(struct job *jobs, int n, int *stdin_open)
 {
 	struct pollfd	*pfd;
-	int		 left = 0, i, np, s, status;
+	int		 left = 0, i, np, s, busy;
 	char		 buf[65536];
-	ssize_t		 r;
-	pid_t		 pid;
 
 	if ((pfd = calloc((size_t)(3 * n + 2), sizeof(*pfd))) == NULL)
 		err(BPSH_FAIL, "calloc");
@@ -274,41 +369,14 @@ run_jobs(struct job *jobs, int n, int *stdin_open)
 		if (!jobs[i].done)
 			left++;
 	for (;;) {
-		int	busy = 0;
-
 		/* reap first, so an exit is seen even with no output */
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-			for (i = 0; i < n; i++)
-				if (jobs[i].pid == pid && !jobs[i].done) {
-					job_finish(&jobs[i], status);
-					left--;
-				}
-		for (i = 0; i < n; i++)
+		left = jobs_reap(jobs, n, left);
+		for (i = 0, busy = 0; i < n; i++)
 			for (s = 1; s <= 2; s++)
 				busy |= jobs[i].out[s] >= 0;
 		if (left == 0 && !busy)
 			break;
-		np = 0;
-		for (i = 0; i < n; i++)
-			for (s = 1; s <= 2; s++)
-				if (jobs[i].out[s] >= 0) {
-					pfd[np].fd = jobs[i].out[s];
-					pfd[np++].events = POLLIN;
-				}
-		if (*stdin_open) {
-			int	any = 0;
-
-			for (i = 0; i < n; i++)
-				any |= jobs[i].in >= 0;
-			if (any) {
-				pfd[np].fd = STDIN_FILENO;
-				pfd[np++].events = POLLIN;
-			}
-		}
-		if (chld_pipe[0] >= 0) {
-			pfd[np].fd = chld_pipe[0];
-			pfd[np++].events = POLLIN;
-		}
+		np = jobs_pollfds(jobs, n, *stdin_open, pfd);
 		/* without the self-pipe, a short timeout finds the exits */
 		if (poll(pfd, (nfds_t)np, chld_pipe[0] >= 0 ? -1 : 50) == -1 &&
 		    errno != EINTR)
@@ -316,53 +384,29 @@ run_jobs(struct job *jobs, int n, int *stdin_open)
 		for (i = 0; i < np; i++) {
 			if (!pfd[i].revents)
 				continue;
-			if (pfd[i].fd == chld_pipe[0]) {
+			if (pfd[i].fd == chld_pipe[0])
 				while (read(chld_pipe[0], buf, sizeof(buf)) > 0)
 					;
-				continue;
-			}
-			if (pfd[i].fd == STDIN_FILENO && *stdin_open) {
-				r = read(STDIN_FILENO, buf, sizeof(buf));
-				for (int k = 0; k < n; k++) {
-					if (jobs[k].in < 0)
-						continue;
-					if (r <= 0) {
-						close(jobs[k].in);
-						jobs[k].in = -1;
-						continue;
-					}
-					/* a node that stops reading does not stall the rest */
-					fcntl(jobs[k].in, F_SETFL, 0);
-					if (write(jobs[k].in, buf, (size_t)r) != r) {
-						close(jobs[k].in);
-						jobs[k].in = -1;
-					}
-				}
-				if (r <= 0)
-					*stdin_open = 0;
-				continue;
-			}
-			for (int k = 0; k < n; k++)
-				for (s = 1; s <= 2; s++) {
-					if (jobs[k].out[s] != pfd[i].fd)
-						continue;
-					r = read(pfd[i].fd, buf, sizeof(buf));
-					if (r > 0) {
-						job_emit(&jobs[k], s, buf,
-						    (size_t)r, 0);
-						continue;
-					}
-					job_emit(&jobs[k], s, "", 0, 1);
-					close(jobs[k].out[s]);
-					jobs[k].out[s] = -1;
-				}
+			else if (pfd[i].fd == STDIN_FILENO && *stdin_open)
+				*stdin_open = tee_stdin(jobs, n, buf,
+				    sizeof(buf));
+			else if (pfd[i].fd != STDIN_FILENO)
+				job_read(jobs, n, pfd[i].fd, buf, sizeof(buf));
 		}
 	}
 	free(pfd);
 }
 
-int
-main(int argc, char **argv)
+/* What the command line asks beyond the opt_* flags. */
+struct bpsh_args {
+	int		  all;		/* -a: every node up */
+	int		  allnotdown;	/* -A: every node not down */
+	const char	 *spec;		/* the node set */
+	char		**cmd;		/* the command and its arguments */
+};
+
+static void
+parse_args(int argc, char **argv, struct bpsh_args *a)
 {
 	static const struct option	 longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -372,24 +416,17 @@ main(int argc, char **argv)
 		{ "no-push", no_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct bproc_node_info	*info;
-	struct nodeset		 set;
-	const char		*spec;
-	struct job		*jobs;
-	char			 errbuf[256];
-	int			*states = NULL, numnodes, ch, all = 0;
-	int			 allnotdown = 0;
-	int			 i, rc = 0, stdin_open, batch;
-	size_t			 k;
+	int				 ch;
 
+	memset(a, 0, sizeof(*a));
 	while ((ch = getopt_long(argc, argv, "+aAnNLpsdtb:I:O:E:hT",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
-			all = 1;
+			a->all = 1;
 			break;
 		case 'A':
-			allnotdown = 1;
+			a->allnotdown = 1;
 			break;
 		case 'n':
 			opt_nullin = 1;
@@ -436,7 +473,7 @@ main(int argc, char **argv)
 			if (optarg[0] != '/')
 				errx(BPSH_FAIL, "--push %s: give an absolute path",
 				    optarg);
-			push_add(&manifest, optarg);
+			manifest_add(&manifest, optarg);
 			break;
 		case 'X':
 			opt_nopush = 1;
@@ -445,117 +482,127 @@ main(int argc, char **argv)
 			usage();
 		}
 	}
-	argc -= optind;
 	argv += optind;
-	if (!all && !allnotdown) {
-		if (argc < 1)
-			usage();
-	}
-	spec = all ? "allup" : allnotdown ? "!down" : argv[0];
-	/*
-	 * One node named by number ("3", "n3") needs no snapshot of the
-	 * cluster: the master's answer to the EXEC says "No such node" or
-	 * "Node is down", and bpsh saves a round trip.  A set of several
-	 * takes the snapshot, so that nodes past the end fail here, not in
-	 * a child each.
-	 */
+	if (!a->all && !a->allnotdown && argv[0] == NULL)
+		usage();
+	a->spec = a->all ? "allup" : a->allnotdown ? "!down" : *argv++;
+	a->cmd = argv;
+}
+
+/*
+ * The nodes to run on; *numnodes is the node count they were parsed
+ * against.  One node named by number ("3", "n3") needs no snapshot of
+ * the cluster: the master's answer to the EXEC says "No such node" or
+ * "Node is down", and bpsh saves a round trip.  A set of several takes
+ * the snapshot, so that nodes past the end fail here, not in a child
+ * each.
+ */
+static void
+nodes_select(const char *spec, struct nodeset *set, int *numnodes)
+{
+	struct bproc_node_info	*info;
+	char			 errbuf[256];
+	int			*states = NULL, i;
+
 	if (nodeset_node_parse(spec) >= 0)
-		numnodes = NODESET_MAX + 1;
+		*numnodes = NODESET_MAX + 1;
 	else {
-		if ((numnodes = bproc_nodelist(&info)) < 0)
+		if ((*numnodes = bproc_nodelist(&info)) < 0)
 			errx(BPSH_FAIL, "%s", bproc_strerror());
-		if ((states = calloc((size_t)numnodes + 1,
+		if ((states = calloc((size_t)*numnodes + 1,
 		    sizeof(*states))) == NULL)
 			err(BPSH_FAIL, "calloc");
-		for (i = 0; i < numnodes; i++)
+		for (i = 0; i < *numnodes; i++)
 			states[i] = info[i].state;
 		free(info);
 	}
-	memset(&set, 0, sizeof(set));
-	if (nodeset_parse(&set, spec, numnodes, states, errbuf,
+	memset(set, 0, sizeof(*set));
+	if (nodeset_parse(set, spec, *numnodes, states, errbuf,
 	    sizeof(errbuf)) == -1)
 		errx(BPSH_FAIL, "%s", errbuf);
-	if (!all && !allnotdown) {
-		argc--;
-		argv++;
-	}
-	if (argc < 1)
-		usage();
-	if (set.count == 0)
-		errx(BPSH_FAIL, "no nodes to run on");
-	if (opt_tty == 1 && (set.count != 1 || opt_prefix || opt_line ||
+	free(states);
+}
+
+/* -T's rules, and whether an interactive run gets a pty by default. */
+static void
+tty_decide(const struct bpsh_args *a, const struct nodeset *set)
+{
+	if (opt_tty == 1 && (set->count != 1 || opt_prefix || opt_line ||
 	    opt_time || opt_div))
 		errx(BPSH_FAIL, "-T: one node, and none of -p, -L, -t, -d");
 	if (opt_tty == 1 && (opt_noio || opt_nullin))
 		errx(BPSH_FAIL, "-T: not with -n or -N (no input for the pty)");
 	if (opt_tty == -1)
-		opt_tty = set.count == 1 && !all && !allnotdown &&
+		opt_tty = set->count == 1 && !a->all && !a->allnotdown &&
 		    !opt_prefix && !opt_line && !opt_time && !opt_div &&
 		    !opt_nullin && !opt_noio && !opt_in && !opt_out &&
 		    !opt_err && isatty(STDIN_FILENO) &&
 		    isatty(STDOUT_FILENO) && isatty(STDERR_FILENO) &&
 		    tcgetpgrp(STDIN_FILENO) == getpgrp();
+}
 
-	/*
-	 * The command as the front end's PATH finds it, with what it needs,
-	 * goes into the nodes' RAM; a command the front end lacks is looked
-	 * up on the node's PATH instead.
-	 */
-	exec_file = argv[0];
-	if (!opt_nopush) {
-		static char	abs[4096];
+/*
+ * The command as the front end's PATH finds it, with what it needs,
+ * goes into the nodes' RAM; a command the front end lacks is looked up
+ * on the node's PATH instead.
+ */
+static void
+cmd_prepare(const char *cmd)
+{
+	static char	abs[4096];
 
-		if (push_resolve(argv[0], abs, sizeof(abs)) == 0) {
-			push_command(&manifest, abs);
-			exec_file = abs;
-		}
+	exec_file = cmd;
+	if (!opt_nopush && manifest_resolve(cmd, abs, sizeof(abs)) == 0) {
+		manifest_command(&manifest, abs);
+		exec_file = abs;
 	}
 	if (manifest.errors)
 		errx(BPSH_FAIL, "cannot push %d file%s (see above)",
 		    manifest.errors, manifest.errors > 1 ? "s" : "");
-	push_save_cache();
+	hashcache_save();
+}
 
-	/* one node, plain I/O: become the ghost; the shell sees it directly */
-	if (set.count == 1 && !opt_prefix && !opt_line && !opt_time &&
-	    !opt_div) {
-		struct bproc_exec_opts	o;
-		int			node = set.nodes[0];
+/* One node, plain I/O: become the ghost; the shell sees it directly. */
+static int
+run_one(int node, int numnodes, char **cmd)
+{
+	struct bproc_exec_opts	o;
 
-		if (node >= numnodes) {
-			node_error(node, "No such node");
-			return BPSH_FAIL;
-		}
-		memset(&o, 0, sizeof(o));
-		o.flags = (opt_nullin ? BPROC_EXEC_STDIN_NULL : 0) |
-		    (opt_noio ? BPROC_EXEC_NOIO : 0) |
-		    (opt_tty ? BPROC_EXEC_TTY : 0);
-		o.file_in = opt_in;
-		o.file_out = opt_out;
-		o.file_err = opt_err;
-		o.files = manifest.files;
-		o.nfiles = manifest.n;
-		bproc_rexec_opts(node, exec_file, argv, environ, &o);
-		rexec_failed(node);
+	if (node >= numnodes) {
+		node_error(node, "No such node");
 		return BPSH_FAIL;
 	}
+	exec_opts(&o, 0, opt_tty);
+	bproc_rexec_opts(node, exec_file, cmd, environ, &o);
+	rexec_failed(node);
+	return BPSH_FAIL;
+}
 
-	if ((jobs = calloc(set.count, sizeof(*jobs))) == NULL)
+/* Many nodes (or routed output): a ghost per node, in batches. */
+static int
+run_many(const struct nodeset *set, int numnodes, char **cmd)
+{
+	struct job	*jobs;
+	size_t		 k;
+	int		 i, rc = 0, stdin_open, batch;
+
+	if ((jobs = calloc(set->count, sizeof(*jobs))) == NULL)
 		err(BPSH_FAIL, "calloc");
 	chld_init();
 	signal(SIGINT, SIG_IGN);	/* the ghosts get it and die of it */
 	signal(SIGQUIT, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	stdin_open = !opt_nullin && !opt_noio && !opt_in;
-	batch = opt_seq ? 1 : opt_batch ? opt_batch : (int)set.count;
-	for (k = 0; k < set.count; k += (size_t)batch) {
-		int	nb = (int)(set.count - k) < batch ?
-			    (int)(set.count - k) : batch;
+	batch = opt_seq ? 1 : opt_batch ? opt_batch : (int)set->count;
+	for (k = 0; k < set->count; k += (size_t)batch) {
+		int	nb = (int)(set->count - k) < batch ?
+			    (int)(set->count - k) : batch;
 		int	nrun = 0;
 
 		for (i = 0; i < nb; i++) {
 			struct job	*j = &jobs[k + (size_t)i];
 
-			j->node = set.nodes[k + (size_t)i];
+			j->node = set->nodes[k + (size_t)i];
 			j->rank = (int)k + i;
 			j->in = j->out[1] = j->out[2] = -1;
 			if (j->node >= numnodes) {
@@ -568,15 +615,39 @@ main(int argc, char **argv)
 				printf("%s\n", "-----------------------------"
 				    "---------------------------------------");
 			fflush(stdout);
-			job_start(j, argv, stdin_open);
+			job_start(j, cmd, stdin_open);
 			nrun++;
 		}
 		if (nrun)
 			run_jobs(&jobs[k], nb, &stdin_open);
 	}
-	for (k = 0; k < set.count; k++)
+	for (k = 0; k < set->count; k++)
 		if (jobs[k].status > rc)
 			rc = jobs[k].status;
+	free(jobs);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bpsh_args	a;
+	struct nodeset		set;
+	int			numnodes, rc;
+
+	parse_args(argc, argv, &a);
+	nodes_select(a.spec, &set, &numnodes);
+	if (a.cmd[0] == NULL)
+		usage();
+	if (set.count == 0)
+		errx(BPSH_FAIL, "no nodes to run on");
+	tty_decide(&a, &set);
+	cmd_prepare(a.cmd[0]);
+
+	if (set.count == 1 && !opt_prefix && !opt_line && !opt_time &&
+	    !opt_div)
+		return run_one(set.nodes[0], numnodes, a.cmd);
+	rc = run_many(&set, numnodes, a.cmd);
 	/*
 	 * Ctrl-C killed the command: die of it too, so that a calling shell
 	 * stops its loop (the "wait and cooperative exit" rule).

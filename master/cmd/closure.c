@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "bproc.h"
+#include "htab.h"
 #include "manifest.h"
 
 #define CLOSURE_MAGIC	0x4250434cU	/* "BPCL" */
@@ -131,7 +132,6 @@ closure_key(const char *cmd, char *key, size_t keylen, size_t *klen,
     char *path, size_t pathlen)
 {
 	const char	*home = getenv("HOME"), *llp = getenv("LD_LIBRARY_PATH");
-	uint64_t	 h = 14695981039346656037ULL;
 	int		 n;
 
 	/* no shared fallback directory: only the user's own cache is trusted */
@@ -141,10 +141,8 @@ closure_key(const char *cmd, char *key, size_t keylen, size_t *klen,
 	if (n < 0 || (size_t)n >= keylen)
 		return -1;
 	*klen = (size_t)n;
-	for (size_t i = 0; i < *klen; i++)
-		h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
 	n = snprintf(path, pathlen, "%s/.cache/bproc/closures/%016llx", home,
-	    (unsigned long long)h);
+	    (unsigned long long)htab_hash(key, *klen));
 	return n < 0 || (size_t)n >= pathlen ? -1 : 0;
 }
 
@@ -207,26 +205,28 @@ get(struct ibuf *b, size_t len)
 	return p;
 }
 
+/* n bytes into v, as they were written (host order: the cache is ours). */
 static int
-get32(struct ibuf *b, uint32_t *v)
+getn(struct ibuf *b, void *v, size_t n)
 {
-	const void	*p = get(b, sizeof(*v));
+	const void	*p = get(b, n);
 
 	if (p == NULL)
 		return -1;
-	memcpy(v, p, sizeof(*v));
+	memcpy(v, p, n);
 	return 0;
+}
+
+static int
+get32(struct ibuf *b, uint32_t *v)
+{
+	return getn(b, v, sizeof(*v));
 }
 
 static int
 get64(struct ibuf *b, uint64_t *v)
 {
-	const void	*p = get(b, sizeof(*v));
-
-	if (p == NULL)
-		return -1;
-	memcpy(v, p, sizeof(*v));
-	return 0;
+	return getn(b, v, sizeof(*v));
 }
 
 /* A string of 0 (if empty_ok) to PATH_MAX - 1 bytes without NUL, copied. */

@@ -5,7 +5,7 @@
  * the default directories), symlinks as they are on the front end, '#!'
  * interpreters, and whatever --push names.  ELF is read with libelf;
  * nothing is run.  Files are opened as the user; each is hashed once per
- * (device, inode, size, mtime) thanks to a cache in ~/.cache/bproc.
+ * (device, inode, size, mtime) thanks to hashcache.c.
  */
 #include <dirent.h>
 #include <err.h>
@@ -22,29 +22,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "bproc.h"
 #include "path.h"
 #include "manifest.h"
 
 #define PUSH_MAXFILES	100000	/* files one run may push */
 #define PUSH_DEPTH	8	/* nested #! interpreters */
-#define HCACHE_MAX	100000	/* hash cache entries kept on disk */
 
-struct hcache {
-	dev_t		 dev;
-	ino_t		 ino;
-	off_t		 size;
-	long long	 mtime;
-	unsigned char	 hash[32];
-};
 
-static struct hcache	*hc;
-static size_t		 nhc, hc_loaded, hc_dirty;
-static size_t		*hc_index;	/* open addressing: 1 + index into hc */
-static size_t		 hc_slots;	/* a power of two, > 2 * nhc */
-static int		 sodium_ready, elf_ready;
+static int		 elf_ready;
 static char		**libdirs;
 static size_t		 nlibdirs;
 
@@ -124,13 +110,35 @@ dirs_init(void)
 	dirs_add("/usr/lib");
 }
 
+/* What path_eq looks for: a path in one manifest. */
+struct path_key {
+	const struct manifest	*m;
+	const char		*path;
+};
+
 static int
-manifest_has(const struct manifest *m, const char *path)
+path_eq(uintptr_t v, const void *key)
 {
-	for (size_t i = 0; i < m->n; i++)
-		if (strcmp(m->files[i].path, path) == 0)
-			return 1;
-	return 0;
+	const struct path_key	*k = key;
+
+	return strcmp(k->m->files[v].path, k->path) == 0;
+}
+
+static int
+manifest_has(struct manifest *m, const char *path)
+{
+	struct path_key	key = { m, path };
+
+	/* entries come from the walk and from the closure cache alike */
+	if (m->indexed > m->n) {	/* the closure cache emptied it */
+		htab_free(&m->index);
+		m->indexed = 0;
+	}
+	for (; m->indexed < m->n; m->indexed++)
+		if (htab_put(&m->index, path_hash(m->files[m->indexed].path),
+		    m->indexed) == -1)
+			err(255, "push");
+	return htab_get(&m->index, path_hash(path), path_eq, &key, NULL);
 }
 
 static struct bproc_file *
@@ -151,190 +159,6 @@ manifest_new(struct manifest *m, const char *path)
 	if ((f->path = strdup(path)) == NULL)
 		err(255, "push");
 	return f;
-}
-
-static void
-hcache_path(char *buf, size_t len)
-{
-	const char	*home = getenv("HOME");
-
-	snprintf(buf, len, "%s/.cache/bproc/hashes",
-	    home && *home ? home : "/tmp");
-}
-
-static size_t
-hcache_hash(dev_t dev, ino_t ino, off_t size, long long mtime)
-{
-	uint64_t	h = (uint64_t)ino * 0x9e3779b97f4a7c15ULL;
-
-	h ^= (uint64_t)dev + (h << 6) + (h >> 2);
-	h ^= (uint64_t)size * 0xff51afd7ed558ccdULL;
-	h ^= (uint64_t)mtime + (h << 6) + (h >> 2);
-	return (size_t)(h ^ (h >> 29));
-}
-
-static void
-hcache_index_put(size_t i)
-{
-	const struct hcache	*e = &hc[i];
-	size_t			 k;
-
-	k = hcache_hash(e->dev, e->ino, e->size, e->mtime) & (hc_slots - 1);
-	while (hc_index[k] != 0)
-		k = (k + 1) & (hc_slots - 1);
-	hc_index[k] = i + 1;
-}
-
-/*
- * Keep the index at most half full for want entries: 0 when it has room,
- * 1 when it was rebuilt with every entry, -1 (no index) on ENOMEM.
- */
-static int
-hcache_index_grow(size_t want)
-{
-	size_t	n = 64;
-
-	if (hc_slots > 2 * want)
-		return 0;
-	while (n <= 2 * want)
-		n *= 2;
-	free(hc_index);
-	if ((hc_index = calloc(n, sizeof(*hc_index))) == NULL) {
-		hc_slots = 0;
-		return -1;
-	}
-	hc_slots = n;
-	for (size_t i = 0; i < nhc; i++)
-		hcache_index_put(i);
-	return 1;
-}
-
-static struct hcache *
-hcache_find(const struct stat *st, long long mt)
-{
-	struct hcache	*e;
-	size_t		 k;
-
-	if (hc_slots == 0)
-		return NULL;
-	k = hcache_hash(st->st_dev, st->st_ino, st->st_size, mt) &
-	    (hc_slots - 1);
-	for (; hc_index[k] != 0; k = (k + 1) & (hc_slots - 1)) {
-		e = &hc[hc_index[k] - 1];
-		if (e->dev == st->st_dev && e->ino == st->st_ino &&
-		    e->size == st->st_size && e->mtime == mt)
-			return e;
-	}
-	return NULL;
-}
-
-static void
-hcache_load(void)
-{
-	char		 path[PATH_MAX];
-	struct hcache	 e;
-	FILE		*f;
-	struct stat	 st;
-	size_t		 n;
-
-	hc_loaded = 1;
-	hcache_path(path, sizeof(path));
-	if ((f = fopen(path, "re")) != NULL) {
-		/*
-		 * Whole records only, at most what push_save_cache keeps,
-		 * from a file that only we could have written.
-		 */
-		if (fstat(fileno(f), &st) == 0 && st.st_size > 0 &&
-		    st.st_uid == geteuid() && !(st.st_mode & 022)) {
-			n = (size_t)st.st_size / sizeof(e);
-			if (n > HCACHE_MAX)
-				n = HCACHE_MAX;
-			if ((hc = reallocarray(NULL, n, sizeof(*hc))) != NULL)
-				nhc = fread(hc, sizeof(*hc), n, f);
-		}
-		fclose(f);
-	}
-	hcache_index_grow(nhc);
-}
-
-void
-push_save_cache(void)
-{
-	char	 path[PATH_MAX], tmp[PATH_MAX + 16], *slash;
-	FILE	*f;
-	int	 fd;
-
-	if (!hc_dirty)
-		return;
-	hcache_path(path, sizeof(path));
-	for (slash = path + 1; (slash = strchr(slash, '/')) != NULL; slash++) {
-		*slash = '\0';
-		mkdir(path, 0700);
-		*slash = '/';
-	}
-	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
-	/* ours alone, whatever the umask: hcache_load trusts no other */
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1)
-		return;
-	if ((f = fdopen(fd, "w")) == NULL) {
-		close(fd);
-		unlink(tmp);
-		return;
-	}
-	/* keep the newest entries; the cache is only an optimisation */
-	size_t first = nhc > HCACHE_MAX ? nhc - HCACHE_MAX : 0;
-	if (fwrite(hc + first, sizeof(*hc), nhc - first, f) != nhc - first) {
-		fclose(f);
-		unlink(tmp);
-		return;
-	}
-	fclose(f);
-	rename(tmp, path);
-}
-
-/* Hash an open file, or take the hash cached for the same inode state. */
-static int
-hash_file(int fd, const struct stat *st, unsigned char *out)
-{
-	crypto_generichash_state	 s;
-	unsigned char			 buf[65536];
-	struct hcache			*e;
-	ssize_t				 n;
-	long long			 mt;
-
-	mt = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
-	if (!hc_loaded)
-		hcache_load();
-	if ((e = hcache_find(st, mt)) != NULL) {
-		memcpy(out, e->hash, 32);
-		return 0;
-	}
-	if (!sodium_ready) {
-		if (sodium_init() < 0)
-			errx(255, "libsodium initialisation failed");
-		sodium_ready = 1;
-	}
-	crypto_generichash_init(&s, NULL, 0, 32);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		crypto_generichash_update(&s, buf, (size_t)n);
-	if (n < 0)
-		return -1;
-	crypto_generichash_final(&s, out, 32);
-	if ((e = reallocarray(hc, nhc + 1, sizeof(*hc))) != NULL) {
-		hc = e;
-		hc[nhc].dev = st->st_dev;
-		hc[nhc].ino = st->st_ino;
-		hc[nhc].size = st->st_size;
-		hc[nhc].mtime = mt;
-		memcpy(hc[nhc].hash, out, 32);
-		nhc++;
-		hc_dirty = 1;
-		/* a rebuilt index has the new entry already */
-		if (hcache_index_grow(nhc) == 0)
-			hcache_index_put(nhc - 1);
-	}
-	return 0;
 }
 
 static void	add_path_from(struct manifest *, const char *, int, int);
@@ -402,6 +226,44 @@ try_dirs(const char *list, const char *origin, const char *name, char *found,
 	return -1;
 }
 
+/*
+ * One DT_NEEDED name of path, found in ld.so's order: RPATH (without
+ * RUNPATH), LD_LIBRARY_PATH, RUNPATH, then the system directories.
+ */
+static void
+add_needed(struct manifest *m, const char *path, const char *origin,
+    const char *name, const char *rpath, const char *runpath, int depth)
+{
+	char	found[PATH_MAX];
+	int	ok = -1;
+
+	if (strchr(name, '/') != NULL) {
+		add_path(m, name, depth + 1);
+		return;
+	}
+	if (runpath == NULL)
+		ok = try_dirs(rpath, origin, name, found, sizeof(found));
+	if (ok == -1)
+		ok = try_dirs(getenv("LD_LIBRARY_PATH"), origin, name, found,
+		    sizeof(found));
+	if (ok == -1)
+		ok = try_dirs(runpath, origin, name, found, sizeof(found));
+	for (size_t j = 0; ok == -1 && j < nlibdirs; j++) {
+		snprintf(found, sizeof(found), "%s/%s", libdirs[j], name);
+		if (access(found, R_OK) == 0)
+			ok = 0;
+		else
+			closure_record(found, NULL);
+	}
+	if (ok == 0)
+		add_path(m, found, depth + 1);
+	else {
+		warnx("%s: needed library %s not found on the front end",
+		    path, name);
+		closure_spoil();
+	}
+}
+
 /* Walk one ELF file's interpreter and needed libraries. */
 static void
 add_elf_deps(struct manifest *m, const char *path, int fd, int depth)
@@ -412,7 +274,7 @@ add_elf_deps(struct manifest *m, const char *path, int fd, int depth)
 	GElf_Phdr	 ph;
 	GElf_Dyn	 dyn;
 	size_t		 nph, i;
-	char		 origin[PATH_MAX], found[PATH_MAX];
+	char		 origin[PATH_MAX];
 	const char	*rpath = NULL, *runpath = NULL, *needed[256];
 	int		 nneeded = 0;
 
@@ -469,83 +331,154 @@ add_elf_deps(struct manifest *m, const char *path, int fd, int depth)
 	}
 	path_dir(path, origin, sizeof(origin));
 	dirs_init();
-	for (int k = 0; k < nneeded; k++) {
-		const char	*name = needed[k];
-		int		 ok = -1;
-
-		if (strchr(name, '/') != NULL) {
-			add_path(m, name, depth + 1);
-			continue;
-		}
-		/* ld.so's order: RPATH (without RUNPATH), LD_LIBRARY_PATH, RUNPATH, system */
-		if (runpath == NULL)
-			ok = try_dirs(rpath, origin, name, found, sizeof(found));
-		if (ok == -1)
-			ok = try_dirs(getenv("LD_LIBRARY_PATH"), origin, name,
-			    found, sizeof(found));
-		if (ok == -1)
-			ok = try_dirs(runpath, origin, name, found, sizeof(found));
-		for (size_t j = 0; ok == -1 && j < nlibdirs; j++) {
-			snprintf(found, sizeof(found), "%s/%s", libdirs[j], name);
-			if (access(found, R_OK) == 0)
-				ok = 0;
-			else
-				closure_record(found, NULL);
-		}
-		if (ok == 0)
-			add_path(m, found, depth + 1);
-		else {
-			warnx("%s: needed library %s not found on the front end",
-			    path, name);
-			closure_spoil();
-		}
-	}
+	for (int k = 0; k < nneeded; k++)
+		add_needed(m, path, origin, needed[k], rpath, runpath, depth);
 	elf_end(e);
+}
+
+/* A path that cannot be pushed: said now, counted, the run refused. */
+static void
+push_error(struct manifest *m, const char *path)
+{
+	warn("push %s", path);
+	m->errors++;
+}
+
+/*
+ * "$ORIGIN/../lib/libx.so" or "./prog": the node takes only clean
+ * absolute paths, and the front end's kernel resolves ".." through the
+ * real directories, so do that here (the last component stays, a
+ * symlink is pushed as one).
+ */
+static void
+add_unclean(struct manifest *m, const char *path, int depth, int from_link)
+{
+	char	abs[PATH_MAX * 2], dir[PATH_MAX], target[PATH_MAX], *slash;
+
+	/* realpath's view of each directory is not checked later */
+	closure_spoil();
+	snprintf(abs, sizeof(abs), "%s", path);
+	slash = strrchr(abs, '/');
+	*slash = '\0';
+	if (realpath(abs[0] ? abs : "/", dir) == NULL) {
+		if (from_link && errno == ENOENT)
+			return;
+		push_error(m, path);
+		return;
+	}
+	if ((size_t)snprintf(target, sizeof(target), "%s/%s",
+	    strcmp(dir, "/") == 0 ? "" : dir, slash + 1) >= sizeof(target)) {
+		warnx("push %s: path too long", path);
+		m->errors++;
+		return;
+	}
+	path_clean(target);
+	add_path_from(m, target, depth + 1, from_link);
+}
+
+/* A symlink goes as a link, and its target follows. */
+static void
+add_symlink(struct manifest *m, const char *path, int depth)
+{
+	struct bproc_file	*f;
+	char			 target[PATH_MAX], abs[PATH_MAX * 2];
+	ssize_t			 n;
+
+	if ((n = readlink(path, target, sizeof(target) - 1)) < 0) {
+		push_error(m, path);
+		return;
+	}
+	target[n] = '\0';
+	f = manifest_new(m, path);
+	if ((f->target = strdup(target)) == NULL)
+		err(255, "push");
+	f->mode = 0777;
+	path_link_target(path, target, abs, sizeof(abs));
+	add_path_from(m, abs, depth + 1, 1);
+}
+
+static void
+add_dir(struct manifest *m, const char *path, int depth)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 abs[PATH_MAX * 2];
+
+	/* a directory's entries are not checked later */
+	closure_spoil();
+	if ((d = opendir(path)) == NULL) {
+		push_error(m, path);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(abs, sizeof(abs), "%s/%s", path, de->d_name);
+		add_path(m, abs, depth + 1);
+	}
+	closedir(d);
+}
+
+/* '#!' scripts bring their interpreter; 1 if fd holds one. */
+static int
+add_interpreter(struct manifest *m, int fd, int depth)
+{
+	unsigned char	 head[PATH_MAX];
+	char		*p, *end;
+
+	if (pread(fd, head, sizeof(head) - 1, 0) <= 2 || head[0] != '#' ||
+	    head[1] != '!' || depth >= PUSH_DEPTH * 8)
+		return 0;
+	head[sizeof(head) - 1] = '\0';
+	p = (char *)head + 2;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	end = p + strcspn(p, " \t\n");
+	*end = '\0';
+	/* a script whose interpreter is missing fails on the node, clearly */
+	if (*p == '/')
+		add_path_from(m, p, depth + 1, 1);
+	return 1;
+}
+
+/* A regular file, opened as the user: nobody pushes what they cannot read. */
+static void
+add_file(struct manifest *m, const char *path, struct stat *st, int depth)
+{
+	struct bproc_file	*f;
+	int			 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		push_error(m, path);
+		return;
+	}
+	f = manifest_new(m, path);
+	f->mode = st->st_mode & 07777;
+	f->uid = st->st_uid;
+	f->gid = st->st_gid;
+	f->size = (uint64_t)st->st_size;
+	if (fstat(fd, st) == -1 || hashcache_file(fd, st, f->hash) == -1) {
+		push_error(m, path);
+		close(fd);
+		return;
+	}
+	/* ELF files bring their libraries */
+	if (!add_interpreter(m, fd, depth))
+		add_elf_deps(m, path, fd, depth);
+	close(fd);
 }
 
 /* Add path: symlinks as links (and their targets), files with their deps. */
 static void
 add_path_from(struct manifest *m, const char *path, int depth, int from_link)
 {
-	struct bproc_file	*f;
-	struct stat		 st;
-	char			 target[PATH_MAX], abs[PATH_MAX * 2], dir[PATH_MAX];
-	unsigned char		 head[PATH_MAX];
-	ssize_t			 n;
-	int			 fd;
+	struct stat	st;
 
 	if (depth > 64 || path[0] != '/')
 		return;
-	/*
-	 * "$ORIGIN/../lib/libx.so" or "./prog": the node takes only clean
-	 * absolute paths, and the front end's kernel resolves ".." through
-	 * the real directories, so do that here (the last component stays,
-	 * a symlink is pushed as one).
-	 */
 	if (!path_is_clean(path)) {
-		char	*slash;
-
-		/* realpath's view of each directory is not checked later */
-		closure_spoil();
-		snprintf(abs, sizeof(abs), "%s", path);
-		slash = strrchr(abs, '/');
-		*slash = '\0';
-		if (realpath(abs[0] ? abs : "/", dir) == NULL) {
-			if (from_link && errno == ENOENT)
-				return;
-			warn("push %s", path);
-			m->errors++;
-			return;
-		}
-		if ((size_t)snprintf(target, sizeof(target), "%s/%s",
-		    strcmp(dir, "/") == 0 ? "" : dir, slash + 1) >=
-		    sizeof(target)) {
-			warnx("push %s: path too long", path);
-			m->errors++;
-			return;
-		}
-		path_clean(target);
-		add_path_from(m, target, depth + 1, from_link);
+		add_unclean(m, path, depth, from_link);
 		return;
 	}
 	if (manifest_has(m, path))
@@ -557,88 +490,22 @@ add_path_from(struct manifest *m, const char *path, int depth, int from_link)
 			return;
 		}
 		closure_spoil();
-		warn("push %s", path);
-		m->errors++;
+		push_error(m, path);
 		return;
 	}
 	closure_record(path, &st);
-	if (S_ISLNK(st.st_mode)) {
-		if ((n = readlink(path, target, sizeof(target) - 1)) < 0) {
-			warn("push %s", path);
-			m->errors++;
-			return;
-		}
-		target[n] = '\0';
-		f = manifest_new(m, path);
-		if ((f->target = strdup(target)) == NULL)
-			err(255, "push");
-		f->mode = 0777;
-		path_link_target(path, target, abs, sizeof(abs));
-		add_path_from(m, abs, depth + 1, 1);
-		return;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		DIR		*d;
-		struct dirent	*de;
-
-		/* a directory's entries are not checked later */
+	if (S_ISLNK(st.st_mode))
+		add_symlink(m, path, depth);
+	else if (S_ISDIR(st.st_mode))
+		add_dir(m, path, depth);
+	else if (S_ISREG(st.st_mode))
+		add_file(m, path, &st, depth);
+	else
 		closure_spoil();
-		if ((d = opendir(path)) == NULL) {
-			warn("push %s", path);
-			m->errors++;
-			return;
-		}
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 ||
-			    strcmp(de->d_name, "..") == 0)
-				continue;
-			snprintf(abs, sizeof(abs), "%s/%s", path, de->d_name);
-			add_path(m, abs, depth + 1);
-		}
-		closedir(d);
-		return;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		closure_spoil();
-		return;
-	}
-	/* opened as the user: nobody pushes what they cannot read */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		warn("push %s", path);
-		m->errors++;
-		return;
-	}
-	f = manifest_new(m, path);
-	f->mode = st.st_mode & 07777;
-	f->uid = st.st_uid;
-	f->gid = st.st_gid;
-	f->size = (uint64_t)st.st_size;
-	if (fstat(fd, &st) == -1 || hash_file(fd, &st, f->hash) == -1) {
-		warn("push %s", path);
-		m->errors++;
-		close(fd);
-		return;
-	}
-	/* '#!' scripts bring their interpreter; ELF files their libraries */
-	if (pread(fd, head, sizeof(head) - 1, 0) > 2 && head[0] == '#' &&
-	    head[1] == '!' && depth < PUSH_DEPTH * 8) {
-		char	*p = (char *)head + 2, *end;
-
-		head[sizeof(head) - 1] = '\0';
-		while (*p == ' ' || *p == '\t')
-			p++;
-		end = p + strcspn(p, " \t\n");
-		*end = '\0';
-		/* a script whose interpreter is missing fails on the node, clearly */
-		if (*p == '/')
-			add_path_from(m, p, depth + 1, 1);
-	} else
-		add_elf_deps(m, path, fd, depth);
-	close(fd);
 }
 
 int
-push_resolve(const char *cmd, char *out, size_t len)
+manifest_resolve(const char *cmd, char *out, size_t len)
 {
 	const char	*path = getenv("PATH"), *p, *q;
 	struct stat	 st;
@@ -674,7 +541,7 @@ push_resolve(const char *cmd, char *out, size_t len)
 }
 
 void
-push_add(struct manifest *m, const char *path)
+manifest_add(struct manifest *m, const char *path)
 {
 	add_path(m, path, 0);
 }
@@ -684,7 +551,7 @@ push_add(struct manifest *m, const char *path)
  * walk, else walked (and cached).  After --push files it is walked only.
  */
 void
-push_command(struct manifest *m, const char *path)
+manifest_command(struct manifest *m, const char *path)
 {
 	if (m->n == 0) {
 		if (closure_load(path, m) == 0)

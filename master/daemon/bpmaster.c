@@ -58,6 +58,17 @@ master_signal(int fd, uint32_t events, void *arg)
 	}
 }
 
+/* Say what the rate-limited warnings left out, once their interval ended. */
+static void
+master_log_timer(void *arg)
+{
+	static struct ev_timer	t;
+
+	(void)arg;
+	log_rate_flush();
+	ev_timer_set(&t, LOG_RATE_MS, master_log_timer, NULL);
+}
+
 /* The key is made once, on the first start, and never leaves root. */
 static int
 master_key(const char *path, int create_only)
@@ -153,8 +164,10 @@ main(int argc, char **argv)
 		fatalx("node table");
 	if (node_listen() == -1)
 		fatalx("cannot listen for nodes");
+	trace_init();
 	if (ctl_listen() == -1)
 		fatalx("cannot open control socket");
+	master_log_timer(NULL);
 	users_init();
 	log_info("ready: %d nodes, node link %s:%d, control %s, discovery %s",
 	    numnodes, conf.listen_addr, conf.listen_port, conf.control,

@@ -20,9 +20,17 @@
 #define MASTER_LINK_HIGH	(8u << 20)	/* queued on a node link: its ghosts are not read */
 #define MASTER_LINK_LOW		(2u << 20)	/* ... until it drains to this */
 #define MASTER_CTL_OUTMAX	(64u << 20)	/* queued bytes per tool */
-#define MASTER_CTL_MAX		16384	/* tool and ghost connections of non-root users */
-#define MASTER_CTL_PER_UID	32	/* a user's connections that are not ghosts or watchers */
+#define MASTER_CTL_MAX		16384	/* control connections, whatever the descriptor limit */
+#define MASTER_CTL_FD_SPARE	64	/* descriptors kept from the control socket for files, listeners */
+#define MASTER_CTL_ROOT_SPARE	16	/* the last control slots, root's alone */
+#define MASTER_CTL_PER_UID	32	/* a user's tools: connections not (yet) ghosts or watchers */
+#define MASTER_CTL_WATCH_PER_UID 8	/* a user's watchers (bpstat -U) */
+#define MASTER_CTL_WATCH_FRAME	256	/* largest frame from a watcher */
+#define MASTER_CTL_OUT_HIGH	(1u << 20)	/* queued to a tool: its next requests wait */
 #define MASTER_CTL_IDLE_MS	10000	/* a tool that says nothing this long is closed */
+#define MASTER_CTL_BACKOFF_MS	100	/* accept found no descriptor: the listener rests */
+#define MASTER_GHOST_WAIT_MS	10000	/* after its EXEC started, a client has this long to be bpghost */
+#define MASTER_GHOST_PATH	"/usr/libexec/bproc/bpghost"	/* the installed ghost, if not next to bpmaster */
 #define MASTER_NOTIFY_MS	50	/* coalesce change notifications */
 #define MASTER_PUSH_MAX		20000	/* files of the setup push list */
 
@@ -78,9 +86,14 @@ struct proc {
 	int		 traced;	/* ptrace-seized: we see its SIGSTOPs */
 	int		 rstopped;	/* the node last reported it stopped */
 	int		 held;		/* ghost held in its SIGSTOP's delivery */
+	int		 pidfd;		/* the checked ghost's, while traced */
 	char		*cmd;
 	struct ctlconn	*ghost;		/* NULL once the ghost is gone */
 	struct proc	*next;
+	/* tree.c: processes forked on the node */
+	pid_t		 ppid;		/* the parent's ghost; 0 for the first */
+	int		 child;		/* forked on the node, not started by a tool */
+	int		 forked;	/* the node reported its clone */
 };
 
 struct node {
@@ -148,8 +161,19 @@ void	proc_list(struct ctlconn *, uint32_t);
 int	proc_count(void);
 int	proc_signal_remote(struct proc *, int);
 
+/* tree.c */
+int	tree_from_node(struct node *, const struct wire_hdr *,
+	    struct wire_attr *, const unsigned char *, size_t);
+void	tree_from_ghost(struct proc *, struct wire_attr *);
+void	tree_proc_gone(struct proc *);
+pid_t	tree_ppid(const struct proc *);
+struct proc *proc_add(pid_t, int, uid_t, const char *);
+
 /* trace.c */
-void	trace_ghost(struct proc *);
+int	trace_init(void);
+int	trace_check_ghost(pid_t, uid_t, int, const char **);
+void	trace_ghost(struct proc *, int);
+void	trace_forget(struct proc *);
 int	trace_stop_ghost(struct proc *);
 void	trace_cont_ghost(struct proc *);
 void	trace_release(struct proc *);
@@ -162,6 +186,8 @@ void	ctl_shutdown(void);
 int	ctl_send_msg(struct ctlconn *, struct wire_msg *);
 void	ctl_set_proc(struct ctlconn *, struct proc *);
 struct proc *ctl_get_proc(struct ctlconn *);
+struct ctlconn *ctl_adopt(int, const struct ucred *, struct proc *);
+int	ctl_send_fd(struct ctlconn *, struct wire_msg *, int);
 int	ctl_peer_groups(struct ctlconn *, gid_t *, int);
 void	ctl_resume(int);
 

@@ -2,11 +2,28 @@
  * The control socket that tools talk to.  Callers are identified by
  * SO_PEERCRED at accept time, never by anything in a message.  Replies to
  * a snapshot are N CTL_NODE records then CTL_END with the count.
+ *
+ * One user must not lock others out, so every connection counts against
+ * its uid, whatever it is: a tool (or a half-open connection that said
+ * nothing yet), a watcher, a would-be ghost between EXEC and MSG_GHOST,
+ * a ghost.  A uid may hold at most as many descriptors as remain free for
+ * everyone else (so one user gets at most half, two a quarter more, and
+ * so on), at most MASTER_CTL_PER_UID tools and MASTER_CTL_WATCH_PER_UID
+ * watchers; the slots themselves stay below the descriptor limit, and the
+ * last MASTER_CTL_ROOT_SPARE of them are root's.
+ *
+ * A connection is closed only here, after the handler that found it bad
+ * returned (ctl_reap, run by the event loop after every handler): a failed
+ * send or a bad frame marks it dead, so no caller is left holding a freed
+ * connection, and frames of ghosts a drained node link releases are read
+ * from the same place, never from inside the node code (ctl_resume).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -15,36 +32,184 @@
 #include "bpmaster.h"
 #include "log.h"
 
+enum ctl_kind {
+	CTL_TOOL,		/* a tool's request, or nothing said yet */
+	CTL_WATCHER,		/* CTL_WATCH: told about every change */
+	CTL_EXEC,		/* sent EXEC: a process record, not yet the ghost */
+	CTL_GHOST,		/* bpghost, checked (trace_check_ghost) */
+	CTL_KINDS
+};
+
+/* What one uid holds; kept while it holds anything. */
+struct ctluser {
+	uid_t		 uid;
+	int		 n[CTL_KINDS];	/* connections of each kind */
+	int		 fds;		/* descriptors: connections + pidfds */
+	struct ctluser	*next;
+};
+
 struct ctlconn {
 	struct conn	 c;
 	struct ucred	 cred;
-	int		 watching;
-	int		 dead;		/* send failed: closed on the next event */
+	int		 kind;		/* CTL_* */
+	int		 dead;		/* closed by ctl_reap after this handler */
+	const char	*why;		/* ... and the reason it logs, if any */
+	int		 resume;	/* read by ctl_reap: its node link drained */
 	struct proc	*proc;		/* set when this connection is a ghost */
+	int		 pidfd;		/* the ghost's (CTL_GHOST), else -1 */
 	int		 throttled;	/* not read while its node's link is full */
 	int		 pushed;	/* was a ghost: late blobs are dropped */
 	struct ev_timer	 idle;		/* tools that go quiet are closed */
+	struct ctluser	*user;
 	struct ctlconn	*next;
 };
 
+#define CTL_USER_HASH	256	/* buckets of the per-uid table */
+
 static struct ctlconn	*ctls;
+static struct ctluser	*ctl_users[CTL_USER_HASH];
 static int		 nctls;
+static int		 nctl_fds;	/* connections + pidfds, every uid */
 static int		 nthrottled;
+static int		 ndead;		/* marked dead or resumed: ctl_reap's work */
 static int		 ctl_fd = -1;
+static int		 ctl_spare_fd = -1;	/* given up to accept-and-close at EMFILE */
+static int		 ctl_listening;
+static struct ev_timer	 ctl_backoff;
 static struct ev_timer	 notify_timer;
 static uint32_t		 generation;
 
 static void	ctl_idle(void *);
 static void	ctl_frames(struct ctlconn *);
+static void	ctl_accept(int, uint32_t, void *);
+
+static struct ctluser **
+ctl_user_bucket(uid_t uid)
+{
+	return &ctl_users[(unsigned int)uid % CTL_USER_HASH];
+}
+
+static struct ctluser *
+ctl_user_get(uid_t uid, int create)
+{
+	struct ctluser	*u;
+
+	for (u = *ctl_user_bucket(uid); u != NULL; u = u->next)
+		if (u->uid == uid)
+			return u;
+	if (!create || (u = calloc(1, sizeof(*u))) == NULL)
+		return NULL;
+	u->uid = uid;
+	u->next = *ctl_user_bucket(uid);
+	*ctl_user_bucket(uid) = u;
+	return u;
+}
 
 static void
-ctl_close(struct ctlconn *cc, const char *why)
+ctl_user_put(struct ctluser *u)
+{
+	struct ctluser	**pp;
+
+	if (u->fds > 0)
+		return;
+	for (pp = ctl_user_bucket(u->uid); *pp != NULL; pp = &(*pp)->next)
+		if (*pp == u) {
+			*pp = u->next;
+			break;
+		}
+	free(u);
+}
+
+/* Every change of kind goes through here, so the counts stay right. */
+static void
+ctl_set_kind(struct ctlconn *cc, int kind)
+{
+	cc->user->n[cc->kind]--;
+	cc->kind = kind;
+	cc->user->n[kind]++;
+}
+
+/*
+ * Descriptors the control socket may use: the limit less what node links,
+ * unauthenticated links and the daemon's own files need.  Read at every
+ * accept, so a limit lowered while running (prlimit) counts at once.
+ */
+static int
+ctl_fd_slots(void)
+{
+	struct rlimit	rl;
+	long		n = MASTER_CTL_MAX;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)MASTER_CTL_MAX * 2)
+		n = (long)rl.rlim_cur;
+	n -= MASTER_CTL_FD_SPARE + MASTER_PREAUTH_MAX + numnodes;
+	if (n > MASTER_CTL_MAX)
+		n = MASTER_CTL_MAX;
+	return n < 2 * MASTER_CTL_ROOT_SPARE ? 2 * MASTER_CTL_ROOT_SPARE : (int)n;
+}
+
+/* The uid that holds the most descriptors, for the log of a refusal. */
+static struct ctluser *
+ctl_user_top(void)
+{
+	struct ctluser	*u, *top = NULL;
+	int		 i;
+
+	for (i = 0; i < CTL_USER_HASH; i++)
+		for (u = ctl_users[i]; u != NULL; u = u->next)
+			if (top == NULL || u->fds > top->fds)
+				top = u;
+	return top;
+}
+
+/*
+ * May uid open one more connection?  NULL if so, else why not.  Each
+ * connection may cost two descriptors (a ghost's pidfd).
+ */
+static const char *
+ctl_admit(uid_t uid)
+{
+	struct ctluser	*u = ctl_user_get(uid, 0);
+	int		 slots = ctl_fd_slots(), held = u ? u->fds : 0;
+	int		 shared = slots - MASTER_CTL_ROOT_SPARE;
+
+	if (uid == 0)
+		return nctl_fds + 2 <= slots ? NULL : "no descriptors left";
+	if (nctl_fds + 2 > shared)
+		return "no free slots";
+	/* at most what is left for everyone else */
+	if (held + 2 > shared - nctl_fds)
+		return "its share of the control socket is used";
+	if (u != NULL && u->n[CTL_TOOL] >= MASTER_CTL_PER_UID)
+		return "too many connections that are not ghosts or watchers";
+	return NULL;
+}
+
+/*
+ * The one way a connection ends: marked here, closed by ctl_reap once the
+ * running handler returned.  The socket is shut down at once, so the peer
+ * sees the end and nothing more is read from it.
+ */
+static void
+ctl_kill(struct ctlconn *cc, const char *why)
+{
+	if (cc->dead)
+		return;
+	cc->dead = 1;
+	cc->why = why;
+	ndead++;
+	shutdown(cc->c.fd, SHUT_RDWR);
+}
+
+static void
+ctl_close(struct ctlconn *cc)
 {
 	struct ctlconn	**pp;
 
-	if (why != NULL)
-		log_warnx("control: uid %u pid %d: %s; closing",
-		    (unsigned)cc->cred.uid, (int)cc->cred.pid, why);
+	if (cc->why != NULL)
+		log_warnx_rl("control: uid %u pid %d: %s; closing",
+		    (unsigned)cc->cred.uid, (int)cc->cred.pid, cc->why);
 	for (pp = &ctls; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == cc) {
 			*pp = cc->next;
@@ -52,19 +217,65 @@ ctl_close(struct ctlconn *cc, const char *why)
 		}
 	if (cc->throttled)
 		nthrottled--;
-	if (cc->proc != NULL)
+	if (cc->proc != NULL) {
+		trace_forget(cc->proc);
 		proc_ghost_gone(cc->proc);
+	}
+	if (cc->pidfd != -1) {
+		close(cc->pidfd);
+		cc->user->fds--;
+		nctl_fds--;
+	}
 	ev_timer_del(&cc->idle);
 	ev_del(cc->c.fd);
 	conn_free(&cc->c);
+	cc->user->n[cc->kind]--;
+	cc->user->fds--;
+	ctl_user_put(cc->user);
 	free(cc);
 	nctls--;
+	nctl_fds--;
+}
+
+/*
+ * After every handler (ev_after): read the ghosts a drained node link
+ * released, then close what was marked dead.  Reading may mark more, so
+ * until nothing is left.
+ */
+static void
+ctl_reap(void)
+{
+	struct ctlconn	*cc, *next;
+
+	while (ndead > 0) {
+		ndead = 0;
+		for (cc = ctls; cc != NULL; cc = cc->next)
+			if (cc->resume && !cc->dead) {
+				cc->resume = 0;
+				ctl_frames(cc);
+			}
+		for (cc = ctls; cc != NULL; cc = next) {
+			next = cc->next;
+			if (cc->dead)
+				ctl_close(cc);
+		}
+	}
+}
+
+/* A large input buffer goes back once its frame is handled. */
+static void
+ctl_trim(struct ctlconn *cc)
+{
+	if (cc->c.incap > CONN_IN_INIT && cc->c.inlen == cc->c.inskip) {
+		free(cc->c.in);
+		cc->c.in = NULL;
+		cc->c.incap = cc->c.inlen = cc->c.inskip = 0;
+	}
 }
 
 /*
  * Queue a frame.  A failure does not close here, where callers may be in
- * the middle of walking tables: it marks the connection and shuts the
- * socket down, and the next event on it closes it.
+ * the middle of walking tables: the connection is marked dead.
  */
 static int
 ctl_send(struct ctlconn *cc, struct wire_msg *m)
@@ -74,20 +285,28 @@ ctl_send(struct ctlconn *cc, struct wire_msg *m)
 	if (cc->dead)
 		return -1;
 	if (len == 0 || conn_send(&cc->c, m->buf, len) == -1) {
-		log_warnx("control: uid %u pid %d: output queue full",
-		    (unsigned)cc->cred.uid, (int)cc->cred.pid);
-		cc->dead = 1;
-		shutdown(cc->c.fd, SHUT_RDWR);
+		ctl_kill(cc, "output queue full");
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A tool that asks and does not read gets no more answers queued: its
+ * requests wait in the socket until it took MASTER_CTL_OUT_HIGH.  (Ghosts
+ * and watchers are bounded otherwise: flow control, a dropped watcher.)
+ */
+static int
+ctl_backlogged(struct ctlconn *cc)
+{
+	return cc->kind == CTL_TOOL && conn_pending(&cc->c) > MASTER_CTL_OUT_HIGH;
 }
 
 /* Read interest unless throttled; write interest while output is queued. */
 static void
 ctl_interest(struct ctlconn *cc)
 {
-	uint32_t	ev = cc->throttled ? 0 : EPOLLIN;
+	uint32_t	ev = cc->throttled || ctl_backlogged(cc) ? 0 : EPOLLIN;
 
 	if (conn_pending(&cc->c))
 		ev |= EPOLLOUT;
@@ -118,14 +337,31 @@ ctl_throttle(struct ctlconn *cc)
 	return 1;
 }
 
+/*
+ * A would-be ghost whose process started has MASTER_GHOST_WAIT_MS to exec
+ * bpghost and say MSG_GHOST; a client that never does is not a ghost.
+ */
+static void
+ctl_ghost_late(void *arg)
+{
+	struct ctlconn	*cc = arg;
+
+	if (cc->kind == CTL_EXEC)
+		ctl_kill(cc, "sent EXEC but never became the ghost (bpghost)");
+}
+
 int
 ctl_send_msg(struct ctlconn *cc, struct wire_msg *m)
 {
 	if (ctl_send(cc, m) == -1)
 		return -1;
+	/* the process runs: the ghost's clock starts */
+	if (cc->kind == CTL_EXEC && m->len >= WIRE_HDR_LEN &&
+	    ((m->buf[4] << 8) | m->buf[5]) == MSG_EXEC_RESULT)
+		ev_timer_set(&cc->idle, MASTER_GHOST_WAIT_MS, ctl_ghost_late,
+		    cc);
 	if (conn_flush(&cc->c) == -1) {
-		cc->dead = 1;
-		shutdown(cc->c.fd, SHUT_RDWR);
+		ctl_kill(cc, NULL);
 		return -1;
 	}
 	if (conn_pending(&cc->c))
@@ -137,8 +373,15 @@ void
 ctl_set_proc(struct ctlconn *cc, struct proc *p)
 {
 	cc->proc = p;
-	if (p != NULL)
+	if (p != NULL) {
 		cc->pushed = 1;
+		if (cc->kind == CTL_TOOL) {
+			p->pidfd = -1;	/* none until it is the ghost */
+			/* blobs come next: frames up to a blob's */
+			ctl_set_kind(cc, CTL_EXEC);
+			ev_timer_del(&cc->idle);
+		}
+	}
 }
 
 struct proc *
@@ -168,7 +411,7 @@ static int
 ctl_flush(struct ctlconn *cc)
 {
 	if (conn_flush(&cc->c) == -1) {
-		ctl_close(cc, NULL);
+		ctl_kill(cc, NULL);
 		return -1;
 	}
 	ctl_interest(cc);
@@ -291,31 +534,106 @@ reply:
 	return ctl_send(cc, &m);
 }
 
+/* A tool becomes a watcher: it only listens from now on. */
+static int
+ctl_watch(struct ctlconn *cc)
+{
+	if (cc->kind == CTL_WATCHER)
+		return 0;
+	if (cc->kind != CTL_TOOL) {
+		ctl_kill(cc, "CTL_WATCH from a ghost");
+		return -1;
+	}
+	if (cc->cred.uid != 0 &&
+	    cc->user->n[CTL_WATCHER] >= MASTER_CTL_WATCH_PER_UID) {
+		log_warnx_rl("control: uid %u pid %d: more than %d watchers "
+		    "of one user; closing", (unsigned)cc->cred.uid,
+		    (int)cc->cred.pid, MASTER_CTL_WATCH_PER_UID);
+		ctl_kill(cc, NULL);
+		return -1;
+	}
+	ctl_set_kind(cc, CTL_WATCHER);
+	ev_timer_del(&cc->idle);
+	/* it sends nothing more worth a big buffer */
+	cc->c.maxframe = MASTER_CTL_WATCH_FRAME;
+	return 0;
+}
+
+/*
+ * MSG_GHOST: the client that sent EXEC says it is now bpghost.  Only a
+ * process that is the installed bpghost, runs as the connection's uid and
+ * holds this very connection is traced and signalled, through a pidfd
+ * taken before those checks, so a PID reused since cannot be hit.
+ */
+static int
+ctl_ghost(struct ctlconn *cc)
+{
+	unsigned char	 buf[256];
+	struct wire_msg	 m;
+	const char	*why = "no descriptors left";
+	int		 pidfd = -1;
+
+	if (nctl_fds + 1 <= ctl_fd_slots())
+		pidfd = trace_check_ghost(cc->cred.pid, cc->cred.uid,
+		    cc->c.fd, &why);
+	if (pidfd == -1 && why == NULL) {
+		/* it ended already: a ghost, untraced, until it closes */
+		ctl_set_kind(cc, CTL_GHOST);
+		ev_timer_del(&cc->idle);
+		return 0;
+	}
+	if (pidfd == -1) {
+		log_warnx_rl("control: uid %u pid %d: not the ghost: %s; "
+		    "refused", (unsigned)cc->cred.uid, (int)cc->cred.pid, why);
+		wire_msg_init(&m, buf, sizeof(buf), MSG_EXEC_RESULT,
+		    WIRE_F_REPLY, 0);
+		wire_put_u32(&m, A_PID, (uint32_t)cc->cred.pid);
+		wire_put_u32(&m, A_ERRNO, EPERM);
+		wire_put_str(&m, A_MSG, "bpmaster: this process is not "
+		    "bpghost; refused as a ghost");
+		ctl_send_msg(cc, &m);
+		ctl_kill(cc, NULL);
+		return -1;
+	}
+	cc->pidfd = pidfd;
+	cc->user->fds++;
+	nctl_fds++;
+	ctl_set_kind(cc, CTL_GHOST);
+	ev_timer_del(&cc->idle);
+	trace_ghost(cc->proc, pidfd);
+	return 0;
+}
+
 static int
 ctl_dispatch(struct ctlconn *cc, struct wire_hdr *h, const unsigned char *body,
     size_t blen)
 {
 	struct wire_attr	 tb[A_MAX];
 	const char		*why;
-	char			 msg[128];
 
 	if (proto_parse(h, body, blen, tb, &why) == -1) {
-		snprintf(msg, sizeof(msg), "bad %s frame: %s",
+		log_warnx_rl("control: uid %u pid %d: bad %s frame: %s; closing",
+		    (unsigned)cc->cred.uid, (int)cc->cred.pid,
 		    msg_name(h->type), why);
-		ctl_close(cc, msg);
+		ctl_kill(cc, NULL);
 		return -1;
 	}
 	/* a ghost speaks only of its own process */
 	if (cc->proc != NULL) {
 		switch (h->type) {
+		case MSG_FORK_RESULT:
+			tree_from_ghost(cc->proc, tb);
+			return 0;
 		case MSG_IO:
 		case MSG_IO_ACK:
 		case MSG_SIGNAL:
 		case MSG_BLOB:
 			if (proc_from_ghost(cc->proc, h, tb, body, blen) == -1) {
-				snprintf(msg, sizeof(msg), "%s frame too large "
-				    "to relay", msg_name(h->type));
-				ctl_close(cc, msg);
+				log_warnx_rl("control: uid %u pid %d: %s frame "
+				    "too large to relay; closing",
+				    (unsigned)cc->cred.uid, (int)cc->cred.pid,
+				    msg_name(h->type));
+				ctl_kill(cc, NULL);
 				return -1;
 			}
 			return 0;
@@ -340,12 +658,17 @@ ctl_dispatch(struct ctlconn *cc, struct wire_hdr *h, const unsigned char *body,
 	case MSG_CTL_SET:
 		return ctl_set(cc, h, tb);
 	case MSG_CTL_WATCH:
-		cc->watching = 1;
-		return 0;
+		return ctl_watch(cc);
+	case MSG_GHOST:
+		/* (a process that ended already, its node gone, has no ghost) */
+		if (cc->kind == CTL_EXEC)
+			return cc->proc != NULL ? ctl_ghost(cc) : 0;
+		/* FALLTHROUGH */
 	default:
-		snprintf(msg, sizeof(msg), "unexpected %s frame",
+		log_warnx_rl("control: uid %u pid %d: unexpected %s frame; "
+		    "closing", (unsigned)cc->cred.uid, (int)cc->cred.pid,
 		    msg_name(h->type));
-		ctl_close(cc, msg);
+		ctl_kill(cc, NULL);
 		return -1;
 	}
 }
@@ -356,22 +679,20 @@ ctl_event(int fd, uint32_t events, void *arg)
 	struct ctlconn		*cc = arg;
 
 	(void)fd;
-	if (cc->dead) {
-		ctl_close(cc, NULL);
+	if (cc->dead)
 		return;
-	}
 	if ((events & EPOLLOUT) && ctl_flush(cc) == -1)
 		return;
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
-	if (cc->throttled) {
+	if (cc->throttled || ctl_backlogged(cc)) {
 		/* a hangup is reported anyway: the ghost is gone, so is its push */
 		if (events & (EPOLLHUP | EPOLLERR))
-			ctl_close(cc, NULL);
+			ctl_kill(cc, NULL);
 		return;
 	}
 	if (conn_read(&cc->c) == -1) {
-		ctl_close(cc, NULL);
+		ctl_kill(cc, NULL);
 		return;
 	}
 	ctl_frames(cc);
@@ -387,57 +708,151 @@ ctl_frames(struct ctlconn *cc)
 	size_t			 blen;
 	int			 r = 0;
 
-	while (!ctl_throttle(cc) &&
+	while (!cc->dead && !ctl_throttle(cc) && !ctl_backlogged(cc) &&
 	    (r = conn_frame(&cc->c, &h, &body, &blen, &why)) == 1) {
-		if (cc->proc == NULL && !cc->watching)
+		if (cc->kind == CTL_TOOL)
 			ev_timer_set(&cc->idle, MASTER_CTL_IDLE_MS, ctl_idle, cc);
 		if (ctl_dispatch(cc, &h, body, blen) == -1)
 			return;
-		if (cc->dead) {
-			ctl_close(cc, NULL);
-			return;
-		}
 	}
+	if (cc->dead)
+		return;
 	if (r == -1) {
-		ctl_close(cc, why);
+		log_warnx_rl("control: uid %u pid %d: %s; closing",
+		    (unsigned)cc->cred.uid, (int)cc->cred.pid, why);
+		ctl_kill(cc, NULL);
 		return;
 	}
+	ctl_trim(cc);
 	ctl_flush(cc);
 }
 
 /*
  * The link of node num drained (or closed): read its ghosts again, first
- * what they had sent before they were stopped.
+ * what they had sent before they were stopped.  Called from node.c, in
+ * the middle of its work on the link: the frames are read by ctl_reap,
+ * after the running handler returned.
  */
 void
 ctl_resume(int num)
 {
-	struct ctlconn	*cc, *next;
+	struct ctlconn	*cc;
 
 	if (nthrottled == 0)
 		return;
-	for (cc = ctls; cc != NULL; cc = next) {
-		next = cc->next;
+	for (cc = ctls; cc != NULL; cc = cc->next) {
 		if (!cc->throttled ||
 		    (cc->proc != NULL && cc->proc->node != num))
 			continue;
 		cc->throttled = 0;
 		nthrottled--;
-		ctl_interest(cc);
-		ctl_frames(cc);
+		cc->resume = 1;
+		ndead++;
+		if (!cc->dead)
+			ctl_interest(cc);
 	}
 }
 
-static int
-ctl_pending_of(uid_t uid)
+/*
+ * A ghost's connection that the master made itself: the socketpair of a
+ * ghost forked for a process forked on a node (tree.c), already p's.  It
+ * counts against its uid like any ghost; it is checked and traced as
+ * MSG_GHOST's are (the kernel gave us its credentials with its hello).
+ */
+struct ctlconn *
+ctl_adopt(int fd, const struct ucred *cred, struct proc *p)
 {
 	struct ctlconn	*cc;
-	int		 n = 0;
+	const char	*why = NULL;
+	char		 peer[64];
+	int		 pidfd;
 
-	for (cc = ctls; cc != NULL; cc = cc->next)
-		if (cc->cred.uid == uid && cc->proc == NULL && !cc->watching)
-			n++;
-	return n;
+	if (ctl_admit(cred->uid) != NULL)
+		return NULL;
+	if ((cc = calloc(1, sizeof(*cc))) == NULL ||
+	    (cc->user = ctl_user_get(cred->uid, 1)) == NULL) {
+		free(cc);
+		return NULL;
+	}
+	cc->cred = *cred;
+	cc->pidfd = -1;
+	cc->kind = CTL_GHOST;
+	snprintf(peer, sizeof(peer), "uid %u pid %d", (unsigned)cred->uid,
+	    (int)cred->pid);
+	conn_init(&cc->c, fd, peer, WIRE_MAX_FRAME, MASTER_CTL_OUTMAX);
+	if (ev_add(fd, EPOLLIN, ctl_event, cc) == -1) {
+		conn_free(&cc->c);
+		ctl_user_put(cc->user);
+		free(cc);
+		return NULL;
+	}
+	cc->user->n[CTL_GHOST]++;
+	cc->user->fds++;
+	cc->next = ctls;
+	ctls = cc;
+	nctls++;
+	nctl_fds++;
+	cc->proc = p;
+	cc->pushed = 1;
+	p->ghost = cc;
+	p->pidfd = -1;
+	if ((pidfd = trace_check_ghost(cred->pid, cred->uid, fd, &why)) != -1) {
+		cc->pidfd = pidfd;
+		cc->user->fds++;
+		nctl_fds++;
+		trace_ghost(p, pidfd);
+	} else if (why != NULL)
+		log_warnx_rl("control: child ghost %d: %s; untraced",
+		    (int)cred->pid, why);
+	return cc;
+}
+
+/*
+ * Send a frame with a descriptor attached (SCM_RIGHTS).  The descriptor
+ * rides on the frame's first byte, so it goes only when nothing is queued
+ * before it: 0 sent (the caller closes its copy), 1 not now (try again
+ * later), -1 the connection failed.
+ */
+int
+ctl_send_fd(struct ctlconn *cc, struct wire_msg *m, int fd)
+{
+	union {
+		struct cmsghdr	h;
+		char		b[CMSG_SPACE(sizeof(int))];
+	}		 cm;
+	size_t		 len = wire_msg_finish(m);
+	struct iovec	 iov = { m->buf, len };
+	struct msghdr	 mh;
+	struct cmsghdr	*c;
+	ssize_t		 n;
+
+	if (cc->dead || len == 0)
+		return -1;
+	if (conn_pending(&cc->c) && conn_flush(&cc->c) == -1)
+		return -1;
+	if (conn_pending(&cc->c))
+		return 1;
+	memset(&mh, 0, sizeof(mh));
+	memset(&cm, 0, sizeof(cm));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = sizeof(cm.b);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	n = sendmsg(cc->c.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 1 : -1;
+	/* the rest of the frame queues as any other output */
+	if ((size_t)n < len) {
+		if (conn_send(&cc->c, m->buf + n, len - (size_t)n) == -1)
+			return -1;
+		ctl_interest(cc);
+	}
+	return 0;
 }
 
 static void
@@ -445,9 +860,45 @@ ctl_idle(void *arg)
 {
 	struct ctlconn	*cc = arg;
 
-	if (cc->proc != NULL || cc->watching)
-		return;
-	ctl_close(cc, "idle");
+	if (cc->kind == CTL_TOOL)
+		ctl_kill(cc, "idle");
+}
+
+/* The listener rested after accept ran out of descriptors: back to work. */
+static void
+ctl_listen_again(void *arg)
+{
+	(void)arg;
+	if (!ctl_listening && ev_add(ctl_fd, EPOLLIN, ctl_accept, NULL) == 0)
+		ctl_listening = 1;
+}
+
+/*
+ * accept(2) found no descriptor (EMFILE, ENFILE): the connection stays in
+ * the backlog and the listener would be ready again at once, a busy loop.
+ * The spare descriptor makes room to take one waiter and close it, so it
+ * hears no rather than waiting; then the listener rests a while.
+ */
+static void
+ctl_out_of_fds(int e)
+{
+	int	s;
+
+	log_warnx_rl("control accept: %s; not accepting for %d ms",
+	    strerror(e), MASTER_CTL_BACKOFF_MS);
+	if (ctl_spare_fd != -1) {
+		close(ctl_spare_fd);
+		ctl_spare_fd = -1;
+		if ((s = accept4(ctl_fd, NULL, NULL, SOCK_CLOEXEC)) != -1)
+			close(s);
+		ctl_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (ctl_listening) {
+		ev_del(ctl_fd);
+		ctl_listening = 0;
+	}
+	ev_timer_set(&ctl_backoff, MASTER_CTL_BACKOFF_MS, ctl_listen_again,
+	    NULL);
 }
 
 static void
@@ -458,48 +909,61 @@ ctl_accept(int fd, uint32_t events, void *arg)
 	char		 peer[64];
 	int		 s;
 
+	struct ucred	 cred;
+	const char	*no;
+
 	(void)events;
 	(void)arg;
 	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_warn("control accept");
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM)
+			ctl_out_of_fds(errno);
+		else if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warn_rl("control accept");
 		return;
 	}
-	if ((cc = calloc(1, sizeof(*cc))) == NULL) {
+	len = sizeof(cred);
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn_rl("control: SO_PEERCRED");
 		close(s);
 		return;
 	}
-	len = sizeof(cc->cred);
-	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cc->cred, &len) == -1) {
-		log_warn("control: SO_PEERCRED");
+	if ((no = ctl_admit(cred.uid)) != NULL) {
+		struct ctluser	*top = ctl_user_top(), *u;
+
+		u = ctl_user_get(cred.uid, 0);
+		log_warnx_rl("control: uid %u pid %d refused: %s (it holds %d "
+		    "of %d; uid %u holds the most, %d)", (unsigned)cred.uid,
+		    (int)cred.pid, no, u ? u->fds : 0, ctl_fd_slots(),
+		    top ? (unsigned)top->uid : 0u, top ? top->fds : 0);
 		close(s);
+		return;
+	}
+	if ((cc = calloc(1, sizeof(*cc))) == NULL ||
+	    (cc->user = ctl_user_get(cred.uid, 1)) == NULL) {
 		free(cc);
-		return;
-	}
-	/*
-	 * One user must not lock others out: root always gets in, and
-	 * each other user may hold only so many connections that are not
-	 * ghosts or watchers; those are also closed when idle.
-	 */
-	if (cc->cred.uid != 0 && (nctls >= MASTER_CTL_MAX ||
-	    ctl_pending_of(cc->cred.uid) >= MASTER_CTL_PER_UID)) {
-		log_warnx("control: uid %u has too many connections; refusing "
-		    "one", (unsigned)cc->cred.uid);
 		close(s);
-		free(cc);
 		return;
 	}
+	cc->cred = cred;
+	cc->pidfd = -1;
+	cc->kind = CTL_TOOL;
 	snprintf(peer, sizeof(peer), "uid %u pid %d", (unsigned)cc->cred.uid,
 	    (int)cc->cred.pid);
 	conn_init(&cc->c, s, peer, WIRE_MAX_FRAME, MASTER_CTL_OUTMAX);
 	if (ev_add(s, EPOLLIN, ctl_event, cc) == -1) {
 		conn_free(&cc->c);
+		ctl_user_put(cc->user);
 		free(cc);
 		return;
 	}
+	cc->user->n[CTL_TOOL]++;
+	cc->user->fds++;
 	cc->next = ctls;
 	ctls = cc;
 	nctls++;
+	nctl_fds++;
 	ev_timer_set(&cc->idle, MASTER_CTL_IDLE_MS, ctl_idle, cc);
 }
 
@@ -531,7 +995,12 @@ ctl_listen(void)
 		log_warn("control socket %s", conf.control);
 		return -1;
 	}
-	return ev_add(ctl_fd, EPOLLIN, ctl_accept, NULL);
+	ctl_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (ev_after(ctl_reap) == -1 ||
+	    ev_add(ctl_fd, EPOLLIN, ctl_accept, NULL) == -1)
+		return -1;
+	ctl_listening = 1;
+	return 0;
 }
 
 static void
@@ -545,11 +1014,11 @@ ctl_notify_now(void *arg)
 	generation++;
 	for (cc = ctls; cc != NULL; cc = next) {
 		next = cc->next;
-		if (!cc->watching)
+		if (cc->kind != CTL_WATCHER || cc->dead)
 			continue;
 		/* a watcher that does not read is dropped, not buffered for */
 		if (conn_pending(&cc->c) > 4096) {
-			ctl_close(cc, "watcher not reading");
+			ctl_kill(cc, "watcher not reading");
 			continue;
 		}
 		wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_CHANGED, 0, 0);
@@ -572,7 +1041,7 @@ void
 ctl_shutdown(void)
 {
 	while (ctls != NULL)
-		ctl_close(ctls, NULL);
+		ctl_close(ctls);
 	if (ctl_fd != -1) {
 		close(ctl_fd);
 		unlink(conf.control);

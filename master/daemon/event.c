@@ -10,6 +10,7 @@
 #include "log.h"
 
 #define EV_BATCH	64	/* events taken per epoll_wait */
+#define EV_AFTER_MAX	4	/* ev_after functions */
 
 struct ev_slot {
 	ev_fd_fn	*fn;
@@ -20,6 +21,26 @@ static int		 ev_fd = -1;
 static struct ev_slot	*ev_slots;
 static size_t		 ev_nslots;
 static struct ev_timer	*ev_timers;
+static ev_after_fn	*ev_afters[EV_AFTER_MAX];
+static int		 ev_nafters;
+
+int
+ev_after(ev_after_fn *fn)
+{
+	if (ev_nafters == EV_AFTER_MAX)
+		return -1;
+	ev_afters[ev_nafters++] = fn;
+	return 0;
+}
+
+static void
+ev_run_after(void)
+{
+	int	i;
+
+	for (i = 0; i < ev_nafters; i++)
+		ev_afters[i]();
+}
 
 uint64_t
 ev_now(void)
@@ -131,6 +152,7 @@ ev_run_timers(void)
 		t->next = NULL;
 		t->armed = 0;
 		t->fn(t->arg);
+		ev_run_after();
 	}
 }
 
@@ -157,9 +179,11 @@ ev_loop(volatile sig_atomic_t *stop)
 		for (i = 0; i < n; i++) {
 			fd = evs[i].data.fd;
 			/* a handler earlier in this batch may have closed fd */
-			if ((size_t)fd < ev_nslots && ev_slots[fd].fn != NULL)
+			if ((size_t)fd < ev_nslots && ev_slots[fd].fn != NULL) {
 				ev_slots[fd].fn(fd, evs[i].events,
 				    ev_slots[fd].arg);
+				ev_run_after();
+			}
 		}
 		ev_run_timers();
 	}

@@ -12,6 +12,7 @@
 
 typedef void	ev_fd_fn(int, uint32_t, void *);
 typedef void	ev_timer_fn(void *);
+typedef void	ev_after_fn(void);
 
 struct ev_timer {
 	uint64_t	 when;		/* ms, monotonic */
@@ -28,6 +29,12 @@ void		ev_del(int);
 void		ev_timer_set(struct ev_timer *, uint64_t, ev_timer_fn *, void *);
 void		ev_timer_del(struct ev_timer *);
 uint64_t	ev_now(void);
+/*
+ * Run fn after every fd handler and timer, once it returned: where work a
+ * handler only marked (a connection to close) is done, with no caller
+ * left holding what it frees.
+ */
+int		ev_after(ev_after_fn *);
 /* Runs until *stop becomes non-zero. */
 void		ev_loop(volatile sig_atomic_t *);
 

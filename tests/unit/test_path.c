@@ -77,11 +77,34 @@ test_link_target(void **state)
 	link_is("/x", "y", "/y");
 }
 
+static void
+base_is(const char *in, const char *want)
+{
+	char	buf[64];
+
+	assert_string_equal(path_base(in, buf, sizeof(buf)), want);
+}
+
+/* bpcp names a copy after its source's last component. */
+static void
+test_base(void **state)
+{
+	(void)state;
+	base_is("/usr/lib/libc.so.6", "libc.so.6");
+	base_is("dir/sub/", "sub");
+	base_is("dir//", "dir");
+	base_is("plain", "plain");
+	base_is("/", "");
+	base_is(".", ".");
+	base_is("a/..", "..");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clean),
+		cmocka_unit_test(test_base),
 		cmocka_unit_test(test_dir),
 		cmocka_unit_test(test_link_target),
 	};

@@ -1,0 +1,280 @@
+/*
+ * libbproc: client side of bpmaster's control socket.  Requests are
+ * synchronous: one frame out, records back until CTL_END or CTL_RESULT.
+ * The master identifies us by SO_PEERCRED; no request carries our uid.
+ * This part holds the connection, the framing, the record loop that the
+ * node and process lists share, and the error text.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "bproc.h"
+#include "libbproc_int.h"
+
+static char	bproc_errmsg[256];
+
+const char *
+bproc_strerror(void)
+{
+	return bproc_errmsg[0] ? bproc_errmsg : strerror(errno);
+}
+
+const char *
+bproc_node_strerror(void)
+{
+	if (errno == EACCES || errno == EPERM)
+		return "Permission denied";
+	if (errno == ENODEV)
+		return "No such node";
+	if (errno == EHOSTDOWN)
+		return "Node is down";
+	return bproc_strerror();
+}
+
+void
+libbproc_errclear(void)
+{
+	bproc_errmsg[0] = '\0';
+}
+
+void
+libbproc_errmsg(const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved = errno;
+
+	va_start(ap, fmt);
+	vsnprintf(bproc_errmsg, sizeof(bproc_errmsg), fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+/* The master's own words (A_MSG), when a reply carries them. */
+static void
+master_words(const struct wire_attr *msg)
+{
+	if (msg->data != NULL)
+		libbproc_errmsg("%s", wire_get_str(msg));
+}
+
+/* A CTL_RESULT or EXEC_RESULT: the master's words kept, its errno ours. */
+int
+libbproc_result(struct wire_attr tb[A_MAX])
+{
+	int	e;
+
+	master_words(&tb[A_MSG]);
+	if ((e = (int)wire_get_u32(&tb[A_ERRNO])) != 0) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+static const char *
+master_path(void)
+{
+	const char	*p = getenv("BPROC_MASTER");
+
+	return (p != NULL && *p != '\0') ? p : BPROC_CTL_PATH;
+}
+
+int
+libbproc_connect(void)
+{
+	struct sockaddr_un	sun;
+	const char		*path = master_path();
+	int			fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		int	saved = errno;
+
+		libbproc_errmsg("cannot reach bpmaster at %s: %s", path,
+		    strerror(saved));
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The master may close our connection at any time (it refuses one when a
+ * user holds too many, and it may be restarting); that must be an error
+ * the tool can print, never a SIGPIPE that kills it without a word.
+ */
+static void
+master_closed(void)
+{
+	libbproc_errmsg("bpmaster closed the connection (%s)", master_path());
+}
+
+/* Sockets only: send(2) with MSG_NOSIGNAL, so a closed peer is EPIPE. */
+int
+libbproc_send(int fd, const void *buf, size_t len)
+{
+	const unsigned char	*p = buf;
+	ssize_t			 n;
+
+	while (len > 0) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EPIPE || errno == ECONNRESET)
+				master_closed();
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+read_all(int fd, void *buf, size_t len)
+{
+	unsigned char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = read(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ECONNRESET)
+				master_closed();
+			return -1;
+		}
+		if (n == 0) {
+			master_closed();
+			errno = ECONNRESET;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read one control frame into buf (WIRE_MAX_FRAME bytes) and validate it. */
+int
+libbproc_recv(int fd, unsigned char *buf, struct wire_hdr *h,
+    struct wire_attr tb[A_MAX])
+{
+	const char	*why = NULL;
+
+	if (read_all(fd, buf, WIRE_HDR_LEN) == -1)
+		return -1;
+	if (wire_hdr_decode(buf, WIRE_HDR_LEN, WIRE_MAX_FRAME, h, &why) != 1)
+		goto bad;
+	if (read_all(fd, buf + WIRE_HDR_LEN, h->len - WIRE_HDR_LEN) == -1)
+		return -1;
+	if (proto_parse(h, buf + WIRE_HDR_LEN, h->len - WIRE_HDR_LEN, tb,
+	    &why) == -1)
+		goto bad;
+	return 0;
+bad:
+	libbproc_errmsg("bad reply from bpmaster: %s", why ? why : "?");
+	errno = EPROTO;
+	return -1;
+}
+
+/* Send a request that has no attributes. */
+int
+libbproc_request(int fd, uint16_t type)
+{
+	unsigned char	req[64];
+	struct wire_msg	m;
+	size_t		len;
+
+	wire_msg_init(&m, req, sizeof(req), type, 0, 1);
+	len = wire_msg_finish(&m);
+	return libbproc_send(fd, req, len);
+}
+
+/* CTL_END closes a list: its errno, and the count must match what came. */
+static int
+records_end(struct wire_attr tb[A_MAX], size_t n)
+{
+	if (tb[A_ERRNO].data && wire_get_u32(&tb[A_ERRNO])) {
+		errno = (int)wire_get_u32(&tb[A_ERRNO]);
+		return -1;
+	}
+	if (wire_get_u32(&tb[A_COUNT]) != n) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One list request: send req, decode each rec record into an element of
+ * elsize bytes (at most max of them) until CTL_END.  *listp is malloc'd;
+ * returns the number of records.
+ */
+int
+libbproc_records(uint16_t req, uint16_t rec, size_t elsize, size_t max,
+    libbproc_decode_fn *decode, void **listp)
+{
+	struct wire_hdr		 h;
+	struct wire_attr	 tb[A_MAX];
+	unsigned char		*buf, *list = NULL, *nl;
+	size_t			 n = 0, cap = 0;
+	int			 fd, ret = -1;
+
+	libbproc_errclear();
+	if ((fd = libbproc_connect()) == -1)
+		return -1;
+	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL ||
+	    libbproc_request(fd, req) == -1)
+		goto out;
+	for (;;) {
+		if (libbproc_recv(fd, buf, &h, tb) == -1)
+			goto out;
+		if (h.type == MSG_CTL_END) {
+			if (records_end(tb, n) == -1)
+				goto out;
+			break;
+		}
+		if (h.type != rec) {
+			errno = EPROTO;
+			goto out;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if (cap > max ||
+			    (nl = reallocarray(list, cap, elsize)) == NULL) {
+				errno = ENOMEM;
+				goto out;
+			}
+			list = nl;
+		}
+		memset(list + n * elsize, 0, elsize);
+		decode(list + n * elsize, tb);
+		n++;
+	}
+	*listp = list;
+	list = NULL;
+	ret = (int)n;
+out:
+	free(list);
+	free(buf);
+	close(fd);
+	return ret;
+}

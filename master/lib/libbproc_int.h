@@ -1,0 +1,31 @@
+/*
+ * libbproc's private interface between its parts: the control client
+ * (libbproc_ctl.c) that the node calls (nodeinfo.c) and the process calls
+ * (rexec.c) share.  Not installed; users include bproc.h only.
+ * Every function returns -1 and sets errno on failure; the text for
+ * bproc_strerror() is left in the shared buffer by libbproc_errmsg().
+ */
+#ifndef BPROC_LIBBPROC_INT_H
+#define BPROC_LIBBPROC_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+/* Decode one record's attributes into the list element el. */
+typedef void	libbproc_decode_fn(void *el, struct wire_attr tb[A_MAX]);
+
+void	libbproc_errclear(void);
+void	libbproc_errmsg(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
+int	libbproc_result(struct wire_attr[A_MAX]);
+int	libbproc_connect(void);
+int	libbproc_send(int, const void *, size_t);
+int	libbproc_recv(int, unsigned char *, struct wire_hdr *,
+	    struct wire_attr[A_MAX]);
+int	libbproc_request(int, uint16_t);
+int	libbproc_records(uint16_t, uint16_t, size_t, size_t,
+	    libbproc_decode_fn *, void **);
+
+#endif
