@@ -222,21 +222,23 @@ FZ_SRC_frame := tests/fuzz/fuzz_frame.c common/wire.c common/proto.c \
 FZ_LIB_frame := -lsodium
 # fetch.c is #included by the target; cache.c is linked as it is
 FZ_SRC_mfile := tests/fuzz/fuzz_mfile.c nodeinit/cache.c tests/fuzz/fuzz_log.c \
-	    common/wire.c common/proto.c common/path.c
+	    common/wire.c common/proto.c common/path.c common/htab.c
 FZ_DEP_mfile := nodeinit/fetch.c $(wildcard nodeinit/*.h)
 FZ_LIB_mfile := -lsodium
-# manifest.c is #included by the target
-FZ_SRC_elf := tests/fuzz/fuzz_elf.c tests/fuzz/sandbox.c common/path.c
-FZ_DEP_elf := master/cmd/manifest.c master/cmd/manifest.h master/lib/bproc.h
+# hashcache.c and closure.c are stubbed by the target
+FZ_SRC_elf := tests/fuzz/fuzz_elf.c tests/fuzz/sandbox.c master/cmd/manifest.c \
+	    common/path.c common/htab.c
+FZ_DEP_elf := master/cmd/manifest.h master/lib/bproc.h
 FZ_LIB_elf := $(call fz_wrap,$(FZ_WRAP_FS)) -lelf -lsodium
 # link.c and cache.c are #included by the target
 FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/proc.c \
 	    tests/fuzz/sandbox.c tests/fuzz/fuzz_log.c common/wire.c \
-	    common/proto.c common/conn.c common/auth.c common/path.c
+	    common/proto.c common/conn.c common/auth.c common/path.c common/htab.c
 FZ_DEP_node := nodeinit/link.c nodeinit/cache.c $(wildcard nodeinit/*.h)
 FZ_LIB_node := $(call fz_wrap,$(FZ_WRAP_NODE)) -lsodium
 # ctl.c is #included by the target; node.c and trace.c are stubbed
-FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/event.c \
+FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/tree.c \
+	    master/daemon/event.c \
 	    tests/fuzz/fuzz_log.c common/wire.c common/proto.c common/conn.c \
 	    common/nodeset.c
 FZ_DEP_ctl := master/daemon/ctl.c $(wildcard master/daemon/*.h)

@@ -16,7 +16,7 @@
  * mode 0111; 1 up, owner 1001, mode 0100; 2 down; 3 booting); node.c and
  * trace.c are stubs here (no link is written, no ghost is ptraced), with
  * node.c's permission rule for states and power (root only).  ctl.c is
- * included so the connection can be made without accept().
+ * included so the connection can be made as ctl_accept() makes one.
  *
  * Accepted means: every byte was a whole frame, the connection is still
  * open, and no reply carried an error (A_ERRNO non-zero).
@@ -92,7 +92,11 @@ node_power(struct node *n, int how, uid_t uid, const char **why)
 	return 0;
 }
 
-void	trace_ghost(struct proc *p) { p->traced = 0; }
+int	trace_init(void) { return 0; }
+int	trace_check_ghost(pid_t pid, uid_t uid, int fd, const char **why)
+	    { (void)pid; (void)uid; (void)fd; (void)why; return 0; }
+void	trace_ghost(struct proc *p, int fd) { (void)fd; p->traced = 0; }
+void	trace_forget(struct proc *p) { (void)p; }
 int	trace_stop_ghost(struct proc *p) { (void)p; return -1; }
 void	trace_cont_ghost(struct proc *p) { (void)p; }
 void	trace_release(struct proc *p) { (void)p; }
@@ -186,13 +190,21 @@ fuzz_verdict(const uint8_t *data, size_t size)
 	cc->cred.uid = uids[setup & 3];
 	cc->cred.gid = uids[setup & 3];
 	cc->cred.pid = FZ_GHOST_PID;
+	/* what ctl_accept does once SO_PEERCRED said who it is */
+	if ((cc->user = ctl_user_get(cc->cred.uid, 1)) == NULL)
+		abort();
+	cc->pidfd = -1;
+	cc->kind = CTL_TOOL;
 	conn_init(&cc->c, sv[0], "fuzz", WIRE_MAX_FRAME,
 	    (setup & 0x08) ? 64 : MASTER_CTL_OUTMAX);
 	if (ev_add(sv[0], EPOLLIN, ctl_event, cc) == -1)
 		abort();
+	cc->user->n[CTL_TOOL]++;
+	cc->user->fds++;
 	cc->next = ctls;
 	ctls = cc;
 	nctls++;
+	nctl_fds++;
 	ev_timer_set(&cc->idle, MASTER_CTL_IDLE_MS, ctl_idle, cc);
 
 	/* the bytes as conn_read would have left them */
@@ -213,7 +225,7 @@ fuzz_verdict(const uint8_t *data, size_t size)
 	for (int i = 0; i < numnodes; i++)
 		proc_node_down(&nodes[i]);
 	if (fz_alive(cc))
-		ctl_close(cc, NULL);
+		ctl_close(cc);
 	close(sv[1]);
 	ev_timer_del(&notify_timer);
 	return ok;

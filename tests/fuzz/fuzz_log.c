@@ -70,6 +70,33 @@ fatalx(const char *fmt, ...)
 }
 
 void
+log_rate_warn(struct log_rate *r, const char *fmt, ...)
+{
+	va_list	ap;
+
+	(void)r;
+	va_start(ap, fmt);
+	fuzz_vlog(fmt, ap);
+	va_end(ap);
+}
+
+void
+log_rate_warnx(struct log_rate *r, const char *fmt, ...)
+{
+	va_list	ap;
+
+	(void)r;
+	va_start(ap, fmt);
+	fuzz_vlog(fmt, ap);
+	va_end(ap);
+}
+
+void
+log_rate_flush(void)
+{
+}
+
+void
 log_init(const char *ident, int foreground, int debug)
 {
 	(void)ident;
