@@ -4,6 +4,10 @@
 CC	?= gcc
 MUSLCC	?= musl-gcc
 OUT	:= out
+# make SANITIZE=1: the sanitizer build (see the tests and fuzz block), in its own dir
+ifeq ($(SANITIZE),1)
+OUT	:= out-san
+endif
 WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wpointer-arith -Wformat=2 -Werror
 CFLAGS	?= -O2 -g
@@ -27,7 +31,7 @@ NODE_SRC := $(wildcard nodeinit/*.c) $(COMMON_SRC) common/sodium_compat.c
 
 BINS	:= $(OUT)/bin/bpmaster $(OUT)/bin/bpstat $(OUT)/bin/bpctl \
 	   $(OUT)/bin/bpvcluster $(OUT)/bin/bpsh $(OUT)/libexec/bpvnode \
-	   $(OUT)/libexec/bpghost $(OUT)/bin/bpcp
+	   $(OUT)/libexec/bpghost $(OUT)/bin/bpcp $(OUT)/bin/bpweb
 NODEINIT := $(OUT)/boot/nodeinit
 TESTS	:= $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -48,7 +52,8 @@ $(OUT)/musl-include/.stamp:
 	touch $@
 
 $(OUT)/bin/bpmaster: $(MASTER_SRC) $(wildcard common/*.h master/daemon/*.h) | $(OUT)/bin
-	$(CC) $(CFLAGS) -Imaster/daemon -o $@ $(MASTER_SRC) -lsodium
+	$(CC) $(CFLAGS) -Imaster/daemon -DBPROC_GHOST_PATH='"$(GHOST_PATH)"' \
+	    -o $@ $(MASTER_SRC) -lsodium
 
 # libbproc: one set of -fPIC objects makes both the archive and the shared
 # library.  The .so exports only bproc_* (the codec stays private) and has
@@ -58,11 +63,15 @@ LIB_OBJ	:= $(patsubst %.c,$(OUT)/obj/lib_%.o,$(notdir $(LIB_SRC)))
 # LIB_VERSION is what pkg-config --modversion bproc says.
 LIB_SONAME := libbproc.so.1
 LIB_VERSION := 1.0.0
+# Where libbproc and bpsh exec the ghost and bpmaster expects it: the
+# build tree's for the in-tree build; `make install` builds its own
+# copies with the installed path.
+GHOST_PATH ?= $(CURDIR)/$(OUT)/libexec/bpghost
 
 $(OUT)/lib/libbproc.a: $(LIB_SRC) $(wildcard master/lib/*.h common/*.h) | $(OUT)/lib $(OUT)/obj
 	rm -f $@
 	for f in $(LIB_SRC); do \
-		$(CC) $(CFLAGS) -Imaster/lib -fPIC -DBPROC_GHOST_PATH='"$(CURDIR)/$(OUT)/libexec/bpghost"' -c $$f -o $(OUT)/obj/lib_$$(basename $$f .c).o || exit 1; done
+		$(CC) $(CFLAGS) -Imaster/lib -fPIC -DBPROC_GHOST_PATH='"$(GHOST_PATH)"' -c $$f -o $(OUT)/obj/lib_$$(basename $$f .c).o || exit 1; done
 	ar rcs $@ $(LIB_OBJ)
 
 $(OUT)/obj/libbproc.map: | $(OUT)/obj
@@ -113,6 +122,26 @@ $(OUT)/bin/bpcp: $(BPCP_SRC) master/cmd/bpcp_int.h $(OUT)/obj/bpcp_sh.h master/l
 	    $(OUT)/lib/libbproc.a | $(OUT)/bin
 	$(CC) $(CFLAGS) -Imaster/lib -I$(OUT)/obj -o $@ $(BPCP_SRC) $(OUT)/lib/libbproc.a
 
+# bpweb, the status page and metrics daemon (master/web/).  The page's
+# files are embedded as C strings, so it serves nothing from the disk;
+# '?' is escaped so no "??x" in them is read as a trigraph.
+WEB_SRC	:= $(wildcard master/web/*.c)
+WEB_PAGE := master/web/page/index.html master/web/page/bpweb.js \
+	    master/web/page/bpweb.css
+
+$(OUT)/obj/bpweb_page.h: $(WEB_PAGE) | $(OUT)/obj
+	for f in $(WEB_PAGE); do \
+		echo "static const char page_$$(basename $$f | tr . _)[] ="; \
+		sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' \
+		    -e 's/^/"/' -e 's/$$/\\n"/' $$f; \
+		echo ";"; \
+	done >$@.tmp && mv $@.tmp $@
+
+$(OUT)/bin/bpweb: $(WEB_SRC) master/web/bpweb.h $(OUT)/obj/bpweb_page.h common/log.c \
+	    master/lib/bproc.h $(OUT)/lib/libbproc.a | $(OUT)/bin
+	$(CC) $(CFLAGS) -pthread -Imaster/lib -I$(OUT)/obj -o $@ $(WEB_SRC) common/log.c \
+	    $(OUT)/lib/libbproc.a -lmicrohttpd
+
 # bpsh starts for every remote command, so it is static musl like the
 # ghost: glibc's dynamic loading of libc, libelf, libz and libsodium cost
 # about 0.5 ms of each `bpsh 0 true`, and even a static glibc spends 0.3 ms
@@ -136,7 +165,7 @@ $(OUT)/musl-elf/.stamp:
 $(OUT)/bin/bpsh: $(BPSH_SRC) master/cmd/manifest.h $(wildcard master/lib/*.h common/*.h) \
 	    $(OUT)/musl-include/.stamp $(OUT)/musl-elf/.stamp | $(OUT)/bin
 	$(MUSLCC) $(NFLAGS) -Imaster/lib -Imaster/cmd -isystem $(OUT)/musl-elf \
-	    -DBPROC_GHOST_PATH='"$(CURDIR)/$(OUT)/libexec/bpghost"' \
+	    -DBPROC_GHOST_PATH='"$(GHOST_PATH)"' \
 	    -static -s -Wl,--gc-sections -o $@ $(BPSH_SRC) $(ELF_A) $(SODIUM_A)
 
 # The ghost is a process per remote process, so its footprint is the
@@ -181,6 +210,14 @@ $(OUT)/tests/test_bpcp_parse: tests/unit/test_bpcp_parse.c master/cmd/bpcp_parse
 	$(CC) $(CFLAGS) -Imaster/lib -Imaster/cmd -o $@ $< master/cmd/bpcp_parse.c \
 	    $(COMMON_SRC) -lcmocka -lsodium
 
+# bpweb's metrics and JSON from a snapshot made by the test
+WEB_FMT_SRC := master/web/web_metrics.c master/web/web_json.c master/web/web_buf.c
+
+$(OUT)/tests/test_bpweb_fmt: tests/unit/test_bpweb_fmt.c $(WEB_FMT_SRC) master/web/bpweb.h \
+	    $(OUT)/lib/libbproc.a | $(OUT)/tests
+	$(CC) $(CFLAGS) -pthread -Imaster/lib -Imaster/web -o $@ $< $(WEB_FMT_SRC) \
+	    $(OUT)/lib/libbproc.a -lcmocka
+
 $(OUT)/tests/test_cpio: tests/unit/test_cpio.c tools/cpio.c tools/cpio.h $(COMMON_SRC) | $(OUT)/tests
 	$(CC) $(CFLAGS) -Itools -o $@ $< tools/cpio.c $(COMMON_SRC) -lcmocka -lsodium
 
@@ -189,16 +226,184 @@ clean:
 
 .PHONY: all clean
 
+# --- install: make install [DESTDIR=...] [PREFIX=/usr/local] ---
+# The installed binaries are built apart, in $(DIST), with the installed
+# paths compiled in (GHOST_PATH) and the build tree's path mapped out of
+# their debug info, so nothing in DESTDIR names this tree (t70_package.sh
+# checks).  debian/rules runs this with PREFIX=/usr and Debian's LIBDIR.
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+LIBDIR	?= $(PREFIX)/lib
+# bpghost, bpvnode, nodeinit
+LIBEXECDIR ?= $(PREFIX)/libexec/bproc
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR	?= $(PREFIX)/share
+MANDIR	?= $(DATADIR)/man
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
+# the image's and the boot tree's scripts and templates
+PKGDATADIR := $(DATADIR)/bproc
+# where bproc-mkimage writes the node image, bpvcluster reads it
+IMAGEDIR ?= /var/lib/bproc
+DIST	:= $(OUT)/dist
+MAP	:= -ffile-prefix-map=$(CURDIR)=.
+# man pages from docs/ (docs/man/md2man.sh, with lowdown): a manual's
+# Markdown page is docs/PAGE.md (bpmaster and bpvcluster: docs/NAME.md)
+MAN_PAGES := bpsh.1 bpstat.1 bpctl.1 bpcp.1 libbproc.3 bpmaster.8 bpvcluster.8 \
+	     bpweb.8
+MAN_DESC_bpsh.1 := run a command on bproc-ng nodes
+MAN_DESC_bpstat.1 := show bproc-ng nodes and their processes
+MAN_DESC_bpctl.1 := change bproc-ng node states, power and permissions
+MAN_DESC_bpcp.1 := copy files between the front end and bproc-ng nodes
+MAN_DESC_libbproc.3 := the bproc-ng C API
+MAN_DESC_bpmaster.8 := the bproc-ng front end daemon
+MAN_DESC_bpvcluster.8 := a bproc-ng cluster on one machine
+MAN_DESC_bpweb.8 := the bproc-ng status page and metrics daemon
+MAN_OUT	:= $(addprefix $(OUT)/man/,$(MAN_PAGES))
+man_src	= docs/$(if $(filter bpmaster.8 bpvcluster.8,$(1)),$(basename $(1)),$(1)).md
+COMPLETED := bpsh bpstat bpctl bpcp bpvcluster
+
+define man_rule
+$(OUT)/man/$(1): $(call man_src,$(1)) docs/man/md2man.sh
+	mkdir -p $$(@D)
+	docs/man/md2man.sh $$< $(basename $(1)) $(subst .,,$(suffix $(1))) \
+	    "$(MAN_DESC_$(1))" >$$@.tmp
+	mv $$@.tmp $$@
+endef
+$(foreach p,$(MAN_PAGES),$(eval $(call man_rule,$(p))))
+
+man: $(MAN_OUT)
+
+# Everything that goes into DESTDIR, built with the installed paths.
+# The sub-make gets the caller's CFLAGS (e.g. dpkg-buildflags') through
+# the environment, without what this Makefile appends to them.
+DIST_CFLAGS := $(filter-out -std=c11 -D_GNU_SOURCE $(WARN) -Icommon,$(CFLAGS))
+
+dist:
+	CFLAGS='$(DIST_CFLAGS)' $(MAKE) OUT=$(DIST) GHOST_PATH=$(LIBEXECDIR)/bpghost \
+	    CC='$(CC) $(MAP)' MUSLCC='$(MUSLCC) $(MAP)' dist-files
+
+dist-files: $(BINS) $(OUT)/lib/libbproc.a $(OUT)/lib/$(LIB_SONAME) $(NODEINIT) $(MAN_OUT)
+
+# Scripts that find their pieces through a block of path lines: the
+# installed copy gets the installed paths (and install fails if a line
+# it rewrites is gone).
+SUBST_PATHS = sed -e 's|^SBIN=.*|SBIN=$(SBINDIR)|' \
+	    -e 's|^LIBEXEC=.*|LIBEXEC=$(LIBEXECDIR)|' \
+	    -e 's|^IMAGE=.*|IMAGE=$${BPVC_IMAGE:-$(IMAGEDIR)/initramfs.cpio.gz}|' \
+	    -e 's|^MKBOOT=.*|MKBOOT=$(PKGDATADIR)/boot/mkboot.sh|' \
+	    -e 's|^MKINITRAMFS=.*|MKINITRAMFS=$(PKGDATADIR)/initramfs/mkinitramfs.sh|' \
+	    -e 's|^NODEINIT=.*|NODEINIT=$(LIBEXECDIR)/nodeinit|' \
+	    -e 's|^IMAGEDIR=.*|IMAGEDIR=$(IMAGEDIR)|'
+
+install: dist
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(PKGDATADIR)/boot $(DESTDIR)$(PKGDATADIR)/initramfs \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR)
+	install -m 0755 $(DIST)/bin/bpsh $(DIST)/bin/bpstat $(DIST)/bin/bpctl \
+	    $(DIST)/bin/bpcp $(DESTDIR)$(BINDIR)
+	install -m 0755 $(DIST)/bin/bpmaster $(DIST)/bin/bpweb $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(DIST)/libexec/bpghost $(DIST)/libexec/bpvnode \
+	    $(DIST)/boot/nodeinit $(DESTDIR)$(LIBEXECDIR)
+	$(SUBST_PATHS) tools/bpvcluster >$(DESTDIR)$(BINDIR)/bpvcluster
+	$(SUBST_PATHS) tools/bproc-mkimage >$(DESTDIR)$(SBINDIR)/bproc-mkimage
+	grep -qx 'SBIN=$(SBINDIR)' $(DESTDIR)$(BINDIR)/bpvcluster
+	grep -qx 'NODEINIT=$(LIBEXECDIR)/nodeinit' $(DESTDIR)$(SBINDIR)/bproc-mkimage
+	chmod 0755 $(DESTDIR)$(BINDIR)/bpvcluster $(DESTDIR)$(SBINDIR)/bproc-mkimage
+	install -m 0755 boot/mkboot.sh $(DESTDIR)$(PKGDATADIR)/boot
+	install -m 0644 boot/*.in $(DESTDIR)$(PKGDATADIR)/boot
+	install -m 0755 initramfs/mkinitramfs.sh $(DESTDIR)$(PKGDATADIR)/initramfs
+	install -m 0644 $(DIST)/lib/libbproc.a $(DESTDIR)$(LIBDIR)
+	install -m 0644 $(DIST)/lib/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sfn $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libbproc.so
+	install -m 0644 master/lib/bproc.h $(DESTDIR)$(INCLUDEDIR)
+	sed -e 's|^prefix=.*|prefix=$(PREFIX)|' -e 's|@prefix@|$(PREFIX)|' \
+	    -e 's|^libdir=.*|libdir=$(LIBDIR)|' \
+	    -e 's|@includedir@|$(INCLUDEDIR)|' -e 's|@version@|$(LIB_VERSION)|' \
+	    master/lib/bproc.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/bproc.pc
+	for m in $(addprefix $(DIST)/man/,$(MAN_PAGES)); do \
+		s=$${m##*.}; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s || exit 1; done
+	install -m 0644 docs/man/bproc-mkimage.8 $(DESTDIR)$(MANDIR)/man8
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' etc/bpmaster.service.in \
+	    >$(DESTDIR)$(UNITDIR)/bpmaster.service
+	install -m 0644 contrib/bash-completion/bproc $(DESTDIR)$(COMPLETIONDIR)/bpsh
+	for c in $(filter-out bpsh,$(COMPLETED)); do \
+		ln -sfn bpsh $(DESTDIR)$(COMPLETIONDIR)/$$c || exit 1; done
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,bpsh bpstat bpctl bpcp bpvcluster) \
+	    $(DESTDIR)$(SBINDIR)/bpmaster $(DESTDIR)$(SBINDIR)/bpweb \
+	    $(DESTDIR)$(SBINDIR)/bproc-mkimage \
+	    $(DESTDIR)$(LIBDIR)/libbproc.a $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) \
+	    $(DESTDIR)$(LIBDIR)/libbproc.so $(DESTDIR)$(LIBDIR)/pkgconfig/bproc.pc \
+	    $(DESTDIR)$(INCLUDEDIR)/bproc.h $(DESTDIR)$(UNITDIR)/bpmaster.service \
+	    $(addprefix $(DESTDIR)$(COMPLETIONDIR)/,$(COMPLETED)) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man,$(foreach m,$(MAN_OUT),$(subst .,,$(suffix $(m)))/$(notdir $(m)))) \
+	    $(DESTDIR)$(MANDIR)/man8/bproc-mkimage.8
+	rm -rf $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PKGDATADIR)
+
+.PHONY: man dist dist-files install uninstall
+# --- end of install ---
+
 # --- tests and fuzz (build.sh helper) ---
-# Test programs that are not cmocka unit tests: the fuzz corpus replayer
+# Test programs that are not cmocka unit tests: the fuzz corpus replayers
 # (gcc + ASan/UBSan, run by tests/run.sh), the protocol test client of the
-# integration tests, the seed-corpus generator, and the libFuzzer build
+# integration tests, the seed-corpus generator, and the libFuzzer builds
 # (clang), which `make fuzz` makes and `build.sh test` builds.
-FUZZ_SRC := tests/fuzz/fuzz_frame.c common/wire.c common/proto.c common/conn.c \
-	    common/auth.c
-SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all \
+#
+# Fuzz targets (tests/fuzz/fuzz_<t>.c; docs/testing.md):
+#   frame  the codec and the connection layer
+#   mfile  nodeinit's manifest entry parser (fetch.c mfile_parse)
+#   elf    bpsh's closure walker (manifest.c: ELF, '#!', symlinks)
+#   node   nodeinit's message handlers behind link_dispatch, fake link
+#   ctl    bpmaster's control-socket handlers (ctl.c, proc.c), fake conn
+# Each builds twice from the same sources: out/fuzz/fuzz_<t> (libFuzzer)
+# and $(OUT)/tests/fuzz_replay_<t> (tests/fuzz/replay.c; fuzz_replay is
+# frame's).  Targets that touch files or processes are linked with --wrap
+# so those calls reach tests/fuzz/sandbox.c and the target's fakes.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -fno-omit-frame-pointer
-TESTBINS := $(OUT)/tests/fuzz_replay $(OUT)/tests/fakenode
+FUZZ_TARGETS := frame mfile elf node ctl
+FZ_WRAP_FS := open stat lstat link symlink rename unlink mkdir chown chmod \
+	    readlink opendir fopen access realpath glob
+FZ_WRAP_NODE := $(FZ_WRAP_FS) syscall kill waitpid sethostname write
+fz_wrap = $(foreach f,$(1),-Wl,--wrap=$(f))
+
+FZ_SRC_frame := tests/fuzz/fuzz_frame.c common/wire.c common/proto.c \
+	    common/conn.c common/auth.c
+FZ_LIB_frame := -lsodium
+# fetch.c is #included by the target; cache.c is linked as it is
+FZ_SRC_mfile := tests/fuzz/fuzz_mfile.c nodeinit/cache.c tests/fuzz/fuzz_log.c \
+	    common/wire.c common/proto.c common/path.c common/htab.c
+FZ_DEP_mfile := nodeinit/fetch.c $(wildcard nodeinit/*.h)
+FZ_LIB_mfile := -lsodium
+# hashcache.c and closure.c are stubbed by the target
+FZ_SRC_elf := tests/fuzz/fuzz_elf.c tests/fuzz/sandbox.c master/cmd/manifest.c \
+	    common/path.c common/htab.c
+FZ_DEP_elf := master/cmd/manifest.h master/lib/bproc.h
+FZ_LIB_elf := $(call fz_wrap,$(FZ_WRAP_FS)) -lelf -lsodium
+# link.c and cache.c are #included by the target
+FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/proc.c \
+	    tests/fuzz/sandbox.c tests/fuzz/fuzz_log.c common/wire.c \
+	    common/proto.c common/conn.c common/auth.c common/path.c common/htab.c
+FZ_DEP_node := nodeinit/link.c nodeinit/cache.c $(wildcard nodeinit/*.h)
+FZ_LIB_node := $(call fz_wrap,$(FZ_WRAP_NODE)) -lsodium
+# ctl.c is #included by the target; node.c and trace.c are stubbed
+FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/tree.c \
+	    master/daemon/event.c \
+	    tests/fuzz/fuzz_log.c common/wire.c common/proto.c common/conn.c \
+	    common/nodeset.c
+FZ_DEP_ctl := master/daemon/ctl.c $(wildcard master/daemon/*.h)
+FZ_LIB_ctl := -lsodium
+FZ_INC	:= -Icommon -Itests/fuzz -I. -Inodeinit -Imaster/daemon -Imaster/lib \
+	    -Imaster/cmd
+
+FUZZ_REPLAYS := $(OUT)/tests/fuzz_replay \
+	    $(patsubst %,$(OUT)/tests/fuzz_replay_%,$(filter-out frame,$(FUZZ_TARGETS)))
+TESTBINS := $(FUZZ_REPLAYS) $(OUT)/tests/fakenode
 
 all: $(TESTBINS)
 
@@ -207,10 +412,27 @@ testbins: $(TESTBINS)
 $(OUT)/fuzz:
 	mkdir -p $@
 
-$(OUT)/tests/fuzz_replay: tests/fuzz/replay.c $(FUZZ_SRC) tests/fuzz/fuzz.h \
+FUZZ_SRC := $(FZ_SRC_frame)
+
+# The replayers: gcc, ASan + UBSan, -O1 as libFuzzer's builds.
+$(OUT)/tests/fuzz_replay: tests/fuzz/replay.c $(FZ_SRC_frame) tests/fuzz/fuzz.h \
 	    $(wildcard common/*.h) | $(OUT)/tests
-	$(CC) $(CFLAGS) $(SANITIZE) -Itests/fuzz -o $@ tests/fuzz/replay.c \
-	    $(FUZZ_SRC) -lsodium
+	$(CC) -O1 -g -std=c11 -D_GNU_SOURCE $(WARN) $(SAN_FLAGS) $(FZ_INC) \
+	    -o $@ tests/fuzz/replay.c $(FZ_SRC_frame) $(FZ_LIB_frame)
+
+define fz_rules
+$$(OUT)/tests/fuzz_replay_$(1): tests/fuzz/replay.c $$(FZ_SRC_$(1)) \
+	    $$(FZ_DEP_$(1)) tests/fuzz/fuzz.h $$(wildcard common/*.h) | $$(OUT)/tests
+	$$(CC) -O1 -g -std=c11 -D_GNU_SOURCE $$(WARN) $$(SAN_FLAGS) $$(FZ_INC) \
+	    -o $$@ tests/fuzz/replay.c $$(FZ_SRC_$(1)) $$(FZ_LIB_$(1))
+
+$$(OUT)/fuzz/fuzz_$(1): $$(FZ_SRC_$(1)) $$(FZ_DEP_$(1)) tests/fuzz/fuzz.h \
+	    $$(wildcard common/*.h) | $$(OUT)/fuzz
+	clang -g -O1 -std=c11 -D_GNU_SOURCE $$(WARN) $$(FZ_INC) \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o $$@ $$(FZ_SRC_$(1)) $$(FZ_LIB_$(1))
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call fz_rules,$(t))))
 
 $(OUT)/tests/fakenode: tests/integration/fakenode.c common/wire.c \
 	    common/proto.c common/conn.c common/auth.c $(wildcard common/*.h) \
@@ -220,22 +442,35 @@ $(OUT)/tests/fakenode: tests/integration/fakenode.c common/wire.c \
 
 $(OUT)/tests/mkcorpus: tests/fuzz/mkcorpus.c common/wire.c common/proto.c \
 	    $(wildcard common/*.h) | $(OUT)/tests
-	$(CC) $(CFLAGS) -o $@ tests/fuzz/mkcorpus.c common/wire.c common/proto.c
+	$(CC) $(CFLAGS) -o $@ tests/fuzz/mkcorpus.c common/wire.c common/proto.c \
+	    -lsodium
 
-# Regenerates the committed seed corpus (run after adding a message type).
+# Regenerates the committed seeds (run after adding a message type):
+# frame's generated corpus, and the hand-made good-/bad- seeds of the
+# other targets (files found by fuzzing, fuzz-*, stay).
 corpus: $(OUT)/tests/mkcorpus
 	$(OUT)/tests/mkcorpus tests/fuzz/corpus
+	mkdir -p tests/fuzz/corpus-node tests/fuzz/corpus-ctl
+	$(OUT)/tests/mkcorpus -t node tests/fuzz/corpus-node
+	$(OUT)/tests/mkcorpus -t ctl tests/fuzz/corpus-ctl
+	python3 tests/fuzz/mkseeds.py
 
-# libFuzzer wants its own runtime and clang; the replayer covers gcc.
-$(OUT)/fuzz/fuzz_frame: $(FUZZ_SRC) tests/fuzz/fuzz.h $(wildcard common/*.h) \
-	    | $(OUT)/fuzz
-	clang -g -O1 -std=c11 -D_GNU_SOURCE $(WARN) -Icommon -Itests/fuzz \
-	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o $@ $(FUZZ_SRC) -lsodium
-
-fuzz: $(OUT)/fuzz/fuzz_frame
+# libFuzzer wants its own runtime and clang; the replayers cover gcc.
+fuzz: $(patsubst %,$(OUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 
 .PHONY: testbins corpus fuzz
+
+# --- sanitizer build: make SANITIZE=1 (into out-san/; build.sh sanitize) ---
+# ASan + UBSan for everything built with gcc and glibc (bpmaster, bpstat,
+# bpctl, bpcp, libbproc, bpvnode, the unit tests); UBSan in trap mode
+# (gcc: -fsanitize-undefined-trap-on-error, no runtime needed) for
+# the static musl programs (nodeinit, bpsh, bpghost): musl has no
+# sanitizer runtime, and a trap needs none (a finding is SIGILL at the
+# faulty instruction).  -O1 keeps reports readable.
+ifeq ($(SANITIZE),1)
+CFLAGS	:= -O1 -g -std=c11 -D_GNU_SOURCE $(WARN) -Icommon $(SAN_FLAGS)
+NFLAGS	+= -fsanitize=undefined -fsanitize-undefined-trap-on-error -g
+endif
 
 # --- vmadump: the process image (docs/vmadump.md) ---
 # bproc_dump/bproc_undump go into libbproc: the archive's and the .so's

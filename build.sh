@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 
 KEY=/etc/bproc/cluster.key
+SAN_OUT=out-san		# make SANITIZE=1 builds here (Makefile)
+# what the sanitize pass runs (tests/run.sh patterns)
+SAN_TESTS=(unit/ fuzz/ integration/t4 integration/t6)
 NODEINIT=out/boot/nodeinit
 IMAGE=out/boot/initramfs.cpio.gz
 NODEINIT_GOAL=$((200 * 1024))	# bytes: the foundation's size goal
@@ -15,7 +18,9 @@ IMAGE_GOAL=$((1536 * 1024))	# bytes
 
 # Everything needed to build, test, run and demo, from Debian 12.
 # libclang-rt-14-dev holds clang's libFuzzer runtime (-fsanitize=fuzzer);
-# clang only recommends it.
+# clang only recommends it.  libmicrohttpd-dev is bpweb's HTTP server;
+# prometheus (the server and promtool), chromium, nodejs (the DevTools
+# driver of t80) and curl are t80's, which scrapes and views bpweb.
 DEPS=(
 	build-essential gcc make pkg-config
 	musl-tools musl-dev
@@ -25,7 +30,14 @@ DEPS=(
 	iproute2 procps util-linux tmux
 	dnsmasq lighttpd ipxe ipxe-qemu pxelinux syslinux-common
 	qemu-system-x86 linux-image-amd64
+	libmicrohttpd-dev
+	prometheus chromium nodejs curl fonts-dejavu-core
 )
+# For ./build.sh deb and the package test (t70_package.sh); deps installs
+# them too: Debian's packaging tools, the man pages' Markdown converter,
+# and the checkers of the pages, the unit and the completion.
+DEB_DEPS=(debhelper dpkg-dev lintian lowdown mandoc bash-completion systemd)
+DEB_OUT=out/deb				# the .deb files, and the build's copy of the tree
 # Only for ./build.sh kernel (a node kernel with its drivers built in):
 # the kernel source and what its build needs.
 KERNEL_DEPS=(linux-source-6.1 flex bison bc libelf-dev libssl-dev xz-utils)
@@ -41,13 +53,21 @@ usage: ./build.sh [COMMAND]
            cluster key ($KEY) and the node image ($IMAGE)
   deps     install the Debian packages needed to build, test and run
            (apt-get; only when something is missing)
-  test     deps + build + every test (tests/run.sh); names after it
-           pick tests: ./build.sh test t20 nodeset
+  test     deps + build + every test (tests/run.sh), then the sanitize
+           pass below; names after it pick tests (and skip the
+           sanitize pass): ./build.sh test t20 nodeset
+  sanitize the sanitizer build (make SANITIZE=1: ASan + UBSan, into
+           $SAN_OUT/) and, against it, the unit tests, the fuzz corpus
+           replays and the bpsh/push integration tests (t4*, t6*); fails
+           on any sanitizer report (they are kept in $SAN_OUT/san-logs)
   demo     deps + build + a 4-node virtual cluster left running
   bench    build + the benchmarks in bench/
   kernel   a node kernel with its drivers built in, from Debian's
            linux-source-6.1 and kernel-config/bproc-node.config, into
            $KERNEL_IMAGE (installs its packages; takes long)
+  deb      Debian packages (bproc, libbproc1, libbproc-dev) built with
+           dpkg-buildpackage from a copy of the tree, into $DEB_OUT/,
+           then lintian (installs its packages)
   clean    remove out/
   help     this text
 
@@ -86,16 +106,17 @@ install_pkgs() {
 	step "deps: done"
 }
 
-# dnsmasq and lighttpd are programs bproc runs itself, in namespaces it
-# made (bpvcluster --qemu) or from its own config (docs/netboot.md); the
-# system services their packages start when installed (DNS on port 53,
-# HTTP on port 80) are not ours to leave running: stop and disable those
-# we just installed.
+# dnsmasq, lighttpd and prometheus are programs bproc runs itself, in
+# namespaces it made (bpvcluster --qemu), from its own config
+# (docs/netboot.md) or a test's (t80); the system services their packages
+# start when installed (DNS on port 53, HTTP on port 80, Prometheus on
+# 9090) are not ours to leave running: stop and disable those we just
+# installed.
 quiet_services() {
 	local p
 	for p in "$@"; do
 		case $p in
-		dnsmasq | lighttpd) ;;
+		dnsmasq | lighttpd | prometheus) ;;
 		*) continue ;;
 		esac
 		step "deps: stopping and disabling the $p system service (bproc starts its own $p)"
@@ -108,7 +129,7 @@ quiet_services() {
 	done
 }
 
-cmd_deps() { install_pkgs "${DEPS[@]}"; }
+cmd_deps() { install_pkgs "${DEPS[@]}" "${DEB_DEPS[@]}"; }
 
 # The node kernel: tinyconfig plus kernel-config/bproc-node.config, so
 # that what the fragment asks for and nothing else is built in.
@@ -191,15 +212,62 @@ cmd_build() {
 }
 
 cmd_test() {
+	local rc=0
+
 	cmd_deps
 	cmd_build
-	step "test: building the fuzz target (clang, libFuzzer)"
+	step "test: building the fuzz targets (clang, libFuzzer)"
 	make -j2 testbins fuzz
 	if ! is_root; then
 		echo "Not root: the integration tests will be skipped (sudo ./build.sh test runs them)."
 	fi
 	step "test: tests/run.sh $*"
-	tests/run.sh "$@"
+	tests/run.sh "$@" || rc=1
+	if (($# == 0)); then
+		cmd_sanitize || rc=1
+	fi
+	return $rc
+}
+
+# The sanitizer pass.  Every sanitized program (daemons too, whose stderr
+# nobody reads) writes its report to $SAN_OUT/san-logs/<kind>.<pid>, so a
+# report fails the pass even where the test it happened in did not notice.
+# Leak checking is off: the tools and daemons exit without freeing.  The
+# link-order check is off because the golden test LD_PRELOADs a shim of
+# its own into bpstat.
+cmd_sanitize() {
+	local logs=$PWD/$SAN_OUT/san-logs rc=0 f
+
+	step "sanitize: make SANITIZE=1 -j2 (ASan + UBSan, into $SAN_OUT/)"
+	make SANITIZE=1 -j2 all testbins
+	if is_root; then
+		if [ ! -f "$SAN_OUT/boot/initramfs.cpio.gz" ] ||
+		    [ "$SAN_OUT/boot/nodeinit" -nt "$SAN_OUT/boot/initramfs.cpio.gz" ] ||
+		    [ "$KEY" -nt "$SAN_OUT/boot/initramfs.cpio.gz" ]; then
+			step "sanitize: node image $SAN_OUT/boot/initramfs.cpio.gz"
+			initramfs/mkinitramfs.sh "$SAN_OUT/boot/nodeinit" "$KEY" \
+			    "$SAN_OUT/boot/initramfs.cpio.gz"
+		fi
+	fi
+	rm -rf "$logs"
+	mkdir -p "$logs"
+	chmod 1777 "$logs"	# tools run as nobody in some tests
+	step "sanitize: BPROC_OUT=$SAN_OUT tests/run.sh ${SAN_TESTS[*]}"
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:verify_asan_link_order=0:log_path=$logs/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan \
+	BPROC_OUT=$SAN_OUT tests/run.sh "${SAN_TESTS[@]}" || rc=1
+	for f in "$logs"/*; do
+		[ -f "$f" ] || continue
+		echo "sanitize: report in $f:"
+		sed 's/^/    /' "$f"
+		rc=1
+	done
+	if ((rc == 0)); then
+		step "sanitize: clean (no sanitizer report, every test passed)"
+	else
+		step "sanitize: FAILED (see above)"
+	fi
+	return $rc
 }
 
 cmd_demo() {
@@ -254,6 +322,31 @@ cmd_bench() {
 	done
 }
 
+# The packages are built in a copy of the tree (what git tracks, or all
+# but out/), so debian/rules' clean cannot touch this tree's out/.
+cmd_deb() {
+	local ver src
+	install_pkgs "${DEB_DEPS[@]}"
+	ver=$(dpkg-parsechangelog -S Version)
+	src=$DEB_OUT/bproc-ng-$ver
+	step "deb: copying the tree to $src"
+	rm -rf "$DEB_OUT"
+	mkdir -p "$src"
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		git ls-files -z -c -o --exclude-standard |
+		    grep -zv '^out/' | xargs -0 cp --parents -t "$src" 2>/dev/null ||
+		    { git ls-files -z -c -o --exclude-standard | grep -zv '^out/' |
+		    while IFS= read -r -d '' f; do [ -e "$f" ] && cp --parents -a "$f" "$src"; done; }
+	else
+		tar --exclude=./out -cf - . | tar -C "$src" -xf -
+	fi
+	step "deb: dpkg-buildpackage -b -us -uc (in $src)"
+	(cd "$src" && dpkg-buildpackage -b -us -uc -j"${DEB_JOBS:-2}")
+	step "deb: lintian"
+	lintian --fail-on error "$DEB_OUT"/*.changes
+	ls -l "$DEB_OUT"/*.deb
+}
+
 cmd_clean() {
 	step "clean: make clean"
 	make clean
@@ -263,9 +356,11 @@ case ${1:-build} in
 build) cmd_build ;;
 deps) cmd_deps ;;
 test) shift; cmd_test "$@" ;;
+sanitize) cmd_sanitize ;;
 demo) cmd_demo ;;
 bench) cmd_bench ;;
 kernel) cmd_kernel ;;
+deb) cmd_deb ;;
 clean) cmd_clean ;;
 -h | --help | help) usage ;;
 *)

@@ -5,8 +5,12 @@
 
 #define RQ(a)	(1ull << (a))
 
-/* msg_info.required is one bit per attribute */
-_Static_assert(A_MAX <= 64, "too many attributes for a 64-bit mask");
+/*
+ * msg_info.required is one bit per attribute, so only attributes below 64
+ * can be required (RQ of a larger one is a shift the compiler refuses);
+ * the others are parsed all the same, just never required.
+ */
+#define RQ_BITS	64
 
 const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_AUTH_CHALLENGE] = { "AUTH_CHALLENGE", 8 + 36, RQ(A_NONCE) | RQ(A_VERSION) },
@@ -39,6 +43,13 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_CTL_RESULT] = { "CTL_RESULT", 16, RQ(A_NODE) | RQ(A_ERRNO) },
 	[MSG_CTL_PROCS] = { "CTL_PROCS", 0, 0 },
 	[MSG_CTL_PROC] = { "CTL_PROC", 16, RQ(A_PID) | RQ(A_NODE) },
+	[MSG_FORK] = { "FORK", 0, 0 },
+	[MSG_FORK_RESULT] = { "FORK_RESULT", 8, RQ(A_ERRNO) },
+	[MSG_FORK_HELLO] = { "FORK_HELLO", 12, RQ(A_TOKEN) },
+	[MSG_FORKED] = { "FORKED", 16, RQ(A_PID) | RQ(A_PPID) },
+	[MSG_EXECED] = { "EXECED", 8, RQ(A_PID) },
+	[MSG_CTL_MASTER] = { "CTL_MASTER", 0, 0 },
+	[MSG_CTL_MASTER_INFO] = { "CTL_MASTER_INFO", 8, RQ(A_PID) },
 };
 
 const struct attr_info attr_table[A_MAX] = {
@@ -98,6 +109,13 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_COLS] = { "cols", AK_U16, 0, 0 },
 	[A_PWENT] = { "pwent", AK_STR, 2, 4096 },
 	[A_GRENT] = { "grent", AK_STR, 2, 4096 },
+	[A_PPID] = { "ppid", AK_U32, 0, 0 },
+	[A_TOKEN] = { "token", AK_U64, 0, 0 },
+	[A_RTT] = { "rtt", AK_U32, 0, 0 },
+	[A_STATUS_AGE] = { "status_age", AK_U64, 0, 0 },
+	[A_CPU_USER] = { "cpu_user", AK_U64, 0, 0 },
+	[A_CPU_SYS] = { "cpu_sys", AK_U64, 0, 0 },
+	[A_RSS] = { "rss", AK_U64, 0, 0 },
 };
 
 static const char *const stage_names[STAGE_MAX] = {
@@ -177,7 +195,8 @@ proto_parse(const struct wire_hdr *h, const void *body, size_t len,
 		}
 		if (a.type < A_MAX && attr_table[a.type].kind != AK_NONE) {
 			tb[a.type] = a;
-			seen |= RQ(a.type);
+			if (a.type < RQ_BITS)
+				seen |= RQ(a.type);
 		}
 	}
 	if (r < 0) {
@@ -224,4 +243,71 @@ mfile_encode(unsigned char *out, const unsigned char *hash, uint32_t mode,
 		q += tl;
 	}
 	return (size_t)(q - out);
+}
+
+static uint32_t
+mfile_get32(const unsigned char *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	    ((uint32_t)p[2] << 8) | p[3];
+}
+
+/*
+ * One manifest entry (an A_MFILE attribute's payload) into f.  Returns 0,
+ * or -1 for an entry no receiver may act on: short, a path or target not
+ * NUL-terminated inside it, an unknown type, a path that is not absolute
+ * or has a ".." component (it could reach outside the tree it names).
+ * The size is the sender's word: add it up with mfile_size_add.
+ */
+int
+mfile_decode(const void *data, size_t len, struct mfile *f)
+{
+	const unsigned char	*p = data, *end = p + len;
+	const char		*s, *c;
+	size_t			 n;
+
+	if (len < MFILE_FIXED + 2 || len > MFILE_MAX)
+		return -1;
+	memcpy(f->hash, p, 32);
+	f->mode = mfile_get32(p + 32) & 07777;
+	f->uid = mfile_get32(p + 36);
+	f->gid = mfile_get32(p + 40);
+	f->size = ((uint64_t)mfile_get32(p + 44) << 32) | mfile_get32(p + 48);
+	f->type = p[52];
+	f->target = NULL;
+	s = (const char *)p + MFILE_FIXED;
+	if (memchr(s, '\0', (size_t)(end - (const unsigned char *)s)) == NULL)
+		return -1;
+	f->path = s;
+	s += strlen(s) + 1;
+	if (f->type == MFILE_LINK) {
+		if ((const unsigned char *)s >= end ||
+		    memchr(s, '\0', (size_t)(end - (const unsigned char *)s)) == NULL)
+			return -1;
+		f->target = s;
+	} else if (f->type != MFILE_REG)
+		return -1;
+	if (f->path[0] != '/')
+		return -1;
+	for (c = f->path; *c != '\0'; c += n) {
+		c += strspn(c, "/");
+		n = strcspn(c, "/");
+		if (n == 2 && c[0] == '.' && c[1] == '.')
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * *sum += size, unless that passes MFILE_SIZE_MAX: then -1 and *sum
+ * unchanged.  Every size off the wire is bounded before it is added, so a
+ * manifest of two 2^63-byte entries cannot wrap to something that fits.
+ */
+int
+mfile_size_add(uint64_t *sum, uint64_t size)
+{
+	if (size > MFILE_SIZE_MAX || *sum > MFILE_SIZE_MAX - size)
+		return -1;
+	*sum += size;
+	return 0;
 }

@@ -54,7 +54,20 @@ enum msg_type {
 	MSG_CTL_SET,		/* t->m: A_NODE and one of A_STATE, A_MODE, A_UID, A_GID, A_HOW */
 	MSG_CTL_RESULT,		/* m->t: A_NODE, A_ERRNO, A_MSG */
 	MSG_CTL_PROCS,		/* t->m: process table request */
-	MSG_CTL_PROC,		/* m->t: A_PID, A_NODE, A_RPID, A_UID, A_ARG */
+	MSG_CTL_PROC,		/* m->t: A_PID, A_NODE, A_RPID, A_UID, A_ARG, A_PPID */
+	/* the process tree: a process forked on a node gets a ghost first */
+	MSG_FORK,		/* n->m: A_PID (the parent's ghost), A_FLAGS clone flags;
+				   m->ghost: A_TOKEN, the child's socket as SCM_RIGHTS */
+	MSG_FORK_RESULT,	/* m->n: A_PPID, A_PID (the child's ghost), A_ERRNO;
+				   ghost->m: A_TOKEN, A_ERRNO (its fork failed) */
+	MSG_FORK_HELLO,		/* child ghost->m, first frame on its socket: A_TOKEN */
+	MSG_FORKED,		/* n->m: A_PID, A_PPID, A_RPID (node PID), A_ERRNO
+				   (the node's clone failed: drop the ghost) */
+	MSG_EXECED,		/* n->m->ghost: A_PID, A_ARG repeated: the new argv */
+	MSG_CTL_MASTER,		/* t->m: the master's own numbers */
+	MSG_CTL_MASTER_INFO,	/* m->t: A_PID, A_UPTIME, A_CPU_USER, A_CPU_SYS,
+				   A_RSS, A_NUMNODES, A_NPROCS, A_COUNT (control
+				   connections), A_HEARTBEAT, A_TIMEOUT */
 	MSG_MAX
 };
 
@@ -116,6 +129,13 @@ enum attr_type {
 	A_COLS,		/* u16: pty columns */
 	A_PWENT,	/* str, repeated: an /etc/passwd line, password "x" */
 	A_GRENT,	/* str, repeated: an /etc/group line, password "x" */
+	A_PPID,		/* u32: the parent's ghost PID */
+	A_TOKEN,	/* u64: names one fork request between master and ghosts */
+	A_RTT,		/* u32 us: the node link's smoothed round trip (TCP_INFO) */
+	A_STATUS_AGE,	/* u64 ms since the node's last STATUS (its heartbeat) */
+	A_CPU_USER,	/* u64 us of user CPU (CTL_MASTER_INFO: bpmaster's) */
+	A_CPU_SYS,	/* u64 us of system CPU */
+	A_RSS,		/* u64 bytes resident */
 	A_MAX
 };
 
@@ -135,6 +155,7 @@ enum power_how {
 #define EXEC_F_STDIN_NULL	0x01	/* bpsh -n: stdin from /dev/null */
 #define EXEC_F_NOIO		0x02	/* bpsh -N: no I/O forwarding at all */
 #define EXEC_F_TTY		0x04	/* bpsh -T: a pty on the node */
+#define EXEC_F_NOTRACK		0x08	/* debug, root only: no ghosts for its children */
 
 /*
  * A manifest entry (A_MFILE): hash[32], u32 mode, u32 uid, u32 gid,
@@ -147,6 +168,17 @@ enum power_how {
 #define MFILE_FIXED	(32 + 4 + 4 + 4 + 8 + 1)
 #define MFILE_PATH_MAX	4096		/* bytes of a path or target, NUL included */
 #define MFILE_MAX	(MFILE_FIXED + 2 * MFILE_PATH_MAX)	/* one whole entry */
+#define MFILE_SIZE_MAX	(1ull << 48)	/* bytes a manifest may name, one file or all (256 TiB) */
+
+/* A decoded entry; path and target point into the attribute. */
+struct mfile {
+	unsigned char	 hash[32];
+	uint32_t	 mode, uid, gid;
+	uint64_t	 size;
+	int		 type;		/* MFILE_REG, MFILE_LINK */
+	const char	*path;
+	const char	*target;	/* NULL for MFILE_REG */
+};
 /*
  * Blob data travels in MSG_BLOB frames of up to BLOB_CHUNK bytes, split
  * into A_DATA attributes of at most BLOB_PIECE bytes (an attribute's length
@@ -183,6 +215,8 @@ extern const struct attr_info	attr_table[A_MAX];
 const char	*msg_name(unsigned int);
 size_t		 mfile_encode(unsigned char *, const unsigned char *, uint32_t,
 		    uint32_t, uint32_t, uint64_t, const char *, const char *);
+int		 mfile_decode(const void *, size_t, struct mfile *);
+int		 mfile_size_add(uint64_t *, uint64_t);
 const char	*stage_name(int);
 
 /*

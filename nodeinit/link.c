@@ -3,6 +3,14 @@
  * the challenge/response handshake, HELLO, then status every heartbeat.
  * A master that stays silent past the timeout is dropped and redialled;
  * one that stays away for NODE_GIVEUP_MS reboots the node.
+ *
+ * link_transition() alone changes the link's state: it rejects edges the
+ * protocol has no use for, sets the timer each state runs under, and logs
+ * old -> new.  Whatever goes wrong on the link (a failed send, a bad
+ * frame, EOF) only marks it LINK_DEAD: the caller may be walking the
+ * process table or holding a pending push, so nothing is freed there.  The
+ * main loop calls link_reap() after each handler, and only that closes the
+ * link and ends what hung on it.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -30,7 +38,12 @@ enum link_state {
 	LINK_CONNECTING,
 	LINK_AUTH,		/* challenge answered, waiting for confirm */
 	LINK_HELLO,		/* sealed; waiting for WELCOME */
-	LINK_UP
+	LINK_UP,
+	LINK_DEAD		/* failed; link_reap() closes it */
+};
+
+static const char *const link_state_names[] = {
+	"idle", "connecting", "auth", "hello", "up", "dead"
 };
 
 int			 node_num = -1;
@@ -42,6 +55,7 @@ static int		 lstate = LINK_IDLE;
 static unsigned char	 nm[AUTH_NONCE_LEN], nn[AUTH_NONCE_LEN];
 static uint64_t		 next_try, backoff = NODE_BACKOFF_MIN;
 static uint64_t		 deadline;	/* handshake or silence limit */
+static int		 was_up;	/* the dead link had been up */
 static uint64_t		 next_status;
 static uint64_t		 lost_since;
 static uint64_t		 boot_ms;
@@ -138,12 +152,101 @@ link_init(void)
 	lost_since = now_ms();
 }
 
-static void
-link_drop(const char *why)
+/* Which edges the link may take; anything but idle may fail. */
+static int
+link_edge_ok(int from, int to)
 {
-	if (lc.fd >= 0)
-		log_warnx("master link %s: %s", lc.peer, why);
-	if (lstate == LINK_UP && proc_count() > 0) {
+	if (to == LINK_DEAD)
+		return from != LINK_IDLE && from != LINK_DEAD;
+	switch (from) {
+	case LINK_IDLE:
+		return to == LINK_CONNECTING;
+	case LINK_CONNECTING:
+		return to == LINK_AUTH;
+	case LINK_AUTH:
+		return to == LINK_HELLO;
+	case LINK_HELLO:
+		return to == LINK_UP;
+	case LINK_DEAD:
+		return to == LINK_IDLE;
+	default:	/* up ends only in dead */
+		return 0;
+	}
+}
+
+static int
+link_transition(int to, const char *why)
+{
+	uint64_t	now = now_ms();
+	int		from = lstate;
+
+	if (!link_edge_ok(from, to)) {
+		log_warnx("master link: refused %s -> %s (%s)",
+		    link_state_names[from], link_state_names[to], why);
+		return -1;
+	}
+	/* a redial every backoff is routine; the rest is news */
+	if (to == LINK_DEAD)
+		log_warnx("master link %s: %s -> %s (%s)", lc.peer,
+		    link_state_names[from], link_state_names[to], why);
+	else if (to != LINK_HELLO && to != LINK_UP)
+		log_debug("master link %s -> %s (%s)", link_state_names[from],
+		    link_state_names[to], why);
+	else
+		log_info("master link %s -> %s (%s)", link_state_names[from],
+		    link_state_names[to], why);
+	lstate = to;
+	switch (to) {
+	case LINK_CONNECTING:
+		/* the whole handshake, up to WELCOME, runs under this */
+		deadline = now + NODE_AUTH_MS;
+		break;
+	case LINK_HELLO:
+		link_set_stage(STAGE_CONNECTED);
+		break;
+	case LINK_UP:
+		deadline = now + timeout_ms;
+		next_status = now;
+		backoff = NODE_BACKOFF_MIN;
+		link_set_stage(STAGE_SETUP);
+		break;
+	case LINK_DEAD:
+		was_up = from == LINK_UP;
+		if (was_up)
+			lost_since = now;
+		deadline = now;		/* link_reap's, at once */
+		break;
+	case LINK_IDLE:
+		if (node_stage > STAGE_NETWORK)
+			link_set_stage(STAGE_NETWORK);
+		next_try = now + backoff + randombytes_uniform(
+		    (uint32_t)backoff / 2 + 1);
+		backoff = backoff * 2 > NODE_BACKOFF_MAX ? NODE_BACKOFF_MAX :
+		    backoff * 2;
+		break;
+	}
+	return 0;
+}
+
+/* Mark the link failed; link_reap() closes it once the handler is done. */
+static void
+link_fail(const char *why)
+{
+	if (lstate != LINK_DEAD && lstate != LINK_IDLE)
+		link_transition(LINK_DEAD, why);
+}
+
+/*
+ * Close a link a handler marked dead, from the main loop, where nobody
+ * holds a process record or a pending push: end the processes whose
+ * ghosts went with the master, forget the pushes, and wait to redial.
+ */
+void
+link_reap(void)
+{
+	if (lstate != LINK_DEAD)
+		return;
+	if (was_up && proc_count() > 0) {
 		log_warnx("ending %d processes whose ghosts are gone",
 		    proc_count());
 		proc_kill_all();
@@ -151,15 +254,8 @@ link_drop(const char *why)
 	push_abort_all();
 	conn_free(&lc);
 	lc.fd = -1;
-	if (lstate == LINK_UP)
-		lost_since = now_ms();
-	lstate = LINK_IDLE;
-	if (node_stage > STAGE_NETWORK)
-		link_set_stage(STAGE_NETWORK);
-	next_try = now_ms() + backoff + randombytes_uniform(
-	    (uint32_t)backoff / 2 + 1);
-	backoff = backoff * 2 > NODE_BACKOFF_MAX ? NODE_BACKOFF_MAX :
-	    backoff * 2;
+	was_up = 0;
+	link_transition(LINK_IDLE, "closed");
 }
 
 static void
@@ -185,22 +281,32 @@ link_connect(void)
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	snprintf(peer, sizeof(peer), "%s:%d", ncf.master_addr, ncf.master_port);
-	conn_init(&lc, fd, peer, WIRE_PREAUTH_MAX, 1u << 20);
-	lstate = LINK_CONNECTING;
-	deadline = now_ms() + NODE_AUTH_MS;
+	conn_init(&lc, fd, peer, WIRE_PREAUTH_MAX, NODE_LINK_OUTMAX);
+	link_transition(LINK_CONNECTING, peer);
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 &&
 	    errno != EINPROGRESS)
-		link_drop(strerror(errno));
+		link_fail(strerror(errno));
 }
 
+/*
+ * Queue a message and try to send it.  On failure the link is only marked
+ * dead (link_fail): every caller may go on using what it holds, and its
+ * later sends fail quietly until link_reap() closes the link.
+ */
 int
 link_send_msg(struct wire_msg *m)
 {
 	size_t	len = wire_msg_finish(m);
 
-	if (len == 0 || conn_send(&lc, m->buf, len) == -1 ||
-	    conn_flush(&lc) == -1) {
-		link_drop("send failed");
+	if (lc.fd < 0 || lstate == LINK_DEAD)
+		return -1;
+	if (len == 0) {
+		link_fail("message too large");
+		return -1;
+	}
+	if (conn_send(&lc, m->buf, len) == -1 || conn_flush(&lc) == -1) {
+		link_fail(errno == ENOBUFS ? "output queue full" :
+		    strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -277,7 +383,7 @@ link_challenge(struct wire_attr *tb)
 	wire_put(&m, A_NONCE, nn, AUTH_NONCE_LEN);
 	wire_put(&m, A_PROOF, proof, AUTH_PROOF_LEN);
 	if (link_send_msg(&m) == 0)
-		lstate = LINK_AUTH;
+		link_transition(LINK_AUTH, "challenge answered");
 }
 
 static void
@@ -288,7 +394,7 @@ link_confirm(struct wire_attr *tb)
 
 	if (auth_proof_check(tb[A_PROOF].data, key, AUTH_ROLE_MASTER, nm,
 	    nn) == -1) {
-		link_drop("master failed to prove the cluster key");
+		link_fail("master failed to prove the cluster key");
 		return;
 	}
 	auth_session_keys(key, nm, nn, km, kn);
@@ -296,8 +402,7 @@ link_confirm(struct wire_attr *tb)
 	sodium_memzero(km, sizeof(km));
 	sodium_memzero(kn, sizeof(kn));
 	lc.maxframe = WIRE_MAX_FRAME;
-	lstate = LINK_HELLO;
-	link_set_stage(STAGE_CONNECTED);
+	link_transition(LINK_HELLO, "sealed");
 	wire_msg_init(&m, buf, sizeof(buf), MSG_HELLO, 0, 0);
 	wire_put(&m, A_MAC, mac, sizeof(mac));
 	if (ncf.ip[0])
@@ -364,7 +469,7 @@ link_welcome(struct wire_attr *tb)
 	heartbeat_ms = wire_get_u32(&tb[A_HEARTBEAT]);
 	timeout_ms = wire_get_u32(&tb[A_TIMEOUT]);
 	if (heartbeat_ms < 50 || timeout_ms <= heartbeat_ms) {
-		link_drop("master sent bad heartbeat settings");
+		link_fail("master sent bad heartbeat settings");
 		return;
 	}
 	if (tb[A_HOSTNAME].data) {
@@ -375,10 +480,7 @@ link_welcome(struct wire_attr *tb)
 	snprintf(envnum, sizeof(envnum), "%d", node_num);
 	setenv("BPROC_NODE", envnum, 1);
 	log_info("joined the cluster as node %d", node_num);
-	lstate = LINK_UP;
-	deadline = now_ms() + timeout_ms;
-	backoff = NODE_BACKOFF_MIN;
-	link_set_stage(STAGE_SETUP);
+	link_transition(LINK_UP, "welcome");
 	link_status();
 }
 
@@ -392,7 +494,7 @@ link_dispatch(struct wire_hdr *h, const unsigned char *body, size_t blen)
 	if (proto_parse(h, body, blen, tb, &why) == -1) {
 		snprintf(msg, sizeof(msg), "bad %s frame: %s", msg_name(h->type),
 		    why);
-		link_drop(msg);
+		link_fail(msg);
 		return;
 	}
 	switch (lstate) {
@@ -442,11 +544,14 @@ link_dispatch(struct wire_hdr *h, const unsigned char *body, size_t blen)
 		case MSG_IO_ACK:
 			proc_ack(tb);
 			return;
+		case MSG_FORK_RESULT:
+			track_fork_result(h, tb);
+			return;
 		}
 		break;
 	}
 	snprintf(msg, sizeof(msg), "unexpected %s frame", msg_name(h->type));
-	link_drop(msg);
+	link_fail(msg);
 }
 
 int
@@ -454,9 +559,9 @@ link_poll_setup(int *fd, short *events)
 {
 	uint64_t	now = now_ms(), next;
 
-	*fd = lc.fd;
+	*fd = lstate == LINK_DEAD ? -1 : lc.fd;
 	*events = 0;
-	if (lc.fd >= 0) {
+	if (*fd >= 0) {
 		*events = POLLIN;
 		if (lstate == LINK_CONNECTING || conn_pending(&lc))
 			*events |= POLLOUT;
@@ -476,29 +581,30 @@ link_poll_event(short revents)
 	size_t			 blen;
 	int			 r;
 
+	if (lstate == LINK_DEAD)
+		return;
 	if (revents & POLLOUT) {
 		if (conn_flush(&lc) == -1) {
-			link_drop(strerror(errno));
+			link_fail(strerror(errno));
 			return;
 		}
 	}
 	if (!(revents & (POLLIN | POLLHUP | POLLERR)))
 		return;
 	if ((r = conn_read(&lc)) == -1) {
-		link_drop(errno ? strerror(errno) : "connection closed");
+		link_fail(errno ? strerror(errno) : "connection closed");
 		return;
 	}
 	if (r == 0)
 		return;
 	if (lstate == LINK_UP)
 		deadline = now_ms() + timeout_ms;
-	while (lc.fd >= 0 && (r = conn_frame(&lc, &h, &body, &blen, &why)) == 1) {
+	/* a handler that failed the link ends the batch: the rest is moot */
+	while (lstate != LINK_DEAD &&
+	    (r = conn_frame(&lc, &h, &body, &blen, &why)) == 1)
 		link_dispatch(&h, body, blen);
-		if (lstate == LINK_IDLE)
-			return;
-	}
-	if (r == -1)
-		link_drop(why);
+	if (r == -1 && lstate != LINK_DEAD)
+		link_fail(why);
 }
 
 void
@@ -520,14 +626,16 @@ link_timer(void)
 		return;
 	case LINK_UP:
 		if (now >= deadline) {
-			link_drop("master silent past the timeout");
+			link_fail("master silent past the timeout");
 			return;
 		}
 		if (now >= next_status)
 			link_status();
 		return;
+	case LINK_DEAD:
+		return;		/* link_reap's */
 	default:
 		if (now >= deadline)
-			link_drop("handshake timed out");
+			link_fail("handshake timed out");
 	}
 }

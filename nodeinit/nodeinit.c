@@ -129,12 +129,21 @@ main(int argc, char **argv)
 				log_warn("poll");
 			continue;
 		}
+		/*
+		 * A handler whose send fails only marks the link dead; it
+		 * is closed here, between handlers, where no one holds a
+		 * process record or a pending push it would free.
+		 */
 		if (pfd[0].revents)
 			signal_read();
+		link_reap();
 		if (pfd[1].fd >= 0 && pfd[1].revents)
 			link_poll_event(pfd[1].revents);
+		link_reap();
 		/* slots whose descriptor changed meanwhile are skipped */
 		proc_poll_event(pfd + 2, n);
+		link_reap();
 		link_timer();
+		link_reap();
 	}
 }

@@ -15,6 +15,15 @@
 #define NODE_BACKOFF_MAX	2000	/* ms between reconnects at most */
 #define NODE_AUTH_MS		5000	/* ms to finish the handshake */
 #define NODE_GIVEUP_MS		120000	/* ms without a master before rebooting */
+/*
+ * Bytes the master link may queue before a send fails and the link is
+ * dropped.  Process output stops being read at PROC_LINK_HIGH (proc.c),
+ * checked before every read, so output overshoots that mark by one frame
+ * at most; the rest of this cap is room for what is never held back: exit
+ * and stop reports, acks, status, NEED lists.  Keep it well above
+ * PROC_LINK_HIGH or a slow master turns into a dropped link.
+ */
+#define NODE_LINK_OUTMAX	(8u << 20)
 #define DHCP_BUSYBOX		"/bin/busybox"	/* its udhcpc is the DHCP fallback */
 #define DHCP_SCRIPT		"/run/bproc-udhcpc"	/* udhcpc's event script */
 #define DHCP_LEASE_TAG		"bproc-lease"	/* the script's line nodeinit reads */
@@ -61,6 +70,8 @@ void		link_init(void);
 int		link_poll_setup(int *, short *);
 void		link_poll_event(short);
 void		link_timer(void);
+/* closes a link a handler marked dead; only the main loop calls it */
+void		link_reap(void);
 int		link_send_msg(struct wire_msg *);
 size_t		link_pending(void);
 void		link_setup_done(void);
@@ -70,6 +81,19 @@ struct pollfd;
 void		proc_exec(const struct wire_hdr *, struct wire_attr *,
 		    const unsigned char *, size_t);
 int		proc_hosts(pid_t);
+
+/* track.c: the tree of processes the remote ones create */
+int		track_child(int);
+int		track_attach(pid_t, pid_t);
+int		track_event(pid_t, int);
+void		track_fork_result(const struct wire_hdr *, struct wire_attr *);
+void		track_stopsig(pid_t, int);
+int		track_signal(pid_t, int);
+pid_t		track_top_of(pid_t);
+pid_t		track_session_member(pid_t);
+int		track_count(void);
+void		track_kill_all(void);
+int		proc_catches(pid_t, int);
 
 /* cache.c */
 #define CACHE_DIR	"/var/lib/bproc/cache"	/* on the root fs: links need one fs */
@@ -81,11 +105,16 @@ void		cache_set_budget(uint64_t, unsigned int);
 void		cache_tick(void);
 struct blob	*cache_find(const char *);
 struct blob	*cache_add(const char *, uint64_t);
-void		cache_linked(const char *, struct blob *);
+void		cache_linked(const char *, struct blob *, uid_t, int);
+int		cache_owner(const char *, uid_t *);
+struct stat;
+struct blob	*cache_serves(const char *, const struct stat *, const unsigned char *);
 void		cache_mark_applet(const char *);
 int		cache_is_linked(const char *);
 int		cache_hold_new(pid_t);
 int		cache_hold(pid_t, struct blob *);
+int		cache_hold_alias(pid_t, const char *, struct blob *);
+const char	*cache_alias(pid_t, const char *);
 void		cache_unhold(pid_t);
 void		cache_prune(pid_t);
 int		cache_room(pid_t, uint64_t, uint64_t, char *, size_t);

@@ -90,6 +90,10 @@ struct proc {
 	char		*cmd;
 	struct ctlconn	*ghost;		/* NULL once the ghost is gone */
 	struct proc	*next;
+	/* tree.c: processes forked on the node */
+	pid_t		 ppid;		/* the parent's ghost; 0 for the first */
+	int		 child;		/* forked on the node, not started by a tool */
+	int		 forked;	/* the node reported its clone */
 };
 
 struct node {
@@ -112,6 +116,7 @@ struct node {
 	int		 stage;
 	uint64_t	 cache_bytes;
 	uint64_t	 push_bytes;
+	uint64_t	 last_status;	/* ev_now() of the last STATUS, 0 never */
 };
 
 extern struct master_conf	 conf;
@@ -123,6 +128,9 @@ extern unsigned char		 cluster_key[AUTH_KEY_LEN];
 int	conf_load(const char *, struct master_conf *);
 int	mac_parse(const char *, unsigned char *);
 void	mac_format(const unsigned char *, char *, size_t);
+
+/* notify.c: readiness and stopping for systemd (sd_notify's datagram) */
+void	notify_send(const char *);
 
 /* dnsmasq.c */
 void	dnsmasq_update(void);
@@ -142,6 +150,7 @@ int	node_power(struct node *, int, uid_t, const char **);
 void	node_shutdown(void);
 int	node_send(struct node *, struct wire_msg *);
 size_t	node_queued(int);
+uint32_t node_rtt_us(const struct node *);
 
 /* proc.c */
 struct proc *proc_find(pid_t);
@@ -156,6 +165,18 @@ void	proc_node_down(struct node *);
 void	proc_list(struct ctlconn *, uint32_t);
 int	proc_count(void);
 int	proc_signal_remote(struct proc *, int);
+
+/* tree.c */
+int	tree_from_node(struct node *, const struct wire_hdr *,
+	    struct wire_attr *, const unsigned char *, size_t);
+void	tree_from_ghost(struct proc *, struct wire_attr *);
+void	tree_proc_gone(struct proc *);
+pid_t	tree_ppid(const struct proc *);
+struct proc *proc_add(pid_t, int, uid_t, const char *);
+
+/* verify.c */
+int	verify_manifest(struct wire_msg *, const struct ucred *, const gid_t *,
+	    int, const unsigned char *, size_t, char *, size_t);
 
 /* trace.c */
 int	trace_init(void);
@@ -174,6 +195,8 @@ void	ctl_shutdown(void);
 int	ctl_send_msg(struct ctlconn *, struct wire_msg *);
 void	ctl_set_proc(struct ctlconn *, struct proc *);
 struct proc *ctl_get_proc(struct ctlconn *);
+struct ctlconn *ctl_adopt(int, const struct ucred *, struct proc *);
+int	ctl_send_fd(struct ctlconn *, struct wire_msg *, int);
 int	ctl_peer_groups(struct ctlconn *, gid_t *, int);
 void	ctl_resume(int);
 

@@ -78,6 +78,7 @@ static int		 ctl_listening;
 static struct ev_timer	 ctl_backoff;
 static struct ev_timer	 notify_timer;
 static uint32_t		 generation;
+static uint64_t		 ctl_started;	/* ev_now() when it began to listen */
 
 static void	ctl_idle(void *);
 static void	ctl_frames(struct ctlconn *);
@@ -418,6 +419,20 @@ ctl_flush(struct ctlconn *cc)
 	return 0;
 }
 
+/* The link's health, for the metrics: round trip and heartbeat age. */
+static void
+ctl_put_link(struct wire_msg *m, const struct node *n, uint64_t now)
+{
+	uint32_t	rtt;
+
+	if (n->state == NODE_DOWN)
+		return;
+	if ((rtt = node_rtt_us(n)) != 0)
+		wire_put_u32(m, A_RTT, rtt);
+	if (n->last_status)
+		wire_put_u64(m, A_STATUS_AGE, now - n->last_status);
+}
+
 static void
 ctl_put_node(struct wire_msg *m, const struct node *n, uint64_t now)
 {
@@ -445,6 +460,7 @@ ctl_put_node(struct wire_msg *m, const struct node *n, uint64_t now)
 	}
 	wire_put_u64(m, A_CACHE_BYTES, n->cache_bytes);
 	wire_put_u64(m, A_PUSH_BYTES, n->push_bytes);
+	ctl_put_link(m, n, now);
 }
 
 static int
@@ -465,6 +481,44 @@ ctl_nodes(struct ctlconn *cc, const struct wire_hdr *h)
 	wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_END, WIRE_F_REPLY, h->seq);
 	wire_put_u32(&m, A_COUNT, (uint32_t)numnodes);
 	wire_put_u32(&m, A_ERRNO, 0);
+	return ctl_send(cc, &m);
+}
+
+/*
+ * CTL_MASTER: the daemon's own costs and sizes, for the metrics: CPU time
+ * (getrusage), resident memory (/proc/self/statm), uptime, tables.
+ */
+static int
+ctl_master(struct ctlconn *cc, const struct wire_hdr *h)
+{
+	unsigned char	 buf[256];
+	struct wire_msg	 m;
+	struct rusage	 ru;
+	unsigned long	 size, resident = 0;
+	FILE		*f;
+
+	memset(&ru, 0, sizeof(ru));
+	getrusage(RUSAGE_SELF, &ru);
+	if ((f = fopen("/proc/self/statm", "re")) != NULL) {
+		if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_MASTER_INFO, WIRE_F_REPLY,
+	    h->seq);
+	wire_put_u32(&m, A_PID, (uint32_t)getpid());
+	wire_put_u64(&m, A_UPTIME, (ev_now() - ctl_started) / 1000);
+	wire_put_u64(&m, A_CPU_USER, (uint64_t)ru.ru_utime.tv_sec * 1000000 +
+	    (uint64_t)ru.ru_utime.tv_usec);
+	wire_put_u64(&m, A_CPU_SYS, (uint64_t)ru.ru_stime.tv_sec * 1000000 +
+	    (uint64_t)ru.ru_stime.tv_usec);
+	wire_put_u64(&m, A_RSS, (uint64_t)resident *
+	    (uint64_t)sysconf(_SC_PAGESIZE));
+	wire_put_u32(&m, A_NUMNODES, (uint32_t)numnodes);
+	wire_put_u32(&m, A_NPROCS, (uint32_t)proc_count());
+	wire_put_u32(&m, A_COUNT, (uint32_t)nctls);
+	wire_put_u32(&m, A_HEARTBEAT, conf.heartbeat_ms);
+	wire_put_u32(&m, A_TIMEOUT, conf.timeout_ms);
 	return ctl_send(cc, &m);
 }
 
@@ -621,6 +675,9 @@ ctl_dispatch(struct ctlconn *cc, struct wire_hdr *h, const unsigned char *body,
 	/* a ghost speaks only of its own process */
 	if (cc->proc != NULL) {
 		switch (h->type) {
+		case MSG_FORK_RESULT:
+			tree_from_ghost(cc->proc, tb);
+			return 0;
 		case MSG_IO:
 		case MSG_IO_ACK:
 		case MSG_SIGNAL:
@@ -652,6 +709,8 @@ ctl_dispatch(struct ctlconn *cc, struct wire_hdr *h, const unsigned char *body,
 		return 0;
 	case MSG_CTL_NODES:
 		return ctl_nodes(cc, h);
+	case MSG_CTL_MASTER:
+		return ctl_master(cc, h);
 	case MSG_CTL_SET:
 		return ctl_set(cc, h, tb);
 	case MSG_CTL_WATCH:
@@ -748,6 +807,108 @@ ctl_resume(int num)
 		if (!cc->dead)
 			ctl_interest(cc);
 	}
+}
+
+/*
+ * A ghost's connection that the master made itself: the socketpair of a
+ * ghost forked for a process forked on a node (tree.c), already p's.  It
+ * counts against its uid like any ghost; it is checked and traced as
+ * MSG_GHOST's are (the kernel gave us its credentials with its hello).
+ */
+struct ctlconn *
+ctl_adopt(int fd, const struct ucred *cred, struct proc *p)
+{
+	struct ctlconn	*cc;
+	const char	*why = NULL;
+	char		 peer[64];
+	int		 pidfd;
+
+	if (ctl_admit(cred->uid) != NULL)
+		return NULL;
+	if ((cc = calloc(1, sizeof(*cc))) == NULL ||
+	    (cc->user = ctl_user_get(cred->uid, 1)) == NULL) {
+		free(cc);
+		return NULL;
+	}
+	cc->cred = *cred;
+	cc->pidfd = -1;
+	cc->kind = CTL_GHOST;
+	snprintf(peer, sizeof(peer), "uid %u pid %d", (unsigned)cred->uid,
+	    (int)cred->pid);
+	conn_init(&cc->c, fd, peer, WIRE_MAX_FRAME, MASTER_CTL_OUTMAX);
+	if (ev_add(fd, EPOLLIN, ctl_event, cc) == -1) {
+		conn_free(&cc->c);
+		ctl_user_put(cc->user);
+		free(cc);
+		return NULL;
+	}
+	cc->user->n[CTL_GHOST]++;
+	cc->user->fds++;
+	cc->next = ctls;
+	ctls = cc;
+	nctls++;
+	nctl_fds++;
+	cc->proc = p;
+	cc->pushed = 1;
+	p->ghost = cc;
+	p->pidfd = -1;
+	if ((pidfd = trace_check_ghost(cred->pid, cred->uid, fd, &why)) != -1) {
+		cc->pidfd = pidfd;
+		cc->user->fds++;
+		nctl_fds++;
+		trace_ghost(p, pidfd);
+	} else if (why != NULL)
+		log_warnx_rl("control: child ghost %d: %s; untraced",
+		    (int)cred->pid, why);
+	return cc;
+}
+
+/*
+ * Send a frame with a descriptor attached (SCM_RIGHTS).  The descriptor
+ * rides on the frame's first byte, so it goes only when nothing is queued
+ * before it: 0 sent (the caller closes its copy), 1 not now (try again
+ * later), -1 the connection failed.
+ */
+int
+ctl_send_fd(struct ctlconn *cc, struct wire_msg *m, int fd)
+{
+	union {
+		struct cmsghdr	h;
+		char		b[CMSG_SPACE(sizeof(int))];
+	}		 cm;
+	size_t		 len = wire_msg_finish(m);
+	struct iovec	 iov = { m->buf, len };
+	struct msghdr	 mh;
+	struct cmsghdr	*c;
+	ssize_t		 n;
+
+	if (cc->dead || len == 0)
+		return -1;
+	if (conn_pending(&cc->c) && conn_flush(&cc->c) == -1)
+		return -1;
+	if (conn_pending(&cc->c))
+		return 1;
+	memset(&mh, 0, sizeof(mh));
+	memset(&cm, 0, sizeof(cm));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = sizeof(cm.b);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	n = sendmsg(cc->c.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 1 : -1;
+	/* the rest of the frame queues as any other output */
+	if ((size_t)n < len) {
+		if (conn_send(&cc->c, m->buf + n, len - (size_t)n) == -1)
+			return -1;
+		ctl_interest(cc);
+	}
+	return 0;
 }
 
 static void
@@ -891,6 +1052,7 @@ ctl_listen(void)
 		return -1;
 	}
 	ctl_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ctl_started = ev_now();
 	if (ev_after(ctl_reap) == -1 ||
 	    ev_add(ctl_fd, EPOLLIN, ctl_accept, NULL) == -1)
 		return -1;

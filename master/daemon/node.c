@@ -9,6 +9,19 @@
  * manifest, the node answers NEED with the hashes it lacks, and we stream
  * those as BLOB frames under PID 0, through the same exchange bpsh uses.
  * The node is up once they are linked in.
+ *
+ * A failed send, a bad frame or a lost connection only marks a link dead
+ * (link_fail): the caller may be walking the process table or a tool's
+ * request.  The link is closed once the handler that failed it returns:
+ * at the end of its own event, or by its timer, which link_fail arms to
+ * fire at once, after the current batch of events.
+ *
+ * Anyone who can reach the node port can open links that never
+ * authenticate.  They get NODE_AUTH_MS to finish the handshake, at most
+ * NODE_PREAUTH_PER_ADDR of them per source address, and NODE_PREAUTH_MAX
+ * in all; at that cap the oldest link of the busiest source makes room,
+ * so one source (a user's job on a node) cannot keep other nodes out.
+ * What the port says about such peers is rate-limited (port_log).
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -16,6 +29,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +46,25 @@
 #define PUSH_GPID	0	/* the PID setup's NEED, BLOB and result carry */
 #define PUSH_HT		8192	/* buckets of the push list's path index */
 #define PUSH_RESCAN_MS	1000	/* the push list is rescanned at most this often */
+#define NODE_PREAUTH_MAX	1024	/* unauthenticated links at once, all sources */
+#define NODE_PREAUTH_PER_ADDR	4	/* ... from one source address */
+#define PREAUTH_HT		4096	/* > NODE_PREAUTH_MAX + links awaiting close */
+#define NODE_PREAUTH_MIN_MS	500	/* younger ones are never evicted to make room */
+#define NODE_AUTH_MS		2000	/* to authenticate and say HELLO (a LAN needs ms) */
+#define NODE_ACCEPT_BATCH	256	/* connections taken per wakeup of the listener */
+#define NODE_LISTEN_BACKLOG	4096	/* the kernel caps it at net.core.somaxconn */
+#define NODE_ACCEPT_PAUSE_MS	100	/* the listener rests this long when out of fds */
+#define NODE_LOG_BURST		10	/* port_log lines per window ... */
+#define NODE_LOG_WINDOW_MS	10000	/* ... the rest are counted */
 
 struct nodelink {
 	struct conn	 c;
 	int		 authed;
 	int		 hello;
-	int		 dead;		/* send failed: closed on the next event */
+	int		 dead;		/* failed: closed once its handler returns */
+	char		 why[160];	/* what failed it */
+	struct in_addr	 from;		/* the peer's address */
+	uint64_t	 born;		/* ev_now() at accept */
 	unsigned char	 nm[AUTH_NONCE_LEN];
 	struct node	*node;
 	struct ev_timer	 timer;
@@ -50,6 +77,7 @@ struct nodelink {
 	int		 sp_fd;		/* the file being sent, or -1 */
 	uint32_t	 sp_unacked;
 	struct nodelink	*next;
+	struct nodelink	*pnext;		/* in the preauth list until HELLO */
 };
 
 /* One file of the "push" list as the master hashed it. */
@@ -67,6 +95,7 @@ struct spfile {
 struct node		*nodes;
 int			 numnodes;
 static struct nodelink	*links;
+static struct nodelink	*preauth;	/* links that have not said HELLO */
 static struct spfile	*spf, *spf_old;
 static size_t		 nspf, nspf_old;
 static uint64_t		 push_list_bytes;
@@ -74,9 +103,71 @@ static size_t		 spf_ht[PUSH_HT];	/* index + 1 of a chain's first */
 static size_t		 spf_chain[MASTER_PUSH_MAX];	/* index + 1 of the next */
 static int		 npreauth;
 static int		 listen_fd = -1;
+static struct ev_timer	 listen_timer;
+
+/* port_log's kinds of line, each rate-limited on its own */
+enum port_log_kind {
+	PORT_REFUSED,		/* connections turned away at accept */
+	PORT_CLOSED,		/* unauthenticated links closed */
+	PORT_NKINDS
+};
+static const char *const port_log_what[PORT_NKINDS] = {
+	"refused connections", "closed unauthenticated links"
+};
+static struct {
+	struct ev_timer	 timer;
+	unsigned int	 logged, suppressed;
+	uint64_t	 window;
+}			 port_logs[PORT_NKINDS];
 
 static void	link_close(struct nodelink *, const char *);
+static void	link_fail(struct nodelink *, const char *);
 static void	link_event(int, uint32_t, void *);
+static void	link_tick(void *);
+
+static void
+port_log_flush(void *arg)
+{
+	enum port_log_kind	k = (enum port_log_kind)(uintptr_t)arg;
+
+	if (port_logs[k].suppressed > 0)
+		log_warnx("node port: %u more lines about %s suppressed in %d s",
+		    port_logs[k].suppressed, port_log_what[k],
+		    NODE_LOG_WINDOW_MS / 1000);
+	port_logs[k].suppressed = port_logs[k].logged = 0;
+	port_logs[k].window = ev_now();
+}
+
+/*
+ * Log a line about an unauthenticated peer, NODE_LOG_BURST of a kind per
+ * window at most: anyone who reaches the port can cause them, and must
+ * not fill the disk.  What is left out is counted and said at the
+ * window's end.  (Local on purpose; common/log.c's rate limiting may take
+ * it over.)
+ */
+static void __attribute__((format(printf, 2, 3)))
+port_log(enum port_log_kind k, const char *fmt, ...)
+{
+	char	 buf[256];
+	va_list	 ap;
+	void	*arg = (void *)(uintptr_t)k;
+
+	if (ev_now() - port_logs[k].window >= NODE_LOG_WINDOW_MS) {
+		ev_timer_del(&port_logs[k].timer);
+		port_log_flush(arg);
+	}
+	if (port_logs[k].logged >= NODE_LOG_BURST) {
+		if (port_logs[k].suppressed++ == 0)
+			ev_timer_set(&port_logs[k].timer, port_logs[k].window +
+			    NODE_LOG_WINDOW_MS - ev_now(), port_log_flush, arg);
+		return;
+	}
+	port_logs[k].logged++;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_warnx("%s", buf);
+}
 
 /* Which edges a node may take; anything to down is always allowed. */
 static int
@@ -269,9 +360,23 @@ node_by_mac(const unsigned char *mac)
 }
 
 /*
- * Queue and try to send.  On failure the link is shut down and closed on
- * its next event, not here: callers may be walking the process table.
+ * The one rule for a link that fails, whoever notices: mark it dead and
+ * shut it down, but free nothing; callers may be walking the process
+ * table.  The link's timer, due at once, closes it after the current
+ * batch of events (link_tick), if its own event does not first.
  */
+static void
+link_fail(struct nodelink *l, const char *why)
+{
+	if (l->dead)
+		return;
+	l->dead = 1;
+	snprintf(l->why, sizeof(l->why), "%s", why);
+	shutdown(l->c.fd, SHUT_RDWR);
+	ev_timer_set(&l->timer, 0, link_tick, l);
+}
+
+/* Queue and try to send; -1 when the link is (now) dead. */
 static int
 link_send(struct nodelink *l, struct wire_msg *m)
 {
@@ -279,12 +384,13 @@ link_send(struct nodelink *l, struct wire_msg *m)
 
 	if (l->dead)
 		return -1;
-	if (len == 0 || conn_send(&l->c, m->buf, len) == -1 ||
-	    conn_flush(&l->c) == -1) {
-		log_warnx("link %s: %s", l->c.peer, len == 0 ?
-		    "message too large" : "send failed or queue full");
-		l->dead = 1;
-		shutdown(l->c.fd, SHUT_RDWR);
+	if (len == 0) {
+		link_fail(l, "message too large");
+		return -1;
+	}
+	if (conn_send(&l->c, m->buf, len) == -1 || conn_flush(&l->c) == -1) {
+		link_fail(l, errno == ENOBUFS ? "output queue full" :
+		    strerror(errno));
 		return -1;
 	}
 	if (conn_pending(&l->c))
@@ -596,7 +702,7 @@ push_from_node(struct nodelink *l, const struct wire_hdr *h,
 			if (l->sp_nneed >= MASTER_PUSH_MAX ||
 			    (nn = reallocarray(l->sp_need, l->sp_nneed + 1,
 			    sizeof(*nn))) == NULL) {
-				link_close(l, "setup push: too many NEEDs");
+				link_fail(l, "setup push: too many NEEDs");
 				return -1;
 			}
 			l->sp_need = nn;
@@ -623,6 +729,20 @@ push_from_node(struct nodelink *l, const struct wire_hdr *h,
 }
 
 static void
+preauth_remove(struct nodelink *l)
+{
+	struct nodelink	**pp;
+
+	for (pp = &preauth; *pp != NULL; pp = &(*pp)->pnext)
+		if (*pp == l) {
+			*pp = l->pnext;
+			npreauth--;
+			break;
+		}
+	l->pnext = NULL;
+}
+
+static void
 link_close(struct nodelink *l, const char *why)
 {
 	struct nodelink	**pp;
@@ -636,9 +756,9 @@ link_close(struct nodelink *l, const char *why)
 		ctl_resume(n->num);
 		node_transition(n, NODE_DOWN, why);
 	} else
-		log_warnx("link %s: closed: %s", l->c.peer, why);
-	if (!l->authed || !l->hello)
-		npreauth--;
+		port_log(PORT_CLOSED, "link %s: closed: %s", l->c.peer, why);
+	if (!l->hello)
+		preauth_remove(l);
 	for (pp = &links; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == l) {
 			*pp = l->next;
@@ -659,6 +779,10 @@ link_tick(void *arg)
 	struct wire_msg	 m;
 	uint64_t	 now = ev_now(), next;
 
+	if (l->dead) {
+		link_close(l, l->why);
+		return;
+	}
 	if (!l->hello) {
 		link_close(l, "did not authenticate in time");
 		return;
@@ -684,32 +808,87 @@ link_tick(void *arg)
 	ev_timer_set(&l->timer, next > now ? next - now : 1, link_tick, l);
 }
 
-static void
-node_accept(int fd, uint32_t events, void *arg)
+/*
+ * The oldest unauthenticated link of the source that has the most, counted
+ * in one pass through a small hash of addresses; only at the global cap.
+ */
+static struct nodelink *
+preauth_busiest(void)
 {
-	struct sockaddr_in	 sin;
-	socklen_t		 slen = sizeof(sin);
+	static struct {
+		in_addr_t	 addr;
+		int		 n;
+		struct nodelink	*oldest;
+	}			 ht[PREAUTH_HT];
+	struct nodelink		*l, *best = NULL;
+	unsigned int		 h;
+	int			 most = 0;
+
+	memset(ht, 0, sizeof(ht));
+	for (l = preauth; l != NULL; l = l->pnext) {
+		if (l->dead)
+			continue;
+		h = (ntohl(l->from.s_addr) * 2654435761u) % PREAUTH_HT;
+		while (ht[h].n > 0 && ht[h].addr != l->from.s_addr)
+			h = (h + 1) % PREAUTH_HT;
+		ht[h].addr = l->from.s_addr;
+		ht[h].n++;
+		ht[h].oldest = l;	/* the list is newest first */
+		/* ties go to the source whose oldest link is oldest */
+		if (ht[h].n >= most) {
+			most = ht[h].n;
+			best = ht[h].oldest;
+		}
+	}
+	return best;
+}
+
+/*
+ * Room for one more unauthenticated link from addr: 0, or -1 to refuse it
+ * (*why says why).  At the global cap the oldest link of the busiest
+ * source goes, unless even that one is too young to have had its chance.
+ */
+static int
+preauth_admit(struct in_addr addr, char *why, size_t whylen)
+{
+	struct nodelink	*l, *victim;
+	int		 mine = 0;
+
+	for (l = preauth; l != NULL; l = l->pnext)
+		if (!l->dead && l->from.s_addr == addr.s_addr)
+			mine++;
+	if (mine >= NODE_PREAUTH_PER_ADDR) {
+		snprintf(why, whylen, "%d unauthenticated links from %s already",
+		    mine, inet_ntoa(addr));
+		return -1;
+	}
+	if (npreauth < NODE_PREAUTH_MAX)
+		return 0;
+	victim = preauth_busiest();
+	if (victim == NULL || ev_now() - victim->born < NODE_PREAUTH_MIN_MS) {
+		snprintf(why, whylen, "%d unauthenticated links", npreauth);
+		return -1;
+	}
+	link_close(victim, "evicted to make room for another source");
+	return 0;
+}
+
+static void
+node_admit(int s, const struct sockaddr_in *sin)
+{
 	struct nodelink		*l;
 	struct wire_msg		 m;
 	unsigned char		 buf[128];
-	char			 peer[64];
-	int			 s, one = 1;
+	struct linger		 rst = { 1, 0 };
+	char			 peer[64], why[96];
+	int			 one = 1;
 
-	(void)events;
-	(void)arg;
-	s = accept4(fd, (struct sockaddr *)&sin, &slen,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (s == -1) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_warn("accept");
-		return;
-	}
-	snprintf(peer, sizeof(peer), "%s:%u", inet_ntoa(sin.sin_addr),
-	    ntohs(sin.sin_port));
-	/* unauthenticated peers get a bounded share of the master */
-	if (npreauth >= MASTER_PREAUTH_MAX) {
-		log_warnx("link %s: refused: too many unauthenticated links",
-		    peer);
+	snprintf(peer, sizeof(peer), "%s:%u", inet_ntoa(sin->sin_addr),
+	    ntohs(sin->sin_port));
+	if (preauth_admit(sin->sin_addr, why, sizeof(why)) == -1) {
+		port_log(PORT_REFUSED, "link %s: refused: %s", peer, why);
+		/* a reset, not a FIN: no TIME_WAIT left here per refusal */
+		setsockopt(s, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
 		close(s);
 		return;
 	}
@@ -727,16 +906,66 @@ node_accept(int fd, uint32_t events, void *arg)
 		return;
 	}
 	npreauth++;
+	l->from = sin->sin_addr;
+	l->born = ev_now();
 	l->sp_fd = -1;
 	l->last_rx = ev_now();
 	l->next = links;
 	links = l;
-	ev_timer_set(&l->timer, MASTER_AUTH_MS, link_tick, l);
+	l->pnext = preauth;
+	preauth = l;
+	ev_timer_set(&l->timer, NODE_AUTH_MS, link_tick, l);
 	auth_nonce(l->nm);
 	wire_msg_init(&m, buf, sizeof(buf), MSG_AUTH_CHALLENGE, 0, 0);
 	wire_put_u32(&m, A_VERSION, BPROC_VERSION);
 	wire_put(&m, A_NONCE, l->nm, AUTH_NONCE_LEN);
 	link_send(l, &m);
+}
+
+static void
+node_listen_resume(void *arg)
+{
+	(void)arg;
+	ev_mod(listen_fd, EPOLLIN);
+}
+
+static void
+node_accept(int fd, uint32_t events, void *arg)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 slen;
+	int			 i, s;
+
+	(void)events;
+	(void)arg;
+	/*
+	 * Drain the backlog in big batches: while it is full the kernel drops
+	 * every SYN, a booting node's too, which then waits a whole
+	 * retransmission timeout (1 s).  The deep backlog (NODE_LISTEN_BACKLOG)
+	 * is for the same reason: a flood's pending connections fit in it.
+	 */
+	for (i = 0; i < NODE_ACCEPT_BATCH; i++) {
+		slen = sizeof(sin);
+		s = accept4(fd, (struct sockaddr *)&sin, &slen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (s >= 0) {
+			node_admit(s, &sin);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+			return;
+		/*
+		 * Out of descriptors or memory: the connection stays in the
+		 * backlog and the listener would wake us at once, forever.
+		 * Rest it a moment instead of spinning.
+		 */
+		port_log(PORT_REFUSED, "node port: accept: %s; pausing %d ms",
+		    strerror(errno), NODE_ACCEPT_PAUSE_MS);
+		ev_mod(listen_fd, 0);
+		ev_timer_set(&listen_timer, NODE_ACCEPT_PAUSE_MS,
+		    node_listen_resume, NULL);
+		return;
+	}
 }
 
 static int
@@ -748,7 +977,7 @@ link_auth(struct nodelink *l, struct wire_attr *tb)
 
 	if (auth_proof_check(tb[A_PROOF].data, cluster_key, AUTH_ROLE_NODE,
 	    l->nm, nn) == -1) {
-		link_close(l, "authentication failed (wrong cluster key or "
+		link_fail(l, "authentication failed (wrong cluster key or "
 		    "replayed handshake)");
 		return -1;
 	}
@@ -780,7 +1009,7 @@ link_hello(struct nodelink *l, struct wire_attr *tb)
 
 		snprintf(why, sizeof(why), "unknown MAC %s and discovery is "
 		    "off", macs);
-		link_close(l, why);
+		link_fail(l, why);
 		return -1;
 	}
 	if (n->link != NULL) {
@@ -788,7 +1017,7 @@ link_hello(struct nodelink *l, struct wire_attr *tb)
 		link_close(n->link, "replaced by a new connection");
 	}
 	l->hello = 1;
-	npreauth--;
+	preauth_remove(l);
 	l->node = n;
 	n->link = l;
 	l->c.maxframe = WIRE_MAX_FRAME;
@@ -846,6 +1075,7 @@ link_status(struct nodelink *l, struct wire_attr *tb)
 		n->stage = wire_get_u8(&tb[A_STAGE]);
 	if (n->stage == STAGE_UP && stage != STAGE_UP && n->state == NODE_BOOT)
 		node_transition(n, NODE_UP, "setup done");
+	n->last_status = ev_now();
 	ctl_notify();
 }
 
@@ -861,7 +1091,7 @@ link_dispatch(struct nodelink *l, struct wire_hdr *h, const unsigned char *body,
 	if (proto_parse(h, body, blen, tb, &why) == -1) {
 		snprintf(msg, sizeof(msg), "bad %s frame: %s", msg_name(h->type),
 		    why);
-		link_close(l, msg);
+		link_fail(l, msg);
 		return -1;
 	}
 	/* each phase accepts exactly its own messages */
@@ -879,6 +1109,10 @@ link_dispatch(struct nodelink *l, struct wire_hdr *h, const unsigned char *body,
 	case MSG_STATUS:
 		link_status(l, tb);
 		return 0;
+	case MSG_FORK:
+	case MSG_FORKED:
+	case MSG_EXECED:
+		return tree_from_node(l->node, h, tb, body, blen);
 	case MSG_EXEC_RESULT:
 		if (wire_get_u32(&tb[A_PID]) == PUSH_GPID)
 			return push_from_node(l, h, tb, body, blen);
@@ -897,43 +1131,36 @@ link_dispatch(struct nodelink *l, struct wire_hdr *h, const unsigned char *body,
 	}
 unexpected:
 	snprintf(msg, sizeof(msg), "unexpected %s frame", msg_name(h->type));
-	link_close(l, msg);
+	link_fail(l, msg);
 	return -1;
 }
 
+/* Flush, read and dispatch; whatever goes wrong only fails the link. */
 static void
-link_event(int fd, uint32_t events, void *arg)
+link_input(struct nodelink *l, uint32_t events)
 {
-	struct nodelink		*l = arg;
 	struct wire_hdr		 h;
 	const unsigned char	*body;
 	const char		*why;
 	size_t			 blen;
 	int			 r;
 
-	(void)fd;
-	if (l->dead) {
-		link_close(l, "send failed");
-		return;
-	}
 	if (events & EPOLLOUT) {
 		if (conn_flush(&l->c) == -1) {
-			link_close(l, strerror(errno));
+			link_fail(l, strerror(errno));
 			return;
 		}
 		if (conn_pending(&l->c) == 0)
 			ev_mod(l->c.fd, EPOLLIN);
 		if (l->node != NULL && conn_pending(&l->c) <= MASTER_LINK_LOW)
 			ctl_resume(l->node->num);
-		if (l->dead) {
-			link_close(l, "send failed");
+		if (l->dead)
 			return;
-		}
 	}
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
 	if ((r = conn_read(&l->c)) == -1) {
-		link_close(l, errno ? strerror(errno) : "connection closed");
+		link_fail(l, errno ? strerror(errno) : "connection closed");
 		return;
 	}
 	if (r == 0)
@@ -941,16 +1168,23 @@ link_event(int fd, uint32_t events, void *arg)
 	l->last_rx = ev_now();
 	if (l->node != NULL)
 		l->node->last_seen = l->last_rx;
-	while ((r = conn_frame(&l->c, &h, &body, &blen, &why)) == 1) {
-		if (link_dispatch(l, &h, body, blen) == -1)
-			return;
-		if (l->dead) {
-			link_close(l, "send failed");
-			return;
-		}
-	}
-	if (r == -1)
-		link_close(l, why);
+	while (!l->dead && (r = conn_frame(&l->c, &h, &body, &blen, &why)) == 1)
+		link_dispatch(l, &h, body, blen);
+	if (r == -1 && !l->dead)
+		link_fail(l, why);
+}
+
+static void
+link_event(int fd, uint32_t events, void *arg)
+{
+	struct nodelink	*l = arg;
+
+	(void)fd;
+	if (!l->dead)
+		link_input(l, events);
+	/* the handler is done with it: nothing holds the link now */
+	if (l->dead)
+		link_close(l, l->why);
 }
 
 int
@@ -972,7 +1206,7 @@ node_listen(void)
 		return -1;
 	setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(listen_fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(listen_fd, 128) == -1) {
+	    listen(listen_fd, NODE_LISTEN_BACKLOG) == -1) {
 		log_warn("listen %s:%d", conf.listen_addr, conf.listen_port);
 		return -1;
 	}
@@ -1069,4 +1303,21 @@ node_shutdown(void)
 		link_close(links, "master shutting down");
 	if (listen_fd != -1)
 		close(listen_fd);
+}
+
+/*
+ * The link's round trip as the kernel measures it (TCP's smoothed RTT, in
+ * microseconds), for bpstat and the metrics: no probe of our own, so it
+ * costs the node nothing.  0 when there is no link or no measure yet.
+ */
+uint32_t
+node_rtt_us(const struct node *n)
+{
+	struct tcp_info	ti;
+	socklen_t	len = sizeof(ti);
+
+	if (n->link == NULL || !n->link->hello ||
+	    getsockopt(n->link->c.fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+		return 0;
+	return ti.tcpi_rtt;
 }

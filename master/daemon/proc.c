@@ -65,6 +65,7 @@ proc_free(struct proc *p)
 			break;
 		}
 	trace_release(p);
+	tree_proc_gone(p);
 	if (p->ghost != NULL)
 		ctl_set_proc(p->ghost, NULL);
 	free(p->cmd);
@@ -131,14 +132,14 @@ proc_fail(struct ctlconn *cc, pid_t pid, int e, const char *msg)
 	ctl_send_msg(cc, &m);
 }
 
-/* Attributes a tool may pass through to the node as they are. */
+/* Attributes a tool may pass through to the node as they are (A_MFILE: verify.c). */
 static int
 proc_passthrough(uint16_t type)
 {
 	switch (type) {
 	case A_PATH: case A_ARG: case A_ENV: case A_CWD: case A_FLAGS:
 	case A_RANK: case A_FILE_IN: case A_FILE_OUT: case A_FILE_ERR:
-	case A_MFILE: case A_ROWS: case A_COLS:
+	case A_ROWS: case A_COLS:
 		return 1;
 	}
 	return 0;
@@ -156,9 +157,10 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 	struct proc		*p;
 	gid_t			 groups[4096];
 	unsigned char		 gbuf[4 * 4096];
+	char			 why[1024];
 	uint32_t		 num;
 	int			 ng, i;
-	size_t			 cmdlen = 0;
+	size_t			 cmdlen = 0, off;
 
 	if (!tb[A_NODE].data) {
 		proc_fail(cc, cred->pid, EINVAL, "no node given");
@@ -217,9 +219,22 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 	while (wire_iter_next(&it, &a) == 1) {
 		if (!proc_passthrough(a.type))
 			continue;
+		/* switching the process tree off is a debugging aid for root */
+		if (a.type == A_FLAGS && cred->uid != 0 && proto_attr_ok(&a) &&
+		    a.len == 4) {
+			wire_put_u32(&m, A_FLAGS,
+			    wire_get_u32(&a) & ~(uint32_t)EXEC_F_NOTRACK);
+			continue;
+		}
 		wire_put(&m, a.type, a.data, a.len);
 		if (a.type == A_ARG)
 			cmdlen += a.len;
+	}
+	/* the manifest as the front end backs it, or no EXEC at all */
+	if (verify_manifest(&m, cred, groups, ng, body, blen, why,
+	    sizeof(why)) == -1) {
+		proc_fail(cc, cred->pid, errno ? errno : EBADMSG, why);
+		return;
 	}
 	if (wire_msg_finish(&m) == 0) {
 		proc_fail(cc, cred->pid, E2BIG, "argument list too long");
@@ -231,15 +246,24 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 		proc_fail(cc, cred->pid, ENOMEM, "out of memory");
 		return;
 	}
-	/* the command line as bpstat -p shows it */
-	p->cmd[0] = '\0';
+	/*
+	 * The command line as bpstat -p shows it, in one pass: each A_ARG's
+	 * len counts its NUL, which makes room for the space before the next.
+	 */
+	off = 0;
 	wire_iter_init(&it, body, blen);
 	while (wire_iter_next(&it, &a) == 1)
 		if (a.type == A_ARG) {
-			if (p->cmd[0])
-				strcat(p->cmd, " ");
-			strncat(p->cmd, wire_get_str(&a), a.len);
+			size_t	l = strnlen(wire_get_str(&a), a.len);
+
+			if (off > 0 && off < cmdlen)
+				p->cmd[off++] = ' ';
+			if (l > cmdlen - off)
+				l = cmdlen - off;
+			memcpy(p->cmd + off, wire_get_str(&a), l);
+			off += l;
 		}
+	p->cmd[off] = '\0';
 	p->pid = cred->pid;
 	p->rpid = cred->pid;
 	p->node = (int)num;
@@ -486,6 +510,7 @@ proc_list(struct ctlconn *cc, uint32_t seq)
 			wire_put_u32(&m, A_NODE, (uint32_t)p->node);
 			wire_put_u32(&m, A_RPID, (uint32_t)p->rpid);
 			wire_put_u32(&m, A_UID, p->uid);
+			wire_put_u32(&m, A_PPID, (uint32_t)tree_ppid(p));
 			/* long command lines are cut for the listing */
 			if (strlen(p->cmd) > 1000)
 				p->cmd[1000] = '\0';
@@ -504,4 +529,26 @@ int
 proc_count(void)
 {
 	return nprocs;
+}
+
+/* A process record for a ghost made by the master (tree.c). */
+struct proc *
+proc_add(pid_t pid, int node, uid_t uid, const char *cmd)
+{
+	struct proc	*p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->cmd = strdup(cmd)) == NULL) {
+		free(p);
+		return NULL;
+	}
+	p->pid = pid;
+	p->rpid = pid;
+	p->node = node;
+	p->uid = uid;
+	p->pidfd = -1;
+	p->next = *proc_bucket(pid);
+	*proc_bucket(pid) = p;
+	nprocs++;
+	return p;
 }
