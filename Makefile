@@ -79,7 +79,7 @@ $(OUT)/obj/libbproc.map: | $(OUT)/obj
 
 $(OUT)/lib/$(LIB_SONAME): $(OUT)/lib/libbproc.a $(OUT)/obj/libbproc.map
 	$(CC) $(CFLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,-z,defs \
-	    -Wl,--version-script=$(OUT)/obj/libbproc.map -o $@ $(LIB_OBJ)
+	    -Wl,--version-script=$(OUT)/obj/libbproc.map -o $@ $(LIB_OBJ) $(LIB_LIBS)
 
 $(OUT)/lib/libbproc.so: $(OUT)/lib/$(LIB_SONAME)
 	ln -sfn $(LIB_SONAME) $@
@@ -386,13 +386,13 @@ FZ_SRC_elf := tests/fuzz/fuzz_elf.c tests/fuzz/sandbox.c master/cmd/manifest.c \
 FZ_DEP_elf := master/cmd/manifest.h master/lib/bproc.h
 FZ_LIB_elf := $(call fz_wrap,$(FZ_WRAP_FS)) -lelf -lsodium
 # link.c and cache.c are #included by the target
-FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/proc.c \
+FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/proc.c nodeinit/migrate.c \
 	    tests/fuzz/sandbox.c tests/fuzz/fuzz_log.c common/wire.c \
 	    common/proto.c common/conn.c common/auth.c common/path.c common/htab.c
 FZ_DEP_node := nodeinit/link.c nodeinit/cache.c $(wildcard nodeinit/*.h)
 FZ_LIB_node := $(call fz_wrap,$(FZ_WRAP_NODE)) -lsodium
 # ctl.c is #included by the target; node.c and trace.c are stubbed
-FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/tree.c \
+FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/tree.c master/daemon/migrate.c \
 	    master/daemon/event.c \
 	    tests/fuzz/fuzz_log.c common/wire.c common/proto.c common/conn.c \
 	    common/nodeset.c
@@ -506,3 +506,12 @@ $(OUT)/bench/vmadump_bench: bench/vmadump_bench.c $(OUT)/lib/libbproc.a $(RESTOR
 	$(CC) $(CFLAGS) -Imaster/lib -o $@ $< $(OUT)/lib/libbproc.a
 
 all: $(OUT)/bench/vmadump_bench
+
+# --- migration: bproc_rfork/vrfork/move (master/lib/migrate.c) ---
+# It hashes the mapped files for the push manifest with libsodium, which
+# the shared library now needs (programs linking the archive and calling
+# these add -lsodium).
+LIB_OBJ	+= $(OUT)/obj/lib_migrate.o
+LIB_SRC	+= master/lib/migrate.c
+LIB_LIBS += -lsodium
+$(OUT)/lib/libbproc.a: master/lib/migrate.c

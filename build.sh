@@ -167,7 +167,7 @@ cmd_kernel() {
 image_stale() {
 	local f
 	[ -f "$IMAGE" ] || return 0
-	for f in "$NODEINIT" "$KEY" /bin/busybox initramfs/mkinitramfs.sh; do
+	for f in "$NODEINIT" "$KEY" /bin/busybox initramfs/mkinitramfs.sh out/libexec/bprestore; do
 		[ "$f" -nt "$IMAGE" ] && return 0
 	done
 	return 1

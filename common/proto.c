@@ -50,6 +50,8 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_EXECED] = { "EXECED", 8, RQ(A_PID) },
 	[MSG_CTL_MASTER] = { "CTL_MASTER", 0, 0 },
 	[MSG_CTL_MASTER_INFO] = { "CTL_MASTER_INFO", 8, RQ(A_PID) },
+	[MSG_IMAGE] = { "IMAGE", 8, RQ(A_PID) },
+	[MSG_IMAGE_RESULT] = { "IMAGE_RESULT", 16, RQ(A_PID) | RQ(A_ERRNO) },
 };
 
 const struct attr_info attr_table[A_MAX] = {

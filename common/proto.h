@@ -68,6 +68,12 @@ enum msg_type {
 	MSG_CTL_MASTER_INFO,	/* m->t: A_PID, A_UPTIME, A_CPU_USER, A_CPU_SYS,
 				   A_RSS, A_NUMNODES, A_NPROCS, A_COUNT (control
 				   connections), A_HEARTBEAT, A_TIMEOUT */
+	/* migration (docs/design-notes.md, "Migration") */
+	MSG_IMAGE,		/* t->m->n: A_PID, A_DATA repeated, A_EOF: the process
+				   image of an EXEC with EXEC_F_IMAGE, after its
+				   EXEC_RESULT */
+	MSG_IMAGE_RESULT,	/* n->m->t: A_PID, A_ERRNO, A_MSG: the restorer
+				   took the image (0) or refused it */
 	MSG_MAX
 };
 
@@ -156,6 +162,8 @@ enum power_how {
 #define EXEC_F_NOIO		0x02	/* bpsh -N: no I/O forwarding at all */
 #define EXEC_F_TTY		0x04	/* bpsh -T: a pty on the node */
 #define EXEC_F_NOTRACK		0x08	/* debug, root only: no ghosts for its children */
+#define EXEC_F_IMAGE		0x10	/* the process is an image (MSG_IMAGE) that
+					   bprestore turns into the process */
 
 /*
  * A manifest entry (A_MFILE): hash[32], u32 mode, u32 uid, u32 gid,

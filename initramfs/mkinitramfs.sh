@@ -26,6 +26,14 @@ chmod 1777 "$stage/tmp" "$stage/var/tmp"
 chmod 0700 "$stage/root" "$stage/etc/bproc"
 install -m 0755 "$nodeinit" "$stage/init"
 install -m 0755 "$busybox" "$stage/bin/busybox"
+# the process restorer for migration (nodeinit/restore/), from the same
+# build as nodeinit unless $BPRESTORE names another
+restore=${BPRESTORE:-$(dirname "$nodeinit")/../libexec/bprestore}
+if [ -x "$restore" ]; then
+	install -m 0755 "$restore" "$stage/sbin/bprestore"
+else
+	echo "mkinitramfs: no $restore: the image cannot take migrating processes" >&2
+fi
 # one symlink per applet, where busybox itself says each belongs
 "$busybox" --list-full | while read -r path; do
 	[ -e "$stage/$path" ] || ln -s /bin/busybox "$stage/$path"

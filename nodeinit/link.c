@@ -547,6 +547,9 @@ link_dispatch(struct wire_hdr *h, const unsigned char *body, size_t blen)
 		case MSG_FORK_RESULT:
 			track_fork_result(h, tb);
 			return;
+		case MSG_IMAGE:
+			migrate_image(tb, body, blen);
+			return;
 		}
 		break;
 	}

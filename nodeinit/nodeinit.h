@@ -82,6 +82,13 @@ void		proc_exec(const struct wire_hdr *, struct wire_attr *,
 		    const unsigned char *, size_t);
 int		proc_hosts(pid_t);
 
+/* migrate.c: an EXEC with EXEC_F_IMAGE runs bprestore on MSG_IMAGE */
+int		migrate_prepare(pid_t, int[2]);
+void		migrate_exec(int[2], uid_t, gid_t, const gid_t *, size_t);
+void		migrate_started(int[2]);
+void		migrate_image(struct wire_attr *, const unsigned char *, size_t);
+void		migrate_forget(pid_t);
+
 /* track.c: the tree of processes the remote ones create */
 int		track_child(int);
 int		track_attach(pid_t, pid_t);

@@ -59,6 +59,7 @@ struct rproc {
 
 static struct rproc	*procs;
 static int		 nprocs_hosted;
+static int		 proc_image[2] = { -1, -1 };	/* EXEC_F_IMAGE: migrate.c's pipes */
 
 static void	proc_output(struct rproc *, int);
 
@@ -90,6 +91,7 @@ proc_free(struct rproc *rp)
 			*pp = rp->next;
 			break;
 		}
+	migrate_forget(rp->gpid);
 	for (int i = 0; i < 3; i++)
 		if (rp->fd[i] >= 0)
 			close(rp->fd[i]);
@@ -233,6 +235,11 @@ proc_child(int errfd, int gofd, int *child_fd, int ttyfd, uid_t uid, gid_t gid,
 	/* seized by nodeinit first, then its forks stop for their ghosts */
 	if (track_child(gofd) == -1)
 		goto fail;
+	/* an image: the restorer drops to the user itself */
+	if (proc_image[0] >= 0) {
+		migrate_exec(proc_image, uid, gid, groups, ngroups);
+		goto fail;
+	}
 	if (syscall(SYS_setgroups, ngroups, groups) == -1 ||
 	    syscall(SYS_setresgid, gid, gid, gid) == -1 ||
 	    syscall(SYS_setresuid, uid, uid, uid) == -1)
@@ -493,7 +500,13 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 	}
 	if (!ignored_known)
 		proc_find_ignored();
+	if ((flags & EXEC_F_IMAGE) && migrate_prepare(gpid, proc_image) == -1)
+		goto syserr;
 	pid = proc_clone(gpid);
+	if (proc_image[0] >= 0 && pid != 0) {
+		migrate_started(proc_image);
+		proc_image[0] = proc_image[1] = -1;
+	}
 	if (pid == -1)
 		goto syserr;
 	if (pid == 0)
@@ -519,6 +532,7 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 		snprintf(msg, sizeof(msg), "%s: %s", tb[A_PATH].data ?
 		    wire_get_str(&tb[A_PATH]) : argv[0], strerror(e));
 		proc_result(gpid, 0, e, msg);
+		migrate_forget(gpid);
 		goto out;	/* the child's _exit is reaped as a stranger */
 	}
 	if ((rp = calloc(1, sizeof(*rp))) == NULL) {
@@ -554,6 +568,7 @@ syserr:
 	e = errno;
 	snprintf(msg, sizeof(msg), "node: %s", strerror(e));
 	proc_result(gpid, 0, e, msg);
+	migrate_forget(gpid);
 out:
 	for (i = 0; i < 2; i++) {
 		if (pin[i] >= 0)

@@ -166,6 +166,10 @@ void	proc_list(struct ctlconn *, uint32_t);
 int	proc_count(void);
 int	proc_signal_remote(struct proc *, int);
 
+/* migrate.c */
+int	migrate_from_ghost(struct proc *, const struct wire_hdr *,
+	    struct wire_attr *, const unsigned char *, size_t);
+
 /* tree.c */
 int	tree_from_node(struct node *, const struct wire_hdr *,
 	    struct wire_attr *, const unsigned char *, size_t);

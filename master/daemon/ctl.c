@@ -678,6 +678,13 @@ ctl_dispatch(struct ctlconn *cc, struct wire_hdr *h, const unsigned char *body,
 		case MSG_FORK_RESULT:
 			tree_from_ghost(cc->proc, tb);
 			return 0;
+		case MSG_IMAGE:
+			if (cc->kind == CTL_EXEC &&
+			    migrate_from_ghost(cc->proc, h, tb, body, blen) == -1) {
+				ctl_kill(cc, "image frame too large to relay");
+				return -1;
+			}
+			return 0;
 		case MSG_IO:
 		case MSG_IO_ACK:
 		case MSG_SIGNAL:

@@ -1123,6 +1123,7 @@ link_dispatch(struct nodelink *l, struct wire_hdr *h, const unsigned char *body,
 	case MSG_STOPPED:
 	case MSG_NEED:
 	case MSG_BLOB_ACK:
+	case MSG_IMAGE_RESULT:
 		if (wire_get_u32(&tb[A_PID]) == PUSH_GPID)
 			return push_from_node(l, h, tb, body, blen);
 		return proc_from_node(l->node, h, tb, body, blen);

@@ -140,6 +140,24 @@ int	bproc_rexec_opts(int, const char *, char *const[], char *const[],
 int	bproc_vrexec(int, const int *, const char *, char *const[],
 	    char *const[], pid_t *);
 
+/*
+ * Migration (BProc's).  bproc_rfork() is fork(2) with the child on node:
+ * the parent gets the child's PID (its ghost, a child of the caller), the
+ * child 0, or -1 and errno.  bproc_vrfork() does it for nodes[0..n-1]:
+ * pids[i] is the child's PID or -errno; the parent gets the number
+ * started, each child its index i.  bproc_move() makes the caller go on
+ * on node (0), its front-end process staying as the ghost; on failure -1
+ * and the caller runs on where it was.  bproc_execmove() and
+ * bproc_vexecmove() are bproc_rexec() and bproc_vrexec().  Only a
+ * single-threaded caller may migrate (else ENOTSUP); descriptors 0-2
+ * become the forwarded stdio, the others are closed in the new process.
+ */
+pid_t	bproc_rfork(int node);
+int	bproc_vrfork(int n, const int *nodes, pid_t *pids);
+int	bproc_move(int node);
+int	bproc_execmove(int node, const char *file, char *const argv[], char *const envp[]);
+int	bproc_vexecmove(int n, const int *nodes, pid_t *pids, const char *file, char *const argv[], char *const envp[]);
+
 struct bproc_proc_info {
 	pid_t		pid;		/* the ghost's PID on the front end */
 	pid_t		rpid;		/* PID on the node (equal unless taken) */

@@ -25,6 +25,14 @@ int	libbproc_send(int, const void *, size_t);
 int	libbproc_recv(int, unsigned char *, struct wire_hdr *,
 	    struct wire_attr[A_MAX]);
 int	libbproc_request(int, uint16_t);
+/* rexec.c, shared with migrate.c */
+struct bproc_exec_opts;
+int	libbproc_exec_answer(int, const struct bproc_exec_opts *);
+void	libbproc_ghost_exec(int, int, char *const[],
+	    const struct bproc_exec_opts *);
+/* vmadump.c: bproc_dump through a function instead of a descriptor */
+typedef int	libbproc_sink_fn(void *, const void *, size_t);
+int	libbproc_dump_sink(libbproc_sink_fn *, void *, int);
 int	libbproc_records(uint16_t, uint16_t, size_t, size_t,
 	    libbproc_decode_fn *, void **);
 

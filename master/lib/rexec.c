@@ -265,8 +265,8 @@ rexec_request(int fd, int node, const char *file, char *const argv[],
 }
 
 /* The node may first ask for files it lacks, then answers EXEC_RESULT. */
-static int
-rexec_answer(int fd, const struct bproc_exec_opts *o)
+int
+libbproc_exec_answer(int fd, const struct bproc_exec_opts *o)
 {
 	struct wire_hdr		 h;
 	struct wire_attr	 tb[A_MAX];
@@ -297,8 +297,8 @@ out:
 }
 
 /* The remote runs: become its ghost, showing its argv in ps. */
-static void
-ghost_exec(int fd, int node, char *const argv[],
+void
+libbproc_ghost_exec(int fd, int node, char *const argv[],
     const struct bproc_exec_opts *o)
 {
 	char		 fdenv[32], nodeenv[32], flagenv[32], errenv[32];
@@ -352,8 +352,8 @@ bproc_rexec_opts(int node, const char *file, char *const argv[],
 		return -1;
 	}
 	if (rexec_request(fd, node, file, argv, envp, o) == 0 &&
-	    rexec_answer(fd, o) == 0)
-		ghost_exec(fd, node, argv, o);
+	    libbproc_exec_answer(fd, o) == 0)
+		libbproc_ghost_exec(fd, node, argv, o);
 	/* closing the connection ends the remote process */
 	saved = errno;
 	close(fd);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "bproc_dump.h"
+#include "libbproc_int.h"
 #include "vmadump.h"
 
 #ifndef BPROC_RESTORE_PATH
@@ -67,6 +68,8 @@ enum dump_mode {
 /* Everything the handler needs; none of it lives in the image's heap. */
 struct dump {
 	int			 fd;
+	libbproc_sink_fn	*sink;		/* instead of fd (migrate.c's framing) */
+	void			*sinkctx;
 	int			 flags;
 	int			 sig;
 	int			 err;
@@ -121,6 +124,8 @@ dump_write(struct dump *d, const void *buf, size_t len)
 	const char	*p = buf;
 	ssize_t		 n;
 
+	if (d->sink != NULL)
+		return d->sink(d->sinkctx, buf, len);
 	while (len > 0) {
 		if ((n = write(d->fd, p, len)) == -1) {
 			if (errno == EINTR)
@@ -756,8 +761,23 @@ dump_pick_signal(struct vmad_sigaction *old)
 	return -1;
 }
 
+static int	dump_main(int, libbproc_sink_fn *, void *, int);
+
 int
 bproc_dump(int fd, int flags)
+{
+	return dump_main(fd, NULL, NULL, flags);
+}
+
+/* migrate.c: the image through sink(ctx, bytes, len), e.g. framed for bpmaster. */
+int
+libbproc_dump_sink(libbproc_sink_fn *sink, void *ctx, int flags)
+{
+	return dump_main(-1, sink, ctx, flags);
+}
+
+static int
+dump_main(int fd, libbproc_sink_fn *sink, void *ctx, int flags)
 {
 	struct dump		 d;
 	struct stat		 st;
@@ -778,11 +798,13 @@ bproc_dump(int fd, int flags)
 	 * A pipe's default 64 KB means a context switch per 16 pages; ask
 	 * for the unprivileged maximum (a hint: failure changes nothing).
 	 */
-	if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+	if (sink == NULL && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
 	    fcntl(fd, F_GETPIPE_SZ) < DUMP_PIPE_SZ)
 		(void)fcntl(fd, F_SETPIPE_SZ, DUMP_PIPE_SZ);
 	memset(&d, 0, sizeof(d));
 	d.fd = fd;
+	d.sink = sink;
+	d.sinkctx = ctx;
 	d.flags = flags;
 	d.page = sysconf(_SC_PAGESIZE);
 	if ((n = readlink("/proc/self/exe", d.exe, sizeof(d.exe) - 1)) > 0)

@@ -72,7 +72,7 @@ rst_fail(const char *fmt, ...)
 static void
 rst_usage(void)
 {
-	rst_say("usage: bprestore [-v] [-C 0-3] [-u uid] [-g gid] [-G gid,...] [-f fd]");
+	rst_say("usage: bprestore [-v] [-a fd] [-C 0-3] [-u uid] [-g gid] [-G gid,...] [-f fd]");
 	_exit(2);
 }
 
@@ -533,6 +533,8 @@ rst_as_user(int on)
 		rst_fail("back to root: %s", strerror(errno));
 }
 
+static int	rst_accept_fd = -1;	/* -a: told "A" once the image is accepted */
+
 static void
 rst_main(void)
 {
@@ -578,6 +580,11 @@ rst_main(void)
 			rst_open_file(&rst.reg[i], i);
 	rst_as_user(0);
 	rst_read_pages(&rec, &cursor);
+	/* -a: the process host learns the image was taken (migration) */
+	if (rst_accept_fd >= 0) {
+		(void)write(rst_accept_fd, "A", 1);
+		close(rst_accept_fd);
+	}
 	rst_replace();
 }
 
@@ -651,8 +658,11 @@ main(int argc, char *argv[], char *envp[])
 	(void)envp;
 	rst.fd = 0;
 	rst.check = RST_CHECK_INODE;
-	while ((c = getopt(argc, argv, "C:f:g:G:u:v")) != -1) {
+	while ((c = getopt(argc, argv, "a:C:f:g:G:u:v")) != -1) {
 		switch (c) {
+		case 'a':
+			rst_accept_fd = (int)rst_num(optarg, 1u << 20);
+			break;
 		case 'C':
 			rst.check = rst_num(optarg, RST_CHECK_INODE);
 			break;

@@ -1,0 +1,636 @@
+/*
+ * libbproc: process migration (BProc's rfork, vrfork, move, execmove).
+ * The process that goes sends bpmaster an EXEC with EXEC_F_IMAGE: its
+ * file mappings (program, libraries) as the push manifest, so the node's
+ * RAM cache has them at the same paths, pushed only when missing; once the
+ * node has started bprestore under the ghost's PID, the image itself
+ * (bproc_dump, vmadump.c) follows in MSG_IMAGE frames on the same
+ * connection, and the node says whether the restorer took it.  Then the
+ * sender execs bpghost: it is the ghost of the process it was, with the
+ * same PID.  In the image bproc_dump returns BPROC_DUMP_RESUMED, which is
+ * where the process continues on the node (docs/design-notes.md,
+ * "Migration").
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "bproc.h"
+#include "bproc_dump.h"
+#include "libbproc_int.h"
+
+#define MIG_HASHES	512		/* file hashes remembered per process */
+#define MIG_FILES	4096		/* mapped files one image may name */
+#define MIG_ARGMAX	(64 * 1024)	/* bytes of our command line sent for ps */
+#define MIG_MSGLEN	256		/* error text a failed child hands its parent */
+
+/* A mapped file's content hash, valid while its inode state is the same. */
+struct mig_hash {
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtime;
+	unsigned char	 hash[32];
+};
+
+/* What one migration sends before the image. */
+struct mig_req {
+	struct bproc_file	*files;
+	size_t			 nfiles;
+	char			*args;		/* /proc/self/cmdline */
+	char			**argv;
+	char			 exe[PATH_MAX];
+};
+
+/* What a failed rfork child tells its parent. */
+struct mig_fail {
+	int	e;
+	char	msg[MIG_MSGLEN];
+};
+
+static struct mig_hash	mig_hashes[MIG_HASHES];
+static size_t		mig_nhash, mig_next;
+
+static int
+mig_nthreads(void)
+{
+	DIR		*d;
+	struct dirent	*e;
+	int		 n = 0;
+
+	if ((d = opendir("/proc/self/task")) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* The file's BLAKE2b-256, from the cache while its inode state holds. */
+static int
+mig_hash_fd(int fd, const struct stat *st, unsigned char *out)
+{
+	crypto_generichash_state	 s;
+	unsigned char			 buf[65536];
+	struct mig_hash			*h;
+	ssize_t				 n;
+	size_t				 i;
+
+	for (i = 0; i < mig_nhash; i++) {
+		h = &mig_hashes[i];
+		if (h->dev == st->st_dev && h->ino == st->st_ino &&
+		    h->size == st->st_size &&
+		    h->mtime.tv_sec == st->st_mtim.tv_sec &&
+		    h->mtime.tv_nsec == st->st_mtim.tv_nsec) {
+			memcpy(out, h->hash, 32);
+			return 0;
+		}
+	}
+	if (sodium_init() < 0)
+		return -1;
+	crypto_generichash_init(&s, NULL, 0, 32);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		crypto_generichash_update(&s, buf, (unsigned long long)n);
+	if (n < 0)
+		return -1;
+	crypto_generichash_final(&s, out, 32);
+	h = &mig_hashes[mig_nhash < MIG_HASHES ? mig_nhash++ :
+	    mig_next++ % MIG_HASHES];
+	h->dev = st->st_dev;
+	h->ino = st->st_ino;
+	h->size = st->st_size;
+	h->mtime = st->st_mtim;
+	memcpy(h->hash, out, 32);
+	return 0;
+}
+
+static void
+mig_release(struct mig_req *r)
+{
+	for (size_t i = 0; i < r->nfiles; i++)
+		free(r->files[i].path);
+	free(r->files);
+	free(r->args);
+	free(r->argv);
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * One mapped file for the manifest, if it is the regular file the mapping
+ * came from (a file replaced since travels as pages; vmadump decides the
+ * same way) and we can read it.
+ */
+static void
+mig_add_file(struct mig_req *r, const char *path, unsigned long long ino)
+{
+	struct bproc_file	*f;
+	struct stat		 st;
+	size_t			 i;
+	int			 fd;
+
+	for (i = 0; i < r->nfiles; i++)
+		if (strcmp(r->files[i].path, path) == 0)
+			return;
+	if (r->nfiles == MIG_FILES ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+		return;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (unsigned long long)st.st_ino != ino)
+		goto out;
+	if ((f = reallocarray(r->files, r->nfiles + 1, sizeof(*f))) == NULL)
+		goto out;
+	r->files = f;
+	f = &r->files[r->nfiles];
+	memset(f, 0, sizeof(*f));
+	if (mig_hash_fd(fd, &st, f->hash) == -1 ||
+	    (f->path = strdup(path)) == NULL)
+		goto out;
+	f->mode = st.st_mode & 07777;
+	f->uid = st.st_uid;
+	f->gid = st.st_gid;
+	f->size = (uint64_t)st.st_size;
+	r->nfiles++;
+out:
+	close(fd);
+}
+
+/* The file mappings of /proc/self/maps, our command line, our program. */
+static int
+mig_prepare(struct mig_req *r)
+{
+	char		 line[PATH_MAX + 256], *p;
+	unsigned long long ino;
+	FILE		*f;
+	ssize_t		 n;
+	size_t		 len = 0, argc = 0, i;
+	int		 fd;
+
+	memset(r, 0, sizeof(*r));
+	if ((n = readlink("/proc/self/exe", r->exe, sizeof(r->exe) - 1)) <= 0)
+		return -1;
+	r->exe[n] = '\0';
+	if ((f = fopen("/proc/self/maps", "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		/* start-end perms offset dev inode path */
+		if (sscanf(line, "%*s %*s %*s %*s %llu", &ino) != 1 || ino == 0 ||
+		    (p = strchr(line, '/')) == NULL)
+			continue;
+		if (strstr(p, " (deleted)") != NULL)
+			continue;
+		mig_add_file(r, p, ino);
+	}
+	fclose(f);
+	if ((r->args = malloc(MIG_ARGMAX + 1)) == NULL)
+		goto fail;
+	if ((fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC)) != -1) {
+		while (len < MIG_ARGMAX &&
+		    (n = read(fd, r->args + len, MIG_ARGMAX - len)) > 0)
+			len += (size_t)n;
+		close(fd);
+	}
+	if (len == 0) {
+		len = strlen(r->exe) + 1;
+		memcpy(r->args, r->exe, len);
+	}
+	r->args[len] = '\0';
+	if (r->args[len - 1] != '\0')
+		r->args[len++] = '\0';
+	for (i = 0; i < len; i++)
+		if (r->args[i] == '\0')
+			argc++;
+	if ((r->argv = calloc(argc + 1, sizeof(*r->argv))) == NULL)
+		goto fail;
+	for (i = 0, argc = 0; i < len; i += strlen(r->args + i) + 1)
+		r->argv[argc++] = r->args + i;
+	return 0;
+fail:
+	mig_release(r);
+	errno = ENOMEM;
+	return -1;
+}
+
+static int
+mig_request(int fd, int node, const struct mig_req *r, unsigned int rank)
+{
+	struct wire_msg	 m;
+	unsigned char	*buf, e[MFILE_MAX];
+	char		 cwd[4096];
+	size_t		 len, el, i;
+	int		 ret;
+
+	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
+		return -1;
+	wire_msg_init(&m, buf, WIRE_MAX_FRAME, MSG_EXEC, 0, 1);
+	wire_put_u32(&m, A_NODE, (uint32_t)node);
+	wire_put_str(&m, A_PATH, r->exe);
+	for (i = 0; r->argv[i] != NULL; i++)
+		wire_put_str(&m, A_ARG, r->argv[i]);
+	if (getcwd(cwd, sizeof(cwd)) != NULL)
+		wire_put_str(&m, A_CWD, cwd);
+	wire_put_u32(&m, A_FLAGS, EXEC_F_IMAGE);
+	wire_put_u32(&m, A_RANK, rank);
+	for (i = 0; i < r->nfiles; i++)
+		if ((el = mfile_encode(e, r->files[i].hash, r->files[i].mode,
+		    r->files[i].uid, r->files[i].gid, r->files[i].size,
+		    r->files[i].path, NULL)) > 0)
+			wire_put(&m, A_MFILE, e, el);
+	if ((len = wire_msg_finish(&m)) == 0) {
+		free(buf);
+		libbproc_errmsg("too many mapped files for one request");
+		errno = E2BIG;
+		return -1;
+	}
+	ret = libbproc_send(fd, buf, len);
+	free(buf);
+	return ret;
+}
+
+/* sendmsg until every byte of iov went (a signal may cut a stream send). */
+static int
+mig_sendv(int fd, struct iovec *iov, int n)
+{
+	struct msghdr	mh;
+	ssize_t		w;
+
+	while (n > 0) {
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = iov;
+		mh.msg_iovlen = (size_t)n;
+		if ((w = sendmsg(fd, &mh, MSG_NOSIGNAL)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+static void
+put16(unsigned char *p, unsigned int v)
+{
+	p[0] = (unsigned char)(v >> 8);
+	p[1] = (unsigned char)v;
+}
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v & 0xffff);
+}
+
+/*
+ * vmadump's writer: the image bytes as MSG_IMAGE frames of up to
+ * BLOB_CHUNK, written straight from where they are (no copy: the dump
+ * runs in a signal handler and may not touch memory it is dumping).
+ * Back-pressure is the socket's: bpmaster stops reading us while the
+ * node's link is full.
+ */
+static int
+mig_sink(void *ctx, const void *buf, size_t len)
+{
+	static const unsigned char zero[4];
+	const unsigned char	*p = buf;
+	unsigned char		 hdr[WIRE_HDR_LEN + 8];
+	unsigned char		 ahdr[BLOB_PIECES][WIRE_ATTR_HDR];
+	struct iovec		 iov[1 + 3 * BLOB_PIECES];
+	size_t			 chunk, piece, off, total;
+	int			 fd = *(int *)ctx, n, k;
+
+	while (len > 0) {
+		chunk = len > BLOB_CHUNK ? BLOB_CHUNK : len;
+		n = 0;
+		iov[n].iov_base = hdr;
+		iov[n++].iov_len = sizeof(hdr);
+		total = sizeof(hdr);
+		for (off = 0, k = 0; off < chunk; off += piece, k++) {
+			piece = chunk - off > BLOB_PIECE ? BLOB_PIECE : chunk - off;
+			put16(ahdr[k], (unsigned int)(WIRE_ATTR_HDR + piece));
+			put16(ahdr[k] + 2, A_DATA);
+			iov[n].iov_base = ahdr[k];
+			iov[n++].iov_len = WIRE_ATTR_HDR;
+			iov[n].iov_base = (void *)(p + off);
+			iov[n++].iov_len = piece;
+			total += WIRE_ATTR_HDR + piece;
+			if (piece % 4) {
+				iov[n].iov_base = (void *)zero;
+				iov[n++].iov_len = 4 - piece % 4;
+				total += 4 - piece % 4;
+			}
+		}
+		put32(hdr, (uint32_t)total);
+		put16(hdr + 4, MSG_IMAGE);
+		put16(hdr + 6, 0);
+		put32(hdr + 8, 0);
+		put16(hdr + 12, WIRE_ATTR_HDR + 4);
+		put16(hdr + 14, A_PID);
+		put32(hdr + 16, 0);	/* the master names us */
+		if (mig_sendv(fd, iov, n) == -1)
+			return -1;
+		p += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+static int
+mig_send_eof(int fd)
+{
+	unsigned char	buf[64];
+	struct wire_msg	m;
+
+	wire_msg_init(&m, buf, sizeof(buf), MSG_IMAGE, 0, 0);
+	wire_put_u32(&m, A_PID, 0);
+	wire_put_u8(&m, A_EOF, 1);
+	return libbproc_send(fd, buf, wire_msg_finish(&m));
+}
+
+/*
+ * After the image: the node's verdict.  What the restorer says on its
+ * stderr (why it refused) comes first, as the process's output: it goes
+ * to ours, acknowledged, so the user reads it.
+ */
+static int
+mig_verdict(int fd)
+{
+	struct wire_attr	 tb[A_MAX];
+	struct wire_hdr		 h;
+	struct wire_msg		 m;
+	unsigned char		*buf, ack[64];
+	uint8_t			 s;
+	int			 ret = -1;
+
+	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
+		return -1;
+	for (;;) {
+		if (libbproc_recv(fd, buf, &h, tb) == -1)
+			break;
+		if (h.type == MSG_IMAGE_RESULT) {
+			ret = libbproc_result(tb);
+			break;
+		}
+		if (h.type == MSG_EXEC_RESULT && libbproc_result(tb) == -1)
+			break;
+		if (h.type == MSG_EXIT) {
+			libbproc_errmsg("the restorer on the node ended "
+			    "(status 0x%x)", wire_get_u32(&tb[A_STATUS]));
+			errno = ENOEXEC;
+			break;
+		}
+		if (h.type == MSG_IO && tb[A_DATA].data &&
+		    ((s = wire_get_u8(&tb[A_STREAM])) == 1 || s == 2)) {
+			(void)write(s, tb[A_DATA].data, tb[A_DATA].len);
+			wire_msg_init(&m, ack, sizeof(ack), MSG_IO_ACK, 0, 0);
+			wire_put_u32(&m, A_PID, 0);
+			wire_put_u8(&m, A_STREAM, s);
+			wire_put_u32(&m, A_BYTES, tb[A_DATA].len);
+			if (libbproc_send(fd, ack, wire_msg_finish(&m)) == -1)
+				break;
+		}
+	}
+	free(buf);
+	return ret;
+}
+
+/*
+ * The caller goes to node: 1 in the image once it runs there (the
+ * caller's signal mask back, BPROC_NODE and its name right), no return
+ * when the image was taken (the caller is now the ghost), -1 and errno
+ * with the caller unchanged otherwise.
+ */
+static int
+mig_go(int node, const struct mig_req *r, unsigned int rank)
+{
+	static const struct bproc_exec_opts	 none;
+	struct bproc_exec_opts			 o = { 0 };
+	char					 comm[16] = "", num[16];
+	sigset_t				 all, old;
+	int					 fd, d, saved;
+
+	prctl(PR_GET_NAME, comm, 0, 0, 0);
+	/*
+	 * Signals wait, pending, for the ghost, as in bproc_rexec; the image
+	 * records this mask and gets the caller's back when it resumes.
+	 */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	if ((fd = libbproc_connect()) == -1)
+		goto fail_mask;
+	/* the node asks for the files it lacks; push.c's loop serves them */
+	o.files = r->files;
+	o.nfiles = r->nfiles;
+	if (mig_request(fd, node, r, rank) == -1 ||
+	    libbproc_exec_answer(fd, &o) == -1)
+		goto fail;
+	d = libbproc_dump_sink(mig_sink, &fd, 0);
+	if (d == BPROC_DUMP_RESUMED) {
+		/* on the node; the restorer closed every descriptor above 2 */
+		snprintf(num, sizeof(num), "%d", node);
+		setenv("BPROC_NODE", num, 1);
+		if (comm[0] != '\0')
+			prctl(PR_SET_NAME, comm, 0, 0, 0);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return 1;
+	}
+	if (d == -1) {
+		libbproc_errmsg("dumping the process: %s", strerror(errno));
+		goto fail;
+	}
+	if (mig_send_eof(fd) == -1 || mig_verdict(fd) == -1)
+		goto fail;
+	/* the ghost keeps only stdio and this connection */
+	syscall(SYS_close_range, 3, ~0u, 4 /* CLOSE_RANGE_CLOEXEC */);
+	libbproc_ghost_exec(fd, node, r->argv, &none);
+fail:
+	saved = errno;
+	close(fd);	/* the master ends what the node started */
+	errno = saved;
+fail_mask:
+	saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return -1;
+}
+
+/* What every call checks first: a node that is not this one, one thread. */
+static int
+mig_check(int node)
+{
+	int	n;
+
+	libbproc_errclear();
+	if (node < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (bproc_currnode() != BPROC_NODE_MASTER) {
+		libbproc_errmsg("migration from a node is not supported yet");
+		errno = ENOTSUP;
+		return -1;
+	}
+	if ((n = mig_nthreads()) != 1) {
+		if (n > 1) {
+			libbproc_errmsg("a multi-threaded process cannot "
+			    "migrate");
+			errno = ENOTSUP;
+		}
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Fork, and send the child to node.  The parent waits until the child is
+ * running there (or failed: its errno and text come back on a pipe).
+ */
+static pid_t
+mig_rfork(int node, const struct mig_req *r, unsigned int rank, int *resumed)
+{
+	struct mig_fail	 f;
+	pid_t		 pid;
+	ssize_t		 n;
+	int		 p[2];
+
+	*resumed = 0;
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	if ((pid = fork()) == -1) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		if (mig_go(node, r, rank) == 1) {
+			*resumed = 1;
+			return 0;
+		}
+		memset(&f, 0, sizeof(f));
+		f.e = errno;
+		snprintf(f.msg, sizeof(f.msg), "%s", bproc_strerror());
+		(void)write(p[1], &f, sizeof(f));
+		_exit(255);
+	}
+	close(p[1]);
+	do
+		n = read(p[0], &f, sizeof(f));
+	while (n == -1 && errno == EINTR);
+	close(p[0]);
+	if (n == (ssize_t)sizeof(f)) {
+		waitpid(pid, NULL, 0);
+		libbproc_errmsg("%s", f.msg);
+		errno = f.e;
+		return -1;
+	}
+	return pid;
+}
+
+pid_t
+bproc_rfork(int node)
+{
+	struct mig_req	r;
+	pid_t		pid;
+	int		resumed;
+
+	if (node == bproc_currnode())
+		return fork();
+	if (mig_check(node) == -1 || mig_prepare(&r) == -1)
+		return -1;
+	pid = mig_rfork(node, &r, 0, &resumed);
+	mig_release(&r);
+	return pid;
+}
+
+int
+bproc_vrfork(int n, const int *nodes, pid_t *pids)
+{
+	struct mig_req	r;
+	pid_t		pid;
+	int		i, started = 0, resumed;
+
+	if (n <= 0 || nodes == NULL || pids == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (mig_check(nodes[i]) == -1)
+			return -1;
+	/* one manifest (its files hashed once) for every child */
+	if (mig_prepare(&r) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		pid = mig_rfork(nodes[i], &r, (unsigned int)i, &resumed);
+		if (resumed) {
+			mig_release(&r);
+			return i;
+		}
+		pids[i] = pid == -1 ? -errno : pid;
+		if (pid > 0)
+			started++;
+	}
+	mig_release(&r);
+	return started;
+}
+
+int
+bproc_move(int node)
+{
+	struct mig_req	r;
+	int		ret;
+
+	if (node == bproc_currnode())
+		return 0;
+	if (node == BPROC_NODE_MASTER) {
+		libbproc_errmsg("moving a process home from a node is not "
+		    "supported yet");
+		errno = ENOTSUP;
+		return -1;
+	}
+	if (mig_check(node) == -1 || mig_prepare(&r) == -1)
+		return -1;
+	ret = mig_go(node, &r, 0);
+	mig_release(&r);
+	return ret == 1 ? 0 : -1;
+}
+
+/* BProc's execmove: the caller becomes file on node; rexec does exactly that. */
+int
+bproc_execmove(int node, const char *file, char *const argv[],
+    char *const envp[])
+{
+	return bproc_rexec(node, file, argv, envp);
+}
+
+int
+bproc_vexecmove(int n, const int *nodes, pid_t *pids, const char *file,
+    char *const argv[], char *const envp[])
+{
+	return bproc_vrexec(n, nodes, file, argv, envp, pids);
+}
