@@ -565,7 +565,8 @@ link_poll_setup(int *fd, short *events)
 	*fd = lstate == LINK_DEAD ? -1 : lc.fd;
 	*events = 0;
 	if (*fd >= 0) {
-		*events = POLLIN;
+		/* held image data: the restorer catches up first (migrate.c) */
+		*events = migrate_holding() ? 0 : POLLIN;
 		if (lstate == LINK_CONNECTING || conn_pending(&lc))
 			*events |= POLLOUT;
 	}

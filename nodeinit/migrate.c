@@ -6,13 +6,16 @@
  * image runs an instruction.  The image comes in MSG_IMAGE frames and goes
  * straight into a pipe the restorer reads (no file); the restorer says on
  * a second pipe when it has taken the image, which we report
- * (MSG_IMAGE_RESULT).  The pipe holds 1 MiB and the restorer only reads
- * until it has the image, so a write waits for it a moment at most; one
- * that waits MIG_STALL_MS ends the image (the restorer then refuses it).
+ * (MSG_IMAGE_RESULT).  Nothing here waits: what the pipe does not take is
+ * held, and the master link is not read while anything is held (TCP then
+ * slows the sender), so the main loop goes on serving the restorer's
+ * ptrace stops, which are ours to resume.  An image held MIG_STALL_MS is
+ * ended (the restorer then refuses it).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,12 +26,16 @@
 
 #define MIG_RESTORE	"/sbin/bprestore"	/* in the initramfs */
 #define MIG_PIPE_SZ	(1 << 20)	/* bytes the image pipe holds */
-#define MIG_STALL_MS	5000	/* a full pipe this long ends the image */
+#define MIG_STALL_MS	5000	/* image held this long, untaken: it ends */
 
 struct mimage {
 	pid_t		 gpid;
 	int		 wfd;		/* the image pipe's write end */
 	int		 afd;		/* "A" comes here once it is taken */
+	int		 eof;		/* the last frame came: close wfd when drained */
+	unsigned char	*q;		/* what the pipe did not take yet */
+	size_t		 qlen;
+	uint64_t	 since;		/* when the pipe last took something */
 	struct mimage	*next;
 };
 
@@ -57,6 +64,7 @@ migrate_forget(pid_t gpid)
 		close(mi->wfd);
 	if (mi->afd >= 0)
 		close(mi->afd);
+	free(mi->q);
 	free(mi);
 }
 
@@ -153,59 +161,123 @@ mig_result(pid_t gpid, int e, const char *msg)
 	link_send_msg(&m);
 }
 
+/* Write what is held; -1 when the restorer is gone. */
 static int
-mig_write(int fd, const unsigned char *p, size_t len)
+mig_drain(struct mimage *mi)
 {
-	struct pollfd	pfd = { .fd = fd, .events = POLLOUT };
-	ssize_t		n;
+	ssize_t	n;
 
-	while (len > 0) {
-		if ((n = write(fd, p, len)) > 0) {
-			p += n;
-			len -= (size_t)n;
-		} else if (n == -1 && errno == EAGAIN) {
-			if (poll(&pfd, 1, MIG_STALL_MS) == 0)
-				return -1;
-		} else if (n == -1 && errno != EINTR)
-			return -1;
+	while (mi->qlen > 0) {
+		if ((n = write(mi->wfd, mi->q, mi->qlen)) == -1)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		memmove(mi->q, mi->q + n, mi->qlen - (size_t)n);
+		mi->qlen -= (size_t)n;
+		mi->since = now_ms();
+	}
+	if (mi->eof && mi->wfd >= 0) {
+		close(mi->wfd);
+		mi->wfd = -1;
 	}
 	return 0;
 }
 
-/* MSG_IMAGE: into the pipe; at its end, wait for the restorer's word. */
+static void
+mig_fail(struct mimage *mi, int e, const char *msg)
+{
+	log_warnx("process %d: %s", (int)mi->gpid, msg);
+	mig_result(mi->gpid, e, msg);
+	migrate_forget(mi->gpid);
+}
+
+/* MSG_IMAGE: into the pipe, what it does not take held for later. */
 void
 migrate_image(struct wire_attr *tb, const unsigned char *body, size_t blen)
 {
-	pid_t			 gpid = (pid_t)wire_get_u32(&tb[A_PID]);
-	struct mimage		*mi = *mig_find(gpid);
+	struct mimage		*mi = *mig_find((pid_t)wire_get_u32(&tb[A_PID]));
 	struct wire_iter	 it;
 	struct wire_attr	 a;
-	struct pollfd		 pfd;
-	char			 c = 0;
+	unsigned char		*nq;
 
 	if (mi == NULL || mi->wfd < 0)
 		return;		/* ended meanwhile */
+	if (mi->qlen == 0)
+		mi->since = now_ms();
 	wire_iter_init(&it, body, blen);
-	while (wire_iter_next(&it, &a) == 1)
-		if (a.type == A_DATA && mig_write(mi->wfd, a.data, a.len) == -1) {
-			log_warnx("process %d: the restorer does not take its "
-			    "image", (int)gpid);
-			mig_result(gpid, EIO, "the node's restorer stopped "
-			    "reading the image");
-			migrate_forget(gpid);
+	while (wire_iter_next(&it, &a) == 1) {
+		if (a.type != A_DATA || a.len == 0)
+			continue;
+		if ((nq = realloc(mi->q, mi->qlen + a.len)) == NULL) {
+			mig_fail(mi, ENOMEM, "node: out of memory for the image");
 			return;
 		}
-	if (!tb[A_EOF].data)
-		return;
-	close(mi->wfd);
-	mi->wfd = -1;
-	pfd.fd = mi->afd;
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, MIG_STALL_MS) == 1 && read(mi->afd, &c, 1) == 1 &&
-	    c == 'A')
-		mig_result(gpid, 0, NULL);
-	else
-		mig_result(gpid, ENOEXEC, "the node's restorer refused the "
-		    "image");
-	migrate_forget(gpid);
+		mi->q = nq;
+		memcpy(mi->q + mi->qlen, a.data, a.len);
+		mi->qlen += a.len;
+	}
+	if (tb[A_EOF].data)
+		mi->eof = 1;
+	if (mig_drain(mi) == -1)
+		mig_fail(mi, EIO, "the node's restorer stopped reading the image");
+}
+
+/* Is image data held?  The master link is not read meanwhile. */
+int
+migrate_holding(void)
+{
+	struct mimage	*mi;
+
+	for (mi = images; mi != NULL; mi = mi->next)
+		if (mi->qlen > 0)
+			return 1;
+	return 0;
+}
+
+/* Two slots per image: the pipe while data is held, the restorer's word. */
+int
+migrate_poll_setup(struct pollfd *pfd, int max)
+{
+	struct mimage	*mi, *next;
+	int		 n = 0;
+
+	for (mi = images; mi != NULL && n + 2 <= max; mi = next) {
+		next = mi->next;
+		if (mi->qlen > 0 && now_ms() - mi->since > MIG_STALL_MS) {
+			mig_fail(mi, EIO, "the node's restorer stopped reading "
+			    "the image");
+			continue;
+		}
+		pfd[n].fd = mi->qlen > 0 ? mi->wfd : -1;
+		pfd[n].events = POLLOUT;
+		pfd[n++].revents = 0;
+		pfd[n].fd = mi->afd;
+		pfd[n].events = POLLIN;
+		pfd[n++].revents = 0;
+	}
+	return n;
+}
+
+void
+migrate_poll_event(struct pollfd *pfd, int n)
+{
+	struct mimage	*mi, *next;
+	int		 i = 0;
+	char		 c = 0;
+
+	for (mi = images; mi != NULL && i + 2 <= n; mi = next, i += 2) {
+		next = mi->next;
+		if (pfd[i].fd >= 0 && pfd[i].fd == mi->wfd && pfd[i].revents &&
+		    mig_drain(mi) == -1) {
+			mig_fail(mi, EIO, "the node's restorer stopped reading "
+			    "the image");
+			continue;
+		}
+		if (pfd[i + 1].fd != mi->afd || !pfd[i + 1].revents)
+			continue;
+		if (read(mi->afd, &c, 1) == 1 && c == 'A') {
+			mig_result(mi->gpid, 0, NULL);
+			migrate_forget(mi->gpid);
+		} else
+			mig_fail(mi, ENOEXEC, "the node's restorer refused "
+			    "the image");
+	}
 }

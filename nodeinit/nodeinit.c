@@ -83,7 +83,7 @@ main(int argc, char **argv)
 	struct pollfd	*pfd = NULL, *np;
 	size_t		 cap = 0, want;
 	sigset_t	 all;
-	int		 timeout, n;
+	int		 timeout, n, mn;
 
 	log_fatal_hook = node_fatal;
 	/* the kernel runs us as /init: ps on the node says who PID 1 is */
@@ -109,7 +109,7 @@ main(int argc, char **argv)
 
 	for (;;) {
 		/* slots: signals, the master link, three per hosted process */
-		want = 2 + 3 * (size_t)proc_count();
+		want = 2 + 5 * (size_t)proc_count();	/* + 2 per image (migrate.c) */
 		if (want > cap) {
 			if ((np = reallocarray(pfd, want, sizeof(*pfd))) == NULL) {
 				log_warn("poll table");
@@ -124,7 +124,8 @@ main(int argc, char **argv)
 		pfd[0].revents = pfd[1].revents = 0;
 		timeout = link_poll_setup(&pfd[1].fd, &pfd[1].events);
 		n = proc_poll_setup(pfd + 2, (int)cap - 2);
-		if (poll(pfd, (nfds_t)(2 + n), timeout) == -1) {
+		mn = migrate_poll_setup(pfd + 2 + n, (int)cap - 2 - n);
+		if (poll(pfd, (nfds_t)(2 + n + mn), timeout) == -1) {
 			if (errno != EINTR)
 				log_warn("poll");
 			continue;
@@ -142,6 +143,8 @@ main(int argc, char **argv)
 		link_reap();
 		/* slots whose descriptor changed meanwhile are skipped */
 		proc_poll_event(pfd + 2, n);
+		link_reap();
+		migrate_poll_event(pfd + 2 + n, mn);
 		link_reap();
 		link_timer();
 		link_reap();

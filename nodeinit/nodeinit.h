@@ -88,6 +88,10 @@ void		migrate_exec(int[2], uid_t, gid_t, const gid_t *, size_t);
 void		migrate_started(int[2]);
 void		migrate_image(struct wire_attr *, const unsigned char *, size_t);
 void		migrate_forget(pid_t);
+int		migrate_holding(void);
+struct pollfd;
+int		migrate_poll_setup(struct pollfd *, int);
+void		migrate_poll_event(struct pollfd *, int);
 
 /* track.c: the tree of processes the remote ones create */
 int		track_child(int);

@@ -197,7 +197,7 @@ do_vrfork(const char *list)
 		fflush(stdout);
 		exit(10 + r);
 	}
-	printf("parent: %d started\n", r);
+	printf("parent: %d started\n", r); for (i = 0; i < n; i++) printf("pids[%d] = %d\n", i, (int)pids[i]);
 	for (i = 0; i < n; i++) {
 		if (pids[i] <= 0 || waitpid(pids[i], &st, 0) != pids[i])
 			continue;
