@@ -222,6 +222,7 @@ fz_cache_reset(void)
 	while ((ho = holds) != NULL) {
 		holds = ho->next;
 		free(ho->blobs);
+		free(ho->alias_path);
 		free(ho);
 	}
 	lru_clock = 0;
