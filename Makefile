@@ -17,6 +17,7 @@ COMMON_SRC := common/wire.c common/proto.c common/conn.c common/auth.c \
 	      common/log.c common/nodeset.c common/path.c common/htab.c
 # libbproc: the control client, the node and process tables, rexec
 LIB_SRC	:= master/lib/libbproc_ctl.c master/lib/nodeinfo.c master/lib/rexec.c \
+	   master/lib/power.c \
 	   common/wire.c common/proto.c common/nodeset.c
 # The path tells the binary: master/daemon is bpmaster, master/lib is
 # libbproc (bproc.h is the one header users include), master/cmd the user
