@@ -12,7 +12,8 @@
  * printed decides the outcome ("Chassis Power is on", "Chassis Power
  * Control: Up/On"); the exit status is not needed, so the SIGCHLD handler
  * (trace.c's waitpid(-1)) may reap it whenever it likes.  One run per
- * node at a time: a second request for a busy node gets EBUSY.
+ * node at a time: a tool's request that finds a poll running waits for
+ * it; one that finds another tool's request gets EBUSY.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,10 +57,16 @@ struct power_node {
 	const struct bmc_host	*bmc;	/* NULL: no BMC */
 	int		 power;		/* BMC_POWER_* */
 	struct power_job *job;		/* running, or NULL */
-	uint64_t	 down_since;	/* ev_now() it was first seen down; 0 up */
+	uint64_t	 down_since;	/* ev_now() it went down (or was powered on
+					   down); 0 up, or never up */
+	int		 seen_up;	/* up at least once since we started */
 	uint64_t	 last_cycle;	/* the policy's last power cycle */
 	uint64_t	 next_poll;
 	int		 warned;	/* the last poll's failure was logged */
+	/* a tool's request waiting for a poll or the policy's run */
+	struct ctlconn	*wait_cc;
+	int		 wait_op;
+	uint32_t	 wait_seq;
 };
 
 static struct power_node	*pn;
@@ -73,6 +80,8 @@ static const char *const op_words[BMC_OP_MAX] = {
 };
 
 static void	power_tick(void *);
+static int	power_spawn(int, int, int, struct ctlconn *, uint32_t);
+static void	power_reply(struct power_job *, int, int, const char *);
 
 static const char *
 power_passfile(const struct bmc_host *b)
@@ -122,8 +131,6 @@ power_init(void)
 			return -1;
 		pn[n].bmc = &conf.bmcs[i];
 		pn[n].power = BMC_POWER_UNKNOWN;
-		/* a node must stay down bmc_hung seconds from our start too */
-		pn[n].down_since = ev_now();
 	}
 	if (conf.bmc_hung_s)
 		log_info("out-of-band power: %zu BMCs, status every %u s, a "
@@ -226,6 +233,9 @@ power_verdict(struct power_job *j, int num, int timed_out, char *msg,
 		/* what the chassis does next is what the next status says */
 		power_set_state(num, j->op == BMC_OP_OFF ? BMC_POWER_OFF :
 		    BMC_POWER_ON);
+		/* a machine just powered on has bmc_hung seconds to boot */
+		if (j->op != BMC_OP_OFF && pn[num].down_since)
+			pn[num].down_since = ev_now();
 		snprintf(msg, len, "%s", j->op == BMC_OP_OFF ? "off" : "on");
 		return 0;
 	}
@@ -273,6 +283,15 @@ power_finish(struct power_job *j, int num, int timed_out)
 	free(j);
 	pn[num].job = NULL;
 	njobs--;
+	if (pn[num].wait_cc != NULL) {
+		struct power_job	waiter = { .cc = pn[num].wait_cc,
+					    .seq = pn[num].wait_seq };
+
+		pn[num].wait_cc = NULL;
+		if ((e = power_spawn(num, pn[num].wait_op, ORIGIN_TOOL,
+		    waiter.cc, waiter.seq)) != 0)
+			power_reply(&waiter, num, e, strerror(e));
+	}
 }
 
 static int
@@ -448,6 +467,16 @@ power_request(struct ctlconn *cc, uid_t uid, uint32_t seq,
 	} else if (op != BMC_OP_STATUS && uid != 0) {
 		e = EPERM;
 		snprintf(msg, sizeof(msg), "only root switches a node's power");
+	} else if (pn[num].job != NULL && pn[num].job->origin != ORIGIN_TOOL &&
+	    pn[num].wait_cc == NULL) {
+		pn[num].wait_cc = cc;
+		pn[num].wait_op = op;
+		pn[num].wait_seq = seq;
+		if (op != BMC_OP_STATUS)
+			log_info("node %u: power %s through its BMC, by uid %u, "
+			    "after the status poll", num, op_words[op],
+			    (unsigned)uid);
+		return;
 	} else if ((e = power_spawn((int)num, op, ORIGIN_TOOL, cc, seq)) == 0) {
 		if (op != BMC_OP_STATUS)
 			log_info("node %u: power %s through its BMC, by uid %u",
@@ -481,16 +510,21 @@ power_ctl_gone(struct ctlconn *cc)
 {
 	int	i;
 
-	for (i = 0; i < npn; i++)
+	for (i = 0; i < npn; i++) {
 		if (pn[i].job != NULL && pn[i].job->cc == cc)
 			pn[i].job->cc = NULL;
+		if (pn[i].wait_cc == cc)
+			pn[i].wait_cc = NULL;
+	}
 }
 
 /*
  * Once a second: a status poll for each BMC that is due, and the hung-node
- * policy, which power-cycles a node that has been down bmc_hung seconds
- * while its BMC says the power is on (a node someone powered off stays
- * off), at most once per bmc_hung seconds.
+ * policy, which power-cycles a node that was up, has been down bmc_hung
+ * seconds (counted again from each power-on) and whose BMC says the power
+ * is on (a node someone powered off stays off), at most once per bmc_hung
+ * seconds.  A node never up since bpmaster started is left alone: it may
+ * be booting, or broken in a way a power cycle does not mend.
  */
 static void
 power_tick(void *arg)
@@ -502,9 +536,10 @@ power_tick(void *arg)
 	for (i = 0; i < npn && i < numnodes; i++) {
 		if (pn[i].bmc == NULL)
 			continue;
-		if (nodes[i].state != NODE_DOWN)
+		if (nodes[i].state != NODE_DOWN) {
 			pn[i].down_since = 0;
-		else if (pn[i].down_since == 0)
+			pn[i].seen_up = 1;
+		} else if (pn[i].down_since == 0 && pn[i].seen_up)
 			pn[i].down_since = now;
 		if (hung && pn[i].down_since && pn[i].job == NULL &&
 		    pn[i].power == BMC_POWER_ON &&
