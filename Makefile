@@ -218,6 +218,12 @@ $(OUT)/tests/test_bpweb_fmt: tests/unit/test_bpweb_fmt.c $(WEB_FMT_SRC) master/w
 $(OUT)/tests/test_cpio: tests/unit/test_cpio.c tools/cpio.c tools/cpio.h $(COMMON_SRC) | $(OUT)/tests
 	$(CC) $(CFLAGS) -Itools -o $@ $< tools/cpio.c $(COMMON_SRC) -lcmocka -lsodium
 
+# bpmaster's out-of-band power directives (config.c's bmc block)
+$(OUT)/tests/test_bmcconf: tests/unit/test_bmcconf.c master/daemon/config.c \
+	    $(COMMON_SRC) $(wildcard master/daemon/*.h) | $(OUT)/tests
+	$(CC) $(CFLAGS) -Imaster/daemon -o $@ $< master/daemon/config.c $(COMMON_SRC) \
+	    -lcmocka -lsodium
+
 clean:
 	rm -rf $(OUT)
 

@@ -12,8 +12,10 @@
  * printed decides the outcome ("Chassis Power is on", "Chassis Power
  * Control: Up/On"); the exit status is not needed, so the SIGCHLD handler
  * (trace.c's waitpid(-1)) may reap it whenever it likes.  One run per
- * node at a time: a tool's request that finds a poll running waits for
- * it; one that finds another tool's request gets EBUSY.
+ * node at a time: a tool's request that finds a status poll running
+ * kills it (the tool then waits for one run only, well within the control
+ * socket's idle time); one that finds another request or the policy's
+ * power cycle running gets EBUSY.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,10 +65,6 @@ struct power_node {
 	uint64_t	 last_cycle;	/* the policy's last power cycle */
 	uint64_t	 next_poll;
 	int		 warned;	/* the last poll's failure was logged */
-	/* a tool's request waiting for a poll or the policy's run */
-	struct ctlconn	*wait_cc;
-	int		 wait_op;
-	uint32_t	 wait_seq;
 };
 
 static struct power_node	*pn;
@@ -80,8 +78,6 @@ static const char *const op_words[BMC_OP_MAX] = {
 };
 
 static void	power_tick(void *);
-static int	power_spawn(int, int, int, struct ctlconn *, uint32_t);
-static void	power_reply(struct power_job *, int, int, const char *);
 
 static const char *
 power_passfile(const struct bmc_host *b)
@@ -283,15 +279,21 @@ power_finish(struct power_job *j, int num, int timed_out)
 	free(j);
 	pn[num].job = NULL;
 	njobs--;
-	if (pn[num].wait_cc != NULL) {
-		struct power_job	waiter = { .cc = pn[num].wait_cc,
-					    .seq = pn[num].wait_seq };
+}
 
-		pn[num].wait_cc = NULL;
-		if ((e = power_spawn(num, pn[num].wait_op, ORIGIN_TOOL,
-		    waiter.cc, waiter.seq)) != 0)
-			power_reply(&waiter, num, e, strerror(e));
-	}
+/* A status poll gives way to a tool: killed, its answer never read. */
+static void
+power_abort_poll(int num)
+{
+	struct power_job	*j = pn[num].job;
+
+	kill(j->pid, SIGKILL);
+	ev_timer_del(&j->timer);
+	ev_del(j->fd);
+	close(j->fd);
+	free(j);
+	pn[num].job = NULL;
+	njobs--;
 }
 
 static int
@@ -467,27 +469,24 @@ power_request(struct ctlconn *cc, uid_t uid, uint32_t seq,
 	} else if (op != BMC_OP_STATUS && uid != 0) {
 		e = EPERM;
 		snprintf(msg, sizeof(msg), "only root switches a node's power");
-	} else if (pn[num].job != NULL && pn[num].job->origin != ORIGIN_TOOL &&
-	    pn[num].wait_cc == NULL) {
-		pn[num].wait_cc = cc;
-		pn[num].wait_op = op;
-		pn[num].wait_seq = seq;
-		if (op != BMC_OP_STATUS)
-			log_info("node %u: power %s through its BMC, by uid %u, "
-			    "after the status poll", num, op_words[op],
-			    (unsigned)uid);
-		return;
-	} else if ((e = power_spawn((int)num, op, ORIGIN_TOOL, cc, seq)) == 0) {
-		if (op != BMC_OP_STATUS)
-			log_info("node %u: power %s through its BMC, by uid %u",
-			    num, op_words[op], (unsigned)uid);
-		return;		/* answered when ipmitool is done */
-	} else if (e == EBUSY)
-		snprintf(msg, sizeof(msg), "a BMC request for this node is "
-		    "still running");
-	else
-		snprintf(msg, sizeof(msg), "cannot run %s: %s",
-		    conf.bmc_ipmitool, strerror(e));
+	} else {
+		if (pn[num].job != NULL && pn[num].job->origin == ORIGIN_POLL)
+			power_abort_poll((int)num);
+		if ((e = power_spawn((int)num, op, ORIGIN_TOOL, cc, seq)) == 0) {
+			if (op != BMC_OP_STATUS)
+				log_info("node %u: power %s through its BMC, "
+				    "by uid %u", num, op_words[op],
+				    (unsigned)uid);
+			return;		/* answered when ipmitool is done */
+		}
+		if (e == EBUSY)
+			snprintf(msg, sizeof(msg), "%s", pn[num].job->origin ==
+			    ORIGIN_HUNG ? "bmc_hung is power-cycling this node" :
+			    "another BMC request for this node is running");
+		else
+			snprintf(msg, sizeof(msg), "cannot run %s: %s",
+			    conf.bmc_ipmitool, strerror(e));
+	}
 	/* answered now: power_reply wants a node within the table */
 	if (num >= (uint32_t)npn) {
 		unsigned char	buf[512];
@@ -510,12 +509,9 @@ power_ctl_gone(struct ctlconn *cc)
 {
 	int	i;
 
-	for (i = 0; i < npn; i++) {
+	for (i = 0; i < npn; i++)
 		if (pn[i].job != NULL && pn[i].job->cc == cc)
 			pn[i].job->cc = NULL;
-		if (pn[i].wait_cc == cc)
-			pn[i].wait_cc = NULL;
-	}
 }
 
 /*
