@@ -105,7 +105,13 @@ kill -STOP "$q"
 check "node 0 goes down" wait_for '[ "$(node_state 0)" = down ]' 10
 check "bpmaster power-cycles it after $HUNG_S s" \
     wait_for 'grep -q "node 0: down for .* power-cycling it (bmc_hung $HUNG_S)" "$MLOG"' $((HUNG_S + 10))
-check "the stopped VM is gone" wait_for '! alive "$q"' 10
+if wait_for '! alive "$q"' 20; then
+	pass "the stopped VM is gone (after $WAITED_MS ms)"
+else
+	fail "the stopped VM is gone"
+	show_log "$MLOG" 15
+	show_log "$BPVC_STATE/bmc0/ipmi_sim.log" 10
+fi
 check "node 0 is up again" wait_for '[ "$(node_state 0)" = up ]' 60
 say "    (up again after $WAITED_MS ms)"
 
