@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "bpmaster.h"
@@ -46,6 +47,7 @@ enum power_origin {
 struct power_job {
 	int		 fd;		/* ipmitool's stdout and stderr */
 	pid_t		 pid;
+	int		 pidfd;		/* to kill it: its PID may be reaped and reused */
 	int		 op;		/* BMC_OP_* */
 	int		 origin;
 	struct ctlconn	*cc;		/* ORIGIN_TOOL, until it goes away */
@@ -78,6 +80,32 @@ static const char *const op_words[BMC_OP_MAX] = {
 };
 
 static void	power_tick(void *);
+
+/*
+ * SIGKILL through the pidfd taken at spawn, so the signal cannot reach
+ * another process that got the PID after trace.c reaped ours.
+ */
+static void
+power_kill(struct power_job *j)
+{
+	if (j->pidfd != -1)
+		syscall(SYS_pidfd_send_signal, j->pidfd, SIGKILL, NULL, 0);
+}
+
+static void
+power_job_free(int num)
+{
+	struct power_job	*j = pn[num].job;
+
+	ev_timer_del(&j->timer);
+	ev_del(j->fd);
+	close(j->fd);
+	if (j->pidfd != -1)
+		close(j->pidfd);
+	free(j);
+	pn[num].job = NULL;
+	njobs--;
+}
 
 static const char *
 power_passfile(const struct bmc_host *b)
@@ -209,6 +237,7 @@ power_verdict(struct power_job *j, int num, int timed_out, char *msg,
 	snprintf(where, sizeof(where), "BMC %s%s%s", b->host,
 	    b->port[0] ? ":" : "", b->port);
 	if (timed_out) {
+		power_set_state(num, BMC_POWER_UNKNOWN);
 		snprintf(msg, len, "%s did not answer within %u s", where,
 		    conf.bmc_timeout_s);
 		return ETIMEDOUT;
@@ -243,11 +272,7 @@ power_verdict(struct power_job *j, int num, int timed_out, char *msg,
 		snprintf(msg, len, "%s refused the login of user %s (wrong user "
 		    "or password in %s?): %s", where, b->user,
 		    power_passfile(b), line);
-		return EACCES;
-	}
-	if (strstr(j->out, "No such file") != NULL && j->outlen < 200) {
-		snprintf(msg, len, "cannot run %s: %s", conf.bmc_ipmitool, line);
-		return ENOENT;
+		return EKEYREJECTED;
 	}
 	snprintf(msg, len, "%s: %s", where, line);
 	return EIO;
@@ -273,27 +298,15 @@ power_finish(struct power_job *j, int num, int timed_out)
 		log_info("node %d: power %s done (%s)", num, op_words[j->op],
 		    j->origin == ORIGIN_HUNG ? "bmc_hung" : "bpctl");
 	power_reply(j, num, e, msg);
-	ev_timer_del(&j->timer);
-	ev_del(j->fd);
-	close(j->fd);
-	free(j);
-	pn[num].job = NULL;
-	njobs--;
+	power_job_free(num);
 }
 
 /* A status poll gives way to a tool: killed, its answer never read. */
 static void
 power_abort_poll(int num)
 {
-	struct power_job	*j = pn[num].job;
-
-	kill(j->pid, SIGKILL);
-	ev_timer_del(&j->timer);
-	ev_del(j->fd);
-	close(j->fd);
-	free(j);
-	pn[num].job = NULL;
-	njobs--;
+	power_kill(pn[num].job);
+	power_job_free(num);
 }
 
 static int
@@ -338,8 +351,7 @@ power_timeout(void *arg)
 {
 	struct power_job	*j = arg;
 
-	/* its pipe is still open, so the child has not been reaped */
-	kill(j->pid, SIGKILL);
+	power_kill(j);
 	power_finish(j, power_job_node(j), 1);
 }
 
@@ -421,14 +433,18 @@ power_spawn(int num, int op, int origin, struct ctlconn *cc, uint32_t seq)
 		    strerror(r));
 		return r;
 	}
+	/* nothing reaps between the spawn and here: the loop is ours */
+	j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
 	j->fd = p[0];
 	j->op = op;
 	j->origin = origin;
 	j->cc = cc;
 	j->seq = seq;
 	if (ev_add(j->fd, EPOLLIN, power_read, j) == -1) {
-		kill(j->pid, SIGKILL);
+		power_kill(j);
 		close(j->fd);
+		if (j->pidfd != -1)
+			close(j->pidfd);
 		free(j);
 		return EIO;
 	}
@@ -443,7 +459,9 @@ power_spawn(int num, int op, int origin, struct ctlconn *cc, uint32_t seq)
 
 /*
  * CTL_POWER from a tool.  Asking is anyone's (bpstat -l shows the same
- * state); switching power is root's, as -R/-H/-P are.
+ * state); switching power is root's, as -R/-H/-P are.  The errno of a
+ * failure is never ENOENT, EACCES or ECONNREFUSED, which tools read as
+ * "bpmaster cannot be reached": a refused login is EKEYREJECTED.
  */
 void
 power_request(struct ctlconn *cc, uid_t uid, uint32_t seq,
@@ -483,9 +501,12 @@ power_request(struct ctlconn *cc, uid_t uid, uint32_t seq,
 			snprintf(msg, sizeof(msg), "%s", pn[num].job->origin ==
 			    ORIGIN_HUNG ? "bmc_hung is power-cycling this node" :
 			    "another BMC request for this node is running");
-		else
+		else {
 			snprintf(msg, sizeof(msg), "cannot run %s: %s",
 			    conf.bmc_ipmitool, strerror(e));
+			/* not ENOENT: tools take that for a missing socket */
+			e = EIO;
+		}
 	}
 	/* answered now: power_reply wants a node within the table */
 	if (num >= (uint32_t)npn) {

@@ -76,7 +76,7 @@ say "# bpctl -S 0 -R (the UEFI node)"
 "$BIN/bpctl" -S 0 -R || fail "bpctl -S 0 -R"
 check "node 0 leaves up" wait_for '[ "$(node_state 0)" != up ]' 10
 check "node 0 boots through OVMF again and is up" \
-    wait_for '[ "$(node_state 0)" = up ]' 90
+    wait_for '[ "$(node_state 0)" = up ]' "$BPVC_TIMEOUT"
 say "    (up again after $WAITED_MS ms)"
 check "node 1 stayed up" test "$(node_state 1)" = up
 

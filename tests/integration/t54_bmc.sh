@@ -6,9 +6,8 @@
 # which runs ipmitool -I lanplus: off stops the VM and the node goes down;
 # on PXE-boots it back to up; cycle resets it; bpstat -l shows the BMC's
 # word; a wrong password is an error naming the node; only root switches
-# power; a node without a BMC says so.  Last, the hung-node policy
-# (bmc_hung): a machine that stops (QEMU SIGSTOPped: its power is on, it
-# answers nothing) is power-cycled by bpmaster and comes back up.
+# power; a node without a BMC says so.  The hung-node policy (off by
+# default here) is t55's.
 . "$(dirname "$0")/lib.sh"
 
 need_root
@@ -17,11 +16,10 @@ need_netboot
 need_cmd ipmi_sim ipmitool
 
 HB_TIMEOUT_MS=3000	# bpvcluster's bpmaster.conf "timeout"
-HUNG_S=30		# bmc_hung: longer than a PXE boot under TCG
-export BPVC_TIMEOUT=${BPVC_TIMEOUT:-90}
+export BPVC_TIMEOUT=${BPVC_TIMEOUT:-120}	# TCG on a shared host: a boot took 30-60 s
+UP_S=$BPVC_TIMEOUT	# what a node gets to come back up
 # node 1 exists in the table but has no machine and no BMC
 export BPVC_MASTER_CONF="nodes 2"
-export BPVC_BMC_CONF="bmc_hung $HUNG_S"
 
 say "# bpvcluster up -n 1 --qemu --bmc (kernel $KREL)"
 log=$(mktemp /tmp/bproc-up.XXXXXX)
@@ -72,7 +70,7 @@ check "bpmaster logged it" grep -q "node 0: power off through its BMC, by uid 0"
 
 say "# bpctl -S 0 --power on"
 "$BIN/bpctl" -S 0 --power on || fail "bpctl -S 0 --power on"
-check "node 0 PXE-boots and is up" wait_for '[ "$(node_state 0)" = up ]' 60
+check "node 0 PXE-boots and is up" wait_for '[ "$(node_state 0)" = up ]' "$UP_S"
 say "    (up after $WAITED_MS ms)"
 check "bpstat -l says on" test "$(power_col)" = on
 
@@ -81,7 +79,7 @@ q=$(qemu_pid)
 "$BIN/bpctl" -S 0 --power cycle || fail "bpctl -S 0 --power cycle"
 check "the VM was reset (QEMU $q gone)" wait_for '! alive "$q"' 10
 check "node 0 leaves up" wait_for '[ "$(node_state 0)" != up ]' 10
-check "node 0 is up again" wait_for '[ "$(node_state 0)" = up ]' 60
+check "node 0 is up again" wait_for '[ "$(node_state 0)" = up ]' "$UP_S"
 say "    (up again after $WAITED_MS ms, new QEMU $(qemu_pid))"
 
 say "# a wrong BMC password"
@@ -93,26 +91,10 @@ rc=$?
 err=$(cat "$log.err")
 check "bpctl exits 1 (got $rc)" test "$rc" = 1
 check "the error names the node and the cause: $err" \
-    eval '[[ $err == "0: BMC 127.0.0.1:6230 refused the login of user admin"* ]]'
+    eval '[[ $err == "0: BMC 127.0.0.1:6230 refused the login of user admin (wrong user or password in "*"): Error: Unable to establish IPMI v2 / RMCP+ session" ]]'
 check "node 0 stays up" test "$(node_state 0)" = up
 cp -p "$log.pass" "$BPVC_STATE/bmc.pass"
 out=$("$BIN/bpctl" -S 0 --power status 2>&1)
 check "with the right one again: $out" test "$out" = "0: on"
-
-say "# hung node: QEMU stopped, bmc_hung $HUNG_S"
-q=$(qemu_pid)
-kill -STOP "$q"
-check "node 0 goes down" wait_for '[ "$(node_state 0)" = down ]' 10
-check "bpmaster power-cycles it after $HUNG_S s" \
-    wait_for 'grep -q "node 0: down for .* power-cycling it (bmc_hung $HUNG_S)" "$MLOG"' $((HUNG_S + 10))
-if wait_for '! alive "$q"' 20; then
-	pass "the stopped VM is gone (after $WAITED_MS ms)"
-else
-	fail "the stopped VM is gone"
-	show_log "$MLOG" 15
-	show_log "$BPVC_STATE/bmc0/ipmi_sim.log" 10
-fi
-check "node 0 is up again" wait_for '[ "$(node_state 0)" = up ]' 60
-say "    (up again after $WAITED_MS ms)"
 
 finish
