@@ -227,6 +227,7 @@ ctl_close(struct ctlconn *cc)
 		cc->user->fds--;
 		nctl_fds--;
 	}
+	power_ctl_gone(cc);
 	ev_timer_del(&cc->idle);
 	ev_del(cc->c.fd);
 	conn_free(&cc->c);
@@ -461,6 +462,7 @@ ctl_put_node(struct wire_msg *m, const struct node *n, uint64_t now)
 	wire_put_u64(m, A_CACHE_BYTES, n->cache_bytes);
 	wire_put_u64(m, A_PUSH_BYTES, n->push_bytes);
 	ctl_put_link(m, n, now);
+	power_put_node(m, n->num);
 }
 
 static int
@@ -715,6 +717,9 @@ ctl_dispatch(struct ctlconn *cc, struct wire_hdr *h, const unsigned char *body,
 		return ctl_set(cc, h, tb);
 	case MSG_CTL_WATCH:
 		return ctl_watch(cc);
+	case MSG_CTL_POWER:
+		power_request(cc, cc->cred.uid, h->seq, tb);
+		return 0;
 	case MSG_GHOST:
 		/* (a process that ended already, its node gone, has no ghost) */
 		if (cc->kind == CTL_EXEC)
