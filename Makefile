@@ -400,7 +400,7 @@ FZ_DEP_node := nodeinit/link.c nodeinit/cache.c $(wildcard nodeinit/*.h)
 FZ_LIB_node := $(call fz_wrap,$(FZ_WRAP_NODE)) -lsodium
 # ctl.c is #included by the target; node.c and trace.c are stubbed
 FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/tree.c \
-	    master/daemon/verify.c \
+	    master/daemon/verify.c master/daemon/power.c \
 	    master/daemon/event.c \
 	    tests/fuzz/fuzz_log.c common/wire.c common/proto.c common/conn.c \
 	    common/nodeset.c common/htab.c
