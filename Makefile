@@ -482,10 +482,12 @@ endif
 RESTORE_SRC := nodeinit/restore/bprestore.c nodeinit/restore/rst_map.c \
 	       nodeinit/restore/rst_jump.S
 RESTORE	:= $(OUT)/libexec/bprestore
-LIB_OBJ	+= $(OUT)/obj/lib_vmadump.o
-LIB_SRC	+= master/lib/vmadump.c
+VMAD_LIB_SRC := master/lib/vmadump.c master/lib/undump.c master/lib/liblist.c
+LIB_OBJ	+= $(patsubst master/lib/%.c,$(OUT)/obj/lib_%.o,$(VMAD_LIB_SRC))
+LIB_SRC	+= $(VMAD_LIB_SRC)
 
-$(OUT)/lib/libbproc.a: master/lib/vmadump.c master/lib/bproc_dump.h common/vmadump.h
+$(OUT)/lib/libbproc.a: $(VMAD_LIB_SRC) master/lib/bproc_dump.h master/lib/vmadump_int.h \
+	    common/vmadump.h
 $(OUT)/lib/libbproc.a: CFLAGS += -DBPROC_RESTORE_PATH='"$(CURDIR)/$(RESTORE)"'
 
 $(RESTORE): $(RESTORE_SRC) nodeinit/restore/bprestore.h common/vmadump.h \

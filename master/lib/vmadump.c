@@ -6,7 +6,6 @@
  * the trap return 1 instead of 0, like the child side of fork().  The
  * format is common/vmadump.h; the restorer is nodeinit/restore/.
  */
-#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -28,10 +27,8 @@
 
 #include "bproc_dump.h"
 #include "vmadump.h"
+#include "vmadump_int.h"
 
-#ifndef BPROC_RESTORE_PATH
-#define BPROC_RESTORE_PATH "/usr/libexec/bproc/bprestore"
-#endif
 #define DUMP_MAPS_MIN	(256 * 1024)	/* first guess at /proc/self/maps' size */
 #define DUMP_PM_WORDS	8192		/* pagemap entries read at a time */
 #define DUMP_OBUF	(160 * 1024)	/* metadata buffered; holds the largest record */
@@ -95,9 +92,6 @@ struct dump {
 static struct vmad_resume dump_resume;
 static struct dump *volatile dump_cur;
 
-/* BProc's library list: names of files BPROC_DUMP_LIBS is about. */
-static char	**dump_libs;
-static size_t	  dump_nlibs;
 
 static int
 dump_nthreads(void)
@@ -206,17 +200,6 @@ dump_readfile(const char *path, char *buf, size_t cap, size_t *lenp)
 	return 0;
 }
 
-static int
-dump_listed(const char *path)
-{
-	size_t	 i;
-
-	for (i = 0; i < dump_nlibs; i++)
-		if (strcmp(dump_libs[i], path) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * dump_classify: what travels for one file mapping.  A file that is gone
  * or replaced since it was mapped, or is not a regular file (shared anon
@@ -241,7 +224,7 @@ dump_classify(struct dump *d, struct dump_map *m, int shared, dev_t dev,
 		return;
 	if (strcmp(m->path, d->exe) == 0)
 		dumpit = d->flags & BPROC_DUMP_EXEC;
-	else if (dump_listed(m->path))
+	else if (vmad_liblist_has(m->path))
 		dumpit = d->flags & BPROC_DUMP_LIBS;
 	else
 		dumpit = d->flags & BPROC_DUMP_OTHER;
@@ -852,114 +835,4 @@ bproc_dump(int fd, int flags)
 		}
 		return 0;
 	}
-}
-
-int
-bproc_undump(int fd)
-{
-	struct vmad_header	 h;
-	struct stat		 st;
-	char			 num[16];
-	const char		*path = BPROC_RESTORE_PATH, *env;
-	char			*argv[5];
-	int			 nfd;
-	extern char		**environ;
-
-	if (fstat(fd, &st) == -1)
-		return -1;
-	/* A file can be checked without consuming it; a stream cannot. */
-	if (S_ISREG(st.st_mode)) {
-		if (pread(fd, &h, sizeof(h), lseek(fd, 0, SEEK_CUR)) !=
-		    (ssize_t)sizeof(h) || h.magic != VMAD_MAGIC ||
-		    h.version != VMAD_VERSION || h.arch != VMAD_ARCH_X86_64 ||
-		    h.page_size != (uint32_t)sysconf(_SC_PAGESIZE)) {
-			errno = ENOEXEC;
-			return -1;
-		}
-	}
-	if (getauxval(AT_SECURE) == 0 && (env = getenv("BPROC_RESTORE")) != NULL)
-		path = env;
-	if (access(path, X_OK) == -1)
-		return -1;
-	/* The restorer reads the image from a descriptor that survives exec. */
-	if ((nfd = fcntl(fd, F_DUPFD, 3)) == -1)
-		return -1;
-	snprintf(num, sizeof(num), "%d", nfd);
-	argv[0] = "bprestore";
-	argv[1] = "-f";
-	argv[2] = num;
-	argv[3] = NULL;
-	execve(path, argv, environ);
-	close(nfd);
-	return -1;
-}
-
-int
-bproc_libadd(const char *path)
-{
-	char	**nl, *p;
-
-	if (path == NULL || path[0] != '/') {
-		errno = EINVAL;
-		return -1;
-	}
-	if (dump_listed(path))
-		return 0;
-	if ((p = strdup(path)) == NULL)
-		return -1;
-	if ((nl = realloc(dump_libs, (dump_nlibs + 1) * sizeof(*nl))) == NULL) {
-		free(p);
-		return -1;
-	}
-	dump_libs = nl;
-	dump_libs[dump_nlibs++] = p;
-	return 0;
-}
-
-int
-bproc_libdel(const char *path)
-{
-	size_t	 i;
-
-	for (i = 0; i < dump_nlibs; i++) {
-		if (strcmp(dump_libs[i], path) == 0) {
-			free(dump_libs[i]);
-			dump_libs[i] = dump_libs[--dump_nlibs];
-			return 0;
-		}
-	}
-	errno = ENOENT;
-	return -1;
-}
-
-int
-bproc_libclear(void)
-{
-	while (dump_nlibs > 0)
-		free(dump_libs[--dump_nlibs]);
-	free(dump_libs);
-	dump_libs = NULL;
-	return 0;
-}
-
-/*
- * bproc_liblist: *list gets one malloc'd buffer, the names one after
- * another, each ending in NUL, and an empty name last; 0, as BProc's.
- */
-int
-bproc_liblist(char **list)
-{
-	size_t	 i, len = 1;
-	char	*p;
-
-	for (i = 0; i < dump_nlibs; i++)
-		len += strlen(dump_libs[i]) + 1;
-	if ((*list = p = malloc(len)) == NULL)
-		return -1;
-	for (i = 0; i < dump_nlibs; i++) {
-		strcpy(p, dump_libs[i]);
-		p += strlen(p) + 1;
-	}
-	*p = '\0';
-	return 0;
 }
