@@ -6,6 +6,7 @@
  * the trap return 1 instead of 0, like the child side of fork().  The
  * format is common/vmadump.h; the restorer is nodeinit/restore/.
  */
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -36,6 +37,24 @@
 #define DUMP_COPY	(256 * 1024)	/* bounce buffer for memory that may change */
 #define RSEQ_SIG_X86	0x53053053u	/* glibc's rseq signature on x86 */
 #define RSEQ_AREA_LEN	32u		/* what glibc registers */
+
+#define DUMP_SCAN_VEC	512		/* page ranges PAGEMAP_SCAN returns at a time */
+
+/*
+ * PAGEMAP_SCAN (linux/fs.h of Linux 6.7; Debian 12's headers predate it):
+ * the ranges of pages in some categories, in one call.
+ */
+struct dump_page_region {
+	uint64_t	start, end, categories;
+};
+struct dump_pm_scan_arg {
+	uint64_t	size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t	category_inverted, category_mask, category_anyof_mask;
+	uint64_t	return_mask;
+};
+#define DUMP_PAGEMAP_SCAN	_IOWR('f', 16, struct dump_pm_scan_arg)
+#define DUMP_PAGE_IS_PRESENT	(1u << 3)
+#define DUMP_PAGE_IS_SWAPPED	(1u << 4)
 
 #define PM_PRESENT	(1ull << 63)
 #define PM_SWAPPED	(1ull << 62)
@@ -75,6 +94,7 @@ struct dump {
 	char			*obuf;
 	size_t			 olen;
 	char			*copy;		/* DUMP_COPY bytes */
+	struct dump_page_region	*scan;		/* DUMP_SCAN_VEC of them */
 	uint64_t		*pm;
 	struct dump_map		*map;		/* nmap entries after the text */
 	size_t			 nmap, map_cap;
@@ -551,29 +571,35 @@ dump_run(struct dump *d, uint32_t idx, uint64_t first, uint64_t n)
 	return 0;
 }
 
+/* A run of wanted pages being gathered: region, first page, length. */
+struct dump_runstate {
+	uint32_t	idx;
+	uint64_t	run0, runlen;
+};
+
 /*
- * dump_pages: the pages of one region that must travel.  The pagemap
- * says which are there without touching the others: in anonymous memory
- * a page that is present or swapped out; in a private file mapping one
- * whose present page is not the page cache's (a copy-on-write copy); all
- * of them for a region that travels whole, resident or not (mincore, so
- * that shared memory is not read page by page into existence).
+ * dump_span: pages [first, first + count) of one region through the
+ * pagemap, each wanted page added to the run in rs.  The pagemap says
+ * which pages are there without touching the others: in anonymous
+ * memory a page that is present or swapped out; in a private file
+ * mapping one whose present page is not the page cache's (a
+ * copy-on-write copy); for shared memory travelling as private, what is
+ * resident (mincore, so that it is not read page by page into
+ * existence); for a file travelling whole, every page.
  */
 static int
-dump_pages(struct dump *d, int pmfd, uint32_t idx)
+dump_span(struct dump *d, int pmfd, struct dump_runstate *rs, uint64_t first,
+    uint64_t count)
 {
-	const struct dump_map	*m = &d->map[idx];
-	uint64_t		 npages = (m->r.end - m->r.start) / d->page;
-	uint64_t		 i, j, n, run0 = 0, runlen = 0;
+	const struct dump_map	*m = &d->map[rs->idx];
+	uint64_t		 i, j, n, pg;
 	unsigned char		*inc = (unsigned char *)(d->pm + DUMP_PM_WORDS);
 	int			 want;
 
-	if (!(m->r.prot & PROT_READ) || m->r.kind == VMAD_R_SHARED)
-		return 0;
-	for (i = 0; i < npages; i += n) {
-		uint64_t addr = m->r.start + i * d->page;
+	for (i = 0; i < count; i += n) {
+		uint64_t addr = m->r.start + (first + i) * d->page;
 
-		n = npages - i < DUMP_PM_WORDS ? npages - i : DUMP_PM_WORDS;
+		n = count - i < DUMP_PM_WORDS ? count - i : DUMP_PM_WORDS;
 		if (pread(pmfd, d->pm, n * 8, (addr / d->page) * 8) !=
 		    (ssize_t)(n * 8)) {
 			if (errno == 0)
@@ -586,6 +612,7 @@ dump_pages(struct dump *d, int pmfd, uint32_t idx)
 		for (j = 0; j < n; j++) {
 			uint64_t e = d->pm[j];
 
+			pg = first + i + j;
 			if (m->mode == DM_ALL)
 				want = 1;
 			else if (m->mode == DM_RESIDENT)
@@ -599,18 +626,80 @@ dump_pages(struct dump *d, int pmfd, uint32_t idx)
 			    dump_zero((void *)(uintptr_t)(addr + j * d->page),
 			    d->page))
 				want = 0;
-			if (want && runlen > 0 && run0 + runlen == i + j &&
-			    runlen < VMAD_MAX_RUN) {
-				runlen++;
+			if (want && rs->runlen > 0 && rs->run0 + rs->runlen == pg &&
+			    rs->runlen < VMAD_MAX_RUN) {
+				rs->runlen++;
 				continue;
 			}
-			if (dump_run(d, idx, run0, runlen) == -1)
+			if (dump_run(d, rs->idx, rs->run0, rs->runlen) == -1)
 				return -1;
-			run0 = i + j;
-			runlen = want ? 1 : 0;
+			rs->run0 = pg;
+			rs->runlen = want ? 1 : 0;
 		}
 	}
-	return dump_run(d, idx, run0, runlen);
+	return 0;
+}
+
+/*
+ * dump_scan: the stretches of [start, end) that hold any present or
+ * swapped page, through PAGEMAP_SCAN (Linux 6.7), so that a sparse
+ * region (a large reservation, a sanitizer's shadow) costs its pages and
+ * not its size.  Returns the count in d->scan, or -1 where the kernel
+ * has no such ioctl.
+ */
+static int
+dump_scan(struct dump *d, int pmfd, uint64_t start, uint64_t end,
+    uint64_t *walk_end)
+{
+	struct dump_pm_scan_arg	 a;
+	int			 n;
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.start = start;
+	a.end = end;
+	a.vec = (uintptr_t)d->scan;
+	a.vec_len = DUMP_SCAN_VEC;
+	a.category_anyof_mask = DUMP_PAGE_IS_PRESENT | DUMP_PAGE_IS_SWAPPED;
+	a.return_mask = DUMP_PAGE_IS_PRESENT | DUMP_PAGE_IS_SWAPPED;
+	if ((n = ioctl(pmfd, DUMP_PAGEMAP_SCAN, &a)) < 0)
+		return -1;
+	*walk_end = a.walk_end;
+	return n;
+}
+
+/* dump_pages: the pages of one region that must travel. */
+static int
+dump_pages(struct dump *d, int pmfd, uint32_t idx)
+{
+	const struct dump_map	*m = &d->map[idx];
+	struct dump_runstate	 rs = { idx, 0, 0 };
+	uint64_t		 npages = (m->r.end - m->r.start) / d->page;
+	uint64_t		 cur = m->r.start, walk;
+	int			 n, k;
+
+	if (!(m->r.prot & PROT_READ) || m->r.kind == VMAD_R_SHARED)
+		return 0;
+	if (m->mode == DM_ANON || m->mode == DM_COW) {
+		while (cur < m->r.end && (n = dump_scan(d, pmfd, cur, m->r.end,
+		    &walk)) >= 0) {
+			for (k = 0; k < n; k++)
+				if (dump_span(d, pmfd, &rs,
+				    (d->scan[k].start - m->r.start) / d->page,
+				    (d->scan[k].end - d->scan[k].start) / d->page) == -1)
+					return -1;
+			if (walk <= cur)
+				break;
+			cur = walk;
+		}
+		if (cur >= m->r.end)
+			return dump_run(d, idx, rs.run0, rs.runlen);
+		/* No PAGEMAP_SCAN here: the rest, page by page. */
+	}
+	if (dump_span(d, pmfd, &rs, (cur - m->r.start) / d->page,
+	    npages - (cur - m->r.start) / d->page) == -1)
+		return -1;
+	return dump_run(d, idx, rs.run0, rs.runlen);
 }
 
 /* dump_image: the whole image, in the order vmadump.h gives. */
@@ -779,7 +868,8 @@ bproc_dump(int fd, int flags)
 		/* maps text, the region table (one per 40 bytes of text at most), buffers */
 		d.map_cap = d.maps_cap / 40 + 16;
 		d.scratch_len = d.maps_cap + d.map_cap * sizeof(struct dump_map) +
-		    DUMP_PM_WORDS * 9 + DUMP_OBUF + DUMP_COPY + 64;
+		    DUMP_PM_WORDS * 9 + DUMP_OBUF + DUMP_COPY +
+		    DUMP_SCAN_VEC * sizeof(struct dump_page_region) + 64;
 		d.scratch_len = (d.scratch_len + d.page - 1) & ~(size_t)(d.page - 1);
 		d.scratch = mmap(NULL, d.scratch_len, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -792,6 +882,7 @@ bproc_dump(int fd, int flags)
 		d.obuf = (char *)d.pm + DUMP_PM_WORDS * 9;
 		d.obuf += (8 - (uintptr_t)d.obuf % 8) % 8;
 		d.copy = d.obuf + DUMP_OBUF;
+		d.scan = (struct dump_page_region *)(d.copy + DUMP_COPY);
 
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_sigaction = dump_handler;

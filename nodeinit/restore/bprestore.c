@@ -252,6 +252,15 @@ rst_stage_range(uint64_t len)
 			rst_fail("no room to stage %llu bytes", (unsigned long long)len);
 		p = mmap((void *)(uintptr_t)a, len, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		/*
+		 * A large sparse region (a reservation with a few pages in
+		 * it) is more than overcommit grants at once: stage it
+		 * unaccounted, as such regions usually were.
+		 */
+		if (p == MAP_FAILED && errno == ENOMEM)
+			p = mmap((void *)(uintptr_t)a, len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE |
+			    MAP_NORESERVE, -1, 0);
 		if (p == MAP_FAILED && errno == EEXIST) {
 			/* Something of ours (the kernel's stack, the vdso): step over. */
 			rst.stage_cur += 1ull << 30;
