@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/sysmacros.h>
 #include <asm/prctl.h>
 #include <dirent.h>
@@ -25,6 +26,11 @@
 #include <string.h>
 #include <ucontext.h>
 #include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define DUMP_ASAN_STACK	(1024 * 1024)	/* stack below us the handler may have marked */
+#endif
 
 #include "bproc_dump.h"
 #include "vmadump.h"
@@ -129,6 +135,10 @@ dump_nthreads(void)
 	return n;
 }
 
+/*
+ * dump_write: all of buf to the image.  A raw syscall, not write(): a
+ * sanitizer's write() would check buf, which may be its own shadow.
+ */
 static int
 dump_write(struct dump *d, const void *buf, size_t len)
 {
@@ -136,7 +146,7 @@ dump_write(struct dump *d, const void *buf, size_t len)
 	ssize_t		 n;
 
 	while (len > 0) {
-		if ((n = write(d->fd, p, len)) == -1) {
+		if ((n = syscall(SYS_write, d->fd, p, len)) == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
@@ -525,7 +535,7 @@ dump_mm(struct dump *d)
 	return dump_put(d, VMAD_REC_MM, &mm, sizeof(mm), auxv, len & ~7u);
 }
 
-static int
+static int VMAD_NO_ASAN
 dump_zero(const void *page, long len)
 {
 	const uint64_t	*w = page;
@@ -535,6 +545,28 @@ dump_zero(const void *page, long len)
 		if (w[i] != 0)
 			return 0;
 	return 1;
+}
+
+/*
+ * dump_copy: len bytes of our own memory into the bounce buffer.  Under
+ * a sanitizer through process_vm_readv on ourselves, since its memcpy
+ * would check the source's shadow.
+ */
+static int
+dump_copy(void *dst, const void *src, size_t len)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	struct iovec	 l = { dst, len }, r = { (void *)(uintptr_t)src, len };
+
+	if (process_vm_readv(getpid(), &l, 1, &r, 1, 0) != (ssize_t)len) {
+		if (errno == 0)
+			errno = EIO;
+		return -1;
+	}
+#else
+	memcpy(dst, src, len);
+#endif
+	return 0;
 }
 
 /* dump_run: one PAGES record straight from the process's memory. */
@@ -562,7 +594,8 @@ dump_run(struct dump *d, uint32_t idx, uint64_t first, uint64_t n)
 	/* What is hashed must be what is written: copy it first. */
 	for (len = n * d->page; len > 0; len -= chunk) {
 		chunk = len < DUMP_COPY ? len : DUMP_COPY;
-		memcpy(d->copy, mem, chunk);
+		if (dump_copy(d->copy, mem, chunk) == -1)
+			return -1;
 		vmad_hash_add(&d->hash, d->copy, chunk);
 		if (dump_write(d, d->copy, chunk) == -1)
 			return -1;
@@ -729,6 +762,10 @@ dump_image(struct dump *d)
 		m->bounce = m->mode == DM_RESIDENT ||
 		    (m->r.start <= (uintptr_t)&h && (uintptr_t)&h < m->r.end) ||
 		    (m->r.start <= fs && fs < m->r.end);
+#if defined(__SANITIZE_ADDRESS__)
+		/* The sanitizer's shadow changes with every call we make. */
+		m->bounce = 1;
+#endif
 	}
 	memset(&h, 0, sizeof(h));
 	h.magic = VMAD_MAGIC;
@@ -909,6 +946,14 @@ bproc_dump(int fd, int flags)
 				munmap((void *)(uintptr_t)dump_resume.unmap_start,
 				    dump_resume.unmap_len);
 			memset(&dump_resume, 0, sizeof(dump_resume));
+#if defined(__SANITIZE_ADDRESS__)
+			/*
+			 * The handler's frames never returned here: clear the
+			 * sanitizer's marks they left on the stack below us.
+			 */
+			__asan_unpoison_memory_region((char *)&sa - DUMP_ASAN_STACK,
+			    DUMP_ASAN_STACK);
+#endif
 			return BPROC_DUMP_RESUMED;
 		}
 		dump_cur = NULL;
