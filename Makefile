@@ -479,3 +479,40 @@ ifeq ($(SANITIZE),1)
 CFLAGS	:= -O1 -g -std=c11 -D_GNU_SOURCE $(WARN) -Icommon $(SAN_FLAGS)
 NFLAGS	+= -fsanitize=undefined -fsanitize-undefined-trap-on-error -g
 endif
+
+# --- vmadump: the process image (docs/vmadump.md) ---
+# bproc_dump/bproc_undump go into libbproc: the archive's and the .so's
+# recipes expand LIB_OBJ when they run, so appending here is enough.
+# bprestore is static musl, not PIE, linked at the far address RST_BASE
+# (nodeinit/restore/bprestore.h) so that it never sits where an image
+# wants its memory.  It brings its own _start (rst_jump.S): musl's crt1.o
+# reaches _DYNAMIC (0) PC-relative, which no 32-bit offset does from there.
+RESTORE_SRC := nodeinit/restore/bprestore.c nodeinit/restore/rst_map.c \
+	       nodeinit/restore/rst_jump.S
+RESTORE	:= $(OUT)/libexec/bprestore
+VMAD_LIB_SRC := master/lib/vmadump.c master/lib/undump.c master/lib/liblist.c
+LIB_OBJ	+= $(patsubst master/lib/%.c,$(OUT)/obj/lib_%.o,$(VMAD_LIB_SRC))
+LIB_SRC	+= $(VMAD_LIB_SRC)
+
+$(OUT)/lib/libbproc.a: $(VMAD_LIB_SRC) master/lib/bproc_dump.h master/lib/vmadump_int.h \
+	    common/vmadump.h
+$(OUT)/lib/libbproc.a: CFLAGS += -DBPROC_RESTORE_PATH='"$(CURDIR)/$(RESTORE)"'
+
+$(RESTORE): $(RESTORE_SRC) nodeinit/restore/bprestore.h common/vmadump.h \
+	    $(OUT)/musl-include/.stamp | $(OUT)/libexec
+	$(MUSLCC) $(NFLAGS) -Inodeinit/restore -static -no-pie -s \
+	    -nostartfiles -Wl,--no-relax -Wl,--gc-sections -Wl,-Ttext-segment=0x200000000000 \
+	    -o $@ $(RESTORE_SRC)
+
+$(OUT)/tests/test_vmadump: tests/unit/test_vmadump.c $(OUT)/lib/libbproc.a $(RESTORE) \
+	    | $(OUT)/tests
+	$(CC) $(CFLAGS) -Imaster/lib -DBPROC_RESTORE_PATH_FOR_TEST='"$(CURDIR)/$(RESTORE)"' \
+	    -o $@ $< $(OUT)/lib/libbproc.a -lcmocka -lpthread
+
+all: $(RESTORE)
+
+$(OUT)/bench/vmadump_bench: bench/vmadump_bench.c $(OUT)/lib/libbproc.a $(RESTORE)
+	mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Imaster/lib -o $@ $< $(OUT)/lib/libbproc.a
+
+all: $(OUT)/bench/vmadump_bench
