@@ -71,6 +71,15 @@ int		nl_mask_len(const char *);
  * (the process host, the blob fetcher) goes through these hooks, which
  * nodeinit.c fills in, so the link imports neither.
  */
+enum uplink_state {
+	LINK_IDLE,		/* waiting to (re)connect */
+	LINK_CONNECTING,
+	LINK_AUTH,		/* challenge answered, waiting for confirm */
+	LINK_HELLO,		/* sealed; waiting for WELCOME */
+	LINK_UP,
+	LINK_DEAD,		/* failed; uplink_reap() closes it */
+	LINK_NSTATES
+};
 struct proto_frame;
 struct uplink_hooks {
 	void	(*setup)(const struct proto_frame *);	/* MSG_SETUP */
@@ -92,6 +101,10 @@ void		uplink_reap(void);
 int		link_send_msg(struct wire_msg *);
 size_t		link_pending(void);
 void		link_setup_done(void);
+
+/* uplink_fsm.c: the link's edges */
+int		uplink_edge_ok(int, int);
+const char	*uplink_state_name(int);
 
 /* proc.c */
 struct pollfd;

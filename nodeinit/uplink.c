@@ -36,19 +36,6 @@
 #include "log.h"
 #include "nodeinit.h"
 
-enum uplink_state {
-	LINK_IDLE,		/* waiting to (re)connect */
-	LINK_CONNECTING,
-	LINK_AUTH,		/* challenge answered, waiting for confirm */
-	LINK_HELLO,		/* sealed; waiting for WELCOME */
-	LINK_UP,
-	LINK_DEAD		/* failed; uplink_reap() closes it */
-};
-
-static const char *const uplink_state_names[] = {
-	"idle", "connecting", "auth", "hello", "up", "dead"
-};
-
 int			 node_num = -1;
 struct uplink_hooks	 uplink_hooks;
 static unsigned char	 key[AUTH_KEY_LEN];
@@ -156,28 +143,6 @@ uplink_init(void)
 	lost_since = now_ms();
 }
 
-/* Which edges the link may take; anything but idle may fail. */
-static int
-uplink_edge_ok(int from, int to)
-{
-	if (to == LINK_DEAD)
-		return from != LINK_IDLE && from != LINK_DEAD;
-	switch (from) {
-	case LINK_IDLE:
-		return to == LINK_CONNECTING;
-	case LINK_CONNECTING:
-		return to == LINK_AUTH;
-	case LINK_AUTH:
-		return to == LINK_HELLO;
-	case LINK_HELLO:
-		return to == LINK_UP;
-	case LINK_DEAD:
-		return to == LINK_IDLE;
-	default:	/* up ends only in dead */
-		return 0;
-	}
-}
-
 static int
 uplink_transition(int to, const char *why)
 {
@@ -186,19 +151,19 @@ uplink_transition(int to, const char *why)
 
 	if (!uplink_edge_ok(from, to)) {
 		log_warnx("master link: refused %s -> %s (%s)",
-		    uplink_state_names[from], uplink_state_names[to], why);
+		    uplink_state_name(from), uplink_state_name(to), why);
 		return -1;
 	}
 	/* a redial every backoff is routine; the rest is news */
 	if (to == LINK_DEAD)
 		log_warnx("master link %s: %s -> %s (%s)", lc.peer,
-		    uplink_state_names[from], uplink_state_names[to], why);
+		    uplink_state_name(from), uplink_state_name(to), why);
 	else if (to != LINK_HELLO && to != LINK_UP)
-		log_debug("master link %s -> %s (%s)", uplink_state_names[from],
-		    uplink_state_names[to], why);
+		log_debug("master link %s -> %s (%s)", uplink_state_name(from),
+		    uplink_state_name(to), why);
 	else
-		log_info("master link %s -> %s (%s)", uplink_state_names[from],
-		    uplink_state_names[to], why);
+		log_info("master link %s -> %s (%s)", uplink_state_name(from),
+		    uplink_state_name(to), why);
 	lstate = to;
 	switch (to) {
 	case LINK_CONNECTING:
