@@ -45,6 +45,11 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_CTL_RESULT] = { "CTL_RESULT", 16, RQ(A_NODE) | RQ(A_ERRNO), D_M2T },
 	[MSG_CTL_PROCS] = { "CTL_PROCS", 0, 0, D_T2M },
 	[MSG_CTL_PROC] = { "CTL_PROC", 16, RQ(A_PID) | RQ(A_NODE), D_M2T },
+	[MSG_FORK] = { "FORK", 0, 0, D_N2M | D_M2T },
+	[MSG_FORK_RESULT] = { "FORK_RESULT", 8, RQ(A_ERRNO), D_M2N | D_T2M },
+	[MSG_FORK_HELLO] = { "FORK_HELLO", 12, RQ(A_TOKEN), D_T2M },
+	[MSG_FORKED] = { "FORKED", 16, RQ(A_PID) | RQ(A_PPID), D_N2M },
+	[MSG_EXECED] = { "EXECED", 8, RQ(A_PID), D_N2M | D_M2T },
 };
 
 const struct attr_info attr_table[A_MAX] = {
@@ -104,6 +109,8 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_COLS] = { "cols", AK_U16, 0, 0 },
 	[A_PWENT] = { "pwent", AK_STR, 2, 4096 },
 	[A_GRENT] = { "grent", AK_STR, 2, 4096 },
+	[A_PPID] = { "ppid", AK_U32, 0, 0 },
+	[A_TOKEN] = { "token", AK_U64, 0, 0 },
 };
 
 static const char *const stage_names[STAGE_MAX] = {

@@ -71,7 +71,16 @@ enum msg_type {
 	MSG_CTL_SET,		/* t->m: A_NODE and one of A_STATE, A_MODE, A_UID, A_GID, A_HOW */
 	MSG_CTL_RESULT,		/* m->t: A_NODE, A_ERRNO, A_MSG */
 	MSG_CTL_PROCS,		/* t->m: process table request */
-	MSG_CTL_PROC,		/* m->t: A_PID, A_NODE, A_RPID, A_UID, A_ARG */
+	MSG_CTL_PROC,		/* m->t: A_PID, A_NODE, A_RPID, A_UID, A_ARG, A_PPID */
+	/* the process tree: a process forked on a node gets a ghost first */
+	MSG_FORK,		/* n->m: A_PID (the parent's ghost), A_FLAGS clone flags;
+				   m->ghost: A_TOKEN, the child's socket as SCM_RIGHTS */
+	MSG_FORK_RESULT,	/* m->n: A_PPID, A_PID (the child's ghost), A_ERRNO;
+				   ghost->m: A_TOKEN, A_ERRNO (its fork failed) */
+	MSG_FORK_HELLO,		/* child ghost->m, first frame on its socket: A_TOKEN */
+	MSG_FORKED,		/* n->m: A_PID, A_PPID, A_RPID (node PID), A_ERRNO
+				   (the node's clone failed: drop the ghost) */
+	MSG_EXECED,		/* n->m->ghost: A_PID, A_ARG repeated: the new argv */
 	MSG_MAX
 };
 
@@ -133,6 +142,8 @@ enum attr_type {
 	A_COLS,		/* u16: pty columns */
 	A_PWENT,	/* str, repeated: an /etc/passwd line, password "x" */
 	A_GRENT,	/* str, repeated: an /etc/group line, password "x" */
+	A_PPID,		/* u32: the parent's ghost PID */
+	A_TOKEN,	/* u64: names one fork request between master and ghosts */
 	A_MAX
 };
 
@@ -152,6 +163,7 @@ enum power_how {
 #define EXEC_F_STDIN_NULL	0x01	/* bpsh -n: stdin from /dev/null */
 #define EXEC_F_NOIO		0x02	/* bpsh -N: no I/O forwarding at all */
 #define EXEC_F_TTY		0x04	/* bpsh -T: a pty on the node */
+#define EXEC_F_NOTRACK		0x08	/* debug, root only: no ghosts for its children */
 
 /*
  * A manifest entry (A_MFILE): hash[32], u32 mode, u32 uid, u32 gid,

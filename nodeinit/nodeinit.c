@@ -62,6 +62,12 @@ node_ack(const struct proto_frame *f)
 	proc_ack(f->tb);
 }
 
+static void
+node_fork_result(const struct proto_frame *f)
+{
+	track_fork_result(f->h, f->tb);
+}
+
 /* The link is closed: end the processes whose ghosts went with the master. */
 static void
 node_link_lost(int was_up)
@@ -83,6 +89,7 @@ node_hooks_init(void)
 	uplink_hooks.signal = node_signal;
 	uplink_hooks.input = node_input;
 	uplink_hooks.ack = node_ack;
+	uplink_hooks.fork_result = node_fork_result;
 	uplink_hooks.lost = node_link_lost;
 }
 

@@ -88,6 +88,7 @@ struct uplink_hooks {
 	void	(*signal)(const struct proto_frame *);	/* MSG_SIGNAL */
 	void	(*input)(const struct proto_frame *);	/* MSG_IO */
 	void	(*ack)(const struct proto_frame *);	/* MSG_IO_ACK */
+	void	(*fork_result)(const struct proto_frame *);	/* MSG_FORK_RESULT */
 	void	(*lost)(int);		/* the link closed; 1: it had been up */
 };
 extern struct uplink_hooks	uplink_hooks;
@@ -111,6 +112,19 @@ struct pollfd;
 void		proc_exec(const struct wire_hdr *, struct wire_attr *,
 		    const unsigned char *, size_t);
 int		proc_hosts(pid_t);
+
+/* track.c: the tree of processes the remote ones create */
+int		track_child(int);
+int		track_attach(pid_t, pid_t);
+int		track_event(pid_t, int);
+void		track_fork_result(const struct wire_hdr *, struct wire_attr *);
+void		track_stopsig(pid_t, int);
+int		track_signal(pid_t, int);
+pid_t		track_top_of(pid_t);
+pid_t		track_session_member(pid_t);
+int		track_count(void);
+void		track_kill_all(void);
+int		proc_catches(pid_t, int);
 
 /* cache.c */
 #define CACHE_DIR	"/var/lib/bproc/cache"	/* on the root fs: links need one fs */

@@ -51,6 +51,9 @@ struct rproc {
 	int		 status;
 	int		 stopsig;	/* the job-control signal we turned into SIGSTOP */
 	uint64_t	 slave_gone;	/* when a pty read said no one holds the slave */
+	int		 empty[3];	/* the last read of the stream found nothing */
+	int		 reported;	/* EXIT sent; output left goes by another ghost */
+	pid_t		 relay;		/* that ghost: a living process of the session */
 	struct rproc	*next;
 };
 
@@ -111,6 +114,19 @@ proc_result(pid_t gpid, pid_t pid, int err, const char *msg)
 	link_send_msg(&m);
 }
 
+/*
+ * Does a process of rp's session live on (tracked, other than rp's own)?
+ * The one whose ghost relays the session's output is kept while it does.
+ */
+static int
+proc_session_lives(struct rproc *rp)
+{
+	if (rp->relay != 0 && track_top_of(rp->relay) == rp->gpid)
+		return 1;
+	rp->relay = track_session_member(rp->gpid);
+	return rp->relay != 0;
+}
+
 /* The exit report goes only after both output streams reached EOF. */
 static void
 proc_maybe_finish(struct rproc *rp)
@@ -122,8 +138,45 @@ proc_maybe_finish(struct rproc *rp)
 	if (rp->tty && rp->exited && rp->fd[1] >= 0 &&
 	    rp->unacked[1] < IO_WINDOW && link_pending() < PROC_LINK_HIGH)
 		proc_output(rp, 1);
+	if (rp->exited && !rp->reported && (rp->fd[1] >= 0 || rp->fd[2] >= 0) &&
+	    !rp->tty && proc_session_lives(rp)) {
+		/*
+		 * Gone, but processes it started still hold its pipes: once
+		 * what it wrote is read, its exit is reported, as a local
+		 * shell would see it; the rest goes by one of their ghosts,
+		 * which hold the same output as the first ghost did.
+		 */
+		for (int s = 1; s <= 2; s++)
+			if (rp->fd[s] >= 0 && !rp->empty[s] &&
+			    rp->unacked[s] < IO_WINDOW &&
+			    link_pending() < PROC_LINK_HIGH)
+				proc_output(rp, s);
+		if ((rp->fd[1] < 0 || rp->empty[1]) &&
+		    (rp->fd[2] < 0 || rp->empty[2])) {
+			wire_msg_init(&m, buf, sizeof(buf), MSG_EXIT, 0, 0);
+			wire_put_u32(&m, A_PID, (uint32_t)rp->gpid);
+			wire_put_u32(&m, A_STATUS, (uint32_t)rp->status);
+			link_send_msg(&m);
+			rp->reported = 1;
+			rp->unacked[1] = rp->unacked[2] = 0;
+		}
+		return;
+	}
+	if (rp->reported && (rp->fd[1] >= 0 || rp->fd[2] >= 0) &&
+	    !proc_session_lives(rp)) {
+		/* no ghost left to print it */
+		for (int s = 1; s <= 2; s++)
+			if (rp->fd[s] >= 0) {
+				close(rp->fd[s]);
+				rp->fd[s] = -1;
+			}
+	}
 	if (!rp->exited || rp->fd[1] >= 0 || rp->fd[2] >= 0)
 		return;
+	if (rp->reported) {
+		proc_free(rp);
+		return;
+	}
 	wire_msg_init(&m, buf, sizeof(buf), MSG_EXIT, 0, 0);
 	wire_put_u32(&m, A_PID, (uint32_t)rp->gpid);
 	wire_put_u32(&m, A_STATUS, (uint32_t)rp->status);
@@ -155,7 +208,7 @@ proc_find_ignored(void)
 
 /* Runs in the child after clone3: raw syscalls only where libc caches ids. */
 static void __attribute__((noreturn))
-proc_child(int errfd, int *child_fd, int ttyfd, uid_t uid, gid_t gid,
+proc_child(int errfd, int gofd, int *child_fd, int ttyfd, uid_t uid, gid_t gid,
     gid_t *groups, size_t ngroups, const char *cwd, const char *path,
     char **argv, char **envp, const char *files[3])
 {
@@ -177,6 +230,9 @@ proc_child(int errfd, int *child_fd, int ttyfd, uid_t uid, gid_t gid,
 		if (child_fd[i] != i && dup2(child_fd[i], i) == -1)
 			goto fail;
 	}
+	/* seized by nodeinit first, then its forks stop for their ghosts */
+	if (track_child(gofd) == -1)
+		goto fail;
 	if (syscall(SYS_setgroups, ngroups, groups) == -1 ||
 	    syscall(SYS_setresgid, gid, gid, gid) == -1 ||
 	    syscall(SYS_setresuid, uid, uid, uid) == -1)
@@ -327,6 +383,7 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 	size_t		 ngroups = 0, i;
 	int		 pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
 	int		 perr[2] = { -1, -1 }, ep[2] = { -1, -1 }, child_fd[3];
+	int		 gp[2] = { -1, -1 };
 	int		 nenv, e, devnull = -1, ptm = -1, pts = -1, ptm_in = -1;
 	uint32_t	 flags = 0;
 	pid_t		 gpid, pid;
@@ -394,7 +451,7 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 		envp[k] = NULL;
 	}
 
-	if (pipe2(ep, O_CLOEXEC) == -1)
+	if (pipe2(ep, O_CLOEXEC) == -1 || pipe2(gp, O_CLOEXEC) == -1)
 		goto syserr;
 	if (flags & (EXEC_F_NOIO | EXEC_F_STDIN_NULL)) {
 		if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
@@ -431,13 +488,20 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 	if (pid == -1)
 		goto syserr;
 	if (pid == 0)
-		proc_child(ep[1], child_fd, pts, wire_get_u32(&tb[A_UID]),
+		proc_child(ep[1], gp[0], child_fd, pts, wire_get_u32(&tb[A_UID]),
 		    wire_get_u32(&tb[A_GID]), groups, ngroups,
 		    tb[A_CWD].data ? wire_get_str(&tb[A_CWD]) : NULL,
 		    tb[A_PATH].data ? wire_get_str(&tb[A_PATH]) : argv[0],
 		    argv, envp, files);
 	close(ep[1]);
 	ep[1] = -1;
+	/* traced unless a root caller asked otherwise (a debug switch) */
+	{
+		char	go = (!(flags & EXEC_F_NOTRACK) &&
+		    track_attach(pid, gpid) == 0) ? '1' : '0';
+
+		(void)write(gp[1], &go, 1);
+	}
 	/* exec either closes the pipe (success) or writes its errno */
 	do
 		n = read(ep[0], &e, sizeof(e));
@@ -491,6 +555,8 @@ out:
 			close(perr[i]);
 		if (ep[i] >= 0)
 			close(ep[i]);
+		if (gp[i] >= 0)
+			close(gp[i]);
 	}
 	if (devnull >= 0)
 		close(devnull);
@@ -505,7 +571,7 @@ out:
 }
 
 /* Does pid catch sig (SigCgt in /proc/pid/status)? */
-static int
+int
 proc_catches(pid_t pid, int sig)
 {
 	char			 path[64], line[256];
@@ -528,7 +594,14 @@ proc_signal(struct wire_attr *tb)
 	struct rproc	*rp = proc_find((pid_t)wire_get_u32(&tb[A_PID]));
 	uint32_t	 sig = wire_get_u32(&tb[A_SIG]);
 
-	if (rp == NULL || rp->exited || sig == 0 || sig >= NSIG)
+	if (sig == 0 || sig >= NSIG)
+		return;
+	/* a process its ghost's process forked */
+	if (rp == NULL) {
+		track_signal((pid_t)wire_get_u32(&tb[A_PID]), (int)sig);
+		return;
+	}
+	if (rp->exited)
 		return;
 	/*
 	 * The ghost's terminal changed size: the pty tells its foreground
@@ -560,6 +633,7 @@ proc_signal(struct wire_attr *tb)
 	if ((sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) &&
 	    !proc_catches(rp->pid, (int)sig)) {
 		rp->stopsig = (int)sig;
+		track_stopsig(rp->pid, (int)sig);
 		sig = SIGSTOP;
 	}
 	if (kill(rp->pid, (int)sig) == -1)
@@ -573,6 +647,9 @@ proc_ack(struct wire_attr *tb)
 	uint8_t		 s = wire_get_u8(&tb[A_STREAM]);
 	uint32_t	 n = wire_get_u32(&tb[A_BYTES]);
 
+	/* output the session's first process left, printed by another ghost */
+	if (rp == NULL)
+		rp = proc_find(track_top_of((pid_t)wire_get_u32(&tb[A_PID])));
 	if (rp == NULL || s < 1 || s > 2)
 		return;
 	rp->unacked[s] = n > rp->unacked[s] ? 0 : rp->unacked[s] - n;
@@ -597,6 +674,7 @@ proc_tty_keys(struct rproc *rp, const unsigned char *data, size_t len)
 	if (tcgetpgrp(rp->fd[1]) != rp->pid || proc_catches(rp->pid, SIGTSTP))
 		return;
 	rp->stopsig = SIGTSTP;
+	track_stopsig(rp->pid, SIGTSTP);
 	if (kill(-rp->pid, SIGSTOP) == -1)
 		log_warn("stop %d", (int)rp->pid);
 }
@@ -688,6 +766,7 @@ proc_output(struct rproc *rp, int s)
 	n = read(rp->fd[s], data, want);
 	if (n < 0 && errno == EINTR)
 		return;
+	rp->empty[s] = n < 0 && errno == EAGAIN;
 	/*
 	 * A pty's master reads EIO once no one holds the slave.  After the
 	 * process ended, an empty master also ends the session (the read
@@ -708,7 +787,8 @@ proc_output(struct rproc *rp, int s)
 		return;
 	}
 	wire_msg_init(&m, buf, sizeof(buf), MSG_IO, 0, 0);
-	wire_put_u32(&m, A_PID, (uint32_t)rp->gpid);
+	wire_put_u32(&m, A_PID, (uint32_t)(rp->reported &&
+	    proc_session_lives(rp) ? rp->relay : rp->gpid));
 	wire_put_u8(&m, A_STREAM, (uint8_t)s);
 	if (n <= 0) {
 		wire_put_u8(&m, A_EOF, 1);
@@ -813,8 +893,15 @@ proc_reap(void)
 	int		 status;
 	pid_t		 pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED |
-	    WCONTINUED)) > 0) {
+	/*
+	 * A tracer that waits with WCONTINUED takes the continued state
+	 * from the real parent (a shell's wait would miss it): processes
+	 * we trace are seen continuing by their SIGCONT instead.
+	 */
+	while ((pid = waitpid(-1, &status, __WALL | WNOHANG | WUNTRACED |
+	    (track_count() ? 0 : WCONTINUED))) > 0) {
+		if (track_event(pid, status))
+			continue;
 		for (rp = procs; rp != NULL && rp->pid != pid; rp = rp->next)
 			;
 		if (rp == NULL)
@@ -843,6 +930,7 @@ proc_kill_all(void)
 {
 	struct rproc	*rp;
 
+	track_kill_all();
 	while ((rp = procs) != NULL) {
 		if (!rp->exited)
 			kill(rp->pid, SIGKILL);

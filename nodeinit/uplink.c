@@ -490,6 +490,7 @@ UPLINK_UP(blob)
 UPLINK_UP(signal)
 UPLINK_UP(input)
 UPLINK_UP(ack)
+UPLINK_UP(fork_result)
 
 #define UP(st)	(1u << LINK_##st)
 
@@ -508,6 +509,7 @@ static const struct proto_route uplink_routes[MSG_MAX] = {
 	[MSG_SIGNAL] =		{ UP(UP), uplink_on_signal },
 	[MSG_IO] =		{ UP(UP), uplink_on_input },
 	[MSG_IO_ACK] =		{ UP(UP), uplink_on_ack },
+	[MSG_FORK_RESULT] =	{ UP(UP), uplink_on_fork_result },
 };
 
 static const struct proto_role uplink_role = { "master link", DIR_M2N,

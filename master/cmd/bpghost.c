@@ -62,6 +62,11 @@ static int		tty_mode;	/* the remote runs on a pty */
 static int		term_raw;	/* stdin's terminal is in our raw mode */
 static struct termios	term_saved;	/* its settings before */
 static struct termios	term_set;	/* what raw mode looked like */
+static int		is_child;	/* forked for a process forked on the node */
+static int		fdq[4];		/* descriptors received, for MSG_FORK */
+static int		nfdq;
+static char		*arg_area;	/* our argv as ps reads it */
+static size_t		arg_len;
 
 static void	ghost_send(struct wire_msg *);
 
@@ -148,7 +153,9 @@ static void __attribute__((noreturn))
 ghost_die(const char *what)
 {
 	term_restore();
-	dprintf(err_fd, "%d: %s\n", node, what);
+	/* one line per session is enough: the first ghost says it */
+	if (!is_child)
+		dprintf(err_fd, "%d: %s\n", node, what);
 	/* a ghost that lost its process looks killed, like BProc's */
 	signal(SIGKILL, SIG_DFL);
 	kill(getpid(), SIGKILL);
@@ -194,7 +201,38 @@ ghost_read(void)
 	}
 	if (inlen == sizeof(inbuf))
 		return 0;
-	n = read(mfd, inbuf + inlen, sizeof(inbuf) - inlen);
+	{
+		/* the master hands us a child ghost's socket with MSG_FORK */
+		union {
+			struct cmsghdr	h;
+			char		b[CMSG_SPACE(4 * sizeof(int))];
+		}		 cm;
+		struct iovec	 iov = { inbuf + inlen, sizeof(inbuf) - inlen };
+		struct msghdr	 mh;
+		struct cmsghdr	*c;
+		int		 fds[4], k, nf;
+
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cm.b;
+		mh.msg_controllen = sizeof(cm.b);
+		n = recvmsg(mfd, &mh, MSG_CMSG_CLOEXEC);
+		for (c = CMSG_FIRSTHDR(&mh); n > 0 && c != NULL;
+		    c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET ||
+			    c->cmsg_type != SCM_RIGHTS)
+				continue;
+			nf = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			memcpy(fds, CMSG_DATA(c), (size_t)nf * sizeof(int));
+			for (k = 0; k < nf && k < 4; k++) {
+				if (nfdq < 4)
+					fdq[nfdq++] = fds[k];
+				else
+					close(fds[k]);
+			}
+		}
+	}
 	if (n == 0)
 		return -1;
 	if (n < 0)
@@ -345,6 +383,90 @@ ghost_stop(int sig)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
+/*
+ * The node's process forked: so do we, and the child is its ghost, on
+ * the socket the master sent along.  It tells the master it is there;
+ * the kernel adds who it is.
+ */
+static void
+ghost_fork(struct wire_attr *tb)
+{
+	unsigned char	buf[64];
+	struct wire_msg	m;
+	pid_t		pid;
+	int		fd, i, e;
+
+	if (nfdq == 0 || !tb[A_TOKEN].data)
+		return;
+	fd = fdq[0];
+	memmove(fdq, fdq + 1, (size_t)--nfdq * sizeof(int));
+	if ((pid = fork()) == -1) {
+		e = errno;
+		close(fd);
+		wire_msg_init(&m, buf, sizeof(buf), MSG_FORK_RESULT, 0, 0);
+		wire_put_u64(&m, A_TOKEN, wire_get_u64(&tb[A_TOKEN]));
+		wire_put_u32(&m, A_ERRNO, (uint32_t)e);
+		ghost_send(&m);
+		return;
+	}
+	if (pid > 0) {
+		close(fd);
+		return;
+	}
+	/* the child: the parent's connection, input and terminal are not ours */
+	close(mfd);
+	for (i = 0; i < nfdq; i++)
+		close(fdq[i]);
+	nfdq = 0;
+	mfd = fd;
+	fcntl(mfd, F_SETFL, O_NONBLOCK);
+	inlen = inoff = 0;
+	is_child = 1;
+	stdin_open = 0;
+	stdin_unacked = 0;
+	tty_mode = 0;
+	term_raw = 0;
+	wire_msg_init(&m, buf, sizeof(buf), MSG_FORK_HELLO, 0, 0);
+	wire_put_u64(&m, A_TOKEN, wire_get_u64(&tb[A_TOKEN]));
+	ghost_send(&m);
+}
+
+/*
+ * The process exec'd: show its new argv as ours, written over our own
+ * (ps reads /proc/PID/cmdline from there), cut to the room we have.
+ */
+static void
+ghost_execed(const unsigned char *body, size_t blen)
+{
+	struct wire_iter	it;
+	struct wire_attr	a;
+	const char		*first = NULL, *base;
+	size_t			off = 0, l;
+
+	if (arg_area == NULL || arg_len < 2)
+		return;
+	wire_iter_init(&it, body, blen);
+	while (wire_iter_next(&it, &a) == 1) {
+		if (a.type != A_ARG || !proto_attr_ok(&a))
+			continue;
+		if (first == NULL)
+			first = (const char *)a.data;
+		l = a.len;
+		if (off + l > arg_len)
+			l = arg_len - off;
+		memcpy(arg_area + off, a.data, l);
+		off += l;
+		if (off >= arg_len)
+			break;
+	}
+	if (first == NULL)
+		return;
+	memset(arg_area + off, 0, arg_len - off);
+	arg_area[arg_len - 1] = '\0';
+	base = strrchr(first, '/') ? strrchr(first, '/') + 1 : first;
+	prctl(PR_SET_NAME, base, 0, 0, 0);
+}
+
 static int
 ghost_on_io(void *arg, const struct proto_frame *f)
 {
@@ -378,6 +500,22 @@ ghost_on_stopped(void *arg, const struct proto_frame *f)
 	return 0;
 }
 
+static int
+ghost_on_fork(void *arg, const struct proto_frame *f)
+{
+	(void)arg;
+	ghost_fork(f->tb);
+	return 0;
+}
+
+static int
+ghost_on_execed(void *arg, const struct proto_frame *f)
+{
+	(void)arg;
+	ghost_execed(f->body, f->len);
+	return 0;
+}
+
 /* bpmaster did not take us for the ghost (see ctl.c) */
 static int
 ghost_on_result(void *arg, const struct proto_frame *f)
@@ -394,7 +532,7 @@ ghost_on_exit(void *arg, const struct proto_frame *f)
 {
 	(void)arg;
 	term_restore();
-	if (f->tb[A_MSG].data)
+	if (f->tb[A_MSG].data && !is_child)
 		dprintf(err_fd, "%d: %s\n", node, wire_get_str(&f->tb[A_MSG]));
 	ghost_exit(wire_get_u32(&f->tb[A_STATUS]));
 }
@@ -413,6 +551,8 @@ static const struct proto_route ghost_routes[MSG_MAX] = {
 	[MSG_IO] =		{ 1, ghost_on_io },
 	[MSG_IO_ACK] =		{ 1, ghost_on_io_ack },
 	[MSG_STOPPED] =		{ 1, ghost_on_stopped },
+	[MSG_FORK] =		{ 1, ghost_on_fork },
+	[MSG_EXECED] =		{ 1, ghost_on_execed },
 	[MSG_EXEC_RESULT] =	{ 1, ghost_on_result },
 	[MSG_EXIT] =		{ 1, ghost_on_exit },
 	[MSG_NEED] =		{ 1, ghost_on_late_push },
@@ -427,8 +567,12 @@ ghost_signals(void)
 	struct signalfd_siginfo	si;
 
 	while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo == SIGCHLD)
+		if (si.ssi_signo == SIGCHLD) {
+			/* our child ghosts: their parent on the node waits too */
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
 			continue;
+		}
 		if (tty_mode && si.ssi_signo == SIGWINCH) {
 			term_winch();
 			continue;
@@ -460,7 +604,11 @@ main(int argc, char **argv)
 	size_t			 blen;
 	int			 fd, r, i;
 
-	(void)argc;
+	if (argc > 0) {
+		arg_area = argv[0];
+		arg_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 -
+		    argv[0]);
+	}
 	if ((s = getenv("BPROC_GHOST_FD")) == NULL) {
 		fprintf(stderr, "bpghost: run by bproc_rexec(3) only\n");
 		return 255;

@@ -40,12 +40,16 @@ procs_text(FILE *f, struct bproc_proc_info **pl, size_t n)
 	char				 cmd[sizeof(pi->cmd)];
 	size_t				 i;
 
-	fputs("PID\tNode\tRPID\tUser\tCommand\n", f);
+	fputs("PID\tNode\tRPID\tPPID\tUser\tCommand\n", f);
 	for (i = 0; i < n; i++) {
 		pi = pl[i];
 		fprintf(f, "%d\t%d\t", (int)pi->pid, pi->node);
 		if (pi->rpid != pi->pid)
 			fprintf(f, "%d\t", (int)pi->rpid);
+		else
+			fputs("-\t", f);
+		if (pi->ppid > 0)
+			fprintf(f, "%d\t", (int)pi->ppid);
 		else
 			fputs("-\t", f);
 		fprintf(f, "%s\t%s\n", user_name(pi->uid),
@@ -64,8 +68,13 @@ procs_json(FILE *f, struct bproc_proc_info **pl, size_t n)
 	for (i = 0; i < n; i++) {
 		pi = pl[i];
 		fprintf(f, "{\"pid\": %d, \"node\": %d, \"rpid\": %d, "
-		    "\"uid\": %u, \"user\": ", (int)pi->pid, pi->node,
-		    (int)pi->rpid, (unsigned int)pi->uid);
+		    "\"ppid\": ", (int)pi->pid, pi->node, (int)pi->rpid);
+		/* a master without the process tree does not say */
+		if (pi->ppid > 0)
+			fprintf(f, "%d", (int)pi->ppid);
+		else
+			fputs("null", f);
+		fprintf(f, ", \"uid\": %u, \"user\": ", (unsigned int)pi->uid);
 		json_str(f, user_name(pi->uid));
 		fputs(", \"cmd\": ", f);
 		json_str(f, pi->cmd);

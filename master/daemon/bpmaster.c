@@ -97,6 +97,12 @@ master_node_proc(struct node *n, const struct proto_frame *f)
 	return proc_from_node(n, f->h, f->tb, f->body, f->len);
 }
 
+static int
+master_node_tree(struct node *n, const struct proto_frame *f)
+{
+	return tree_from_node(n, f->h, f->tb, f->body, f->len);
+}
+
 static void
 master_ctl_exec(struct ctlconn *cc, const struct ucred *cred,
     const struct proto_frame *f)
@@ -124,6 +130,7 @@ static const struct ctl_hooks master_ctl_hooks = {
 	.procs = proc_list,
 	.check_ghost = trace_check_ghost,
 	.ghost = trace_ghost,
+	.fork_result = tree_from_ghost,
 };
 
 static void
@@ -135,6 +142,7 @@ master_hooks(void)
 	node_hooks.drained = ctl_resume;
 	node_hooks.setup = setup_push_frame;
 	node_hooks.proc = master_node_proc;
+	node_hooks.tree = master_node_tree;
 }
 
 /* The key is made once, on the first start, and never leaves root. */

@@ -90,6 +90,10 @@ struct proc {
 	char		*cmd;
 	struct ctlconn	*ghost;		/* NULL once the ghost is gone */
 	struct proc	*next;
+	/* tree.c: processes forked on the node */
+	pid_t		 ppid;		/* the parent's ghost; 0 for the first */
+	int		 child;		/* forked on the node, not started by a tool */
+	int		 forked;	/* the node reported its clone */
 };
 
 struct node {
@@ -127,6 +131,7 @@ struct node_hooks {
 	void	(*drained)(int);		/* node num's link has room again */
 	int	(*setup)(struct node *, const struct proto_frame *);	/* PROTO_SETUP_PID */
 	int	(*proc)(struct node *, const struct proto_frame *);	/* any other process */
+	int	(*tree)(struct node *, const struct proto_frame *);	/* FORK, FORKED, EXECED */
 };
 
 /* What the control socket hands the process space (bpmaster.c fills it in). */
@@ -138,6 +143,7 @@ struct ctl_hooks {
 	void	(*procs)(struct ctlconn *, uint32_t);
 	int	(*check_ghost)(pid_t, uid_t, int, const char **);
 	void	(*ghost)(struct proc *, int);	/* checked: trace it */
+	void	(*fork_result)(struct proc *, struct wire_attr *);
 };
 
 extern struct master_conf	 conf;
@@ -198,6 +204,14 @@ void	proc_list(struct ctlconn *, uint32_t);
 int	proc_count(void);
 int	proc_signal_remote(struct proc *, int);
 
+/* tree.c */
+int	tree_from_node(struct node *, const struct wire_hdr *,
+	    struct wire_attr *, const unsigned char *, size_t);
+void	tree_from_ghost(struct proc *, struct wire_attr *);
+void	tree_proc_gone(struct proc *);
+pid_t	tree_ppid(const struct proc *);
+struct proc *proc_add(pid_t, int, uid_t, const char *);
+
 /* trace.c */
 int	trace_init(void);
 int	trace_check_ghost(pid_t, uid_t, int, const char **);
@@ -215,6 +229,8 @@ void	ctl_shutdown(void);
 int	ctl_send_msg(struct ctlconn *, struct wire_msg *);
 void	ctl_set_proc(struct ctlconn *, struct proc *);
 struct proc *ctl_get_proc(struct ctlconn *);
+struct ctlconn *ctl_adopt(int, const struct ucred *, struct proc *);
+int	ctl_send_fd(struct ctlconn *, struct wire_msg *, int);
 int	ctl_peer_groups(struct ctlconn *, gid_t *, int);
 void	ctl_resume(int);
 

@@ -667,6 +667,16 @@ ctl_on_proc(void *arg, const struct proto_frame *f)
 	return 0;
 }
 
+/* A child ghost could not fork (tree.c). */
+static int
+ctl_on_fork_result(void *arg, const struct proto_frame *f)
+{
+	struct ctlconn	*cc = arg;
+
+	hooks->fork_result(cc->proc, f->tb);
+	return 0;
+}
+
 /*
  * The tool streams blobs without reading; when its process ended
  * meanwhile (its node went down), what is still on the way is dropped,
@@ -693,6 +703,7 @@ static const struct proto_route ctl_routes[MSG_MAX] = {
 	[MSG_IO] =		{ CP(PROC), ctl_on_proc },
 	[MSG_IO_ACK] =		{ CP(PROC), ctl_on_proc },
 	[MSG_SIGNAL] =		{ CP(PROC), ctl_on_proc },
+	[MSG_FORK_RESULT] =	{ CP(PROC), ctl_on_fork_result },
 	[MSG_BLOB] =		{ CP(PROC) | CP(ENDED), ctl_on_blob },
 	[MSG_GHOST] =		{ CP(PROC) | CP(ENDED), ctl_on_ghost },
 };
@@ -805,6 +816,107 @@ ctl_resume(int num)
 		if (!cc->dead)
 			ctl_interest(cc);
 	}
+}
+
+/*
+ * A ghost's connection that the master made itself: the socketpair of a
+ * ghost forked for a process forked on a node (tree.c), already p's.  It
+ * counts against its uid like any ghost; it is checked and traced as
+ * MSG_GHOST's are (the kernel gave us its credentials with its hello).
+ */
+struct ctlconn *
+ctl_adopt(int fd, const struct ucred *cred, struct proc *p)
+{
+	struct ctlconn	*cc;
+	const char	*why = NULL;
+	char		 peer[64];
+	int		 pidfd;
+
+	if (ctl_admit(cred->uid) != NULL)
+		return NULL;
+	if ((cc = calloc(1, sizeof(*cc))) == NULL ||
+	    (cc->user = ctl_user_get(cred->uid, 1)) == NULL) {
+		free(cc);
+		return NULL;
+	}
+	cc->cred = *cred;
+	cc->pidfd = -1;
+	cc->kind = CTL_GHOST;
+	snprintf(peer, sizeof(peer), "uid %u pid %d", (unsigned)cred->uid,
+	    (int)cred->pid);
+	conn_init(&cc->c, fd, peer, WIRE_MAX_FRAME, MASTER_CTL_OUTMAX);
+	if (ev_add(fd, EPOLLIN, ctl_event, cc) == -1) {
+		conn_free(&cc->c);
+		ctl_user_put(cc->user);
+		free(cc);
+		return NULL;
+	}
+	cc->user->n[CTL_GHOST]++;
+	cc->user->fds++;
+	DLIST_INSERT_HEAD(&ctls, cc, all);
+	nctls++;
+	nctl_fds++;
+	cc->proc = p;
+	cc->pushed = 1;
+	p->ghost = cc;
+	p->pidfd = -1;
+	if ((pidfd = hooks->check_ghost(cred->pid, cred->uid, fd, &why)) != -1) {
+		cc->pidfd = pidfd;
+		cc->user->fds++;
+		nctl_fds++;
+		hooks->ghost(p, pidfd);
+	} else if (why != NULL)
+		log_warnx_rl("control: child ghost %d: %s; untraced",
+		    (int)cred->pid, why);
+	return cc;
+}
+
+/*
+ * Send a frame with a descriptor attached (SCM_RIGHTS).  The descriptor
+ * rides on the frame's first byte, so it goes only when nothing is queued
+ * before it: 0 sent (the caller closes its copy), 1 not now (try again
+ * later), -1 the connection failed.
+ */
+int
+ctl_send_fd(struct ctlconn *cc, struct wire_msg *m, int fd)
+{
+	union {
+		struct cmsghdr	h;
+		char		b[CMSG_SPACE(sizeof(int))];
+	}		 cm;
+	size_t		 len = wire_msg_finish(m);
+	struct iovec	 iov = { m->buf, len };
+	struct msghdr	 mh;
+	struct cmsghdr	*c;
+	ssize_t		 n;
+
+	if (cc->dead || len == 0)
+		return -1;
+	if (conn_pending(&cc->c) && conn_flush(&cc->c) == -1)
+		return -1;
+	if (conn_pending(&cc->c))
+		return 1;
+	memset(&mh, 0, sizeof(mh));
+	memset(&cm, 0, sizeof(cm));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = sizeof(cm.b);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	n = sendmsg(cc->c.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 1 : -1;
+	/* the rest of the frame queues as any other output */
+	if ((size_t)n < len) {
+		if (conn_send(&cc->c, m->buf + n, len - (size_t)n) == -1)
+			return -1;
+		ctl_interest(cc);
+	}
+	return 0;
 }
 
 static void

@@ -462,6 +462,15 @@ link_on_proc(void *arg, const struct proto_frame *f)
 	return node_hooks.proc != NULL ? node_hooks.proc(l->node, f) : 0;
 }
 
+/* The process tree's reports (tree.c). */
+static int
+link_on_tree(void *arg, const struct proto_frame *f)
+{
+	struct nodelink	*l = arg;
+
+	return node_hooks.tree != NULL ? node_hooks.tree(l->node, f) : 0;
+}
+
 #define LP(ph)	(1u << LINK_PH_##ph)
 
 /* What a node link takes, and when: the whole protocol from the node. */
@@ -469,6 +478,9 @@ static const struct proto_route link_routes[MSG_MAX] = {
 	[MSG_AUTH_RESPONSE] =	{ LP(AUTH), link_on_auth },
 	[MSG_HELLO] =		{ LP(HELLO), link_on_hello },
 	[MSG_STATUS] =		{ LP(UP), link_on_status },
+	[MSG_FORK] =		{ LP(UP), link_on_tree },
+	[MSG_FORKED] =		{ LP(UP), link_on_tree },
+	[MSG_EXECED] =		{ LP(UP), link_on_tree },
 	[MSG_EXEC_RESULT] =	{ LP(UP), link_on_proc },
 	[MSG_IO] =		{ LP(UP), link_on_proc },
 	[MSG_IO_ACK] =		{ LP(UP), link_on_proc },

@@ -65,6 +65,7 @@ proc_free(struct proc *p)
 			break;
 		}
 	trace_release(p);
+	tree_proc_gone(p);
 	if (p->ghost != NULL)
 		ctl_set_proc(p->ghost, NULL);
 	free(p->cmd);
@@ -217,6 +218,13 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 	while (wire_iter_next(&it, &a) == 1) {
 		if (!proc_passthrough(a.type))
 			continue;
+		/* switching the process tree off is a debugging aid for root */
+		if (a.type == A_FLAGS && cred->uid != 0 && proto_attr_ok(&a) &&
+		    a.len == 4) {
+			wire_put_u32(&m, A_FLAGS,
+			    wire_get_u32(&a) & ~(uint32_t)EXEC_F_NOTRACK);
+			continue;
+		}
 		wire_put(&m, a.type, a.data, a.len);
 		if (a.type == A_ARG)
 			cmdlen += a.len;
@@ -486,6 +494,7 @@ proc_list(struct ctlconn *cc, uint32_t seq)
 			wire_put_u32(&m, A_NODE, (uint32_t)p->node);
 			wire_put_u32(&m, A_RPID, (uint32_t)p->rpid);
 			wire_put_u32(&m, A_UID, p->uid);
+			wire_put_u32(&m, A_PPID, (uint32_t)tree_ppid(p));
 			/* long command lines are cut for the listing */
 			if (strlen(p->cmd) > 1000)
 				p->cmd[1000] = '\0';
@@ -504,4 +513,26 @@ int
 proc_count(void)
 {
 	return nprocs;
+}
+
+/* A process record for a ghost made by the master (tree.c). */
+struct proc *
+proc_add(pid_t pid, int node, uid_t uid, const char *cmd)
+{
+	struct proc	*p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->cmd = strdup(cmd)) == NULL) {
+		free(p);
+		return NULL;
+	}
+	p->pid = pid;
+	p->rpid = pid;
+	p->node = node;
+	p->uid = uid;
+	p->pidfd = -1;
+	p->next = *proc_bucket(pid);
+	*proc_bucket(pid) = p;
+	nprocs++;
+	return p;
 }

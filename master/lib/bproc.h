@@ -110,6 +110,11 @@ struct bproc_exec_opts {
  * process runs in the foreground and forwards its size changes.
  */
 #define BPROC_EXEC_TTY		0x04
+/*
+ * Debugging aid, honoured for root only: what the process forks on the
+ * node gets no ghost (bpsh does it when BPROC_NOTRACK is set).
+ */
+#define BPROC_EXEC_NOTRACK	0x08
 
 int	bproc_rexec(int, const char *, char *const[], char *const[]);
 int	bproc_rexec_opts(int, const char *, char *const[], char *const[],
@@ -123,6 +128,7 @@ struct bproc_proc_info {
 	int		node;
 	uid_t		uid;
 	char		cmd[1024];
+	pid_t		ppid;		/* its parent's PID on the front end */
 };
 /* *list is malloc'd; returns the number of remote processes. */
 int	bproc_proclist(struct bproc_proc_info **);

@@ -91,6 +91,7 @@ proc_decode(void *el, struct wire_attr tb[A_MAX])
 	pi->rpid = tb[A_RPID].data ? (pid_t)wire_get_u32(&tb[A_RPID]) :
 	    pi->pid;
 	pi->uid = tb[A_UID].data ? wire_get_u32(&tb[A_UID]) : 0;
+	pi->ppid = tb[A_PPID].data ? (pid_t)wire_get_u32(&tb[A_PPID]) : 0;
 	if (tb[A_ARG].data)
 		snprintf(pi->cmd, sizeof(pi->cmd), "%s",
 		    wire_get_str(&tb[A_ARG]));

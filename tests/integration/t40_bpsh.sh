@@ -30,8 +30,9 @@ quiet() { { "$@"; } 2>/dev/null; }
 
 # node_pstate N PID: the State letter of PID on node N, or nothing.
 node_pstate() {
+	# (nodeinit traces its processes: a stopped one shows t, as T here)
 	sed -n 's/^State:[[:space:]]*\([A-Za-z]\).*/\1/p' \
-	    "$(node_root "$1")/proc/$2/status" 2>/dev/null
+	    "$(node_root "$1")/proc/$2/status" 2>/dev/null | sed 's/^t$/T/'
 }
 ghost_stat() { ps -o stat= -p "$1" 2>/dev/null | tr -d ' '; }
 vmkb() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status" 2>/dev/null; }

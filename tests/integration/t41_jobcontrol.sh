@@ -26,7 +26,7 @@ node_sleeps() {
 	r=$(node_root "$1")
 	for p in $(ls "$r/proc" 2>/dev/null | grep -E '^[0-9]+$'); do
 		[ "$(cat "$r/proc/$p/comm" 2>/dev/null)" = sleep ] || continue
-		out+=" $p:$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "$r/proc/$p/status" 2>/dev/null)"
+		out+=" $p:$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p; s/^State:[[:space:]]*t.*/T/p' "$r/proc/$p/status" 2>/dev/null)"
 	done
 	echo "${out# }"
 }

@@ -91,15 +91,16 @@ static struct fm_node	nodes[FM_NODES] = {
 struct fm_proc {
 	unsigned int	 pid, node, rpid, uid;
 	const char	*cmd;
+	unsigned int	 ppid;		/* 0: not sent, as an older master */
 };
 
 static const struct fm_proc	procs[] = {
-	{ 4242, 1, 4242, 0, "sleep 100" },
-	{ 4101, 0, 4101, 0, "sh -c echo $$; sleep 5" },
-	{ 4300, 3, 17, 3999998, "/usr/bin/id -u" },
-	{ 4102, 0, 4102, 3999999, "awk {print \"x\"}\tdone" },
-	{ 5000, 4, 5000, 0, "md5sum \033[2J/dev/zero" },
-	{ 4243, 1, 4243, 0, "cat" },
+	{ 4242, 1, 4242, 0, "sleep 100", 4241 },
+	{ 4101, 0, 4101, 0, "sh -c echo $$; sleep 5", 4000 },
+	{ 4300, 3, 17, 3999998, "/usr/bin/id -u", 4299 },
+	{ 4102, 0, 4102, 3999999, "awk {print \"x\"}\tdone", 4101 },
+	{ 5000, 4, 5000, 0, "md5sum \033[2J/dev/zero", 1 },
+	{ 4243, 1, 4243, 0, "cat", 0 },
 };
 #define FM_PROCS	(sizeof(procs) / sizeof(procs[0]))
 
@@ -207,6 +208,8 @@ send_procs(int fd, uint32_t seq)
 		wire_put_u32(&m, A_NODE, procs[i].node);
 		wire_put_u32(&m, A_RPID, procs[i].rpid);
 		wire_put_u32(&m, A_UID, procs[i].uid);
+		if (procs[i].ppid)
+			wire_put_u32(&m, A_PPID, procs[i].ppid);
 		wire_put_str(&m, A_ARG, procs[i].cmd);
 		if (send_msg(fd, &m) == -1)
 			return -1;

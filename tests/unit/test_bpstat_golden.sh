@@ -170,7 +170,7 @@ if command -v python3 >/dev/null; then
 import json, sys
 a = json.load(sys.stdin)
 assert len(a) == 6, a
-assert list(a[0]) == ["pid", "node", "rpid", "uid", "user", "cmd"], a[0]
+assert list(a[0]) == ["pid", "node", "rpid", "ppid", "uid", "user", "cmd"], a[0]
 assert a[1]["cmd"] == "awk {print \"x\"}\tdone", a[1]
 assert a[4]["pid"] == 4300 and a[4]["rpid"] == 17, a[4]
 assert a[5]["cmd"] == "md5sum \x1b[2J/dev/zero", a[5]

@@ -1,0 +1,393 @@
+/*
+ * The process tree: a process forked on a node gets its ghost first.
+ * nodeinit holds the clone at its seccomp stop and asks us (MSG_FORK);
+ * we make a socketpair and send one end to the parent's ghost, which
+ * forks: the child ghost is a real child of the parent ghost, so ps
+ * --forest on the front end shows the node's tree, and the front end's
+ * kernel picks its PID.  The child ghost's first frame on its socket
+ * (FORK_HELLO) carries its credentials, which the kernel attaches
+ * (SO_PASSCRED), so its PID is a fact, not a claim.  We answer the node
+ * with that PID, the node has the clone take it where it is free, and
+ * reports the PID it got (MSG_FORKED).  An exec on the node sends the new
+ * argv (MSG_EXECED), which the ghost shows as its own.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bpmaster.h"
+#include "log.h"
+
+#define TREE_FORK_MS	10000	/* a parent ghost that has not forked by then: the fork fails */
+#define TREE_RETRY_MS	2	/* the parent ghost's queue is busy: try again after */
+#define TREE_NODE_FORKS	8	/* forks in flight per node (nodeinit has one at a time) */
+#define TREE_CMD_MAX	4096	/* bytes of a command line kept after an exec */
+
+struct forkreq {
+	uint64_t	 token;
+	int		 node;
+	uint32_t	 seq;		/* the node's request */
+	pid_t		 parent;	/* the parent's ghost */
+	int		 fd;		/* our end of the child ghost's socket */
+	int		 gfd;		/* its end, until the parent's ghost has it */
+	struct ev_timer	 timer;
+	struct forkreq	*next;
+};
+
+static struct forkreq	*forks;
+
+static void	tree_send_fork(void *);
+
+static void
+tree_reply(int node, uint32_t seq, pid_t parent, pid_t child, int err)
+{
+	unsigned char	buf[64];
+	struct wire_msg	m;
+
+	if (nodes[node].link == NULL)
+		return;
+	wire_msg_init(&m, buf, sizeof(buf), MSG_FORK_RESULT, WIRE_F_REPLY, seq);
+	wire_put_u32(&m, A_PPID, (uint32_t)parent);
+	if (child > 0)
+		wire_put_u32(&m, A_PID, (uint32_t)child);
+	wire_put_u32(&m, A_ERRNO, (uint32_t)err);
+	node_send(&nodes[node], &m);
+}
+
+/* Forget a request; with err, the node's clone fails with it. */
+static void
+tree_done(struct forkreq *fr, int err, int close_fd)
+{
+	struct forkreq	**pp;
+
+	for (pp = &forks; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == fr) {
+			*pp = fr->next;
+			break;
+		}
+	if (err)
+		tree_reply(fr->node, fr->seq, fr->parent, 0, err);
+	ev_timer_del(&fr->timer);
+	if (close_fd && fr->fd >= 0) {
+		ev_del(fr->fd);
+		close(fr->fd);
+	}
+	if (fr->gfd >= 0)
+		close(fr->gfd);
+	free(fr);
+}
+
+static void
+tree_timeout(void *arg)
+{
+	struct forkreq	*fr = arg;
+
+	log_warnx("ghost %d: no child ghost after %d ms; the fork on node %d "
+	    "fails", (int)fr->parent, TREE_FORK_MS, fr->node);
+	tree_done(fr, EAGAIN, 1);
+}
+
+/* The child ghost's first frame: who it is, from the kernel. */
+static void
+tree_hello(int fd, uint32_t events, void *arg)
+{
+	struct forkreq		*fr = arg;
+	unsigned char		 buf[WIRE_HDR_LEN + 12];
+	union {
+		struct cmsghdr	h;
+		char		b[CMSG_SPACE(sizeof(struct ucred))];
+	}			 cm;
+	struct iovec		 iov = { buf, sizeof(buf) };
+	struct msghdr		 mh;
+	struct cmsghdr		*c;
+	struct ucred		 cred;
+	struct wire_hdr		 h;
+	struct wire_attr	 tb[A_MAX];
+	struct proc		*p, *child;
+	struct ctlconn		*cc;
+	const char		*why = "bad hello";
+	ssize_t			 n;
+	int			 have = 0;
+
+	(void)events;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = sizeof(cm.b);
+	n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_WAITALL | MSG_CMSG_CLOEXEC);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+			memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+			have = 1;
+		}
+	if (n != (ssize_t)sizeof(buf) || !have ||
+	    wire_hdr_decode(buf, sizeof(buf), sizeof(buf), &h, &why) != 1 ||
+	    h.len != sizeof(buf) ||
+	    proto_parse(&h, buf + WIRE_HDR_LEN, sizeof(buf) - WIRE_HDR_LEN, tb,
+	    &why) == -1 || h.type != MSG_FORK_HELLO ||
+	    wire_get_u64(&tb[A_TOKEN]) != fr->token) {
+		log_warnx("ghost %d: its child's socket: %s", (int)fr->parent,
+		    n == 0 ? "closed" : why);
+		tree_done(fr, EAGAIN, 1);
+		return;
+	}
+	p = proc_find(fr->parent);
+	if (p == NULL || p->exited || p->node != fr->node || p->ghost == NULL) {
+		tree_done(fr, ESRCH, 1);
+		return;
+	}
+	/* whoever holds the socket must be the user's and not a ghost yet */
+	if (cred.uid != p->uid || proc_find(cred.pid) != NULL) {
+		log_warnx("ghost %d: child ghost hello from pid %d uid %u "
+		    "refused", (int)p->pid, (int)cred.pid, (unsigned)cred.uid);
+		tree_done(fr, EPERM, 1);
+		return;
+	}
+	ev_del(fd);
+	if ((child = proc_add(cred.pid, p->node, p->uid, p->cmd)) == NULL ||
+	    (cc = ctl_adopt(fd, &cred, child)) == NULL) {
+		if (child != NULL) {
+			child->exited = 1;
+			proc_ghost_gone(child);
+		}
+		tree_done(fr, ENOMEM, 1);
+		return;
+	}
+	fr->fd = -1;
+	child->ppid = p->pid;
+	child->child = 1;
+	child->started = 1;
+	log_debug("ghost %d: child ghost %d for node %d", (int)p->pid,
+	    (int)child->pid, p->node);
+	tree_reply(fr->node, fr->seq, p->pid, child->pid, 0);
+	tree_done(fr, 0, 0);
+}
+
+/*
+ * Hand the parent's ghost its child's socket.  The descriptor rides on
+ * the frame itself, so it goes only when nothing is queued before it.
+ */
+static void
+tree_send_fork(void *arg)
+{
+	struct forkreq	*fr = arg;
+	struct proc	*p = proc_find(fr->parent);
+	unsigned char	 buf[64];
+	struct wire_msg	 m;
+	int		 r;
+
+	if (p == NULL || p->exited || p->ghost == NULL) {
+		tree_done(fr, ESRCH, 1);
+		return;
+	}
+	wire_msg_init(&m, buf, sizeof(buf), MSG_FORK, 0, 0);
+	wire_put_u64(&m, A_TOKEN, fr->token);
+	if ((r = ctl_send_fd(p->ghost, &m, fr->gfd)) == 1) {
+		ev_timer_set(&fr->timer, TREE_RETRY_MS, tree_send_fork, fr);
+		return;
+	}
+	if (r == -1) {
+		tree_done(fr, EAGAIN, 1);
+		return;
+	}
+	close(fr->gfd);
+	fr->gfd = -1;
+	ev_timer_set(&fr->timer, TREE_FORK_MS, tree_timeout, fr);
+}
+
+static void
+tree_fork(struct node *n, const struct wire_hdr *h, struct wire_attr *tb)
+{
+	struct forkreq	*fr;
+	struct proc	*p;
+	int		 sv[2], on = 1, inflight = 0;
+	pid_t		 parent;
+
+	if (!tb[A_PID].data) {
+		tree_reply(n->num, h->seq, 0, 0, EINVAL);
+		return;
+	}
+	parent = (pid_t)wire_get_u32(&tb[A_PID]);
+	p = proc_find(parent);
+	/* the node may speak only of its own, living processes */
+	if (p == NULL || p->node != n->num || p->exited || p->ghost == NULL) {
+		tree_reply(n->num, h->seq, parent, 0, ESRCH);
+		return;
+	}
+	for (fr = forks; fr != NULL; fr = fr->next)
+		if (fr->node == n->num)
+			inflight++;
+	if (inflight >= TREE_NODE_FORKS) {
+		tree_reply(n->num, h->seq, parent, 0, EAGAIN);
+		return;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("socketpair for a child ghost");
+		tree_reply(n->num, h->seq, parent, 0, EAGAIN);
+		return;
+	}
+	if ((fr = calloc(1, sizeof(*fr))) == NULL ||
+	    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) == -1 ||
+	    getrandom(&fr->token, sizeof(fr->token), 0) !=
+	    (ssize_t)sizeof(fr->token) ||
+	    ev_add(sv[0], EPOLLIN, tree_hello, fr) == -1) {
+		free(fr);
+		close(sv[0]);
+		close(sv[1]);
+		tree_reply(n->num, h->seq, parent, 0, EAGAIN);
+		return;
+	}
+	fr->node = n->num;
+	fr->seq = h->seq;
+	fr->parent = parent;
+	fr->fd = sv[0];
+	fr->gfd = sv[1];
+	fr->next = forks;
+	forks = fr;
+	tree_send_fork(fr);
+}
+
+/* The node's clone ran: the child's PID there, or its failure. */
+static void
+tree_forked(struct node *n, struct wire_attr *tb)
+{
+	unsigned char	 buf[64];
+	struct wire_msg	 m;
+	struct proc	*c = proc_find((pid_t)wire_get_u32(&tb[A_PID]));
+
+	if (c == NULL || c->node != n->num || !c->child || c->forked ||
+	    c->ppid != (pid_t)wire_get_u32(&tb[A_PPID]))
+		return;
+	c->forked = 1;
+	if (tb[A_ERRNO].data && wire_get_u32(&tb[A_ERRNO]) != 0) {
+		/* no process after all: its ghost goes without a word */
+		c->exited = 1;
+		if (c->ghost != NULL) {
+			wire_msg_init(&m, buf, sizeof(buf), MSG_EXIT, 0, 0);
+			wire_put_u32(&m, A_PID, (uint32_t)c->pid);
+			wire_put_u32(&m, A_STATUS, 0);
+			ctl_send_msg(c->ghost, &m);
+		}
+		return;
+	}
+	c->rpid = tb[A_RPID].data ? (pid_t)wire_get_u32(&tb[A_RPID]) : c->pid;
+}
+
+/* An exec on the node: the new command line, for bpstat and the ghost. */
+static void
+tree_execed(struct node *n, const unsigned char *body, size_t blen,
+    struct wire_attr *tb)
+{
+	static unsigned char	 buf[WIRE_MAX_FRAME];
+	struct wire_msg		 m;
+	struct wire_iter	 it;
+	struct wire_attr	 a;
+	struct proc		*p = proc_find((pid_t)wire_get_u32(&tb[A_PID]));
+	char			*cmd;
+	size_t			 len = 0, l;
+
+	if (p == NULL || p->node != n->num || p->exited)
+		return;
+	if ((cmd = malloc(TREE_CMD_MAX)) == NULL)
+		return;
+	cmd[0] = '\0';
+	wire_msg_init(&m, buf, sizeof(buf), MSG_EXECED, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)p->pid);
+	wire_iter_init(&it, body, blen);
+	while (wire_iter_next(&it, &a) == 1) {
+		if (a.type != A_ARG || !proto_attr_ok(&a))
+			continue;
+		wire_put(&m, A_ARG, a.data, a.len);
+		l = a.len - 1;
+		if (len + l + 2 > TREE_CMD_MAX)
+			continue;
+		if (len)
+			cmd[len++] = ' ';
+		memcpy(cmd + len, a.data, l);
+		len += l;
+		cmd[len] = '\0';
+	}
+	free(p->cmd);
+	p->cmd = cmd;
+	if (p->ghost != NULL)
+		ctl_send_msg(p->ghost, &m);
+}
+
+/* Node -> master: FORK, FORKED, EXECED.  Returns -1 only if the link closed. */
+int
+tree_from_node(struct node *n, const struct wire_hdr *h, struct wire_attr *tb,
+    const unsigned char *body, size_t blen)
+{
+	switch (h->type) {
+	case MSG_FORK:
+		tree_fork(n, h, tb);
+		break;
+	case MSG_FORKED:
+		tree_forked(n, tb);
+		break;
+	case MSG_EXECED:
+		tree_execed(n, body, blen, tb);
+		break;
+	}
+	return 0;
+}
+
+/* A parent's ghost could not fork (out of processes on the front end). */
+void
+tree_from_ghost(struct proc *p, struct wire_attr *tb)
+{
+	struct forkreq	*fr;
+	int		 err = (int)wire_get_u32(&tb[A_ERRNO]);
+
+	if (!tb[A_TOKEN].data)
+		return;
+	for (fr = forks; fr != NULL; fr = fr->next)
+		if (fr->parent == p->pid &&
+		    fr->token == wire_get_u64(&tb[A_TOKEN])) {
+			tree_done(fr, err ? err : EAGAIN, 1);
+			return;
+		}
+}
+
+/* A process record goes: forks its ghost was to make fail. */
+void
+tree_proc_gone(struct proc *p)
+{
+	struct forkreq	*fr, *next;
+
+	for (fr = forks; fr != NULL; fr = next) {
+		next = fr->next;
+		if (fr->parent == p->pid && fr->node == p->node)
+			tree_done(fr, ESRCH, 1);
+	}
+}
+
+/*
+ * The parent bpstat shows: the ghost's parent as the front end's kernel
+ * has it (the node's parent's ghost, the caller's shell for the first
+ * process, or whoever inherited an orphan), so it agrees with ps.
+ */
+pid_t
+tree_ppid(const struct proc *p)
+{
+	char	 path[64], buf[512], *e;
+	FILE	*f;
+	int	 ppid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p->pid);
+	if ((f = fopen(path, "re")) != NULL) {
+		if (fgets(buf, sizeof(buf), f) != NULL &&
+		    (e = strrchr(buf, ')')) != NULL &&
+		    sscanf(e + 1, " %*c %d", &ppid) != 1)
+			ppid = -1;
+		fclose(f);
+	}
+	return ppid > 0 ? (pid_t)ppid : p->ppid;
+}
