@@ -27,7 +27,7 @@ NODE_SRC := $(wildcard nodeinit/*.c) $(COMMON_SRC) common/sodium_compat.c
 
 BINS	:= $(OUT)/bin/bpmaster $(OUT)/bin/bpstat $(OUT)/bin/bpctl \
 	   $(OUT)/bin/bpvcluster $(OUT)/bin/bpsh $(OUT)/libexec/bpvnode \
-	   $(OUT)/libexec/bpghost $(OUT)/bin/bpcp
+	   $(OUT)/libexec/bpghost $(OUT)/bin/bpcp $(OUT)/bin/bpweb
 NODEINIT := $(OUT)/boot/nodeinit
 TESTS	:= $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -113,6 +113,26 @@ $(OUT)/bin/bpcp: $(BPCP_SRC) master/cmd/bpcp_int.h $(OUT)/obj/bpcp_sh.h master/l
 	    $(OUT)/lib/libbproc.a | $(OUT)/bin
 	$(CC) $(CFLAGS) -Imaster/lib -I$(OUT)/obj -o $@ $(BPCP_SRC) $(OUT)/lib/libbproc.a
 
+# bpweb, the status page and metrics daemon (master/web/).  The page's
+# files are embedded as C strings, so it serves nothing from the disk;
+# '?' is escaped so no "??x" in them is read as a trigraph.
+WEB_SRC	:= $(wildcard master/web/*.c)
+WEB_PAGE := master/web/page/index.html master/web/page/bpweb.js \
+	    master/web/page/bpweb.css
+
+$(OUT)/obj/bpweb_page.h: $(WEB_PAGE) | $(OUT)/obj
+	for f in $(WEB_PAGE); do \
+		echo "static const char page_$$(basename $$f | tr . _)[] ="; \
+		sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' \
+		    -e 's/^/"/' -e 's/$$/\\n"/' $$f; \
+		echo ";"; \
+	done >$@.tmp && mv $@.tmp $@
+
+$(OUT)/bin/bpweb: $(WEB_SRC) master/web/bpweb.h $(OUT)/obj/bpweb_page.h common/log.c \
+	    master/lib/bproc.h $(OUT)/lib/libbproc.a | $(OUT)/bin
+	$(CC) $(CFLAGS) -pthread -Imaster/lib -I$(OUT)/obj -o $@ $(WEB_SRC) common/log.c \
+	    $(OUT)/lib/libbproc.a -lmicrohttpd
+
 # bpsh starts for every remote command, so it is static musl like the
 # ghost: glibc's dynamic loading of libc, libelf, libz and libsodium cost
 # about 0.5 ms of each `bpsh 0 true`, and even a static glibc spends 0.3 ms
@@ -191,6 +211,14 @@ $(OUT)/tests/test_bpcp_parse: tests/unit/test_bpcp_parse.c master/cmd/bpcp_parse
 	    master/cmd/bpcp_int.h $(COMMON_SRC) | $(OUT)/tests
 	$(CC) $(CFLAGS) -Imaster/lib -Imaster/cmd -o $@ $< master/cmd/bpcp_parse.c \
 	    $(COMMON_SRC) -lcmocka -lsodium
+
+# bpweb's metrics and JSON from a snapshot made by the test
+WEB_FMT_SRC := master/web/web_metrics.c master/web/web_json.c master/web/web_buf.c
+
+$(OUT)/tests/test_bpweb_fmt: tests/unit/test_bpweb_fmt.c $(WEB_FMT_SRC) master/web/bpweb.h \
+	    $(OUT)/lib/libbproc.a | $(OUT)/tests
+	$(CC) $(CFLAGS) -pthread -Imaster/lib -Imaster/web -o $@ $< $(WEB_FMT_SRC) \
+	    $(OUT)/lib/libbproc.a -lcmocka
 
 $(OUT)/tests/test_cpio: tests/unit/test_cpio.c tools/cpio.c tools/cpio.h $(COMMON_SRC) | $(OUT)/tests
 	$(CC) $(CFLAGS) -Itools -o $@ $< tools/cpio.c $(COMMON_SRC) -lcmocka -lsodium

@@ -15,7 +15,9 @@ IMAGE_GOAL=$((1536 * 1024))	# bytes
 
 # Everything needed to build, test, run and demo, from Debian 12.
 # libclang-rt-14-dev holds clang's libFuzzer runtime (-fsanitize=fuzzer);
-# clang only recommends it.
+# clang only recommends it.  libmicrohttpd-dev is bpweb's HTTP server;
+# prometheus (the server and promtool), chromium, nodejs (the DevTools
+# driver of t80) and curl are t80's, which scrapes and views bpweb.
 DEPS=(
 	build-essential gcc make pkg-config
 	musl-tools musl-dev
@@ -25,6 +27,8 @@ DEPS=(
 	iproute2 procps util-linux tmux
 	dnsmasq lighttpd ipxe ipxe-qemu pxelinux syslinux-common
 	qemu-system-x86 linux-image-amd64
+	libmicrohttpd-dev
+	prometheus chromium nodejs curl fonts-dejavu-core
 )
 # Only for ./build.sh kernel (a node kernel with its drivers built in):
 # the kernel source and what its build needs.
@@ -86,16 +90,17 @@ install_pkgs() {
 	step "deps: done"
 }
 
-# dnsmasq and lighttpd are programs bproc runs itself, in namespaces it
-# made (bpvcluster --qemu) or from its own config (docs/netboot.md); the
-# system services their packages start when installed (DNS on port 53,
-# HTTP on port 80) are not ours to leave running: stop and disable those
-# we just installed.
+# dnsmasq, lighttpd and prometheus are programs bproc runs itself, in
+# namespaces it made (bpvcluster --qemu), from its own config
+# (docs/netboot.md) or a test's (t80); the system services their packages
+# start when installed (DNS on port 53, HTTP on port 80, Prometheus on
+# 9090) are not ours to leave running: stop and disable those we just
+# installed.
 quiet_services() {
 	local p
 	for p in "$@"; do
 		case $p in
-		dnsmasq | lighttpd) ;;
+		dnsmasq | lighttpd | prometheus) ;;
 		*) continue ;;
 		esac
 		step "deps: stopping and disabling the $p system service (bproc starts its own $p)"

@@ -11,8 +11,12 @@
 #define D_M2T	DIR_M2T
 #define D_ANY	(DIR_M2N | DIR_N2M | DIR_T2M | DIR_M2T)
 
-/* msg_info.required is one bit per attribute */
-_Static_assert(A_MAX <= 64, "too many attributes for a 64-bit mask");
+/*
+ * msg_info.required is one bit per attribute, so only attributes below 64
+ * can be required (RQ of a larger one is a shift the compiler refuses);
+ * the others are parsed all the same, just never required.
+ */
+#define RQ_BITS	64
 
 const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_AUTH_CHALLENGE] = { "AUTH_CHALLENGE", 8 + 36, RQ(A_NONCE) | RQ(A_VERSION), D_M2N },
@@ -50,6 +54,8 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_FORK_HELLO] = { "FORK_HELLO", 12, RQ(A_TOKEN), D_T2M },
 	[MSG_FORKED] = { "FORKED", 16, RQ(A_PID) | RQ(A_PPID), D_N2M },
 	[MSG_EXECED] = { "EXECED", 8, RQ(A_PID), D_N2M | D_M2T },
+	[MSG_CTL_MASTER] = { "CTL_MASTER", 0, 0, D_T2M },
+	[MSG_CTL_MASTER_INFO] = { "CTL_MASTER_INFO", 8, RQ(A_PID), D_M2T },
 };
 
 const struct attr_info attr_table[A_MAX] = {
@@ -111,6 +117,11 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_GRENT] = { "grent", AK_STR, 2, 4096 },
 	[A_PPID] = { "ppid", AK_U32, 0, 0 },
 	[A_TOKEN] = { "token", AK_U64, 0, 0 },
+	[A_RTT] = { "rtt", AK_U32, 0, 0 },
+	[A_STATUS_AGE] = { "status_age", AK_U64, 0, 0 },
+	[A_CPU_USER] = { "cpu_user", AK_U64, 0, 0 },
+	[A_CPU_SYS] = { "cpu_sys", AK_U64, 0, 0 },
+	[A_RSS] = { "rss", AK_U64, 0, 0 },
 };
 
 static const char *const stage_names[STAGE_MAX] = {
@@ -190,7 +201,8 @@ proto_parse(const struct wire_hdr *h, const void *body, size_t len,
 		}
 		if (a.type < A_MAX && attr_table[a.type].kind != AK_NONE) {
 			tb[a.type] = a;
-			seen |= RQ(a.type);
+			if (a.type < RQ_BITS)
+				seen |= RQ(a.type);
 		}
 	}
 	if (r < 0) {

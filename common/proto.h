@@ -81,6 +81,10 @@ enum msg_type {
 	MSG_FORKED,		/* n->m: A_PID, A_PPID, A_RPID (node PID), A_ERRNO
 				   (the node's clone failed: drop the ghost) */
 	MSG_EXECED,		/* n->m->ghost: A_PID, A_ARG repeated: the new argv */
+	MSG_CTL_MASTER,		/* t->m: the master's own numbers */
+	MSG_CTL_MASTER_INFO,	/* m->t: A_PID, A_UPTIME, A_CPU_USER, A_CPU_SYS,
+				   A_RSS, A_NUMNODES, A_NPROCS, A_COUNT (control
+				   connections), A_HEARTBEAT, A_TIMEOUT */
 	MSG_MAX
 };
 
@@ -144,6 +148,11 @@ enum attr_type {
 	A_GRENT,	/* str, repeated: an /etc/group line, password "x" */
 	A_PPID,		/* u32: the parent's ghost PID */
 	A_TOKEN,	/* u64: names one fork request between master and ghosts */
+	A_RTT,		/* u32 us: the node link's smoothed round trip (TCP_INFO) */
+	A_STATUS_AGE,	/* u64 ms since the node's last STATUS (its heartbeat) */
+	A_CPU_USER,	/* u64 us of user CPU (CTL_MASTER_INFO: bpmaster's) */
+	A_CPU_SYS,	/* u64 us of system CPU */
+	A_RSS,		/* u64 bytes resident */
 	A_MAX
 };
 

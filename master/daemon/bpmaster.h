@@ -116,6 +116,7 @@ struct node {
 	int		 stage;
 	uint64_t	 cache_bytes;
 	uint64_t	 push_bytes;
+	uint64_t	 last_status;	/* ev_now() of the last STATUS, 0 never */
 	struct setup_push *setup;	/* setup_push.c's, while it runs */
 };
 
@@ -179,6 +180,7 @@ void	node_fail(struct node *, const char *);
 size_t	node_queued(int);
 int	node_power(struct node *, int, uid_t, const char **);
 void	node_shutdown(void);
+uint32_t node_rtt_us(const struct node *);
 
 /* setup_push.c: the "push" list every node gets at setup */
 void	setup_push_scan(void);

@@ -88,6 +88,7 @@ static int		 ctl_fd = -1;
 static struct ev_listener ctl_listener;
 static struct ev_timer	 notify_timer;
 static uint32_t		 generation;
+static uint64_t		 ctl_started;	/* ev_now() when it began to listen */
 
 static void	ctl_idle(void *);
 static void	ctl_frames(struct ctlconn *);
@@ -423,6 +424,20 @@ ctl_flush(struct ctlconn *cc)
 	return 0;
 }
 
+/* The link's health, for the metrics: round trip and heartbeat age. */
+static void
+ctl_put_link(struct wire_msg *m, const struct node *n, uint64_t now)
+{
+	uint32_t	rtt;
+
+	if (n->state == NODE_DOWN)
+		return;
+	if ((rtt = node_rtt_us(n)) != 0)
+		wire_put_u32(m, A_RTT, rtt);
+	if (n->last_status)
+		wire_put_u64(m, A_STATUS_AGE, now - n->last_status);
+}
+
 static void
 ctl_put_node(struct wire_msg *m, const struct node *n, uint64_t now)
 {
@@ -450,6 +465,7 @@ ctl_put_node(struct wire_msg *m, const struct node *n, uint64_t now)
 	}
 	wire_put_u64(m, A_CACHE_BYTES, n->cache_bytes);
 	wire_put_u64(m, A_PUSH_BYTES, n->push_bytes);
+	ctl_put_link(m, n, now);
 }
 
 static int
@@ -472,6 +488,46 @@ ctl_on_nodes(void *arg, const struct proto_frame *f)
 	wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_END, WIRE_F_REPLY, h->seq);
 	wire_put_u32(&m, A_COUNT, (uint32_t)numnodes);
 	wire_put_u32(&m, A_ERRNO, 0);
+	return ctl_send(cc, &m);
+}
+
+/*
+ * CTL_MASTER: the daemon's own costs and sizes, for the metrics: CPU time
+ * (getrusage), resident memory (/proc/self/statm), uptime, tables.
+ */
+static int
+ctl_on_master(void *arg, const struct proto_frame *pf)
+{
+	struct ctlconn	*cc = arg;
+	const struct wire_hdr *h = pf->h;
+	unsigned char	 buf[256];
+	struct wire_msg	 m;
+	struct rusage	 ru;
+	unsigned long	 size, resident = 0;
+	FILE		*f;
+
+	memset(&ru, 0, sizeof(ru));
+	getrusage(RUSAGE_SELF, &ru);
+	if ((f = fopen("/proc/self/statm", "re")) != NULL) {
+		if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_MASTER_INFO, WIRE_F_REPLY,
+	    h->seq);
+	wire_put_u32(&m, A_PID, (uint32_t)getpid());
+	wire_put_u64(&m, A_UPTIME, (ev_now() - ctl_started) / 1000);
+	wire_put_u64(&m, A_CPU_USER, (uint64_t)ru.ru_utime.tv_sec * 1000000 +
+	    (uint64_t)ru.ru_utime.tv_usec);
+	wire_put_u64(&m, A_CPU_SYS, (uint64_t)ru.ru_stime.tv_sec * 1000000 +
+	    (uint64_t)ru.ru_stime.tv_usec);
+	wire_put_u64(&m, A_RSS, (uint64_t)resident *
+	    (uint64_t)sysconf(_SC_PAGESIZE));
+	wire_put_u32(&m, A_NUMNODES, (uint32_t)numnodes);
+	wire_put_u32(&m, A_NPROCS, (uint32_t)proc_count());
+	wire_put_u32(&m, A_COUNT, (uint32_t)nctls);
+	wire_put_u32(&m, A_HEARTBEAT, conf.heartbeat_ms);
+	wire_put_u32(&m, A_TIMEOUT, conf.timeout_ms);
 	return ctl_send(cc, &m);
 }
 
@@ -699,6 +755,7 @@ static const struct proto_route ctl_routes[MSG_MAX] = {
 	[MSG_CTL_PROCS] =	{ CP_ASK, ctl_on_procs },
 	[MSG_CTL_SET] =		{ CP_ASK, ctl_on_set },
 	[MSG_CTL_WATCH] =	{ CP_ASK, ctl_on_watch },
+	[MSG_CTL_MASTER] =	{ CP_ASK, ctl_on_master },
 	[MSG_EXEC] =		{ CP(TOOL), ctl_on_exec },
 	[MSG_IO] =		{ CP(PROC), ctl_on_proc },
 	[MSG_IO_ACK] =		{ CP(PROC), ctl_on_proc },
@@ -1023,6 +1080,7 @@ ctl_listen(const struct ctl_hooks *h)
 		return -1;
 	}
 	hooks = h;
+	ctl_started = ev_now();
 	if (ev_after(ctl_reap) == -1)
 		return -1;
 	return ev_listener_init(&ctl_listener, ctl_fd, ctl_accept, NULL);

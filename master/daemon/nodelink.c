@@ -445,6 +445,7 @@ link_on_status(void *arg, const struct proto_frame *f)
 		n->stage = wire_get_u8(&tb[A_STAGE]);
 	if (n->stage == STAGE_UP && stage != STAGE_UP && n->state == NODE_BOOT)
 		node_transition(n, NODE_UP, "setup done");
+	n->last_status = ev_now();
 	node_changed();
 	return 0;
 }
@@ -657,4 +658,21 @@ node_shutdown(void)
 		link_close(DLIST_FIRST(&links), "master shutting down");
 	if (listen_fd != -1)
 		close(listen_fd);
+}
+
+/*
+ * The link's round trip as the kernel measures it (TCP's smoothed RTT, in
+ * microseconds), for bpstat and the metrics: no probe of our own, so it
+ * costs the node nothing.  0 when there is no link or no measure yet.
+ */
+uint32_t
+node_rtt_us(const struct node *n)
+{
+	struct tcp_info	ti;
+	socklen_t	len = sizeof(ti);
+
+	if (n->link == NULL ||
+	    getsockopt(n->link->c.fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+		return 0;
+	return ti.tcpi_rtt;
 }

@@ -46,6 +46,9 @@ struct bproc_node_info {
 	int		stage;		/* boot stage, see bproc_stage_name */
 	uint64_t	cache_bytes;	/* node RAM cache in use */
 	uint64_t	push_bytes;	/* blob bytes pushed since it came up */
+	unsigned int	rtt_us;		/* link round trip (TCP's); 0 unknown */
+	uint64_t	status_age_ms;	/* age of its last status report
+					   (heartbeat); UINT64_MAX none */
 };
 
 int		 bproc_numnodes(void);
@@ -62,6 +65,21 @@ int		 bproc_power(int, int);			/* BPROC_POWER_* */
 const char	*bproc_state_name(int);
 int		 bproc_state_parse(const char *);
 const char	*bproc_stage_name(int);
+
+/* The master daemon's own numbers (bproc_masterinfo). */
+struct bproc_master_info {
+	pid_t		pid;
+	uint64_t	uptime;		/* seconds since it began to listen */
+	uint64_t	cpu_user_us;	/* CPU time it used */
+	uint64_t	cpu_sys_us;
+	uint64_t	rss_bytes;	/* resident memory */
+	unsigned int	numnodes;	/* slots of the node table */
+	unsigned int	nprocs;		/* remote processes it tracks */
+	unsigned int	conns;		/* control connections open */
+	unsigned int	heartbeat_ms;
+	unsigned int	timeout_ms;
+};
+int		 bproc_masterinfo(struct bproc_master_info *);
 
 /*
  * Change notification for live views: bproc_watch() returns a descriptor

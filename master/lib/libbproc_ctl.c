@@ -189,6 +189,7 @@ static const struct proto_route libbproc_routes[MSG_MAX] = {
 	[MSG_CTL_END] =		{ LW(NODES) | LW(PROCS), libbproc_take },
 	[MSG_CTL_RESULT] =	{ LW(RESULT), libbproc_take },
 	[MSG_CTL_CHANGED] =	{ LW(WATCH), libbproc_take },
+	[MSG_CTL_MASTER_INFO] =	{ LW(MASTER), libbproc_take },
 	[MSG_NEED] =		{ LW(EXEC), libbproc_take },
 	[MSG_BLOB_ACK] =	{ LW(EXEC), libbproc_take },
 	[MSG_EXEC_RESULT] =	{ LW(EXEC), libbproc_take },

@@ -27,6 +27,17 @@ _Static_assert(BPROC_STATE_PWROFF == NODE_PWROFF, "BPROC_STATE_PWROFF");
 #define NODES_MAX	(1u << 20)	/* node records one list may hold */
 #define PROCS_MAX	(1u << 22)	/* process records one list may hold */
 
+/* The link's health (a master before it sent none: unknown). */
+static void
+node_decode_link(struct bproc_node_info *ni, struct wire_attr tb[A_MAX])
+{
+	ni->status_age_ms = UINT64_MAX;
+	if (tb[A_RTT].data)
+		ni->rtt_us = wire_get_u32(&tb[A_RTT]);
+	if (tb[A_STATUS_AGE].data)
+		ni->status_age_ms = wire_get_u64(&tb[A_STATUS_AGE]);
+}
+
 static void
 node_decode(void *el, struct wire_attr tb[A_MAX])
 {
@@ -72,6 +83,7 @@ node_decode(void *el, struct wire_attr tb[A_MAX])
 		ni->cache_bytes = wire_get_u64(&tb[A_CACHE_BYTES]);
 	if (tb[A_PUSH_BYTES].data)
 		ni->push_bytes = wire_get_u64(&tb[A_PUSH_BYTES]);
+	node_decode_link(ni, tb);
 }
 
 int
@@ -102,6 +114,50 @@ bproc_proclist(struct bproc_proc_info **listp)
 {
 	return libbproc_records(MSG_CTL_PROCS, MSG_CTL_PROC, sizeof(**listp),
 	    PROCS_MAX, proc_decode, (void **)listp);
+}
+
+/* One CTL_MASTER; the reply is one CTL_MASTER_INFO. */
+int
+bproc_masterinfo(struct bproc_master_info *mi)
+{
+	unsigned char		*buf;
+	struct wire_hdr		 h;
+	struct wire_attr	 tb[A_MAX];
+	int			 fd, ret = -1;
+
+	libbproc_errclear();
+	if ((fd = libbproc_connect()) == -1)
+		return -1;
+	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
+		goto out;
+	if (libbproc_request(fd, MSG_CTL_MASTER) == -1 ||
+	    libbproc_recv(fd, buf, LIBBPROC_WAIT_MASTER, &h, tb) == -1)
+		goto out;
+	memset(mi, 0, sizeof(*mi));
+	mi->pid = (pid_t)wire_get_u32(&tb[A_PID]);
+	if (tb[A_UPTIME].data)
+		mi->uptime = wire_get_u64(&tb[A_UPTIME]);
+	if (tb[A_CPU_USER].data)
+		mi->cpu_user_us = wire_get_u64(&tb[A_CPU_USER]);
+	if (tb[A_CPU_SYS].data)
+		mi->cpu_sys_us = wire_get_u64(&tb[A_CPU_SYS]);
+	if (tb[A_RSS].data)
+		mi->rss_bytes = wire_get_u64(&tb[A_RSS]);
+	if (tb[A_NUMNODES].data)
+		mi->numnodes = wire_get_u32(&tb[A_NUMNODES]);
+	if (tb[A_NPROCS].data)
+		mi->nprocs = wire_get_u32(&tb[A_NPROCS]);
+	if (tb[A_COUNT].data)
+		mi->conns = wire_get_u32(&tb[A_COUNT]);
+	if (tb[A_HEARTBEAT].data)
+		mi->heartbeat_ms = wire_get_u32(&tb[A_HEARTBEAT]);
+	if (tb[A_TIMEOUT].data)
+		mi->timeout_ms = wire_get_u32(&tb[A_TIMEOUT]);
+	ret = 0;
+out:
+	free(buf);
+	close(fd);
+	return ret;
 }
 
 int

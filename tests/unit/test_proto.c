@@ -75,7 +75,7 @@ test_round_trip(void **state)
 		n++;
 		wire_msg_init(&m, buf, sizeof(buf), (uint16_t)t, WIRE_F_REPLY,
 		    1000 + t);
-		for (a = 1; a < A_MAX; a++)
+		for (a = 1; a < A_MAX && a < 64; a++)
 			if (msg_table[t].required & (1ull << a)) {
 				p = attr_sample(a, &len);
 				assert_int_equal(wire_put(&m, (uint16_t)a, p,
@@ -95,7 +95,7 @@ test_round_trip(void **state)
 		if (proto_parse(&h, buf + WIRE_HDR_LEN, flen - WIRE_HDR_LEN, tb,
 		    &why) == -1)
 			fail_msg("%s: %s", msg_name(t), why);
-		for (a = 1; a < A_MAX; a++)
+		for (a = 1; a < A_MAX && a < 64; a++)
 			if (msg_table[t].required & (1ull << a)) {
 				p = attr_sample(a, &len);
 				assert_non_null(tb[a].data);
