@@ -16,8 +16,6 @@
 #include "bpmaster.h"
 #include "log.h"
 
-struct master_conf	conf;
-unsigned char		cluster_key[AUTH_KEY_LEN];
 static volatile sig_atomic_t quit;
 
 static void __attribute__((noreturn))
