@@ -51,6 +51,13 @@ struct hold {
 	pid_t		 gpid;
 	struct blob	**blobs;
 	size_t		 n, cap;
+	/*
+	 * A user's program pushed over a busybox applet link of the image
+	 * does not replace the link (root and others run the image's applet
+	 * there); this process runs the program from its blob instead.
+	 */
+	char		*alias_path;
+	struct blob	*alias;
 	struct hold	*next;
 };
 
@@ -208,6 +215,7 @@ cache_unhold(pid_t gpid)
 		if (hd->gpid == gpid) {
 			*pp = hd->next;
 			free(hd->blobs);
+			free(hd->alias_path);
 			free(hd);
 			return;
 		}
@@ -463,4 +471,37 @@ cache_set_budget(uint64_t bytes, unsigned int share)
 		holds_mark(-1);
 		cache_evict(cache_bytes - cache_budget);
 	}
+}
+
+/*
+ * gpid runs path from blob b instead of what the image has there (an
+ * applet link a user's push may not replace).  One per process: the
+ * command; a library at an applet path would be the image's anyway.
+ */
+int
+cache_hold_alias(pid_t gpid, const char *path, struct blob *b)
+{
+	struct hold	*hd = hold_find(gpid);
+	char		*p;
+
+	if (hd == NULL || b == NULL || cache_hold(gpid, b) == -1)
+		return -1;
+	if ((p = strdup(path)) == NULL)
+		return -1;
+	free(hd->alias_path);
+	hd->alias_path = p;
+	hd->alias = b;
+	return 0;
+}
+
+/* The blob file gpid should exec for path, or NULL to exec path itself. */
+const char *
+cache_alias(pid_t gpid, const char *path)
+{
+	struct hold	*hd = hold_find(gpid);
+
+	if (hd == NULL || hd->alias_path == NULL ||
+	    strcmp(hd->alias_path, path) != 0)
+		return NULL;
+	return hd->alias->name;
 }

@@ -231,6 +231,7 @@ link_is(const char *path, const char *target)
 #define PM_STAY		0
 #define PM_LINK		1
 #define PM_APPLET	2
+#define PM_ALIAS	3	/* a user's program over an applet: run it from its blob */
 
 static int
 push_may(const struct mfile *f, const struct pusher *pu, struct blob **bp,
@@ -250,9 +251,14 @@ push_may(const struct mfile *f, const struct pusher *pu, struct blob **bp,
 		return is_applet(f->path, &st) ? PM_APPLET : PM_STAY;
 	}
 	if (by < 0) {
-		/* the image's (applet links too) stay; a user's file is theirs */
+		/*
+		 * The image's files stay; over an applet link the user's
+		 * program runs from its blob (push_link); a user's file is
+		 * theirs.
+		 */
 		if (st.st_uid == 0)
-			return PM_STAY;
+			return f->type == MFILE_REG && is_applet(f->path, &st) ?
+			    PM_ALIAS : PM_STAY;
 		if (st.st_uid == pu->uid)
 			return PM_LINK;
 		snprintf(msg, msglen, "%.200s: a file of uid %u on the node",
@@ -326,6 +332,17 @@ push_link(const unsigned char *body, size_t blen, const struct pusher *pu,
 			/* a user's process holds the root's blob it uses */
 			if (b != NULL)
 				cache_hold(gpid, b);
+			continue;
+		}
+		if (may == PM_ALIAS) {
+			cache_name(&f, cname, sizeof(cname));
+			if (cache_hold_alias(gpid, f.path,
+			    cache_find(cname)) == -1) {
+				snprintf(msg, msglen, "%s: not in the cache",
+				    f.path);
+				errno = ENOENT;
+				return -1;
+			}
 			continue;
 		}
 		there = lstat(f.path, &st) == 0;

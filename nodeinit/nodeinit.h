@@ -113,6 +113,8 @@ void		cache_mark_applet(const char *);
 int		cache_is_linked(const char *);
 int		cache_hold_new(pid_t);
 int		cache_hold(pid_t, struct blob *);
+int		cache_hold_alias(pid_t, const char *, struct blob *);
+const char	*cache_alias(pid_t, const char *);
 void		cache_unhold(pid_t);
 void		cache_prune(pid_t);
 int		cache_room(pid_t, uint64_t, uint64_t, char *, size_t);
