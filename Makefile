@@ -48,7 +48,8 @@ $(OUT)/musl-include/.stamp:
 	touch $@
 
 $(OUT)/bin/bpmaster: $(MASTER_SRC) $(wildcard common/*.h master/daemon/*.h) | $(OUT)/bin
-	$(CC) $(CFLAGS) -Imaster/daemon -o $@ $(MASTER_SRC) -lsodium
+	$(CC) $(CFLAGS) -Imaster/daemon -DBPROC_GHOST_PATH='"$(GHOST_PATH)"' \
+	    -o $@ $(MASTER_SRC) -lsodium
 
 # libbproc: one set of -fPIC objects makes both the archive and the shared
 # library.  The .so exports only bproc_* (the codec stays private) and has
@@ -58,11 +59,15 @@ LIB_OBJ	:= $(patsubst %.c,$(OUT)/obj/lib_%.o,$(notdir $(LIB_SRC)))
 # LIB_VERSION is what pkg-config --modversion bproc says.
 LIB_SONAME := libbproc.so.1
 LIB_VERSION := 1.0.0
+# Where libbproc and bpsh exec the ghost and bpmaster expects it: the
+# build tree's for the in-tree build; `make install` builds its own
+# copies with the installed path.
+GHOST_PATH ?= $(CURDIR)/$(OUT)/libexec/bpghost
 
 $(OUT)/lib/libbproc.a: $(LIB_SRC) $(wildcard master/lib/*.h common/*.h) | $(OUT)/lib $(OUT)/obj
 	rm -f $@
 	for f in $(LIB_SRC); do \
-		$(CC) $(CFLAGS) -Imaster/lib -fPIC -DBPROC_GHOST_PATH='"$(CURDIR)/$(OUT)/libexec/bpghost"' -c $$f -o $(OUT)/obj/lib_$$(basename $$f .c).o || exit 1; done
+		$(CC) $(CFLAGS) -Imaster/lib -fPIC -DBPROC_GHOST_PATH='"$(GHOST_PATH)"' -c $$f -o $(OUT)/obj/lib_$$(basename $$f .c).o || exit 1; done
 	ar rcs $@ $(LIB_OBJ)
 
 $(OUT)/obj/libbproc.map: | $(OUT)/obj
@@ -156,7 +161,7 @@ $(OUT)/musl-elf/.stamp:
 $(OUT)/bin/bpsh: $(BPSH_SRC) master/cmd/manifest.h $(wildcard master/lib/*.h common/*.h) \
 	    $(OUT)/musl-include/.stamp $(OUT)/musl-elf/.stamp | $(OUT)/bin
 	$(MUSLCC) $(NFLAGS) -Imaster/lib -Imaster/cmd -isystem $(OUT)/musl-elf \
-	    -DBPROC_GHOST_PATH='"$(CURDIR)/$(OUT)/libexec/bpghost"' \
+	    -DBPROC_GHOST_PATH='"$(GHOST_PATH)"' \
 	    -static -s -Wl,--gc-sections -o $@ $(BPSH_SRC) $(ELF_A) $(SODIUM_A)
 
 # The ghost is a process per remote process, so its footprint is the
@@ -227,6 +232,128 @@ clean:
 	rm -rf $(OUT)
 
 .PHONY: all clean
+
+# --- install: make install [DESTDIR=...] [PREFIX=/usr/local] ---
+# The installed binaries are built apart, in $(DIST), with the installed
+# paths compiled in (GHOST_PATH) and the build tree's path mapped out of
+# their debug info, so nothing in DESTDIR names this tree (t70_package.sh
+# checks).  debian/rules runs this with PREFIX=/usr and Debian's LIBDIR.
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+LIBDIR	?= $(PREFIX)/lib
+# bpghost, bpvnode, nodeinit
+LIBEXECDIR ?= $(PREFIX)/libexec/bproc
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR	?= $(PREFIX)/share
+MANDIR	?= $(DATADIR)/man
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
+# the image's and the boot tree's scripts and templates
+PKGDATADIR := $(DATADIR)/bproc
+# where bproc-mkimage writes the node image, bpvcluster reads it
+IMAGEDIR ?= /var/lib/bproc
+DIST	:= $(OUT)/dist
+MAP	:= -ffile-prefix-map=$(CURDIR)=.
+# man pages from docs/ (docs/man/md2man.sh, with lowdown): a manual's
+# Markdown page is docs/PAGE.md (bpmaster and bpvcluster: docs/NAME.md)
+MAN_PAGES := bpsh.1 bpstat.1 bpctl.1 bpcp.1 libbproc.3 bpmaster.8 bpvcluster.8 \
+	     bpweb.8
+MAN_DESC_bpsh.1 := run a command on bproc-ng nodes
+MAN_DESC_bpstat.1 := show bproc-ng nodes and their processes
+MAN_DESC_bpctl.1 := change bproc-ng node states, power and permissions
+MAN_DESC_bpcp.1 := copy files between the front end and bproc-ng nodes
+MAN_DESC_libbproc.3 := the bproc-ng C API
+MAN_DESC_bpmaster.8 := the bproc-ng front end daemon
+MAN_DESC_bpvcluster.8 := a bproc-ng cluster on one machine
+MAN_DESC_bpweb.8 := the bproc-ng status page and metrics daemon
+MAN_OUT	:= $(addprefix $(OUT)/man/,$(MAN_PAGES))
+man_src	= docs/$(if $(filter bpmaster.8 bpvcluster.8,$(1)),$(basename $(1)),$(1)).md
+COMPLETED := bpsh bpstat bpctl bpcp bpvcluster
+
+define man_rule
+$(OUT)/man/$(1): $(call man_src,$(1)) docs/man/md2man.sh
+	mkdir -p $$(@D)
+	docs/man/md2man.sh $$< $(basename $(1)) $(subst .,,$(suffix $(1))) \
+	    "$(MAN_DESC_$(1))" >$$@.tmp
+	mv $$@.tmp $$@
+endef
+$(foreach p,$(MAN_PAGES),$(eval $(call man_rule,$(p))))
+
+man: $(MAN_OUT)
+
+# Everything that goes into DESTDIR, built with the installed paths.
+# The sub-make gets the caller's CFLAGS (e.g. dpkg-buildflags') through
+# the environment, without what this Makefile appends to them.
+DIST_CFLAGS := $(filter-out -std=c11 -D_GNU_SOURCE $(WARN) -Icommon,$(CFLAGS))
+
+dist:
+	CFLAGS='$(DIST_CFLAGS)' $(MAKE) OUT=$(DIST) GHOST_PATH=$(LIBEXECDIR)/bpghost \
+	    CC='$(CC) $(MAP)' MUSLCC='$(MUSLCC) $(MAP)' dist-files
+
+dist-files: $(BINS) $(OUT)/lib/libbproc.a $(OUT)/lib/$(LIB_SONAME) $(NODEINIT) $(MAN_OUT)
+
+# Scripts that find their pieces through a block of path lines: the
+# installed copy gets the installed paths (and install fails if a line
+# it rewrites is gone).
+SUBST_PATHS = sed -e 's|^SBIN=.*|SBIN=$(SBINDIR)|' \
+	    -e 's|^LIBEXEC=.*|LIBEXEC=$(LIBEXECDIR)|' \
+	    -e 's|^IMAGE=.*|IMAGE=$${BPVC_IMAGE:-$(IMAGEDIR)/initramfs.cpio.gz}|' \
+	    -e 's|^MKBOOT=.*|MKBOOT=$(PKGDATADIR)/boot/mkboot.sh|' \
+	    -e 's|^MKINITRAMFS=.*|MKINITRAMFS=$(PKGDATADIR)/initramfs/mkinitramfs.sh|' \
+	    -e 's|^NODEINIT=.*|NODEINIT=$(LIBEXECDIR)/nodeinit|' \
+	    -e 's|^IMAGEDIR=.*|IMAGEDIR=$(IMAGEDIR)|'
+
+install: dist
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(PKGDATADIR)/boot $(DESTDIR)$(PKGDATADIR)/initramfs \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR)
+	install -m 0755 $(DIST)/bin/bpsh $(DIST)/bin/bpstat $(DIST)/bin/bpctl \
+	    $(DIST)/bin/bpcp $(DESTDIR)$(BINDIR)
+	install -m 0755 $(DIST)/bin/bpmaster $(DIST)/bin/bpweb $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(DIST)/libexec/bpghost $(DIST)/libexec/bpvnode \
+	    $(DIST)/boot/nodeinit $(DESTDIR)$(LIBEXECDIR)
+	$(SUBST_PATHS) tools/bpvcluster >$(DESTDIR)$(BINDIR)/bpvcluster
+	$(SUBST_PATHS) tools/bproc-mkimage >$(DESTDIR)$(SBINDIR)/bproc-mkimage
+	grep -qx 'SBIN=$(SBINDIR)' $(DESTDIR)$(BINDIR)/bpvcluster
+	grep -qx 'NODEINIT=$(LIBEXECDIR)/nodeinit' $(DESTDIR)$(SBINDIR)/bproc-mkimage
+	chmod 0755 $(DESTDIR)$(BINDIR)/bpvcluster $(DESTDIR)$(SBINDIR)/bproc-mkimage
+	install -m 0755 boot/mkboot.sh $(DESTDIR)$(PKGDATADIR)/boot
+	install -m 0644 boot/*.in $(DESTDIR)$(PKGDATADIR)/boot
+	install -m 0755 initramfs/mkinitramfs.sh $(DESTDIR)$(PKGDATADIR)/initramfs
+	install -m 0644 $(DIST)/lib/libbproc.a $(DESTDIR)$(LIBDIR)
+	install -m 0644 $(DIST)/lib/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sfn $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libbproc.so
+	install -m 0644 master/lib/bproc.h $(DESTDIR)$(INCLUDEDIR)
+	sed -e 's|^prefix=.*|prefix=$(PREFIX)|' -e 's|@prefix@|$(PREFIX)|' \
+	    -e 's|^libdir=.*|libdir=$(LIBDIR)|' \
+	    -e 's|@includedir@|$(INCLUDEDIR)|' -e 's|@version@|$(LIB_VERSION)|' \
+	    master/lib/bproc.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/bproc.pc
+	for m in $(addprefix $(DIST)/man/,$(MAN_PAGES)); do \
+		s=$${m##*.}; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s || exit 1; done
+	install -m 0644 docs/man/bproc-mkimage.8 $(DESTDIR)$(MANDIR)/man8
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' etc/bpmaster.service.in \
+	    >$(DESTDIR)$(UNITDIR)/bpmaster.service
+	install -m 0644 contrib/bash-completion/bproc $(DESTDIR)$(COMPLETIONDIR)/bpsh
+	for c in $(filter-out bpsh,$(COMPLETED)); do \
+		ln -sfn bpsh $(DESTDIR)$(COMPLETIONDIR)/$$c || exit 1; done
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,bpsh bpstat bpctl bpcp bpvcluster) \
+	    $(DESTDIR)$(SBINDIR)/bpmaster $(DESTDIR)$(SBINDIR)/bpweb \
+	    $(DESTDIR)$(SBINDIR)/bproc-mkimage \
+	    $(DESTDIR)$(LIBDIR)/libbproc.a $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) \
+	    $(DESTDIR)$(LIBDIR)/libbproc.so $(DESTDIR)$(LIBDIR)/pkgconfig/bproc.pc \
+	    $(DESTDIR)$(INCLUDEDIR)/bproc.h $(DESTDIR)$(UNITDIR)/bpmaster.service \
+	    $(addprefix $(DESTDIR)$(COMPLETIONDIR)/,$(COMPLETED)) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man,$(foreach m,$(MAN_OUT),$(subst .,,$(suffix $(m)))/$(notdir $(m)))) \
+	    $(DESTDIR)$(MANDIR)/man8/bproc-mkimage.8
+	rm -rf $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PKGDATADIR)
+
+.PHONY: man dist dist-files install uninstall
+# --- end of install ---
 
 # --- tests and fuzz (build.sh helper) ---
 # Test programs that are not cmocka unit tests: the fuzz corpus replayer

@@ -30,6 +30,11 @@ DEPS=(
 	libmicrohttpd-dev
 	prometheus chromium nodejs curl fonts-dejavu-core
 )
+# For ./build.sh deb and the package test (t70_package.sh); deps installs
+# them too: Debian's packaging tools, the man pages' Markdown converter,
+# and the checkers of the pages, the unit and the completion.
+DEB_DEPS=(debhelper dpkg-dev lintian lowdown mandoc bash-completion systemd)
+DEB_OUT=out/deb				# the .deb files, and the build's copy of the tree
 # Only for ./build.sh kernel (a node kernel with its drivers built in):
 # the kernel source and what its build needs.
 KERNEL_DEPS=(linux-source-6.1 flex bison bc libelf-dev libssl-dev xz-utils)
@@ -52,6 +57,9 @@ usage: ./build.sh [COMMAND]
   kernel   a node kernel with its drivers built in, from Debian's
            linux-source-6.1 and kernel-config/bproc-node.config, into
            $KERNEL_IMAGE (installs its packages; takes long)
+  deb      Debian packages (bproc, libbproc1, libbproc-dev) built with
+           dpkg-buildpackage from a copy of the tree, into $DEB_OUT/,
+           then lintian (installs its packages)
   clean    remove out/
   help     this text
 
@@ -113,7 +121,7 @@ quiet_services() {
 	done
 }
 
-cmd_deps() { install_pkgs "${DEPS[@]}"; }
+cmd_deps() { install_pkgs "${DEPS[@]}" "${DEB_DEPS[@]}"; }
 
 # The node kernel: tinyconfig plus kernel-config/bproc-node.config, so
 # that what the fragment asks for and nothing else is built in.
@@ -259,6 +267,31 @@ cmd_bench() {
 	done
 }
 
+# The packages are built in a copy of the tree (what git tracks, or all
+# but out/), so debian/rules' clean cannot touch this tree's out/.
+cmd_deb() {
+	local ver src
+	install_pkgs "${DEB_DEPS[@]}"
+	ver=$(dpkg-parsechangelog -S Version)
+	src=$DEB_OUT/bproc-ng-$ver
+	step "deb: copying the tree to $src"
+	rm -rf "$DEB_OUT"
+	mkdir -p "$src"
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		git ls-files -z -c -o --exclude-standard |
+		    grep -zv '^out/' | xargs -0 cp --parents -t "$src" 2>/dev/null ||
+		    { git ls-files -z -c -o --exclude-standard | grep -zv '^out/' |
+		    while IFS= read -r -d '' f; do [ -e "$f" ] && cp --parents -a "$f" "$src"; done; }
+	else
+		tar --exclude=./out -cf - . | tar -C "$src" -xf -
+	fi
+	step "deb: dpkg-buildpackage -b -us -uc (in $src)"
+	(cd "$src" && dpkg-buildpackage -b -us -uc -j"${DEB_JOBS:-2}")
+	step "deb: lintian"
+	lintian --fail-on error "$DEB_OUT"/*.changes
+	ls -l "$DEB_OUT"/*.deb
+}
+
 cmd_clean() {
 	step "clean: make clean"
 	make clean
@@ -271,6 +304,7 @@ test) shift; cmd_test "$@" ;;
 demo) cmd_demo ;;
 bench) cmd_bench ;;
 kernel) cmd_kernel ;;
+deb) cmd_deb ;;
 clean) cmd_clean ;;
 -h | --help | help) usage ;;
 *)

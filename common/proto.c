@@ -280,3 +280,70 @@ mfile_encode(unsigned char *out, const unsigned char *hash, uint32_t mode,
 	}
 	return (size_t)(q - out);
 }
+
+static uint32_t
+mfile_get32(const unsigned char *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	    ((uint32_t)p[2] << 8) | p[3];
+}
+
+/*
+ * One manifest entry (an A_MFILE attribute's payload) into f.  Returns 0,
+ * or -1 for an entry no receiver may act on: short, a path or target not
+ * NUL-terminated inside it, an unknown type, a path that is not absolute
+ * or has a ".." component (it could reach outside the tree it names).
+ * The size is the sender's word: add it up with mfile_size_add.
+ */
+int
+mfile_decode(const void *data, size_t len, struct mfile *f)
+{
+	const unsigned char	*p = data, *end = p + len;
+	const char		*s, *c;
+	size_t			 n;
+
+	if (len < MFILE_FIXED + 2 || len > MFILE_MAX)
+		return -1;
+	memcpy(f->hash, p, 32);
+	f->mode = mfile_get32(p + 32) & 07777;
+	f->uid = mfile_get32(p + 36);
+	f->gid = mfile_get32(p + 40);
+	f->size = ((uint64_t)mfile_get32(p + 44) << 32) | mfile_get32(p + 48);
+	f->type = p[52];
+	f->target = NULL;
+	s = (const char *)p + MFILE_FIXED;
+	if (memchr(s, '\0', (size_t)(end - (const unsigned char *)s)) == NULL)
+		return -1;
+	f->path = s;
+	s += strlen(s) + 1;
+	if (f->type == MFILE_LINK) {
+		if ((const unsigned char *)s >= end ||
+		    memchr(s, '\0', (size_t)(end - (const unsigned char *)s)) == NULL)
+			return -1;
+		f->target = s;
+	} else if (f->type != MFILE_REG)
+		return -1;
+	if (f->path[0] != '/')
+		return -1;
+	for (c = f->path; *c != '\0'; c += n) {
+		c += strspn(c, "/");
+		n = strcspn(c, "/");
+		if (n == 2 && c[0] == '.' && c[1] == '.')
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * *sum += size, unless that passes MFILE_SIZE_MAX: then -1 and *sum
+ * unchanged.  Every size off the wire is bounded before it is added, so a
+ * manifest of two 2^63-byte entries cannot wrap to something that fits.
+ */
+int
+mfile_size_add(uint64_t *sum, uint64_t size)
+{
+	if (size > MFILE_SIZE_MAX || *sum > MFILE_SIZE_MAX - size)
+		return -1;
+	*sum += size;
+	return 0;
+}

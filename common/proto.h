@@ -185,6 +185,17 @@ enum power_how {
 #define MFILE_FIXED	(32 + 4 + 4 + 4 + 8 + 1)
 #define MFILE_PATH_MAX	4096		/* bytes of a path or target, NUL included */
 #define MFILE_MAX	(MFILE_FIXED + 2 * MFILE_PATH_MAX)	/* one whole entry */
+#define MFILE_SIZE_MAX	(1ull << 48)	/* bytes a manifest may name, one file or all (256 TiB) */
+
+/* A decoded entry; path and target point into the attribute. */
+struct mfile {
+	unsigned char	 hash[32];
+	uint32_t	 mode, uid, gid;
+	uint64_t	 size;
+	int		 type;		/* MFILE_REG, MFILE_LINK */
+	const char	*path;
+	const char	*target;	/* NULL for MFILE_REG */
+};
 /*
  * Blob data travels in MSG_BLOB frames of up to BLOB_CHUNK bytes, split
  * into A_DATA attributes of at most BLOB_PIECE bytes (an attribute's length
@@ -222,6 +233,8 @@ extern const struct attr_info	attr_table[A_MAX];
 const char	*msg_name(unsigned int);
 size_t		 mfile_encode(unsigned char *, const unsigned char *, uint32_t,
 		    uint32_t, uint32_t, uint64_t, const char *, const char *);
+int		 mfile_decode(const void *, size_t, struct mfile *);
+int		 mfile_size_add(uint64_t *, uint64_t);
 const char	*stage_name(int);
 
 /*

@@ -1,7 +1,7 @@
 /*
  * The node's RAM file cache: the blobs in CACHE_DIR, the paths they are
- * linked in at, and who holds them.  push.c fills it; this file decides
- * what fits and what goes.
+ * linked in at, and who holds them.  fetch.c fills it; this file decides
+ * what fits and what goes, and who linked each path in.
  *
  * The cache has a budget (MSG_SETUP says it; half of RAM by default).  A
  * push that needs room evicts the least recently used blobs that nothing
@@ -41,6 +41,8 @@ struct lpath {
 	char		*path;
 	struct blob	*blob;
 	int		 applet;	/* it replaced a busybox applet link */
+	uid_t		 owner;		/* whose push linked it (fetch.c's push_may) */
+	int		 setup;		/* the setup list's */
 	struct lpath	*next;
 };
 
@@ -49,6 +51,13 @@ struct hold {
 	pid_t		 gpid;
 	struct blob	**blobs;
 	size_t		 n, cap;
+	/*
+	 * A user's program pushed over a busybox applet link of the image
+	 * does not replace the link (root and others run the image's applet
+	 * there); this process runs the program from its blob instead.
+	 */
+	char		*alias_path;
+	struct blob	*alias;
 	struct hold	*next;
 };
 
@@ -107,9 +116,12 @@ lpath_find(const char *path)
 	return NULL;
 }
 
-/* Remember that path is ours now (we may replace it) and what it holds. */
+/*
+ * Remember that path is ours now (we may replace it), what it holds, and
+ * whose push put it there (owner, or the setup list).
+ */
 void
-cache_linked(const char *path, struct blob *b)
+cache_linked(const char *path, struct blob *b, uid_t owner, int setup)
 {
 	struct lpath	*lp;
 	unsigned int	 i = ht_index(path);
@@ -124,6 +136,47 @@ cache_linked(const char *path, struct blob *b)
 		path_ht[i] = lp;
 	}
 	lp->blob = b;
+	lp->owner = owner;
+	lp->setup = setup;
+}
+
+/*
+ * Whose push linked path: -1 nobody's (the image's, or made on the node),
+ * 0 the push of *owner, 1 the setup list's.
+ */
+int
+cache_owner(const char *path, uid_t *owner)
+{
+	struct lpath	*lp = lpath_find(path);
+
+	if (lp == NULL)
+		return -1;
+	*owner = lp->owner;
+	return lp->setup ? 1 : 0;
+}
+
+/*
+ * The blob path (whose lstat is st) is linked to, if it has content hash:
+ * then whoever wants that content at that path finds it there.  NULL if
+ * not, or if it is a copy (another filesystem) we cannot vouch for.
+ */
+struct blob *
+cache_serves(const char *path, const struct stat *st, const unsigned char *hash)
+{
+	struct lpath	*lp = lpath_find(path);
+	struct stat	 bst;
+	char		 hex[65];
+	size_t		 n = strlen(CACHE_DIR "/");
+
+	if (lp == NULL || lp->blob == NULL || !S_ISREG(st->st_mode))
+		return NULL;
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+	if (strncmp(lp->blob->name + n, hex, 64) != 0 ||
+	    lp->blob->name[n + 64] != '.' || stat(lp->blob->name, &bst) == -1 ||
+	    bst.st_ino != st->st_ino || bst.st_dev != st->st_dev)
+		return NULL;
+	return lp->blob;
 }
 
 /* path was a busybox applet link of the image: eviction puts it back. */
@@ -162,6 +215,7 @@ cache_unhold(pid_t gpid)
 		if (hd->gpid == gpid) {
 			*pp = hd->next;
 			free(hd->blobs);
+			free(hd->alias_path);
 			free(hd);
 			return;
 		}
@@ -342,16 +396,19 @@ cache_room(pid_t gpid, uint64_t want, uint64_t reserved, char *msg,
     size_t msglen)
 {
 	struct blob	*b;
-	uint64_t	 used = cache_bytes + reserved, held[3] = { 0 };
+	uint64_t	 used, held[3] = { 0 };
 	size_t		 i;
 
-	if (used + want <= cache_budget)
+	/* the sums saturate: no size from the wire wraps them into "fits" */
+	used = cache_bytes > UINT64_MAX - reserved ? UINT64_MAX :
+	    cache_bytes + reserved;
+	if (want <= cache_budget && used <= cache_budget - want)
 		return 0;
 	holds_mark(gpid);
 	for (i = 0; i < CACHE_HT; i++)
 		for (b = blob_ht[i]; b != NULL; b = b->next)
 			held[b->held] += b->size;
-	if (want > cache_budget || used - held[0] + want > cache_budget) {
+	if (want > cache_budget || used - held[0] > cache_budget - want) {
 		char	procs[48] = "", list[48] = "";
 
 		/* what cannot go, so the user sees whom to wait for */
@@ -414,4 +471,37 @@ cache_set_budget(uint64_t bytes, unsigned int share)
 		holds_mark(-1);
 		cache_evict(cache_bytes - cache_budget);
 	}
+}
+
+/*
+ * gpid runs path from blob b instead of what the image has there (an
+ * applet link a user's push may not replace).  One per process: the
+ * command; a library at an applet path would be the image's anyway.
+ */
+int
+cache_hold_alias(pid_t gpid, const char *path, struct blob *b)
+{
+	struct hold	*hd = hold_find(gpid);
+	char		*p;
+
+	if (hd == NULL || b == NULL || cache_hold(gpid, b) == -1)
+		return -1;
+	if ((p = strdup(path)) == NULL)
+		return -1;
+	free(hd->alias_path);
+	hd->alias_path = p;
+	hd->alias = b;
+	return 0;
+}
+
+/* The blob file gpid should exec for path, or NULL to exec path itself. */
+const char *
+cache_alias(pid_t gpid, const char *path)
+{
+	struct hold	*hd = hold_find(gpid);
+
+	if (hd == NULL || hd->alias_path == NULL ||
+	    strcmp(hd->alias_path, path) != 0)
+		return NULL;
+	return hd->alias->name;
 }

@@ -7,7 +7,9 @@
  * file it needs is here; blobs are written to a temporary file, checked against
  * their hash, and only then renamed into the cache, so nothing
  * half-written is ever run.  Files of the node's own image are never
- * replaced, but for busybox applet links (see is_applet).  The master's
+ * replaced, but for busybox applet links (see is_applet), by root.  A
+ * user's push is the user's (owner, no set-id bits) and never replaces,
+ * links over or uses a file of another owner (push_may).  The master's
  * setup push list comes the same way, as the "exec" of PID 0 (SETUP_GPID).
  * Which blobs fit, stay and go is cache.c's business.
  */
@@ -27,15 +29,6 @@
 
 #define NEED_BATCH	512	/* hashes per NEED frame */
 
-struct mfile {
-	unsigned char	 hash[32];
-	uint32_t	 mode, uid, gid;
-	uint64_t	 size;
-	int		 type;
-	const char	*path;
-	const char	*target;
-};
-
 struct pending {
 	pid_t			 gpid;
 	unsigned char		*frame;		/* the EXEC, kept until files are here */
@@ -52,45 +45,55 @@ struct pending {
 
 static struct pending	*pendings;
 
-static uint32_t
-get32(const unsigned char *p)
+/*
+ * Whom a push is for, from the EXEC the master sent (A_UID, A_GID: the
+ * caller's, from SO_PEERCRED), or the setup list (root's, for good).
+ */
+struct pusher {
+	uid_t	uid;
+	gid_t	gid;
+	int	setup;
+};
+
+static void
+pusher_of(pid_t gpid, const unsigned char *body, size_t blen,
+    struct pusher *pu)
 {
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	    ((uint32_t)p[2] << 8) | p[3];
+	struct wire_iter	it;
+	struct wire_attr	a;
+
+	pu->uid = 65534;	/* no A_UID: nobody, never root */
+	pu->gid = 65534;
+	pu->setup = gpid == SETUP_GPID;
+	if (pu->setup) {
+		pu->uid = pu->gid = 0;
+		return;
+	}
+	wire_iter_init(&it, body, blen);
+	while (wire_iter_next(&it, &a) == 1) {
+		if (a.type == A_UID && a.len == 4)
+			pu->uid = wire_get_u32(&a);
+		else if (a.type == A_GID && a.len == 4)
+			pu->gid = wire_get_u32(&a);
+	}
 }
 
+/*
+ * An entry as this node takes it.  A user's files are the user's, without
+ * set-id or sticky bits, whatever the entry says (the master made them so
+ * already; the node does not depend on it).
+ */
 static int
-mfile_parse(const struct wire_attr *a, struct mfile *f)
+mfile_parse(const struct wire_attr *a, struct mfile *f,
+    const struct pusher *pu)
 {
-	const unsigned char	*p = a->data, *end = a->data + a->len;
-	const char		*s;
-
-	if (a->len < MFILE_FIXED + 2)
+	if (mfile_decode(a->data, a->len, f) == -1)
 		return -1;
-	memcpy(f->hash, p, 32);
-	f->mode = get32(p + 32) & 07777;
-	f->uid = get32(p + 36);
-	f->gid = get32(p + 40);
-	f->size = ((uint64_t)get32(p + 44) << 32) | get32(p + 48);
-	f->type = p[52];
-	s = (const char *)p + MFILE_FIXED;
-	if (memchr(s, '\0', (size_t)(end - (const unsigned char *)s)) == NULL)
-		return -1;
-	f->path = s;
-	f->target = NULL;
-	s += strlen(s) + 1;
-	if (f->type == MFILE_LINK) {
-		if ((const unsigned char *)s >= end ||
-		    memchr(s, '\0', (size_t)(end - (const unsigned char *)s)) == NULL)
-			return -1;
-		f->target = s;
-	} else if (f->type != MFILE_REG)
-		return -1;
-	/* absolute, no "..": a manifest cannot reach outside the tree it names */
-	if (f->path[0] != '/' || strstr(f->path, "/../") != NULL ||
-	    strcmp(f->path + strlen(f->path) - (strlen(f->path) >= 3 ? 3 : 0),
-	    "/..") == 0)
-		return -1;
+	if (pu->uid != 0) {
+		f->uid = pu->uid;
+		f->gid = pu->gid;
+		f->mode &= 0777;
+	}
 	return 0;
 }
 
@@ -128,9 +131,11 @@ push_reserved(void)
 	struct pending	*pd;
 	uint64_t	 r = 0;
 
+	/* each pending's sum is bounded (push_prepare); their sum saturates */
 	for (pd = pendings; pd != NULL; pd = pd->next)
 		for (size_t i = 0; i < pd->nneed; i++)
-			r += pd->need[i].size;
+			r = r > UINT64_MAX - pd->need[i].size ? UINT64_MAX :
+			    r + pd->need[i].size;
 	return r;
 }
 
@@ -201,40 +206,158 @@ copy_file(const char *from, const char *to, const struct mfile *f)
 	return 0;
 }
 
-/* Link every manifest entry in at its path; the image's own files stay. */
+/* Is path a symlink to target? */
 static int
-push_link(const unsigned char *body, size_t blen, char *msg, size_t msglen)
+link_is(const char *path, const char *target)
+{
+	char	cur[4096];
+	ssize_t	n;
+
+	return (n = readlink(path, cur, sizeof(cur))) >= 0 &&
+	    (size_t)n == strlen(target) && memcmp(cur, target, (size_t)n) == 0;
+}
+
+/*
+ * Who may put f at its path (docs/push.md, "Who owns what on a node").
+ * Root's pushes and the setup list's replace what was pushed, a busybox
+ * applet link of the image, and a file a user made on the node; the
+ * image's own files stay.  A user's push replaces only the user's own
+ * files: it never replaces, links over or runs a file of another user,
+ * and uses a file of root's (image, push list, root's push) only as it
+ * is.  Returns PM_LINK (link f in), PM_APPLET (the same, over an applet
+ * link), PM_STAY (leave what is there), or -1 with msg saying why not;
+ * *bp is the pushed blob a PM_STAY path serves, if any.
+ */
+#define PM_STAY		0
+#define PM_LINK		1
+#define PM_APPLET	2
+#define PM_ALIAS	3	/* a user's program over an applet: run it from its blob */
+
+static int
+push_may(const struct mfile *f, const struct pusher *pu, struct blob **bp,
+    char *msg, size_t msglen)
+{
+	struct stat	st;
+	uid_t		owner;
+	int		by;
+
+	*bp = NULL;
+	if (lstat(f->path, &st) == -1)
+		return PM_LINK;
+	by = cache_owner(f->path, &owner);
+	if (pu->uid == 0) {
+		if (by >= 0 || st.st_uid != 0)
+			return PM_LINK;
+		return is_applet(f->path, &st) ? PM_APPLET : PM_STAY;
+	}
+	if (by < 0) {
+		/*
+		 * The image's files stay; over an applet link the user's
+		 * program runs from its blob (push_link); a user's file is
+		 * theirs.
+		 */
+		if (st.st_uid == 0)
+			return f->type == MFILE_REG && is_applet(f->path, &st) ?
+			    PM_ALIAS : PM_STAY;
+		if (st.st_uid == pu->uid)
+			return PM_LINK;
+		snprintf(msg, msglen, "%.200s: a file of uid %u on the node",
+		    f->path, (unsigned int)st.st_uid);
+		errno = EEXIST;
+		return -1;
+	}
+	if (by == 0 && owner == pu->uid)
+		return PM_LINK;
+	if (by == 1 || owner == 0) {
+		/* root's file, and the content we want: it serves as it is */
+		if (f->type == MFILE_LINK ? S_ISLNK(st.st_mode) &&
+		    link_is(f->path, f->target) :
+		    (*bp = cache_serves(f->path, &st, f->hash)) != NULL)
+			return PM_STAY;
+		snprintf(msg, msglen, "%.200s: root's file on this node (%s), "
+		    "not the front end's now: only root may replace it",
+		    f->path, by == 1 ? "the push list" : "root pushed it");
+		errno = EEXIST;
+		return -1;
+	}
+	snprintf(msg, msglen, "%.200s: another user's file on this node "
+	    "(uid %u pushed it)", f->path, (unsigned int)owner);
+	errno = EEXIST;
+	return -1;
+}
+
+/* Every entry may go where it says, or the push fails as a whole. */
+static int
+push_check(const unsigned char *body, size_t blen, const struct pusher *pu,
+    char *msg, size_t msglen)
+{
+	struct wire_iter	it;
+	struct wire_attr	a;
+	struct mfile		f;
+	struct blob		*b;
+
+	wire_iter_init(&it, body, blen);
+	while (wire_iter_next(&it, &a) == 1)
+		if (a.type == A_MFILE && mfile_parse(&a, &f, pu) == 0 &&
+		    push_may(&f, pu, &b, msg, msglen) == -1)
+			return -1;
+	return 0;
+}
+
+/*
+ * Link every manifest entry in at its path, as push_may says; nothing is
+ * linked unless every entry may be.
+ */
+static int
+push_link(const unsigned char *body, size_t blen, const struct pusher *pu,
+    pid_t gpid, char *msg, size_t msglen)
 {
 	struct wire_iter	it;
 	struct wire_attr	a;
 	struct mfile		f;
 	struct stat		st, cst;
 	struct blob		*b = NULL;
-	char			cname[256], tmp[4200], cur[4096];
-	ssize_t			n;
-	int			there, applet;
+	char			cname[256], tmp[4200];
+	int			there, may;
 
+	if (push_check(body, blen, pu, msg, msglen) == -1)
+		return -1;
 	wire_iter_init(&it, body, blen);
 	while (wire_iter_next(&it, &a) == 1) {
-		if (a.type != A_MFILE || mfile_parse(&a, &f) == -1)
+		if (a.type != A_MFILE || mfile_parse(&a, &f, pu) == -1)
 			continue;
+		if ((may = push_may(&f, pu, &b, msg, msglen)) == -1)
+			return -1;
+		if (may == PM_STAY) {
+			/* a user's process holds the root's blob it uses */
+			if (b != NULL)
+				cache_hold(gpid, b);
+			continue;
+		}
+		if (may == PM_ALIAS) {
+			cache_name(&f, cname, sizeof(cname));
+			if (cache_hold_alias(gpid, f.path,
+			    cache_find(cname)) == -1) {
+				snprintf(msg, msglen, "%s: not in the cache",
+				    f.path);
+				errno = ENOENT;
+				return -1;
+			}
+			continue;
+		}
 		there = lstat(f.path, &st) == 0;
-		/* an image file stays, unless it is a busybox applet link */
-		applet = 0;
-		if (there && !cache_is_linked(f.path) &&
-		    !(applet = is_applet(f.path, &st)))
-			continue;
 		/* a warm exec finds its paths linked already: leave them */
 		if (there && f.type == MFILE_LINK && S_ISLNK(st.st_mode) &&
-		    (n = readlink(f.path, cur, sizeof(cur))) >= 0 &&
-		    (size_t)n == strlen(f.target) &&
-		    memcmp(cur, f.target, (size_t)n) == 0)
+		    link_is(f.path, f.target)) {
+			cache_linked(f.path, NULL, pu->uid, pu->setup);
 			continue;
+		}
 		if (there && f.type == MFILE_REG) {
 			cache_name(&f, cname, sizeof(cname));
 			if (stat(cname, &cst) == 0 && cst.st_ino == st.st_ino &&
 			    cst.st_dev == st.st_dev && S_ISREG(st.st_mode)) {
-				cache_linked(f.path, cache_find(cname));
+				cache_linked(f.path, cache_find(cname), pu->uid,
+				    pu->setup);
 				continue;
 			}
 		}
@@ -244,7 +367,8 @@ push_link(const unsigned char *body, size_t blen, char *msg, size_t msglen)
 		unlink(tmp);
 		if (f.type == MFILE_LINK) {
 			b = NULL;
-			if (symlink(f.target, tmp) == -1)
+			if (symlink(f.target, tmp) == -1 ||
+			    (pu->uid != 0 && lchown(tmp, f.uid, f.gid) == -1))
 				goto fail;
 		} else {
 			cache_name(&f, cname, sizeof(cname));
@@ -255,8 +379,8 @@ push_link(const unsigned char *body, size_t blen, char *msg, size_t msglen)
 		}
 		if (rename(tmp, f.path) == -1)
 			goto fail;
-		cache_linked(f.path, b);
-		if (applet)
+		cache_linked(f.path, b, pu->uid, pu->setup);
+		if (may == PM_APPLET)
 			cache_mark_applet(f.path);
 	}
 	return 0;
@@ -332,10 +456,15 @@ push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
 	struct mfile		 f, *nn;
 	struct pending		*pd;
 	struct blob		*b;
+	struct pusher		 pu;
 	char			 cname[256], oname[256];
 	uint64_t		 want = 0;
 	size_t			 i;
 
+	pusher_of(gpid, body, blen, &pu);
+	/* a file of another owner in the way: refused before anything moves */
+	if (push_check(body, blen, &pu, msg, msglen) == -1)
+		return -1;
 	cache_init();
 	cache_tick();
 	/* holds of ended processes go now, so they never pile up */
@@ -349,7 +478,7 @@ push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
 	while (wire_iter_next(&it, &a) == 1) {
 		if (a.type != A_MFILE)
 			continue;
-		if (mfile_parse(&a, &f) == -1) {
+		if (mfile_parse(&a, &f, &pu) == -1) {
 			snprintf(msg, msglen, "bad manifest entry (%.200s)",
 			    a.len > MFILE_FIXED ? (const char *)a.data +
 			    MFILE_FIXED : "?");
@@ -361,6 +490,12 @@ push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
 		}
 		if (f.type != MFILE_REG)
 			continue;
+		/* a path that stays as it is needs no blob */
+		if (push_may(&f, &pu, &b, msg, msglen) == PM_STAY) {
+			if (b != NULL && cache_hold(gpid, b) == -1)
+				goto nomem;
+			continue;
+		}
 		cache_name(&f, cname, sizeof(cname));
 		if ((b = cache_find(cname)) != NULL) {
 			if (cache_hold(gpid, b) == -1)
@@ -380,11 +515,21 @@ push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
 			goto nomem;
 		pd->need = nn;
 		pd->need[pd->nneed++] = f;
-		want += f.size;
+		/* sizes from the wire are bounded before they are added */
+		if (mfile_size_add(&want, f.size) == -1) {
+			snprintf(msg, msglen, "manifest too large: it names "
+			    "more than %llu TiB",
+			    (unsigned long long)(MFILE_SIZE_MAX >> 40));
+			free(pd->need);
+			free(pd);
+			cache_unhold(gpid);
+			errno = EFBIG;
+			return -1;
+		}
 	}
 	if (pd->nneed == 0) {
 		free(pd);
-		return push_link(body, blen, msg, msglen);
+		return push_link(body, blen, &pu, gpid, msg, msglen);
 	}
 	/* fits, maybe after eviction, or fails before anything is sent */
 	if (cache_room(gpid, want, push_reserved(), msg, msglen) == -1) {
@@ -608,8 +753,13 @@ push_blob(struct wire_attr *tb, const unsigned char *body, size_t blen)
 				proc_exec(&h, etb, frame + WIRE_HDR_LEN,
 				    flen - WIRE_HDR_LEN);
 			else {
+				struct pusher	pu;
+
+				pusher_of(SETUP_GPID, frame + WIRE_HDR_LEN,
+				    flen - WIRE_HDR_LEN, &pu);
 				if (push_link(frame + WIRE_HDR_LEN,
-				    flen - WIRE_HDR_LEN, msg, sizeof(msg)) == -1)
+				    flen - WIRE_HDR_LEN, &pu, SETUP_GPID, msg,
+				    sizeof(msg)) == -1)
 					setup_result(errno ? errno : EIO, msg);
 				link_setup_done();
 			}

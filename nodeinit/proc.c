@@ -325,6 +325,15 @@ fail:
 	return -1;
 }
 
+/* What the child execs: path, or its blob when path is an applet alias. */
+static const char *
+proc_exec_path(pid_t gpid, const char *path)
+{
+	const char	*a = cache_alias(gpid, path);
+
+	return a != NULL ? a : path;
+}
+
 static pid_t
 proc_clone(pid_t want)
 {
@@ -491,8 +500,8 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 		proc_child(ep[1], gp[0], child_fd, pts, wire_get_u32(&tb[A_UID]),
 		    wire_get_u32(&tb[A_GID]), groups, ngroups,
 		    tb[A_CWD].data ? wire_get_str(&tb[A_CWD]) : NULL,
-		    tb[A_PATH].data ? wire_get_str(&tb[A_PATH]) : argv[0],
-		    argv, envp, files);
+		    proc_exec_path(gpid, tb[A_PATH].data ?
+		    wire_get_str(&tb[A_PATH]) : argv[0]), argv, envp, files);
 	close(ep[1]);
 	ep[1] = -1;
 	/* traced unless a root caller asked otherwise (a debug switch) */

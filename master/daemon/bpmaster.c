@@ -248,8 +248,10 @@ main(int argc, char **argv)
 	log_info("ready: %d nodes, node link %s:%d, control %s, discovery %s",
 	    numnodes, conf.listen_addr, conf.listen_port, conf.control,
 	    conf.discovery ? "on" : "off");
+	notify_send("READY=1");
 
 	ev_loop(&quit);
+	notify_send("STOPPING=1");
 
 	ctl_shutdown();
 	node_shutdown();

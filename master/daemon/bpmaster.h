@@ -157,6 +157,9 @@ int	conf_load(const char *, struct master_conf *);
 int	mac_parse(const char *, unsigned char *);
 void	mac_format(const unsigned char *, char *, size_t);
 
+/* notify.c: readiness and stopping for systemd (sd_notify's datagram) */
+void	notify_send(const char *);
+
 /* dnsmasq.c */
 void	dnsmasq_update(void);
 int	dnsmasq_host_line(const struct node *, char *, size_t);
@@ -213,6 +216,10 @@ void	tree_from_ghost(struct proc *, struct wire_attr *);
 void	tree_proc_gone(struct proc *);
 pid_t	tree_ppid(const struct proc *);
 struct proc *proc_add(pid_t, int, uid_t, const char *);
+
+/* verify.c */
+int	verify_manifest(struct wire_msg *, const struct ucred *, const gid_t *,
+	    int, const unsigned char *, size_t, char *, size_t);
 
 /* trace.c */
 int	trace_init(void);

@@ -132,14 +132,14 @@ proc_fail(struct ctlconn *cc, pid_t pid, int e, const char *msg)
 	ctl_send_msg(cc, &m);
 }
 
-/* Attributes a tool may pass through to the node as they are. */
+/* Attributes a tool may pass through to the node as they are (A_MFILE: verify.c). */
 static int
 proc_passthrough(uint16_t type)
 {
 	switch (type) {
 	case A_PATH: case A_ARG: case A_ENV: case A_CWD: case A_FLAGS:
 	case A_RANK: case A_FILE_IN: case A_FILE_OUT: case A_FILE_ERR:
-	case A_MFILE: case A_ROWS: case A_COLS:
+	case A_ROWS: case A_COLS:
 		return 1;
 	}
 	return 0;
@@ -157,9 +157,10 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 	struct proc		*p;
 	gid_t			 groups[4096];
 	unsigned char		 gbuf[4 * 4096];
+	char			 why[1024];
 	uint32_t		 num;
 	int			 ng, i;
-	size_t			 cmdlen = 0;
+	size_t			 cmdlen = 0, off;
 
 	if (!tb[A_NODE].data) {
 		proc_fail(cc, cred->pid, EINVAL, "no node given");
@@ -229,6 +230,12 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 		if (a.type == A_ARG)
 			cmdlen += a.len;
 	}
+	/* the manifest as the front end backs it, or no EXEC at all */
+	if (verify_manifest(&m, cred, groups, ng, body, blen, why,
+	    sizeof(why)) == -1) {
+		proc_fail(cc, cred->pid, errno ? errno : EBADMSG, why);
+		return;
+	}
 	if (wire_msg_finish(&m) == 0) {
 		proc_fail(cc, cred->pid, E2BIG, "argument list too long");
 		return;
@@ -239,15 +246,24 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 		proc_fail(cc, cred->pid, ENOMEM, "out of memory");
 		return;
 	}
-	/* the command line as bpstat -p shows it */
-	p->cmd[0] = '\0';
+	/*
+	 * The command line as bpstat -p shows it, in one pass: each A_ARG's
+	 * len counts its NUL, which makes room for the space before the next.
+	 */
+	off = 0;
 	wire_iter_init(&it, body, blen);
 	while (wire_iter_next(&it, &a) == 1)
 		if (a.type == A_ARG) {
-			if (p->cmd[0])
-				strcat(p->cmd, " ");
-			strncat(p->cmd, wire_get_str(&a), a.len);
+			size_t	l = strnlen(wire_get_str(&a), a.len);
+
+			if (off > 0 && off < cmdlen)
+				p->cmd[off++] = ' ';
+			if (l > cmdlen - off)
+				l = cmdlen - off;
+			memcpy(p->cmd + off, wire_get_str(&a), l);
+			off += l;
 		}
+	p->cmd[off] = '\0';
 	p->pid = cred->pid;
 	p->rpid = cred->pid;
 	p->node = (int)num;
