@@ -4,6 +4,10 @@
 CC	?= gcc
 MUSLCC	?= musl-gcc
 OUT	:= out
+# make SANITIZE=1: the sanitizer build (see the tests and fuzz block), in its own dir
+ifeq ($(SANITIZE),1)
+OUT	:= out-san
+endif
 WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wpointer-arith -Wformat=2 -Werror
 CFLAGS	?= -O2 -g
@@ -356,15 +360,61 @@ uninstall:
 # --- end of install ---
 
 # --- tests and fuzz (build.sh helper) ---
-# Test programs that are not cmocka unit tests: the fuzz corpus replayer
+# Test programs that are not cmocka unit tests: the fuzz corpus replayers
 # (gcc + ASan/UBSan, run by tests/run.sh), the protocol test client of the
-# integration tests, the seed-corpus generator, and the libFuzzer build
+# integration tests, the seed-corpus generator, and the libFuzzer builds
 # (clang), which `make fuzz` makes and `build.sh test` builds.
-FUZZ_SRC := tests/fuzz/fuzz_frame.c common/wire.c common/proto.c common/conn.c \
-	    common/auth.c
-SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all \
+#
+# Fuzz targets (tests/fuzz/fuzz_<t>.c; docs/testing.md):
+#   frame  the codec and the connection layer
+#   mfile  nodeinit's manifest entry parser (fetch.c mfile_parse)
+#   elf    bpsh's closure walker (manifest.c: ELF, '#!', symlinks)
+#   node   nodeinit's message handlers behind link_dispatch, fake link
+#   ctl    bpmaster's control-socket handlers (ctl.c, proc.c), fake conn
+# Each builds twice from the same sources: out/fuzz/fuzz_<t> (libFuzzer)
+# and $(OUT)/tests/fuzz_replay_<t> (tests/fuzz/replay.c; fuzz_replay is
+# frame's).  Targets that touch files or processes are linked with --wrap
+# so those calls reach tests/fuzz/sandbox.c and the target's fakes.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -fno-omit-frame-pointer
-TESTBINS := $(OUT)/tests/fuzz_replay $(OUT)/tests/fakenode
+FUZZ_TARGETS := frame mfile elf node ctl
+FZ_WRAP_FS := open stat lstat link symlink rename unlink mkdir chown chmod \
+	    readlink opendir fopen access realpath glob
+FZ_WRAP_NODE := $(FZ_WRAP_FS) syscall kill waitpid sethostname write
+fz_wrap = $(foreach f,$(1),-Wl,--wrap=$(f))
+
+FZ_SRC_frame := tests/fuzz/fuzz_frame.c common/wire.c common/proto.c \
+	    common/conn.c common/auth.c
+FZ_LIB_frame := -lsodium
+# fetch.c is #included by the target; cache.c is linked as it is
+FZ_SRC_mfile := tests/fuzz/fuzz_mfile.c nodeinit/cache.c tests/fuzz/fuzz_log.c \
+	    common/wire.c common/proto.c common/path.c common/htab.c
+FZ_DEP_mfile := nodeinit/fetch.c $(wildcard nodeinit/*.h)
+FZ_LIB_mfile := -lsodium
+# hashcache.c and closure.c are stubbed by the target
+FZ_SRC_elf := tests/fuzz/fuzz_elf.c tests/fuzz/sandbox.c master/cmd/manifest.c \
+	    common/path.c common/htab.c
+FZ_DEP_elf := master/cmd/manifest.h master/lib/bproc.h
+FZ_LIB_elf := $(call fz_wrap,$(FZ_WRAP_FS)) -lelf -lsodium
+# link.c and cache.c are #included by the target
+FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/proc.c \
+	    tests/fuzz/sandbox.c tests/fuzz/fuzz_log.c common/wire.c \
+	    common/proto.c common/conn.c common/auth.c common/path.c common/htab.c
+FZ_DEP_node := nodeinit/link.c nodeinit/cache.c $(wildcard nodeinit/*.h)
+FZ_LIB_node := $(call fz_wrap,$(FZ_WRAP_NODE)) -lsodium
+# ctl.c is #included by the target; node.c and trace.c are stubbed
+FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/tree.c \
+	    master/daemon/event.c \
+	    tests/fuzz/fuzz_log.c common/wire.c common/proto.c common/conn.c \
+	    common/nodeset.c
+FZ_DEP_ctl := master/daemon/ctl.c $(wildcard master/daemon/*.h)
+FZ_LIB_ctl := -lsodium
+FZ_INC	:= -Icommon -Itests/fuzz -I. -Inodeinit -Imaster/daemon -Imaster/lib \
+	    -Imaster/cmd
+
+FUZZ_REPLAYS := $(OUT)/tests/fuzz_replay \
+	    $(patsubst %,$(OUT)/tests/fuzz_replay_%,$(filter-out frame,$(FUZZ_TARGETS)))
+TESTBINS := $(FUZZ_REPLAYS) $(OUT)/tests/fakenode
 
 all: $(TESTBINS)
 
@@ -373,10 +423,27 @@ testbins: $(TESTBINS)
 $(OUT)/fuzz:
 	mkdir -p $@
 
-$(OUT)/tests/fuzz_replay: tests/fuzz/replay.c $(FUZZ_SRC) tests/fuzz/fuzz.h \
+FUZZ_SRC := $(FZ_SRC_frame)
+
+# The replayers: gcc, ASan + UBSan, -O1 as libFuzzer's builds.
+$(OUT)/tests/fuzz_replay: tests/fuzz/replay.c $(FZ_SRC_frame) tests/fuzz/fuzz.h \
 	    $(wildcard common/*.h) | $(OUT)/tests
-	$(CC) $(CFLAGS) $(SANITIZE) -Itests/fuzz -o $@ tests/fuzz/replay.c \
-	    $(FUZZ_SRC) -lsodium
+	$(CC) -O1 -g -std=c11 -D_GNU_SOURCE $(WARN) $(SAN_FLAGS) $(FZ_INC) \
+	    -o $@ tests/fuzz/replay.c $(FZ_SRC_frame) $(FZ_LIB_frame)
+
+define fz_rules
+$$(OUT)/tests/fuzz_replay_$(1): tests/fuzz/replay.c $$(FZ_SRC_$(1)) \
+	    $$(FZ_DEP_$(1)) tests/fuzz/fuzz.h $$(wildcard common/*.h) | $$(OUT)/tests
+	$$(CC) -O1 -g -std=c11 -D_GNU_SOURCE $$(WARN) $$(SAN_FLAGS) $$(FZ_INC) \
+	    -o $$@ tests/fuzz/replay.c $$(FZ_SRC_$(1)) $$(FZ_LIB_$(1))
+
+$$(OUT)/fuzz/fuzz_$(1): $$(FZ_SRC_$(1)) $$(FZ_DEP_$(1)) tests/fuzz/fuzz.h \
+	    $$(wildcard common/*.h) | $$(OUT)/fuzz
+	clang -g -O1 -std=c11 -D_GNU_SOURCE $$(WARN) $$(FZ_INC) \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o $$@ $$(FZ_SRC_$(1)) $$(FZ_LIB_$(1))
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call fz_rules,$(t))))
 
 $(OUT)/tests/fakenode: tests/integration/fakenode.c common/wire.c \
 	    common/proto.c common/conn.c common/auth.c $(wildcard common/*.h) \
@@ -386,19 +453,32 @@ $(OUT)/tests/fakenode: tests/integration/fakenode.c common/wire.c \
 
 $(OUT)/tests/mkcorpus: tests/fuzz/mkcorpus.c common/wire.c common/proto.c \
 	    $(wildcard common/*.h) | $(OUT)/tests
-	$(CC) $(CFLAGS) -o $@ tests/fuzz/mkcorpus.c common/wire.c common/proto.c
+	$(CC) $(CFLAGS) -o $@ tests/fuzz/mkcorpus.c common/wire.c common/proto.c \
+	    -lsodium
 
-# Regenerates the committed seed corpus (run after adding a message type).
+# Regenerates the committed seeds (run after adding a message type):
+# frame's generated corpus, and the hand-made good-/bad- seeds of the
+# other targets (files found by fuzzing, fuzz-*, stay).
 corpus: $(OUT)/tests/mkcorpus
 	$(OUT)/tests/mkcorpus tests/fuzz/corpus
+	mkdir -p tests/fuzz/corpus-node tests/fuzz/corpus-ctl
+	$(OUT)/tests/mkcorpus -t node tests/fuzz/corpus-node
+	$(OUT)/tests/mkcorpus -t ctl tests/fuzz/corpus-ctl
+	python3 tests/fuzz/mkseeds.py
 
-# libFuzzer wants its own runtime and clang; the replayer covers gcc.
-$(OUT)/fuzz/fuzz_frame: $(FUZZ_SRC) tests/fuzz/fuzz.h $(wildcard common/*.h) \
-	    | $(OUT)/fuzz
-	clang -g -O1 -std=c11 -D_GNU_SOURCE $(WARN) -Icommon -Itests/fuzz \
-	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o $@ $(FUZZ_SRC) -lsodium
-
-fuzz: $(OUT)/fuzz/fuzz_frame
+# libFuzzer wants its own runtime and clang; the replayers cover gcc.
+fuzz: $(patsubst %,$(OUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 
 .PHONY: testbins corpus fuzz
+
+# --- sanitizer build: make SANITIZE=1 (into out-san/; build.sh sanitize) ---
+# ASan + UBSan for everything built with gcc and glibc (bpmaster, bpstat,
+# bpctl, bpcp, libbproc, bpvnode, the unit tests); UBSan in trap mode
+# (gcc: -fsanitize-undefined-trap-on-error, no runtime needed) for
+# the static musl programs (nodeinit, bpsh, bpghost): musl has no
+# sanitizer runtime, and a trap needs none (a finding is SIGILL at the
+# faulty instruction).  -O1 keeps reports readable.
+ifeq ($(SANITIZE),1)
+CFLAGS	:= -O1 -g -std=c11 -D_GNU_SOURCE $(WARN) -Icommon $(SAN_FLAGS)
+NFLAGS	+= -fsanitize=undefined -fsanitize-undefined-trap-on-error -g
+endif

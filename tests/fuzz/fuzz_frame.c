@@ -82,17 +82,18 @@ fuzz_use_attrs(const struct wire_attr *tb)
 	sink += acc;
 }
 
-/* What a receiver does with one whole frame. */
-static void
+/* What a receiver does with one whole frame; -1 when proto_parse refused it. */
+static int
 fuzz_frame_body(const struct wire_hdr *h, const unsigned char *body,
     size_t blen)
 {
 	struct wire_attr	 tb[A_MAX], a;
 	struct wire_iter	 it;
 	const char		*why = NULL;
+	int			 r;
 
 	sink += strlen(msg_name(h->type));
-	if (proto_parse(h, body, blen, tb, &why) == 0)
+	if ((r = proto_parse(h, body, blen, tb, &why)) == 0)
 		fuzz_use_attrs(tb);
 	else
 		sink += strlen(why);
@@ -100,25 +101,32 @@ fuzz_frame_body(const struct wire_hdr *h, const unsigned char *body,
 	wire_iter_init(&it, body, blen);
 	while (wire_iter_next(&it, &a) == 1)
 		sink += (uint64_t)proto_attr_ok(&a);
+	return r;
 }
 
-/* Path 1: frames back to back in a buffer, as a datagram reader would. */
-static void
+/*
+ * Path 1: frames back to back in a buffer, as a datagram reader would.
+ * Returns 1 when the buffer is one or more whole frames, each of which
+ * proto_parse accepts (the verdict), else 0.
+ */
+static int
 fuzz_buffer(const unsigned char *p, size_t len, size_t maxframe)
 {
 	struct wire_hdr	 h;
 	const char	*why = NULL;
-	int		 n;
+	int		 n, ok = len > 0;
 
-	for (n = 0; n < FUZZ_MAX_FRAMES; n++) {
+	for (n = 0; n < FUZZ_MAX_FRAMES && len > 0; n++) {
 		if (wire_hdr_decode(p, len, maxframe, &h, &why) != 1)
-			return;
+			return 0;
 		if (h.len > len)
-			return;
-		fuzz_frame_body(&h, p + WIRE_HDR_LEN, h.len - WIRE_HDR_LEN);
+			return 0;
+		if (fuzz_frame_body(&h, p + WIRE_HDR_LEN, h.len - WIRE_HDR_LEN) == -1)
+			ok = 0;
 		p += h.len;
 		len -= h.len;
 	}
+	return ok && len == 0;
 }
 
 /*
@@ -205,20 +213,33 @@ fuzz_sealed_roundtrip(const unsigned char *p, size_t len)
 	conn_free(&tx);
 }
 
+/*
+ * Accepted: the input is whole frames that proto_parse takes (path 1,
+ * with the post-authentication limit).  The other paths only must not
+ * crash.
+ */
 int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+fuzz_verdict(const uint8_t *data, size_t size)
 {
 	static int	ready;
+	int		ok;
 
 	if (!ready) {
 		if (sodium_init() < 0)
 			abort();
 		ready = 1;
 	}
-	fuzz_buffer(data, size, WIRE_MAX_FRAME);
+	ok = fuzz_buffer(data, size, WIRE_MAX_FRAME);
 	fuzz_conn(data, size, WIRE_MAX_FRAME, size + 1, 0);
 	fuzz_conn(data, size, WIRE_PREAUTH_MAX, FUZZ_FEED_STEP, 0);
 	fuzz_conn(data, size, WIRE_MAX_FRAME, size + 1, 1);
 	fuzz_sealed_roundtrip(data, size);
+	return ok;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fuzz_verdict(data, size);
 	return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * mkcorpus: write the fuzz seed corpus, one file per case, into a folder.
  *
- *	mkcorpus DIR
+ *	mkcorpus DIR			the frame target's corpus (fuzz_frame)
+ *	mkcorpus -t node|ctl DIR	good-/bad- seeds of the handler targets
  *
  * Valid frames of every message type (built with the real putters, so they
  * follow the codec as it is) and broken ones of every kind the decoders
@@ -13,8 +14,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "auth.h"
+#include "nodeset.h"
 #include "proto.h"
 #include "wire.h"
+
+#define SETUP_GPID	0	/* nodeinit.h: the setup push list's "exec" */
 
 #define SEED_BUF	8192	/* largest seed frame */
 
@@ -237,7 +244,7 @@ seed_valid(void)
 		wire_msg_init(&m, buf, sizeof(buf), (uint16_t)t, 0, (uint32_t)t);
 		seed_attrs(&m, t);
 		len = seed_finish(&m);
-		snprintf(name, sizeof(name), "valid-%s", msg_table[t].name);
+		snprintf(name, sizeof(name), "good-%s", msg_table[t].name);
 		seed_write(name, buf, len);
 	}
 	/* a session's worth: challenge then response, back to back */
@@ -249,45 +256,45 @@ seed_valid(void)
 	seed_attrs(&m, MSG_AUTH_RESPONSE);
 	len2 = seed_finish(&m);
 	memcpy(two + len, buf, len2);
-	seed_write("valid-two-frames", two, len + len2);
+	seed_write("good-two-frames", two, len + len2);
 
 	/* every attribute the table knows, in one frame */
 	wire_msg_init(&m, buf, sizeof(buf), MSG_STATUS, 0, 8);
 	for (t = 1; t < A_MAX; t++)
 		seed_generic(&m, t);
-	seed_write("valid-every-attr", buf, seed_finish(&m));
+	seed_write("good-every-attr", buf, seed_finish(&m));
 
 	/* an unknown attribute is skipped, not an error */
 	wire_msg_init(&m, buf, sizeof(buf), MSG_STATUS, 0, 9);
 	wire_put_u32(&m, 900, 42);
 	wire_put_u8(&m, A_STAGE, STAGE_UP);
-	seed_write("valid-unknown-attr", buf, seed_finish(&m));
+	seed_write("good-unknown-attr", buf, seed_finish(&m));
 
 	/* an empty binary attribute (an IO frame with no data) */
 	wire_msg_init(&m, buf, sizeof(buf), MSG_IO, 0, 12);
 	wire_put_u32(&m, A_PID, 4242);
 	wire_put_u8(&m, A_STREAM, 0);
 	wire_put(&m, A_DATA, NULL, 0);
-	seed_write("valid-empty-bin", buf, seed_finish(&m));
+	seed_write("good-empty-bin", buf, seed_finish(&m));
 
 	/* repeated attribute: the last one wins in tb[] */
 	wire_msg_init(&m, buf, sizeof(buf), MSG_STATUS, 0, 10);
 	wire_put_u32(&m, A_CPUS, 1);
 	wire_put_u32(&m, A_CPUS, 2);
-	seed_write("valid-repeated-attr", buf, seed_finish(&m));
+	seed_write("good-repeated-attr", buf, seed_finish(&m));
 
 	/* the last attribute may omit its padding */
 	wire_msg_init(&m, buf, sizeof(buf), MSG_STATUS, 0, 11);
 	wire_put_u8(&m, A_STAGE, STAGE_UP);
 	len = seed_finish(&m) - 3;
 	put_be32(buf, (uint32_t)len);
-	seed_write("valid-unpadded-last", buf, len);
+	seed_write("good-unpadded-last", buf, len);
 
 	/* a reply flag and a large sequence number */
 	wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_END, WIRE_F_REPLY,
 	    0xffffffffu);
 	seed_attrs(&m, MSG_CTL_END);
-	seed_write("valid-reply-flag", buf, seed_finish(&m));
+	seed_write("good-reply-flag", buf, seed_finish(&m));
 
 	/* longest string attribute the table allows */
 	{
@@ -300,7 +307,7 @@ seed_valid(void)
 		wire_put_u32(&m, A_NODE, 0);
 		wire_put_u32(&m, A_ERRNO, 0);
 		wire_put_str(&m, A_MSG, msg);
-		seed_write("valid-long-msg", buf, seed_finish(&m));
+		seed_write("good-long-msg", buf, seed_finish(&m));
 	}
 }
 
@@ -427,11 +434,518 @@ seed_broken(void)
 	seed_write("bad-http", "GET / HTTP/1.0\r\n\r\n", 18);
 }
 
+
+/*
+ * Seeds of the handler targets (fuzz_node.c, fuzz_ctl.c): a prefix of
+ * setup bytes, then frames; see each target for what the bytes mean and
+ * what accepted is.  seq_* append to one input.
+ */
+static unsigned char	seq[1 << 16];
+static size_t		seqlen;
+
+static void
+seq_start(const unsigned char *prefix, size_t n)
+{
+	memcpy(seq, prefix, n);
+	seqlen = n;
+}
+
+static struct wire_msg	seq_m;
+static unsigned char	seq_buf[SEED_BUF];
+
+static struct wire_msg *
+seq_msg(uint16_t type)
+{
+	wire_msg_init(&seq_m, seq_buf, sizeof(seq_buf), type, 0, 1);
+	return &seq_m;
+}
+
+static void
+seq_add(void)
+{
+	size_t	len = seed_finish(&seq_m);
+
+	if (seqlen + len > sizeof(seq))
+		errx(1, "seed too long");
+	memcpy(seq + seqlen, seq_buf, len);
+	seqlen += len;
+}
+
+static void
+seq_write(const char *name)
+{
+	seed_write(name, seq, seqlen);
+}
+
+static void
+put_mfile(struct wire_msg *m, const char *path, const char *target,
+    const void *content, size_t clen, uint32_t mode, uint32_t uid,
+    uint64_t size)
+{
+	unsigned char	e[MFILE_FIXED + 2 * 256];
+	size_t		n = MFILE_FIXED;
+
+	memset(e, 0, sizeof(e));
+	crypto_generichash(e, 32, content, clen, NULL, 0);
+	put_be32(e + 32, mode);
+	put_be32(e + 36, uid);
+	put_be32(e + 40, uid);
+	put_be32(e + 44, (uint32_t)(size >> 32));
+	put_be32(e + 48, (uint32_t)size);
+	e[52] = target ? MFILE_LINK : MFILE_REG;
+	memcpy(e + n, path, strlen(path) + 1);
+	n += strlen(path) + 1;
+	if (target) {
+		memcpy(e + n, target, strlen(target) + 1);
+		n += strlen(target) + 1;
+	}
+	wire_put(m, A_MFILE, e, n);
+}
+
+static void
+put_exec(struct wire_msg *m, uint32_t pid, uint32_t uid, uint32_t flags)
+{
+	wire_put_u32(m, A_PID, pid);
+	wire_put_u32(m, A_UID, uid);
+	wire_put_u32(m, A_GID, uid);
+	wire_put_u32(m, A_FLAGS, flags);
+	wire_put_str(m, A_ARG, "/bin/prog");
+	wire_put_str(m, A_ARG, "-x");
+	wire_put_str(m, A_ENV, "PATH=/bin");
+	wire_put_str(m, A_ENV, "BPROC_RANK=7");
+	wire_put_str(m, A_CWD, "/tmp");
+}
+
+static void
+node_blob(uint32_t pid, const char *content, int eof)
+{
+	struct wire_msg	*m = seq_msg(MSG_BLOB);
+	unsigned char	 h[32];
+
+	crypto_generichash(h, 32, (const unsigned char *)content,
+	    strlen(content), NULL, 0);
+	wire_put_u32(m, A_PID, pid);
+	wire_put(m, A_HASH, h, 32);
+	wire_put(m, A_DATA, content, strlen(content));
+	if (eof)
+		wire_put_u8(m, A_EOF, 1);
+	seq_add();
+}
+
+/* setup: 0 up, |4 poll pass, |8 exits, |0x10 stops; fail: n-th write fails */
+static void
+seed_node(void)
+{
+	static const char	hello[] = "hello, node\n";
+	unsigned char		p[2], nonce[AUTH_NONCE_LEN];
+	struct wire_msg		*m;
+
+	memset(nonce, 0x5a, sizeof(nonce));
+#define NODE_START(setup, fail) do { p[0] = (setup); p[1] = (fail); \
+	seq_start(p, 2); } while (0)
+
+	NODE_START(0, 0);
+	seq_msg(MSG_PING);
+	seq_add();
+	seq_write("good-ping");
+
+	NODE_START(0x0c, 0);
+	put_exec(m = seq_msg(MSG_EXEC), 100, 1000, EXEC_F_NOIO);
+	seq_add();
+	seq_write("good-exec-noio-exits");
+
+	NODE_START(0x0c, 0);
+	put_exec(m = seq_msg(MSG_EXEC), 101, 1000, 0);
+	seq_add();
+	m = seq_msg(MSG_IO);
+	wire_put_u32(m, A_PID, 101);
+	wire_put_u8(m, A_STREAM, 0);
+	wire_put(m, A_DATA, "input\n", 6);
+	seq_add();
+	m = seq_msg(MSG_IO);
+	wire_put_u32(m, A_PID, 101);
+	wire_put_u8(m, A_STREAM, 0);
+	wire_put_u8(m, A_EOF, 1);
+	seq_add();
+	m = seq_msg(MSG_IO_ACK);
+	wire_put_u32(m, A_PID, 101);
+	wire_put_u8(m, A_STREAM, 1);
+	wire_put_u32(m, A_BYTES, 10);
+	seq_add();
+	seq_write("good-exec-pipes-stdin");
+
+	NODE_START(0x14, 0);
+	put_exec(m = seq_msg(MSG_EXEC), 102, 1000, EXEC_F_TTY);
+	wire_put_u16(m, A_ROWS, 24);
+	wire_put_u16(m, A_COLS, 80);
+	seq_add();
+	m = seq_msg(MSG_SIGNAL);
+	wire_put_u32(m, A_PID, 102);
+	wire_put_u32(m, A_SIG, 28);	/* SIGWINCH */
+	wire_put_u16(m, A_ROWS, 50);
+	wire_put_u16(m, A_COLS, 132);
+	seq_add();
+	m = seq_msg(MSG_IO);
+	wire_put_u32(m, A_PID, 102);
+	wire_put_u8(m, A_STREAM, 0);
+	wire_put(m, A_DATA, "ls\n\032", 4);
+	seq_add();
+	m = seq_msg(MSG_SIGNAL);
+	wire_put_u32(m, A_PID, 102);
+	wire_put_u32(m, A_SIG, 18);	/* SIGCONT */
+	seq_add();
+	seq_write("good-exec-tty");
+
+	NODE_START(0, 0);
+	put_exec(m = seq_msg(MSG_EXEC), 103, 1000, 0);
+	seq_add();
+	m = seq_msg(MSG_SIGNAL);
+	wire_put_u32(m, A_PID, 103);
+	wire_put_u32(m, A_SIG, 20);	/* SIGTSTP */
+	seq_add();
+	m = seq_msg(MSG_SIGNAL);
+	wire_put_u32(m, A_PID, 103);
+	wire_put_u32(m, A_SIG, 15);
+	seq_add();
+	seq_write("good-exec-signals");
+
+	/* a manifest: the exec waits for its blob, then runs */
+	NODE_START(0x0c, 0);
+	put_exec(m = seq_msg(MSG_EXEC), 104, 1000, 0);
+	put_mfile(m, "/opt/app/bin/prog", NULL, hello, strlen(hello), 0755,
+	    1000, strlen(hello));
+	put_mfile(m, "/opt/app/bin/p", "prog", "", 0, 0777, 1000, 0);
+	seq_add();
+	node_blob(104, hello, 1);
+	seq_write("good-exec-push");
+
+	/* the same file twice: the second exec finds it cached */
+	NODE_START(0x0c, 0);
+	put_exec(m = seq_msg(MSG_EXEC), 105, 1000, EXEC_F_NOIO);
+	put_mfile(m, "/opt/x", NULL, hello, strlen(hello), 0644, 1000,
+	    strlen(hello));
+	seq_add();
+	node_blob(105, hello, 1);
+	put_exec(m = seq_msg(MSG_EXEC), 106, 1000, EXEC_F_NOIO);
+	put_mfile(m, "/opt/x", NULL, hello, strlen(hello), 0644, 1000,
+	    strlen(hello));
+	seq_add();
+	seq_write("good-exec-push-warm");
+
+	/* a busybox applet link gives way; the image's library stays */
+	NODE_START(0, 0);
+	put_exec(m = seq_msg(MSG_EXEC), 107, 1000, EXEC_F_NOIO);
+	put_mfile(m, "/bin/ls", NULL, hello, strlen(hello), 0755, 1000,
+	    strlen(hello));
+	put_mfile(m, "/lib/libimage.so", NULL, hello, strlen(hello), 0755, 1000,
+	    strlen(hello));
+	seq_add();
+	node_blob(107, hello, 1);
+	seq_write("good-exec-push-applet");
+
+	NODE_START(0, 0);
+	m = seq_msg(MSG_SETUP);
+	wire_put_u64(m, A_CACHE_BUDGET, 64u << 20);
+	seq_add();
+	seq_write("good-setup-empty");
+
+	NODE_START(0, 0);
+	m = seq_msg(MSG_SETUP);
+	wire_put_u32(m, A_CACHE_SHARE, 25);
+	put_mfile(m, "/etc/motd", NULL, hello, strlen(hello), 0644, 0,
+	    strlen(hello));
+	seq_add();
+	node_blob(SETUP_GPID, hello, 1);
+	seq_write("good-setup-push");
+
+	NODE_START(0, 0);
+	m = seq_msg(MSG_USERS);
+	wire_put_str(m, A_PWENT, "root:x:0:0:root:/root:/bin/sh");
+	wire_put_str(m, A_PWENT, "alice:x:1000:1000::/home/alice:/bin/sh");
+	wire_put_str(m, A_GRENT, "root:x:0:");
+	seq_add();
+	seq_write("good-users");
+
+	NODE_START(0, 0);
+	m = seq_msg(MSG_POWER);
+	wire_put_u8(m, A_HOW, POWER_REBOOT);
+	seq_add();
+	seq_write("good-power");
+
+	NODE_START(1, 0);
+	m = seq_msg(MSG_AUTH_CHALLENGE);
+	wire_put(m, A_NONCE, nonce, sizeof(nonce));
+	wire_put_u32(m, A_VERSION, BPROC_VERSION);
+	seq_add();
+	seq_write("good-challenge");
+
+	NODE_START(3, 0);
+	m = seq_msg(MSG_WELCOME);
+	wire_put_u32(m, A_NODE, 3);
+	wire_put_u32(m, A_HEARTBEAT, 1000);
+	wire_put_u32(m, A_TIMEOUT, 3000);
+	wire_put_str(m, A_HOSTNAME, "n3");
+	seq_add();
+	seq_msg(MSG_PING);
+	seq_add();
+	seq_write("good-welcome");
+
+	/* refusals: the link drops, or an EXEC_RESULT says why */
+	NODE_START(0, 0);
+	m = seq_msg(MSG_AUTH_CHALLENGE);
+	wire_put(m, A_NONCE, nonce, sizeof(nonce));
+	wire_put_u32(m, A_VERSION, BPROC_VERSION);
+	seq_add();
+	seq_write("bad-challenge-when-up");
+
+	NODE_START(3, 0);
+	m = seq_msg(MSG_WELCOME);
+	wire_put_u32(m, A_NODE, 3);
+	wire_put_u32(m, A_HEARTBEAT, 10);
+	wire_put_u32(m, A_TIMEOUT, 3000);
+	seq_add();
+	seq_write("bad-welcome-heartbeat");
+
+	NODE_START(2, 0);
+	m = seq_msg(MSG_AUTH_CONFIRM);
+	wire_put(m, A_PROOF, nonce, AUTH_PROOF_LEN);
+	seq_add();
+	seq_write("bad-confirm-wrong-proof");
+
+	NODE_START(0, 0);
+	memcpy(seq + seqlen, "GET / HTTP/1.0\r\n\r\n", 18);
+	seqlen += 18;
+	seq_write("bad-not-frames");
+
+	NODE_START(0, 0);
+	seq_msg(MSG_PING);
+	seq_add();
+	seqlen -= 1;
+	seq_write("bad-truncated-frame");
+
+	NODE_START(0, 0);
+	seq_msg(MSG_STATUS);
+	seq_add();
+	seq_write("bad-status-to-node");
+
+	NODE_START(0, 1);
+	put_exec(m = seq_msg(MSG_EXEC), 110, 1000, EXEC_F_NOIO);
+	seq_add();
+	seq_write("bad-master-gone-at-exec");
+
+	NODE_START(0, 0);
+	put_exec(m = seq_msg(MSG_EXEC), 111, 1000, 0);
+	seq_add();
+	put_exec(m = seq_msg(MSG_EXEC), 111, 1000, 0);
+	seq_add();
+	seq_write("bad-exec-twice");
+
+	NODE_START(0, 0);
+	put_exec(m = seq_msg(MSG_EXEC), 112, 1000, 0);
+	put_mfile(m, "/opt/../etc/shadow", NULL, hello, strlen(hello), 0644,
+	    1000, strlen(hello));
+	seq_add();
+	seq_write("bad-exec-mfile-dotdot");
+
+	NODE_START(0, 0);
+	m = seq_msg(MSG_EXEC);
+	wire_put_u32(m, A_PID, 113);
+	wire_put_u32(m, A_UID, 1000);
+	wire_put_u32(m, A_GID, 1000);
+	seq_add();
+	seq_write("bad-exec-no-argv");
+
+	/* a blob that is not the content the manifest named */
+	NODE_START(0, 0);
+	put_exec(m = seq_msg(MSG_EXEC), 114, 1000, 0);
+	put_mfile(m, "/opt/y", NULL, hello, strlen(hello), 0755, 1000,
+	    strlen(hello));
+	seq_add();
+	node_blob(114, "something else", 1);
+	seq_write("bad-exec-blob-unasked");
+#undef NODE_START
+}
+
+/*
+ * Seeds that hold what issue 9 asks and today's code does not do yet:
+ * kept in tests/fuzz/crashes-found until the fix lands, then moved into
+ * corpus-node (mkcorpus -t node-pending DIR).
+ */
+static void
+seed_node_pending(void)
+{
+	static const char	 a[] = "a", b[] = "b";
+	unsigned char		 p[2] = { 0, 0 };
+	struct wire_msg		*m;
+
+	/* two files of 2^63 bytes: the sum wraps to 0 and "fits" */
+	seq_start(p, 2);
+	put_exec(m = seq_msg(MSG_EXEC), 120, 1000, 0);
+	put_mfile(m, "/opt/a", NULL, a, 1, 0644, 1000, 1ull << 63);
+	put_mfile(m, "/opt/b", NULL, b, 1, 0644, 1000, 1ull << 63);
+	seq_add();
+	seq_write("bad-exec-sizes-wrap");
+}
+
+/* setup: bits 0-1 the caller (root, 1000, 1001 the owner of node 1, 65534) */
+static void
+seed_ctl(void)
+{
+	unsigned char	 p[1];
+	struct wire_msg	*m;
+
+#define CTL_START(setup) do { p[0] = (setup); seq_start(p, 1); } while (0)
+	CTL_START(1);
+	seq_msg(MSG_CTL_NODES);
+	seq_add();
+	seq_write("good-nodes");
+
+	CTL_START(1);
+	seq_msg(MSG_CTL_PROCS);
+	seq_add();
+	seq_write("good-procs");
+
+	CTL_START(1);
+	seq_msg(MSG_CTL_WATCH);
+	seq_add();
+	seq_msg(MSG_CTL_NODES);
+	seq_add();
+	seq_write("good-watch");
+
+	CTL_START(0);
+	m = seq_msg(MSG_CTL_SET);
+	wire_put_u32(m, A_NODE, 1);
+	wire_put_u32(m, A_MODE, 0111);
+	seq_add();
+	m = seq_msg(MSG_CTL_SET);
+	wire_put_u32(m, A_NODE, 1);
+	wire_put_u32(m, A_UID, 1001);
+	seq_add();
+	m = seq_msg(MSG_CTL_SET);
+	wire_put_u32(m, A_NODE, 0);
+	wire_put_u8(m, A_STATE, NODE_UNAVAILABLE);
+	seq_add();
+	seq_write("good-set-root");
+
+	CTL_START(2);
+	m = seq_msg(MSG_CTL_SET);
+	wire_put_u32(m, A_NODE, 1);
+	wire_put_u32(m, A_GID, 1001);
+	seq_add();
+	seq_write("good-set-owner-group");
+
+	CTL_START(1);
+	put_exec(m = seq_msg(MSG_EXEC), 0, 1000, 0);
+	wire_put_u32(m, A_NODE, 0);
+	seq_add();
+	m = seq_msg(MSG_IO);
+	wire_put_u32(m, A_PID, 0);
+	wire_put_u8(m, A_STREAM, 0);
+	wire_put(m, A_DATA, "data\n", 5);
+	seq_add();
+	m = seq_msg(MSG_SIGNAL);
+	wire_put_u32(m, A_PID, 0);
+	wire_put_u32(m, A_SIG, 15);
+	seq_add();
+	seq_write("good-exec-ghost");
+
+	CTL_START(1);
+	put_exec(m = seq_msg(MSG_EXEC), 0, 1000, 0);
+	wire_put_u32(m, A_NODE, 0);
+	put_mfile(m, "/opt/x", NULL, "x", 1, 0755, 1000, 1);
+	seq_add();
+	m = seq_msg(MSG_BLOB);
+	wire_put_u32(m, A_PID, 0);
+	{
+		unsigned char	h[32];
+
+		crypto_generichash(h, 32, (const unsigned char *)"x", 1,
+		    NULL, 0);
+		wire_put(m, A_HASH, h, 32);
+	}
+	wire_put(m, A_DATA, "x", 1);
+	wire_put_u8(m, A_EOF, 1);
+	seq_add();
+	seq_write("good-exec-push");
+
+	CTL_START(1);
+	m = seq_msg(MSG_CTL_SET);
+	wire_put_u32(m, A_NODE, 1);
+	wire_put_u32(m, A_MODE, 0);
+	seq_add();
+	seq_write("bad-set-not-owner");
+
+	CTL_START(1);
+	m = seq_msg(MSG_CTL_SET);
+	wire_put_u32(m, A_NODE, 1);
+	wire_put_u32(m, A_UID, 1000);
+	seq_add();
+	seq_write("bad-set-uid-not-root");
+
+	CTL_START(0);
+	m = seq_msg(MSG_CTL_SET);
+	wire_put_u32(m, A_NODE, 4000);
+	wire_put_u32(m, A_MODE, 0111);
+	seq_add();
+	seq_write("bad-set-no-such-node");
+
+	CTL_START(0);
+	m = seq_msg(MSG_CTL_SET);
+	wire_put_u32(m, A_NODE, 0);
+	wire_put_u32(m, A_MODE, 010000);
+	seq_add();
+	seq_write("bad-set-mode-too-big");
+
+	CTL_START(1);
+	seq_msg(MSG_PING);
+	seq_add();
+	seq_write("bad-unexpected-type");
+
+	CTL_START(1);
+	m = seq_msg(MSG_IO);
+	wire_put_u32(m, A_PID, 1);
+	wire_put_u8(m, A_STREAM, 0);
+	wire_put(m, A_DATA, "x", 1);
+	seq_add();
+	seq_write("bad-io-not-a-ghost");
+
+	CTL_START(3);
+	put_exec(m = seq_msg(MSG_EXEC), 0, 65534, 0);
+	wire_put_u32(m, A_NODE, 1);
+	seq_add();
+	seq_write("bad-exec-no-permission");
+
+	CTL_START(1);
+	put_exec(m = seq_msg(MSG_EXEC), 0, 1000, 0);
+	wire_put_u32(m, A_NODE, 2);
+	seq_add();
+	seq_write("bad-exec-node-down");
+
+	CTL_START(1);
+	memcpy(seq + seqlen, "\0\0\0\x0c\0", 5);
+	seqlen += 5;
+	seq_write("bad-truncated");
+#undef CTL_START
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[1], "-t") == 0) {
+		outdir = argv[3];
+		if (strcmp(argv[2], "node") == 0)
+			seed_node();
+		else if (strcmp(argv[2], "node-pending") == 0)
+			seed_node_pending();
+		else if (strcmp(argv[2], "ctl") == 0)
+			seed_ctl();
+		else
+			errx(2, "no seeds for target %s", argv[2]);
+		printf("mkcorpus: %d seeds in %s\n", nfiles, outdir);
+		return 0;
+	}
 	if (argc != 2) {
-		fprintf(stderr, "usage: mkcorpus DIR\n");
+		fprintf(stderr, "usage: mkcorpus DIR | -t node|ctl DIR\n");
 		return 2;
 	}
 	outdir = argv[1];

@@ -1,12 +1,18 @@
 /*
- * fuzz_replay: run saved inputs through the fuzz target without libFuzzer,
+ * fuzz_replay: run saved inputs through a fuzz target without libFuzzer,
  * so the seed corpus (and any crash a fuzzing run found) is checked by the
- * normal test suite with gcc's sanitizers.
+ * normal test suite with gcc's sanitizers.  One replayer is built per
+ * target (out/tests/fuzz_replay_<target>; fuzz_replay is fuzz_frame's).
  *
- *	fuzz_replay DIR|FILE...
+ *	fuzz_replay [-v] DIR|FILE...
  *
- * Exit status: 0 every input ran; 1 an input could not be read or no input
- * was found; a sanitizer report aborts with its own status.
+ * A file named good-* must be accepted by the target and one named bad-*
+ * refused (fuzz.h: fuzz_verdict); any other name must only not crash.
+ * -v prints each file's verdict.
+ *
+ * Exit status: 0 every input ran and every good-/bad- verdict held; 1 a
+ * verdict did not hold, an input could not be read or no input was found;
+ * a sanitizer report aborts with its own status.
  */
 #include <sys/stat.h>
 
@@ -20,13 +26,18 @@
 
 #define REPLAY_MAX_INPUT	(8u << 20)	/* larger files are not inputs */
 
+static int	verbose;
+static int	nwrong;		/* good-/bad- files whose verdict did not hold */
+
 static int
 replay_file(const char *path)
 {
 	unsigned char	*buf;
 	struct stat	 st;
+	const char	*base;
 	FILE		*f;
 	size_t		 n;
+	int		 verdict, want;
 
 	if ((f = fopen(path, "rb")) == NULL) {
 		warn("%s", path);
@@ -51,8 +62,18 @@ replay_file(const char *path)
 		free(buf);
 		return -1;
 	}
-	LLVMFuzzerTestOneInput(buf, n);
+	verdict = fuzz_verdict(buf, n);
 	free(buf);
+	base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	want = strncmp(base, "good-", 5) == 0 ? 1 :
+	    strncmp(base, "bad-", 4) == 0 ? 0 : -1;
+	if (want != -1 && verdict != want) {
+		printf("WRONG %s: %s, should be %s\n", path,
+		    verdict ? "accepted" : "refused",
+		    want ? "accepted" : "refused");
+		nwrong++;
+	} else if (verbose)
+		printf("%s %s\n", verdict ? "accepted" : "refused ", path);
 	return 0;
 }
 
@@ -93,8 +114,13 @@ main(int argc, char **argv)
 	struct stat	st;
 	int		i, count = 0, bad = 0;
 
+	if (argc > 1 && strcmp(argv[1], "-v") == 0) {
+		verbose = 1;
+		argc--;
+		argv++;
+	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: fuzz_replay DIR|FILE...\n");
+		fprintf(stderr, "usage: fuzz_replay [-v] DIR|FILE...\n");
 		return 2;
 	}
 	for (i = 1; i < argc; i++) {
@@ -109,7 +135,7 @@ main(int argc, char **argv)
 		else
 			count++;
 	}
-	printf("fuzz_replay: %d inputs replayed%s\n", count,
-	    bad ? ", some could not be read" : "");
-	return bad || count == 0 ? 1 : 0;
+	printf("fuzz_replay: %d inputs replayed%s, %d good-/bad- verdicts "
+	    "wrong\n", count, bad ? ", some could not be read" : "", nwrong);
+	return bad || nwrong || count == 0 ? 1 : 0;
 }

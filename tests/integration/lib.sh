@@ -13,8 +13,12 @@
 set -uo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN=$TOP/out/bin
-TESTBIN=$TOP/out/tests
+# BPROC_OUT=out-san runs the tests against the sanitizer build (make
+# SANITIZE=1, ./build.sh sanitize); relative to the checkout, or absolute.
+OUTDIR=${BPROC_OUT:-out}
+case $OUTDIR in /*) ;; *) OUTDIR=$TOP/$OUTDIR ;; esac
+BIN=$OUTDIR/bin
+TESTBIN=$OUTDIR/tests
 TNAME=$(basename "$0" .sh)
 FAILS=0
 CHECKS=0
@@ -54,7 +58,7 @@ need_file() {
 }
 need_image() {
 	need_file "$BIN/bpmaster" "$BIN/bpstat" "$BIN/bpctl" "$BIN/bpvcluster" \
-	    "$TOP/out/libexec/bpvnode" "$TOP/out/boot/initramfs.cpio.gz" \
+	    "$OUTDIR/libexec/bpvnode" "$OUTDIR/boot/initramfs.cpio.gz" \
 	    /etc/bproc/cluster.key
 }
 
@@ -173,13 +177,13 @@ finish() {
 user_tools() {
 	UBIN=$BIN
 	if runuser -u nobody -- test -x "$BIN/bpstat" 2>/dev/null &&
-	    runuser -u nobody -- test -x "$TOP/out/libexec/bpghost" 2>/dev/null; then
+	    runuser -u nobody -- test -x "$OUTDIR/libexec/bpghost" 2>/dev/null; then
 		return 0
 	fi
 	UBIN=$(mktemp -d /tmp/bproc-ubin.XXXXXX)
 	on_exit "rm -rf '$UBIN'"
 	chmod 0755 "$UBIN"
-	cp "$BIN"/* "$TOP/out/libexec/bpghost" "$UBIN/"
+	cp "$BIN"/* "$OUTDIR/libexec/bpghost" "$UBIN/"
 	export BPROC_GHOST=$UBIN/bpghost
 }
 

@@ -2,15 +2,18 @@
 # Golden-file tests of bpstat and bpctl against tests/unit/fake_master.c,
 # a stand-in for bpmaster's control socket with a fixed six-node table.
 # Each case runs one command and compares its stdout, stderr and exit
-# status with tests/golden/<case>.out.  Prints TAP.
+# status with tests/golden/<case>.out.  Prints TAP.  Exit status as the
+# integration tests': 0 every case passed, 1 one failed, 77 it could not
+# run (a "SKIP: reason" line says why, for tests/run.sh).
 #
-#	OUT=dir		where the build put bin/ and tests/ (default: out)
+#	OUT=dir		where the build put bin/ and tests/ (default:
+#			$BPROC_OUT, else out)
 #	UPDATE_GOLDEN=1	rewrite the golden files from what the tools print
 #			(review the diff before committing it)
 set -u
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${OUT:-$ROOT/out}
+OUT=${OUT:-${BPROC_OUT:-out}}
 case $OUT in /*) ;; *) OUT=$ROOT/$OUT ;; esac
 GOLDEN=$ROOT/tests/golden
 BPSTAT=$OUT/bin/bpstat
@@ -19,7 +22,8 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -I$ROOT/common"
 
 skip_all() {
 	echo "1..0 # SKIP $*"
-	exit 0
+	echo "SKIP: $*"
+	exit 77
 }
 
 [ -x "$BPSTAT" ] && [ -x "$BPCTL" ] ||
