@@ -378,7 +378,7 @@ uninstall:
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -fno-omit-frame-pointer
 FUZZ_TARGETS := frame mfile elf node ctl
-FZ_WRAP_FS := open stat lstat link symlink rename unlink mkdir chown chmod \
+FZ_WRAP_FS := open stat lstat link symlink rename unlink mkdir chown lchown chmod \
 	    readlink opendir fopen access realpath glob
 FZ_WRAP_NODE := $(FZ_WRAP_FS) syscall kill waitpid sethostname write
 fz_wrap = $(foreach f,$(1),-Wl,--wrap=$(f))
@@ -400,13 +400,14 @@ FZ_LIB_elf := $(call fz_wrap,$(FZ_WRAP_FS)) -lelf -lsodium
 FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/proc.c \
 	    tests/fuzz/sandbox.c tests/fuzz/fuzz_log.c common/wire.c \
 	    common/proto.c common/conn.c common/auth.c common/path.c common/htab.c
-FZ_DEP_node := nodeinit/link.c nodeinit/cache.c $(wildcard nodeinit/*.h)
+FZ_DEP_node := nodeinit/uplink.c nodeinit/uplink_fsm.c nodeinit/cache.c $(wildcard nodeinit/*.h)
 FZ_LIB_node := $(call fz_wrap,$(FZ_WRAP_NODE)) -lsodium
 # ctl.c is #included by the target; node.c and trace.c are stubbed
 FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/tree.c \
+	    master/daemon/verify.c \
 	    master/daemon/event.c \
 	    tests/fuzz/fuzz_log.c common/wire.c common/proto.c common/conn.c \
-	    common/nodeset.c
+	    common/nodeset.c common/htab.c
 FZ_DEP_ctl := master/daemon/ctl.c $(wildcard master/daemon/*.h)
 FZ_LIB_ctl := -lsodium
 FZ_INC	:= -Icommon -Itests/fuzz -I. -Inodeinit -Imaster/daemon -Imaster/lib \

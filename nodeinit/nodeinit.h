@@ -5,6 +5,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/*
+ * musl's WIFSTOPPED multiplies the status as an int, which overflows
+ * (undefined behaviour, caught by UBSan) on a continued status (0xffff):
+ * the same test, on the low byte only.
+ */
+#define NI_WIFSTOPPED(s)	(((unsigned int)(s) & 0xff) == 0x7f)
+
 #include "auth.h"
 #include "conn.h"
 #include "proto.h"
