@@ -21,6 +21,7 @@ COMMON_SRC := common/wire.c common/proto.c common/conn.c common/auth.c \
 	      common/log.c common/nodeset.c common/path.c common/htab.c
 # libbproc: the control client, the node and process tables, rexec
 LIB_SRC	:= master/lib/libbproc_ctl.c master/lib/nodeinfo.c master/lib/rexec.c \
+	   master/lib/power.c \
 	   common/wire.c common/proto.c common/nodeset.c
 # The path tells the binary: master/daemon is bpmaster, master/lib is
 # libbproc (bproc.h is the one header users include), master/cmd the user
@@ -232,6 +233,12 @@ $(OUT)/tests/test_bpweb_fmt: tests/unit/test_bpweb_fmt.c $(WEB_FMT_SRC) master/w
 $(OUT)/tests/test_cpio: tests/unit/test_cpio.c tools/cpio.c tools/cpio.h $(COMMON_SRC) | $(OUT)/tests
 	$(CC) $(CFLAGS) -Itools -o $@ $< tools/cpio.c $(COMMON_SRC) -lcmocka -lsodium
 
+# bpmaster's out-of-band power directives (config.c's bmc block)
+$(OUT)/tests/test_bmcconf: tests/unit/test_bmcconf.c master/daemon/config.c \
+	    $(COMMON_SRC) $(wildcard master/daemon/*.h) | $(OUT)/tests
+	$(CC) $(CFLAGS) -Imaster/daemon -o $@ $< master/daemon/config.c $(COMMON_SRC) \
+	    -lcmocka -lsodium
+
 clean:
 	rm -rf $(OUT)
 
@@ -404,7 +411,7 @@ FZ_DEP_node := nodeinit/uplink.c nodeinit/uplink_fsm.c nodeinit/cache.c $(wildca
 FZ_LIB_node := $(call fz_wrap,$(FZ_WRAP_NODE)) -lsodium
 # ctl.c is #included by the target; node.c and trace.c are stubbed
 FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/tree.c \
-	    master/daemon/verify.c \
+	    master/daemon/verify.c master/daemon/power.c \
 	    master/daemon/event.c \
 	    tests/fuzz/fuzz_log.c common/wire.c common/proto.c common/conn.c \
 	    common/nodeset.c common/htab.c

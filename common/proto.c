@@ -56,6 +56,7 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_EXECED] = { "EXECED", 8, RQ(A_PID), D_N2M | D_M2T },
 	[MSG_CTL_MASTER] = { "CTL_MASTER", 0, 0, D_T2M },
 	[MSG_CTL_MASTER_INFO] = { "CTL_MASTER_INFO", 8, RQ(A_PID), D_M2T },
+	[MSG_CTL_POWER] = { "CTL_POWER", 16, RQ(A_NODE), D_T2M },
 };
 
 const struct attr_info attr_table[A_MAX] = {
@@ -122,6 +123,8 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_CPU_USER] = { "cpu_user", AK_U64, 0, 0 },
 	[A_CPU_SYS] = { "cpu_sys", AK_U64, 0, 0 },
 	[A_RSS] = { "rss", AK_U64, 0, 0 },
+	[A_BMC_OP] = { "bmc_op", AK_U8, 0, 0 },
+	[A_POWER] = { "power", AK_U8, 0, 0 },
 };
 
 static const char *const stage_names[STAGE_MAX] = {

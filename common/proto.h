@@ -85,6 +85,9 @@ enum msg_type {
 	MSG_CTL_MASTER_INFO,	/* m->t: A_PID, A_UPTIME, A_CPU_USER, A_CPU_SYS,
 				   A_RSS, A_NUMNODES, A_NPROCS, A_COUNT (control
 				   connections), A_HEARTBEAT, A_TIMEOUT */
+	MSG_CTL_POWER,		/* t->m: A_NODE, A_BMC_OP (checked by power.c: past
+				   bit 63, it cannot be required); answered by CTL_RESULT
+				   with A_POWER (out-of-band, through the BMC) */
 	MSG_MAX
 };
 
@@ -153,6 +156,8 @@ enum attr_type {
 	A_CPU_USER,	/* u64 us of user CPU (CTL_MASTER_INFO: bpmaster's) */
 	A_CPU_SYS,	/* u64 us of system CPU */
 	A_RSS,		/* u64 bytes resident */
+	A_BMC_OP,	/* u8 BMC_OP_*: what CTL_POWER asks the node's BMC */
+	A_POWER,	/* u8 BMC_POWER_*: chassis power as the BMC last said */
 	A_MAX
 };
 
@@ -167,6 +172,19 @@ enum boot_stage {
 
 enum power_how {
 	POWER_REBOOT = 1, POWER_HALT, POWER_OFF
+};
+
+/* Out-of-band power (master/daemon/power.c); the values are bproc.h's. */
+enum bmc_op {
+	BMC_OP_STATUS = 1, BMC_OP_ON, BMC_OP_OFF, BMC_OP_CYCLE, BMC_OP_RESET,
+	BMC_OP_MAX
+};
+
+enum bmc_power {
+	BMC_POWER_NONE = 0,	/* no BMC configured: A_POWER is not sent */
+	BMC_POWER_UNKNOWN,	/* configured, has not answered (yet) */
+	BMC_POWER_ON,
+	BMC_POWER_OFF
 };
 
 #define EXEC_F_STDIN_NULL	0x01	/* bpsh -n: stdin from /dev/null */

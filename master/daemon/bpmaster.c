@@ -245,6 +245,8 @@ main(int argc, char **argv)
 		fatalx("cannot open control socket");
 	master_log_timer(NULL);
 	users_init();
+	if (power_init() == -1)
+		fatalx("out-of-band power: fix the BMC settings");
 	log_info("ready: %d nodes, node link %s:%d, control %s, discovery %s",
 	    numnodes, conf.listen_addr, conf.listen_port, conf.control,
 	    conf.discovery ? "on" : "off");

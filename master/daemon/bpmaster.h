@@ -45,6 +45,18 @@ struct boot_host {
 	int		pxelinux;	/* boot through pxelinux.0, not iPXE */
 };
 
+/* Out-of-band power: one node's BMC ("bmc" lines, power.c). */
+struct bmc_host {
+	int		node;
+	char		host[64];	/* address or name ipmitool -H takes */
+	char		port[8];	/* "" : IPMI's 623 */
+	char		user[64];
+	char		passfile[256];	/* "" : bmc_passfile's */
+};
+
+#define BMC_TIMEOUT_S	8	/* default bmc_timeout: under MASTER_CTL_IDLE_MS */
+#define BMC_POLL_S	30	/* default bmc_poll: chassis status every so often */
+
 struct master_conf {
 	char		 listen_addr[64];
 	int		 listen_port;
@@ -69,6 +81,15 @@ struct master_conf {
 	unsigned int	 cache_share;	/* percent of node RAM; 0: the node's half */
 	char		**push;		/* "push PATH": files every node gets at setup */
 	size_t		 npush;
+	/* out-of-band power (config.c's bmc block, power.c) */
+	struct bmc_host	*bmcs;
+	size_t		 nbmcs;
+	char		 bmc_passfile[256];	/* default password file */
+	int		 bmc_cipher;		/* ipmitool -C; -1: its default */
+	unsigned int	 bmc_timeout_s;		/* per ipmitool run */
+	unsigned int	 bmc_poll_s;		/* 0: no polling */
+	unsigned int	 bmc_hung_s;		/* 0: no hung-node policy */
+	char		 bmc_ipmitool[256];	/* the program */
 };
 
 struct nodelink;
@@ -159,6 +180,12 @@ void	mac_format(const unsigned char *, char *, size_t);
 
 /* notify.c: readiness and stopping for systemd (sd_notify's datagram) */
 void	notify_send(const char *);
+
+/* power.c */
+int	power_init(void);
+void	power_request(struct ctlconn *, uid_t, uint32_t, struct wire_attr *);
+void	power_ctl_gone(struct ctlconn *);
+void	power_put_node(struct wire_msg *, int);
 
 /* dnsmasq.c */
 void	dnsmasq_update(void);

@@ -234,6 +234,7 @@ ctl_close(struct ctlconn *cc)
 		cc->user->fds--;
 		nctl_fds--;
 	}
+	power_ctl_gone(cc);
 	ev_timer_del(&cc->idle);
 	ev_del(cc->c.fd);
 	conn_free(&cc->c);
@@ -466,6 +467,7 @@ ctl_put_node(struct wire_msg *m, const struct node *n, uint64_t now)
 	wire_put_u64(m, A_CACHE_BYTES, n->cache_bytes);
 	wire_put_u64(m, A_PUSH_BYTES, n->push_bytes);
 	ctl_put_link(m, n, now);
+	power_put_node(m, n->num);
 }
 
 static int
@@ -691,6 +693,16 @@ ctl_on_ghost(void *arg, const struct proto_frame *f)
 	return cc->proc != NULL ? ctl_ghost(cc) : 0;
 }
 
+/* bpctl --power: the node's BMC (power.c) answers when ipmitool is done. */
+static int
+ctl_on_power(void *arg, const struct proto_frame *f)
+{
+	struct ctlconn	*cc = arg;
+
+	power_request(cc, cc->cred.uid, f->h->seq, f->tb);
+	return 0;
+}
+
 static int
 ctl_on_exec(void *arg, const struct proto_frame *f)
 {
@@ -756,6 +768,7 @@ static const struct proto_route ctl_routes[MSG_MAX] = {
 	[MSG_CTL_SET] =		{ CP_ASK, ctl_on_set },
 	[MSG_CTL_WATCH] =	{ CP_ASK, ctl_on_watch },
 	[MSG_CTL_MASTER] =	{ CP_ASK, ctl_on_master },
+	[MSG_CTL_POWER] =	{ CP_ASK, ctl_on_power },
 	[MSG_EXEC] =		{ CP(TOOL), ctl_on_exec },
 	[MSG_IO] =		{ CP(PROC), ctl_on_proc },
 	[MSG_IO_ACK] =		{ CP(PROC), ctl_on_proc },

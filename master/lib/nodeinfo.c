@@ -84,6 +84,8 @@ node_decode(void *el, struct wire_attr tb[A_MAX])
 	if (tb[A_PUSH_BYTES].data)
 		ni->push_bytes = wire_get_u64(&tb[A_PUSH_BYTES]);
 	node_decode_link(ni, tb);
+	if (tb[A_POWER].data)
+		ni->power = wire_get_u8(&tb[A_POWER]);
 }
 
 int
