@@ -200,6 +200,17 @@ $(OUT)/tests/test_dnsmasq: tests/unit/test_dnsmasq.c master/daemon/dnsmasq.c \
 	$(CC) $(CFLAGS) -Imaster/daemon -o $@ $< master/daemon/dnsmasq.c master/daemon/config.c $(COMMON_SRC) \
 	    -lcmocka -lsodium
 
+# the state machines' edge tables: bpmaster's node states, nodeinit's link
+$(OUT)/tests/test_node_fsm: tests/unit/test_node_fsm.c master/daemon/node.c \
+	    $(COMMON_SRC) $(wildcard master/daemon/*.h) | $(OUT)/tests
+	$(CC) $(CFLAGS) -Imaster/daemon -o $@ $< master/daemon/node.c $(COMMON_SRC) \
+	    -lcmocka -lsodium
+
+$(OUT)/tests/test_uplink_fsm: tests/unit/test_uplink_fsm.c nodeinit/uplink_fsm.c \
+	    $(COMMON_SRC) nodeinit/nodeinit.h | $(OUT)/tests
+	$(CC) $(CFLAGS) -Inodeinit -o $@ $< nodeinit/uplink_fsm.c $(COMMON_SRC) \
+	    -lcmocka -lsodium
+
 # bpvnode's cpio reader; bpstat's cells; bpcp's operand and header parser
 $(OUT)/tests/test_bpstat_fmt: tests/unit/test_bpstat_fmt.c master/cmd/bpstat_fmt.c \
 	    master/cmd/bpstat_int.h $(COMMON_SRC) | $(OUT)/tests
@@ -396,7 +407,7 @@ FZ_LIB_elf := $(call fz_wrap,$(FZ_WRAP_FS)) -lelf -lsodium
 FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/proc.c \
 	    tests/fuzz/sandbox.c tests/fuzz/fuzz_log.c common/wire.c \
 	    common/proto.c common/conn.c common/auth.c common/path.c common/htab.c
-FZ_DEP_node := nodeinit/link.c nodeinit/cache.c $(wildcard nodeinit/*.h)
+FZ_DEP_node := nodeinit/uplink.c nodeinit/uplink_fsm.c nodeinit/cache.c $(wildcard nodeinit/*.h)
 FZ_LIB_node := $(call fz_wrap,$(FZ_WRAP_NODE)) -lsodium
 # ctl.c is #included by the target; node.c and trace.c are stubbed
 FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/tree.c \

@@ -2,7 +2,12 @@
  * bproc-ng messages and attributes: one table (proto.c) gives each message
  * type its name, minimum body length and required attributes, and each
  * attribute type its kind, so every decoder validates the same way.
- * Handlers live with the role that receives the message (master/daemon/, master/cmd/, master/lib/, nodeinit/).
+ * Each message also says which ways it travels (DIR_*).  Every receiver
+ * (bpmaster's node links and control socket, nodeinit's master link,
+ * bpghost, libbproc's replies) has one table of its own (struct
+ * proto_role): the handler of each message it takes and the phases of its
+ * connection in which it takes it, and reads every frame through
+ * proto_dispatch().
  */
 #ifndef BPROC_PROTO_H
 #define BPROC_PROTO_H
@@ -16,6 +21,18 @@
 #define BPROC_PORT		2223		/* default TCP port of the node link (BProc's) */
 #define BPROC_CTL_PATH		"/run/bproc/master.sock"	/* default control socket */
 #define BPROC_VERSION		1		/* protocol version in HELLO */
+/*
+ * A node's setup push (the master's "push" list) runs as the "exec" of
+ * this ghost PID: its NEED, BLOB, BLOB_ACK and EXEC_RESULT carry it.  No
+ * process has PID 0, so it names no real one.
+ */
+#define PROTO_SETUP_PID		0
+
+/* Which ways a message travels (msg_info.dirs, proto_role.dir). */
+#define DIR_M2N			0x01	/* master -> node */
+#define DIR_N2M			0x02	/* node -> master */
+#define DIR_T2M			0x04	/* tool or ghost -> master (control socket) */
+#define DIR_M2T			0x08	/* master -> tool or ghost */
 
 enum msg_type {
 	MSG_NONE = 0,
@@ -218,6 +235,7 @@ struct msg_info {
 	const char	*name;
 	size_t		 minlen;	/* minimum body length */
 	uint64_t	 required;	/* bit (1 << A_x) per required attribute */
+	unsigned int	 dirs;		/* DIR_* it may travel */
 };
 
 struct attr_info {
@@ -247,5 +265,41 @@ int	proto_parse(const struct wire_hdr *, const void *, size_t,
 	    struct wire_attr tb[A_MAX], const char **);
 /* Same check for one attribute; repeated attributes are read with wire_iter. */
 int	proto_attr_ok(const struct wire_attr *);
+
+/* A parsed frame, as a handler gets it. */
+struct proto_frame {
+	const struct wire_hdr	*h;
+	struct wire_attr	*tb;	/* tb[A_x]: the last of each attribute */
+	const unsigned char	*body;	/* for repeated attributes (wire_iter) */
+	size_t			 len;
+};
+
+/* A handler: 0, or -1 when it failed the connection itself. */
+typedef int	proto_fn(void *, const struct proto_frame *);
+
+struct proto_route {
+	unsigned int	 phases;	/* bit (1 << phase) per phase it is taken in */
+	proto_fn	*fn;
+};
+
+/* One receiver's table: routes[type], MSG_MAX of them; no fn: not taken. */
+struct proto_role {
+	const char		 *name;		/* "node link", for log lines */
+	unsigned int		  dir;		/* the DIR_* it receives */
+	const struct proto_route *routes;
+};
+
+#define PROTO_WHY_MAX	128	/* bytes of proto_dispatch's reason */
+
+/*
+ * The one way a frame is received: parsed (proto_parse), then refused
+ * unless the role takes its type, the type travels the role's way and the
+ * connection is in a phase the route names; then the handler runs with
+ * ctx.  Returns the handler's result, or -1 with why (PROTO_WHY_MAX
+ * bytes) saying what was wrong with the frame, for the caller to close the
+ * connection and log.  why is "" when a handler returned -1.
+ */
+int	proto_dispatch(const struct proto_role *, unsigned int, void *,
+	    const struct wire_hdr *, const unsigned char *, size_t, char *);
 
 #endif

@@ -29,15 +29,6 @@ struct node_conf	ncf = {
 };
 int			node_stage = STAGE_KERNEL;
 
-uint64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 copy_field(char *dst, size_t len, const char *src, size_t n)
 {

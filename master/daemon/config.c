@@ -13,6 +13,10 @@
 #include "bpmaster.h"
 #include "log.h"
 
+/* The daemon's configuration and the cluster key, read once at start. */
+struct master_conf	conf;
+unsigned char		cluster_key[AUTH_KEY_LEN];
+
 static int	conf_boot(struct master_conf *, char **, int);
 static int	conf_bmc(struct master_conf *, char **, int);
 

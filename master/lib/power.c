@@ -42,12 +42,8 @@ bproc_nodepower(int node, int op)
 	wire_put_u8(&m, A_BMC_OP, (uint8_t)op);
 	len = wire_msg_finish(&m);
 	if (libbproc_send(fd, req, len) == -1 ||
-	    libbproc_recv(fd, buf, &h, tb) == -1)
+	    libbproc_recv(fd, buf, LIBBPROC_WAIT_RESULT, &h, tb) == -1)
 		goto out;
-	if (h.type != MSG_CTL_RESULT) {
-		errno = EPROTO;
-		goto out;
-	}
 	if (libbproc_result(tb) == -1)
 		goto out;
 	ret = tb[A_POWER].data ? wire_get_u8(&tb[A_POWER]) : BPROC_PWR_UNKNOWN;

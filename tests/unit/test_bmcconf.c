@@ -18,7 +18,7 @@
 #include "bpmaster.h"
 #include "log.h"
 
-struct master_conf		conf;		/* bpmaster.c defines it */
+/* (conf is config.c's) */
 static char			tmpdir[] = "/tmp/test_bmcconf.XXXXXX";
 static char			confpath[64];
 
