@@ -181,6 +181,17 @@ struct vmad_end {
  */
 #define VMAD_HASH_MUL	0x9e3779b97f4a7c15ull	/* odd, golden ratio */
 
+/*
+ * The dumper reads all of its own memory, a sanitizer's shadow included,
+ * which instrumented code must not do (the shadow of the shadow is not
+ * mapped): the functions that do are left uninstrumented.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define VMAD_NO_ASAN	__attribute__((no_sanitize_address))
+#else
+#define VMAD_NO_ASAN
+#endif
+
 struct vmad_hash {
 	uint64_t	lane[4];
 	uint64_t	bytes;
@@ -197,7 +208,7 @@ vmad_hash_init(struct vmad_hash *h)
 }
 
 /* Word i of the stream goes to lane i % 4, however the stream is cut. */
-static inline void
+static inline void VMAD_NO_ASAN
 vmad_hash_add(struct vmad_hash *h, const void *buf, size_t len)
 {
 	const uint64_t	*w = buf;

@@ -21,12 +21,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include "log.h"
 #include "nodeinit.h"
 
 #define MIG_RESTORE	"/sbin/bprestore"	/* in the initramfs */
 #define MIG_PIPE_SZ	(1 << 20)	/* bytes the image pipe holds */
 #define MIG_STALL_MS	5000	/* image held this long, untaken: it ends */
+#define MIG_SOCK	"bproc-node"	/* abstract socket processes move through */
+#define MIG_LOCAL_MAX	16	/* processes moving home at once */
+#define MIG_LOCAL_HIGH	(1u << 20)	/* link backlog: movers are not read */
 
 struct mimage {
 	pid_t		 gpid;
@@ -40,6 +46,22 @@ struct mimage {
 };
 
 static struct mimage	*images;
+
+/*
+ * A process of ours that moves home (libbproc's bproc_move on a node):
+ * its frames go up named by its ghost's PID, the ghost's answers come
+ * back down.  Who it is comes from the kernel (SO_PEERCRED), never from
+ * what it says.
+ */
+struct mlocal {
+	struct conn	 c;
+	pid_t		 gpid;
+	struct mlocal	*next;
+};
+
+static struct mlocal	*locals;
+static int		 nlocals;
+static int		 mig_lfd = -1;
 
 static struct mimage **
 mig_find(pid_t gpid)
@@ -190,8 +212,8 @@ mig_fail(struct mimage *mi, int e, const char *msg)
 }
 
 /* MSG_IMAGE: into the pipe, what it does not take held for later. */
-void
-migrate_image(struct wire_attr *tb, const unsigned char *body, size_t blen)
+static void
+mig_feed(struct wire_attr *tb, const unsigned char *body, size_t blen)
 {
 	struct mimage		*mi = *mig_find((pid_t)wire_get_u32(&tb[A_PID]));
 	struct wire_iter	 it;
@@ -232,12 +254,36 @@ migrate_holding(void)
 	return 0;
 }
 
-/* Two slots per image: the pipe while data is held, the restorer's word. */
+static void	mig_accept(void);
+static int	mig_local_frames(struct mlocal *);
+static void	mig_local_free(struct mlocal *);
+
+/*
+ * The listener, one slot per mover (not read while the link is backed
+ * up), two per image: the pipe while data is held, the restorer's word.
+ */
 int
 migrate_poll_setup(struct pollfd *pfd, int max)
 {
 	struct mimage	*mi, *next;
+	struct mlocal	*ml;
 	int		 n = 0;
+
+	if (max < 1 + MIG_LOCAL_MAX)
+		return 0;
+	pfd[n].fd = mig_lfd;
+	pfd[n].events = POLLIN;
+	pfd[n++].revents = 0;
+	for (ml = locals; ml != NULL; ml = ml->next) {
+		pfd[n].fd = ml->c.fd;
+		pfd[n].events = (link_pending() < MIG_LOCAL_HIGH ? POLLIN : 0) |
+		    (conn_pending(&ml->c) ? POLLOUT : 0);
+		pfd[n++].revents = 0;
+	}
+	while (n < 1 + MIG_LOCAL_MAX) {
+		pfd[n].fd = -1;
+		pfd[n++].revents = 0;
+	}
 
 	for (mi = images; mi != NULL && n + 2 <= max; mi = next) {
 		next = mi->next;
@@ -260,8 +306,32 @@ void
 migrate_poll_event(struct pollfd *pfd, int n)
 {
 	struct mimage	*mi, *next;
-	int		 i = 0;
+	struct mlocal	*ml, *mnext;
+	int		 i = 0, k;
 	char		 c = 0;
+
+	if (n < 1 + MIG_LOCAL_MAX)
+		return;
+	if (pfd[0].fd >= 0 && pfd[0].revents)
+		mig_accept();
+	/* slots of movers that went meanwhile no longer match: skipped */
+	for (k = 1; k <= MIG_LOCAL_MAX; k++) {
+		if (pfd[k].fd < 0 || !pfd[k].revents)
+			continue;
+		for (ml = locals; ml != NULL; ml = mnext) {
+			mnext = ml->next;
+			if (ml->c.fd != pfd[k].fd)
+				continue;
+			if (((pfd[k].revents & POLLOUT) &&
+			    conn_flush(&ml->c) == -1) ||
+			    ((pfd[k].revents & (POLLIN | POLLHUP | POLLERR)) &&
+			    (conn_read(&ml->c) == -1 ||
+			    mig_local_frames(ml) == -1)))
+				mig_local_free(ml);
+			break;
+		}
+	}
+	i = 1 + MIG_LOCAL_MAX;
 
 	for (mi = images; mi != NULL && i + 2 <= n; mi = next, i += 2) {
 		next = mi->next;
@@ -280,4 +350,133 @@ migrate_poll_event(struct pollfd *pfd, int n)
 			mig_fail(mi, ENOEXEC, "the node's restorer refused "
 			    "the image");
 	}
+}
+
+/* The abstract socket (the node's network namespace is the node's own). */
+void
+migrate_init(void)
+{
+	struct sockaddr_un	sun;
+	socklen_t		len;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path + 1, MIG_SOCK, sizeof(MIG_SOCK) - 1);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+	    sizeof(MIG_SOCK) - 1);
+	if ((mig_lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1 ||
+	    bind(mig_lfd, (struct sockaddr *)&sun, len) == -1 ||
+	    listen(mig_lfd, MIG_LOCAL_MAX) == -1) {
+		log_warn("migration socket (bproc_move home will fail)");
+		if (mig_lfd >= 0)
+			close(mig_lfd);
+		mig_lfd = -1;
+	}
+}
+
+static void
+mig_local_free(struct mlocal *ml)
+{
+	struct mlocal	**pp;
+
+	for (pp = &locals; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == ml) {
+			*pp = ml->next;
+			break;
+		}
+	close(ml->c.fd);
+	conn_free(&ml->c);
+	free(ml);
+	nlocals--;
+}
+
+static void
+mig_accept(void)
+{
+	struct mlocal	*ml;
+	struct ucred	 uc;
+	socklen_t	 ul = sizeof(uc);
+	pid_t		 gpid;
+	int		 fd;
+
+	if ((fd = accept4(mig_lfd, NULL, NULL, SOCK_NONBLOCK |
+	    SOCK_CLOEXEC)) == -1)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == -1 ||
+	    (gpid = track_gpid(uc.pid)) <= 0 || nlocals >= MIG_LOCAL_MAX ||
+	    (ml = calloc(1, sizeof(*ml))) == NULL) {
+		close(fd);
+		return;
+	}
+	conn_init(&ml->c, fd, "mover", IO_CHUNK + 1024, 1u << 20);
+	ml->gpid = gpid;
+	ml->next = locals;
+	locals = ml;
+	nlocals++;
+}
+
+/* Up: MOVE and the image, as the ghost's process, nothing else. */
+static int
+mig_local_frames(struct mlocal *ml)
+{
+	static unsigned char	 buf[IO_CHUNK + 1024];
+	struct wire_hdr		 h;
+	struct wire_iter	 it;
+	struct wire_attr	 a;
+	struct wire_msg		 m;
+	const unsigned char	*body;
+	const char		*why;
+	size_t			 blen;
+	int			 r;
+
+	while ((r = conn_frame(&ml->c, &h, &body, &blen, &why)) == 1) {
+		if (h.type != MSG_MOVE && h.type != MSG_IMAGE)
+			return -1;
+		wire_msg_init(&m, buf, sizeof(buf), h.type, 0, 0);
+		wire_put_u32(&m, A_PID, (uint32_t)ml->gpid);
+		wire_iter_init(&it, body, blen);
+		while (wire_iter_next(&it, &a) == 1)
+			if (a.type != A_PID && proto_attr_ok(&a))
+				wire_put(&m, a.type, a.data, a.len);
+		if (m.overflow || link_send_msg(&m) == -1)
+			return -1;
+	}
+	return r;
+}
+
+/* Down: the ghost's window and verdict, to the mover. */
+static void
+mig_to_local(const struct proto_frame *f)
+{
+	pid_t			 gpid = (pid_t)wire_get_u32(&f->tb[A_PID]);
+	unsigned char		 buf[512];
+	struct wire_iter	 it;
+	struct wire_attr	 a;
+	struct wire_msg		 m;
+	struct mlocal		*ml;
+	size_t			 len;
+
+	for (ml = locals; ml != NULL; ml = ml->next)
+		if (ml->gpid == gpid)
+			break;
+	if (ml == NULL)
+		return;
+	wire_msg_init(&m, buf, sizeof(buf), f->h->type, 0, 0);
+	wire_iter_init(&it, f->body, f->len);
+	while (wire_iter_next(&it, &a) == 1)
+		wire_put(&m, a.type, a.data, a.len);
+	if ((len = wire_msg_finish(&m)) == 0 ||
+	    conn_send(&ml->c, buf, len) == -1 || conn_flush(&ml->c) == -1)
+		mig_local_free(ml);
+}
+
+/* From the master: an image for our restorer, or a mover's answers. */
+void
+migrate_image(const struct proto_frame *f)
+{
+	if (f->h->type == MSG_IMAGE)
+		mig_feed(f->tb, f->body, f->len);
+	else
+		mig_to_local(f);
 }

@@ -22,6 +22,79 @@
 
 static int	sig_fd = -1;
 
+/*
+ * The master link hands up what is not its own through uplink_hooks:
+ * wired here, at the top, so neither side imports the other back.
+ */
+static void
+node_setup(const struct proto_frame *f)
+{
+	push_setup(f->h, f->tb, f->body, f->len);
+}
+
+static void
+node_exec(const struct proto_frame *f)
+{
+	proc_exec(f->h, f->tb, f->body, f->len);
+}
+
+static void
+node_blob(const struct proto_frame *f)
+{
+	push_blob(f->tb, f->body, f->len);
+}
+
+static void
+node_signal(const struct proto_frame *f)
+{
+	proc_signal(f->tb);
+}
+
+static void
+node_input(const struct proto_frame *f)
+{
+	proc_input(f->tb);
+}
+
+static void
+node_ack(const struct proto_frame *f)
+{
+	proc_ack(f->tb);
+}
+
+static void
+node_fork_result(const struct proto_frame *f)
+{
+	track_fork_result(f->h, f->tb);
+}
+
+/* The link is closed: end the processes whose ghosts went with the master. */
+static void
+node_link_lost(int was_up)
+{
+	if (was_up && proc_count() > 0) {
+		log_warnx("ending %d processes whose ghosts are gone",
+		    proc_count());
+		proc_kill_all();
+	}
+	push_abort_all();
+}
+
+static void
+node_hooks_init(void)
+{
+	uplink_hooks.setup = node_setup;
+	uplink_hooks.exec = node_exec;
+	uplink_hooks.blob = node_blob;
+	uplink_hooks.signal = node_signal;
+	uplink_hooks.input = node_input;
+	uplink_hooks.ack = node_ack;
+	uplink_hooks.fork_result = node_fork_result;
+	uplink_hooks.image = migrate_image;
+	uplink_hooks.holding = migrate_holding;
+	uplink_hooks.lost = node_link_lost;
+}
+
 static void
 node_fatal(void)
 {
@@ -105,11 +178,13 @@ main(int argc, char **argv)
 	boot_mounts();
 	if (!ncf.virt)
 		pid_max_raise();
-	link_init();
+	node_hooks_init();
+	uplink_init();
+	migrate_init();
 
 	for (;;) {
 		/* slots: signals, the master link, three per hosted process */
-		want = 2 + 5 * (size_t)proc_count();	/* + 2 per image (migrate.c) */
+		want = 2 + 5 * (size_t)proc_count() + 17;	/* migrate.c: 17 + 2 per image */
 		if (want > cap) {
 			if ((np = reallocarray(pfd, want, sizeof(*pfd))) == NULL) {
 				log_warn("poll table");
@@ -122,7 +197,7 @@ main(int argc, char **argv)
 		pfd[0].fd = sig_fd;
 		pfd[0].events = POLLIN;
 		pfd[0].revents = pfd[1].revents = 0;
-		timeout = link_poll_setup(&pfd[1].fd, &pfd[1].events);
+		timeout = uplink_poll_setup(&pfd[1].fd, &pfd[1].events);
 		n = proc_poll_setup(pfd + 2, (int)cap - 2);
 		mn = migrate_poll_setup(pfd + 2 + n, (int)cap - 2 - n);
 		if (poll(pfd, (nfds_t)(2 + n + mn), timeout) == -1) {
@@ -137,16 +212,16 @@ main(int argc, char **argv)
 		 */
 		if (pfd[0].revents)
 			signal_read();
-		link_reap();
+		uplink_reap();
 		if (pfd[1].fd >= 0 && pfd[1].revents)
-			link_poll_event(pfd[1].revents);
-		link_reap();
+			uplink_poll_event(pfd[1].revents);
+		uplink_reap();
 		/* slots whose descriptor changed meanwhile are skipped */
 		proc_poll_event(pfd + 2, n);
-		link_reap();
+		uplink_reap();
 		migrate_poll_event(pfd + 2 + n, mn);
-		link_reap();
-		link_timer();
-		link_reap();
+		uplink_reap();
+		uplink_timer();
+		uplink_reap();
 	}
 }

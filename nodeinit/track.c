@@ -654,7 +654,7 @@ track_event(pid_t pid, int status)
 
 	if (t == NULL) {
 		/* a new task's first stop before its parent's event */
-		if (WIFSTOPPED(status) && (status >> 16) == PTRACE_EVENT_STOP &&
+		if (NI_WIFSTOPPED(status) && (status >> 16) == PTRACE_EVENT_STOP &&
 		    (t = tt_new(pid)) != NULL) {
 			t->state = TT_EARLY;
 			return 1;
@@ -666,7 +666,7 @@ track_event(pid_t pid, int status)
 		track_exited(t, status);
 		return !top;
 	}
-	if (!WIFSTOPPED(status))
+	if (!NI_WIFSTOPPED(status))
 		return 1;
 	sig = WSTOPSIG(status);
 	ev = status >> 16;
@@ -806,4 +806,15 @@ track_kill_all(void)
 	memset(by_gpid, 0, sizeof(by_gpid));
 	queue = NULL;
 	queue_tail = &queue;
+}
+
+/* The ghost PID of a tracked process (its leader's), 0 if none (migrate.c). */
+pid_t
+track_gpid(pid_t tid)
+{
+	struct ttask	*t = tt_find(tid);
+
+	if (t == NULL || (t = tt_leader(t)) == NULL)
+		return 0;
+	return t->gpid;
 }

@@ -73,6 +73,14 @@ proc_free(struct proc *p)
 	nprocs--;
 }
 
+/* The process came home (migrate.c): its ghost is the process itself now. */
+void
+proc_forget(struct proc *p)
+{
+	trace_let_go(p);
+	proc_free(p);
+}
+
 /* Supplementary groups of the caller, from the kernel's view of its PID. */
 static int
 proc_groups(pid_t pid, gid_t *groups, int max)
@@ -322,6 +330,9 @@ proc_from_ghost(struct proc *p, const struct wire_hdr *h, struct wire_attr *tb,
 	struct node		*n = &nodes[p->node];
 	size_t			 data = 0, pieces = 0;
 
+	if (h->type == MSG_IMAGE || h->type == MSG_IMAGE_ACK ||
+	    h->type == MSG_IMAGE_RESULT)
+		return migrate_from_ghost(p, h, tb, body, blen);
 	if (p->exited || n->link == NULL)
 		return 0;
 	wire_msg_init(&m, buf, sizeof(buf), h->type, 0, 0);
@@ -390,6 +401,8 @@ proc_from_node(struct node *n, const struct wire_hdr *h, struct wire_attr *tb,
 	(void)blen;
 	if (p == NULL || p->node != n->num)
 		return 0;	/* raced with its end: not an error */
+	if (h->type == MSG_MOVE || h->type == MSG_IMAGE)
+		return migrate_from_node(n, p, h, tb, body, blen);
 	if (h->type == MSG_EXEC_RESULT) {
 		if (wire_get_u32(&tb[A_ERRNO]) != 0)
 			p->exited = 1;

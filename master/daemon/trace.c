@@ -465,6 +465,19 @@ trace_stop_is_ours(pid_t pid)
 	return si.si_code == SI_USER && si.si_pid == getpid();
 }
 
+/*
+ * A ghost that became its process again (migrate.c): stop it for a
+ * moment, and trace_event, which no longer finds it, lets go of it.
+ */
+void
+trace_let_go(struct proc *p)
+{
+	if (p->traced)
+		ptrace(PTRACE_INTERRUPT, p->pid, NULL, NULL);
+	p->traced = 0;
+	p->held = 0;
+}
+
 static void
 trace_event(pid_t pid, int status)
 {
@@ -479,6 +492,12 @@ trace_event(pid_t pid, int status)
 	if (!WIFSTOPPED(status))
 		return;
 	sig = WSTOPSIG(status);
+	/* not a ghost (any more): no tracee of ours, with its signal */
+	if (p == NULL) {
+		ptrace(PTRACE_DETACH, pid, NULL, (void *)(long)
+		    ((status >> 16) == PTRACE_EVENT_STOP ? 0 : sig));
+		return;
+	}
 	if ((status >> 16) == PTRACE_EVENT_STOP) {
 		/*
 		 * group-stop (reported with the stopping signal): stay

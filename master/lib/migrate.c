@@ -16,12 +16,14 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,19 +315,86 @@ put32(unsigned char *p, uint32_t v)
  * Back-pressure is the socket's: bpmaster stops reading us while the
  * node's link is full.
  */
+/* Where the image goes: the descriptor, its frame size, its window. */
+struct mig_out {
+	int	 fd;
+	size_t	 chunk;		/* data bytes per frame */
+	size_t	 window;	/* unacknowledged bytes at most; 0: no acks */
+	size_t	 unacked;
+};
+
+/*
+ * Wait for MSG_IMAGE_ACK until the window has room (a move home: the
+ * ghost acknowledges what its restorer took).  Read into the stack, which
+ * the dump copies before it writes: memory it dumps must not change.
+ */
+static int
+mig_read_full(int fd, unsigned char *p, size_t len)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		if ((n = read(fd, p, len)) == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			errno = n == 0 ? ECONNRESET : errno;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+mig_wait_ack(struct mig_out *o)
+{
+	unsigned char		 f[256];
+	struct wire_attr	 tb[A_MAX];
+	struct wire_hdr		 h;
+	const char		*why;
+	size_t			 b;
+
+	while (o->window > 0 && o->unacked >= o->window) {
+		if (mig_read_full(o->fd, f, WIRE_HDR_LEN) == -1)
+			return -1;
+		if (wire_hdr_decode(f, WIRE_HDR_LEN, sizeof(f), &h, &why) != 1 ||
+		    mig_read_full(o->fd, f + WIRE_HDR_LEN, h.len -
+		    WIRE_HDR_LEN) == -1 || proto_parse(&h, f + WIRE_HDR_LEN,
+		    h.len - WIRE_HDR_LEN, tb, &why) == -1) {
+			errno = EPROTO;
+			return -1;
+		}
+		if (h.type == MSG_IMAGE_RESULT) {
+			/* the ghost refused early: stop here */
+			errno = wire_get_u32(&tb[A_ERRNO]) ?
+			    (int)wire_get_u32(&tb[A_ERRNO]) : EPROTO;
+			return -1;
+		}
+		if (h.type == MSG_IMAGE_ACK) {
+			b = wire_get_u32(&tb[A_BYTES]);
+			o->unacked = b > o->unacked ? 0 : o->unacked - b;
+		}
+	}
+	return 0;
+}
+
 static int
 mig_sink(void *ctx, const void *buf, size_t len)
 {
 	static const unsigned char zero[4];
+	struct mig_out		*o = ctx;
 	const unsigned char	*p = buf;
 	unsigned char		 hdr[WIRE_HDR_LEN + 8];
 	unsigned char		 ahdr[BLOB_PIECES][WIRE_ATTR_HDR];
 	struct iovec		 iov[1 + 3 * BLOB_PIECES];
 	size_t			 chunk, piece, off, total;
-	int			 fd = *(int *)ctx, n, k;
+	int			 fd = o->fd, n, k;
 
 	while (len > 0) {
-		chunk = len > BLOB_CHUNK ? BLOB_CHUNK : len;
+		if (mig_wait_ack(o) == -1)
+			return -1;
+		chunk = len > o->chunk ? o->chunk : len;
 		n = 0;
 		iov[n].iov_base = hdr;
 		iov[n++].iov_len = sizeof(hdr);
@@ -354,6 +423,7 @@ mig_sink(void *ctx, const void *buf, size_t len)
 		put32(hdr + 16, 0);	/* the master names us */
 		if (mig_sendv(fd, iov, n) == -1)
 			return -1;
+		o->unacked += chunk;
 		p += chunk;
 		len -= chunk;
 	}
@@ -390,7 +460,7 @@ mig_verdict(int fd)
 	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
 		return -1;
 	for (;;) {
-		if (libbproc_recv(fd, buf, &h, tb) == -1)
+		if (libbproc_recv(fd, buf, LIBBPROC_WAIT_IMAGE, &h, tb) == -1)
 			break;
 		if (h.type == MSG_IMAGE_RESULT) {
 			ret = libbproc_result(tb);
@@ -430,6 +500,7 @@ mig_go(int node, const struct mig_req *r, unsigned int rank)
 {
 	static const struct bproc_exec_opts	 none;
 	struct bproc_exec_opts			 o = { 0 };
+	struct mig_out				 out = { 0 };
 	char					 comm[16] = "", num[16];
 	sigset_t				 all, old;
 	int					 fd, d, saved;
@@ -449,7 +520,9 @@ mig_go(int node, const struct mig_req *r, unsigned int rank)
 	if (mig_request(fd, node, r, rank) == -1 ||
 	    libbproc_exec_answer(fd, &o) == -1)
 		goto fail;
-	d = libbproc_dump_sink(mig_sink, &fd, 0);
+	out.fd = fd;
+	out.chunk = BLOB_CHUNK;
+	d = libbproc_dump_sink(mig_sink, &out, 0);
 	if (d == BPROC_DUMP_RESUMED) {
 		/* on the node; the restorer closed every descriptor above 2 */
 		snprintf(num, sizeof(num), "%d", node);
@@ -479,19 +552,102 @@ fail_mask:
 	return -1;
 }
 
+#define MIG_NODE_SOCK	"bproc-node"	/* nodeinit's abstract socket (nodeinit/migrate.c) */
+#define MIG_HOME_WINDOW	(1u << 20)	/* image bytes unacknowledged on the way home */
+
+static int
+mig_node_connect(void)
+{
+	struct sockaddr_un	sun;
+	socklen_t		len;
+	int			fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path + 1, MIG_NODE_SOCK, sizeof(MIG_NODE_SOCK) - 1);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+	    sizeof(MIG_NODE_SOCK) - 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, len) == -1) {
+		libbproc_errmsg("cannot reach this node's nodeinit: %s",
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * On a node: the process goes home, where its ghost becomes it (bpghost
+ * runs bprestore on the image; nodeinit and bpmaster relay it).  1 at
+ * home, in the image; -1 and errno here, unchanged, when the ghost did
+ * not take it.  When it did, this copy has nothing left to do.
+ */
+static int
+mig_home(void)
+{
+	struct mig_out	 out = { 0 };
+	struct wire_msg	 m;
+	unsigned char	 buf[64];
+	char		 comm[16] = "";
+	sigset_t	 all, old;
+	int		 fd, d, saved;
+
+	prctl(PR_GET_NAME, comm, 0, 0, 0);
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	if ((fd = mig_node_connect()) == -1)
+		goto fail_mask;
+	wire_msg_init(&m, buf, sizeof(buf), MSG_MOVE, 0, 0);
+	wire_put_u32(&m, A_PID, 0);
+	wire_put_u32(&m, A_NODE, (uint32_t)BPROC_NODE_MASTER);
+	if (libbproc_send(fd, buf, wire_msg_finish(&m)) == -1)
+		goto fail;
+	out.fd = fd;
+	out.chunk = IO_CHUNK;	/* the ghost reads frames of this size */
+	out.window = MIG_HOME_WINDOW;
+	d = libbproc_dump_sink(mig_sink, &out, 0);
+	if (d == BPROC_DUMP_RESUMED) {
+		unsetenv("BPROC_NODE");
+		if (comm[0] != '\0')
+			prctl(PR_SET_NAME, comm, 0, 0, 0);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return 1;
+	}
+	if (d == -1) {
+		libbproc_errmsg("moving home: %s", strerror(errno));
+		goto fail;
+	}
+	if (mig_send_eof(fd) == -1 || mig_verdict(fd) == -1)
+		goto fail;
+	/* the process runs on at home, under this PID; this copy ends */
+	_exit(0);
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+fail_mask:
+	saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return -1;
+}
+
 /* What every call checks first: a node that is not this one, one thread. */
 static int
-mig_check(int node)
+mig_check(int node, int from_node_ok)
 {
 	int	n;
 
 	libbproc_errclear();
-	if (node < 0) {
+	if (node < 0 && node != BPROC_NODE_MASTER) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (bproc_currnode() != BPROC_NODE_MASTER) {
-		libbproc_errmsg("migration from a node is not supported yet");
+	if (!from_node_ok && bproc_currnode() != BPROC_NODE_MASTER) {
+		libbproc_errmsg("rfork from a node is not supported yet "
+		    "(bproc_move is)");
 		errno = ENOTSUP;
 		return -1;
 	}
@@ -561,7 +717,7 @@ bproc_rfork(int node)
 
 	if (node == bproc_currnode())
 		return fork();
-	if (mig_check(node) == -1 || mig_prepare(&r) == -1)
+	if (mig_check(node, 0) == -1 || mig_prepare(&r) == -1)
 		return -1;
 	pid = mig_rfork(node, &r, 0, &resumed);
 	mig_release(&r);
@@ -580,7 +736,7 @@ bproc_vrfork(int n, const int *nodes, pid_t *pids)
 		return -1;
 	}
 	for (i = 0; i < n; i++)
-		if (mig_check(nodes[i]) == -1)
+		if (nodes[i] < 0 || mig_check(nodes[i], 0) == -1)
 			return -1;
 	/* one manifest (its files hashed once) for every child */
 	if (mig_prepare(&r) == -1)
@@ -607,13 +763,14 @@ bproc_move(int node)
 
 	if (node == bproc_currnode())
 		return 0;
-	if (node == BPROC_NODE_MASTER) {
-		libbproc_errmsg("moving a process home from a node is not "
-		    "supported yet");
-		errno = ENOTSUP;
+	if (mig_check(node, 1) == -1)
 		return -1;
-	}
-	if (mig_check(node) == -1 || mig_prepare(&r) == -1)
+	/* node to node goes through the front end: home first */
+	if (bproc_currnode() != BPROC_NODE_MASTER && mig_home() == -1)
+		return -1;
+	if (node == BPROC_NODE_MASTER)
+		return 0;
+	if (mig_prepare(&r) == -1)
 		return -1;
 	ret = mig_go(node, &r, 0);
 	mig_release(&r);

@@ -6,11 +6,12 @@
  * the trap return 1 instead of 0, like the child side of fork().  The
  * format is common/vmadump.h; the restorer is nodeinit/restore/.
  */
-#include <sys/auxv.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/sysmacros.h>
 #include <asm/prctl.h>
 #include <dirent.h>
@@ -26,13 +27,16 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define DUMP_ASAN_STACK	(1024 * 1024)	/* stack below us the handler may have marked */
+#endif
+
 #include "bproc_dump.h"
 #include "libbproc_int.h"
 #include "vmadump.h"
+#include "vmadump_int.h"
 
-#ifndef BPROC_RESTORE_PATH
-#define BPROC_RESTORE_PATH "/usr/libexec/bproc/bprestore"
-#endif
 #define DUMP_MAPS_MIN	(256 * 1024)	/* first guess at /proc/self/maps' size */
 #define DUMP_PM_WORDS	8192		/* pagemap entries read at a time */
 #define DUMP_OBUF	(160 * 1024)	/* metadata buffered; holds the largest record */
@@ -40,6 +44,24 @@
 #define DUMP_COPY	(256 * 1024)	/* bounce buffer for memory that may change */
 #define RSEQ_SIG_X86	0x53053053u	/* glibc's rseq signature on x86 */
 #define RSEQ_AREA_LEN	32u		/* what glibc registers */
+
+#define DUMP_SCAN_VEC	512		/* page ranges PAGEMAP_SCAN returns at a time */
+
+/*
+ * PAGEMAP_SCAN (linux/fs.h of Linux 6.7; Debian 12's headers predate it):
+ * the ranges of pages in some categories, in one call.
+ */
+struct dump_page_region {
+	uint64_t	start, end, categories;
+};
+struct dump_pm_scan_arg {
+	uint64_t	size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t	category_inverted, category_mask, category_anyof_mask;
+	uint64_t	return_mask;
+};
+#define DUMP_PAGEMAP_SCAN	_IOWR('f', 16, struct dump_pm_scan_arg)
+#define DUMP_PAGE_IS_PRESENT	(1u << 3)
+#define DUMP_PAGE_IS_SWAPPED	(1u << 4)
 
 #define PM_PRESENT	(1ull << 63)
 #define PM_SWAPPED	(1ull << 62)
@@ -81,6 +103,7 @@ struct dump {
 	char			*obuf;
 	size_t			 olen;
 	char			*copy;		/* DUMP_COPY bytes */
+	struct dump_page_region	*scan;		/* DUMP_SCAN_VEC of them */
 	uint64_t		*pm;
 	struct dump_map		*map;		/* nmap entries after the text */
 	size_t			 nmap, map_cap;
@@ -98,9 +121,6 @@ struct dump {
 static struct vmad_resume dump_resume;
 static struct dump *volatile dump_cur;
 
-/* BProc's library list: names of files BPROC_DUMP_LIBS is about. */
-static char	**dump_libs;
-static size_t	  dump_nlibs;
 
 static int
 dump_nthreads(void)
@@ -118,6 +138,10 @@ dump_nthreads(void)
 	return n;
 }
 
+/*
+ * dump_write: all of buf to the image.  A raw syscall, not write(): a
+ * sanitizer's write() would check buf, which may be its own shadow.
+ */
 static int
 dump_write(struct dump *d, const void *buf, size_t len)
 {
@@ -127,7 +151,7 @@ dump_write(struct dump *d, const void *buf, size_t len)
 	if (d->sink != NULL)
 		return d->sink(d->sinkctx, buf, len);
 	while (len > 0) {
-		if ((n = write(d->fd, p, len)) == -1) {
+		if ((n = syscall(SYS_write, d->fd, p, len)) == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
@@ -211,17 +235,6 @@ dump_readfile(const char *path, char *buf, size_t cap, size_t *lenp)
 	return 0;
 }
 
-static int
-dump_listed(const char *path)
-{
-	size_t	 i;
-
-	for (i = 0; i < dump_nlibs; i++)
-		if (strcmp(dump_libs[i], path) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * dump_classify: what travels for one file mapping.  A file that is gone
  * or replaced since it was mapped, or is not a regular file (shared anon
@@ -246,7 +259,7 @@ dump_classify(struct dump *d, struct dump_map *m, int shared, dev_t dev,
 		return;
 	if (strcmp(m->path, d->exe) == 0)
 		dumpit = d->flags & BPROC_DUMP_EXEC;
-	else if (dump_listed(m->path))
+	else if (vmad_liblist_has(m->path))
 		dumpit = d->flags & BPROC_DUMP_LIBS;
 	else
 		dumpit = d->flags & BPROC_DUMP_OTHER;
@@ -527,7 +540,7 @@ dump_mm(struct dump *d)
 	return dump_put(d, VMAD_REC_MM, &mm, sizeof(mm), auxv, len & ~7u);
 }
 
-static int
+static int VMAD_NO_ASAN
 dump_zero(const void *page, long len)
 {
 	const uint64_t	*w = page;
@@ -537,6 +550,28 @@ dump_zero(const void *page, long len)
 		if (w[i] != 0)
 			return 0;
 	return 1;
+}
+
+/*
+ * dump_copy: len bytes of our own memory into the bounce buffer.  Under
+ * a sanitizer through process_vm_readv on ourselves, since its memcpy
+ * would check the source's shadow.
+ */
+static int
+dump_copy(void *dst, const void *src, size_t len)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	struct iovec	 l = { dst, len }, r = { (void *)(uintptr_t)src, len };
+
+	if (process_vm_readv(getpid(), &l, 1, &r, 1, 0) != (ssize_t)len) {
+		if (errno == 0)
+			errno = EIO;
+		return -1;
+	}
+#else
+	memcpy(dst, src, len);
+#endif
+	return 0;
 }
 
 /* dump_run: one PAGES record straight from the process's memory. */
@@ -564,7 +599,8 @@ dump_run(struct dump *d, uint32_t idx, uint64_t first, uint64_t n)
 	/* What is hashed must be what is written: copy it first. */
 	for (len = n * d->page; len > 0; len -= chunk) {
 		chunk = len < DUMP_COPY ? len : DUMP_COPY;
-		memcpy(d->copy, mem, chunk);
+		if (dump_copy(d->copy, mem, chunk) == -1)
+			return -1;
 		vmad_hash_add(&d->hash, d->copy, chunk);
 		if (dump_write(d, d->copy, chunk) == -1)
 			return -1;
@@ -573,29 +609,35 @@ dump_run(struct dump *d, uint32_t idx, uint64_t first, uint64_t n)
 	return 0;
 }
 
+/* A run of wanted pages being gathered: region, first page, length. */
+struct dump_runstate {
+	uint32_t	idx;
+	uint64_t	run0, runlen;
+};
+
 /*
- * dump_pages: the pages of one region that must travel.  The pagemap
- * says which are there without touching the others: in anonymous memory
- * a page that is present or swapped out; in a private file mapping one
- * whose present page is not the page cache's (a copy-on-write copy); all
- * of them for a region that travels whole, resident or not (mincore, so
- * that shared memory is not read page by page into existence).
+ * dump_span: pages [first, first + count) of one region through the
+ * pagemap, each wanted page added to the run in rs.  The pagemap says
+ * which pages are there without touching the others: in anonymous
+ * memory a page that is present or swapped out; in a private file
+ * mapping one whose present page is not the page cache's (a
+ * copy-on-write copy); for shared memory travelling as private, what is
+ * resident (mincore, so that it is not read page by page into
+ * existence); for a file travelling whole, every page.
  */
 static int
-dump_pages(struct dump *d, int pmfd, uint32_t idx)
+dump_span(struct dump *d, int pmfd, struct dump_runstate *rs, uint64_t first,
+    uint64_t count)
 {
-	const struct dump_map	*m = &d->map[idx];
-	uint64_t		 npages = (m->r.end - m->r.start) / d->page;
-	uint64_t		 i, j, n, run0 = 0, runlen = 0;
+	const struct dump_map	*m = &d->map[rs->idx];
+	uint64_t		 i, j, n, pg;
 	unsigned char		*inc = (unsigned char *)(d->pm + DUMP_PM_WORDS);
 	int			 want;
 
-	if (!(m->r.prot & PROT_READ) || m->r.kind == VMAD_R_SHARED)
-		return 0;
-	for (i = 0; i < npages; i += n) {
-		uint64_t addr = m->r.start + i * d->page;
+	for (i = 0; i < count; i += n) {
+		uint64_t addr = m->r.start + (first + i) * d->page;
 
-		n = npages - i < DUMP_PM_WORDS ? npages - i : DUMP_PM_WORDS;
+		n = count - i < DUMP_PM_WORDS ? count - i : DUMP_PM_WORDS;
 		if (pread(pmfd, d->pm, n * 8, (addr / d->page) * 8) !=
 		    (ssize_t)(n * 8)) {
 			if (errno == 0)
@@ -608,6 +650,7 @@ dump_pages(struct dump *d, int pmfd, uint32_t idx)
 		for (j = 0; j < n; j++) {
 			uint64_t e = d->pm[j];
 
+			pg = first + i + j;
 			if (m->mode == DM_ALL)
 				want = 1;
 			else if (m->mode == DM_RESIDENT)
@@ -621,18 +664,80 @@ dump_pages(struct dump *d, int pmfd, uint32_t idx)
 			    dump_zero((void *)(uintptr_t)(addr + j * d->page),
 			    d->page))
 				want = 0;
-			if (want && runlen > 0 && run0 + runlen == i + j &&
-			    runlen < VMAD_MAX_RUN) {
-				runlen++;
+			if (want && rs->runlen > 0 && rs->run0 + rs->runlen == pg &&
+			    rs->runlen < VMAD_MAX_RUN) {
+				rs->runlen++;
 				continue;
 			}
-			if (dump_run(d, idx, run0, runlen) == -1)
+			if (dump_run(d, rs->idx, rs->run0, rs->runlen) == -1)
 				return -1;
-			run0 = i + j;
-			runlen = want ? 1 : 0;
+			rs->run0 = pg;
+			rs->runlen = want ? 1 : 0;
 		}
 	}
-	return dump_run(d, idx, run0, runlen);
+	return 0;
+}
+
+/*
+ * dump_scan: the stretches of [start, end) that hold any present or
+ * swapped page, through PAGEMAP_SCAN (Linux 6.7), so that a sparse
+ * region (a large reservation, a sanitizer's shadow) costs its pages and
+ * not its size.  Returns the count in d->scan, or -1 where the kernel
+ * has no such ioctl.
+ */
+static int
+dump_scan(struct dump *d, int pmfd, uint64_t start, uint64_t end,
+    uint64_t *walk_end)
+{
+	struct dump_pm_scan_arg	 a;
+	int			 n;
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.start = start;
+	a.end = end;
+	a.vec = (uintptr_t)d->scan;
+	a.vec_len = DUMP_SCAN_VEC;
+	a.category_anyof_mask = DUMP_PAGE_IS_PRESENT | DUMP_PAGE_IS_SWAPPED;
+	a.return_mask = DUMP_PAGE_IS_PRESENT | DUMP_PAGE_IS_SWAPPED;
+	if ((n = ioctl(pmfd, DUMP_PAGEMAP_SCAN, &a)) < 0)
+		return -1;
+	*walk_end = a.walk_end;
+	return n;
+}
+
+/* dump_pages: the pages of one region that must travel. */
+static int
+dump_pages(struct dump *d, int pmfd, uint32_t idx)
+{
+	const struct dump_map	*m = &d->map[idx];
+	struct dump_runstate	 rs = { idx, 0, 0 };
+	uint64_t		 npages = (m->r.end - m->r.start) / d->page;
+	uint64_t		 cur = m->r.start, walk;
+	int			 n, k;
+
+	if (!(m->r.prot & PROT_READ) || m->r.kind == VMAD_R_SHARED)
+		return 0;
+	if (m->mode == DM_ANON || m->mode == DM_COW) {
+		while (cur < m->r.end && (n = dump_scan(d, pmfd, cur, m->r.end,
+		    &walk)) >= 0) {
+			for (k = 0; k < n; k++)
+				if (dump_span(d, pmfd, &rs,
+				    (d->scan[k].start - m->r.start) / d->page,
+				    (d->scan[k].end - d->scan[k].start) / d->page) == -1)
+					return -1;
+			if (walk <= cur)
+				break;
+			cur = walk;
+		}
+		if (cur >= m->r.end)
+			return dump_run(d, idx, rs.run0, rs.runlen);
+		/* No PAGEMAP_SCAN here: the rest, page by page. */
+	}
+	if (dump_span(d, pmfd, &rs, (cur - m->r.start) / d->page,
+	    npages - (cur - m->r.start) / d->page) == -1)
+		return -1;
+	return dump_run(d, idx, rs.run0, rs.runlen);
 }
 
 /* dump_image: the whole image, in the order vmadump.h gives. */
@@ -662,6 +767,10 @@ dump_image(struct dump *d)
 		m->bounce = m->mode == DM_RESIDENT ||
 		    (m->r.start <= (uintptr_t)&h && (uintptr_t)&h < m->r.end) ||
 		    (m->r.start <= fs && fs < m->r.end);
+#if defined(__SANITIZE_ADDRESS__)
+		/* The sanitizer's shadow changes with every call we make. */
+		m->bounce = 1;
+#endif
 	}
 	memset(&h, 0, sizeof(h));
 	h.magic = VMAD_MAGIC;
@@ -818,7 +927,8 @@ dump_main(int fd, libbproc_sink_fn *sink, void *ctx, int flags)
 		/* maps text, the region table (one per 40 bytes of text at most), buffers */
 		d.map_cap = d.maps_cap / 40 + 16;
 		d.scratch_len = d.maps_cap + d.map_cap * sizeof(struct dump_map) +
-		    DUMP_PM_WORDS * 9 + DUMP_OBUF + DUMP_COPY + 64;
+		    DUMP_PM_WORDS * 9 + DUMP_OBUF + DUMP_COPY +
+		    DUMP_SCAN_VEC * sizeof(struct dump_page_region) + 64;
 		d.scratch_len = (d.scratch_len + d.page - 1) & ~(size_t)(d.page - 1);
 		d.scratch = mmap(NULL, d.scratch_len, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -831,6 +941,7 @@ dump_main(int fd, libbproc_sink_fn *sink, void *ctx, int flags)
 		d.obuf = (char *)d.pm + DUMP_PM_WORDS * 9;
 		d.obuf += (8 - (uintptr_t)d.obuf % 8) % 8;
 		d.copy = d.obuf + DUMP_OBUF;
+		d.scan = (struct dump_page_region *)(d.copy + DUMP_COPY);
 
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_sigaction = dump_handler;
@@ -857,6 +968,14 @@ dump_main(int fd, libbproc_sink_fn *sink, void *ctx, int flags)
 				munmap((void *)(uintptr_t)dump_resume.unmap_start,
 				    dump_resume.unmap_len);
 			memset(&dump_resume, 0, sizeof(dump_resume));
+#if defined(__SANITIZE_ADDRESS__)
+			/*
+			 * The handler's frames never returned here: clear the
+			 * sanitizer's marks they left on the stack below us.
+			 */
+			__asan_unpoison_memory_region((char *)&sa - DUMP_ASAN_STACK,
+			    DUMP_ASAN_STACK);
+#endif
 			return BPROC_DUMP_RESUMED;
 		}
 		dump_cur = NULL;
@@ -874,114 +993,4 @@ dump_main(int fd, libbproc_sink_fn *sink, void *ctx, int flags)
 		}
 		return 0;
 	}
-}
-
-int
-bproc_undump(int fd)
-{
-	struct vmad_header	 h;
-	struct stat		 st;
-	char			 num[16];
-	const char		*path = BPROC_RESTORE_PATH, *env;
-	char			*argv[5];
-	int			 nfd;
-	extern char		**environ;
-
-	if (fstat(fd, &st) == -1)
-		return -1;
-	/* A file can be checked without consuming it; a stream cannot. */
-	if (S_ISREG(st.st_mode)) {
-		if (pread(fd, &h, sizeof(h), lseek(fd, 0, SEEK_CUR)) !=
-		    (ssize_t)sizeof(h) || h.magic != VMAD_MAGIC ||
-		    h.version != VMAD_VERSION || h.arch != VMAD_ARCH_X86_64 ||
-		    h.page_size != (uint32_t)sysconf(_SC_PAGESIZE)) {
-			errno = ENOEXEC;
-			return -1;
-		}
-	}
-	if (getauxval(AT_SECURE) == 0 && (env = getenv("BPROC_RESTORE")) != NULL)
-		path = env;
-	if (access(path, X_OK) == -1)
-		return -1;
-	/* The restorer reads the image from a descriptor that survives exec. */
-	if ((nfd = fcntl(fd, F_DUPFD, 3)) == -1)
-		return -1;
-	snprintf(num, sizeof(num), "%d", nfd);
-	argv[0] = "bprestore";
-	argv[1] = "-f";
-	argv[2] = num;
-	argv[3] = NULL;
-	execve(path, argv, environ);
-	close(nfd);
-	return -1;
-}
-
-int
-bproc_libadd(const char *path)
-{
-	char	**nl, *p;
-
-	if (path == NULL || path[0] != '/') {
-		errno = EINVAL;
-		return -1;
-	}
-	if (dump_listed(path))
-		return 0;
-	if ((p = strdup(path)) == NULL)
-		return -1;
-	if ((nl = realloc(dump_libs, (dump_nlibs + 1) * sizeof(*nl))) == NULL) {
-		free(p);
-		return -1;
-	}
-	dump_libs = nl;
-	dump_libs[dump_nlibs++] = p;
-	return 0;
-}
-
-int
-bproc_libdel(const char *path)
-{
-	size_t	 i;
-
-	for (i = 0; i < dump_nlibs; i++) {
-		if (strcmp(dump_libs[i], path) == 0) {
-			free(dump_libs[i]);
-			dump_libs[i] = dump_libs[--dump_nlibs];
-			return 0;
-		}
-	}
-	errno = ENOENT;
-	return -1;
-}
-
-int
-bproc_libclear(void)
-{
-	while (dump_nlibs > 0)
-		free(dump_libs[--dump_nlibs]);
-	free(dump_libs);
-	dump_libs = NULL;
-	return 0;
-}
-
-/*
- * bproc_liblist: *list gets one malloc'd buffer, the names one after
- * another, each ending in NUL, and an empty name last; 0, as BProc's.
- */
-int
-bproc_liblist(char **list)
-{
-	size_t	 i, len = 1;
-	char	*p;
-
-	for (i = 0; i < dump_nlibs; i++)
-		len += strlen(dump_libs[i]) + 1;
-	if ((*list = p = malloc(len)) == NULL)
-		return -1;
-	for (i = 0; i < dump_nlibs; i++) {
-		strcpy(p, dump_libs[i]);
-		p += strlen(p) + 1;
-	}
-	*p = '\0';
-	return 0;
 }

@@ -55,6 +55,10 @@ rst_say(const char *fmt, ...)
 	(void)write(2, buf, n);
 }
 
+static int	rst_accept_fd = -1;	/* -a: told "A" once the image is accepted */
+static char	**rst_fallback;		/* -- CMD...: run instead when refused */
+static char	**rst_envp;
+
 void
 rst_fail(const char *fmt, ...)
 {
@@ -66,13 +70,21 @@ rst_fail(const char *fmt, ...)
 	va_end(ap);
 	rst_say("%s%s", buf, rst_destroying ? " (after the address space was given up)" :
 	    " (image refused, nothing changed)");
+	/* a ghost coming home that cannot be its process stays the ghost */
+	if (!rst_destroying && rst_fallback != NULL) {
+		close(rst.fd);
+		if (rst_accept_fd >= 0)
+			close(rst_accept_fd);
+		execve(rst_fallback[0], rst_fallback, rst_envp);
+		rst_say("%s: %s", rst_fallback[0], strerror(errno));
+	}
 	_exit(rst_destroying ? 3 : 1);
 }
 
 static void
 rst_usage(void)
 {
-	rst_say("usage: bprestore [-v] [-a fd] [-C 0-3] [-u uid] [-g gid] [-G gid,...] [-f fd]");
+	rst_say("usage: bprestore [-v] [-a fd] [-C 0-3] [-u uid] [-g gid] [-G gid,...] [-f fd] [-- fallback...]");
 	_exit(2);
 }
 
@@ -252,6 +264,15 @@ rst_stage_range(uint64_t len)
 			rst_fail("no room to stage %llu bytes", (unsigned long long)len);
 		p = mmap((void *)(uintptr_t)a, len, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		/*
+		 * A large sparse region (a reservation with a few pages in
+		 * it) is more than overcommit grants at once: stage it
+		 * unaccounted, as such regions usually were.
+		 */
+		if (p == MAP_FAILED && errno == ENOMEM)
+			p = mmap((void *)(uintptr_t)a, len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE |
+			    MAP_NORESERVE, -1, 0);
 		if (p == MAP_FAILED && errno == EEXIST) {
 			/* Something of ours (the kernel's stack, the vdso): step over. */
 			rst.stage_cur += 1ull << 30;
@@ -533,8 +554,6 @@ rst_as_user(int on)
 		rst_fail("back to root: %s", strerror(errno));
 }
 
-static int	rst_accept_fd = -1;	/* -a: told "A" once the image is accepted */
-
 static void
 rst_main(void)
 {
@@ -655,7 +674,7 @@ main(int argc, char *argv[], char *envp[])
 	char	*p, *tok;
 	int	 c;
 
-	(void)envp;
+	rst_envp = envp;
 	rst.fd = 0;
 	rst.check = RST_CHECK_INODE;
 	while ((c = getopt(argc, argv, "a:C:f:g:G:u:v")) != -1) {
@@ -692,7 +711,9 @@ main(int argc, char *argv[], char *envp[])
 			rst_usage();
 		}
 	}
-	if (optind != argc || (rst.setcred && (rst.setcred & 3) != 3))
+	if (optind < argc)
+		rst_fallback = argv + optind;
+	if (rst.setcred && (rst.setcred & 3) != 3)
 		rst_usage();	/* -u and -g go together */
 	rst.page = sysconf(_SC_PAGESIZE);
 	rst_own_fpu();
