@@ -630,12 +630,18 @@ static void
 rst_own_fpu(void)
 {
 	struct sigaction	 sa;
+	sigset_t		 one, old;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = rst_fpu_handler;
 	sa.sa_flags = SA_SIGINFO;
 	sigaction(SIGUSR1, &sa, NULL);
+	/* a ghost that becomes its process starts us with every signal blocked */
+	sigemptyset(&one);
+	sigaddset(&one, SIGUSR1);
+	sigprocmask(SIG_UNBLOCK, &one, &old);
 	raise(SIGUSR1);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	sa.sa_handler = SIG_DFL;
 	sa.sa_flags = 0;
 	sigaction(SIGUSR1, &sa, NULL);
