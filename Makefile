@@ -536,3 +536,8 @@ LIB_OBJ	+= $(OUT)/obj/lib_migrate.o
 LIB_SRC	+= master/lib/migrate.c
 LIB_LIBS += -lsodium
 $(OUT)/lib/libbproc.a: master/lib/migrate.c
+$(OUT)/bench/migrate_bench: bench/migrate_bench.c $(OUT)/lib/libbproc.a
+	mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Imaster/lib -o $@ $< $(OUT)/lib/libbproc.a -lsodium
+
+all: $(OUT)/bench/migrate_bench

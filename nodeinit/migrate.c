@@ -111,6 +111,7 @@ migrate_prepare(pid_t gpid, int child[2])
 	}
 	(void)fcntl(ip[1], F_SETPIPE_SZ, MIG_PIPE_SZ);
 	fcntl(ip[1], F_SETFL, O_NONBLOCK);
+	fcntl(ap[0], F_SETFL, O_NONBLOCK);
 	mi->gpid = gpid;
 	mi->wfd = ip[1];
 	mi->afd = ap[0];
@@ -226,15 +227,28 @@ mig_feed(struct wire_attr *tb, const unsigned char *body, size_t blen)
 		mi->since = now_ms();
 	wire_iter_init(&it, body, blen);
 	while (wire_iter_next(&it, &a) == 1) {
-		if (a.type != A_DATA || a.len == 0)
+		const unsigned char	*p = a.data;
+		size_t			 len = a.len;
+		ssize_t			 n;
+
+		if (a.type != A_DATA || len == 0)
 			continue;
-		if ((nq = realloc(mi->q, mi->qlen + a.len)) == NULL) {
+		/* straight from the frame while the pipe has room: no copy */
+		while (mi->qlen == 0 && len > 0 &&
+		    (n = write(mi->wfd, p, len)) > 0) {
+			p += n;
+			len -= (size_t)n;
+			mi->since = now_ms();
+		}
+		if (len == 0)
+			continue;
+		if ((nq = realloc(mi->q, mi->qlen + len)) == NULL) {
 			mig_fail(mi, ENOMEM, "node: out of memory for the image");
 			return;
 		}
 		mi->q = nq;
-		memcpy(mi->q + mi->qlen, a.data, a.len);
-		mi->qlen += a.len;
+		memcpy(mi->q + mi->qlen, p, len);
+		mi->qlen += len;
 	}
 	if (tb[A_EOF].data)
 		mi->eof = 1;
@@ -469,6 +483,26 @@ mig_to_local(const struct proto_frame *f)
 	if ((len = wire_msg_finish(&m)) == 0 ||
 	    conn_send(&ml->c, buf, len) == -1 || conn_flush(&ml->c) == -1)
 		mig_local_free(ml);
+}
+
+/*
+ * The process ended: if its restorer's word is still unread, report it
+ * now, before the exit (the main loop may see the exit first).
+ */
+void
+migrate_settle(pid_t gpid)
+{
+	struct mimage	*mi = *mig_find(gpid);
+	char		 c = 0;
+
+	if (mi == NULL)
+		return;
+	if (read(mi->afd, &c, 1) == 1 && c == 'A')
+		mig_result(gpid, 0, NULL);
+	else
+		mig_result(gpid, ENOEXEC, "the node's restorer refused the "
+		    "image");
+	migrate_forget(gpid);
 }
 
 /* From the master: an image for our restorer, or a mover's answers. */

@@ -129,6 +129,7 @@ void		migrate_started(int[2]);
 struct proto_frame;
 void		migrate_image(const struct proto_frame *);
 void		migrate_forget(pid_t);
+void		migrate_settle(pid_t);
 int		migrate_holding(void);
 void		migrate_init(void);
 struct pollfd;

@@ -136,6 +136,10 @@ proc_maybe_finish(struct rproc *rp)
 	unsigned char	buf[64];
 	struct wire_msg	m;
 
+	/* a restored image that ended: the restorer's word goes first */
+	if (rp->exited)
+		migrate_settle(rp->gpid);
+
 	/* a pty's output is read to its end once the process is gone */
 	if (rp->tty && rp->exited && rp->fd[1] >= 0 &&
 	    rp->unacked[1] < IO_WINDOW && link_pending() < PROC_LINK_HIGH)
