@@ -253,7 +253,7 @@ mig_feed(struct wire_attr *tb, const unsigned char *body, size_t blen)
 	if (tb[A_EOF].data)
 		mi->eof = 1;
 	if (mig_drain(mi) == -1)
-		mig_fail(mi, EIO, "the node's restorer stopped reading the image");
+		mig_fail(mi, ENOEXEC, "the node's restorer refused the image");
 }
 
 /* Is image data held?  The master link is not read meanwhile. */
@@ -351,8 +351,8 @@ migrate_poll_event(struct pollfd *pfd, int n)
 		next = mi->next;
 		if (pfd[i].fd >= 0 && pfd[i].fd == mi->wfd && pfd[i].revents &&
 		    mig_drain(mi) == -1) {
-			mig_fail(mi, EIO, "the node's restorer stopped reading "
-			    "the image");
+			mig_fail(mi, ENOEXEC, "the node's restorer refused the "
+			    "image");
 			continue;
 		}
 		if (pfd[i + 1].fd != mi->afd || !pfd[i + 1].revents)

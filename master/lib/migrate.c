@@ -443,19 +443,21 @@ mig_send_eof(int fd)
 }
 
 /*
- * After the image: the node's verdict.  What the restorer says on its
- * stderr (why it refused) comes first, as the process's output: it goes
- * to ours, acknowledged, so the user reads it.
+ * After the image: the verdict.  Going out (until_exit), a refusal is
+ * followed by the restorer's own words on its stderr and its exit: they
+ * become bproc_strerror()'s text (the restorer says why: another
+ * kernel's vDSO, a missing file), nothing is printed.  Coming home, the
+ * verdict is all nodeinit relays.
  */
 static int
-mig_verdict(int fd)
+mig_verdict(int fd, int until_exit)
 {
 	struct wire_attr	 tb[A_MAX];
 	struct wire_hdr		 h;
-	struct wire_msg		 m;
-	unsigned char		*buf, ack[64];
-	uint8_t			 s;
-	int			 ret = -1;
+	unsigned char		*buf;
+	char			 why[200] = "";
+	size_t			 wl = 0, l;
+	int			 ret = -1, e = 0;
 
 	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
 		return -1;
@@ -463,29 +465,39 @@ mig_verdict(int fd)
 		if (libbproc_recv(fd, buf, LIBBPROC_WAIT_IMAGE, &h, tb) == -1)
 			break;
 		if (h.type == MSG_IMAGE_RESULT) {
-			ret = libbproc_result(tb);
-			break;
+			if ((ret = libbproc_result(tb)) == 0 || !until_exit)
+				break;
+			e = errno;
+			continue;
 		}
 		if (h.type == MSG_EXEC_RESULT && libbproc_result(tb) == -1)
 			break;
 		if (h.type == MSG_EXIT) {
-			libbproc_errmsg("the restorer on the node ended "
-			    "(status 0x%x)", wire_get_u32(&tb[A_STATUS]));
-			errno = ENOEXEC;
+			if (e == 0)
+				libbproc_errmsg("the restorer on the node ended "
+				    "(status 0x%x)", wire_get_u32(&tb[A_STATUS]));
+			ret = -1;
+			e = e ? e : ENOEXEC;
 			break;
 		}
+		/* the restorer's stderr: its last line is the reason */
 		if (h.type == MSG_IO && tb[A_DATA].data &&
-		    ((s = wire_get_u8(&tb[A_STREAM])) == 1 || s == 2)) {
-			(void)write(s, tb[A_DATA].data, tb[A_DATA].len);
-			wire_msg_init(&m, ack, sizeof(ack), MSG_IO_ACK, 0, 0);
-			wire_put_u32(&m, A_PID, 0);
-			wire_put_u8(&m, A_STREAM, s);
-			wire_put_u32(&m, A_BYTES, tb[A_DATA].len);
-			if (libbproc_send(fd, ack, wire_msg_finish(&m)) == -1)
-				break;
+		    wire_get_u8(&tb[A_STREAM]) == 2) {
+			l = tb[A_DATA].len;
+			if (l > sizeof(why) - 1 - wl)
+				l = sizeof(why) - 1 - wl;
+			memcpy(why + wl, tb[A_DATA].data, l);
+			wl += l;
+			why[wl] = '\0';
 		}
 	}
 	free(buf);
+	if (ret == -1 && until_exit && e != 0) {
+		why[strcspn(why, "\n")] = '\0';
+		if (why[0] != '\0')
+			libbproc_errmsg("%s", why);
+		errno = e;
+	}
 	return ret;
 }
 
@@ -536,7 +548,7 @@ mig_go(int node, const struct mig_req *r, unsigned int rank)
 		libbproc_errmsg("dumping the process: %s", strerror(errno));
 		goto fail;
 	}
-	if (mig_send_eof(fd) == -1 || mig_verdict(fd) == -1)
+	if (mig_send_eof(fd) == -1 || mig_verdict(fd, 1) == -1)
 		goto fail;
 	/* the ghost keeps only stdio and this connection */
 	syscall(SYS_close_range, 3, ~0u, 4 /* CLOSE_RANGE_CLOEXEC */);
@@ -619,7 +631,7 @@ mig_home(void)
 		libbproc_errmsg("moving home: %s", strerror(errno));
 		goto fail;
 	}
-	if (mig_send_eof(fd) == -1 || mig_verdict(fd) == -1)
+	if (mig_send_eof(fd) == -1 || mig_verdict(fd, 0) == -1)
 		goto fail;
 	/* the process runs on at home, under this PID; this copy ends */
 	_exit(0);
