@@ -447,6 +447,8 @@ mig_local_frames(struct mlocal *ml)
 	while ((r = conn_frame(&ml->c, &h, &body, &blen, &why)) == 1) {
 		if (h.type != MSG_MOVE && h.type != MSG_IMAGE)
 			return -1;
+		if (h.type == MSG_MOVE)
+			proc_drain(ml->gpid);
 		wire_msg_init(&m, buf, sizeof(buf), h.type, 0, 0);
 		wire_put_u32(&m, A_PID, (uint32_t)ml->gpid);
 		wire_iter_init(&it, body, blen);

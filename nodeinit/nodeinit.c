@@ -216,10 +216,14 @@ main(int argc, char **argv)
 		if (pfd[1].fd >= 0 && pfd[1].revents)
 			uplink_poll_event(pfd[1].revents);
 		uplink_reap();
+		/*
+		 * A restorer's "taken" before the output of the image it
+		 * restored, which can be ready in the same pass (migrate.c).
+		 */
+		migrate_poll_event(pfd + 2 + n, mn);
+		uplink_reap();
 		/* slots whose descriptor changed meanwhile are skipped */
 		proc_poll_event(pfd + 2, n);
-		uplink_reap();
-		migrate_poll_event(pfd + 2 + n, mn);
 		uplink_reap();
 		uplink_timer();
 		uplink_reap();

@@ -130,6 +130,7 @@ struct proto_frame;
 void		migrate_image(const struct proto_frame *);
 void		migrate_forget(pid_t);
 void		migrate_settle(pid_t);
+void		proc_drain(pid_t);
 int		migrate_holding(void);
 void		migrate_init(void);
 struct pollfd;

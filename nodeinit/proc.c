@@ -965,3 +965,24 @@ proc_kill_all(void)
 		proc_free(rp);
 	}
 }
+
+/*
+ * Before a process moves home (migrate.c): what it wrote so far goes up
+ * first, ahead of its MSG_MOVE, as far as the window lets it; the
+ * session's pipes hold it for a process forked on the node.
+ */
+void
+proc_drain(pid_t gpid)
+{
+	struct rproc	*rp = proc_find(gpid);
+	int		 s, k;
+
+	if (rp == NULL && (rp = proc_find(track_top_of(gpid))) == NULL)
+		return;
+	for (s = 1; s <= 2; s++) {
+		rp->empty[s] = 0;
+		for (k = 0; k < IO_WINDOW / IO_CHUNK && rp->fd[s] >= 0 &&
+		    !rp->empty[s] && rp->unacked[s] < IO_WINDOW; k++)
+			proc_output(rp, s);
+	}
+}

@@ -583,7 +583,8 @@ ghost_feed(int wfd, int afd)
 	struct wire_iter	 it;
 	struct wire_attr	 a;
 	struct wire_msg		 m;
-	struct pollfd		 pfd = { .fd = mfd, .events = POLLIN };
+	struct pollfd		 pfd[2] = { { .fd = mfd, .events = POLLIN },
+				    { .fd = afd, .events = POLLIN } };
 	const unsigned char	*body;
 	const char		*why;
 	unsigned char		 ack[64];
@@ -591,8 +592,18 @@ ghost_feed(int wfd, int afd)
 	char			 c = 0;
 	int			 r, eof = 0;
 
+	/* here: the sender may start (an acknowledgement of nothing) */
+	wire_msg_init(&m, ack, sizeof(ack), MSG_IMAGE_ACK, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)getppid());
+	wire_put_u32(&m, A_BYTES, 0);
+	ghost_send(&m);
 	while (!eof) {
-		if (poll(&pfd, 1, -1) == -1 || ghost_read() == -1)
+		if (poll(pfd, 2, -1) == -1)
+			_exit(1);
+		/* taken (its end came in what was written), or refused */
+		if (pfd[1].revents)
+			break;
+		if (ghost_read() == -1)
 			_exit(1);
 		while (!eof && (r = ghost_frame(&h, &body, &blen, &why)) == 1) {
 			if (proto_parse(&h, body, blen, tb, &why) == -1)

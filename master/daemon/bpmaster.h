@@ -243,6 +243,7 @@ int	migrate_from_ghost(struct proc *, const struct wire_hdr *,
 	    struct wire_attr *, const unsigned char *, size_t);
 int	migrate_from_node(struct node *, struct proc *, const struct wire_hdr *,
 	    struct wire_attr *, const unsigned char *, size_t);
+void	migrate_home_seen(struct proc *);
 void	proc_forget(struct proc *);
 void	trace_let_go(struct proc *);
 

@@ -776,8 +776,8 @@ static const struct proto_route ctl_routes[MSG_MAX] = {
 	[MSG_FORK_RESULT] =	{ CP(PROC), ctl_on_fork_result },
 	/* migration (migrate.c): an image out, a move home's answers */
 	[MSG_IMAGE] =		{ CP(PROC), ctl_on_proc },
-	[MSG_IMAGE_ACK] =	{ CP(PROC), ctl_on_proc },
-	[MSG_IMAGE_RESULT] =	{ CP(PROC), ctl_on_proc },
+	[MSG_IMAGE_ACK] =	{ CP(PROC) | CP(ENDED), ctl_on_blob },
+	[MSG_IMAGE_RESULT] =	{ CP(PROC) | CP(ENDED), ctl_on_blob },
 	[MSG_BLOB] =		{ CP(PROC) | CP(ENDED), ctl_on_blob },
 	[MSG_GHOST] =		{ CP(PROC) | CP(ENDED), ctl_on_ghost },
 };

@@ -61,6 +61,28 @@ mig_node_result(struct node *n, pid_t pid, int e, const char *msg)
 	node_send(n, &m);
 }
 
+static void
+mig_home_done(struct proc *p)
+{
+	log_info("process %d came home from node %d", (int)p->pid, p->node);
+	proc_forget(p);
+}
+
+/*
+ * The ghost's PID itself asks for something a ghost never asks (proc.c:
+ * an EXEC): the image runs, at home, before the feeder's word came.  The
+ * node's copy hears it now; the feeder's word, later, finds no one.
+ */
+void
+migrate_home_seen(struct proc *p)
+{
+	if (!p->home)
+		return;
+	if (nodes[p->node].link != NULL)
+		mig_node_result(&nodes[p->node], p->pid, 0, "home");
+	mig_home_done(p);
+}
+
 /* -1 when the frame cannot be relayed (too large): the caller closes it. */
 int
 migrate_from_ghost(struct proc *p, const struct wire_hdr *h,
@@ -98,9 +120,7 @@ migrate_from_ghost(struct proc *p, const struct wire_hdr *h,
 			p->home = 0;
 			return 0;
 		}
-		log_info("process %d came home from node %d", (int)p->pid,
-		    p->node);
-		proc_forget(p);
+		mig_home_done(p);
 	}
 	return 0;
 }

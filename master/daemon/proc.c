@@ -191,6 +191,9 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 		proc_fail(cc, cred->pid, EHOSTUNREACH, msg);
 		return;
 	}
+	/* a process that came home runs before its ghost's feeder says so */
+	if (ctl_get_proc(cc) == NULL && (p = proc_find(cred->pid)) != NULL)
+		migrate_home_seen(p);
 	if (ctl_get_proc(cc) != NULL || proc_find(cred->pid) != NULL) {
 		proc_fail(cc, cred->pid, EBUSY, "this process is already a ghost");
 		return;

@@ -383,12 +383,38 @@ fail:
 	return -1;
 }
 
+/* Is pid traced by us (TracerPid in its status)? */
+static int
+trace_tracer_is_us(pid_t pid)
+{
+	char	 path[64], line[128];
+	FILE	*f;
+	int	 us = 0;
+	long	 t;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "TracerPid: %ld", &t) == 1) {
+			us = t == (long)getpid();
+			break;
+		}
+	fclose(f);
+	return us;
+}
+
 /* A checked ghost: seize it, and signal it through its pidfd from now on. */
 void
 trace_ghost(struct proc *p, int pidfd)
 {
 	p->pidfd = pidfd;
 	if (ptrace(PTRACE_SEIZE, p->pid, NULL, NULL) == -1) {
+		/* a process that came home is ours still, until its detach */
+		if (errno == EPERM && trace_tracer_is_us(p->pid)) {
+			p->traced = 1;
+			return;
+		}
 		log_warn_rl("ptrace seize ghost %d (SIGSTOP will not reach the "
 		    "remote)", (int)p->pid);
 		return;

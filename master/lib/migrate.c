@@ -346,25 +346,36 @@ mig_read_full(int fd, unsigned char *p, size_t len)
 	return 0;
 }
 
+/* One small frame (an acknowledgement, a verdict) into f, on the stack. */
+static int
+mig_read_frame(int fd, unsigned char *f, size_t cap, struct wire_hdr *h,
+    struct wire_attr *tb)
+{
+	const char	*why;
+
+	if (mig_read_full(fd, f, WIRE_HDR_LEN) == -1)
+		return -1;
+	if (wire_hdr_decode(f, WIRE_HDR_LEN, cap, h, &why) != 1 ||
+	    mig_read_full(fd, f + WIRE_HDR_LEN, h->len - WIRE_HDR_LEN) == -1 ||
+	    proto_parse(h, f + WIRE_HDR_LEN, h->len - WIRE_HDR_LEN, tb,
+	    &why) == -1) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 mig_wait_ack(struct mig_out *o)
 {
 	unsigned char		 f[256];
 	struct wire_attr	 tb[A_MAX];
 	struct wire_hdr		 h;
-	const char		*why;
 	size_t			 b;
 
 	while (o->window > 0 && o->unacked >= o->window) {
-		if (mig_read_full(o->fd, f, WIRE_HDR_LEN) == -1)
+		if (mig_read_frame(o->fd, f, sizeof(f), &h, tb) == -1)
 			return -1;
-		if (wire_hdr_decode(f, WIRE_HDR_LEN, sizeof(f), &h, &why) != 1 ||
-		    mig_read_full(o->fd, f + WIRE_HDR_LEN, h.len -
-		    WIRE_HDR_LEN) == -1 || proto_parse(&h, f + WIRE_HDR_LEN,
-		    h.len - WIRE_HDR_LEN, tb, &why) == -1) {
-			errno = EPROTO;
-			return -1;
-		}
 		if (h.type == MSG_IMAGE_RESULT) {
 			/* the ghost refused early: stop here */
 			errno = wire_get_u32(&tb[A_ERRNO]) ?
@@ -454,9 +465,11 @@ mig_verdict(int fd, int until_exit)
 {
 	struct wire_attr	 tb[A_MAX];
 	struct wire_hdr		 h;
-	unsigned char		*buf;
+	struct wire_msg		 m;
+	unsigned char		*buf, ack[64];
 	char			 why[200] = "";
 	size_t			 wl = 0, l;
+	uint8_t			 s;
 	int			 ret = -1, e = 0;
 
 	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
@@ -480,9 +493,21 @@ mig_verdict(int fd, int until_exit)
 			e = e ? e : ENOEXEC;
 			break;
 		}
-		/* the restorer's stderr: its last line is the reason */
-		if (h.type == MSG_IO && tb[A_DATA].data &&
-		    wire_get_u8(&tb[A_STREAM]) == 2) {
+		if (h.type != MSG_IO || !tb[A_DATA].data ||
+		    ((s = wire_get_u8(&tb[A_STREAM])) != 1 && s != 2))
+			continue;
+		/* output before the verdict: the process's, ours to pass on */
+		if (e == 0) {
+			(void)write(s, tb[A_DATA].data, tb[A_DATA].len);
+			wire_msg_init(&m, ack, sizeof(ack), MSG_IO_ACK, 0, 0);
+			wire_put_u32(&m, A_PID, 0);
+			wire_put_u8(&m, A_STREAM, s);
+			wire_put_u32(&m, A_BYTES, tb[A_DATA].len);
+			if (libbproc_send(fd, ack, wire_msg_finish(&m)) == -1)
+				break;
+		}
+		/* the restorer's stderr: its words say why, after a refusal */
+		if (s == 2) {
 			l = tb[A_DATA].len;
 			if (l > sizeof(why) - 1 - wl)
 				l = sizeof(why) - 1 - wl;
@@ -566,6 +591,8 @@ fail_mask:
 
 #define MIG_NODE_SOCK	"bproc-node"	/* nodeinit's abstract socket (nodeinit/migrate.c) */
 #define MIG_HOME_WINDOW	(1u << 20)	/* image bytes unacknowledged on the way home */
+#define MIG_HOME_TRIES	100		/* asks while the ghost is not ready */
+#define MIG_HOME_PAUSE_US 20000		/* between them */
 
 static int
 mig_node_connect(void)
@@ -600,22 +627,44 @@ static int
 mig_home(void)
 {
 	struct mig_out	 out = { 0 };
+	struct wire_attr tb[A_MAX];
+	struct wire_hdr	 h;
 	struct wire_msg	 m;
-	unsigned char	 buf[64];
+	unsigned char	 buf[64], f[256];
 	char		 comm[16] = "";
 	sigset_t	 all, old;
-	int		 fd, d, saved;
+	int		 fd, d, e, saved, tries;
 
 	prctl(PR_GET_NAME, comm, 0, 0, 0);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
-	if ((fd = mig_node_connect()) == -1)
-		goto fail_mask;
-	wire_msg_init(&m, buf, sizeof(buf), MSG_MOVE, 0, 0);
-	wire_put_u32(&m, A_PID, 0);
-	wire_put_u32(&m, A_NODE, (uint32_t)BPROC_NODE_MASTER);
-	if (libbproc_send(fd, buf, wire_msg_finish(&m)) == -1)
-		goto fail;
+	/*
+	 * The ghost says when it is ready (an acknowledgement of nothing);
+	 * one that is not checked yet (we arrived a moment ago) says EBUSY:
+	 * ask again a little later.
+	 */
+	for (tries = 0;; tries++) {
+		if ((fd = mig_node_connect()) == -1)
+			goto fail_mask;
+		wire_msg_init(&m, buf, sizeof(buf), MSG_MOVE, 0, 0);
+		wire_put_u32(&m, A_PID, 0);
+		wire_put_u32(&m, A_NODE, (uint32_t)BPROC_NODE_MASTER);
+		if (libbproc_send(fd, buf, wire_msg_finish(&m)) == -1 ||
+		    mig_read_frame(fd, f, sizeof(f), &h, tb) == -1)
+			goto fail;
+		if (h.type == MSG_IMAGE_ACK)
+			break;
+		e = h.type == MSG_IMAGE_RESULT && wire_get_u32(&tb[A_ERRNO]) ?
+		    (int)wire_get_u32(&tb[A_ERRNO]) : EPROTO;
+		if (h.type == MSG_IMAGE_RESULT)
+			libbproc_result(tb);
+		close(fd);
+		if (e != EBUSY || tries == MIG_HOME_TRIES) {
+			errno = e;
+			goto fail_mask;
+		}
+		usleep(MIG_HOME_PAUSE_US);
+	}
 	out.fd = fd;
 	out.chunk = IO_CHUNK;	/* the ghost reads frames of this size */
 	out.window = MIG_HOME_WINDOW;

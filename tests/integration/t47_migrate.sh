@@ -71,6 +71,16 @@ check "no copy is left on node 2 or 3" eval "! on_node 2 $P2 && ! on_node 3 $P2"
 grep -q "came home" "$BPVC_STATE/bpmaster.log" && pass "bpmaster logged the moves home" ||
     fail "bpmaster logged no move home"
 
+ok=0
+for i in 1 2 3 4 5; do
+	"$M" move 2,3,1,-1 >"$TMP/o2.$i" 2>&1
+	[ $? = 7 ] && [ "$(grep -c '^pattern ok$' "$TMP/o2.$i")" = 4 ] && ok=$((ok + 1))
+done
+check "five more tours 2, 3, 1, home: every line and exit code arrived ($ok of 5)" test "$ok" = 5
+left() { ps -eo stat=,comm=,args= | awk -v m="$M move" '$1 !~ /Z/ && $2 == "t47_migrate" && index($0, m)' | grep -c .; }
+wait_for "[ \"\$(left)\" = 0 ]" 5
+check "and nothing of them is left running on the front end" test "$(left)" = 0
+
 say "3. bproc_vrfork to nodes 0-3"
 "$M" vrfork 0,1,2,3 >"$TMP/o3" 2>&1
 check "the parent started 4" has "$TMP/o3" "parent: 4 started"
