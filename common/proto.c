@@ -50,6 +50,11 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_EXECED] = { "EXECED", 8, RQ(A_PID) },
 	[MSG_CTL_MASTER] = { "CTL_MASTER", 0, 0 },
 	[MSG_CTL_MASTER_INFO] = { "CTL_MASTER_INFO", 8, RQ(A_PID) },
+	[MSG_REJOIN] = { "REJOIN", 16, RQ(A_PID) | RQ(A_UID) },
+	[MSG_REJOIN_END] = { "REJOIN_END", 8, RQ(A_COUNT) },
+	[MSG_GHOST_REJOIN] = { "GHOST_REJOIN", 8, RQ(A_NODE) },
+	[MSG_RESUME] = { "RESUME", 8, RQ(A_PID) },
+	[MSG_REAP] = { "REAP", 8, RQ(A_PID) },
 };
 
 const struct attr_info attr_table[A_MAX] = {
@@ -116,6 +121,12 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_CPU_USER] = { "cpu_user", AK_U64, 0, 0 },
 	[A_CPU_SYS] = { "cpu_sys", AK_U64, 0, 0 },
 	[A_RSS] = { "rss", AK_U64, 0, 0 },
+	[A_GRACE] = { "grace", AK_U32, 0, 0 },
+	[A_OFF_IN] = { "off_in", AK_U64, 0, 0 },
+	[A_OFF_INDONE] = { "off_indone", AK_U64, 0, 0 },
+	[A_OFF_OUT] = { "off_out", AK_U64, 0, 0 },
+	[A_OFF_ERR] = { "off_err", AK_U64, 0, 0 },
+	[A_ALONE_REBOOT] = { "alone_reboot", AK_U32, 0, 0 },
 };
 
 static const char *const stage_names[STAGE_MAX] = {

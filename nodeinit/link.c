@@ -246,11 +246,8 @@ link_reap(void)
 {
 	if (lstate != LINK_DEAD)
 		return;
-	if (was_up && proc_count() > 0) {
-		log_warnx("ending %d processes whose ghosts are gone",
-		    proc_count());
-		proc_kill_all();
-	}
+	if (was_up)
+		grace_lost();
 	push_abort_all();
 	conn_free(&lc);
 	lc.fd = -1;
@@ -376,6 +373,7 @@ link_challenge(struct wire_attr *tb)
 	unsigned char	buf[160], proof[AUTH_PROOF_LEN];
 	struct wire_msg	m;
 
+	master_proto = (int)wire_get_u32(&tb[A_VERSION]);
 	memcpy(nm, tb[A_NONCE].data, AUTH_NONCE_LEN);
 	auth_nonce(nn);
 	auth_proof(proof, key, AUTH_ROLE_NODE, nm, nn);
@@ -482,6 +480,7 @@ link_welcome(struct wire_attr *tb)
 	log_info("joined the cluster as node %d", node_num);
 	link_transition(LINK_UP, "welcome");
 	link_status();
+	grace_welcome(tb);
 }
 
 static void
@@ -546,6 +545,12 @@ link_dispatch(struct wire_hdr *h, const unsigned char *body, size_t blen)
 			return;
 		case MSG_FORK_RESULT:
 			track_fork_result(h, tb);
+			return;
+		case MSG_RESUME:
+			proc_resume(tb);
+			return;
+		case MSG_REAP:
+			proc_reap_one(tb);
 			return;
 		}
 		break;
@@ -616,11 +621,7 @@ link_timer(void)
 	case LINK_IDLE:
 		if (ncf.master_addr[0] == '\0' || !have_key)
 			return;
-		if (now - lost_since > NODE_GIVEUP_MS) {
-			log_warnx("no master for %d s: rebooting",
-			    NODE_GIVEUP_MS / 1000);
-			node_poweroff(POWER_REBOOT);
-		}
+		grace_tick(lost_since);
 		if (now >= next_try)
 			link_connect();
 		return;

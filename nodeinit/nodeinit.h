@@ -12,9 +12,9 @@
 #define NODE_KEYFILE		"/etc/bproc/cluster.key"	/* in the initramfs */
 #define NODE_IFACE		"eth0"	/* default cluster NIC */
 #define NODE_BACKOFF_MIN	100	/* ms before the first reconnect */
-#define NODE_BACKOFF_MAX	2000	/* ms between reconnects at most */
+#define NODE_BACKOFF_MAX	1000	/* ms between reconnects at most: a restarted master has its nodes back within 1.5 s */
 #define NODE_AUTH_MS		5000	/* ms to finish the handshake */
-#define NODE_GIVEUP_MS		120000	/* ms without a master before rebooting */
+#define NODE_GIVEUP_MS		120000	/* ms without ever joining before rebooting */
 /*
  * Bytes the master link may queue before a send fails and the link is
  * dropped.  Process output stops being read at PROC_LINK_HIGH (proc.c),
@@ -94,6 +94,23 @@ pid_t		track_session_member(pid_t);
 int		track_count(void);
 void		track_kill_all(void);
 int		proc_catches(pid_t, int);
+
+/* grace.c: processes outlive a master restart */
+extern int	master_proto;
+int		grace_keeping(void);
+void		grace_lost(void);
+void		grace_tick(uint64_t);
+void		grace_welcome(struct wire_attr *);
+void		grace_put_cmd(struct wire_msg *, pid_t);
+/* proc.c and track.c, their halves of it */
+void		proc_pause_all(void);
+int		proc_rejoin_report(void);
+void		proc_resume(struct wire_attr *);
+void		proc_reap_one(struct wire_attr *);
+int		track_children(void);
+void		track_link_lost(void);
+int		track_rejoin_report(void);
+void		track_resume(pid_t);
 
 /* cache.c */
 #define CACHE_DIR	"/var/lib/bproc/cache"	/* on the root fs: links need one fs */

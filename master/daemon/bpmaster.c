@@ -165,6 +165,7 @@ main(int argc, char **argv)
 	if (node_listen() == -1)
 		fatalx("cannot listen for nodes");
 	trace_init();
+	rejoin_init();
 	if (ctl_listen() == -1)
 		fatalx("cannot open control socket");
 	master_log_timer(NULL);
@@ -177,8 +178,17 @@ main(int argc, char **argv)
 	ev_loop(&quit);
 	notify_send("STOPPING=1");
 
-	ctl_shutdown();
-	node_shutdown();
+	/*
+	 * With a grace, stopping is handing over (an upgrade, a restart):
+	 * nodes keep their processes and ghosts wait for the next master,
+	 * as after a crash.  Closing here would end them all.
+	 */
+	if (conf.grace_ms == 0) {
+		ctl_shutdown();
+		node_shutdown();
+	} else
+		log_info("leaving %d processes to the next master (master_grace "
+		    "%u s)", proc_count(), conf.grace_ms / 1000);
 	explicit_bzero(cluster_key, sizeof(cluster_key));
 	log_info("exiting");
 	return 0;

@@ -70,6 +70,9 @@ struct master_conf {
 	unsigned int	 cache_share;	/* percent of node RAM; 0: the node's half */
 	char		**push;		/* "push PATH": files every node gets at setup */
 	size_t		 npush;
+	/* a master restart (rejoin.c) */
+	unsigned int	 grace_ms;	/* master_grace: nodes and ghosts wait this long */
+	unsigned int	 alone_reboot_ms;	/* node_alone_reboot; 0 never */
 };
 
 struct nodelink;
@@ -94,6 +97,7 @@ struct proc {
 	pid_t		 ppid;		/* the parent's ghost; 0 for the first */
 	int		 child;		/* forked on the node, not started by a tool */
 	int		 forked;	/* the node reported its clone */
+	struct rejoin	*rj;		/* rejoin.c: half of it is back after a restart */
 };
 
 struct node {
@@ -174,6 +178,20 @@ void	tree_proc_gone(struct proc *);
 pid_t	tree_ppid(const struct proc *);
 struct proc *proc_add(pid_t, int, uid_t, const char *);
 
+/* rejoin.c: the process table rebuilt after a master restart */
+#define MASTER_GRACE_MS		60000	/* master_grace's default (docs/design-notes.md) */
+void	rejoin_init(void);
+int	rejoin_ghost(struct ctlconn *, const struct ucred *, int,
+	    struct wire_attr *);
+int	rejoin_from_node(struct node *, const struct wire_hdr *,
+	    struct wire_attr *);
+void	rejoin_hello(struct node *, struct wire_attr *);
+void	rejoin_welcome(struct wire_msg *);
+void	rejoin_reap(struct proc *);
+void	rejoin_free(struct proc *);
+void	proc_foreach(void (*)(struct proc *, void *), void *);
+void	proc_forget(struct proc *);
+
 /* verify.c */
 int	verify_manifest(struct wire_msg *, const struct ucred *, const gid_t *,
 	    int, const unsigned char *, size_t, char *, size_t);
@@ -199,5 +217,7 @@ struct ctlconn *ctl_adopt(int, const struct ucred *, struct proc *);
 int	ctl_send_fd(struct ctlconn *, struct wire_msg *, int);
 int	ctl_peer_groups(struct ctlconn *, gid_t *, int);
 void	ctl_resume(int);
+void	ctl_ghost_rejoined(struct ctlconn *, struct proc *, int);
+int	ctl_refuse(struct ctlconn *);
 
 #endif

@@ -715,12 +715,18 @@ ctl_dispatch(struct ctlconn *cc, struct wire_hdr *h, const unsigned char *body,
 		return ctl_set(cc, h, tb);
 	case MSG_CTL_WATCH:
 		return ctl_watch(cc);
+	case MSG_GHOST_REJOIN:
+		/* a ghost of the master before us (rejoin.c) */
+		if (cc->kind == CTL_TOOL && cc->proc == NULL)
+			return rejoin_ghost(cc, &cc->cred, cc->c.fd, tb);
+		goto unexpected;
 	case MSG_GHOST:
 		/* (a process that ended already, its node gone, has no ghost) */
 		if (cc->kind == CTL_EXEC)
 			return cc->proc != NULL ? ctl_ghost(cc) : 0;
 		/* FALLTHROUGH */
 	default:
+	unexpected:
 		log_warnx_rl("control: uid %u pid %d: unexpected %s frame; "
 		    "closing", (unsigned)cc->cred.uid, (int)cc->cred.pid,
 		    msg_name(h->type));
@@ -1103,4 +1109,29 @@ ctl_shutdown(void)
 		close(ctl_fd);
 		unlink(conf.control);
 	}
+}
+
+/*
+ * A ghost of the master before us, checked (rejoin.c, trace_check_ghost's
+ * pidfd): from now on p's ghost, as MSG_GHOST makes one.
+ */
+void
+ctl_ghost_rejoined(struct ctlconn *cc, struct proc *p, int pidfd)
+{
+	ctl_set_proc(cc, p);
+	p->ghost = cc;
+	cc->pidfd = pidfd;
+	cc->user->fds++;
+	nctl_fds++;
+	ctl_set_kind(cc, CTL_GHOST);
+	ev_timer_del(&cc->idle);
+	trace_ghost(p, pidfd);
+}
+
+/* A connection refused after its answer was sent: -1, as handlers say. */
+int
+ctl_refuse(struct ctlconn *cc)
+{
+	ctl_kill(cc, NULL);
+	return -1;
 }

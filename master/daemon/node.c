@@ -1029,6 +1029,7 @@ link_hello(struct nodelink *l, struct wire_attr *tb)
 	if (tb[A_STAGE].data)
 		n->stage = wire_get_u8(&tb[A_STAGE]);
 	log_info("node %d: connected from %s, MAC %s", n->num, l->c.peer, macs);
+	rejoin_hello(n, tb);
 	node_transition(n, NODE_BOOT, "connected");
 	ev_timer_set(&l->timer, conf.heartbeat_ms, link_tick, l);
 
@@ -1038,6 +1039,7 @@ link_hello(struct nodelink *l, struct wire_attr *tb)
 	wire_put_u32(&m, A_TIMEOUT, conf.timeout_ms);
 	snprintf(host, sizeof(host), "n%d", n->num);
 	wire_put_str(&m, A_HOSTNAME, host);
+	rejoin_welcome(&m);
 	if (link_send(l, &m) == -1)
 		return -1;
 	/* names for the node's ls and id, before anything runs there */
@@ -1113,6 +1115,9 @@ link_dispatch(struct nodelink *l, struct wire_hdr *h, const unsigned char *body,
 	case MSG_FORKED:
 	case MSG_EXECED:
 		return tree_from_node(l->node, h, tb, body, blen);
+	case MSG_REJOIN:
+	case MSG_REJOIN_END:
+		return rejoin_from_node(l->node, h, tb);
 	case MSG_EXEC_RESULT:
 		if (wire_get_u32(&tb[A_PID]) == PUSH_GPID)
 			return push_from_node(l, h, tb, body, blen);
