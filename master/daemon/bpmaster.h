@@ -192,6 +192,11 @@ void	rejoin_free(struct proc *);
 void	proc_foreach(void (*)(struct proc *, void *), void *);
 void	proc_forget(struct proc *);
 
+/* persist.c: bpctl's settings survive a restart */
+void	persist_load(void);
+void	persist_save(void);
+void	persist_apply(struct node *);
+
 /* verify.c */
 int	verify_manifest(struct wire_msg *, const struct ucred *, const gid_t *,
 	    int, const unsigned char *, size_t, char *, size_t);

@@ -576,8 +576,12 @@ ctl_set(struct ctlconn *cc, const struct wire_hdr *h, struct wire_attr *tb)
 		e = EINVAL;
 		why = "nothing to set";
 	}
-	if (e == 0)
+	if (e == 0) {
 		ctl_notify();
+		/* owners, modes and admin states outlive the master */
+		if (!tb[A_HOW].data)
+			persist_save();
+	}
 reply:
 	wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_RESULT, WIRE_F_REPLY,
 	    h->seq);

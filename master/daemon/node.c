@@ -215,8 +215,10 @@ node_transition(struct node *n, int to, const char *why)
 		n->mode = 0100;
 		break;
 	case NODE_UP:
-		if (from == NODE_BOOT)
+		if (from == NODE_BOOT) {
 			n->mode = 0111;
+			persist_apply(n);
+		}
 		break;
 	case NODE_DOWN:
 		n->stage = STAGE_NONE;
@@ -321,6 +323,7 @@ node_table_init(void)
 	if (node_grow(conf.nodes) == -1)
 		return -1;
 	node_state_load();
+	persist_load();
 	node_push_scan();
 	/* the config file wins over what discovery remembered */
 	for (i = 0; i < conf.nmacs; i++) {

@@ -136,6 +136,17 @@ wait_for 'prompt_back' 5
 ask 'echo $?'
 pane_kill_jobs
 
+say "# bpctl's settings survive the restart"
+"$BIN/bpctl" -S 3 -m 0700 >/dev/null && "$BIN/bpctl" -S 4 -s unavailable >/dev/null &&
+    "$BIN/bpctl" -S 5 -u nobody >/dev/null || fail "bpctl"
+"$BIN/bpstat" >"$TMP/s1"
+restart 1
+wait_for '[ "$(node_state 3)" = up ] && [ "$(node_state 4)" = unavailable ] && cmp -s "$TMP/s1" <("$BIN/bpstat")' 10
+"$BIN/bpstat" >"$TMP/s2"
+check "node states, owners and modes as bpctl left them" cmp -s "$TMP/s1" "$TMP/s2"
+"$BIN/bpctl" -S 3 -m 0111 >/dev/null; "$BIN/bpctl" -S 4 -s up >/dev/null
+"$BIN/bpctl" -S 5 -u root >/dev/null
+
 say "# a soak of $SOAK restarts while jobs run"
 P1=$(master_pid)
 fd0=$(ls /proc/"$P1"/fd | wc -l)
