@@ -21,6 +21,7 @@ COMMON_SRC := common/wire.c common/proto.c common/conn.c common/auth.c \
 	      common/log.c common/nodeset.c common/path.c common/htab.c
 # libbproc: the control client, the node and process tables, rexec
 LIB_SRC	:= master/lib/libbproc_ctl.c master/lib/nodeinfo.c master/lib/rexec.c \
+	   master/lib/power.c \
 	   common/wire.c common/proto.c common/nodeset.c
 # The path tells the binary: master/daemon is bpmaster, master/lib is
 # libbproc (bproc.h is the one header users include), master/cmd the user
@@ -199,6 +200,17 @@ $(OUT)/tests/test_dnsmasq: tests/unit/test_dnsmasq.c master/daemon/dnsmasq.c \
 	$(CC) $(CFLAGS) -Imaster/daemon -o $@ $< master/daemon/dnsmasq.c master/daemon/config.c $(COMMON_SRC) \
 	    -lcmocka -lsodium
 
+# the state machines' edge tables: bpmaster's node states, nodeinit's link
+$(OUT)/tests/test_node_fsm: tests/unit/test_node_fsm.c master/daemon/node.c \
+	    $(COMMON_SRC) $(wildcard master/daemon/*.h) | $(OUT)/tests
+	$(CC) $(CFLAGS) -Imaster/daemon -o $@ $< master/daemon/node.c $(COMMON_SRC) \
+	    -lcmocka -lsodium
+
+$(OUT)/tests/test_uplink_fsm: tests/unit/test_uplink_fsm.c nodeinit/uplink_fsm.c \
+	    $(COMMON_SRC) nodeinit/nodeinit.h | $(OUT)/tests
+	$(CC) $(CFLAGS) -Inodeinit -o $@ $< nodeinit/uplink_fsm.c $(COMMON_SRC) \
+	    -lcmocka -lsodium
+
 # bpvnode's cpio reader; bpstat's cells; bpcp's operand and header parser
 $(OUT)/tests/test_bpstat_fmt: tests/unit/test_bpstat_fmt.c master/cmd/bpstat_fmt.c \
 	    master/cmd/bpstat_int.h $(COMMON_SRC) | $(OUT)/tests
@@ -220,6 +232,12 @@ $(OUT)/tests/test_bpweb_fmt: tests/unit/test_bpweb_fmt.c $(WEB_FMT_SRC) master/w
 
 $(OUT)/tests/test_cpio: tests/unit/test_cpio.c tools/cpio.c tools/cpio.h $(COMMON_SRC) | $(OUT)/tests
 	$(CC) $(CFLAGS) -Itools -o $@ $< tools/cpio.c $(COMMON_SRC) -lcmocka -lsodium
+
+# bpmaster's out-of-band power directives (config.c's bmc block)
+$(OUT)/tests/test_bmcconf: tests/unit/test_bmcconf.c master/daemon/config.c \
+	    $(COMMON_SRC) $(wildcard master/daemon/*.h) | $(OUT)/tests
+	$(CC) $(CFLAGS) -Imaster/daemon -o $@ $< master/daemon/config.c $(COMMON_SRC) \
+	    -lcmocka -lsodium
 
 clean:
 	rm -rf $(OUT)
@@ -367,7 +385,7 @@ uninstall:
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -fno-omit-frame-pointer
 FUZZ_TARGETS := frame mfile elf node ctl
-FZ_WRAP_FS := open stat lstat link symlink rename unlink mkdir chown chmod \
+FZ_WRAP_FS := open stat lstat link symlink rename unlink mkdir chown lchown chmod \
 	    readlink opendir fopen access realpath glob
 FZ_WRAP_NODE := $(FZ_WRAP_FS) syscall kill waitpid sethostname write
 fz_wrap = $(foreach f,$(1),-Wl,--wrap=$(f))
@@ -389,13 +407,14 @@ FZ_LIB_elf := $(call fz_wrap,$(FZ_WRAP_FS)) -lelf -lsodium
 FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/proc.c nodeinit/grace.c \
 	    tests/fuzz/sandbox.c tests/fuzz/fuzz_log.c common/wire.c \
 	    common/proto.c common/conn.c common/auth.c common/path.c common/htab.c
-FZ_DEP_node := nodeinit/link.c nodeinit/cache.c $(wildcard nodeinit/*.h)
+FZ_DEP_node := nodeinit/uplink.c nodeinit/uplink_fsm.c nodeinit/cache.c $(wildcard nodeinit/*.h)
 FZ_LIB_node := $(call fz_wrap,$(FZ_WRAP_NODE)) -lsodium
 # ctl.c is #included by the target; node.c and trace.c are stubbed
 FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/tree.c master/daemon/rejoin.c \
+	    master/daemon/verify.c master/daemon/power.c \
 	    master/daemon/event.c \
 	    tests/fuzz/fuzz_log.c common/wire.c common/proto.c common/conn.c \
-	    common/nodeset.c
+	    common/nodeset.c common/htab.c
 FZ_DEP_ctl := master/daemon/ctl.c $(wildcard master/daemon/*.h)
 FZ_LIB_ctl := -lsodium
 FZ_INC	:= -Icommon -Itests/fuzz -I. -Inodeinit -Imaster/daemon -Imaster/lib \
@@ -471,3 +490,40 @@ ifeq ($(SANITIZE),1)
 CFLAGS	:= -O1 -g -std=c11 -D_GNU_SOURCE $(WARN) -Icommon $(SAN_FLAGS)
 NFLAGS	+= -fsanitize=undefined -fsanitize-undefined-trap-on-error -g
 endif
+
+# --- vmadump: the process image (docs/vmadump.md) ---
+# bproc_dump/bproc_undump go into libbproc: the archive's and the .so's
+# recipes expand LIB_OBJ when they run, so appending here is enough.
+# bprestore is static musl, not PIE, linked at the far address RST_BASE
+# (nodeinit/restore/bprestore.h) so that it never sits where an image
+# wants its memory.  It brings its own _start (rst_jump.S): musl's crt1.o
+# reaches _DYNAMIC (0) PC-relative, which no 32-bit offset does from there.
+RESTORE_SRC := nodeinit/restore/bprestore.c nodeinit/restore/rst_map.c \
+	       nodeinit/restore/rst_jump.S
+RESTORE	:= $(OUT)/libexec/bprestore
+VMAD_LIB_SRC := master/lib/vmadump.c master/lib/undump.c master/lib/liblist.c
+LIB_OBJ	+= $(patsubst master/lib/%.c,$(OUT)/obj/lib_%.o,$(VMAD_LIB_SRC))
+LIB_SRC	+= $(VMAD_LIB_SRC)
+
+$(OUT)/lib/libbproc.a: $(VMAD_LIB_SRC) master/lib/bproc_dump.h master/lib/vmadump_int.h \
+	    common/vmadump.h
+$(OUT)/lib/libbproc.a: CFLAGS += -DBPROC_RESTORE_PATH='"$(CURDIR)/$(RESTORE)"'
+
+$(RESTORE): $(RESTORE_SRC) nodeinit/restore/bprestore.h common/vmadump.h \
+	    $(OUT)/musl-include/.stamp | $(OUT)/libexec
+	$(MUSLCC) $(NFLAGS) -Inodeinit/restore -static -no-pie -s \
+	    -nostartfiles -Wl,--no-relax -Wl,--gc-sections -Wl,-Ttext-segment=0x200000000000 \
+	    -o $@ $(RESTORE_SRC)
+
+$(OUT)/tests/test_vmadump: tests/unit/test_vmadump.c $(OUT)/lib/libbproc.a $(RESTORE) \
+	    | $(OUT)/tests
+	$(CC) $(CFLAGS) -Imaster/lib -DBPROC_RESTORE_PATH_FOR_TEST='"$(CURDIR)/$(RESTORE)"' \
+	    -o $@ $< $(OUT)/lib/libbproc.a -lcmocka -lpthread
+
+all: $(RESTORE)
+
+$(OUT)/bench/vmadump_bench: bench/vmadump_bench.c $(OUT)/lib/libbproc.a $(RESTORE)
+	mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Imaster/lib -o $@ $< $(OUT)/lib/libbproc.a
+
+all: $(OUT)/bench/vmadump_bench

@@ -32,6 +32,7 @@ DEPS=(
 	qemu-system-x86 linux-image-amd64
 	libmicrohttpd-dev
 	prometheus chromium nodejs curl fonts-dejavu-core
+	ovmf openipmi ipmitool
 )
 # For ./build.sh deb and the package test (t70_package.sh); deps installs
 # them too: Debian's packaging tools, the man pages' Markdown converter,

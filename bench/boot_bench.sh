@@ -6,6 +6,9 @@
 # then BENCH_NODES (default 4; 8 is the issue's figure) nodes powered on at
 # once, direct and PXE (BENCH_PROTO, default http).  BENCH_KERNEL picks
 # the node kernel (e.g. out/boot/vmlinuz-bproc from ./build.sh kernel).
+# With OVMF installed, one node is also booted through UEFI (OVMF, the
+# firmware's own PXE client, snponly.efi, then the same script over HTTP;
+# BENCH_UEFI=0 skips it), printed beside the BIOS one.
 # Each run is a `bpvcluster up --qemu` in its own state dir and network
 # namespace, torn down after.  Root; SKIPPED (exit 0) without qemu/kernel.
 #
@@ -87,6 +90,11 @@ http=
 if command -v lighttpd >/dev/null; then
 	http=$(best pxe http) || exit 1
 fi
+uefi=
+if [ "${BENCH_UEFI:-1}" = 1 ] && [ -r "${BPVC_OVMF:-/usr/share/ovmf/OVMF.fd}" ] &&
+    [ -n "$http" ]; then
+	uefi=$(BPVC_UEFI=0 best pxe http) || exit 1
+fi
 printf 'power-on -> up, 1 node (best of %d):\n' "$RUNS"
 printf '  direct -kernel/-initrd   %6d ms\n' "$direct"
 printf '  PXE: iPXE + TFTP         %6d ms   ratio %.2f x direct (goal 5000 ms: %s)\n' \
@@ -96,6 +104,12 @@ if [ -n "$http" ]; then
 	    "$http" "$(ratio "$http" "$direct")" "$(ratio "$http" "$tftp")"
 else
 	echo "  PXE: iPXE + HTTP         not measured (no lighttpd)"
+fi
+if [ -n "$uefi" ]; then
+	printf '  UEFI: OVMF + snponly.efi + HTTP %6d ms   ratio %.2f x direct, %.2f x BIOS PXE (HTTP)\n' \
+	    "$uefi" "$(ratio "$uefi" "$direct")" "$(ratio "$uefi" "$http")"
+else
+	echo "  UEFI                     not measured (no OVMF, no lighttpd, or BENCH_UEFI=0)"
 fi
 dmany=$(boot direct "$NODES") || exit 1
 dcpu=$(cat "$CPU_FILE")

@@ -95,6 +95,14 @@ struct name {								\
 	(elm)->field.prevp = &(head)->first;				\
 } while (0)
 
+/* Before listelm, which is on the queue already. */
+#define TQ_INSERT_BEFORE(listelm, elm, field) do {			\
+	(elm)->field.prevp = (listelm)->field.prevp;			\
+	(elm)->field.next = (listelm);					\
+	*(listelm)->field.prevp = (elm);				\
+	(listelm)->field.prevp = &(elm)->field.next;			\
+} while (0)
+
 #define TQ_REMOVE(head, elm, field) do {				\
 	if ((elm)->field.next != NULL)					\
 		(elm)->field.next->field.prevp = (elm)->field.prevp;	\

@@ -1,9 +1,15 @@
 /* The message and attribute tables, and the one validating parser. */
+#include <stdio.h>
 #include <string.h>
 
 #include "proto.h"
 
 #define RQ(a)	(1ull << (a))
+#define D_M2N	DIR_M2N
+#define D_N2M	DIR_N2M
+#define D_T2M	DIR_T2M
+#define D_M2T	DIR_M2T
+#define D_ANY	(DIR_M2N | DIR_N2M | DIR_T2M | DIR_M2T)
 
 /*
  * msg_info.required is one bit per attribute, so only attributes below 64
@@ -13,48 +19,49 @@
 #define RQ_BITS	64
 
 const struct msg_info msg_table[MSG_MAX] = {
-	[MSG_AUTH_CHALLENGE] = { "AUTH_CHALLENGE", 8 + 36, RQ(A_NONCE) | RQ(A_VERSION) },
-	[MSG_AUTH_RESPONSE] = { "AUTH_RESPONSE", 36 + 36, RQ(A_NONCE) | RQ(A_PROOF) },
-	[MSG_AUTH_CONFIRM] = { "AUTH_CONFIRM", 36, RQ(A_PROOF) },
-	[MSG_HELLO] = { "HELLO", 12, RQ(A_MAC) },
-	[MSG_WELCOME] = { "WELCOME", 24, RQ(A_NODE) | RQ(A_HEARTBEAT) | RQ(A_TIMEOUT) },
-	[MSG_STATUS] = { "STATUS", 0, 0 },
-	[MSG_PING] = { "PING", 0, 0 },
-	[MSG_POWER] = { "POWER", 8, RQ(A_HOW) },
-	[MSG_SETUP] = { "SETUP", 0, 0 },
-	[MSG_USERS] = { "USERS", 0, 0 },
-	[MSG_EXEC] = { "EXEC", 16, RQ(A_ARG) },
-	[MSG_EXEC_RESULT] = { "EXEC_RESULT", 16, RQ(A_PID) | RQ(A_ERRNO) },
-	[MSG_IO] = { "IO", 16, RQ(A_PID) | RQ(A_STREAM) },
-	[MSG_IO_ACK] = { "IO_ACK", 24, RQ(A_PID) | RQ(A_STREAM) | RQ(A_BYTES) },
-	[MSG_SIGNAL] = { "SIGNAL", 16, RQ(A_PID) | RQ(A_SIG) },
-	[MSG_EXIT] = { "EXIT", 16, RQ(A_PID) | RQ(A_STATUS) },
-	[MSG_STOPPED] = { "STOPPED", 16, RQ(A_PID) | RQ(A_SIG) },
-	[MSG_NEED] = { "NEED", 8, RQ(A_PID) },
-	[MSG_BLOB] = { "BLOB", 44, RQ(A_PID) | RQ(A_HASH) },
-	[MSG_BLOB_ACK] = { "BLOB_ACK", 16, RQ(A_PID) | RQ(A_BYTES) },
-	[MSG_GHOST] = { "GHOST", 0, 0 },
-	[MSG_CTL_NODES] = { "CTL_NODES", 0, 0 },
-	[MSG_CTL_NODE] = { "CTL_NODE", 16, RQ(A_NODE) | RQ(A_STATE) },
-	[MSG_CTL_END] = { "CTL_END", 8, RQ(A_COUNT) },
-	[MSG_CTL_WATCH] = { "CTL_WATCH", 0, 0 },
-	[MSG_CTL_CHANGED] = { "CTL_CHANGED", 0, 0 },
-	[MSG_CTL_SET] = { "CTL_SET", 8, RQ(A_NODE) },
-	[MSG_CTL_RESULT] = { "CTL_RESULT", 16, RQ(A_NODE) | RQ(A_ERRNO) },
-	[MSG_CTL_PROCS] = { "CTL_PROCS", 0, 0 },
-	[MSG_CTL_PROC] = { "CTL_PROC", 16, RQ(A_PID) | RQ(A_NODE) },
-	[MSG_FORK] = { "FORK", 0, 0 },
-	[MSG_FORK_RESULT] = { "FORK_RESULT", 8, RQ(A_ERRNO) },
-	[MSG_FORK_HELLO] = { "FORK_HELLO", 12, RQ(A_TOKEN) },
-	[MSG_FORKED] = { "FORKED", 16, RQ(A_PID) | RQ(A_PPID) },
-	[MSG_EXECED] = { "EXECED", 8, RQ(A_PID) },
-	[MSG_CTL_MASTER] = { "CTL_MASTER", 0, 0 },
-	[MSG_CTL_MASTER_INFO] = { "CTL_MASTER_INFO", 8, RQ(A_PID) },
-	[MSG_REJOIN] = { "REJOIN", 16, RQ(A_PID) | RQ(A_UID) },
-	[MSG_REJOIN_END] = { "REJOIN_END", 8, RQ(A_COUNT) },
-	[MSG_GHOST_REJOIN] = { "GHOST_REJOIN", 8, RQ(A_NODE) },
-	[MSG_RESUME] = { "RESUME", 8, RQ(A_PID) },
-	[MSG_REAP] = { "REAP", 8, RQ(A_PID) },
+	[MSG_AUTH_CHALLENGE] = { "AUTH_CHALLENGE", 8 + 36, RQ(A_NONCE) | RQ(A_VERSION), D_M2N },
+	[MSG_AUTH_RESPONSE] = { "AUTH_RESPONSE", 36 + 36, RQ(A_NONCE) | RQ(A_PROOF), D_N2M },
+	[MSG_AUTH_CONFIRM] = { "AUTH_CONFIRM", 36, RQ(A_PROOF), D_M2N },
+	[MSG_HELLO] = { "HELLO", 12, RQ(A_MAC), D_N2M },
+	[MSG_WELCOME] = { "WELCOME", 24, RQ(A_NODE) | RQ(A_HEARTBEAT) | RQ(A_TIMEOUT), D_M2N },
+	[MSG_STATUS] = { "STATUS", 0, 0, D_N2M },
+	[MSG_PING] = { "PING", 0, 0, D_M2N },
+	[MSG_POWER] = { "POWER", 8, RQ(A_HOW), D_M2N },
+	[MSG_SETUP] = { "SETUP", 0, 0, D_M2N },
+	[MSG_USERS] = { "USERS", 0, 0, D_M2N },
+	[MSG_EXEC] = { "EXEC", 16, RQ(A_ARG), D_T2M | D_M2N },
+	[MSG_EXEC_RESULT] = { "EXEC_RESULT", 16, RQ(A_PID) | RQ(A_ERRNO), D_N2M | D_M2T },
+	[MSG_IO] = { "IO", 16, RQ(A_PID) | RQ(A_STREAM), D_ANY },
+	[MSG_IO_ACK] = { "IO_ACK", 24, RQ(A_PID) | RQ(A_STREAM) | RQ(A_BYTES), D_ANY },
+	[MSG_SIGNAL] = { "SIGNAL", 16, RQ(A_PID) | RQ(A_SIG), D_T2M | D_M2N },
+	[MSG_EXIT] = { "EXIT", 16, RQ(A_PID) | RQ(A_STATUS), D_N2M | D_M2T },
+	[MSG_STOPPED] = { "STOPPED", 16, RQ(A_PID) | RQ(A_SIG), D_N2M | D_M2T },
+	[MSG_NEED] = { "NEED", 8, RQ(A_PID), D_N2M | D_M2T },
+	[MSG_BLOB] = { "BLOB", 44, RQ(A_PID) | RQ(A_HASH), D_T2M | D_M2N },
+	[MSG_BLOB_ACK] = { "BLOB_ACK", 16, RQ(A_PID) | RQ(A_BYTES), D_N2M | D_M2T },
+	[MSG_GHOST] = { "GHOST", 0, 0, D_T2M },
+	[MSG_CTL_NODES] = { "CTL_NODES", 0, 0, D_T2M },
+	[MSG_CTL_NODE] = { "CTL_NODE", 16, RQ(A_NODE) | RQ(A_STATE), D_M2T },
+	[MSG_CTL_END] = { "CTL_END", 8, RQ(A_COUNT), D_M2T },
+	[MSG_CTL_WATCH] = { "CTL_WATCH", 0, 0, D_T2M },
+	[MSG_CTL_CHANGED] = { "CTL_CHANGED", 0, 0, D_M2T },
+	[MSG_CTL_SET] = { "CTL_SET", 8, RQ(A_NODE), D_T2M },
+	[MSG_CTL_RESULT] = { "CTL_RESULT", 16, RQ(A_NODE) | RQ(A_ERRNO), D_M2T },
+	[MSG_CTL_PROCS] = { "CTL_PROCS", 0, 0, D_T2M },
+	[MSG_CTL_PROC] = { "CTL_PROC", 16, RQ(A_PID) | RQ(A_NODE), D_M2T },
+	[MSG_FORK] = { "FORK", 0, 0, D_N2M | D_M2T },
+	[MSG_FORK_RESULT] = { "FORK_RESULT", 8, RQ(A_ERRNO), D_M2N | D_T2M },
+	[MSG_FORK_HELLO] = { "FORK_HELLO", 12, RQ(A_TOKEN), D_T2M },
+	[MSG_FORKED] = { "FORKED", 16, RQ(A_PID) | RQ(A_PPID), D_N2M },
+	[MSG_EXECED] = { "EXECED", 8, RQ(A_PID), D_N2M | D_M2T },
+	[MSG_CTL_MASTER] = { "CTL_MASTER", 0, 0, D_T2M },
+	[MSG_CTL_MASTER_INFO] = { "CTL_MASTER_INFO", 8, RQ(A_PID), D_M2T },
+	[MSG_CTL_POWER] = { "CTL_POWER", 16, RQ(A_NODE), D_T2M },
+	[MSG_REJOIN] = { "REJOIN", 16, RQ(A_PID) | RQ(A_UID), D_N2M },
+	[MSG_REJOIN_END] = { "REJOIN_END", 8, RQ(A_COUNT), D_N2M },
+	[MSG_GHOST_REJOIN] = { "GHOST_REJOIN", 8, RQ(A_NODE), D_T2M },
+	[MSG_RESUME] = { "RESUME", 8, RQ(A_PID), D_M2N | D_M2T },
+	[MSG_REAP] = { "REAP", 8, RQ(A_PID), D_M2N },
 };
 
 const struct attr_info attr_table[A_MAX] = {
@@ -121,6 +128,8 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_CPU_USER] = { "cpu_user", AK_U64, 0, 0 },
 	[A_CPU_SYS] = { "cpu_sys", AK_U64, 0, 0 },
 	[A_RSS] = { "rss", AK_U64, 0, 0 },
+	[A_BMC_OP] = { "bmc_op", AK_U8, 0, 0 },
+	[A_POWER] = { "power", AK_U8, 0, 0 },
 	[A_GRACE] = { "grace", AK_U32, 0, 0 },
 	[A_OFF_IN] = { "off_in", AK_U64, 0, 0 },
 	[A_OFF_INDONE] = { "off_indone", AK_U64, 0, 0 },
@@ -219,6 +228,36 @@ proto_parse(const struct wire_hdr *h, const void *body, size_t len,
 		return -1;
 	}
 	return 0;
+}
+
+int
+proto_dispatch(const struct proto_role *role, unsigned int phase, void *ctx,
+    const struct wire_hdr *h, const unsigned char *body, size_t len,
+    char *why)
+{
+	struct wire_attr	 tb[A_MAX];
+	struct proto_frame	 f = { h, tb, body, len };
+	const struct proto_route *r;
+	const char		*bad;
+
+	why[0] = '\0';
+	if (proto_parse(h, body, len, tb, &bad) == -1) {
+		snprintf(why, PROTO_WHY_MAX, "bad %s frame: %s",
+		    msg_name(h->type), bad);
+		return -1;
+	}
+	r = &role->routes[h->type];
+	if (r->fn == NULL || !(msg_table[h->type].dirs & role->dir)) {
+		snprintf(why, PROTO_WHY_MAX, "%s frame not taken on a %s",
+		    msg_name(h->type), role->name);
+		return -1;
+	}
+	if (phase >= 32 || !(r->phases & (1u << phase))) {
+		snprintf(why, PROTO_WHY_MAX, "unexpected %s frame at this "
+		    "point of the %s", msg_name(h->type), role->name);
+		return -1;
+	}
+	return r->fn(ctx, &f);
 }
 
 /*

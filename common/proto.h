@@ -2,7 +2,12 @@
  * bproc-ng messages and attributes: one table (proto.c) gives each message
  * type its name, minimum body length and required attributes, and each
  * attribute type its kind, so every decoder validates the same way.
- * Handlers live with the role that receives the message (master/daemon/, master/cmd/, master/lib/, nodeinit/).
+ * Each message also says which ways it travels (DIR_*).  Every receiver
+ * (bpmaster's node links and control socket, nodeinit's master link,
+ * bpghost, libbproc's replies) has one table of its own (struct
+ * proto_role): the handler of each message it takes and the phases of its
+ * connection in which it takes it, and reads every frame through
+ * proto_dispatch().
  */
 #ifndef BPROC_PROTO_H
 #define BPROC_PROTO_H
@@ -19,6 +24,18 @@
 						   2 added the master restart (REJOIN..REAP) */
 #define BPROC_VERSION_REJOIN	2		/* the first version that keeps processes
 						   across a master restart */
+/*
+ * A node's setup push (the master's "push" list) runs as the "exec" of
+ * this ghost PID: its NEED, BLOB, BLOB_ACK and EXEC_RESULT carry it.  No
+ * process has PID 0, so it names no real one.
+ */
+#define PROTO_SETUP_PID		0
+
+/* Which ways a message travels (msg_info.dirs, proto_role.dir). */
+#define DIR_M2N			0x01	/* master -> node */
+#define DIR_N2M			0x02	/* node -> master */
+#define DIR_T2M			0x04	/* tool or ghost -> master (control socket) */
+#define DIR_M2T			0x08	/* master -> tool or ghost */
 
 enum msg_type {
 	MSG_NONE = 0,
@@ -71,6 +88,9 @@ enum msg_type {
 	MSG_CTL_MASTER_INFO,	/* m->t: A_PID, A_UPTIME, A_CPU_USER, A_CPU_SYS,
 				   A_RSS, A_NUMNODES, A_NPROCS, A_COUNT (control
 				   connections), A_HEARTBEAT, A_TIMEOUT */
+	MSG_CTL_POWER,		/* t->m: A_NODE, A_BMC_OP (checked by power.c: past
+				   bit 63, it cannot be required); answered by CTL_RESULT
+				   with A_POWER (out-of-band, through the BMC) */
 	/* a master restart (docs/design-notes.md, "Master restart") */
 	MSG_REJOIN,		/* n->m after WELCOME, per process it kept: A_PID,
 				   A_RPID, A_UID, A_FLAGS REJOIN_F_*, A_STATUS,
@@ -150,6 +170,8 @@ enum attr_type {
 	A_CPU_USER,	/* u64 us of user CPU (CTL_MASTER_INFO: bpmaster's) */
 	A_CPU_SYS,	/* u64 us of system CPU */
 	A_RSS,		/* u64 bytes resident */
+	A_BMC_OP,	/* u8 BMC_OP_*: what CTL_POWER asks the node's BMC */
+	A_POWER,	/* u8 BMC_POWER_*: chassis power as the BMC last said */
 	/* 64 and up: never required (proto.c's RQ_BITS) */
 	A_GRACE,	/* u32 ms: master_grace (WELCOME, EXEC_RESULT, RESUME) */
 	A_OFF_IN,	/* u64: stdin bytes the node received from the ghost */
@@ -171,6 +193,19 @@ enum boot_stage {
 
 enum power_how {
 	POWER_REBOOT = 1, POWER_HALT, POWER_OFF
+};
+
+/* Out-of-band power (master/daemon/power.c); the values are bproc.h's. */
+enum bmc_op {
+	BMC_OP_STATUS = 1, BMC_OP_ON, BMC_OP_OFF, BMC_OP_CYCLE, BMC_OP_RESET,
+	BMC_OP_MAX
+};
+
+enum bmc_power {
+	BMC_POWER_NONE = 0,	/* no BMC configured: A_POWER is not sent */
+	BMC_POWER_UNKNOWN,	/* configured, has not answered (yet) */
+	BMC_POWER_ON,
+	BMC_POWER_OFF
 };
 
 #define EXEC_F_STDIN_NULL	0x01	/* bpsh -n: stdin from /dev/null */
@@ -226,6 +261,7 @@ struct msg_info {
 	const char	*name;
 	size_t		 minlen;	/* minimum body length */
 	uint64_t	 required;	/* bit (1 << A_x) per required attribute */
+	unsigned int	 dirs;		/* DIR_* it may travel */
 };
 
 struct attr_info {
@@ -255,5 +291,41 @@ int	proto_parse(const struct wire_hdr *, const void *, size_t,
 	    struct wire_attr tb[A_MAX], const char **);
 /* Same check for one attribute; repeated attributes are read with wire_iter. */
 int	proto_attr_ok(const struct wire_attr *);
+
+/* A parsed frame, as a handler gets it. */
+struct proto_frame {
+	const struct wire_hdr	*h;
+	struct wire_attr	*tb;	/* tb[A_x]: the last of each attribute */
+	const unsigned char	*body;	/* for repeated attributes (wire_iter) */
+	size_t			 len;
+};
+
+/* A handler: 0, or -1 when it failed the connection itself. */
+typedef int	proto_fn(void *, const struct proto_frame *);
+
+struct proto_route {
+	unsigned int	 phases;	/* bit (1 << phase) per phase it is taken in */
+	proto_fn	*fn;
+};
+
+/* One receiver's table: routes[type], MSG_MAX of them; no fn: not taken. */
+struct proto_role {
+	const char		 *name;		/* "node link", for log lines */
+	unsigned int		  dir;		/* the DIR_* it receives */
+	const struct proto_route *routes;
+};
+
+#define PROTO_WHY_MAX	128	/* bytes of proto_dispatch's reason */
+
+/*
+ * The one way a frame is received: parsed (proto_parse), then refused
+ * unless the role takes its type, the type travels the role's way and the
+ * connection is in a phase the route names; then the handler runs with
+ * ctx.  Returns the handler's result, or -1 with why (PROTO_WHY_MAX
+ * bytes) saying what was wrong with the frame, for the caller to close the
+ * connection and log.  why is "" when a handler returned -1.
+ */
+int	proto_dispatch(const struct proto_role *, unsigned int, void *,
+	    const struct wire_hdr *, const unsigned char *, size_t, char *);
 
 #endif

@@ -29,15 +29,6 @@ struct node_conf	ncf = {
 };
 int			node_stage = STAGE_KERNEL;
 
-uint64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 copy_field(char *dst, size_t len, const char *src, size_t n)
 {
@@ -117,15 +108,21 @@ arg_one(const char *a)
 /*
  * The kernel hands dotted parameters to no one, so on a real machine we
  * read /proc/cmdline; a virtual node gets the same words as arguments.
+ * The kernel gives init only the bare words of its command line (the
+ * image name iPXE's EFI build puts first, for one), never a word with
+ * '=': arguments count only when one of them has it.
  */
 void
 boot_args(int argc, char **argv)
 {
 	char	buf[4096], *p, *save;
 	ssize_t	n;
-	int	fd, i;
+	int	fd, i, given = 0;
 
-	if (argc > 1) {
+	for (i = 1; i < argc; i++)
+		if (strchr(argv[i], '=') != NULL)
+			given = 1;
+	if (given) {
 		for (i = 1; i < argc; i++)
 			arg_one(argv[i]);
 		return;

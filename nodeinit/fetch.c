@@ -469,7 +469,9 @@ push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
 	cache_tick();
 	/* holds of ended processes go now, so they never pile up */
 	cache_prune(gpid);
-	if ((pd = calloc(1, sizeof(*pd))) == NULL ||
+	/* its hash state wants libsodium's alignment, more than malloc's */
+	if ((pd = aligned_alloc(64, (sizeof(*pd) + 63) & ~(size_t)63)) == NULL ||
+	    memset(pd, 0, sizeof(*pd)) == NULL ||
 	    cache_hold_new(gpid) == -1)
 		goto nomem;
 	pd->gpid = gpid;
@@ -479,7 +481,10 @@ push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
 		if (a.type != A_MFILE)
 			continue;
 		if (mfile_parse(&a, &f, &pu) == -1) {
-			snprintf(msg, msglen, "bad manifest entry (%.200s)",
+			/* the path need not end in a NUL: print what is there */
+			snprintf(msg, msglen, "bad manifest entry (%.*s)",
+			    a.len > MFILE_FIXED ? (int)(a.len - MFILE_FIXED >
+			    200 ? 200 : a.len - MFILE_FIXED) : 1,
 			    a.len > MFILE_FIXED ? (const char *)a.data +
 			    MFILE_FIXED : "?");
 			free(pd->need);

@@ -22,6 +22,96 @@
 
 static int	sig_fd = -1;
 
+/*
+ * The master link hands up what is not its own through uplink_hooks:
+ * wired here, at the top, so neither side imports the other back.
+ */
+static void
+node_setup(const struct proto_frame *f)
+{
+	push_setup(f->h, f->tb, f->body, f->len);
+}
+
+static void
+node_exec(const struct proto_frame *f)
+{
+	proc_exec(f->h, f->tb, f->body, f->len);
+}
+
+static void
+node_blob(const struct proto_frame *f)
+{
+	push_blob(f->tb, f->body, f->len);
+}
+
+static void
+node_signal(const struct proto_frame *f)
+{
+	proc_signal(f->tb);
+}
+
+static void
+node_input(const struct proto_frame *f)
+{
+	proc_input(f->tb);
+}
+
+static void
+node_ack(const struct proto_frame *f)
+{
+	proc_ack(f->tb);
+}
+
+static void
+node_fork_result(const struct proto_frame *f)
+{
+	track_fork_result(f->h, f->tb);
+}
+
+/* The link is closed: the processes wait for a master (grace.c). */
+static void
+node_link_lost(int was_up)
+{
+	if (was_up)
+		grace_lost();
+	push_abort_all();
+}
+
+static void
+node_welcome(const struct proto_frame *f)
+{
+	grace_welcome(f->tb);
+}
+
+static void
+node_resume(const struct proto_frame *f)
+{
+	proc_resume(f->tb);
+}
+
+static void
+node_reap(const struct proto_frame *f)
+{
+	proc_reap_one(f->tb);
+}
+
+static void
+node_hooks_init(void)
+{
+	uplink_hooks.setup = node_setup;
+	uplink_hooks.exec = node_exec;
+	uplink_hooks.blob = node_blob;
+	uplink_hooks.signal = node_signal;
+	uplink_hooks.input = node_input;
+	uplink_hooks.ack = node_ack;
+	uplink_hooks.fork_result = node_fork_result;
+	uplink_hooks.lost = node_link_lost;
+	uplink_hooks.welcome = node_welcome;
+	uplink_hooks.resume = node_resume;
+	uplink_hooks.reap = node_reap;
+	uplink_hooks.alone = grace_tick;
+}
+
 static void
 node_fatal(void)
 {
@@ -105,7 +195,8 @@ main(int argc, char **argv)
 	boot_mounts();
 	if (!ncf.virt)
 		pid_max_raise();
-	link_init();
+	node_hooks_init();
+	uplink_init();
 
 	for (;;) {
 		/* slots: signals, the master link, three per hosted process */
@@ -122,7 +213,7 @@ main(int argc, char **argv)
 		pfd[0].fd = sig_fd;
 		pfd[0].events = POLLIN;
 		pfd[0].revents = pfd[1].revents = 0;
-		timeout = link_poll_setup(&pfd[1].fd, &pfd[1].events);
+		timeout = uplink_poll_setup(&pfd[1].fd, &pfd[1].events);
 		n = proc_poll_setup(pfd + 2, (int)cap - 2);
 		if (poll(pfd, (nfds_t)(2 + n), timeout) == -1) {
 			if (errno != EINTR)
@@ -136,14 +227,14 @@ main(int argc, char **argv)
 		 */
 		if (pfd[0].revents)
 			signal_read();
-		link_reap();
+		uplink_reap();
 		if (pfd[1].fd >= 0 && pfd[1].revents)
-			link_poll_event(pfd[1].revents);
-		link_reap();
+			uplink_poll_event(pfd[1].revents);
+		uplink_reap();
 		/* slots whose descriptor changed meanwhile are skipped */
 		proc_poll_event(pfd + 2, n);
-		link_reap();
-		link_timer();
-		link_reap();
+		uplink_reap();
+		uplink_timer();
+		uplink_reap();
 	}
 }

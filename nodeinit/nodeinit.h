@@ -5,6 +5,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/*
+ * musl's WIFSTOPPED multiplies the status as an int, which overflows
+ * (undefined behaviour, caught by UBSan) on a continued status (0xffff):
+ * the same test, on the low byte only.
+ */
+#define NI_WIFSTOPPED(s)	(((unsigned int)(s) & 0xff) == 0x7f)
+
 #include "auth.h"
 #include "conn.h"
 #include "proto.h"
@@ -47,34 +54,70 @@ extern struct node_conf	ncf;
 extern int		node_stage;
 extern int		node_num;
 
-/* boot.c */
+/* clock.c */
+uint64_t	now_ms(void);
+
+/* boot.c: command line, mounts, power, the udhcpc fallback */
 void		boot_mounts(void);
 void		boot_args(int, char **);
 int		boot_dhcp(void);
-uint64_t	now_ms(void);
 void		node_poweroff(int) __attribute__((noreturn));
 
-/* modules.c */
+/* modules.c: the NIC's kernel modules */
 void		modules_load(void);
 int		modules_wait_iface(const char *);
 
-/* netlink.c */
+/* netlink.c: NIC setup */
 int		nl_link_up(const char *);
 int		nl_addr_add(const char *, const char *, int);
 int		nl_route_default(const char *);
 int		nl_mask_len(const char *);
 
-/* link.c */
-void		link_init(void);
+/*
+ * uplink.c: the master link.  What it receives for the modules above it
+ * (the process host, the blob fetcher) goes through these hooks, which
+ * nodeinit.c fills in, so the link imports neither.
+ */
+enum uplink_state {
+	LINK_IDLE,		/* waiting to (re)connect */
+	LINK_CONNECTING,
+	LINK_AUTH,		/* challenge answered, waiting for confirm */
+	LINK_HELLO,		/* sealed; waiting for WELCOME */
+	LINK_UP,
+	LINK_DEAD,		/* failed; uplink_reap() closes it */
+	LINK_NSTATES
+};
+struct proto_frame;
+struct uplink_hooks {
+	void	(*setup)(const struct proto_frame *);	/* MSG_SETUP */
+	void	(*exec)(const struct proto_frame *);	/* MSG_EXEC */
+	void	(*blob)(const struct proto_frame *);	/* MSG_BLOB */
+	void	(*signal)(const struct proto_frame *);	/* MSG_SIGNAL */
+	void	(*input)(const struct proto_frame *);	/* MSG_IO */
+	void	(*ack)(const struct proto_frame *);	/* MSG_IO_ACK */
+	void	(*fork_result)(const struct proto_frame *);	/* MSG_FORK_RESULT */
+	void	(*lost)(int);		/* the link closed; 1: it had been up */
+	/* a master restart (grace.c) */
+	void	(*welcome)(const struct proto_frame *);	/* MSG_WELCOME */
+	void	(*resume)(const struct proto_frame *);	/* MSG_RESUME */
+	void	(*reap)(const struct proto_frame *);	/* MSG_REAP */
+	void	(*alone)(uint64_t);	/* idle since then, no master */
+};
+extern struct uplink_hooks	uplink_hooks;
+void		uplink_init(void);
 /* fills the poll slot for the master link; returns the timeout in ms */
-int		link_poll_setup(int *, short *);
-void		link_poll_event(short);
-void		link_timer(void);
+int		uplink_poll_setup(int *, short *);
+void		uplink_poll_event(short);
+void		uplink_timer(void);
 /* closes a link a handler marked dead; only the main loop calls it */
-void		link_reap(void);
+void		uplink_reap(void);
 int		link_send_msg(struct wire_msg *);
 size_t		link_pending(void);
 void		link_setup_done(void);
+
+/* uplink_fsm.c: the link's edges */
+int		uplink_edge_ok(int, int);
+const char	*uplink_state_name(int);
 
 /* proc.c */
 struct pollfd;
@@ -114,7 +157,7 @@ void		track_resume(pid_t);
 
 /* cache.c */
 #define CACHE_DIR	"/var/lib/bproc/cache"	/* on the root fs: links need one fs */
-#define SETUP_GPID	0	/* the "exec" of the master's setup push list */
+#define SETUP_GPID	PROTO_SETUP_PID	/* (fetch.c, cache.c: to go once they are reshaped) */
 struct blob;
 extern uint64_t	cache_bytes;
 void		cache_init(void);
@@ -136,7 +179,7 @@ void		cache_unhold(pid_t);
 void		cache_prune(pid_t);
 int		cache_room(pid_t, uint64_t, uint64_t, char *, size_t);
 
-/* push.c */
+/* fetch.c: blobs pushed to the node, the setup push; and proc.c's rest */
 int		push_pending(pid_t);
 uint64_t	push_reserved(void);
 int		push_prepare(pid_t, const struct wire_hdr *, const unsigned char *,

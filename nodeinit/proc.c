@@ -943,14 +943,14 @@ proc_reap(void)
 			;
 		if (rp == NULL)
 			continue;	/* an orphan we inherited as PID 1 */
-		if (WIFSTOPPED(status) || WIFCONTINUED(status)) {
+		if (NI_WIFSTOPPED(status) || WIFCONTINUED(status)) {
 			wire_msg_init(&m, buf, sizeof(buf), MSG_STOPPED, 0, 0);
 			wire_put_u32(&m, A_PID, (uint32_t)rp->gpid);
-			if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP &&
+			if (NI_WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP &&
 			    rp->stopsig)
 				status = (rp->stopsig << 8) | 0x7f;
 			rp->stopsig = 0;
-			wire_put_u32(&m, A_SIG, WIFSTOPPED(status) ?
+			wire_put_u32(&m, A_SIG, NI_WIFSTOPPED(status) ?
 			    (uint32_t)WSTOPSIG(status) : 0);
 			link_send_msg(&m);
 			continue;

@@ -655,7 +655,7 @@ track_event(pid_t pid, int status)
 
 	if (t == NULL) {
 		/* a new task's first stop before its parent's event */
-		if (WIFSTOPPED(status) && (status >> 16) == PTRACE_EVENT_STOP &&
+		if (NI_WIFSTOPPED(status) && (status >> 16) == PTRACE_EVENT_STOP &&
 		    (t = tt_new(pid)) != NULL) {
 			t->state = TT_EARLY;
 			return 1;
@@ -667,7 +667,7 @@ track_event(pid_t pid, int status)
 		track_exited(t, status);
 		return !top;
 	}
-	if (!WIFSTOPPED(status))
+	if (!NI_WIFSTOPPED(status))
 		return 1;
 	sig = WSTOPSIG(status);
 	ev = status >> 16;

@@ -1,6 +1,6 @@
 /*
  * bpctl: change nodes' state, owner, group and mode, or reboot, halt and
- * power them off.
+ * power them off; --power switches a node's power through its BMC.
  *
  * Options run in the order given, each on every node of the set named by
  * the last -S before it, as in BProc:
@@ -20,6 +20,7 @@
  */
 #include <err.h>
 #include <errno.h>
+#include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdint.h>
@@ -42,7 +43,8 @@ enum act_kind {
 	ACT_POWER,		/* -R, -H, -P */
 	ACT_MODE,		/* -m */
 	ACT_OWNER,		/* -u */
-	ACT_GROUP		/* -g */
+	ACT_GROUP,		/* -g */
+	ACT_BMC			/* --power */
 };
 
 struct action {
@@ -89,6 +91,10 @@ usage(int status)
 	    " run)\n"
 	    "  -u user    set the owner, name or number\n"
 	    "  -g group   set the group, name or number\n"
+	    "  --power on|off|cycle|reset|status\n"
+	    "             out-of-band, through the node's BMC (bpmaster runs\n"
+	    "             ipmitool): switch its power, or print \"<node>: on\"\n"
+	    "             or \"<node>: off\"; works on a hung or powered-off node\n"
 	    "  -v         print \"<node>: done\" for every change made\n"
 	    "Options run in order, each on the nodes of the last -S before"
 	    " it.\n"
@@ -133,6 +139,55 @@ parse_id(const char *s, unsigned int *id)
 			return -1;
 	}
 	*id = (unsigned int)v;
+	return 0;
+}
+
+/*
+ * --power: out-of-band power through the node's BMC.  bpmaster runs
+ * ipmitool and answers when the BMC has; a node without a BMC, a BMC
+ * that refuses the login or does not answer is reported as
+ * "<node>: <what the master says>".
+ */
+#define OPT_POWER	0x100	/* getopt_long's value for --power */
+
+static const char *const bmc_words[] = {
+	[BPROC_BMC_STATUS] = "status", [BPROC_BMC_ON] = "on",
+	[BPROC_BMC_OFF] = "off", [BPROC_BMC_CYCLE] = "cycle",
+	[BPROC_BMC_RESET] = "reset"
+};
+
+static void
+bmc_parse(struct action *a, const char *arg)
+{
+	unsigned int	i;
+
+	a->kind = ACT_BMC;
+	for (i = BPROC_BMC_STATUS; i <= BPROC_BMC_RESET; i++)
+		if (strcmp(arg, bmc_words[i]) == 0) {
+			a->val = i;
+			return;
+		}
+	warnx("--power: '%s' is not on, off, cycle, reset or status", arg);
+	usage(EXIT_USAGE);
+}
+
+static int
+bmc_run(const struct action *a, int node)
+{
+	int	r = bproc_nodepower(node, (int)a->val);
+
+	if (r == -1) {
+		if (tool_master_unreachable(errno))
+			tool_master_fail();
+		if (errno == EPERM)
+			fprintf(stderr, "%d: Permission denied\n", node);
+		else
+			fprintf(stderr, "%d: %s\n", node, bproc_strerror());
+		return -1;
+	}
+	if (a->val == BPROC_BMC_STATUS || verbose)
+		printf("%d: %s\n", node, r == BPROC_PWR_ON ? "on" :
+		    r == BPROC_PWR_OFF ? "off" : "unknown");
 	return 0;
 }
 
@@ -197,6 +252,9 @@ parse_action(struct action *a, int opt, const char *arg)
 			warnx("-g: unknown group '%s'", arg);
 			usage(EXIT_USAGE);
 		}
+		break;
+	case OPT_POWER:
+		bmc_parse(a, arg);
 		break;
 	default:
 		usage(EXIT_USAGE);
@@ -294,6 +352,8 @@ act_run(const struct action *a, int node)
 	case ACT_GROUP:
 		r = bproc_chown(node, (uid_t)-1, (gid_t)a->val);
 		break;
+	case ACT_BMC:
+		return bmc_run(a, node);
 	case ACT_SELECT:
 		errno = EINVAL;
 		break;
@@ -320,7 +380,13 @@ parse_args(int argc, char *argv[], struct action *acts)
 	size_t	nacts = 0;
 	int	ch, have_set = 0, acted = 0;
 
-	while ((ch = getopt(argc, argv, "hvS:s:RHPm:u:g:")) != -1) {
+	static const struct option	longopts[] = {
+		{ "power", required_argument, NULL, OPT_POWER },
+		{ NULL, 0, NULL, 0 }
+	};
+
+	while ((ch = getopt_long(argc, argv, "hvS:s:RHPm:u:g:", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			usage(0);
@@ -331,7 +397,10 @@ parse_args(int argc, char *argv[], struct action *acts)
 			usage(EXIT_USAGE);
 		}
 		if (ch != 'S' && !have_set) {
-			warnx("-%c: no -S before it says which nodes", ch);
+			if (ch == OPT_POWER)
+				warnx("--power: no -S before it says which nodes");
+			else
+				warnx("-%c: no -S before it says which nodes", ch);
 			usage(EXIT_USAGE);
 		}
 		if (ch == 'S' && have_set && !acted) {

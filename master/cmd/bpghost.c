@@ -570,54 +570,109 @@ ghost_resume(struct wire_attr *tb)
 		ghost_signal(sig);
 }
 
-static void
-ghost_message(const struct wire_hdr *h, struct wire_attr *tb,
-    const unsigned char *body, size_t blen)
+static int
+ghost_on_io(void *arg, const struct proto_frame *f)
 {
-	uint8_t	s;
+	uint8_t	s = wire_get_u8(&f->tb[A_STREAM]);
 
-	switch (h->type) {
-	case MSG_IO:
-		s = wire_get_u8(&tb[A_STREAM]);
-		if ((s == 1 || s == 2) && tb[A_DATA].data)
-			ghost_output(s, tb[A_DATA].data, tb[A_DATA].len);
-		break;
-	case MSG_IO_ACK:
-		if (wire_get_u8(&tb[A_STREAM]) == 0) {
-			uint32_t n = wire_get_u32(&tb[A_BYTES]);
-
-			stdin_unacked = n > stdin_unacked ? 0 :
-			    stdin_unacked - n;
-			in_acked += n;
-		}
-		break;
-	case MSG_RESUME:
-		ghost_resume(tb);
-		break;
-	case MSG_STOPPED:
-		if (wire_get_u32(&tb[A_SIG]) != 0)
-			ghost_stop((int)wire_get_u32(&tb[A_SIG]));
-		break;
-	case MSG_FORK:
-		ghost_fork(tb);
-		break;
-	case MSG_EXECED:
-		ghost_execed(body, blen);
-		break;
-	case MSG_EXEC_RESULT:
-		/* bpmaster did not take us for the ghost (see ctl.c) */
-		if (wire_get_u32(&tb[A_ERRNO]) != 0)
-			ghost_die(tb[A_MSG].data ? wire_get_str(&tb[A_MSG]) :
-			    "bpmaster refused the ghost");
-		break;
-	case MSG_EXIT:
-		term_restore();
-		if (tb[A_MSG].data && !is_child)
-			dprintf(err_fd, "%d: %s\n", node,
-			    wire_get_str(&tb[A_MSG]));
-		ghost_exit(wire_get_u32(&tb[A_STATUS]));
-	}
+	(void)arg;
+	if ((s == 1 || s == 2) && f->tb[A_DATA].data)
+		ghost_output(s, f->tb[A_DATA].data, f->tb[A_DATA].len);
+	return 0;
 }
+
+static int
+ghost_on_io_ack(void *arg, const struct proto_frame *f)
+{
+	uint32_t	n;
+
+	(void)arg;
+	if (wire_get_u8(&f->tb[A_STREAM]) == 0) {
+		n = wire_get_u32(&f->tb[A_BYTES]);
+		stdin_unacked = n > stdin_unacked ? 0 : stdin_unacked - n;
+		in_acked += n;
+	}
+	return 0;
+}
+
+static int
+ghost_on_resume(void *arg, const struct proto_frame *f)
+{
+	(void)arg;
+	ghost_resume(f->tb);
+	return 0;
+}
+
+static int
+ghost_on_stopped(void *arg, const struct proto_frame *f)
+{
+	(void)arg;
+	if (wire_get_u32(&f->tb[A_SIG]) != 0)
+		ghost_stop((int)wire_get_u32(&f->tb[A_SIG]));
+	return 0;
+}
+
+static int
+ghost_on_fork(void *arg, const struct proto_frame *f)
+{
+	(void)arg;
+	ghost_fork(f->tb);
+	return 0;
+}
+
+static int
+ghost_on_execed(void *arg, const struct proto_frame *f)
+{
+	(void)arg;
+	ghost_execed(f->body, f->len);
+	return 0;
+}
+
+/* bpmaster did not take us for the ghost (see ctl.c) */
+static int
+ghost_on_result(void *arg, const struct proto_frame *f)
+{
+	(void)arg;
+	if (wire_get_u32(&f->tb[A_ERRNO]) != 0)
+		ghost_die(f->tb[A_MSG].data ? wire_get_str(&f->tb[A_MSG]) :
+		    "bpmaster refused the ghost");
+	return 0;
+}
+
+static int
+ghost_on_exit(void *arg, const struct proto_frame *f)
+{
+	(void)arg;
+	term_restore();
+	if (f->tb[A_MSG].data && !is_child)
+		dprintf(err_fd, "%d: %s\n", node, wire_get_str(&f->tb[A_MSG]));
+	ghost_exit(wire_get_u32(&f->tb[A_STATUS]));
+}
+
+/* The push is over when the ghost starts; what is left of it is moot. */
+static int
+ghost_on_late_push(void *arg, const struct proto_frame *f)
+{
+	(void)arg;
+	(void)f;
+	return 0;
+}
+
+/* What the ghost takes from bpmaster (one phase: it is the ghost). */
+static const struct proto_route ghost_routes[MSG_MAX] = {
+	[MSG_IO] =		{ 1, ghost_on_io },
+	[MSG_IO_ACK] =		{ 1, ghost_on_io_ack },
+	[MSG_STOPPED] =		{ 1, ghost_on_stopped },
+	[MSG_FORK] =		{ 1, ghost_on_fork },
+	[MSG_EXECED] =		{ 1, ghost_on_execed },
+	[MSG_EXEC_RESULT] =	{ 1, ghost_on_result },
+	[MSG_EXIT] =		{ 1, ghost_on_exit },
+	[MSG_NEED] =		{ 1, ghost_on_late_push },
+	[MSG_BLOB_ACK] =	{ 1, ghost_on_late_push },
+	[MSG_RESUME] =		{ 1, ghost_on_resume },
+};
+
+static const struct proto_role ghost_role = { "ghost", DIR_M2T, ghost_routes };
 
 static void
 ghost_signals(void)
@@ -653,11 +708,11 @@ int
 main(int argc, char **argv)
 {
 	struct wire_hdr		 h;
-	struct wire_attr	 tb[A_MAX];
 	struct pollfd		 pfd[3];
 	const unsigned char	*body;
 	const char		*s, *why;
 	const char		*base;
+	char			 bad[PROTO_WHY_MAX];
 	sigset_t		 all;
 	size_t			 blen;
 	int			 fd, r, i;
@@ -762,11 +817,10 @@ main(int argc, char **argv)
 			ghost_lost();
 			continue;
 		}
-		while ((r = ghost_frame(&h, &body, &blen, &why)) == 1) {
-			if (proto_parse(&h, body, blen, tb, &why) == -1)
+		while ((r = ghost_frame(&h, &body, &blen, &why)) == 1)
+			if (proto_dispatch(&ghost_role, 0, NULL, &h, body, blen,
+			    bad) == -1)
 				ghost_die("bad message from bpmaster");
-			ghost_message(&h, tb, body, blen);
-		}
 		if (r == -1)
 			ghost_die("bad message from bpmaster");
 	}

@@ -116,9 +116,26 @@ view_grouped(FILE *f, const struct snap *s)
 	table_free(&t);
 }
 
+/* Chassis power as the node's BMC last said (bpctl --power). */
+static const char *
+power_word(int power)
+{
+	switch (power) {
+	case BPROC_PWR_ON:
+		return "on";
+	case BPROC_PWR_OFF:
+		return "off";
+	case BPROC_PWR_NONE:
+		return "-";
+	}
+	return "?";
+}
+
 /*
  * One line per node.  A down node's load, memory and the like are what it
  * last reported, if anything; they are not its present, so they print "-".
+ * The Power column (the BMC's word) is there only when some node has a
+ * BMC configured.
  */
 static void
 view_long(FILE *f, const struct snap *s)
@@ -126,15 +143,18 @@ view_long(FILE *f, const struct snap *s)
 	static const char *const	head[] = {
 		"Node", "State", "Addr", "User", "Group", "Mode", "Stage",
 		"Seen", "Load", "Cpus", "Mem", "Uptime", "Procs", "Cache",
-		"Push"
+		"Push", "Power"
 	};
 	const struct bproc_node_info	*ni;
 	struct table			 t;
 	char				 mode[11], a[64], b[32];
 	size_t				 i;
-	int				 live, j;
+	int				 live, j, power = 0;
 
-	table_init(&t, 15, head, NULL);
+	for (i = 0; i < s->nsel; i++)
+		if (s->sel[i]->power != BPROC_PWR_NONE)
+			power = 1;
+	table_init(&t, power ? 16 : 15, head, NULL);
 	for (i = 0; i < s->nsel; i++) {
 		ni = s->sel[i];
 		live = ni->state != BPROC_STATE_DOWN;
@@ -152,6 +172,8 @@ view_long(FILE *f, const struct snap *s)
 		if (!live) {
 			for (j = 0; j < 7; j++)
 				table_cell(&t, "-");
+			if (power)
+				table_cell(&t, "%s", power_word(ni->power));
 			continue;
 		}
 		table_cell(&t, "%u.%02u %u.%02u %u.%02u",
@@ -169,6 +191,8 @@ view_long(FILE *f, const struct snap *s)
 		table_cell(&t, "%s", a);
 		fmt_size(a, sizeof(a), ni->push_bytes);
 		table_cell(&t, "%s", a);
+		if (power)
+			table_cell(&t, "%s", power_word(ni->power));
 	}
 	table_print(f, &t);
 	table_free(&t);
@@ -251,9 +275,12 @@ view_json(FILE *f, const struct snap *s)
 		    ni->nprocs);
 		json_str(f, bproc_stage_name(ni->stage));
 		fprintf(f, ", \"cache_bytes\": %" PRIu64
-		    ", \"push_bytes\": %" PRIu64 "}%s\n",
-		    ni->cache_bytes, ni->push_bytes,
-		    i + 1 < s->nsel ? "," : "");
+		    ", \"push_bytes\": %" PRIu64, ni->cache_bytes,
+		    ni->push_bytes);
+		/* only for a node with a BMC, like -l's column */
+		if (ni->power != BPROC_PWR_NONE)
+			fprintf(f, ", \"power\": \"%s\"", power_word(ni->power));
+		fprintf(f, "}%s\n", i + 1 < s->nsel ? "," : "");
 	}
 	fputs("]\n", f);
 }

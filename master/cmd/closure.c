@@ -152,7 +152,8 @@ put(struct obuf *o, const void *v, size_t len)
 	unsigned char	*np;
 	size_t		 cap;
 
-	if (o->bad)
+	/* memcpy from NULL is undefined even for no bytes (a file's target) */
+	if (o->bad || len == 0)
 		return;
 	if (o->len + len > CLOSURE_MAXLEN) {
 		o->bad = 1;

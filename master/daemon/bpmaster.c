@@ -16,8 +16,6 @@
 #include "bpmaster.h"
 #include "log.h"
 
-struct master_conf	conf;
-unsigned char		cluster_key[AUTH_KEY_LEN];
 static volatile sig_atomic_t quit;
 
 static void __attribute__((noreturn))
@@ -67,6 +65,87 @@ master_log_timer(void *arg)
 	(void)arg;
 	log_rate_flush();
 	ev_timer_set(&t, LOG_RATE_MS, master_log_timer, NULL);
+}
+
+/*
+ * The modules below tell those above through hooks, so no file imports
+ * one that imports it back: here, at the top, they are wired together.
+ */
+static int
+master_node_connected(struct node *n)
+{
+	/* names for the node's ls and id, before anything runs there */
+	if (users_send(n) == -1)
+		return -1;
+	return setup_push_start(n);
+}
+
+static void
+master_node_down(struct node *n)
+{
+	proc_node_down(n);
+	/* its ghosts were told; they must be read to hear it */
+	ctl_resume(n->num);
+	setup_push_end(n);
+}
+
+static int
+master_node_proc(struct node *n, const struct proto_frame *f)
+{
+	return proc_from_node(n, f->h, f->tb, f->body, f->len);
+}
+
+static int
+master_node_tree(struct node *n, const struct proto_frame *f)
+{
+	return tree_from_node(n, f->h, f->tb, f->body, f->len);
+}
+
+static void
+master_ctl_exec(struct ctlconn *cc, const struct ucred *cred,
+    const struct proto_frame *f)
+{
+	proc_exec(cc, cred, f->tb, f->body, f->len);
+}
+
+static int
+master_ctl_from_ghost(struct proc *p, const struct proto_frame *f)
+{
+	return proc_from_ghost(p, f->h, f->tb, f->body, f->len);
+}
+
+static void
+master_ctl_ghost_gone(struct proc *p)
+{
+	trace_forget(p);
+	proc_ghost_gone(p);
+}
+
+static const struct ctl_hooks master_ctl_hooks = {
+	.exec = master_ctl_exec,
+	.from_ghost = master_ctl_from_ghost,
+	.ghost_gone = master_ctl_ghost_gone,
+	.procs = proc_list,
+	.check_ghost = trace_check_ghost,
+	.ghost = trace_ghost,
+	.fork_result = tree_from_ghost,
+	.rejoin = rejoin_ghost,
+	.settings = persist_save,
+};
+
+static void
+master_hooks(void)
+{
+	node_hooks.changed = ctl_notify;
+	node_hooks.connected = master_node_connected;
+	node_hooks.down = master_node_down;
+	node_hooks.drained = ctl_resume;
+	node_hooks.setup = setup_push_frame;
+	node_hooks.proc = master_node_proc;
+	node_hooks.tree = master_node_tree;
+	node_hooks.hello = rejoin_hello;
+	node_hooks.rejoin = rejoin_from_node;
+	node_hooks.setup_done = persist_apply;
 }
 
 /* The key is made once, on the first start, and never leaves root. */
@@ -160,16 +239,20 @@ main(int argc, char **argv)
 		fatal("signalfd");
 	if (ev_init() == -1 || ev_add(sfd, EPOLLIN, master_signal, NULL) == -1)
 		fatal("event loop");
-	if (node_table_init() == -1)
+	master_hooks();
+	if (discovery_init() == -1)
 		fatalx("node table");
+	setup_push_scan();
 	if (node_listen() == -1)
 		fatalx("cannot listen for nodes");
 	trace_init();
 	rejoin_init();
-	if (ctl_listen() == -1)
+	if (ctl_listen(&master_ctl_hooks) == -1)
 		fatalx("cannot open control socket");
 	master_log_timer(NULL);
 	users_init();
+	if (power_init() == -1)
+		fatalx("out-of-band power: fix the BMC settings");
 	log_info("ready: %d nodes, node link %s:%d, control %s, discovery %s",
 	    numnodes, conf.listen_addr, conf.listen_port, conf.control,
 	    conf.discovery ? "on" : "off");

@@ -14,8 +14,7 @@
 #define MASTER_KEYFILE		"/etc/bproc/cluster.key"	/* default cluster key */
 #define MASTER_STATEFILE	"/var/lib/bproc/nodes"		/* discovered MAC table */
 #define MASTER_MAXNODES		4096	/* node numbers the table may hold */
-#define MASTER_PREAUTH_MAX	32	/* unauthenticated links at once */
-#define MASTER_AUTH_MS		5000	/* time a link has to authenticate and say HELLO */
+#define MASTER_LINK_PREAUTH_MAX	1024	/* unauthenticated node links at once, all sources */
 #define MASTER_LINK_OUTMAX	(64u << 20)	/* queued bytes per node link */
 #define MASTER_LINK_HIGH	(8u << 20)	/* queued on a node link: its ghosts are not read */
 #define MASTER_LINK_LOW		(2u << 20)	/* ... until it drains to this */
@@ -46,6 +45,18 @@ struct boot_host {
 	int		pxelinux;	/* boot through pxelinux.0, not iPXE */
 };
 
+/* Out-of-band power: one node's BMC ("bmc" lines, power.c). */
+struct bmc_host {
+	int		node;
+	char		host[64];	/* address or name ipmitool -H takes */
+	char		port[8];	/* "" : IPMI's 623 */
+	char		user[64];
+	char		passfile[256];	/* "" : bmc_passfile's */
+};
+
+#define BMC_TIMEOUT_S	8	/* default bmc_timeout: under MASTER_CTL_IDLE_MS */
+#define BMC_POLL_S	30	/* default bmc_poll: chassis status every so often */
+
 struct master_conf {
 	char		 listen_addr[64];
 	int		 listen_port;
@@ -70,12 +81,22 @@ struct master_conf {
 	unsigned int	 cache_share;	/* percent of node RAM; 0: the node's half */
 	char		**push;		/* "push PATH": files every node gets at setup */
 	size_t		 npush;
+	/* out-of-band power (config.c's bmc block, power.c) */
+	struct bmc_host	*bmcs;
+	size_t		 nbmcs;
+	char		 bmc_passfile[256];	/* default password file */
+	int		 bmc_cipher;		/* ipmitool -C; -1: its default */
+	unsigned int	 bmc_timeout_s;		/* per ipmitool run */
+	unsigned int	 bmc_poll_s;		/* 0: no polling */
+	unsigned int	 bmc_hung_s;		/* 0: no hung-node policy */
+	char		 bmc_ipmitool[256];	/* the program */
 	/* a master restart (rejoin.c) */
 	unsigned int	 grace_ms;	/* master_grace: nodes and ghosts wait this long */
 	unsigned int	 alone_reboot_ms;	/* node_alone_reboot; 0 never */
 };
 
 struct nodelink;
+struct setup_push;
 struct ctlconn;
 struct ucred;
 
@@ -121,6 +142,42 @@ struct node {
 	uint64_t	 cache_bytes;
 	uint64_t	 push_bytes;
 	uint64_t	 last_status;	/* ev_now() of the last STATUS, 0 never */
+	struct setup_push *setup;	/* setup_push.c's, while it runs */
+};
+
+/*
+ * What the node table and the node links tell the modules above them
+ * (the control socket, the process space, the setup push, the users)
+ * without importing them: bpmaster.c fills these in at start.
+ */
+struct node_hooks {
+	void	(*changed)(void);		/* something watchers show changed */
+	int	(*connected)(struct node *);	/* welcomed: -1 if a send failed */
+	void	(*down)(struct node *);		/* its link is closing */
+	void	(*drained)(int);		/* node num's link has room again */
+	int	(*setup)(struct node *, const struct proto_frame *);	/* PROTO_SETUP_PID */
+	int	(*proc)(struct node *, const struct proto_frame *);	/* any other process */
+	int	(*tree)(struct node *, const struct proto_frame *);	/* FORK, FORKED, EXECED */
+	/* a master restart (rejoin.c, persist.c) */
+	void	(*hello)(struct node *, struct wire_attr *, struct wire_msg *);
+						/* HELLO; its WELCOME, to add to */
+	int	(*rejoin)(struct node *, const struct proto_frame *);	/* REJOIN, REJOIN_END */
+	void	(*setup_done)(struct node *);	/* boot -> up */
+};
+
+/* What the control socket hands the process space (bpmaster.c fills it in). */
+struct ctl_hooks {
+	void	(*exec)(struct ctlconn *, const struct ucred *,
+		    const struct proto_frame *);
+	int	(*from_ghost)(struct proc *, const struct proto_frame *);
+	void	(*ghost_gone)(struct proc *);	/* its connection closes */
+	void	(*procs)(struct ctlconn *, uint32_t);
+	int	(*check_ghost)(pid_t, uid_t, int, const char **);
+	void	(*ghost)(struct proc *, int);	/* checked: trace it */
+	void	(*fork_result)(struct proc *, struct wire_attr *);
+	int	(*rejoin)(struct ctlconn *, const struct ucred *, int,
+		    struct wire_attr *);	/* MSG_GHOST_REJOIN (rejoin.c) */
+	void	(*settings)(void);	/* bpctl set a node's state, owner, mode */
 };
 
 extern struct master_conf	 conf;
@@ -136,25 +193,46 @@ void	mac_format(const unsigned char *, char *, size_t);
 /* notify.c: readiness and stopping for systemd (sd_notify's datagram) */
 void	notify_send(const char *);
 
+/* power.c */
+int	power_init(void);
+void	power_request(struct ctlconn *, uid_t, uint32_t, struct wire_attr *);
+void	power_ctl_gone(struct ctlconn *);
+void	power_put_node(struct wire_msg *, int);
+
 /* dnsmasq.c */
 void	dnsmasq_update(void);
 int	dnsmasq_host_line(const struct node *, char *, size_t);
 
-/* node.c */
-int	node_table_init(void);
-void	node_push_scan(void);
-
-/* users.c */
-void	users_init(void);
-int	users_send(struct node *);
-int	node_listen(void);
+/* node.c: the node table and its states */
+extern struct node_hooks	node_hooks;
+int	node_grow(int);
+int	node_edge_ok(int, int);
 int	node_transition(struct node *, int, const char *);
 int	node_set_state(struct node *, int, uid_t, const char **);
+void	node_changed(void);
+
+/* discovery.c: MACs to node numbers, and the table that persists them */
+int	discovery_init(void);
+struct node *discovery_node(const unsigned char *);
+
+/* nodelink.c: the node links */
+int	node_listen(void);
+int	node_send(struct node *, struct wire_msg *);
+void	node_fail(struct node *, const char *);
+size_t	node_queued(int);
 int	node_power(struct node *, int, uid_t, const char **);
 void	node_shutdown(void);
-int	node_send(struct node *, struct wire_msg *);
-size_t	node_queued(int);
 uint32_t node_rtt_us(const struct node *);
+
+/* setup_push.c: the "push" list every node gets at setup */
+void	setup_push_scan(void);
+int	setup_push_start(struct node *);
+void	setup_push_end(struct node *);
+int	setup_push_frame(struct node *, const struct proto_frame *);
+
+/* users.c: passwd and group lines for the nodes */
+void	users_init(void);
+int	users_send(struct node *);
 
 /* proc.c */
 struct proc *proc_find(pid_t);
@@ -183,10 +261,8 @@ struct proc *proc_add(pid_t, int, uid_t, const char *);
 void	rejoin_init(void);
 int	rejoin_ghost(struct ctlconn *, const struct ucred *, int,
 	    struct wire_attr *);
-int	rejoin_from_node(struct node *, const struct wire_hdr *,
-	    struct wire_attr *);
-void	rejoin_hello(struct node *, struct wire_attr *);
-void	rejoin_welcome(struct wire_msg *);
+int	rejoin_from_node(struct node *, const struct proto_frame *);
+void	rejoin_hello(struct node *, struct wire_attr *, struct wire_msg *);
 void	rejoin_reap(struct proc *);
 void	rejoin_free(struct proc *);
 void	proc_foreach(void (*)(struct proc *, void *), void *);
@@ -211,8 +287,8 @@ void	trace_cont_ghost(struct proc *);
 void	trace_release(struct proc *);
 void	trace_reap(void);
 
-/* ctl.c */
-int	ctl_listen(void);
+/* ctl.c: the control socket */
+int	ctl_listen(const struct ctl_hooks *);
 void	ctl_notify(void);
 void	ctl_shutdown(void);
 int	ctl_send_msg(struct ctlconn *, struct wire_msg *);

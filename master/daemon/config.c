@@ -13,7 +13,12 @@
 #include "bpmaster.h"
 #include "log.h"
 
+/* The daemon's configuration and the cluster key, read once at start. */
+struct master_conf	conf;
+unsigned char		cluster_key[AUTH_KEY_LEN];
+
 static int	conf_boot(struct master_conf *, char **, int);
+static int	conf_bmc(struct master_conf *, char **, int);
 
 int
 mac_parse(const char *s, unsigned char *mac)
@@ -127,6 +132,10 @@ conf_defaults(struct master_conf *c)
 	c->heartbeat_ms = 1000;
 	c->timeout_ms = 3000;
 	c->grace_ms = MASTER_GRACE_MS;
+	c->bmc_cipher = -1;
+	c->bmc_timeout_s = BMC_TIMEOUT_S;
+	c->bmc_poll_s = BMC_POLL_S;
+	strcpy(c->bmc_ipmitool, "ipmitool");
 }
 
 int
@@ -209,6 +218,9 @@ conf_load(const char *path, struct master_conf *c)
 		} else if ((r = conf_boot(c, w, nw)) != 0) {
 			if (r == -1)
 				goto syntax;
+		} else if ((r = conf_bmc(c, w, nw)) != 0) {
+			if (r == -1)
+				goto syntax;
 		} else if (strcmp(w[0], "heartbeat") == 0 && nw == 2) {
 			if (conf_number(w[1], 50, 600000, &v) == -1)
 				goto syntax;
@@ -234,6 +246,12 @@ conf_load(const char *path, struct master_conf *c)
 		log_warnx("%s: timeout must be longer than heartbeat", path);
 		return -1;
 	}
+	for (size_t i = 0; i < c->nbmcs; i++)
+		if (c->bmcs[i].passfile[0] == '\0' && c->bmc_passfile[0] == '\0') {
+			log_warnx("%s: node %d has a bmc line but no password "
+			    "file (bmc_passfile PATH)", path, c->bmcs[i].node);
+			return -1;
+		}
 	return 0;
 syntax:
 	log_warnx("%s:%d: syntax error near '%s'", path, lineno, w[0]);
@@ -306,5 +324,101 @@ conf_boot(struct master_conf *c, char **w, int nw)
 		conf_boot_host(c, (int)v)->pxelinux = 1;
 		return 1;
 	}
+	return 0;
+}
+
+/*
+ * Out-of-band power directives (docs/bpmaster.md, docs/netboot.md):
+ * "bmc N HOST[:PORT] USER" for node N's BMC, "bmc_passfile [N] PATH" for
+ * the file holding the password (never the password itself: the
+ * configuration is world-readable, the file root-only), and the tunables
+ * bmc_cipher, bmc_timeout, bmc_poll, bmc_hung and bmc_ipmitool.  Returns
+ * 1 for a line of ours, 0 for another's, -1 when it is bad.
+ */
+static struct bmc_host *
+conf_bmc_host(struct master_conf *c, int node)
+{
+	struct bmc_host	*bh;
+	size_t		 i;
+
+	for (i = 0; i < c->nbmcs; i++)
+		if (c->bmcs[i].node == node)
+			return &c->bmcs[i];
+	if ((bh = reallocarray(c->bmcs, c->nbmcs + 1, sizeof(*bh))) == NULL)
+		fatal("config");
+	c->bmcs = bh;
+	bh += c->nbmcs++;
+	memset(bh, 0, sizeof(*bh));
+	bh->node = node;
+	return bh;
+}
+
+static int
+conf_bmc(struct master_conf *c, char **w, int nw)
+{
+	struct bmc_host	*bh;
+	char		 host[64], *colon;
+	long		 v;
+
+	if (strcmp(w[0], "bmc") == 0 && nw == 4) {
+		if (conf_number(w[1], 0, MASTER_MAXNODES - 1, &v) == -1 ||
+		    conf_copy(host, sizeof(host), w[2]) == -1 || host[0] == '-' ||
+		    w[3][0] == '-')
+			return -1;
+		bh = conf_bmc_host(c, (int)v);
+		if ((colon = strchr(host, ':')) != NULL) {
+			long	port;
+
+			*colon = '\0';
+			if (conf_number(colon + 1, 1, 65535, &port) == -1)
+				return -1;
+			snprintf(bh->port, sizeof(bh->port), "%ld", port);
+		}
+		if (host[0] == '\0' || conf_copy(bh->host, sizeof(bh->host),
+		    host) == -1 || conf_copy(bh->user, sizeof(bh->user),
+		    w[3]) == -1)
+			return -1;
+		if (v >= c->nodes)
+			c->nodes = (int)v + 1;
+		return 1;
+	}
+	if (strcmp(w[0], "bmc_passfile") == 0 && nw == 2)
+		return w[1][0] != '/' || conf_copy(c->bmc_passfile,
+		    sizeof(c->bmc_passfile), w[1]) == -1 ? -1 : 1;
+	if (strcmp(w[0], "bmc_passfile") == 0 && nw == 3) {
+		if (conf_number(w[1], 0, MASTER_MAXNODES - 1, &v) == -1 ||
+		    w[2][0] != '/')
+			return -1;
+		return conf_copy(conf_bmc_host(c, (int)v)->passfile,
+		    sizeof(bh->passfile), w[2]) == -1 ? -1 : 1;
+	}
+	if (strcmp(w[0], "bmc_cipher") == 0 && nw == 2) {
+		if (conf_number(w[1], 0, 17, &v) == -1)
+			return -1;
+		c->bmc_cipher = (int)v;
+		return 1;
+	}
+	if (strcmp(w[0], "bmc_timeout") == 0 && nw == 2) {
+		/* a tool waits for the answer on a socket idle-closed at 10 s */
+		if (conf_number(w[1], 1, MASTER_CTL_IDLE_MS / 1000 - 1, &v) == -1)
+			return -1;
+		c->bmc_timeout_s = (unsigned int)v;
+		return 1;
+	}
+	if (strcmp(w[0], "bmc_poll") == 0 && nw == 2) {
+		if (conf_number(w[1], 0, 86400, &v) == -1)
+			return -1;
+		c->bmc_poll_s = (unsigned int)v;
+		return 1;
+	}
+	if (strcmp(w[0], "bmc_hung") == 0 && nw == 2) {
+		if (conf_number(w[1], 0, 86400, &v) == -1)
+			return -1;
+		c->bmc_hung_s = (unsigned int)v;
+		return 1;
+	}
+	if (strcmp(w[0], "bmc_ipmitool") == 0 && nw == 2)
+		return conf_copy(c->bmc_ipmitool, sizeof(c->bmc_ipmitool),
+		    w[1]) == -1 ? -1 : 1;
 	return 0;
 }

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "bpmaster.h"
+#include "list.h"
 #include "log.h"
 
 enum ctl_kind {
@@ -61,28 +62,36 @@ struct ctlconn {
 	int		 pushed;	/* was a ghost: late blobs are dropped */
 	struct ev_timer	 idle;		/* tools that go quiet are closed */
 	struct ctluser	*user;
-	struct ctlconn	*next;
+	DLIST_LINK(ctlconn) all;	/* ctls */
 };
+
+/* A connection's phases, as its routes name them (ctl_phase). */
+enum ctl_phase {
+	CTL_PH_TOOL,		/* a tool's requests */
+	CTL_PH_WATCHER,		/* listens; may still ask for tables */
+	CTL_PH_PROC,		/* sent EXEC, or the ghost: its process's frames */
+	CTL_PH_ENDED		/* its process ended: late blobs are dropped */
+};
+
+DLIST_HEAD(ctlconns, ctlconn);
 
 #define CTL_USER_HASH	256	/* buckets of the per-uid table */
 
-static struct ctlconn	*ctls;
+static struct ctlconns	 ctls;
+static const struct ctl_hooks *hooks;	/* the process space's, from ctl_listen */
 static struct ctluser	*ctl_users[CTL_USER_HASH];
 static int		 nctls;
 static int		 nctl_fds;	/* connections + pidfds, every uid */
 static int		 nthrottled;
 static int		 ndead;		/* marked dead or resumed: ctl_reap's work */
 static int		 ctl_fd = -1;
-static int		 ctl_spare_fd = -1;	/* given up to accept-and-close at EMFILE */
-static int		 ctl_listening;
-static struct ev_timer	 ctl_backoff;
+static struct ev_listener ctl_listener;
 static struct ev_timer	 notify_timer;
 static uint32_t		 generation;
 static uint64_t		 ctl_started;	/* ev_now() when it began to listen */
 
 static void	ctl_idle(void *);
 static void	ctl_frames(struct ctlconn *);
-static void	ctl_accept(int, uint32_t, void *);
 
 static struct ctluser **
 ctl_user_bucket(uid_t uid)
@@ -144,7 +153,13 @@ ctl_fd_slots(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur < (rlim_t)MASTER_CTL_MAX * 2)
 		n = (long)rl.rlim_cur;
-	n -= MASTER_CTL_FD_SPARE + MASTER_PREAUTH_MAX + numnodes;
+	/*
+	 * The node port may hold MASTER_LINK_PREAUTH_MAX unauthenticated
+	 * links; under a low limit a quarter of it, so tools keep a share
+	 * (the node port evicts at its own cap and rests at EMFILE).
+	 */
+	n -= MASTER_CTL_FD_SPARE + numnodes +
+	    (MASTER_LINK_PREAUTH_MAX < n / 4 ? MASTER_LINK_PREAUTH_MAX : n / 4);
 	if (n > MASTER_CTL_MAX)
 		n = MASTER_CTL_MAX;
 	return n < 2 * MASTER_CTL_ROOT_SPARE ? 2 * MASTER_CTL_ROOT_SPARE : (int)n;
@@ -206,27 +221,20 @@ ctl_kill(struct ctlconn *cc, const char *why)
 static void
 ctl_close(struct ctlconn *cc)
 {
-	struct ctlconn	**pp;
-
 	if (cc->why != NULL)
 		log_warnx_rl("control: uid %u pid %d: %s; closing",
 		    (unsigned)cc->cred.uid, (int)cc->cred.pid, cc->why);
-	for (pp = &ctls; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == cc) {
-			*pp = cc->next;
-			break;
-		}
+	DLIST_REMOVE(cc, all);
 	if (cc->throttled)
 		nthrottled--;
-	if (cc->proc != NULL) {
-		trace_forget(cc->proc);
-		proc_ghost_gone(cc->proc);
-	}
+	if (cc->proc != NULL)
+		hooks->ghost_gone(cc->proc);
 	if (cc->pidfd != -1) {
 		close(cc->pidfd);
 		cc->user->fds--;
 		nctl_fds--;
 	}
+	power_ctl_gone(cc);
 	ev_timer_del(&cc->idle);
 	ev_del(cc->c.fd);
 	conn_free(&cc->c);
@@ -250,16 +258,14 @@ ctl_reap(void)
 
 	while (ndead > 0) {
 		ndead = 0;
-		for (cc = ctls; cc != NULL; cc = cc->next)
+		DLIST_FOREACH(cc, &ctls, all)
 			if (cc->resume && !cc->dead) {
 				cc->resume = 0;
 				ctl_frames(cc);
 			}
-		for (cc = ctls; cc != NULL; cc = next) {
-			next = cc->next;
+		DLIST_FOREACH_SAFE(cc, &ctls, all, next)
 			if (cc->dead)
 				ctl_close(cc);
-		}
 	}
 }
 
@@ -461,11 +467,14 @@ ctl_put_node(struct wire_msg *m, const struct node *n, uint64_t now)
 	wire_put_u64(m, A_CACHE_BYTES, n->cache_bytes);
 	wire_put_u64(m, A_PUSH_BYTES, n->push_bytes);
 	ctl_put_link(m, n, now);
+	power_put_node(m, n->num);
 }
 
 static int
-ctl_nodes(struct ctlconn *cc, const struct wire_hdr *h)
+ctl_on_nodes(void *arg, const struct proto_frame *f)
 {
+	struct ctlconn	*cc = arg;
+	const struct wire_hdr *h = f->h;
 	unsigned char	buf[1024];
 	struct wire_msg	m;
 	uint64_t	now = ev_now();
@@ -489,8 +498,10 @@ ctl_nodes(struct ctlconn *cc, const struct wire_hdr *h)
  * (getrusage), resident memory (/proc/self/statm), uptime, tables.
  */
 static int
-ctl_master(struct ctlconn *cc, const struct wire_hdr *h)
+ctl_on_master(void *arg, const struct proto_frame *pf)
 {
+	struct ctlconn	*cc = arg;
+	const struct wire_hdr *h = pf->h;
 	unsigned char	 buf[256];
 	struct wire_msg	 m;
 	struct rusage	 ru;
@@ -524,8 +535,11 @@ ctl_master(struct ctlconn *cc, const struct wire_hdr *h)
 
 /* Permission rule for node attributes: root, or the node's owner. */
 static int
-ctl_set(struct ctlconn *cc, const struct wire_hdr *h, struct wire_attr *tb)
+ctl_on_set(void *arg, const struct proto_frame *f)
 {
+	struct ctlconn	*cc = arg;
+	const struct wire_hdr *h = f->h;
+	struct wire_attr *tb = f->tb;
 	unsigned char	 buf[512];
 	struct wire_msg	 m;
 	struct node	*n = NULL;
@@ -541,9 +555,11 @@ ctl_set(struct ctlconn *cc, const struct wire_hdr *h, struct wire_attr *tb)
 	}
 	n = &nodes[num];
 	if (tb[A_STATE].data) {
-		e = node_set_state(n, wire_get_u8(&tb[A_STATE]), uid, &why);
+		if (node_set_state(n, wire_get_u8(&tb[A_STATE]), uid, &why) == -1)
+			e = errno;
 	} else if (tb[A_HOW].data) {
-		e = node_power(n, wire_get_u8(&tb[A_HOW]), uid, &why);
+		if (node_power(n, wire_get_u8(&tb[A_HOW]), uid, &why) == -1)
+			e = errno;
 	} else if (tb[A_MODE].data) {
 		uint32_t mode = wire_get_u32(&tb[A_MODE]);
 
@@ -579,8 +595,8 @@ ctl_set(struct ctlconn *cc, const struct wire_hdr *h, struct wire_attr *tb)
 	if (e == 0) {
 		ctl_notify();
 		/* owners, modes and admin states outlive the master */
-		if (!tb[A_HOW].data)
-			persist_save();
+		if (!tb[A_HOW].data && hooks->settings != NULL)
+			hooks->settings();
 	}
 reply:
 	wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_RESULT, WIRE_F_REPLY,
@@ -594,8 +610,11 @@ reply:
 
 /* A tool becomes a watcher: it only listens from now on. */
 static int
-ctl_watch(struct ctlconn *cc)
+ctl_on_watch(void *arg, const struct proto_frame *f)
 {
+	struct ctlconn	*cc = arg;
+
+	(void)f;
 	if (cc->kind == CTL_WATCHER)
 		return 0;
 	if (cc->kind != CTL_TOOL) {
@@ -632,7 +651,7 @@ ctl_ghost(struct ctlconn *cc)
 	int		 pidfd = -1;
 
 	if (nctl_fds + 1 <= ctl_fd_slots())
-		pidfd = trace_check_ghost(cc->cred.pid, cc->cred.uid,
+		pidfd = hooks->check_ghost(cc->cred.pid, cc->cred.uid,
 		    cc->c.fd, &why);
 	if (pidfd == -1 && why == NULL) {
 		/* it ended already: a ghost, untraced, until it closes */
@@ -658,85 +677,153 @@ ctl_ghost(struct ctlconn *cc)
 	nctl_fds++;
 	ctl_set_kind(cc, CTL_GHOST);
 	ev_timer_del(&cc->idle);
-	trace_ghost(cc->proc, pidfd);
+	hooks->ghost(cc->proc, pidfd);
+	return 0;
+}
+
+/* MSG_GHOST from a would-be ghost (a process that ended has none). */
+static int
+ctl_on_ghost(void *arg, const struct proto_frame *f)
+{
+	struct ctlconn	*cc = arg;
+
+	(void)f;
+	if (cc->kind != CTL_EXEC) {
+		log_warnx_rl("control: uid %u pid %d: unexpected GHOST frame; "
+		    "closing", (unsigned)cc->cred.uid, (int)cc->cred.pid);
+		ctl_kill(cc, NULL);
+		return -1;
+	}
+	return cc->proc != NULL ? ctl_ghost(cc) : 0;
+}
+
+/* bpctl --power: the node's BMC (power.c) answers when ipmitool is done. */
+static int
+ctl_on_power(void *arg, const struct proto_frame *f)
+{
+	struct ctlconn	*cc = arg;
+
+	power_request(cc, cc->cred.uid, f->h->seq, f->tb);
 	return 0;
 }
 
 static int
-ctl_dispatch(struct ctlconn *cc, struct wire_hdr *h, const unsigned char *body,
-    size_t blen)
+ctl_on_exec(void *arg, const struct proto_frame *f)
 {
-	struct wire_attr	 tb[A_MAX];
-	const char		*why;
+	struct ctlconn	*cc = arg;
 
-	if (proto_parse(h, body, blen, tb, &why) == -1) {
-		log_warnx_rl("control: uid %u pid %d: bad %s frame: %s; closing",
-		    (unsigned)cc->cred.uid, (int)cc->cred.pid,
-		    msg_name(h->type), why);
+	hooks->exec(cc, &cc->cred, f);
+	return 0;
+}
+
+static int
+ctl_on_procs(void *arg, const struct proto_frame *f)
+{
+	hooks->procs(arg, f->h->seq);
+	return 0;
+}
+
+/* A ghost speaks only of its own process. */
+static int
+ctl_on_proc(void *arg, const struct proto_frame *f)
+{
+	struct ctlconn	*cc = arg;
+
+	if (hooks->from_ghost(cc->proc, f) == -1) {
+		log_warnx_rl("control: uid %u pid %d: %s frame too large to "
+		    "relay; closing", (unsigned)cc->cred.uid, (int)cc->cred.pid,
+		    msg_name(f->h->type));
 		ctl_kill(cc, NULL);
 		return -1;
 	}
-	/* a ghost speaks only of its own process */
-	if (cc->proc != NULL) {
-		switch (h->type) {
-		case MSG_FORK_RESULT:
-			tree_from_ghost(cc->proc, tb);
-			return 0;
-		case MSG_IO:
-		case MSG_IO_ACK:
-		case MSG_SIGNAL:
-		case MSG_BLOB:
-			if (proc_from_ghost(cc->proc, h, tb, body, blen) == -1) {
-				log_warnx_rl("control: uid %u pid %d: %s frame "
-				    "too large to relay; closing",
-				    (unsigned)cc->cred.uid, (int)cc->cred.pid,
-				    msg_name(h->type));
-				ctl_kill(cc, NULL);
-				return -1;
-			}
-			return 0;
-		}
-	}
-	/*
-	 * The tool streams blobs without reading; when its process ended
-	 * meanwhile (its node went down), what is still on the way is
-	 * dropped, so the tool reads the reason instead of a closed socket.
-	 */
-	if (cc->proc == NULL && cc->pushed && h->type == MSG_BLOB)
-		return 0;
-	switch (h->type) {
-	case MSG_EXEC:
-		proc_exec(cc, &cc->cred, tb, body, blen);
-		return 0;
-	case MSG_CTL_PROCS:
-		proc_list(cc, h->seq);
-		return 0;
-	case MSG_CTL_NODES:
-		return ctl_nodes(cc, h);
-	case MSG_CTL_MASTER:
-		return ctl_master(cc, h);
-	case MSG_CTL_SET:
-		return ctl_set(cc, h, tb);
-	case MSG_CTL_WATCH:
-		return ctl_watch(cc);
-	case MSG_GHOST_REJOIN:
-		/* a ghost of the master before us (rejoin.c) */
-		if (cc->kind == CTL_TOOL && cc->proc == NULL)
-			return rejoin_ghost(cc, &cc->cred, cc->c.fd, tb);
-		goto unexpected;
-	case MSG_GHOST:
-		/* (a process that ended already, its node gone, has no ghost) */
-		if (cc->kind == CTL_EXEC)
-			return cc->proc != NULL ? ctl_ghost(cc) : 0;
-		/* FALLTHROUGH */
-	default:
-	unexpected:
-		log_warnx_rl("control: uid %u pid %d: unexpected %s frame; "
-		    "closing", (unsigned)cc->cred.uid, (int)cc->cred.pid,
-		    msg_name(h->type));
+	return 0;
+}
+
+/* A child ghost could not fork (tree.c). */
+static int
+ctl_on_fork_result(void *arg, const struct proto_frame *f)
+{
+	struct ctlconn	*cc = arg;
+
+	hooks->fork_result(cc->proc, f->tb);
+	return 0;
+}
+
+/*
+ * The tool streams blobs without reading; when its process ended
+ * meanwhile (its node went down), what is still on the way is dropped,
+ * so the tool reads the reason instead of a closed socket.
+ */
+static int
+ctl_on_blob(void *arg, const struct proto_frame *f)
+{
+	struct ctlconn	*cc = arg;
+
+	return cc->proc != NULL ? ctl_on_proc(cc, f) : 0;
+}
+
+/* A ghost of the master before us, on a new connection (rejoin.c). */
+static int
+ctl_on_ghost_rejoin(void *arg, const struct proto_frame *f)
+{
+	struct ctlconn	*cc = arg;
+
+	if (hooks->rejoin == NULL || cc->kind != CTL_TOOL) {
 		ctl_kill(cc, NULL);
 		return -1;
 	}
+	return hooks->rejoin(cc, &cc->cred, cc->c.fd, f->tb);
+}
+
+#define CP(ph)		(1u << CTL_PH_##ph)
+#define CP_ASK		(CP(TOOL) | CP(WATCHER))	/* tables and node changes */
+
+/* What the control socket takes, and when. */
+static const struct proto_route ctl_routes[MSG_MAX] = {
+	[MSG_CTL_NODES] =	{ CP_ASK, ctl_on_nodes },
+	[MSG_CTL_PROCS] =	{ CP_ASK, ctl_on_procs },
+	[MSG_CTL_SET] =		{ CP_ASK, ctl_on_set },
+	[MSG_CTL_WATCH] =	{ CP_ASK, ctl_on_watch },
+	[MSG_CTL_MASTER] =	{ CP_ASK, ctl_on_master },
+	[MSG_CTL_POWER] =	{ CP_ASK, ctl_on_power },
+	[MSG_EXEC] =		{ CP(TOOL), ctl_on_exec },
+	[MSG_IO] =		{ CP(PROC), ctl_on_proc },
+	[MSG_IO_ACK] =		{ CP(PROC), ctl_on_proc },
+	[MSG_SIGNAL] =		{ CP(PROC), ctl_on_proc },
+	[MSG_FORK_RESULT] =	{ CP(PROC), ctl_on_fork_result },
+	[MSG_BLOB] =		{ CP(PROC) | CP(ENDED), ctl_on_blob },
+	[MSG_GHOST] =		{ CP(PROC) | CP(ENDED), ctl_on_ghost },
+	[MSG_GHOST_REJOIN] =	{ CP(TOOL), ctl_on_ghost_rejoin },
+};
+
+static const struct proto_role ctl_role = { "control socket", DIR_T2M,
+    ctl_routes };
+
+static unsigned int
+ctl_phase(const struct ctlconn *cc)
+{
+	if (cc->proc != NULL)
+		return CTL_PH_PROC;
+	if (cc->pushed)
+		return CTL_PH_ENDED;
+	return cc->kind == CTL_WATCHER ? CTL_PH_WATCHER : CTL_PH_TOOL;
+}
+
+static int
+ctl_dispatch(struct ctlconn *cc, const struct wire_hdr *h,
+    const unsigned char *body, size_t blen)
+{
+	char	why[PROTO_WHY_MAX];
+
+	if (proto_dispatch(&ctl_role, ctl_phase(cc), cc, h, body, blen,
+	    why) == 0)
+		return 0;
+	if (why[0] != '\0') {
+		log_warnx_rl("control: uid %u pid %d: %s; closing",
+		    (unsigned)cc->cred.uid, (int)cc->cred.pid, why);
+		ctl_kill(cc, NULL);
+	}
+	return -1;
 }
 
 static void
@@ -806,7 +893,7 @@ ctl_resume(int num)
 
 	if (nthrottled == 0)
 		return;
-	for (cc = ctls; cc != NULL; cc = cc->next) {
+	DLIST_FOREACH(cc, &ctls, all) {
 		if (!cc->throttled ||
 		    (cc->proc != NULL && cc->proc->node != num))
 			continue;
@@ -854,19 +941,18 @@ ctl_adopt(int fd, const struct ucred *cred, struct proc *p)
 	}
 	cc->user->n[CTL_GHOST]++;
 	cc->user->fds++;
-	cc->next = ctls;
-	ctls = cc;
+	DLIST_INSERT_HEAD(&ctls, cc, all);
 	nctls++;
 	nctl_fds++;
 	cc->proc = p;
 	cc->pushed = 1;
 	p->ghost = cc;
 	p->pidfd = -1;
-	if ((pidfd = trace_check_ghost(cred->pid, cred->uid, fd, &why)) != -1) {
+	if ((pidfd = hooks->check_ghost(cred->pid, cred->uid, fd, &why)) != -1) {
 		cc->pidfd = pidfd;
 		cc->user->fds++;
 		nctl_fds++;
-		trace_ghost(p, pidfd);
+		hooks->ghost(p, pidfd);
 	} else if (why != NULL)
 		log_warnx_rl("control: child ghost %d: %s; untraced",
 		    (int)cred->pid, why);
@@ -930,43 +1016,6 @@ ctl_idle(void *arg)
 		ctl_kill(cc, "idle");
 }
 
-/* The listener rested after accept ran out of descriptors: back to work. */
-static void
-ctl_listen_again(void *arg)
-{
-	(void)arg;
-	if (!ctl_listening && ev_add(ctl_fd, EPOLLIN, ctl_accept, NULL) == 0)
-		ctl_listening = 1;
-}
-
-/*
- * accept(2) found no descriptor (EMFILE, ENFILE): the connection stays in
- * the backlog and the listener would be ready again at once, a busy loop.
- * The spare descriptor makes room to take one waiter and close it, so it
- * hears no rather than waiting; then the listener rests a while.
- */
-static void
-ctl_out_of_fds(int e)
-{
-	int	s;
-
-	log_warnx_rl("control accept: %s; not accepting for %d ms",
-	    strerror(e), MASTER_CTL_BACKOFF_MS);
-	if (ctl_spare_fd != -1) {
-		close(ctl_spare_fd);
-		ctl_spare_fd = -1;
-		if ((s = accept4(ctl_fd, NULL, NULL, SOCK_CLOEXEC)) != -1)
-			close(s);
-		ctl_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	}
-	if (ctl_listening) {
-		ev_del(ctl_fd);
-		ctl_listening = 0;
-	}
-	ev_timer_set(&ctl_backoff, MASTER_CTL_BACKOFF_MS, ctl_listen_again,
-	    NULL);
-}
-
 static void
 ctl_accept(int fd, uint32_t events, void *arg)
 {
@@ -981,10 +1030,11 @@ ctl_accept(int fd, uint32_t events, void *arg)
 	(void)events;
 	(void)arg;
 	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-		    errno == ENOMEM)
-			ctl_out_of_fds(errno);
-		else if (errno != EAGAIN && errno != EINTR &&
+		if (ev_out_of_fds(errno)) {
+			log_warnx_rl("control accept: %s; not accepting for "
+			    "%d ms", strerror(errno), MASTER_CTL_BACKOFF_MS);
+			ev_listener_rest(&ctl_listener, MASTER_CTL_BACKOFF_MS);
+		} else if (errno != EAGAIN && errno != EINTR &&
 		    errno != ECONNABORTED)
 			log_warn_rl("control accept");
 		return;
@@ -1026,15 +1076,14 @@ ctl_accept(int fd, uint32_t events, void *arg)
 	}
 	cc->user->n[CTL_TOOL]++;
 	cc->user->fds++;
-	cc->next = ctls;
-	ctls = cc;
+	DLIST_INSERT_HEAD(&ctls, cc, all);
 	nctls++;
 	nctl_fds++;
 	ev_timer_set(&cc->idle, MASTER_CTL_IDLE_MS, ctl_idle, cc);
 }
 
 int
-ctl_listen(void)
+ctl_listen(const struct ctl_hooks *h)
 {
 	struct sockaddr_un	sun;
 	char			dir[sizeof(sun.sun_path)], *slash;
@@ -1061,13 +1110,11 @@ ctl_listen(void)
 		log_warn("control socket %s", conf.control);
 		return -1;
 	}
-	ctl_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	hooks = h;
 	ctl_started = ev_now();
-	if (ev_after(ctl_reap) == -1 ||
-	    ev_add(ctl_fd, EPOLLIN, ctl_accept, NULL) == -1)
+	if (ev_after(ctl_reap) == -1)
 		return -1;
-	ctl_listening = 1;
-	return 0;
+	return ev_listener_init(&ctl_listener, ctl_fd, ctl_accept, NULL);
 }
 
 static void
@@ -1079,8 +1126,7 @@ ctl_notify_now(void *arg)
 
 	(void)arg;
 	generation++;
-	for (cc = ctls; cc != NULL; cc = next) {
-		next = cc->next;
+	DLIST_FOREACH_SAFE(cc, &ctls, all, next) {
 		if (cc->kind != CTL_WATCHER || cc->dead)
 			continue;
 		/* a watcher that does not read is dropped, not buffered for */
@@ -1107,8 +1153,8 @@ ctl_notify(void)
 void
 ctl_shutdown(void)
 {
-	while (ctls != NULL)
-		ctl_close(ctls);
+	while (!DLIST_EMPTY(&ctls))
+		ctl_close(DLIST_FIRST(&ctls));
 	if (ctl_fd != -1) {
 		close(ctl_fd);
 		unlink(conf.control);
@@ -1129,7 +1175,7 @@ ctl_ghost_rejoined(struct ctlconn *cc, struct proc *p, int pidfd)
 	nctl_fds++;
 	ctl_set_kind(cc, CTL_GHOST);
 	ev_timer_del(&cc->idle);
-	trace_ghost(p, pidfd);
+	hooks->ghost(p, pidfd);
 }
 
 /* A connection refused after its answer was sent: -1, as handlers say. */

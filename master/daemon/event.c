@@ -1,8 +1,10 @@
 /* epoll + timer list; see event.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,7 +22,9 @@ struct ev_slot {
 static int		 ev_fd = -1;
 static struct ev_slot	*ev_slots;
 static size_t		 ev_nslots;
-static struct ev_timer	*ev_timers;
+TQ_HEAD(ev_timerq, ev_timer);
+
+static struct ev_timerq	 ev_timers = { NULL, &ev_timers.first };
 static ev_after_fn	*ev_afters[EV_AFTER_MAX];
 static int		 ev_nafters;
 
@@ -111,34 +115,29 @@ ev_del(int fd)
 void
 ev_timer_del(struct ev_timer *t)
 {
-	struct ev_timer	**pp;
-
 	if (!t->armed)
 		return;
-	for (pp = &ev_timers; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == t) {
-			*pp = t->next;
-			break;
-		}
+	TQ_REMOVE(&ev_timers, t, link);
 	t->armed = 0;
-	t->next = NULL;
 }
 
 void
 ev_timer_set(struct ev_timer *t, uint64_t ms, ev_timer_fn *fn, void *arg)
 {
-	struct ev_timer	**pp;
+	struct ev_timer	*o;
 
 	ev_timer_del(t);
 	t->when = ev_now() + ms;
 	t->fn = fn;
 	t->arg = arg;
-	for (pp = &ev_timers; *pp != NULL && (*pp)->when <= t->when;
-	    pp = &(*pp)->next)
-		;
-	t->next = *pp;
-	*pp = t;
 	t->armed = 1;
+	/* after every timer due no later: equal deadlines keep their order */
+	TQ_FOREACH(o, &ev_timers, link)
+		if (o->when > t->when) {
+			TQ_INSERT_BEFORE(o, t, link);
+			return;
+		}
+	TQ_INSERT_TAIL(&ev_timers, t, link);
 }
 
 static void
@@ -147,13 +146,51 @@ ev_run_timers(void)
 	struct ev_timer	*t;
 	uint64_t	 now = ev_now();
 
-	while ((t = ev_timers) != NULL && t->when <= now) {
-		ev_timers = t->next;
-		t->next = NULL;
+	while ((t = TQ_FIRST(&ev_timers)) != NULL && t->when <= now) {
+		TQ_REMOVE(&ev_timers, t, link);
 		t->armed = 0;
 		t->fn(t->arg);
 		ev_run_after();
 	}
+}
+
+int
+ev_out_of_fds(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
+
+static void
+ev_listener_wake(void *arg)
+{
+	struct ev_listener	*l = arg;
+
+	ev_mod(l->fd, EPOLLIN);
+}
+
+int
+ev_listener_init(struct ev_listener *l, int fd, ev_fd_fn *fn, void *arg)
+{
+	l->fd = fd;
+	l->fn = fn;
+	l->arg = arg;
+	l->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return ev_add(fd, EPOLLIN, fn, arg);
+}
+
+void
+ev_listener_rest(struct ev_listener *l, unsigned int ms)
+{
+	int	s;
+
+	if (l->spare != -1) {
+		close(l->spare);
+		if ((s = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC)) != -1)
+			close(s);
+		l->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	ev_mod(l->fd, 0);
+	ev_timer_set(&l->rest, ms, ev_listener_wake, l);
 }
 
 void
@@ -165,10 +202,10 @@ ev_loop(volatile sig_atomic_t *stop)
 
 	while (!*stop) {
 		timeout = -1;
-		if (ev_timers != NULL) {
+		if (!TQ_EMPTY(&ev_timers)) {
 			now = ev_now();
-			timeout = ev_timers->when <= now ? 0 :
-			    (int)(ev_timers->when - now);
+			timeout = TQ_FIRST(&ev_timers)->when <= now ? 0 :
+			    (int)(TQ_FIRST(&ev_timers)->when - now);
 		}
 		n = epoll_wait(ev_fd, evs, EV_BATCH, timeout);
 		if (n == -1) {

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 
+#include "list.h"
+
 typedef void	ev_fd_fn(int, uint32_t, void *);
 typedef void	ev_timer_fn(void *);
 typedef void	ev_after_fn(void);
@@ -18,8 +20,23 @@ struct ev_timer {
 	uint64_t	 when;		/* ms, monotonic */
 	ev_timer_fn	*fn;
 	void		*arg;
-	struct ev_timer	*next;
+	TQ_LINK(ev_timer) link;		/* in the queue, soonest first */
 	int		 armed;
+};
+
+/*
+ * A listening socket that accept(2) may find out of descriptors or memory:
+ * the connection stays in the backlog and the listener would be ready
+ * again at once, a busy loop.  ev_listener_rest() gives up a spare
+ * descriptor to take one waiter and close it (it hears no rather than
+ * waiting), then rests the listener for a while.
+ */
+struct ev_listener {
+	int		 fd;
+	int		 spare;		/* /dev/null, given up at EMFILE; -1 none */
+	ev_fd_fn	*fn;
+	void		*arg;
+	struct ev_timer	 rest;
 };
 
 int		ev_init(void);
@@ -29,6 +46,10 @@ void		ev_del(int);
 void		ev_timer_set(struct ev_timer *, uint64_t, ev_timer_fn *, void *);
 void		ev_timer_del(struct ev_timer *);
 uint64_t	ev_now(void);
+int		ev_listener_init(struct ev_listener *, int, ev_fd_fn *, void *);
+void		ev_listener_rest(struct ev_listener *, unsigned int);
+/* Is this accept(2) errno one of running out (EMFILE, ENFILE, ...)? */
+int		ev_out_of_fds(int);
 /*
  * Run fn after every fd handler and timer, once it returned: where work a
  * handler only marked (a connection to close) is done, with no caller

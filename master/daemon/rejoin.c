@@ -294,10 +294,11 @@ rejoin_end_one(struct proc *p, void *arg)
 
 /* Node -> master: MSG_REJOIN, MSG_REJOIN_END. */
 int
-rejoin_from_node(struct node *n, const struct wire_hdr *h,
-    struct wire_attr *tb)
+rejoin_from_node(struct node *n, const struct proto_frame *f)
 {
-	if (h->type == MSG_REJOIN) {
+	struct wire_attr	*tb = f->tb;
+
+	if (f->h->type == MSG_REJOIN) {
 		rejoin_report(n, tb);
 		return 0;
 	}
@@ -310,10 +311,15 @@ rejoin_from_node(struct node *n, const struct wire_hdr *h,
 	return 0;
 }
 
-/* HELLO: which protocol the node speaks decides what it is sent. */
+/*
+ * HELLO: which protocol the node speaks decides what it is sent; its
+ * WELCOME says how long nodes keep processes alone.
+ */
 void
-rejoin_hello(struct node *n, struct wire_attr *tb)
+rejoin_hello(struct node *n, struct wire_attr *tb, struct wire_msg *welcome)
 {
+	wire_put_u32(welcome, A_GRACE, conf.grace_ms);
+	wire_put_u32(welcome, A_ALONE_REBOOT, conf.alone_reboot_ms);
 	node_proto[n->num] = tb[A_VERSION].data ?
 	    (unsigned char)wire_get_u32(&tb[A_VERSION]) : 1;
 	node_done[n->num] = 0;
@@ -322,14 +328,6 @@ rejoin_hello(struct node *n, struct wire_attr *tb)
 		node_done[n->num] = 1;
 		proc_foreach(rejoin_end_one, n);
 	}
-}
-
-/* WELCOME's part: how long nodes keep processes alone. */
-void
-rejoin_welcome(struct wire_msg *m)
-{
-	wire_put_u32(m, A_GRACE, conf.grace_ms);
-	wire_put_u32(m, A_ALONE_REBOOT, conf.alone_reboot_ms);
 }
 
 static void

@@ -27,6 +27,18 @@
 #define BPROC_POWER_HALT	2
 #define BPROC_POWER_OFF		3
 
+/* Out-of-band power, through the node's BMC (bproc_nodepower). */
+#define BPROC_BMC_STATUS	1
+#define BPROC_BMC_ON		2
+#define BPROC_BMC_OFF		3
+#define BPROC_BMC_CYCLE		4
+#define BPROC_BMC_RESET		5
+/* Chassis power as the BMC says (bproc_node_info.power). */
+#define BPROC_PWR_NONE		0	/* the node has no BMC configured */
+#define BPROC_PWR_UNKNOWN	1	/* its BMC has not answered */
+#define BPROC_PWR_ON		2
+#define BPROC_PWR_OFF		3
+
 struct bproc_node_info {
 	int		node;
 	int		state;		/* BPROC_STATE_* */
@@ -49,6 +61,7 @@ struct bproc_node_info {
 	unsigned int	rtt_us;		/* link round trip (TCP's); 0 unknown */
 	uint64_t	status_age_ms;	/* age of its last status report
 					   (heartbeat); UINT64_MAX none */
+	int		power;		/* BPROC_PWR_*: the BMC's last answer */
 };
 
 int		 bproc_numnodes(void);
@@ -62,6 +75,12 @@ int		 bproc_chmod(int, unsigned int);
 int		 bproc_access(int, int);		/* 0 if the caller may run there */
 int		 bproc_setnodestate(int, int);
 int		 bproc_power(int, int);			/* BPROC_POWER_* */
+/*
+ * BPROC_BMC_*: ask node's BMC (bpmaster runs ipmitool), or switch its
+ * power (root only).  Returns BPROC_PWR_ON or BPROC_PWR_OFF as the BMC
+ * said, or -1 with errno and bproc_strerror() saying what the BMC did.
+ */
+int		 bproc_nodepower(int, int);
 const char	*bproc_state_name(int);
 int		 bproc_state_parse(const char *);
 const char	*bproc_stage_name(int);

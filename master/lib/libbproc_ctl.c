@@ -172,25 +172,57 @@ read_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
-/* Read one control frame into buf (WIRE_MAX_FRAME bytes) and validate it. */
-int
-libbproc_recv(int fd, unsigned char *buf, struct wire_hdr *h,
-    struct wire_attr tb[A_MAX])
+/* A reply the reader waits for: its attributes are the reader's. */
+static int
+libbproc_take(void *arg, const struct proto_frame *f)
 {
-	const char	*why = NULL;
+	memcpy(arg, f->tb, sizeof(*f->tb) * A_MAX);
+	return 0;
+}
+
+#define LW(w)	(1u << LIBBPROC_WAIT_##w)
+
+/* The replies libbproc takes, and which wait takes each. */
+static const struct proto_route libbproc_routes[MSG_MAX] = {
+	[MSG_CTL_NODE] =	{ LW(NODES), libbproc_take },
+	[MSG_CTL_PROC] =	{ LW(PROCS), libbproc_take },
+	[MSG_CTL_END] =		{ LW(NODES) | LW(PROCS), libbproc_take },
+	[MSG_CTL_RESULT] =	{ LW(RESULT), libbproc_take },
+	[MSG_CTL_CHANGED] =	{ LW(WATCH), libbproc_take },
+	[MSG_CTL_MASTER_INFO] =	{ LW(MASTER), libbproc_take },
+	[MSG_NEED] =		{ LW(EXEC), libbproc_take },
+	[MSG_BLOB_ACK] =	{ LW(EXEC), libbproc_take },
+	[MSG_EXEC_RESULT] =	{ LW(EXEC), libbproc_take },
+};
+
+static const struct proto_role libbproc_role = { "bpmaster reply", DIR_M2T,
+    libbproc_routes };
+
+/*
+ * Read one control frame into buf (WIRE_MAX_FRAME bytes); 0 when it is a
+ * well-formed reply of the kind wait expects, its attributes in tb.
+ */
+int
+libbproc_recv(int fd, unsigned char *buf, unsigned int wait,
+    struct wire_hdr *h, struct wire_attr tb[A_MAX])
+{
+	const char	*bad = NULL;
+	char		 why[PROTO_WHY_MAX];
 
 	if (read_all(fd, buf, WIRE_HDR_LEN) == -1)
 		return -1;
-	if (wire_hdr_decode(buf, WIRE_HDR_LEN, WIRE_MAX_FRAME, h, &why) != 1)
+	if (wire_hdr_decode(buf, WIRE_HDR_LEN, WIRE_MAX_FRAME, h, &bad) != 1) {
+		snprintf(why, sizeof(why), "%s", bad ? bad : "?");
 		goto bad;
+	}
 	if (read_all(fd, buf + WIRE_HDR_LEN, h->len - WIRE_HDR_LEN) == -1)
 		return -1;
-	if (proto_parse(h, buf + WIRE_HDR_LEN, h->len - WIRE_HDR_LEN, tb,
-	    &why) == -1)
+	if (proto_dispatch(&libbproc_role, wait, tb, h, buf + WIRE_HDR_LEN,
+	    h->len - WIRE_HDR_LEN, why) == -1)
 		goto bad;
 	return 0;
 bad:
-	libbproc_errmsg("bad reply from bpmaster: %s", why ? why : "?");
+	libbproc_errmsg("bad reply from bpmaster: %s", why);
 	errno = EPROTO;
 	return -1;
 }
@@ -245,16 +277,13 @@ libbproc_records(uint16_t req, uint16_t rec, size_t elsize, size_t max,
 	    libbproc_request(fd, req) == -1)
 		goto out;
 	for (;;) {
-		if (libbproc_recv(fd, buf, &h, tb) == -1)
+		if (libbproc_recv(fd, buf, rec == MSG_CTL_NODE ?
+		    LIBBPROC_WAIT_NODES : LIBBPROC_WAIT_PROCS, &h, tb) == -1)
 			goto out;
 		if (h.type == MSG_CTL_END) {
 			if (records_end(tb, n) == -1)
 				goto out;
 			break;
-		}
-		if (h.type != rec) {
-			errno = EPROTO;
-			goto out;
 		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;

@@ -16,13 +16,23 @@
 /* Decode one record's attributes into the list element el. */
 typedef void	libbproc_decode_fn(void *el, struct wire_attr tb[A_MAX]);
 
+/* What a reader waits for: libbproc_recv refuses any other reply. */
+enum libbproc_wait {
+	LIBBPROC_WAIT_NODES,	/* CTL_NODE records, CTL_END */
+	LIBBPROC_WAIT_PROCS,	/* CTL_PROC records, CTL_END */
+	LIBBPROC_WAIT_RESULT,	/* CTL_RESULT */
+	LIBBPROC_WAIT_WATCH,	/* CTL_CHANGED */
+	LIBBPROC_WAIT_MASTER,	/* CTL_MASTER_INFO */
+	LIBBPROC_WAIT_EXEC	/* NEED, BLOB_ACK, EXEC_RESULT */
+};
+
 void	libbproc_errclear(void);
 void	libbproc_errmsg(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));
 int	libbproc_result(struct wire_attr[A_MAX]);
 int	libbproc_connect(void);
 int	libbproc_send(int, const void *, size_t);
-int	libbproc_recv(int, unsigned char *, struct wire_hdr *,
+int	libbproc_recv(int, unsigned char *, unsigned int, struct wire_hdr *,
 	    struct wire_attr[A_MAX]);
 int	libbproc_request(int, uint16_t);
 int	libbproc_records(uint16_t, uint16_t, size_t, size_t,

@@ -13,6 +13,17 @@
 #include "bproc.h"
 #include "libbproc_int.h"
 
+/* bproc.h's states are the wire's (nodeset.h): one list, checked here. */
+_Static_assert(BPROC_STATE_DOWN == NODE_DOWN, "BPROC_STATE_DOWN");
+_Static_assert(BPROC_STATE_BOOT == NODE_BOOT, "BPROC_STATE_BOOT");
+_Static_assert(BPROC_STATE_UP == NODE_UP, "BPROC_STATE_UP");
+_Static_assert(BPROC_STATE_ERROR == NODE_ERROR, "BPROC_STATE_ERROR");
+_Static_assert(BPROC_STATE_UNAVAILABLE == NODE_UNAVAILABLE,
+    "BPROC_STATE_UNAVAILABLE");
+_Static_assert(BPROC_STATE_REBOOT == NODE_REBOOT, "BPROC_STATE_REBOOT");
+_Static_assert(BPROC_STATE_HALT == NODE_HALT, "BPROC_STATE_HALT");
+_Static_assert(BPROC_STATE_PWROFF == NODE_PWROFF, "BPROC_STATE_PWROFF");
+
 #define NODES_MAX	(1u << 20)	/* node records one list may hold */
 #define PROCS_MAX	(1u << 22)	/* process records one list may hold */
 
@@ -73,6 +84,8 @@ node_decode(void *el, struct wire_attr tb[A_MAX])
 	if (tb[A_PUSH_BYTES].data)
 		ni->push_bytes = wire_get_u64(&tb[A_PUSH_BYTES]);
 	node_decode_link(ni, tb);
+	if (tb[A_POWER].data)
+		ni->power = wire_get_u8(&tb[A_POWER]);
 }
 
 int
@@ -120,14 +133,8 @@ bproc_masterinfo(struct bproc_master_info *mi)
 	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
 		goto out;
 	if (libbproc_request(fd, MSG_CTL_MASTER) == -1 ||
-	    libbproc_recv(fd, buf, &h, tb) == -1)
+	    libbproc_recv(fd, buf, LIBBPROC_WAIT_MASTER, &h, tb) == -1)
 		goto out;
-	if (h.type != MSG_CTL_MASTER_INFO) {
-		libbproc_errmsg("bpmaster does not report its own numbers "
-		    "(an older version?)");
-		errno = EPROTO;
-		goto out;
-	}
 	memset(mi, 0, sizeof(*mi));
 	mi->pid = (pid_t)wire_get_u32(&tb[A_PID]);
 	if (tb[A_UPTIME].data)
@@ -239,12 +246,8 @@ node_set(int node, uint16_t attr, uint32_t val, int is_u8)
 		wire_put_u32(&m, attr, val);
 	len = wire_msg_finish(&m);
 	if (libbproc_send(fd, req, len) == -1 ||
-	    libbproc_recv(fd, buf, &h, tb) == -1)
+	    libbproc_recv(fd, buf, LIBBPROC_WAIT_RESULT, &h, tb) == -1)
 		goto out;
-	if (h.type != MSG_CTL_RESULT) {
-		errno = EPROTO;
-		goto out;
-	}
 	ret = libbproc_result(tb);
 out:
 	free(buf);
@@ -357,11 +360,7 @@ bproc_watch_ack(int fd)
 
 	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
 		return -1;
-	r = libbproc_recv(fd, buf, &h, tb);
+	r = libbproc_recv(fd, buf, LIBBPROC_WAIT_WATCH, &h, tb);
 	free(buf);
-	if (r == 0 && h.type != MSG_CTL_CHANGED) {
-		errno = EPROTO;
-		r = -1;
-	}
 	return r;
 }

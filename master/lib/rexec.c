@@ -83,7 +83,7 @@ push_wait_room(struct push *p)
 	size_t			b;
 
 	while (p->unacked >= BLOB_WINDOW) {
-		if (libbproc_recv(p->fd, p->buf, &h, tb) == -1)
+		if (libbproc_recv(p->fd, p->buf, LIBBPROC_WAIT_EXEC, &h, tb) == -1)
 			return -1;
 		if (h.type == MSG_BLOB_ACK) {
 			b = wire_get_u32(&tb[A_BYTES]);
@@ -279,19 +279,13 @@ rexec_answer(int fd, const struct bproc_exec_opts *o)
 	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
 		return -1;
 	for (;;) {
-		if (libbproc_recv(fd, buf, &h, tb) == -1)
+		if (libbproc_recv(fd, buf, LIBBPROC_WAIT_EXEC, &h, tb) == -1)
 			goto out;
 		if (h.type == MSG_EXEC_RESULT)
 			break;
-		if (h.type == MSG_NEED) {
-			if (push_serve(fd, o, buf, &h) == -1)
-				goto out;
-			continue;
-		}
-		if (h.type == MSG_BLOB_ACK)
-			continue;
-		errno = EPROTO;
-		goto out;
+		/* (a BLOB_ACK of what push_serve sent is not news here) */
+		if (h.type == MSG_NEED && push_serve(fd, o, buf, &h) == -1)
+			goto out;
 	}
 	ret = libbproc_result(tb);
 	ghost_grace_ms = tb[A_GRACE].data ? wire_get_u32(&tb[A_GRACE]) : 0;

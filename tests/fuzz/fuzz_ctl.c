@@ -62,16 +62,19 @@ node_set_state(struct node *n, int state, uid_t uid, const char **why)
 {
 	if (uid != 0) {
 		*why = "Permission denied";
-		return EPERM;
+		errno = EPERM;
+		return -1;
 	}
 	if (state != NODE_UP && state != NODE_UNAVAILABLE &&
 	    state != NODE_ERROR) {
 		*why = "Invalid state";
-		return EINVAL;
+		errno = EINVAL;
+		return -1;
 	}
 	if (n->state == NODE_DOWN) {
 		*why = "Node is down";
-		return EHOSTDOWN;
+		errno = EHOSTDOWN;
+		return -1;
 	}
 	n->state = state;
 	return 0;
@@ -83,15 +86,18 @@ node_power(struct node *n, int how, uid_t uid, const char **why)
 	(void)n;
 	if (uid != 0) {
 		*why = "Permission denied";
-		return EPERM;
+		errno = EPERM;
+		return -1;
 	}
 	if (how < POWER_REBOOT || how > POWER_OFF) {
 		*why = "Invalid power action";
-		return EINVAL;
+		errno = EINVAL;
+		return -1;
 	}
 	return 0;
 }
 
+uint32_t node_rtt_us(const struct node *n) { (void)n; return 0; }
 int	trace_init(void) { return 0; }
 int	trace_check_ghost(pid_t pid, uid_t uid, int fd, const char **why)
 	    { (void)pid; (void)uid; (void)fd; (void)why; return 0; }
@@ -154,10 +160,43 @@ fz_refusals(int fd)
 	return bad;
 }
 
+/* What bpmaster.c hands the control socket: the process space's calls. */
+static void
+fz_exec(struct ctlconn *cc, const struct ucred *cred,
+    const struct proto_frame *f)
+{
+	proc_exec(cc, cred, f->tb, f->body, f->len);
+}
+
+static int
+fz_from_ghost(struct proc *p, const struct proto_frame *f)
+{
+	return proc_from_ghost(p, f->h, f->tb, f->body, f->len);
+}
+
+static void
+fz_ghost_gone(struct proc *p)
+{
+	trace_forget(p);
+	proc_ghost_gone(p);
+}
+
+static const struct ctl_hooks fz_hooks = {
+	.exec = fz_exec,
+	.from_ghost = fz_from_ghost,
+	.ghost_gone = fz_ghost_gone,
+	.procs = proc_list,
+	.check_ghost = trace_check_ghost,
+	.ghost = trace_ghost,
+	.fork_result = tree_from_ghost,
+};
+
 static int
 fz_alive(const struct ctlconn *cc)
 {
-	for (const struct ctlconn *c = ctls; c != NULL; c = c->next)
+	const struct ctlconn	*c;
+
+	DLIST_FOREACH(c, &ctls, all)
 		if (c == cc)
 			return 1;
 	return 0;
@@ -176,6 +215,7 @@ fuzz_verdict(const uint8_t *data, size_t size)
 		if (ev_init() == -1)
 			abort();
 		signal(SIGPIPE, SIG_IGN);
+		hooks = &fz_hooks;
 		ready = 1;
 	}
 	if (size < 1)
@@ -201,8 +241,7 @@ fuzz_verdict(const uint8_t *data, size_t size)
 		abort();
 	cc->user->n[CTL_TOOL]++;
 	cc->user->fds++;
-	cc->next = ctls;
-	ctls = cc;
+	DLIST_INSERT_HEAD(&ctls, cc, all);
 	nctls++;
 	nctl_fds++;
 	ev_timer_set(&cc->idle, MASTER_CTL_IDLE_MS, ctl_idle, cc);

@@ -58,7 +58,7 @@ fuzz_verdict(const uint8_t *data, size_t size)
 	a.len = size;
 	if (size > UINT16_MAX)
 		return 0;	/* an attribute's length is 16 bits */
-	if (mfile_parse(&a, &f) == -1)
+	if (mfile_parse(&a, &f, &(struct pusher){ 0, 0, 0 }) == -1)
 		return 0;
 	if (f.path == NULL || !inside(f.path, data, size) || f.path[0] != '/')
 		abort();

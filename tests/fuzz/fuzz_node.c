@@ -4,7 +4,7 @@
  *
  *	u8 setup, u8 fail_at, frames...
  *
- * and each frame is handed to link_dispatch() as link_poll_event would,
+ * and each frame is handed to uplink_frame() as uplink_poll_event would,
  * with the link in the state setup's low two bits name (0 up, 1 waiting
  * for the challenge, 2 for the confirm, 3 for WELCOME).  After each frame,
  * setup bit 2 runs a pass of the process host's poll loop (output, stdin,
@@ -18,15 +18,16 @@
  * real pipes whose far ends are closed, like a program that exits at
  * once); the node's files (cache, pushed paths, /etc/passwd) are written
  * in a sandbox (sandbox.c) that holds a small node image; MSG_POWER ends
- * the input instead of rebooting.  link.c and cache.c are included so
+ * the input instead of rebooting.  uplink.c and cache.c are included so
  * their state can be reset between inputs; fetch.c and proc.c are linked
  * and emptied through push_abort_all and proc_kill_all.
  *
  * Accepted means: every byte was a whole frame, the link never failed
- * (LINK_DEAD; the harness then runs link_reap as the main loop does), and
+ * (LINK_DEAD; the harness then runs uplink_reap as the main loop does), and
  * no EXEC_RESULT the node sent carried an error.
  */
-#include "nodeinit/link.c"
+#include "nodeinit/uplink.c"
+#include "nodeinit/uplink_fsm.c"
 #include "nodeinit/cache.c"
 
 #include <setjmp.h>
@@ -52,7 +53,7 @@ static int	fz_events[8];		/* waitpid's queue: index into fz_pids */
 static int	fz_evstatus[8];
 static int	fz_nevents;
 
-/* What link.c calls in boot.c, netlink.c and modules.c: never reached. */
+/* What uplink.c calls in boot.c, netlink.c and modules.c: never reached. */
 uint64_t
 now_ms(void)
 {
@@ -226,6 +227,7 @@ fz_cache_reset(void)
 	while ((ho = holds) != NULL) {
 		holds = ho->next;
 		free(ho->blobs);
+		free(ho->alias_path);
 		free(ho);
 	}
 	lru_clock = 0;
@@ -233,9 +235,34 @@ fz_cache_reset(void)
 	cache_budget = 0;
 }
 
+/* What nodeinit.c hangs on the link: the handlers it hands frames up to. */
+static void fz_setup(const struct proto_frame *f) { push_setup(f->h, f->tb, f->body, f->len); }
+static void fz_exec(const struct proto_frame *f) { proc_exec(f->h, f->tb, f->body, f->len); }
+static void fz_blob(const struct proto_frame *f) { push_blob(f->tb, f->body, f->len); }
+static void fz_signal(const struct proto_frame *f) { proc_signal(f->tb); }
+static void fz_input(const struct proto_frame *f) { proc_input(f->tb); }
+static void fz_ack(const struct proto_frame *f) { proc_ack(f->tb); }
+static void fz_fork_result(const struct proto_frame *f) { track_fork_result(f->h, f->tb); }
+
+static void
+fz_lost(int up)
+{
+	if (up)
+		proc_kill_all();
+	push_abort_all();
+}
+
 static void
 fz_init(void)
 {
+	uplink_hooks.setup = fz_setup;
+	uplink_hooks.exec = fz_exec;
+	uplink_hooks.blob = fz_blob;
+	uplink_hooks.signal = fz_signal;
+	uplink_hooks.input = fz_input;
+	uplink_hooks.ack = fz_ack;
+	uplink_hooks.fork_result = fz_fork_result;
+	uplink_hooks.lost = fz_lost;
 	signal(SIGPIPE, SIG_IGN);	/* stdin pipes of fake processes */
 	fuzz_sandbox_init("fuzz-node");
 	fz_image();
@@ -311,7 +338,7 @@ fuzz_verdict(const uint8_t *data, size_t size)
 				ok = 0;		/* not a whole frame: a link would wait or close */
 				break;
 			}
-			link_dispatch(&h, data + off + WIRE_HDR_LEN,
+			uplink_frame(&h, data + off + WIRE_HDR_LEN,
 			    h.len - WIRE_HDR_LEN);
 			off += h.len;
 			if (lstate == LINK_DEAD || lstate == LINK_IDLE)
@@ -323,10 +350,10 @@ fuzz_verdict(const uint8_t *data, size_t size)
 		/* a failed link is closed by the main loop, after the handler */
 		if (lstate == LINK_DEAD || lstate == LINK_IDLE) {
 			ok = 0;
-			link_reap();
+			uplink_reap();
 		}
 	}
-	/* the master went away: what link_reap does, and the rest */
+	/* the master went away: what uplink_reap's hook does, and the rest */
 	proc_kill_all();
 	push_abort_all();
 	fuzz_sandbox_on = 0;

@@ -849,6 +849,25 @@ seed_ctl(void)
 	seq_add();
 	seq_write("good-exec-ghost");
 
+	/* root's manifest is taken as it claims */
+	CTL_START(0);
+	put_exec(m = seq_msg(MSG_EXEC), 0, 0, 0);
+	wire_put_u32(m, A_NODE, 0);
+	put_mfile(m, "/opt/x", NULL, "x", 1, 0755, 0, 0);
+	seq_add();
+	m = seq_msg(MSG_BLOB);
+	wire_put_u32(m, A_PID, 0);
+	{
+		unsigned char	h[32];
+
+		crypto_generichash(h, 32, (const unsigned char *)"x", 1,
+		    NULL, 0);
+		wire_put(m, A_HASH, h, 32);
+	}
+	wire_put(m, A_DATA, "x", 1);
+	wire_put_u8(m, A_EOF, 1);
+	seq_add();
+	seq_write("good-exec-push");
 	CTL_START(1);
 	put_exec(m = seq_msg(MSG_EXEC), 0, 1000, 0);
 	wire_put_u32(m, A_NODE, 0);
@@ -866,7 +885,8 @@ seed_ctl(void)
 	wire_put(m, A_DATA, "x", 1);
 	wire_put_u8(m, A_EOF, 1);
 	seq_add();
-	seq_write("good-exec-push");
+	/* a user's manifest names a file the front end does not have */
+	seq_write("bad-exec-push-not-frontend");
 
 	CTL_START(1);
 	m = seq_msg(MSG_CTL_SET);

@@ -46,6 +46,7 @@ int	__real_rename(const char *, const char *);
 int	__real_unlink(const char *);
 int	__real_mkdir(const char *, mode_t);
 int	__real_chown(const char *, uid_t, gid_t);
+int	__real_lchown(const char *, uid_t, gid_t);
 int	__real_chmod(const char *, mode_t);
 ssize_t	__real_readlink(const char *, char *, size_t);
 DIR	*__real_opendir(const char *);
@@ -63,6 +64,7 @@ int	__wrap_rename(const char *, const char *);
 int	__wrap_unlink(const char *);
 int	__wrap_mkdir(const char *, mode_t);
 int	__wrap_chown(const char *, uid_t, gid_t);
+int	__wrap_lchown(const char *, uid_t, gid_t);
 int	__wrap_chmod(const char *, mode_t);
 ssize_t	__wrap_readlink(const char *, char *, size_t);
 DIR	*__wrap_opendir(const char *);
@@ -193,6 +195,15 @@ __wrap_chown(const char *p, uid_t uid, gid_t gid)
 
 	dirty();
 	return __real_chown(sb(p, buf), uid, gid);
+}
+
+int
+__wrap_lchown(const char *p, uid_t uid, gid_t gid)
+{
+	char	buf[SB_PATH];
+
+	dirty();
+	return __real_lchown(sb(p, buf), uid, gid);
 }
 
 int

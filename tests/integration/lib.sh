@@ -18,6 +18,9 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUTDIR=${BPROC_OUT:-out}
 case $OUTDIR in /*) ;; *) OUTDIR=$TOP/$OUTDIR ;; esac
 BIN=$OUTDIR/bin
+# sanitized: the tests run against the sanitizer build, where ASan's
+# quarantine keeps freed memory, so RSS growth says nothing about leaks.
+sanitized() { [ "$OUTDIR" != "$TOP/out" ]; }
 TESTBIN=$OUTDIR/tests
 TNAME=$(basename "$0" .sh)
 FAILS=0

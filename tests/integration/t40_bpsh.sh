@@ -11,7 +11,7 @@
 need_root
 need_image
 need_cmd gcc
-need_file "$BIN/bpsh" "$TOP/out/lib/libbproc.a" "$TOP/master/lib/bproc.h"
+need_file "$BIN/bpsh" "$OUTDIR/lib/libbproc.a" "$TOP/master/lib/bproc.h"
 
 FC_BYTES=1073741824	# the issue asks 4G; 1G keeps the suite fast
 FC_SLEEP=5		# seconds the reader sleeps before it reads
@@ -45,10 +45,13 @@ bpstat_p_rows() {
 }
 
 say "# build the libbproc test program"
-if gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -I"$TOP/master/lib" \
+# the sanitizer build's libbproc wants its runtime, and its ghost path
+SANFLAGS=
+sanitized && SANFLAGS="-fsanitize=address,undefined"
+if gcc -std=c11 -D_GNU_SOURCE -O2 -Wall $SANFLAGS -I"$TOP/master/lib" \
     -o "$TMP/t40_libbproc" "$TOP/tests/integration/t40_libbproc.c" \
-    "$TOP/out/lib/libbproc.a" 2>"$TMP/cc.log"; then
-	pass "t40_libbproc.c builds against out/lib/libbproc.a"
+    "$OUTDIR/lib/libbproc.a" 2>"$TMP/cc.log"; then
+	pass "t40_libbproc.c builds against ${OUTDIR#$TOP/}/lib/libbproc.a"
 else
 	show_log "$TMP/cc.log"
 	fail "t40_libbproc.c does not build"
@@ -357,8 +360,13 @@ wait_for '[ "$(nfds "$MASTER_PID")" -le "$fd0" ]' 5
 fd1=$(nfds "$MASTER_PID")
 rss1=$(vmkb "$MASTER_PID" VmRSS)
 check "bpmaster fds: $fd0 before, $fd1 after" test "$fd1" -le "$fd0"
-check "bpmaster RSS: $rss0 kB before, $rss1 kB after (< 2 MB growth)" \
-    test $((rss1 - rss0)) -lt 2048
+# ASan's quarantine holds freed memory: RSS says nothing about leaks there
+if sanitized; then
+	say "  (bpmaster RSS $rss0 -> $rss1 kB: not checked under the sanitizer build)"
+else
+	check "bpmaster RSS: $rss0 kB before, $rss1 kB after (< 2 MB growth)" \
+	    test $((rss1 - rss0)) -lt 2048
+fi
 n=$("$TMP/t40_libbproc" procs 2>/dev/null | sed -n 's/^count //p')
 check "bproc_proclist() is empty (count ${n:-?})" test "${n:-x}" = 0
 if ((HAVE_BPSTAT_P)); then

@@ -22,8 +22,7 @@
 #include "bpmaster.h"
 #include "log.h"
 
-/* what bpmaster.c and node.c define, for dnsmasq.c */
-struct master_conf	 conf;
+/* what node.c defines, for dnsmasq.c (conf is config.c's) */
 struct node		*nodes;
 int			 numnodes;
 

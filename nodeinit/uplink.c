@@ -1,15 +1,18 @@
 /*
- * The node's link to the master: network bring-up, connect with backoff,
- * the challenge/response handshake, HELLO, then status every heartbeat.
+ * The node's link to the master (the uplink): network bring-up, connect
+ * with backoff, the challenge/response handshake, HELLO, then status
+ * every heartbeat.  What each state takes is one table (uplink_routes),
+ * read through proto_dispatch; what is for the process host and the
+ * blob fetcher goes up through uplink_hooks, so this file imports neither.
  * A master that stays silent past the timeout is dropped and redialled;
- * one that stays away for NODE_GIVEUP_MS reboots the node.
+ * one that stays away is grace.c's (its processes, a reboot).
  *
- * link_transition() alone changes the link's state: it rejects edges the
+ * uplink_transition() alone changes the link's state: it rejects edges the
  * protocol has no use for, sets the timer each state runs under, and logs
  * old -> new.  Whatever goes wrong on the link (a failed send, a bad
  * frame, EOF) only marks it LINK_DEAD: the caller may be walking the
  * process table or holding a pending push, so nothing is freed there.  The
- * main loop calls link_reap() after each handler, and only that closes the
+ * main loop calls uplink_reap() after each handler, and only that closes the
  * link and ends what hung on it.
  */
 #include <arpa/inet.h>
@@ -33,20 +36,8 @@
 #include "log.h"
 #include "nodeinit.h"
 
-enum link_state {
-	LINK_IDLE,		/* waiting to (re)connect */
-	LINK_CONNECTING,
-	LINK_AUTH,		/* challenge answered, waiting for confirm */
-	LINK_HELLO,		/* sealed; waiting for WELCOME */
-	LINK_UP,
-	LINK_DEAD		/* failed; link_reap() closes it */
-};
-
-static const char *const link_state_names[] = {
-	"idle", "connecting", "auth", "hello", "up", "dead"
-};
-
 int			 node_num = -1;
+struct uplink_hooks	 uplink_hooks;
 static unsigned char	 key[AUTH_KEY_LEN];
 static int		 have_key;
 static unsigned char	 mac[6];
@@ -62,7 +53,7 @@ static uint64_t		 boot_ms;
 static unsigned int	 heartbeat_ms = 1000, timeout_ms = 3000;
 
 static void
-link_set_stage(int s)
+uplink_set_stage(int s)
 {
 	if (s != node_stage)
 		log_info("boot stage %s -> %s", stage_name(node_stage),
@@ -71,7 +62,7 @@ link_set_stage(int s)
 }
 
 static int
-read_mac(const char *ifname)
+uplink_read_mac(const char *ifname)
 {
 	char	path[96], buf[32];
 	ssize_t	n;
@@ -95,7 +86,7 @@ read_mac(const char *ifname)
 }
 
 static void
-net_up(void)
+uplink_net_up(void)
 {
 	int	plen;
 
@@ -105,7 +96,7 @@ net_up(void)
 		log_warn("lo address");
 	if (!ncf.virt)
 		modules_wait_iface(ncf.iface);
-	if (read_mac(ncf.iface) == -1)
+	if (uplink_read_mac(ncf.iface) == -1)
 		log_warnx("%s: no MAC address (is the NIC driver loaded?)",
 		    ncf.iface);
 	if (nl_link_up(ncf.iface) == -1) {
@@ -132,11 +123,11 @@ net_up(void)
 	if (ncf.gw[0] != '\0' && nl_route_default(ncf.gw) == -1)
 		log_warn("default route via %s", ncf.gw);
 	log_info("%s %s/%d up", ncf.iface, ncf.ip, plen);
-	link_set_stage(STAGE_NETWORK);
+	uplink_set_stage(STAGE_NETWORK);
 }
 
 void
-link_init(void)
+uplink_init(void)
 {
 	char	err[256];
 
@@ -145,56 +136,34 @@ link_init(void)
 		log_warnx("cluster key: %s; cannot join a cluster", err);
 	else
 		have_key = 1;
-	net_up();
+	uplink_net_up();
 	if (ncf.master_addr[0] == '\0')
 		log_warnx("no bproc.master= given; waiting forever");
 	next_try = now_ms();
 	lost_since = now_ms();
 }
 
-/* Which edges the link may take; anything but idle may fail. */
 static int
-link_edge_ok(int from, int to)
-{
-	if (to == LINK_DEAD)
-		return from != LINK_IDLE && from != LINK_DEAD;
-	switch (from) {
-	case LINK_IDLE:
-		return to == LINK_CONNECTING;
-	case LINK_CONNECTING:
-		return to == LINK_AUTH;
-	case LINK_AUTH:
-		return to == LINK_HELLO;
-	case LINK_HELLO:
-		return to == LINK_UP;
-	case LINK_DEAD:
-		return to == LINK_IDLE;
-	default:	/* up ends only in dead */
-		return 0;
-	}
-}
-
-static int
-link_transition(int to, const char *why)
+uplink_transition(int to, const char *why)
 {
 	uint64_t	now = now_ms();
 	int		from = lstate;
 
-	if (!link_edge_ok(from, to)) {
+	if (!uplink_edge_ok(from, to)) {
 		log_warnx("master link: refused %s -> %s (%s)",
-		    link_state_names[from], link_state_names[to], why);
+		    uplink_state_name(from), uplink_state_name(to), why);
 		return -1;
 	}
 	/* a redial every backoff is routine; the rest is news */
 	if (to == LINK_DEAD)
 		log_warnx("master link %s: %s -> %s (%s)", lc.peer,
-		    link_state_names[from], link_state_names[to], why);
+		    uplink_state_name(from), uplink_state_name(to), why);
 	else if (to != LINK_HELLO && to != LINK_UP)
-		log_debug("master link %s -> %s (%s)", link_state_names[from],
-		    link_state_names[to], why);
+		log_debug("master link %s -> %s (%s)", uplink_state_name(from),
+		    uplink_state_name(to), why);
 	else
-		log_info("master link %s -> %s (%s)", link_state_names[from],
-		    link_state_names[to], why);
+		log_info("master link %s -> %s (%s)", uplink_state_name(from),
+		    uplink_state_name(to), why);
 	lstate = to;
 	switch (to) {
 	case LINK_CONNECTING:
@@ -202,23 +171,23 @@ link_transition(int to, const char *why)
 		deadline = now + NODE_AUTH_MS;
 		break;
 	case LINK_HELLO:
-		link_set_stage(STAGE_CONNECTED);
+		uplink_set_stage(STAGE_CONNECTED);
 		break;
 	case LINK_UP:
 		deadline = now + timeout_ms;
 		next_status = now;
 		backoff = NODE_BACKOFF_MIN;
-		link_set_stage(STAGE_SETUP);
+		uplink_set_stage(STAGE_SETUP);
 		break;
 	case LINK_DEAD:
 		was_up = from == LINK_UP;
 		if (was_up)
 			lost_since = now;
-		deadline = now;		/* link_reap's, at once */
+		deadline = now;		/* uplink_reap's, at once */
 		break;
 	case LINK_IDLE:
 		if (node_stage > STAGE_NETWORK)
-			link_set_stage(STAGE_NETWORK);
+			uplink_set_stage(STAGE_NETWORK);
 		next_try = now + backoff + randombytes_uniform(
 		    (uint32_t)backoff / 2 + 1);
 		backoff = backoff * 2 > NODE_BACKOFF_MAX ? NODE_BACKOFF_MAX :
@@ -228,12 +197,12 @@ link_transition(int to, const char *why)
 	return 0;
 }
 
-/* Mark the link failed; link_reap() closes it once the handler is done. */
+/* Mark the link failed; uplink_reap() closes it once the handler is done. */
 static void
-link_fail(const char *why)
+uplink_fail(const char *why)
 {
 	if (lstate != LINK_DEAD && lstate != LINK_IDLE)
-		link_transition(LINK_DEAD, why);
+		uplink_transition(LINK_DEAD, why);
 }
 
 /*
@@ -242,21 +211,20 @@ link_fail(const char *why)
  * ghosts went with the master, forget the pushes, and wait to redial.
  */
 void
-link_reap(void)
+uplink_reap(void)
 {
 	if (lstate != LINK_DEAD)
 		return;
-	if (was_up)
-		grace_lost();
-	push_abort_all();
+	if (uplink_hooks.lost != NULL)
+		uplink_hooks.lost(was_up);
 	conn_free(&lc);
 	lc.fd = -1;
 	was_up = 0;
-	link_transition(LINK_IDLE, "closed");
+	uplink_transition(LINK_IDLE, "closed");
 }
 
 static void
-link_connect(void)
+uplink_connect(void)
 {
 	struct sockaddr_in	sin;
 	char			peer[80];
@@ -279,16 +247,16 @@ link_connect(void)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	snprintf(peer, sizeof(peer), "%s:%d", ncf.master_addr, ncf.master_port);
 	conn_init(&lc, fd, peer, WIRE_PREAUTH_MAX, NODE_LINK_OUTMAX);
-	link_transition(LINK_CONNECTING, peer);
+	uplink_transition(LINK_CONNECTING, peer);
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 &&
 	    errno != EINPROGRESS)
-		link_fail(strerror(errno));
+		uplink_fail(strerror(errno));
 }
 
 /*
  * Queue a message and try to send it.  On failure the link is only marked
- * dead (link_fail): every caller may go on using what it holds, and its
- * later sends fail quietly until link_reap() closes the link.
+ * dead (uplink_fail): every caller may go on using what it holds, and its
+ * later sends fail quietly until uplink_reap() closes the link.
  */
 int
 link_send_msg(struct wire_msg *m)
@@ -298,11 +266,11 @@ link_send_msg(struct wire_msg *m)
 	if (lc.fd < 0 || lstate == LINK_DEAD)
 		return -1;
 	if (len == 0) {
-		link_fail("message too large");
+		uplink_fail("message too large");
 		return -1;
 	}
 	if (conn_send(&lc, m->buf, len) == -1 || conn_flush(&lc) == -1) {
-		link_fail(errno == ENOBUFS ? "output queue full" :
+		uplink_fail(errno == ENOBUFS ? "output queue full" :
 		    strerror(errno));
 		return -1;
 	}
@@ -316,7 +284,7 @@ link_pending(void)
 }
 
 static unsigned int
-count_procs(void)
+uplink_count_procs(void)
 {
 	struct dirent	*de;
 	DIR		*d;
@@ -332,7 +300,7 @@ count_procs(void)
 }
 
 static void
-link_status(void)
+uplink_status(void)
 {
 	unsigned char	buf[512];
 	struct wire_msg	m;
@@ -353,7 +321,7 @@ link_status(void)
 		    (now_ms() - boot_ms) / 1000 : (uint64_t)si.uptime);
 	}
 	wire_put_u32(&m, A_CPUS, (uint32_t)sysconf(_SC_NPROCESSORS_ONLN));
-	wire_put_u32(&m, A_NPROCS, count_procs());
+	wire_put_u32(&m, A_NPROCS, uplink_count_procs());
 	wire_put_u64(&m, A_CACHE_BYTES, cache_bytes);
 	if (link_send_msg(&m) == 0)
 		next_status = now_ms() + heartbeat_ms;
@@ -363,13 +331,14 @@ link_status(void)
 void
 link_setup_done(void)
 {
-	link_set_stage(STAGE_UP);
-	link_status();
+	uplink_set_stage(STAGE_UP);
+	uplink_status();
 }
 
-static void
-link_challenge(struct wire_attr *tb)
+static int
+uplink_on_challenge(void *arg, const struct proto_frame *f)
 {
+	struct wire_attr *tb = f->tb;
 	unsigned char	buf[160], proof[AUTH_PROOF_LEN];
 	struct wire_msg	m;
 
@@ -380,34 +349,38 @@ link_challenge(struct wire_attr *tb)
 	wire_msg_init(&m, buf, sizeof(buf), MSG_AUTH_RESPONSE, 0, 0);
 	wire_put(&m, A_NONCE, nn, AUTH_NONCE_LEN);
 	wire_put(&m, A_PROOF, proof, AUTH_PROOF_LEN);
+	(void)arg;
 	if (link_send_msg(&m) == 0)
-		link_transition(LINK_AUTH, "challenge answered");
+		uplink_transition(LINK_AUTH, "challenge answered");
+	return 0;
 }
 
-static void
-link_confirm(struct wire_attr *tb)
+static int
+uplink_on_confirm(void *arg, const struct proto_frame *f)
 {
+	struct wire_attr *tb = f->tb;
 	unsigned char	buf[160], km[32], kn[32];
 	struct wire_msg	m;
 
 	if (auth_proof_check(tb[A_PROOF].data, key, AUTH_ROLE_MASTER, nm,
 	    nn) == -1) {
-		link_fail("master failed to prove the cluster key");
-		return;
+		uplink_fail("master failed to prove the cluster key");
+		return -1;
 	}
 	auth_session_keys(key, nm, nn, km, kn);
 	conn_seal(&lc, km, kn, 1);
 	sodium_memzero(km, sizeof(km));
 	sodium_memzero(kn, sizeof(kn));
 	lc.maxframe = WIRE_MAX_FRAME;
-	link_transition(LINK_HELLO, "sealed");
+	uplink_transition(LINK_HELLO, "sealed");
 	wire_msg_init(&m, buf, sizeof(buf), MSG_HELLO, 0, 0);
 	wire_put(&m, A_MAC, mac, sizeof(mac));
 	if (ncf.ip[0])
 		wire_put_str(&m, A_ADDR, ncf.ip);
 	wire_put_u8(&m, A_STAGE, (uint8_t)node_stage);
 	wire_put_u32(&m, A_VERSION, BPROC_VERSION);
-	link_send_msg(&m);
+	(void)arg;
+	return link_send_msg(&m);
 }
 
 /*
@@ -415,8 +388,8 @@ link_confirm(struct wire_attr *tb)
  * replaced whole, atomically, so names resolve on the node.  The lines
  * carry no password hashes; the master made them from its own files.
  */
-static void
-link_users(const unsigned char *body, size_t blen)
+static int
+uplink_on_users(void *arg, const struct proto_frame *f)
 {
 	static const char *const path[2] = { "/etc/passwd", "/etc/group" };
 	static const char *const tmp[2] = { "/etc/passwd.bproc-tmp",
@@ -429,7 +402,8 @@ link_users(const unsigned char *body, size_t blen)
 	for (i = 0; i < 2; i++)
 		fd[i] = open(tmp[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
 		    O_NOFOLLOW, 0644);
-	wire_iter_init(&it, body, blen);
+	(void)arg;
+	wire_iter_init(&it, f->body, f->len);
 	while (ok && fd[0] != -1 && fd[1] != -1 &&
 	    wire_iter_next(&it, &a) == 1) {
 		if (a.type != A_PWENT && a.type != A_GRENT)
@@ -455,11 +429,13 @@ link_users(const unsigned char *body, size_t blen)
 		}
 	if (!ok)
 		log_warn("users from the master: /etc/passwd, /etc/group");
+	return 0;
 }
 
-static void
-link_welcome(struct wire_attr *tb)
+static int
+uplink_on_welcome(void *arg, const struct proto_frame *f)
 {
+	struct wire_attr *tb = f->tb;
 	const char	*host;
 	char		 envnum[16];
 
@@ -467,8 +443,8 @@ link_welcome(struct wire_attr *tb)
 	heartbeat_ms = wire_get_u32(&tb[A_HEARTBEAT]);
 	timeout_ms = wire_get_u32(&tb[A_TIMEOUT]);
 	if (heartbeat_ms < 50 || timeout_ms <= heartbeat_ms) {
-		link_fail("master sent bad heartbeat settings");
-		return;
+		uplink_fail("master sent bad heartbeat settings");
+		return -1;
 	}
 	if (tb[A_HOSTNAME].data) {
 		host = wire_get_str(&tb[A_HOSTNAME]);
@@ -478,89 +454,86 @@ link_welcome(struct wire_attr *tb)
 	snprintf(envnum, sizeof(envnum), "%d", node_num);
 	setenv("BPROC_NODE", envnum, 1);
 	log_info("joined the cluster as node %d", node_num);
-	link_transition(LINK_UP, "welcome");
-	link_status();
-	grace_welcome(tb);
+	(void)arg;
+	uplink_transition(LINK_UP, "welcome");
+	uplink_status();
+	if (uplink_hooks.welcome != NULL)
+		uplink_hooks.welcome(f);
+	return 0;
 }
 
-static void
-link_dispatch(struct wire_hdr *h, const unsigned char *body, size_t blen)
+static int
+uplink_on_ping(void *arg, const struct proto_frame *f)
 {
-	struct wire_attr	 tb[A_MAX];
-	const char		*why;
-	char			 msg[96];
+	(void)arg;
+	(void)f;
+	return 0;
+}
 
-	if (proto_parse(h, body, blen, tb, &why) == -1) {
-		snprintf(msg, sizeof(msg), "bad %s frame: %s", msg_name(h->type),
-		    why);
-		link_fail(msg);
-		return;
-	}
-	switch (lstate) {
-	case LINK_CONNECTING:
-		if (h->type == MSG_AUTH_CHALLENGE) {
-			link_challenge(tb);
-			return;
-		}
-		break;
-	case LINK_AUTH:
-		if (h->type == MSG_AUTH_CONFIRM) {
-			link_confirm(tb);
-			return;
-		}
-		break;
-	case LINK_HELLO:
-		if (h->type == MSG_WELCOME) {
-			link_welcome(tb);
-			return;
-		}
-		break;
-	case LINK_UP:
-		switch (h->type) {
-		case MSG_PING:
-			return;
-		case MSG_USERS:
-			link_users(body, blen);
-			return;
-		case MSG_SETUP:
-			/* up once the master's push list is here (push.c) */
-			push_setup(h, tb, body, blen);
-			return;
-		case MSG_POWER:
-			node_poweroff(wire_get_u8(&tb[A_HOW]));
-		case MSG_EXEC:
-			proc_exec(h, tb, body, blen);
-			return;
-		case MSG_BLOB:
-			push_blob(tb, body, blen);
-			return;
-		case MSG_SIGNAL:
-			proc_signal(tb);
-			return;
-		case MSG_IO:
-			proc_input(tb);
-			return;
-		case MSG_IO_ACK:
-			proc_ack(tb);
-			return;
-		case MSG_FORK_RESULT:
-			track_fork_result(h, tb);
-			return;
-		case MSG_RESUME:
-			proc_resume(tb);
-			return;
-		case MSG_REAP:
-			proc_reap_one(tb);
-			return;
-		}
-		break;
-	}
-	snprintf(msg, sizeof(msg), "unexpected %s frame", msg_name(h->type));
-	link_fail(msg);
+static int
+uplink_on_power(void *arg, const struct proto_frame *f)
+{
+	(void)arg;
+	node_poweroff(wire_get_u8(&f->tb[A_HOW]));
+}
+
+/* The process host's and the blob fetcher's messages go up. */
+#define UPLINK_UP(name)							\
+static int								\
+uplink_on_##name(void *arg, const struct proto_frame *f)		\
+{									\
+	(void)arg;							\
+	if (uplink_hooks.name != NULL)					\
+		uplink_hooks.name(f);					\
+	return 0;							\
+}
+UPLINK_UP(setup)
+UPLINK_UP(exec)
+UPLINK_UP(blob)
+UPLINK_UP(signal)
+UPLINK_UP(input)
+UPLINK_UP(ack)
+UPLINK_UP(fork_result)
+UPLINK_UP(resume)
+UPLINK_UP(reap)
+
+#define UP(st)	(1u << LINK_##st)
+
+/* What the master link takes, and in which state: the whole protocol. */
+static const struct proto_route uplink_routes[MSG_MAX] = {
+	[MSG_AUTH_CHALLENGE] =	{ UP(CONNECTING), uplink_on_challenge },
+	[MSG_AUTH_CONFIRM] =	{ UP(AUTH), uplink_on_confirm },
+	[MSG_WELCOME] =		{ UP(HELLO), uplink_on_welcome },
+	[MSG_PING] =		{ UP(UP), uplink_on_ping },
+	[MSG_USERS] =		{ UP(UP), uplink_on_users },
+	[MSG_POWER] =		{ UP(UP), uplink_on_power },
+	/* up once the master's push list is here (fetch.c) */
+	[MSG_SETUP] =		{ UP(UP), uplink_on_setup },
+	[MSG_EXEC] =		{ UP(UP), uplink_on_exec },
+	[MSG_BLOB] =		{ UP(UP), uplink_on_blob },
+	[MSG_SIGNAL] =		{ UP(UP), uplink_on_signal },
+	[MSG_IO] =		{ UP(UP), uplink_on_input },
+	[MSG_IO_ACK] =		{ UP(UP), uplink_on_ack },
+	[MSG_FORK_RESULT] =	{ UP(UP), uplink_on_fork_result },
+	[MSG_RESUME] =		{ UP(UP), uplink_on_resume },
+	[MSG_REAP] =		{ UP(UP), uplink_on_reap },
+};
+
+static const struct proto_role uplink_role = { "master link", DIR_M2N,
+    uplink_routes };
+
+static void
+uplink_frame(const struct wire_hdr *h, const unsigned char *body, size_t blen)
+{
+	char	why[PROTO_WHY_MAX];
+
+	if (proto_dispatch(&uplink_role, (unsigned int)lstate, NULL, h, body,
+	    blen, why) == -1 && why[0] != '\0')
+		uplink_fail(why);
 }
 
 int
-link_poll_setup(int *fd, short *events)
+uplink_poll_setup(int *fd, short *events)
 {
 	uint64_t	now = now_ms(), next;
 
@@ -578,7 +551,7 @@ link_poll_setup(int *fd, short *events)
 }
 
 void
-link_poll_event(short revents)
+uplink_poll_event(short revents)
 {
 	struct wire_hdr		 h;
 	const unsigned char	*body;
@@ -590,14 +563,14 @@ link_poll_event(short revents)
 		return;
 	if (revents & POLLOUT) {
 		if (conn_flush(&lc) == -1) {
-			link_fail(strerror(errno));
+			uplink_fail(strerror(errno));
 			return;
 		}
 	}
 	if (!(revents & (POLLIN | POLLHUP | POLLERR)))
 		return;
 	if ((r = conn_read(&lc)) == -1) {
-		link_fail(errno ? strerror(errno) : "connection closed");
+		uplink_fail(errno ? strerror(errno) : "connection closed");
 		return;
 	}
 	if (r == 0)
@@ -607,13 +580,13 @@ link_poll_event(short revents)
 	/* a handler that failed the link ends the batch: the rest is moot */
 	while (lstate != LINK_DEAD &&
 	    (r = conn_frame(&lc, &h, &body, &blen, &why)) == 1)
-		link_dispatch(&h, body, blen);
+		uplink_frame(&h, body, blen);
 	if (r == -1 && lstate != LINK_DEAD)
-		link_fail(why);
+		uplink_fail(why);
 }
 
 void
-link_timer(void)
+uplink_timer(void)
 {
 	uint64_t	now = now_ms();
 
@@ -621,22 +594,24 @@ link_timer(void)
 	case LINK_IDLE:
 		if (ncf.master_addr[0] == '\0' || !have_key)
 			return;
-		grace_tick(lost_since);
+		/* the grace of kept processes, a reboot (grace.c) */
+		if (uplink_hooks.alone != NULL)
+			uplink_hooks.alone(lost_since);
 		if (now >= next_try)
-			link_connect();
+			uplink_connect();
 		return;
 	case LINK_UP:
 		if (now >= deadline) {
-			link_fail("master silent past the timeout");
+			uplink_fail("master silent past the timeout");
 			return;
 		}
 		if (now >= next_status)
-			link_status();
+			uplink_status();
 		return;
 	case LINK_DEAD:
-		return;		/* link_reap's */
+		return;		/* uplink_reap's */
 	default:
 		if (now >= deadline)
-			link_fail("handshake timed out");
+			uplink_fail("handshake timed out");
 	}
 }
