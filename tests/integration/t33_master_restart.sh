@@ -159,7 +159,7 @@ A=$!
 # any other status than 3 is a lost exit status
 ( n=0; f=0; while [ $n -lt 1000 ]; do "$BIN/bpsh" 1 sh -c 'exit 3' 2>"$TMP/l.err"; rc=$?
 	if [ $rc != 3 ]; then
-		grep -Eq 'closed the connection|connect' "$TMP/l.err" ||
+		grep -Eiq 'closed the connection|cannot reach bpmaster' "$TMP/l.err" ||
 		    { echo "bad status $rc at $n: $(cat "$TMP/l.err")"; exit 1; }
 		f=$((f + 1)); echo "$f in flight" >"$TMP/inflight"
 	fi
