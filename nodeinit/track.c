@@ -387,6 +387,26 @@ track_next(void)
 
 	if (t == NULL || t->qstate != TQ_WAIT)
 		return;
+	/*
+	 * A clone whose process's ghost is not back after a master restart
+	 * waits; the first that need not goes ahead of it, or one orphan
+	 * would hold every fork of the node until the master reaps it.
+	 */
+	if (!t->thread && tt_leader(t)->paused) {
+		struct ttask	**pp, *u;
+
+		for (pp = &t->qnext; (u = *pp) != NULL; pp = &u->qnext)
+			if (u->qstate == TQ_WAIT &&
+			    (u->thread || !tt_leader(u)->paused))
+				break;
+		if (u == NULL)
+			return;
+		*pp = u->qnext;
+		if (queue_tail == &u->qnext)
+			queue_tail = pp;
+		u->qnext = queue;
+		queue = t = u;
+	}
 	if (t->thread) {
 		t->qstate = TQ_RUNNING;
 		if (ptrace(PTRACE_SYSCALL, t->tid, NULL, NULL) == -1)

@@ -16,10 +16,15 @@ ROUNDS=${T31_ROUNDS:-20}
 JOBS=()
 
 bpvc() { "$BIN/bpvcluster" "$@"; }
-# stop_jobs: SIGKILL what this round started (our own PIDs) and reap it.
+# stop_jobs: SIGKILL what this round started (our own PIDs) and reap it;
+# a child ghost (sh's cat) outlives its parent ghost as a local child would,
+# so the ghosts bpstat -p names (ours: this test made them) go too.
 stop_jobs() {
 	local p
 	for p in ${JOBS[@]+"${JOBS[@]}"}; do
+		kill -KILL "$p" 2>/dev/null
+	done
+	for p in $("$BIN/bpstat" -p 2>/dev/null | awk 'NR > 1 {print $1}'); do
 		kill -KILL "$p" 2>/dev/null
 	done
 	for p in ${JOBS[@]+"${JOBS[@]}"}; do
@@ -66,6 +71,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	# the rule now: the node keeps them while the master is away
 	if [ "$(streams)" != 2 ] || ! alive "${JOBS[0]}" || ! alive "${JOBS[1]}"; then
 		fail "round $r: the streams did not outlive the master ($(streams) on the node)"
+		show_log "$BPVC_STATE/node0.log" 40
+		node_procs 0
+		grep -v "IO\|io_ack\|signal" "$BPVC_STATE/bpmaster.log" | tail -n 40 | sed 's/^/    m| /'
 		break
 	fi
 	if ! bpvc start master 2>/dev/null; then
