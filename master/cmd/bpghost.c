@@ -763,6 +763,8 @@ main(int argc, char **argv)
 		ghost_die("signalfd failed");
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	fcntl(fd, F_SETFL, O_NONBLOCK);
+	/* where bpmaster listens, while it is there to say (before MSG_GHOST) */
+	reconnect_init(fd);
 	{
 		struct ucred	uc;
 		socklen_t	ul = sizeof(uc);
@@ -781,7 +783,6 @@ main(int argc, char **argv)
 
 		wire_msg_init(&m, buf, sizeof(buf), MSG_GHOST, 0, 0);
 		ghost_send(&m);
-		reconnect_init(fd);
 	}
 	/* signals are blocked by now: a SIGTTOU cannot stop us here */
 	term_enter_raw();
