@@ -57,6 +57,11 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_CTL_MASTER] = { "CTL_MASTER", 0, 0, D_T2M },
 	[MSG_CTL_MASTER_INFO] = { "CTL_MASTER_INFO", 8, RQ(A_PID), D_M2T },
 	[MSG_CTL_POWER] = { "CTL_POWER", 16, RQ(A_NODE), D_T2M },
+	[MSG_REJOIN] = { "REJOIN", 16, RQ(A_PID) | RQ(A_UID), D_N2M },
+	[MSG_REJOIN_END] = { "REJOIN_END", 8, RQ(A_COUNT), D_N2M },
+	[MSG_GHOST_REJOIN] = { "GHOST_REJOIN", 8, RQ(A_NODE), D_T2M },
+	[MSG_RESUME] = { "RESUME", 8, RQ(A_PID), D_M2N | D_M2T },
+	[MSG_REAP] = { "REAP", 8, RQ(A_PID), D_M2N },
 	[MSG_IMAGE] = { "IMAGE", 8, RQ(A_PID), D_ANY },
 	[MSG_IMAGE_RESULT] = { "IMAGE_RESULT", 16, RQ(A_PID) | RQ(A_ERRNO), D_ANY },
 	[MSG_MOVE] = { "MOVE", 8, RQ(A_PID), D_N2M | D_M2T },
@@ -129,6 +134,12 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_RSS] = { "rss", AK_U64, 0, 0 },
 	[A_BMC_OP] = { "bmc_op", AK_U8, 0, 0 },
 	[A_POWER] = { "power", AK_U8, 0, 0 },
+	[A_GRACE] = { "grace", AK_U32, 0, 0 },
+	[A_OFF_IN] = { "off_in", AK_U64, 0, 0 },
+	[A_OFF_INDONE] = { "off_indone", AK_U64, 0, 0 },
+	[A_OFF_OUT] = { "off_out", AK_U64, 0, 0 },
+	[A_OFF_ERR] = { "off_err", AK_U64, 0, 0 },
+	[A_ALONE_REBOOT] = { "alone_reboot", AK_U32, 0, 0 },
 };
 
 static const char *const stage_names[STAGE_MAX] = {

@@ -20,7 +20,10 @@
 
 #define BPROC_PORT		2223		/* default TCP port of the node link (BProc's) */
 #define BPROC_CTL_PATH		"/run/bproc/master.sock"	/* default control socket */
-#define BPROC_VERSION		1		/* protocol version in HELLO */
+#define BPROC_VERSION		2		/* protocol version in HELLO and AUTH_CHALLENGE:
+						   2 added the master restart (REJOIN..REAP) */
+#define BPROC_VERSION_REJOIN	2		/* the first version that keeps processes
+						   across a master restart */
 /*
  * A node's setup push (the master's "push" list) runs as the "exec" of
  * this ghost PID: its NEED, BLOB, BLOB_ACK and EXEC_RESULT carry it.  No
@@ -88,6 +91,17 @@ enum msg_type {
 	MSG_CTL_POWER,		/* t->m: A_NODE, A_BMC_OP (checked by power.c: past
 				   bit 63, it cannot be required); answered by CTL_RESULT
 				   with A_POWER (out-of-band, through the BMC) */
+	/* a master restart (docs/design-notes.md, "Master restart") */
+	MSG_REJOIN,		/* n->m after WELCOME, per process it kept: A_PID,
+				   A_RPID, A_UID, A_FLAGS REJOIN_F_*, A_STATUS,
+				   A_ARG (the command), A_OFF_IN, A_OFF_INDONE */
+	MSG_REJOIN_END,		/* n->m: A_COUNT REJOINs sent */
+	MSG_GHOST_REJOIN,	/* ghost->m on a new connection: A_NODE, A_OFF_OUT,
+				   A_OFF_ERR (bytes it wrote), A_FLAGS */
+	MSG_RESUME,		/* m->n: A_PID, A_OFF_OUT, A_OFF_ERR: send on from there;
+				   m->ghost: A_PID, A_OFF_IN, A_OFF_INDONE, A_EOF, A_GRACE */
+	MSG_REAP,		/* m->n: A_PID: its ghost is gone (after the exit, or
+				   never came back): forget it, killing it if it runs */
 	/* migration (docs/design-notes.md, "Migration") */
 	MSG_IMAGE,		/* t->m->n, n->m->t: A_PID, A_DATA repeated, A_EOF:
 				   a process image (after the EXEC_RESULT of an
@@ -168,6 +182,13 @@ enum attr_type {
 	A_RSS,		/* u64 bytes resident */
 	A_BMC_OP,	/* u8 BMC_OP_*: what CTL_POWER asks the node's BMC */
 	A_POWER,	/* u8 BMC_POWER_*: chassis power as the BMC last said */
+	/* 64 and up: never required (proto.c's RQ_BITS) */
+	A_GRACE,	/* u32 ms: master_grace (WELCOME, EXEC_RESULT, RESUME) */
+	A_OFF_IN,	/* u64: stdin bytes the node received from the ghost */
+	A_OFF_INDONE,	/* u64: ... and wrote to the process */
+	A_OFF_OUT,	/* u64: stdout bytes the ghost wrote out */
+	A_OFF_ERR,	/* u64: stderr bytes the ghost wrote out */
+	A_ALONE_REBOOT,	/* u32 ms: a node alone this long reboots; 0 never (WELCOME) */
 	A_MAX
 };
 
@@ -203,6 +224,11 @@ enum bmc_power {
 #define EXEC_F_NOTRACK		0x08	/* debug, root only: no ghosts for its children */
 #define EXEC_F_IMAGE		0x10	/* the process is an image (MSG_IMAGE) that
 					   bprestore turns into the process */
+
+#define REJOIN_F_EXITED		0x01	/* MSG_REJOIN: it ended; A_STATUS says how */
+#define REJOIN_F_CHILD		0x02	/* forked on the node (track.c), not EXECed */
+#define REJOIN_F_TTY		0x04	/* runs on a pty */
+#define REJOIN_F_STOPPED	0x08	/* stopped */
 
 /*
  * A manifest entry (A_MFILE): hash[32], u32 mode, u32 uid, u32 gid,

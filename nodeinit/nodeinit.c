@@ -68,16 +68,31 @@ node_fork_result(const struct proto_frame *f)
 	track_fork_result(f->h, f->tb);
 }
 
-/* The link is closed: end the processes whose ghosts went with the master. */
+/* The link is closed: the processes wait for a master (grace.c). */
 static void
 node_link_lost(int was_up)
 {
-	if (was_up && proc_count() > 0) {
-		log_warnx("ending %d processes whose ghosts are gone",
-		    proc_count());
-		proc_kill_all();
-	}
+	if (was_up)
+		grace_lost();
 	push_abort_all();
+}
+
+static void
+node_welcome(const struct proto_frame *f)
+{
+	grace_welcome(f->tb);
+}
+
+static void
+node_resume(const struct proto_frame *f)
+{
+	proc_resume(f->tb);
+}
+
+static void
+node_reap(const struct proto_frame *f)
+{
+	proc_reap_one(f->tb);
 }
 
 static void
@@ -93,6 +108,10 @@ node_hooks_init(void)
 	uplink_hooks.image = migrate_image;
 	uplink_hooks.holding = migrate_holding;
 	uplink_hooks.lost = node_link_lost;
+	uplink_hooks.welcome = node_welcome;
+	uplink_hooks.resume = node_resume;
+	uplink_hooks.reap = node_reap;
+	uplink_hooks.alone = grace_tick;
 }
 
 static void
@@ -184,7 +203,7 @@ main(int argc, char **argv)
 
 	for (;;) {
 		/* slots: signals, the master link, three per hosted process */
-		want = 2 + 5 * (size_t)proc_count() + 17;	/* migrate.c: 17 + 2 per image */
+		want = 2 + 4 * (size_t)proc_count() + 1;	/* migrate.c: 1 + 1 per image */
 		if (want > cap) {
 			if ((np = reallocarray(pfd, want, sizeof(*pfd))) == NULL) {
 				log_warn("poll table");

@@ -19,9 +19,9 @@
 #define NODE_KEYFILE		"/etc/bproc/cluster.key"	/* in the initramfs */
 #define NODE_IFACE		"eth0"	/* default cluster NIC */
 #define NODE_BACKOFF_MIN	100	/* ms before the first reconnect */
-#define NODE_BACKOFF_MAX	2000	/* ms between reconnects at most */
+#define NODE_BACKOFF_MAX	1000	/* ms between reconnects at most: a restarted master has its nodes back within 1.5 s */
 #define NODE_AUTH_MS		5000	/* ms to finish the handshake */
-#define NODE_GIVEUP_MS		120000	/* ms without a master before rebooting */
+#define NODE_GIVEUP_MS		120000	/* ms without ever joining before rebooting */
 /*
  * Bytes the master link may queue before a send fails and the link is
  * dropped.  Process output stops being read at PROC_LINK_HIGH (proc.c),
@@ -99,6 +99,11 @@ struct uplink_hooks {
 	void	(*image)(const struct proto_frame *);	/* MSG_IMAGE (migrate.c) */
 	int	(*holding)(void);	/* 1: do not read the link for now */
 	void	(*lost)(int);		/* the link closed; 1: it had been up */
+	/* a master restart (grace.c) */
+	void	(*welcome)(const struct proto_frame *);	/* MSG_WELCOME */
+	void	(*resume)(const struct proto_frame *);	/* MSG_RESUME */
+	void	(*reap)(const struct proto_frame *);	/* MSG_REAP */
+	void	(*alone)(uint64_t);	/* idle since then, no master */
 };
 extern struct uplink_hooks	uplink_hooks;
 void		uplink_init(void);
@@ -123,14 +128,12 @@ void		proc_exec(const struct wire_hdr *, struct wire_attr *,
 int		proc_hosts(pid_t);
 
 /* migrate.c: an EXEC with EXEC_F_IMAGE runs bprestore on MSG_IMAGE */
-int		migrate_prepare(pid_t, int[2]);
-void		migrate_exec(int[2], uid_t, gid_t, const gid_t *, size_t);
-void		migrate_started(int[2]);
+int		migrate_prepare(pid_t, int *);
+void		migrate_exec(int);
 struct proto_frame;
 void		migrate_image(const struct proto_frame *);
 void		migrate_forget(pid_t);
-void		migrate_settle(pid_t);
-void		proc_drain(pid_t);
+void		proc_result(pid_t, pid_t, int, const char *);
 int		migrate_holding(void);
 void		migrate_init(void);
 struct pollfd;
@@ -150,6 +153,23 @@ int		track_count(void);
 pid_t		track_gpid(pid_t);
 void		track_kill_all(void);
 int		proc_catches(pid_t, int);
+
+/* grace.c: processes outlive a master restart */
+extern int	master_proto;
+int		grace_keeping(void);
+void		grace_lost(void);
+void		grace_tick(uint64_t);
+void		grace_welcome(struct wire_attr *);
+void		grace_put_cmd(struct wire_msg *, pid_t);
+/* proc.c and track.c, their halves of it */
+void		proc_pause_all(void);
+int		proc_rejoin_report(void);
+void		proc_resume(struct wire_attr *);
+void		proc_reap_one(struct wire_attr *);
+int		track_children(void);
+void		track_link_lost(void);
+int		track_rejoin_report(void);
+void		track_resume(pid_t);
 
 /* cache.c */
 #define CACHE_DIR	"/var/lib/bproc/cache"	/* on the root fs: links need one fs */

@@ -54,14 +54,23 @@ struct rproc {
 	int		 empty[3];	/* the last read of the stream found nothing */
 	int		 reported;	/* EXIT sent; output left goes by another ghost */
 	pid_t		 relay;		/* that ghost: a living process of the session */
+	uid_t		 uid;
+	/* a master restart (grace.c) */
+	int		 paused;	/* not read or reported until MSG_RESUME */
+	int		 zombie;	/* EXIT sent, kept until MSG_REAP */
+	uint64_t	 tx[3];		/* output bytes sent; [0]: stdin received */
+	uint64_t	 indone;	/* stdin bytes written to the process */
+	unsigned char	*ring[3];	/* the unacknowledged output (IO_WINDOW) */
+	uint32_t	 head[3];	/* where its oldest byte is */
 	struct rproc	*next;
 };
 
 static struct rproc	*procs;
 static int		 nprocs_hosted;
-static int		 proc_image[2] = { -1, -1 };	/* EXEC_F_IMAGE: migrate.c's pipes */
+static int		 proc_image = -1;	/* EXEC_F_IMAGE: the restorer's socket (migrate.c) */
 
 static void	proc_output(struct rproc *, int);
+static void	proc_keep(struct rproc *, int, const unsigned char *, size_t);
 
 static struct rproc *
 proc_find(pid_t gpid)
@@ -92,15 +101,18 @@ proc_free(struct rproc *rp)
 			break;
 		}
 	migrate_forget(rp->gpid);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 3; i++) {
 		if (rp->fd[i] >= 0)
 			close(rp->fd[i]);
+		free(rp->ring[i]);
+	}
 	free(rp->inq);
 	free(rp);
 	nprocs_hosted--;
 }
 
-static void
+/* EXEC_RESULT; for an image a second one is the restorer's verdict (migrate.c) */
+void
 proc_result(pid_t gpid, pid_t pid, int err, const char *msg)
 {
 	unsigned char	buf[512];
@@ -136,10 +148,8 @@ proc_maybe_finish(struct rproc *rp)
 	unsigned char	buf[64];
 	struct wire_msg	m;
 
-	/* a restored image that ended: the restorer's word goes first */
-	if (rp->exited)
-		migrate_settle(rp->gpid);
-
+	if (rp->paused || rp->zombie)
+		return;
 	/* a pty's output is read to its end once the process is gone */
 	if (rp->tty && rp->exited && rp->fd[1] >= 0 &&
 	    rp->unacked[1] < IO_WINDOW && link_pending() < PROC_LINK_HIGH)
@@ -187,7 +197,11 @@ proc_maybe_finish(struct rproc *rp)
 	wire_put_u32(&m, A_PID, (uint32_t)rp->gpid);
 	wire_put_u32(&m, A_STATUS, (uint32_t)rp->status);
 	link_send_msg(&m);
-	proc_free(rp);
+	/* until the master says the ghost has it: a restart may lose it */
+	if (master_proto >= BPROC_VERSION_REJOIN)
+		rp->zombie = 1;
+	else
+		proc_free(rp);
 }
 
 /*
@@ -221,6 +235,8 @@ proc_child(int errfd, int gofd, int *child_fd, int ttyfd, uid_t uid, gid_t gid,
 	sigset_t	 none;
 	const char	*pathenv = NULL, *p, *q;
 	char		 cand[4096];
+	uid_t		 eu;
+	gid_t		 eg;
 	int		 e, i;
 
 	sigemptyset(&none);
@@ -239,15 +255,20 @@ proc_child(int errfd, int gofd, int *child_fd, int ttyfd, uid_t uid, gid_t gid,
 	/* seized by nodeinit first, then its forks stop for their ghosts */
 	if (track_child(gofd) == -1)
 		goto fail;
-	/* an image: the restorer drops to the user itself */
-	if (proc_image[0] >= 0) {
-		migrate_exec(proc_image, uid, gid, groups, ngroups);
+	/*
+	 * An image: real ids the user's, effective and saved still root's;
+	 * the restorer does its privileged steps, then drops (migrate.c).
+	 */
+	eu = proc_image >= 0 ? (uid_t)-1 : uid;
+	eg = proc_image >= 0 ? (gid_t)-1 : gid;
+	if (syscall(SYS_setgroups, ngroups, groups) == -1 ||
+	    syscall(SYS_setresgid, gid, eg, eg) == -1 ||
+	    syscall(SYS_setresuid, uid, eu, eu) == -1)
+		goto fail;
+	if (proc_image >= 0) {
+		migrate_exec(proc_image);
 		goto fail;
 	}
-	if (syscall(SYS_setgroups, ngroups, groups) == -1 ||
-	    syscall(SYS_setresgid, gid, gid, gid) == -1 ||
-	    syscall(SYS_setresuid, uid, uid, uid) == -1)
-		goto fail;
 	/* -I/-O/-E files are opened as the user, on the node */
 	for (i = 0; i < 3; i++) {
 		int fd;
@@ -415,6 +436,9 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 		return;
 	}
 	gpid = (pid_t)wire_get_u32(&tb[A_PID]);
+	/* an ended one whose REAP is still on the way: its PID is free again */
+	if ((rp = proc_find(gpid)) != NULL && rp->zombie)
+		proc_free(rp);
 	if (proc_find(gpid) != NULL) {
 		proc_result(gpid, 0, EEXIST, "process already exists");
 		return;
@@ -504,12 +528,12 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 	}
 	if (!ignored_known)
 		proc_find_ignored();
-	if ((flags & EXEC_F_IMAGE) && migrate_prepare(gpid, proc_image) == -1)
+	if ((flags & EXEC_F_IMAGE) && migrate_prepare(gpid, &proc_image) == -1)
 		goto syserr;
 	pid = proc_clone(gpid);
-	if (proc_image[0] >= 0 && pid != 0) {
-		migrate_started(proc_image);
-		proc_image[0] = proc_image[1] = -1;
+	if (proc_image >= 0 && pid != 0) {
+		close(proc_image);
+		proc_image = -1;
 	}
 	if (pid == -1)
 		goto syserr;
@@ -546,6 +570,7 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 	}
 	rp->gpid = gpid;
 	rp->pid = pid;
+	rp->uid = wire_get_u32(&tb[A_UID]);
 	if (ptm >= 0) {
 		rp->tty = 1;
 		rp->fd[0] = ptm_in;
@@ -680,7 +705,10 @@ proc_ack(struct wire_attr *tb)
 		rp = proc_find(track_top_of((pid_t)wire_get_u32(&tb[A_PID])));
 	if (rp == NULL || s < 1 || s > 2)
 		return;
-	rp->unacked[s] = n > rp->unacked[s] ? 0 : rp->unacked[s] - n;
+	if (n > rp->unacked[s])
+		n = rp->unacked[s];
+	rp->unacked[s] -= n;
+	rp->head[s] = (rp->head[s] + n) % IO_WINDOW;
 }
 
 /*
@@ -747,8 +775,10 @@ proc_input(struct wire_attr *tb)
 
 	if (rp == NULL || wire_get_u8(&tb[A_STREAM]) != 0)
 		return;
+	rp->tx[0] += len;
 	if (rp->fd[0] < 0) {
 		/* nobody reads it any more: consume so the ghost goes on */
+		rp->indone += len;
 		if (len)
 			proc_ack_stdin(rp, len);
 		return;
@@ -757,6 +787,7 @@ proc_input(struct wire_attr *tb)
 		if (rp->inlen + len > 2 * IO_WINDOW) {
 			log_warnx("ghost %d overran its stdin window",
 			    (int)rp->gpid);
+			rp->tx[0] -= len;
 			return;
 		}
 		if ((nq = realloc(rp->inq, rp->inlen + len)) == NULL)
@@ -789,7 +820,7 @@ proc_output(struct rproc *rp, int s)
 	 * in one pass would otherwise each add a chunk past the mark, up to
 	 * the link's cap (NODE_LINK_OUTMAX) that fails the link.
 	 */
-	if (link_pending() >= PROC_LINK_HIGH)
+	if (link_pending() >= PROC_LINK_HIGH || rp->paused)
 		return;
 	n = read(rp->fd[s], data, want);
 	if (n < 0 && errno == EINTR)
@@ -829,7 +860,7 @@ proc_output(struct rproc *rp, int s)
 		}
 	} else {
 		wire_put(&m, A_DATA, data, (size_t)n);
-		rp->unacked[s] += (uint32_t)n;
+		proc_keep(rp, s, data, (size_t)n);
 	}
 	link_send_msg(&m);
 }
@@ -850,6 +881,7 @@ proc_write_stdin(struct rproc *rp)
 	}
 	memmove(rp->inq, rp->inq + n, rp->inlen - (size_t)n);
 	rp->inlen -= (size_t)n;
+	rp->indone += (uint64_t)n;
 	proc_ack_stdin(rp, (size_t)n);
 	if (rp->fd[0] >= 0 && rp->in_eof && rp->inlen == 0)
 		proc_stdin_close(rp);
@@ -873,7 +905,7 @@ proc_poll_setup(struct pollfd *pfd, int max)
 			pfd[n].fd = -1;
 			pfd[n].events = 0;
 			pfd[n].revents = 0;
-			if (rp->fd[s] < 0)
+			if (rp->fd[s] < 0 || rp->paused)
 				;
 			else if (s == 0 && rp->inlen > 0)
 				pfd[n].events = POLLOUT;
@@ -967,22 +999,126 @@ proc_kill_all(void)
 }
 
 /*
- * Before a process moves home (migrate.c): what it wrote so far goes up
- * first, ahead of its MSG_MOVE, as far as the window lets it; the
- * session's pipes hold it for a process forked on the node.
+ * Output sent stays here until the ghost acknowledges it: at most
+ * IO_WINDOW bytes per stream, which the window bounds anyway.  After a
+ * master restart it is sent again from where the ghost says it is.
+ */
+static void
+proc_keep(struct rproc *rp, int s, const unsigned char *p, size_t n)
+{
+	uint32_t	at = (rp->head[s] + rp->unacked[s]) % IO_WINDOW, k;
+
+	rp->unacked[s] += (uint32_t)n;
+	rp->tx[s] += n;
+	if (rp->ring[s] == NULL && (rp->ring[s] = malloc(IO_WINDOW)) == NULL)
+		return;
+	for (; n > 0; at = 0, p += k, n -= k) {
+		k = IO_WINDOW - at < n ? IO_WINDOW - at : (uint32_t)n;
+		memcpy(rp->ring[s] + at, p, k);
+	}
+}
+
+/* The master link is gone: nothing goes out until the ghost is back. */
+void
+proc_pause_all(void)
+{
+	struct rproc	*rp;
+
+	for (rp = procs; rp != NULL; rp = rp->next)
+		rp->paused = 1;
+}
+
+/* To a new master, after WELCOME: what we host, one REJOIN each. */
+int
+proc_rejoin_report(void)
+{
+	unsigned char	 buf[1400];
+	struct wire_msg	 m;
+	struct rproc	*rp;
+	int		 n = 0;
+
+	for (rp = procs; rp != NULL; rp = rp->next, n++) {
+		wire_msg_init(&m, buf, sizeof(buf), MSG_REJOIN, 0, 0);
+		wire_put_u32(&m, A_PID, (uint32_t)rp->gpid);
+		wire_put_u32(&m, A_RPID, (uint32_t)rp->pid);
+		wire_put_u32(&m, A_UID, rp->uid);
+		wire_put_u32(&m, A_FLAGS, (rp->exited ? REJOIN_F_EXITED : 0) |
+		    (rp->tty ? REJOIN_F_TTY : 0));
+		wire_put_u32(&m, A_STATUS, (uint32_t)rp->status);
+		grace_put_cmd(&m, rp->pid);
+		wire_put_u64(&m, A_OFF_IN, rp->tx[0]);
+		wire_put_u64(&m, A_OFF_INDONE, rp->indone);
+		if (rp->in_eof || rp->fd[0] < 0)
+			wire_put_u8(&m, A_EOF, 1);
+		link_send_msg(&m);
+	}
+	return n;
+}
+
+/*
+ * The ghost is back: send again what it did not write, from its offset
+ * (A_OFF_OUT, A_OFF_ERR), and go on; an exit it missed goes last.
  */
 void
-proc_drain(pid_t gpid)
+proc_resume(struct wire_attr *tb)
 {
+	unsigned char	 buf[IO_CHUNK + 128];
+	struct wire_msg	 m;
+	pid_t		 gpid = (pid_t)wire_get_u32(&tb[A_PID]);
 	struct rproc	*rp = proc_find(gpid);
-	int		 s, k;
+	uint64_t	 got, base;
+	uint32_t	 k;
+	int		 s;
 
-	if (rp == NULL && (rp = proc_find(track_top_of(gpid))) == NULL)
+	track_resume(gpid);
+	if (rp == NULL)
 		return;
 	for (s = 1; s <= 2; s++) {
-		rp->empty[s] = 0;
-		for (k = 0; k < IO_WINDOW / IO_CHUNK && rp->fd[s] >= 0 &&
-		    !rp->empty[s] && rp->unacked[s] < IO_WINDOW; k++)
-			proc_output(rp, s);
+		got = tb[s == 1 ? A_OFF_OUT : A_OFF_ERR].data ?
+		    wire_get_u64(&tb[s == 1 ? A_OFF_OUT : A_OFF_ERR]) : 0;
+		base = rp->tx[s] - rp->unacked[s];
+		if (got < base || got > rp->tx[s])
+			got = base;	/* not ours to send again */
+		k = (uint32_t)(got - base);
+		rp->unacked[s] -= k;
+		rp->head[s] = (rp->head[s] + k) % IO_WINDOW;
+		for (base = 0; rp->ring[s] != NULL && base < rp->unacked[s];
+		    base += k) {
+			uint32_t at = (uint32_t)((rp->head[s] + base) % IO_WINDOW);
+
+			k = rp->unacked[s] - (uint32_t)base;
+			if (k > IO_CHUNK)
+				k = IO_CHUNK;
+			if (k > IO_WINDOW - at)
+				k = IO_WINDOW - at;
+			wire_msg_init(&m, buf, sizeof(buf), MSG_IO, 0, 0);
+			wire_put_u32(&m, A_PID, (uint32_t)rp->gpid);
+			wire_put_u8(&m, A_STREAM, (uint8_t)s);
+			wire_put(&m, A_DATA, rp->ring[s] + at, k);
+			link_send_msg(&m);
+		}
 	}
+	rp->paused = 0;
+	if (rp->zombie) {
+		wire_msg_init(&m, buf, sizeof(buf), MSG_EXIT, 0, 0);
+		wire_put_u32(&m, A_PID, (uint32_t)rp->gpid);
+		wire_put_u32(&m, A_STATUS, (uint32_t)rp->status);
+		link_send_msg(&m);
+	}
+}
+
+/* The ghost has the exit, or never came back: forget the process. */
+void
+proc_reap_one(struct wire_attr *tb)
+{
+	pid_t		 gpid = (pid_t)wire_get_u32(&tb[A_PID]);
+	struct rproc	*rp = proc_find(gpid);
+
+	if (rp == NULL) {
+		track_signal(gpid, SIGKILL);
+		return;
+	}
+	if (!rp->exited)
+		kill(rp->pid, SIGKILL);
+	proc_free(rp);
 }

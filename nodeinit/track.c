@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -99,6 +100,7 @@ struct ttask {
 	int		 stopped;	/* reported group-stopped */
 	int		 stopsig;	/* the job-control signal we turned into SIGSTOP */
 	int		 execs;		/* exec events seen */
+	int		 paused;	/* its ghost is not back yet (grace.c): forks wait */
 	/* a clone waiting at its seccomp stop */
 	int		 queued;
 	int		 qstate;	/* TQ_* */
@@ -372,12 +374,9 @@ track_ask(struct ttask *t)
 	wire_msg_init(&m, buf, sizeof(buf), MSG_FORK, 0, ++fork_seq);
 	wire_put_u32(&m, A_PID, (uint32_t)l->gpid);
 	wire_put_u32(&m, A_FLAGS, t->cflags);
-	if (link_send_msg(&m) == -1) {
-		/* no master, no ghost: the fork fails as if out of processes */
-		tt_unqueue(t);
-		track_fail_clone(t, EAGAIN);
-		track_next();
-	}
+	/* no master now: the fork waits for the next (grace.c) */
+	if (link_send_msg(&m) == -1)
+		t->qstate = TQ_WAIT;
 }
 
 /* Start the clone at the head of the queue, if none is in flight. */
@@ -388,13 +387,34 @@ track_next(void)
 
 	if (t == NULL || t->qstate != TQ_WAIT)
 		return;
+	/*
+	 * A clone whose process's ghost is not back after a master restart
+	 * waits; the first that need not goes ahead of it, or one orphan
+	 * would hold every fork of the node until the master reaps it.
+	 */
+	if (!t->thread && tt_leader(t)->paused) {
+		struct ttask	**pp, *u;
+
+		for (pp = &t->qnext; (u = *pp) != NULL; pp = &u->qnext)
+			if (u->qstate == TQ_WAIT &&
+			    (u->thread || !tt_leader(u)->paused))
+				break;
+		if (u == NULL)
+			return;
+		*pp = u->qnext;
+		if (queue_tail == &u->qnext)
+			queue_tail = pp;
+		u->qnext = queue;
+		queue = t = u;
+	}
 	if (t->thread) {
 		t->qstate = TQ_RUNNING;
 		if (ptrace(PTRACE_SYSCALL, t->tid, NULL, NULL) == -1)
 			track_pop(t);
 		return;
 	}
-	track_ask(t);
+	if (!tt_leader(t)->paused)
+		track_ask(t);
 }
 
 /* The master's answer for the clone at the head: the ghost's PID, or no. */
@@ -518,6 +538,7 @@ track_born(struct ttask *t, pid_t pid, int ev)
 		c->leader = 1;
 		c->tgid = pid;
 		c->top = l->top;
+		c->paused = l->paused;
 		tt_set_gpid(c, t->cgpid);
 		track_send_forked(t->cgpid, l->gpid, pid != t->cgpid ? pid : 0, 0);
 		if (pid != t->cgpid)
@@ -806,6 +827,76 @@ track_kill_all(void)
 	memset(by_gpid, 0, sizeof(by_gpid));
 	queue = NULL;
 	queue_tail = &queue;
+}
+
+/* Processes forked on the node (the first of each session is proc.c's). */
+int
+track_children(void)
+{
+	struct ttask	*t;
+	int		 i, n = 0;
+
+	for (i = 0; i < TRACK_HASH; i++)
+		for (t = by_gpid[i]; t != NULL; t = t->gnext)
+			n += t->leader && t->gpid != t->top;
+	return n;
+}
+
+/* The master is gone: no fork goes on until its process's ghost is back. */
+void
+track_link_lost(void)
+{
+	struct ttask	*t;
+	int		 i;
+
+	for (i = 0; i < TRACK_HASH; i++)
+		for (t = by_gpid[i]; t != NULL; t = t->gnext)
+			t->paused = 1;
+	/* the answer to a question in flight went with the master */
+	if (queue != NULL && queue->qstate == TQ_ASKED)
+		queue->qstate = TQ_WAIT;
+}
+
+int
+track_rejoin_report(void)
+{
+	unsigned char	 buf[1200];
+	struct wire_msg	 m;
+	struct ttask	*t;
+	struct stat	 st;
+	char		 path[32];
+	int		 i, n = 0;
+
+	for (i = 0; i < TRACK_HASH; i++)
+		for (t = by_gpid[i]; t != NULL; t = t->gnext) {
+			if (!t->leader || t->gpid == t->top)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d", (int)t->tid);
+			wire_msg_init(&m, buf, sizeof(buf), MSG_REJOIN, 0, 0);
+			wire_put_u32(&m, A_PID, (uint32_t)t->gpid);
+			wire_put_u32(&m, A_RPID, (uint32_t)t->tid);
+			wire_put_u32(&m, A_PPID, (uint32_t)t->top);
+			wire_put_u32(&m, A_UID, stat(path, &st) == 0 ?
+			    st.st_uid : 65534);
+			wire_put_u32(&m, A_FLAGS, REJOIN_F_CHILD |
+			    (t->stopped ? REJOIN_F_STOPPED : 0));
+			grace_put_cmd(&m, t->tid);
+			link_send_msg(&m);
+			n++;
+		}
+	return n;
+}
+
+/* Its ghost is back: its forks may ask for theirs again. */
+void
+track_resume(pid_t gpid)
+{
+	struct ttask	*t = tt_find_gpid(gpid);
+
+	if (t == NULL)
+		return;
+	t->paused = 0;
+	track_next();
 }
 
 /* The ghost PID of a tracked process (its leader's), 0 if none (migrate.c). */

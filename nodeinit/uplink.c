@@ -5,7 +5,7 @@
  * read through proto_dispatch; what is for the process host and the
  * blob fetcher goes up through uplink_hooks, so this file imports neither.
  * A master that stays silent past the timeout is dropped and redialled;
- * one that stays away for NODE_GIVEUP_MS reboots the node.
+ * one that stays away is grace.c's (its processes, a reboot).
  *
  * uplink_transition() alone changes the link's state: it rejects edges the
  * protocol has no use for, sets the timer each state runs under, and logs
@@ -342,6 +342,7 @@ uplink_on_challenge(void *arg, const struct proto_frame *f)
 	unsigned char	buf[160], proof[AUTH_PROOF_LEN];
 	struct wire_msg	m;
 
+	master_proto = (int)wire_get_u32(&tb[A_VERSION]);
 	memcpy(nm, tb[A_NONCE].data, AUTH_NONCE_LEN);
 	auth_nonce(nn);
 	auth_proof(proof, key, AUTH_ROLE_NODE, nm, nn);
@@ -456,6 +457,8 @@ uplink_on_welcome(void *arg, const struct proto_frame *f)
 	(void)arg;
 	uplink_transition(LINK_UP, "welcome");
 	uplink_status();
+	if (uplink_hooks.welcome != NULL)
+		uplink_hooks.welcome(f);
 	return 0;
 }
 
@@ -491,6 +494,8 @@ UPLINK_UP(signal)
 UPLINK_UP(input)
 UPLINK_UP(ack)
 UPLINK_UP(fork_result)
+UPLINK_UP(resume)
+UPLINK_UP(reap)
 UPLINK_UP(image)
 
 #define UP(st)	(1u << LINK_##st)
@@ -511,6 +516,8 @@ static const struct proto_route uplink_routes[MSG_MAX] = {
 	[MSG_IO] =		{ UP(UP), uplink_on_input },
 	[MSG_IO_ACK] =		{ UP(UP), uplink_on_ack },
 	[MSG_FORK_RESULT] =	{ UP(UP), uplink_on_fork_result },
+	[MSG_RESUME] =		{ UP(UP), uplink_on_resume },
+	[MSG_REAP] =		{ UP(UP), uplink_on_reap },
 	[MSG_IMAGE] =		{ UP(UP), uplink_on_image },
 	[MSG_IMAGE_ACK] =	{ UP(UP), uplink_on_image },
 	[MSG_IMAGE_RESULT] =	{ UP(UP), uplink_on_image },
@@ -593,11 +600,9 @@ uplink_timer(void)
 	case LINK_IDLE:
 		if (ncf.master_addr[0] == '\0' || !have_key)
 			return;
-		if (now - lost_since > NODE_GIVEUP_MS) {
-			log_warnx("no master for %d s: rebooting",
-			    NODE_GIVEUP_MS / 1000);
-			node_poweroff(POWER_REBOOT);
-		}
+		/* the grace of kept processes, a reboot (grace.c) */
+		if (uplink_hooks.alone != NULL)
+			uplink_hooks.alone(lost_since);
 		if (now >= next_try)
 			uplink_connect();
 		return;

@@ -31,6 +31,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "ghost_reconnect.h"
 #include "proto.h"
 
 /*
@@ -67,8 +68,14 @@ static int		fdq[4];		/* descriptors received, for MSG_FORK */
 static int		nfdq;
 static char		*arg_area;	/* our argv as ps reads it */
 static size_t		arg_len;
+/* a master restart (ghost_reconnect.c): -1 lost, 1 back but not resumed */
+static int		away;
+static uint64_t		out_rx[3];	/* output bytes written, per stream */
+static uint64_t		in_acked;	/* stdin bytes the node wrote */
+static int		sent_eof;	/* stdin's end went to the node */
 
 static void	ghost_send(struct wire_msg *);
+static void	ghost_lost(void);
 
 /* Is stdin a terminal whose foreground process group is ours? */
 static int
@@ -172,6 +179,9 @@ ghost_send(struct wire_msg *m)
 
 	if (len == 0)
 		ghost_die("lost contact with bpmaster");
+	/* bpmaster is away: what matters is queued or sent again later */
+	if (mfd < 0)
+		return;
 	while (len > 0) {
 		struct pollfd	pfd = { .fd = mfd, .events = POLLOUT };
 
@@ -180,11 +190,49 @@ ghost_send(struct wire_msg *m)
 			poll(&pfd, 1, -1);
 			continue;
 		}
-		if (n <= 0)
-			ghost_die("lost contact with bpmaster");
+		if (n <= 0) {
+			ghost_lost();
+			return;
+		}
 		p += n;
 		len -= (size_t)n;
 	}
+}
+
+/*
+ * The control connection ended without our exit: bpmaster died or is
+ * being replaced.  Keep everything and wait for the next one.
+ */
+static void
+ghost_lost(void)
+{
+	if (mfd >= 0)
+		close(mfd);
+	mfd = -1;
+	away = -1;
+	inlen = inoff = 0;
+	reconnect_lost();
+}
+
+/* Connected again: say who we are and where our streams are. */
+static void
+ghost_rejoin(int fd)
+{
+	unsigned char	buf[128];
+	struct wire_msg	m;
+	struct ucred	uc;
+	socklen_t	ul = sizeof(uc);
+
+	mfd = fd;
+	away = 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0)
+		master_pid = uc.pid;
+	wire_msg_init(&m, buf, sizeof(buf), MSG_GHOST_REJOIN, 0, 0);
+	wire_put_u32(&m, A_NODE, (uint32_t)node);
+	wire_put_u64(&m, A_OFF_OUT, out_rx[1]);
+	wire_put_u64(&m, A_OFF_ERR, out_rx[2]);
+	wire_put_u32(&m, A_FLAGS, is_child ? REJOIN_F_CHILD : 0);
+	ghost_send(&m);
 }
 
 /* Read what the master sent: 1 data, 0 nothing now, -1 closed or failed. */
@@ -265,6 +313,13 @@ ghost_signal(int sig)
 	unsigned char	buf[64];
 	struct wire_msg	m;
 
+	/* delivered once bpmaster is back, in order */
+	if (away) {
+		if (reconnect_queue_sig(sig) == -1)
+			dprintf(err_fd, "%d: signal %d lost: too many while "
+			    "bpmaster is away\n", node, sig);
+		return;
+	}
 	wire_msg_init(&m, buf, sizeof(buf), MSG_SIGNAL, 0, 0);
 	wire_put_u32(&m, A_PID, (uint32_t)getpid());
 	wire_put_u32(&m, A_SIG, (uint32_t)sig);
@@ -311,9 +366,11 @@ ghost_stdin(void)
 		/* EOF, or EIO for a background job reading the terminal */
 		wire_put_u8(&m, A_EOF, 1);
 		stdin_open = 0;
+		sent_eof = 1;
 	} else {
 		wire_put(&m, A_DATA, iodata, (size_t)n);
 		stdin_unacked += (uint32_t)n;
+		stdin_keep(iodata, (size_t)n);
 	}
 	ghost_send(&m);
 }
@@ -339,6 +396,7 @@ ghost_output(int stream, const unsigned char *p, size_t len)
 		p += n;
 		left -= (size_t)n;
 	}
+	out_rx[stream] += len;
 	ghost_ack(stream, (uint32_t)len);
 }
 
@@ -424,6 +482,7 @@ ghost_fork(struct wire_attr *tb)
 	is_child = 1;
 	stdin_open = 0;
 	stdin_unacked = 0;
+	out_rx[1] = out_rx[2] = 0;
 	tty_mode = 0;
 	term_raw = 0;
 	wire_msg_init(&m, buf, sizeof(buf), MSG_FORK_HELLO, 0, 0);
@@ -467,6 +526,50 @@ ghost_execed(const unsigned char *body, size_t blen)
 	prctl(PR_SET_NAME, base, 0, 0, 0);
 }
 
+/*
+ * The new master has our process too: send again the stdin the node did
+ * not get, then the signals that came meanwhile.
+ */
+static void
+ghost_resume(struct wire_attr *tb)
+{
+	const unsigned char	*p;
+	unsigned char		 eofbuf[64];
+	struct wire_msg		 m;
+	uint64_t		 got = tb[A_OFF_IN].data ?
+				    wire_get_u64(&tb[A_OFF_IN]) : 0;
+	uint64_t		 done = tb[A_OFF_INDONE].data ?
+				    wire_get_u64(&tb[A_OFF_INDONE]) : in_acked;
+	size_t			 n;
+	int			 sig;
+
+	away = 0;
+	if (done > in_acked) {
+		stdin_unacked -= (uint32_t)(done - in_acked) > stdin_unacked ?
+		    stdin_unacked : (uint32_t)(done - in_acked);
+		in_acked = done;
+	}
+	while ((n = stdin_kept(got, done, &p)) > 0) {
+		if (n > IO_CHUNK)
+			n = IO_CHUNK;
+		wire_msg_init(&m, iobuf, sizeof(iobuf), MSG_IO, 0, 0);
+		wire_put_u32(&m, A_PID, (uint32_t)getpid());
+		wire_put_u8(&m, A_STREAM, 0);
+		wire_put(&m, A_DATA, p, n);
+		ghost_send(&m);
+		got += n;
+	}
+	if (sent_eof && !tb[A_EOF].data) {
+		wire_msg_init(&m, eofbuf, sizeof(eofbuf), MSG_IO, 0, 0);
+		wire_put_u32(&m, A_PID, (uint32_t)getpid());
+		wire_put_u8(&m, A_STREAM, 0);
+		wire_put_u8(&m, A_EOF, 1);
+		ghost_send(&m);
+	}
+	while (!away && (sig = reconnect_next_sig()) != 0)
+		ghost_signal(sig);
+}
+
 static int
 ghost_on_io(void *arg, const struct proto_frame *f)
 {
@@ -487,7 +590,16 @@ ghost_on_io_ack(void *arg, const struct proto_frame *f)
 	if (wire_get_u8(&f->tb[A_STREAM]) == 0) {
 		n = wire_get_u32(&f->tb[A_BYTES]);
 		stdin_unacked = n > stdin_unacked ? 0 : stdin_unacked - n;
+		in_acked += n;
 	}
+	return 0;
+}
+
+static int
+ghost_on_resume(void *arg, const struct proto_frame *f)
+{
+	(void)arg;
+	ghost_resume(f->tb);
 	return 0;
 }
 
@@ -749,6 +861,7 @@ static const struct proto_route ghost_routes[MSG_MAX] = {
 	[MSG_EXIT] =		{ 1, ghost_on_exit },
 	[MSG_NEED] =		{ 1, ghost_on_late_push },
 	[MSG_BLOB_ACK] =	{ 1, ghost_on_late_push },
+	[MSG_RESUME] =		{ 1, ghost_on_resume },
 	[MSG_MOVE] =		{ 1, ghost_on_move },
 	/* a move home the restorer refused: the rest of its image */
 	[MSG_IMAGE] =		{ 1, ghost_on_late_push },
@@ -845,6 +958,8 @@ main(int argc, char **argv)
 		ghost_die("signalfd failed");
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	fcntl(fd, F_SETFL, O_NONBLOCK);
+	/* where bpmaster listens, while it is there to say (before MSG_GHOST) */
+	reconnect_init(fd);
 	{
 		struct ucred	uc;
 		socklen_t	ul = sizeof(uc);
@@ -875,14 +990,20 @@ main(int argc, char **argv)
 		pfd[1].fd = mfd;
 		pfd[1].events = POLLIN;
 		/* a pty session reads the terminal only while it owns it */
-		pfd[2].fd = (stdin_open && stdin_unacked < IO_WINDOW &&
+		pfd[2].fd = (stdin_open && stdin_unacked < IO_WINDOW && !away &&
 		    (!tty_mode || !isatty(STDIN_FILENO) || term_owned())) ?
 		    STDIN_FILENO : -1;
 		pfd[2].events = POLLIN;
-		if (poll(pfd, 3, -1) == -1) {
+		if (poll(pfd, 3, mfd < 0 ? reconnect_timeout() : -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			ghost_die("poll failed");
+		}
+		if (mfd < 0) {
+			if ((r = reconnect_try(&why)) == -2)
+				ghost_die(why);
+			if (r >= 0)
+				ghost_rejoin(r);
 		}
 		if (pfd[0].revents)
 			ghost_signals();
@@ -890,8 +1011,10 @@ main(int argc, char **argv)
 			ghost_stdin();
 		if (!pfd[1].revents)
 			continue;
-		if ((r = ghost_read()) == -1)
-			ghost_die("lost contact with bpmaster");
+		if ((r = ghost_read()) == -1) {
+			ghost_lost();
+			continue;
+		}
 		while ((r = ghost_frame(&h, &body, &blen, &why)) == 1)
 			if (proto_dispatch(&ghost_role, 0, NULL, &h, body, blen,
 			    bad) == -1)

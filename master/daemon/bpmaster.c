@@ -129,6 +129,8 @@ static const struct ctl_hooks master_ctl_hooks = {
 	.check_ghost = trace_check_ghost,
 	.ghost = trace_ghost,
 	.fork_result = tree_from_ghost,
+	.rejoin = rejoin_ghost,
+	.settings = persist_save,
 };
 
 static void
@@ -141,6 +143,9 @@ master_hooks(void)
 	node_hooks.setup = setup_push_frame;
 	node_hooks.proc = master_node_proc;
 	node_hooks.tree = master_node_tree;
+	node_hooks.hello = rejoin_hello;
+	node_hooks.rejoin = rejoin_from_node;
+	node_hooks.setup_done = persist_apply;
 }
 
 /* The key is made once, on the first start, and never leaves root. */
@@ -241,6 +246,7 @@ main(int argc, char **argv)
 	if (node_listen() == -1)
 		fatalx("cannot listen for nodes");
 	trace_init();
+	rejoin_init();
 	if (ctl_listen(&master_ctl_hooks) == -1)
 		fatalx("cannot open control socket");
 	master_log_timer(NULL);
@@ -255,8 +261,17 @@ main(int argc, char **argv)
 	ev_loop(&quit);
 	notify_send("STOPPING=1");
 
-	ctl_shutdown();
-	node_shutdown();
+	/*
+	 * With a grace, stopping is handing over (an upgrade, a restart):
+	 * nodes keep their processes and ghosts wait for the next master,
+	 * as after a crash.  Closing here would end them all.
+	 */
+	if (conf.grace_ms == 0) {
+		ctl_shutdown();
+		node_shutdown();
+	} else
+		log_info("leaving %d processes to the next master (master_grace "
+		    "%u s)", proc_count(), conf.grace_ms / 1000);
 	explicit_bzero(cluster_key, sizeof(cluster_key));
 	log_info("exiting");
 	return 0;

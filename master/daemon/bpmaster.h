@@ -90,6 +90,9 @@ struct master_conf {
 	unsigned int	 bmc_poll_s;		/* 0: no polling */
 	unsigned int	 bmc_hung_s;		/* 0: no hung-node policy */
 	char		 bmc_ipmitool[256];	/* the program */
+	/* a master restart (rejoin.c) */
+	unsigned int	 grace_ms;	/* master_grace: nodes and ghosts wait this long */
+	unsigned int	 alone_reboot_ms;	/* node_alone_reboot; 0 never */
 };
 
 struct nodelink;
@@ -115,6 +118,7 @@ struct proc {
 	pid_t		 ppid;		/* the parent's ghost; 0 for the first */
 	int		 child;		/* forked on the node, not started by a tool */
 	int		 forked;	/* the node reported its clone */
+	struct rejoin	*rj;		/* rejoin.c: half of it is back after a restart */
 	/* migrate.c */
 	int		 home;		/* coming home: its image goes to the ghost */
 };
@@ -156,6 +160,11 @@ struct node_hooks {
 	int	(*setup)(struct node *, const struct proto_frame *);	/* PROTO_SETUP_PID */
 	int	(*proc)(struct node *, const struct proto_frame *);	/* any other process */
 	int	(*tree)(struct node *, const struct proto_frame *);	/* FORK, FORKED, EXECED */
+	/* a master restart (rejoin.c, persist.c) */
+	void	(*hello)(struct node *, struct wire_attr *, struct wire_msg *);
+						/* HELLO; its WELCOME, to add to */
+	int	(*rejoin)(struct node *, const struct proto_frame *);	/* REJOIN, REJOIN_END */
+	void	(*setup_done)(struct node *);	/* boot -> up */
 };
 
 /* What the control socket hands the process space (bpmaster.c fills it in). */
@@ -168,6 +177,9 @@ struct ctl_hooks {
 	int	(*check_ghost)(pid_t, uid_t, int, const char **);
 	void	(*ghost)(struct proc *, int);	/* checked: trace it */
 	void	(*fork_result)(struct proc *, struct wire_attr *);
+	int	(*rejoin)(struct ctlconn *, const struct ucred *, int,
+		    struct wire_attr *);	/* MSG_GHOST_REJOIN (rejoin.c) */
+	void	(*settings)(void);	/* bpctl set a node's state, owner, mode */
 };
 
 extern struct master_conf	 conf;
@@ -244,7 +256,7 @@ int	migrate_from_ghost(struct proc *, const struct wire_hdr *,
 int	migrate_from_node(struct node *, struct proc *, const struct wire_hdr *,
 	    struct wire_attr *, const unsigned char *, size_t);
 void	migrate_home_seen(struct proc *);
-void	proc_forget(struct proc *);
+void	proc_came_home(struct proc *);
 void	trace_let_go(struct proc *);
 
 /* tree.c */
@@ -254,6 +266,23 @@ void	tree_from_ghost(struct proc *, struct wire_attr *);
 void	tree_proc_gone(struct proc *);
 pid_t	tree_ppid(const struct proc *);
 struct proc *proc_add(pid_t, int, uid_t, const char *);
+
+/* rejoin.c: the process table rebuilt after a master restart */
+#define MASTER_GRACE_MS		60000	/* master_grace's default (docs/design-notes.md) */
+void	rejoin_init(void);
+int	rejoin_ghost(struct ctlconn *, const struct ucred *, int,
+	    struct wire_attr *);
+int	rejoin_from_node(struct node *, const struct proto_frame *);
+void	rejoin_hello(struct node *, struct wire_attr *, struct wire_msg *);
+void	rejoin_reap(struct proc *);
+void	rejoin_free(struct proc *);
+void	proc_foreach(void (*)(struct proc *, void *), void *);
+void	proc_forget(struct proc *);
+
+/* persist.c: bpctl's settings survive a restart */
+void	persist_load(void);
+void	persist_save(void);
+void	persist_apply(struct node *);
 
 /* verify.c */
 int	verify_manifest(struct wire_msg *, const struct ucred *, const gid_t *,
@@ -280,5 +309,7 @@ struct ctlconn *ctl_adopt(int, const struct ucred *, struct proc *);
 int	ctl_send_fd(struct ctlconn *, struct wire_msg *, int);
 int	ctl_peer_groups(struct ctlconn *, gid_t *, int);
 void	ctl_resume(int);
+void	ctl_ghost_rejoined(struct ctlconn *, struct proc *, int);
+int	ctl_refuse(struct ctlconn *);
 
 #endif

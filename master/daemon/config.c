@@ -131,6 +131,7 @@ conf_defaults(struct master_conf *c)
 	strcpy(c->statefile, MASTER_STATEFILE);
 	c->heartbeat_ms = 1000;
 	c->timeout_ms = 3000;
+	c->grace_ms = MASTER_GRACE_MS;
 	c->bmc_cipher = -1;
 	c->bmc_timeout_s = BMC_TIMEOUT_S;
 	c->bmc_poll_s = BMC_POLL_S;
@@ -224,6 +225,15 @@ conf_load(const char *path, struct master_conf *c)
 			if (conf_number(w[1], 50, 600000, &v) == -1)
 				goto syntax;
 			c->heartbeat_ms = (unsigned int)v;
+		} else if (strcmp(w[0], "master_grace") == 0 && nw == 2) {
+			/* seconds; 0: a master restart ends every process */
+			if (conf_number(w[1], 0, 86400, &v) == -1)
+				goto syntax;
+			c->grace_ms = (unsigned int)v * 1000;
+		} else if (strcmp(w[0], "node_alone_reboot") == 0 && nw == 2) {
+			if (conf_number(w[1], 0, 86400, &v) == -1)
+				goto syntax;
+			c->alone_reboot_ms = (unsigned int)v * 1000;
 		} else if (strcmp(w[0], "timeout") == 0 && nw == 2) {
 			if (conf_number(w[1], 100, 3600000, &v) == -1)
 				goto syntax;

@@ -592,8 +592,12 @@ ctl_on_set(void *arg, const struct proto_frame *f)
 		e = EINVAL;
 		why = "nothing to set";
 	}
-	if (e == 0)
+	if (e == 0) {
 		ctl_notify();
+		/* owners, modes and admin states outlive the master */
+		if (!tb[A_HOW].data && hooks->settings != NULL)
+			hooks->settings();
+	}
 reply:
 	wire_msg_init(&m, buf, sizeof(buf), MSG_CTL_RESULT, WIRE_F_REPLY,
 	    h->seq);
@@ -758,6 +762,19 @@ ctl_on_blob(void *arg, const struct proto_frame *f)
 	return cc->proc != NULL ? ctl_on_proc(cc, f) : 0;
 }
 
+/* A ghost of the master before us, on a new connection (rejoin.c). */
+static int
+ctl_on_ghost_rejoin(void *arg, const struct proto_frame *f)
+{
+	struct ctlconn	*cc = arg;
+
+	if (hooks->rejoin == NULL || cc->kind != CTL_TOOL) {
+		ctl_kill(cc, NULL);
+		return -1;
+	}
+	return hooks->rejoin(cc, &cc->cred, cc->c.fd, f->tb);
+}
+
 #define CP(ph)		(1u << CTL_PH_##ph)
 #define CP_ASK		(CP(TOOL) | CP(WATCHER))	/* tables and node changes */
 
@@ -780,6 +797,7 @@ static const struct proto_route ctl_routes[MSG_MAX] = {
 	[MSG_IMAGE_RESULT] =	{ CP(PROC) | CP(ENDED), ctl_on_blob },
 	[MSG_BLOB] =		{ CP(PROC) | CP(ENDED), ctl_on_blob },
 	[MSG_GHOST] =		{ CP(PROC) | CP(ENDED), ctl_on_ghost },
+	[MSG_GHOST_REJOIN] =	{ CP(TOOL), ctl_on_ghost_rejoin },
 };
 
 static const struct proto_role ctl_role = { "control socket", DIR_T2M,
@@ -1145,4 +1163,29 @@ ctl_shutdown(void)
 		close(ctl_fd);
 		unlink(conf.control);
 	}
+}
+
+/*
+ * A ghost of the master before us, checked (rejoin.c, trace_check_ghost's
+ * pidfd): from now on p's ghost, as MSG_GHOST makes one.
+ */
+void
+ctl_ghost_rejoined(struct ctlconn *cc, struct proc *p, int pidfd)
+{
+	ctl_set_proc(cc, p);
+	p->ghost = cc;
+	cc->pidfd = pidfd;
+	cc->user->fds++;
+	nctl_fds++;
+	ctl_set_kind(cc, CTL_GHOST);
+	ev_timer_del(&cc->idle);
+	hooks->ghost(p, pidfd);
+}
+
+/* A connection refused after its answer was sent: -1, as handlers say. */
+int
+ctl_refuse(struct ctlconn *cc)
+{
+	ctl_kill(cc, NULL);
+	return -1;
 }

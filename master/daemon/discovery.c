@@ -104,6 +104,7 @@ discovery_init(void)
 	if (node_grow(conf.nodes) == -1)
 		return -1;
 	discovery_load();
+	persist_load();
 	/* the config file wins over what discovery remembered */
 	for (i = 0; i < conf.nmacs; i++) {
 		struct node *n = &nodes[conf.macs[i].node];

@@ -65,7 +65,7 @@ static void
 mig_home_done(struct proc *p)
 {
 	log_info("process %d came home from node %d", (int)p->pid, p->node);
-	proc_forget(p);
+	proc_came_home(p);
 }
 
 /*

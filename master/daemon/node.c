@@ -73,8 +73,12 @@ node_transition(struct node *n, int to, const char *why)
 		n->mode = 0100;
 		break;
 	case NODE_UP:
-		if (from == NODE_BOOT)
+		if (from == NODE_BOOT) {
 			n->mode = 0111;
+			/* what bpctl had set before a master restart */
+			if (node_hooks.setup_done != NULL)
+				node_hooks.setup_done(n);
+		}
 		break;
 	case NODE_DOWN:
 		n->stage = STAGE_NONE;

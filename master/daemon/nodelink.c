@@ -409,6 +409,8 @@ link_on_hello(void *arg, const struct proto_frame *f)
 	wire_put_u32(&m, A_TIMEOUT, conf.timeout_ms);
 	snprintf(host, sizeof(host), "n%d", n->num);
 	wire_put_str(&m, A_HOSTNAME, host);
+	if (node_hooks.hello != NULL)
+		node_hooks.hello(n, tb, &m);
 	if (link_send(l, &m) == -1)
 		return -1;
 	/* the users, the setup push: what the node gets before it is up */
@@ -472,6 +474,15 @@ link_on_tree(void *arg, const struct proto_frame *f)
 	return node_hooks.tree != NULL ? node_hooks.tree(l->node, f) : 0;
 }
 
+/* What a node kept across a master restart (rejoin.c). */
+static int
+link_on_rejoin(void *arg, const struct proto_frame *f)
+{
+	struct nodelink	*l = arg;
+
+	return node_hooks.rejoin != NULL ? node_hooks.rejoin(l->node, f) : 0;
+}
+
 #define LP(ph)	(1u << LINK_PH_##ph)
 
 /* What a node link takes, and when: the whole protocol from the node. */
@@ -489,6 +500,8 @@ static const struct proto_route link_routes[MSG_MAX] = {
 	[MSG_STOPPED] =		{ LP(UP), link_on_proc },
 	[MSG_NEED] =		{ LP(UP), link_on_proc },
 	[MSG_BLOB_ACK] =	{ LP(UP), link_on_proc },
+	[MSG_REJOIN] =		{ LP(UP), link_on_rejoin },
+	[MSG_REJOIN_END] =	{ LP(UP), link_on_rejoin },
 	[MSG_IMAGE_RESULT] =	{ LP(UP), link_on_proc },
 	[MSG_MOVE] =		{ LP(UP), link_on_proc },
 	[MSG_IMAGE] =		{ LP(UP), link_on_proc },

@@ -64,6 +64,8 @@ proc_free(struct proc *p)
 			*pp = p->next;
 			break;
 		}
+	rejoin_reap(p);
+	rejoin_free(p);
 	trace_release(p);
 	tree_proc_gone(p);
 	if (p->ghost != NULL)
@@ -75,7 +77,7 @@ proc_free(struct proc *p)
 
 /* The process came home (migrate.c): its ghost is the process itself now. */
 void
-proc_forget(struct proc *p)
+proc_came_home(struct proc *p)
 {
 	trace_let_go(p);
 	proc_free(p);
@@ -473,6 +475,9 @@ proc_from_node(struct node *n, const struct wire_hdr *h, struct wire_attr *tb,
 		while (wire_iter_next(&it, &a) == 1)
 			wire_put(&m, a.type, a.data, a.len);
 	}
+	/* how long the ghost waits for a master that went away (rejoin.c) */
+	if (h->type == MSG_EXEC_RESULT)
+		wire_put_u32(&m, A_GRACE, conf.grace_ms);
 	ctl_send_msg(p->ghost, &m);
 	return 0;
 }
@@ -567,4 +572,24 @@ proc_add(pid_t pid, int node, uid_t uid, const char *cmd)
 	*proc_bucket(pid) = p;
 	nprocs++;
 	return p;
+}
+
+/* fn on every process; fn may free the one it is given. */
+void
+proc_foreach(void (*fn)(struct proc *, void *), void *arg)
+{
+	struct proc	*p, *next;
+	int		 i;
+
+	for (i = 0; i < PROC_HASH; i++)
+		for (p = proc_hash[i]; p != NULL; p = next) {
+			next = p->next;
+			fn(p, arg);
+		}
+}
+
+void
+proc_forget(struct proc *p)
+{
+	proc_free(p);
 }

@@ -11,6 +11,7 @@
  * where the process continues on the node (docs/design-notes.md,
  * "Migration").
  */
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -454,7 +455,8 @@ mig_send_eof(int fd)
 }
 
 /*
- * After the image: the verdict.  Going out (until_exit), a refusal is
+ * After the image: the verdict.  Going out (until_exit) it is the node's
+ * second EXEC_RESULT (the first said the restorer runs); a refusal is
  * followed by the restorer's own words on its stderr and its exit: they
  * become bproc_strerror()'s text (the restorer says why: another
  * kernel's vDSO, a missing file), nothing is printed.  Coming home, the
@@ -477,14 +479,13 @@ mig_verdict(int fd, int until_exit)
 	for (;;) {
 		if (libbproc_recv(fd, buf, LIBBPROC_WAIT_IMAGE, &h, tb) == -1)
 			break;
-		if (h.type == MSG_IMAGE_RESULT) {
+		/* out: the node's second EXEC_RESULT; home: the ghost's IMAGE_RESULT */
+		if (h.type == (until_exit ? MSG_EXEC_RESULT : MSG_IMAGE_RESULT)) {
 			if ((ret = libbproc_result(tb)) == 0 || !until_exit)
 				break;
 			e = errno;
 			continue;
 		}
-		if (h.type == MSG_EXEC_RESULT && libbproc_result(tb) == -1)
-			break;
 		if (h.type == MSG_EXIT) {
 			if (e == 0)
 				libbproc_errmsg("the restorer on the node ended "
@@ -618,6 +619,22 @@ mig_node_connect(void)
 }
 
 /*
+ * What we wrote to our stdout and stderr pipes before a move home must
+ * reach the ghost first: wait (a moment at most) until nodeinit has read
+ * them; it sends what it reads on the link ahead of our MSG_MOVE.
+ */
+static void
+mig_output_sent(void)
+{
+	int	fd, n, i;
+
+	for (fd = 1; fd <= 2; fd++)
+		for (i = 0; i < MIG_HOME_TRIES && ioctl(fd, FIONREAD, &n) == 0 &&
+		    n > 0; i++)
+			usleep(MIG_HOME_PAUSE_US / 10);
+}
+
+/*
  * On a node: the process goes home, where its ghost becomes it (bpghost
  * runs bprestore on the image; nodeinit and bpmaster relay it).  1 at
  * home, in the image; -1 and errno here, unchanged, when the ghost did
@@ -636,6 +653,7 @@ mig_home(void)
 	int		 fd, d, e, saved, tries;
 
 	prctl(PR_GET_NAME, comm, 0, 0, 0);
+	mig_output_sent();
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	/*

@@ -22,7 +22,7 @@
 #ifndef BPROC_GHOST_PATH
 #define BPROC_GHOST_PATH "/usr/libexec/bproc/bpghost"
 #endif
-#define GHOST_ENV_MAX	5	/* BPROC_GHOST_* variables passed to bpghost */
+#define GHOST_ENV_MAX	6	/* BPROC_GHOST_* variables passed to bpghost */
 
 /* bproc.h's exec flags go on the wire as they are */
 _Static_assert(BPROC_EXEC_STDIN_NULL == EXEC_F_STDIN_NULL &&
@@ -264,6 +264,9 @@ rexec_request(int fd, int node, const char *file, char *const argv[],
 	return r;
 }
 
+/* master_grace from EXEC_RESULT: how long the ghost waits for a new master */
+static unsigned int	ghost_grace_ms;
+
 /* The node may first ask for files it lacks, then answers EXEC_RESULT. */
 int
 libbproc_exec_answer(int fd, const struct bproc_exec_opts *o)
@@ -285,6 +288,7 @@ libbproc_exec_answer(int fd, const struct bproc_exec_opts *o)
 			goto out;
 	}
 	ret = libbproc_result(tb);
+	ghost_grace_ms = tb[A_GRACE].data ? wire_get_u32(&tb[A_GRACE]) : 0;
 out:
 	free(buf);
 	return ret;
@@ -296,6 +300,7 @@ libbproc_ghost_exec(int fd, int node, char *const argv[],
     const struct bproc_exec_opts *o)
 {
 	char		 fdenv[32], nodeenv[32], flagenv[32], errenv[32];
+	char		 graceenv[40];
 	char		*genv[GHOST_ENV_MAX];
 	const char	*ghost;
 	int		 n = 0;
@@ -308,6 +313,11 @@ libbproc_ghost_exec(int fd, int node, char *const argv[],
 	genv[n++] = fdenv;
 	genv[n++] = nodeenv;
 	genv[n++] = flagenv;
+	if (ghost_grace_ms > 0) {
+		snprintf(graceenv, sizeof(graceenv), "BPROC_GHOST_GRACE=%u",
+		    ghost_grace_ms);
+		genv[n++] = graceenv;
+	}
 	if (o->err_fd > 0) {
 		snprintf(errenv, sizeof(errenv), "BPROC_GHOST_ERRFD=%d",
 		    o->err_fd);

@@ -84,7 +84,7 @@ rst_fail(const char *fmt, ...)
 static void
 rst_usage(void)
 {
-	rst_say("usage: bprestore [-v] [-a fd] [-C 0-3] [-u uid] [-g gid] [-G gid,...] [-f fd] [-- fallback...]");
+	rst_say("usage: bprestore [-v] [-a fd] [-C 0-3] [-N fd] [-R | -u uid -g gid [-G gid,...]] [-f fd] [-- fallback...]");
 	_exit(2);
 }
 
@@ -678,12 +678,12 @@ int
 main(int argc, char *argv[], char *envp[])
 {
 	char	*p, *tok;
-	int	 c;
+	int	 c, n;
 
 	rst_envp = envp;
 	rst.fd = 0;
 	rst.check = RST_CHECK_INODE;
-	while ((c = getopt(argc, argv, "a:C:f:g:G:u:v")) != -1) {
+	while ((c = getopt(argc, argv, "a:C:f:g:G:N:Ru:v")) != -1) {
 		switch (c) {
 		case 'a':
 			rst_accept_fd = (int)rst_num(optarg, 1u << 20);
@@ -709,6 +709,27 @@ main(int argc, char *argv[], char *envp[])
 		case 'u':
 			rst.uid = rst_num(optarg, 0xfffffffeu);
 			rst.setcred |= 1;
+			break;
+		case 'N':
+			/*
+			 * nodeinit's way (nodeinit/migrate.c): the image and
+			 * the verdict on one socket, files checked by size
+			 * (the node's cache holds other inodes), -R.
+			 */
+			rst.fd = rst_accept_fd = (int)rst_num(optarg, 1u << 20);
+			rst.check = RST_CHECK_SIZE;
+			/* FALLTHROUGH */
+		case 'R':
+			/*
+			 * The real ids and groups are the user's, the
+			 * effective ones root's (how nodeinit starts us): drop
+			 * to the real ones.  More than 64 groups: none.
+			 */
+			rst.uid = getuid();
+			rst.gid = getgid();
+			n = getgroups(64, rst.groups);
+			rst.ngroups = n < 0 ? 0 : n;
+			rst.setcred = 7;
 			break;
 		case 'v':
 			rst.verbose++;

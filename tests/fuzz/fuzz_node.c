@@ -84,6 +84,10 @@ pid_t	track_session_member(pid_t p) { (void)p; return 0; }
 int	track_count(void) { return 0; }
 pid_t	track_gpid(pid_t t) { (void)t; return 0; }
 void	track_kill_all(void) { }
+int	track_children(void) { return 0; }
+void	track_link_lost(void) { }
+int	track_rejoin_report(void) { return 0; }
+void	track_resume(pid_t g) { (void)g; }
 
 void
 node_poweroff(int how)

@@ -1,10 +1,11 @@
 #!/bin/bash
 # kill -9 of bpmaster while remote processes stream output at full speed and
 # others exit, 20 times in a row: nodeinit, PID 1 of the node, survives every
-# time (the same PID: no crash, no reboot), and the node rejoins the master
-# that `bpvcluster start master` brings back.  The master going away in the
-# middle of a send is what once freed nodeinit's process table under its
-# own feet (issue 9).
+# time (the same PID: no crash, no reboot), the node rejoins the master
+# that `bpvcluster start master` brings back, and (issue 13) the streams and
+# their bpsh live through it: the node kept them for master_grace and the
+# ghosts reconnected.  The master going away in the middle of a send is
+# what once freed nodeinit's process table under its own feet (issue 9).
 . "$(dirname "$0")/lib.sh"
 
 need_root
@@ -15,10 +16,15 @@ ROUNDS=${T31_ROUNDS:-20}
 JOBS=()
 
 bpvc() { "$BIN/bpvcluster" "$@"; }
-# stop_jobs: SIGKILL what this round started (our own PIDs) and reap it.
+# stop_jobs: SIGKILL what this round started (our own PIDs) and reap it;
+# a child ghost (sh's cat) outlives its parent ghost as a local child would,
+# so the ghosts bpstat -p names (ours: this test made them) go too.
 stop_jobs() {
 	local p
 	for p in ${JOBS[@]+"${JOBS[@]}"}; do
+		kill -KILL "$p" 2>/dev/null
+	done
+	for p in $("$BIN/bpstat" -p 2>/dev/null | awk 'NR > 1 {print $1}'); do
 		kill -KILL "$p" 2>/dev/null
 	done
 	for p in ${JOBS[@]+"${JOBS[@]}"}; do
@@ -62,7 +68,14 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		show_log "$BPVC_STATE/node0.log"
 		break
 	fi
-	stop_jobs
+	# the rule now: the node keeps them while the master is away
+	if [ "$(streams)" != 2 ] || ! alive "${JOBS[0]}" || ! alive "${JOBS[1]}"; then
+		fail "round $r: the streams did not outlive the master ($(streams) on the node)"
+		show_log "$BPVC_STATE/node0.log" 40
+		node_procs 0
+		grep -v "IO\|io_ack\|signal" "$BPVC_STATE/bpmaster.log" | tail -n 40 | sed 's/^/    m| /'
+		break
+	fi
 	if ! bpvc start master 2>/dev/null; then
 		fail "round $r: bpvcluster start master"
 		show_log "$LOG"
@@ -76,6 +89,17 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	if ! alive "$P" || [ "$(node_pid1 0)" != "$P" ]; then
 		fail "round $r: nodeinit (PID $P) did not survive"
 		show_log "$BPVC_STATE/node0.log"
+		break
+	fi
+	# back with the new master: the streams still run, and end with their bpsh
+	if ! wait_for '[ "$("$BIN/bpstat" -p | grep -Ec "(yes|cat /dev/zero)$")" -ge 2 ]' 5 ||
+	    ! alive "${JOBS[0]}" || ! alive "${JOBS[1]}"; then
+		fail "round $r: the streams are not back in bpstat -p after the restart"
+		break
+	fi
+	stop_jobs
+	if ! wait_for '[ "$(streams)" = 0 ]' 10; then
+		fail "round $r: the streams outlived their bpsh ($(streams) on the node)"
 		break
 	fi
 	say "    round $r: $streaming streams on the node at the kill; nodeinit $P alive, node up again after ${WAITED_MS} ms"
