@@ -68,6 +68,8 @@ LIB_VERSION := 1.0.0
 # build tree's for the in-tree build; `make install` builds its own
 # copies with the installed path.
 GHOST_PATH ?= $(CURDIR)/$(OUT)/libexec/bpghost
+# the restorer of process images, compiled in like the ghost's path
+RESTORE_PATH ?= $(CURDIR)/$(OUT)/libexec/bprestore
 
 $(OUT)/lib/libbproc.a: $(LIB_SRC) $(wildcard master/lib/*.h common/*.h) | $(OUT)/lib $(OUT)/obj
 	rm -f $@
@@ -177,7 +179,7 @@ GHOST_SRC := master/cmd/bpghost.c master/cmd/ghost_reconnect.c common/wire.c com
 
 $(OUT)/libexec/bpghost: $(GHOST_SRC) $(wildcard common/*.h) $(OUT)/musl-include/.stamp | $(OUT)/libexec
 	$(MUSLCC) $(NFLAGS) -static -s -Wl,--gc-sections -o $@ \
-	    -DBPROC_RESTORE_PATH='"$(CURDIR)/$(OUT)/libexec/bprestore"' $(GHOST_SRC)
+	    -DBPROC_RESTORE_PATH='"$(RESTORE_PATH)"' $(GHOST_SRC)
 
 $(OUT)/bin/bpvcluster: tools/bpvcluster | $(OUT)/bin
 	install -m 0755 $< $@
@@ -300,9 +302,10 @@ DIST_CFLAGS := $(filter-out -std=c11 -D_GNU_SOURCE $(WARN) -Icommon,$(CFLAGS))
 
 dist:
 	CFLAGS='$(DIST_CFLAGS)' $(MAKE) OUT=$(DIST) GHOST_PATH=$(LIBEXECDIR)/bpghost \
+	    RESTORE_PATH=$(LIBEXECDIR)/bprestore \
 	    CC='$(CC) $(MAP)' MUSLCC='$(MUSLCC) $(MAP)' dist-files
 
-dist-files: $(BINS) $(OUT)/lib/libbproc.a $(OUT)/lib/$(LIB_SONAME) $(NODEINIT) $(MAN_OUT)
+dist-files: $(BINS) $(OUT)/lib/libbproc.a $(OUT)/lib/$(LIB_SONAME) $(NODEINIT) $(OUT)/libexec/bprestore $(MAN_OUT)
 
 # Scripts that find their pieces through a block of path lines: the
 # installed copy gets the installed paths (and install fails if a line
@@ -324,7 +327,7 @@ install: dist
 	install -m 0755 $(DIST)/bin/bpsh $(DIST)/bin/bpstat $(DIST)/bin/bpctl \
 	    $(DIST)/bin/bpcp $(DESTDIR)$(BINDIR)
 	install -m 0755 $(DIST)/bin/bpmaster $(DIST)/bin/bpweb $(DESTDIR)$(SBINDIR)
-	install -m 0755 $(DIST)/libexec/bpghost $(DIST)/libexec/bpvnode \
+	install -m 0755 $(DIST)/libexec/bpghost $(DIST)/libexec/bpvnode $(DIST)/libexec/bprestore \
 	    $(DIST)/boot/nodeinit $(DESTDIR)$(LIBEXECDIR)
 	$(SUBST_PATHS) tools/bpvcluster >$(DESTDIR)$(BINDIR)/bpvcluster
 	$(SUBST_PATHS) tools/bproc-mkimage >$(DESTDIR)$(SBINDIR)/bproc-mkimage
@@ -507,7 +510,7 @@ LIB_SRC	+= $(VMAD_LIB_SRC)
 
 $(OUT)/lib/libbproc.a: $(VMAD_LIB_SRC) master/lib/bproc_dump.h master/lib/vmadump_int.h \
 	    common/vmadump.h
-$(OUT)/lib/libbproc.a: CFLAGS += -DBPROC_RESTORE_PATH='"$(CURDIR)/$(RESTORE)"'
+$(OUT)/lib/libbproc.a: CFLAGS += -DBPROC_RESTORE_PATH='"$(RESTORE_PATH)"'
 
 $(RESTORE): $(RESTORE_SRC) nodeinit/restore/bprestore.h common/vmadump.h \
 	    $(OUT)/musl-include/.stamp | $(OUT)/libexec
