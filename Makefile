@@ -78,7 +78,7 @@ $(OUT)/lib/libbproc.a: $(LIB_SRC) $(wildcard master/lib/*.h common/*.h) | $(OUT)
 	ar rcs $@ $(LIB_OBJ)
 
 $(OUT)/obj/libbproc.map: | $(OUT)/obj
-	printf 'BPROC_1 {\n\tglobal: bproc_*;\n\tlocal: *;\n};\n' >$@
+	printf 'BPROC_1 {\n\tglobal: bproc_*; bproc4_*; _bproc_*;\n\tlocal: *;\n};\n' >$@
 
 $(OUT)/lib/$(LIB_SONAME): $(OUT)/lib/libbproc.a $(OUT)/obj/libbproc.map
 	$(CC) $(CFLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,-z,defs \
@@ -341,6 +341,8 @@ install: dist
 	install -m 0644 $(DIST)/lib/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 	ln -sfn $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libbproc.so
 	install -m 0644 master/lib/bproc.h $(DESTDIR)$(INCLUDEDIR)
+	install -d $(DESTDIR)$(INCLUDEDIR)/sys
+	install -m 0644 master/lib/sys/bproc.h $(DESTDIR)$(INCLUDEDIR)/sys
 	sed -e 's|^prefix=.*|prefix=$(PREFIX)|' -e 's|@prefix@|$(PREFIX)|' \
 	    -e 's|^libdir=.*|libdir=$(LIBDIR)|' \
 	    -e 's|@includedir@|$(INCLUDEDIR)|' -e 's|@version@|$(LIB_VERSION)|' \
@@ -360,7 +362,8 @@ uninstall:
 	    $(DESTDIR)$(SBINDIR)/bproc-mkimage \
 	    $(DESTDIR)$(LIBDIR)/libbproc.a $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) \
 	    $(DESTDIR)$(LIBDIR)/libbproc.so $(DESTDIR)$(LIBDIR)/pkgconfig/bproc.pc \
-	    $(DESTDIR)$(INCLUDEDIR)/bproc.h $(DESTDIR)$(UNITDIR)/bpmaster.service \
+	    $(DESTDIR)$(INCLUDEDIR)/bproc.h $(DESTDIR)$(INCLUDEDIR)/sys/bproc.h \
+	    $(DESTDIR)$(UNITDIR)/bpmaster.service \
 	    $(addprefix $(DESTDIR)$(COMPLETIONDIR)/,$(COMPLETED)) \
 	    $(addprefix $(DESTDIR)$(MANDIR)/man,$(foreach m,$(MAN_OUT),$(subst .,,$(suffix $(m)))/$(notdir $(m)))) \
 	    $(DESTDIR)$(MANDIR)/man8/bproc-mkimage.8
@@ -544,3 +547,21 @@ $(OUT)/bench/migrate_bench: bench/migrate_bench.c $(OUT)/lib/libbproc.a
 	$(CC) $(CFLAGS) -Imaster/lib -o $@ $< $(OUT)/lib/libbproc.a -lsodium
 
 all: $(OUT)/bench/migrate_bench
+
+# --- BProc 4 source compatibility: <sys/bproc.h> (master/lib/bproc4_*.c) ---
+# BProc 4's names whose meaning differs from bproc.h's are bproc4_* symbols
+# (the header maps them), exported beside bproc_* (libbproc.map).
+BPROC4_SRC := master/lib/bproc4_err.c master/lib/bproc4_nodeset.c \
+	      master/lib/bproc4_node.c master/lib/bproc4_admin.c \
+	      master/lib/bproc4_proc.c master/lib/bproc4_dump.c \
+	      master/lib/bproc4_bridge.c
+LIB_OBJ	+= $(patsubst master/lib/%.c,$(OUT)/obj/lib_%.o,$(BPROC4_SRC))
+LIB_SRC	+= $(BPROC4_SRC)
+$(OUT)/lib/libbproc.a: $(BPROC4_SRC) master/lib/sys/bproc.h master/lib/bproc4_int.h
+$(OUT)/lib/libbproc.a: CFLAGS += -DBPROC_LIB_VERSION='"$(LIB_VERSION)"'
+
+# the node sets and bproc_strerror, with no master
+$(OUT)/tests/test_bproc4_nodeset: tests/unit/test_bproc4_nodeset.c master/lib/bproc4_nodeset.c \
+	    master/lib/bproc4_err.c master/lib/sys/bproc.h master/lib/bproc4_int.h | $(OUT)/tests
+	$(CC) $(CFLAGS) -Imaster/lib -o $@ $< master/lib/bproc4_nodeset.c master/lib/bproc4_err.c \
+	    -lcmocka

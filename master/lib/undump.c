@@ -18,6 +18,7 @@
 #ifndef BPROC_RESTORE_PATH
 #define BPROC_RESTORE_PATH "/usr/libexec/bproc/bprestore"
 #endif
+#define NODE_RESTORE_PATH "/sbin/bprestore"	/* in the node's initramfs */
 
 int
 bproc_undump(int fd)
@@ -42,6 +43,9 @@ bproc_undump(int fd)
 			return -1;
 		}
 	}
+	/* on a node (nodeinit sets BPROC_NODE) the image's restorer is its own */
+	if ((env = getenv("BPROC_NODE")) != NULL && *env != '\0')
+		path = NODE_RESTORE_PATH;
 	if (getauxval(AT_SECURE) == 0 && (env = getenv("BPROC_RESTORE")) != NULL)
 		path = env;
 	if (access(path, X_OK) == -1)
