@@ -43,10 +43,15 @@ bproc_undump(int fd)
 			return -1;
 		}
 	}
-	/* on a node (nodeinit sets BPROC_NODE) the image's restorer is its own */
+	/*
+	 * On a node (nodeinit sets BPROC_NODE) the restorer is the node's
+	 * own; a BPROC_RESTORE the process brought along names a front-end
+	 * path.
+	 */
 	if ((env = getenv("BPROC_NODE")) != NULL && *env != '\0')
 		path = NODE_RESTORE_PATH;
-	if (getauxval(AT_SECURE) == 0 && (env = getenv("BPROC_RESTORE")) != NULL)
+	else if (getauxval(AT_SECURE) == 0 &&
+	    (env = getenv("BPROC_RESTORE")) != NULL)
 		path = env;
 	if (access(path, X_OK) == -1)
 		return -1;
