@@ -267,13 +267,16 @@ bproc_vrfork(int nnodes, int *nodes, int *pids)
 int
 _bproc_rfork_io(int node, struct bproc_io_t *io, int iolen, int flags)
 {
-	int	pid, r;
+	pid_t	pid;
 
-	r = _bproc_vrfork_io(1, &node, &pid, io, iolen, flags);
-	if (r != 1) {
-		if (r == 0)
-			errno = -pid;	/* the code bproc4_native_fail left */
+	if ((node = node_check(node)) < BPROC_NODE_MASTER ||
+	    io_check(io, iolen, IO_MOVE) == -1 || flags_check(flags) == -1)
 		return -1;
+	if ((pid = ng_rfork(node)) == -1)
+		return bproc4_native_fail();
+	if (pid == 0 && iolen >= 0 && io_apply(io, iolen) == -1) {
+		dprintf(2, "bproc_rfork: %s\n", bproc_strerror(errno));
+		_exit(127);
 	}
 	return pid;
 }
