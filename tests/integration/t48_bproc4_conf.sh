@@ -18,9 +18,9 @@ need_image
 need_cmd gcc
 need_file "$OUTDIR/lib/libbproc.a" "$OUTDIR/libexec/bprestore"
 # The migrating processes link the plain libbproc (an ASan process's
-# image would be its shadow memory), as in t47.
+# image would be its shadow memory): out-san/plain's, as in t47.
 LIBDIR=$OUTDIR/lib
-sanitized && LIBDIR=$TOP/out/lib
+sanitized && LIBDIR=$OUTDIR/plain/lib
 need_file "$LIBDIR/libbproc.a"
 CHILDREN=${T48_CHILDREN:-2}
 case $CHILDREN in 1 | 2 | 3) ;; *) die "T48_CHILDREN must be 1, 2 or 3" ;; esac
