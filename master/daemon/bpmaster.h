@@ -311,5 +311,6 @@ int	ctl_peer_groups(struct ctlconn *, gid_t *, int);
 void	ctl_resume(int);
 void	ctl_ghost_rejoined(struct ctlconn *, struct proc *, int);
 int	ctl_refuse(struct ctlconn *);
+int	ctl_is_ghost(const struct ctlconn *);
 
 #endif

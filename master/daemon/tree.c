@@ -24,7 +24,7 @@
 
 #define TREE_FORK_MS	10000	/* a parent ghost that has not forked by then: the fork fails */
 #define TREE_RETRY_MS	2	/* the parent ghost's queue is busy: try again after */
-#define TREE_GHOST_MS	2000	/* how long a fork waits for its parent to be a checked ghost */
+#define TREE_GHOST_MS	2000	/* how long a fork waits for its parent's sender to be bpghost */
 #define TREE_GHOST_RETRY_MS 5	/* and how often it looks */
 #define TREE_NODE_FORKS	8	/* forks in flight per node (nodeinit has one at a time) */
 #define TREE_CMD_MAX	4096	/* bytes of a command line kept after an exec */
@@ -194,9 +194,9 @@ tree_send_fork(void *arg)
 	 * A process that has just migrated can fork on the node before
 	 * its sender, still libbproc on the front end, has become bpghost
 	 * (the image resumes as soon as the restorer took it): wait for the
-	 * checked ghost rather than hand libbproc a frame it does not take.
+	 * ghost rather than hand libbproc a frame it does not take.
 	 */
-	if (p->pidfd < 0 && ev_now() < fr->ghost_by) {
+	if (!ctl_is_ghost(p->ghost) && ev_now() < fr->ghost_by) {
 		ev_timer_set(&fr->timer, TREE_GHOST_RETRY_MS, tree_send_fork, fr);
 		return;
 	}
