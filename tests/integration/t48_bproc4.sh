@@ -96,6 +96,10 @@ check "and refuses a bad set with the parser's words" grep -q "^nodespec bad: ba
 check "bproc_nodechroot: ENOTSUP, and says why" grep -q "^nodechroot: ENOTSUP: bproc_nodechroot (node 0): a bproc-ng node has no root" "$TMP/o1"
 check "bproc_nodereconnect: ENOTSUP, and says why" grep -q "^nodereconnect: ENOTSUP: bproc_nodereconnect (node 0): nodeinit serves only" "$TMP/o1"
 check "bproc_version: BPr, bproc-ng, API 4" grep -q "^version: BPr bproc-ng [0-9.]* api 4$" "$TMP/o1"
+check "bproc_nodesetstatus(1, \"unavailable\"): 0" has "$TMP/o1" "nodesetstatus 1 unavailable: 0"
+check "bproc_notifier's descriptor became readable" has "$TMP/o1" "notifier: readable"
+check "bproc_nodelist_ through it: node 1 unavailable" has "$TMP/o1" "nodelist_ through it: node 1 unavailable"
+check "bproc_nodesetstatus(1, \"up\") puts it back" has "$TMP/o1" "nodesetstatus 1 up: 0, status up"
 check "bproc_nodesetstatus with a bogus state: -1, and why" has "$TMP/o1" "nodesetstatus bogus: -1 unknown node state 'bogus'"
 check "bproc_strerror(BE_NODEDOWN): 'Node is down'" has "$TMP/o1" "strerror 301: Node is down"
 

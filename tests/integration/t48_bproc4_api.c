@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,27 @@ run_main(void)
 		if (bproc_version(&v) == 0)
 			printf("version: %.3s %s api %d\n", v.bproc_magic,
 			    v.version_string, BPROC_API_VERSION);
+	}
+	{
+		/* an admin's state change, seen through the notifier */
+		struct bproc_node_set_t	 ns;
+		struct pollfd		 pfd;
+		int			 nfd = bproc_notifier();
+
+		pfd.fd = nfd;
+		pfd.events = POLLIN;
+		r = bproc_nodesetstatus(1, "unavailable");
+		printf("nodesetstatus 1 unavailable: %d\n", r);
+		printf("notifier: %s\n", nfd >= 0 && poll(&pfd, 1, 5000) == 1 ?
+		    "readable" : "SILENT");
+		if (bproc_nodelist_(&ns, nfd) == 3)
+			printf("nodelist_ through it: node 1 %s\n",
+			    ns.node[1].status);
+		bproc_nodeset_free(&ns);
+		r = bproc_nodesetstatus(1, "up");
+		bproc_nodestatus(1, status, sizeof(status));
+		printf("nodesetstatus 1 up: %d, status %s\n", r, status);
+		close(nfd);
 	}
 	r = bproc_nodesetstatus(0, "bogus");
 	printf("nodesetstatus bogus: %d %s\n", r, bproc_strerror(errno));
