@@ -90,10 +90,8 @@ node_error(int node, const char *msg)
 static void
 rexec_failed(int node)
 {
-	const char	*m = bproc_strerror();
-
-	if (strncmp(m, "cannot reach bpmaster", 21) == 0)
-		dprintf(err_fd, "bpsh: %s\n", m);
+	if (bproc_master_error())
+		dprintf(err_fd, "bpsh: %s\n", bproc_strerror());
 	else
 		node_error(node, bproc_node_strerror());
 }

@@ -199,5 +199,13 @@ const char	*bproc_strerror(void);
  * "Node is down"), else bproc_strerror().
  */
 const char	*bproc_node_strerror(void);
+/*
+ * Non-zero when the last failed call failed because of bpmaster itself:
+ * it could not be reached (bproc_strerror() then says what to do), it
+ * closed the connection, or its reply was bad; zero when a node or the
+ * request was the cause.  Tools print the former as their own error
+ * ("bpsh: ..."), the latter after "<node>: ".
+ */
+int		 bproc_master_error(void);
 
 #endif
