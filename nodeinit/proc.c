@@ -31,6 +31,7 @@
 #include "nodeinit.h"
 
 #define PROC_MAXARGS	65536		/* argv + envp entries at most */
+#define PROC_ERR_FILE_SHIFT	16	/* a child's errno word: (1 + which -I/-O/-E file) above it */
 #define PROC_LINK_HIGH	(1u << 20)	/* stop reading output above this backlog;
 					   well below NODE_LINK_OUTMAX (nodeinit.h) */
 #define PROC_TTY_MODE	0620		/* a login's pty: rw user, w group */
@@ -277,8 +278,11 @@ proc_child(int errfd, int gofd, int *child_fd, int ttyfd, uid_t uid, gid_t gid,
 			continue;
 		fd = open(files[i], i == 0 ? O_RDONLY :
 		    O_WRONLY | O_CREAT | O_TRUNC, 0666);
-		if (fd == -1 || dup2(fd, i) == -1)
-			goto fail;
+		if (fd == -1 || dup2(fd, i) == -1) {
+			/* the file, not the command, is what is missing */
+			e = errno | (i + 1) << PROC_ERR_FILE_SHIFT;
+			goto failed;
+		}
 		if (fd != i)
 			close(fd);
 	}
@@ -311,6 +315,7 @@ proc_child(int errfd, int gofd, int *child_fd, int ttyfd, uid_t uid, gid_t gid,
 	errno = e;
 fail:
 	e = errno;
+failed:
 	write(errfd, &e, sizeof(e));
 	_exit(127);
 }
@@ -557,7 +562,10 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 		n = read(ep[0], &e, sizeof(e));
 	while (n == -1 && errno == EINTR);
 	if (n == (ssize_t)sizeof(e)) {
-		snprintf(msg, sizeof(msg), "%s: %s", tb[A_PATH].data ?
+		i = (size_t)e >> PROC_ERR_FILE_SHIFT;
+		e &= (1 << PROC_ERR_FILE_SHIFT) - 1;
+		snprintf(msg, sizeof(msg), "%s: %s", i > 0 && i <= 3 ?
+		    files[i - 1] : tb[A_PATH].data ?
 		    wire_get_str(&tb[A_PATH]) : argv[0], strerror(e));
 		proc_result(gpid, 0, e, msg);
 		migrate_forget(gpid);
@@ -634,9 +642,12 @@ proc_catches(pid_t pid, int sig)
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	if ((f = fopen(path, "re")) == NULL)
 		return 0;
+	/* strtoull, not sscanf: scanf would link musl's float scanner too */
 	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "SigCgt: %llx", &mask) == 1)
+		if (strncmp(line, "SigCgt:", 7) == 0) {
+			mask = strtoull(line + 7, NULL, 16);
 			break;
+		}
 	fclose(f);
 	return (mask >> (sig - 1)) & 1;
 }
