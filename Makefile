@@ -17,12 +17,12 @@ NFLAGS	:= -std=c11 -D_GNU_SOURCE $(WARN) -Os -ffunction-sections -fdata-sections
 SODIUM_A := $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libsodium.a ] && echo $$d/libsodium.a && break; done)
 
-COMMON_SRC := common/wire.c common/proto.c common/conn.c common/auth.c \
+COMMON_SRC := common/wire.c common/proto.c common/args.c common/conn.c common/auth.c \
 	      common/log.c common/nodeset.c common/path.c common/htab.c
 # libbproc: the control client, the node and process tables, rexec
 LIB_SRC	:= master/lib/libbproc_ctl.c master/lib/nodeinfo.c master/lib/rexec.c \
 	   master/lib/power.c \
-	   common/wire.c common/proto.c common/nodeset.c
+	   common/wire.c common/proto.c common/args.c common/nodeset.c
 # The path tells the binary: master/daemon is bpmaster, master/lib is
 # libbproc (bproc.h is the one header users include), master/cmd the user
 # tools and the ghost.
@@ -157,7 +157,7 @@ ELF_A	:= $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 BPSH_SRC := master/cmd/bpsh.c master/cmd/bpsh_gather.c master/cmd/manifest.c master/cmd/hashcache.c master/cmd/closure.c \
 	    master/lib/libbproc_ctl.c master/lib/nodeinfo.c master/lib/rexec.c \
 	    common/wire.c common/path.c common/htab.c \
-	    common/proto.c common/nodeset.c common/sodium_compat.c
+	    common/proto.c common/args.c common/nodeset.c common/sodium_compat.c
 
 $(OUT)/musl-elf/.stamp:
 	mkdir -p $(OUT)/musl-elf
@@ -409,14 +409,14 @@ FZ_LIB_elf := $(call fz_wrap,$(FZ_WRAP_FS)) -lelf -lsodium
 # link.c and cache.c are #included by the target
 FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/proc.c nodeinit/grace.c nodeinit/migrate.c \
 	    tests/fuzz/sandbox.c tests/fuzz/fuzz_log.c common/wire.c \
-	    common/proto.c common/conn.c common/auth.c common/path.c common/htab.c
+	    common/proto.c common/args.c common/conn.c common/auth.c common/path.c common/htab.c
 FZ_DEP_node := nodeinit/uplink.c nodeinit/uplink_fsm.c nodeinit/cache.c $(wildcard nodeinit/*.h)
 FZ_LIB_node := $(call fz_wrap,$(FZ_WRAP_NODE)) -lsodium
 # ctl.c is #included by the target; node.c and trace.c are stubbed
 FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/tree.c master/daemon/rejoin.c master/daemon/migrate.c \
 	    master/daemon/verify.c master/daemon/power.c \
 	    master/daemon/event.c \
-	    tests/fuzz/fuzz_log.c common/wire.c common/proto.c common/conn.c \
+	    tests/fuzz/fuzz_log.c common/wire.c common/proto.c common/args.c common/conn.c \
 	    common/nodeset.c common/htab.c
 FZ_DEP_ctl := master/daemon/ctl.c $(wildcard master/daemon/*.h)
 FZ_LIB_ctl := -lsodium

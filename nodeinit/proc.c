@@ -27,6 +27,7 @@
 
 #include <linux/sched.h>
 
+#include "args.h"
 #include "log.h"
 #include "nodeinit.h"
 
@@ -393,37 +394,14 @@ proc_clone(pid_t want)
 	return (pid_t)r;
 }
 
-static int
-str_list(const unsigned char *body, size_t blen, uint16_t type, char ***out,
-    size_t extra)
-{
-	struct wire_iter	 it;
-	struct wire_attr	 a;
-	char			**v;
-	size_t			 n = 0, i = 0;
-
-	wire_iter_init(&it, body, blen);
-	while (wire_iter_next(&it, &a) == 1)
-		if (a.type == type)
-			n++;
-	if (n + extra > PROC_MAXARGS)
-		return -1;
-	if ((v = calloc(n + extra + 1, sizeof(*v))) == NULL)
-		return -1;
-	wire_iter_init(&it, body, blen);
-	while (wire_iter_next(&it, &a) == 1)
-		if (a.type == type)
-			v[i++] = (char *)wire_get_str(&a);
-	*out = v;
-	return (int)n;
-}
-
 void
 proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
     const unsigned char *body, size_t blen)
 {
 	struct rproc	*rp;
 	char		**argv = NULL, **envp = NULL, rankenv[32], nodeenv[32];
+	char		*joined = NULL;
+	struct args_sum	 sum;
 	const char	*files[3] = { NULL, NULL, NULL };
 	gid_t		 groups[4096];
 	size_t		 ngroups = 0, i;
@@ -479,11 +457,19 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 		files[1] = wire_get_str(&tb[A_FILE_OUT]);
 	if (tb[A_FILE_ERR].data)
 		files[2] = wire_get_str(&tb[A_FILE_ERR]);
-	if (str_list(body, blen, A_ARG, &argv, 0) < 1 ||
-	    (nenv = str_list(body, blen, A_ENV, &envp, 2)) < 0) {
-		proc_result(gpid, 0, E2BIG, "bad argument list");
+	/* Linux's limits, pieces joined (args.h); envp gets room for ours */
+	if (args_scan(body, blen, &sum, msg, sizeof(msg)) == -1 ||
+	    sum.nargs < 1 || sum.nargs + sum.nenv > PROC_MAXARGS) {
+		proc_result(gpid, 0, E2BIG, sum.nargs < 1 ? "bad argument list" :
+		    msg);
 		goto out;
 	}
+	nenv = (int)sum.nenv;
+	if ((argv = calloc(sum.nargs + 1, sizeof(*argv))) == NULL ||
+	    (envp = calloc(sum.nenv + 3, sizeof(*envp))) == NULL ||
+	    (joined = malloc(sum.joined + 1)) == NULL)
+		goto syserr;
+	args_fill(body, blen, argv, envp, joined);
 	snprintf(rankenv, sizeof(rankenv), "BPROC_RANK=%u",
 	    tb[A_RANK].data ? wire_get_u32(&tb[A_RANK]) : 0);
 	snprintf(nodeenv, sizeof(nodeenv), "BPROC_NODE=%d", node_num);
@@ -629,6 +615,7 @@ out:
 		close(ptm_in);
 	free(argv);
 	free(envp);
+	free(joined);
 }
 
 /* Does pid catch sig (SigCgt in /proc/pid/status)? */

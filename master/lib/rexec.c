@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "bproc.h"
 #include "libbproc_int.h"
 #include "list.h"
@@ -221,8 +222,9 @@ rexec_request(int fd, int node, const char *file, char *const argv[],
 {
 	struct wire_msg	 m;
 	struct winsize	 ws;
+	struct args_sum	 sum;
 	unsigned char	*buf;
-	char		 cwd[4096];
+	char		 cwd[4096], why[256];
 	size_t		 len;
 	int		 i, r;
 
@@ -232,9 +234,9 @@ rexec_request(int fd, int node, const char *file, char *const argv[],
 	wire_put_u32(&m, A_NODE, (uint32_t)node);
 	wire_put_str(&m, A_PATH, file);
 	for (i = 0; argv[i] != NULL; i++)
-		wire_put_str(&m, A_ARG, argv[i]);
+		args_put(&m, A_ARG, argv[i]);
 	for (i = 0; envp != NULL && envp[i] != NULL; i++)
-		wire_put_str(&m, A_ENV, envp[i]);
+		args_put(&m, A_ENV, envp[i]);
 	if (getcwd(cwd, sizeof(cwd)) != NULL)
 		wire_put_str(&m, A_CWD, cwd);
 	wire_put_u32(&m, A_FLAGS, o->flags);
@@ -254,7 +256,15 @@ rexec_request(int fd, int node, const char *file, char *const argv[],
 	if (o->file_err)
 		wire_put_str(&m, A_FILE_ERR, o->file_err);
 	request_files(&m, o);
-	if ((len = wire_msg_finish(&m)) == 0) {
+	/* Linux's limits, checked here as bpmaster and the node check them */
+	if ((len = wire_msg_finish(&m)) == 0 ||
+	    args_scan(buf + WIRE_HDR_LEN, len - WIRE_HDR_LEN, &sum, why,
+	    sizeof(why)) == -1) {
+		if (len == 0)
+			libbproc_errmsg("argument list too long: the request "
+			    "is over %d bytes", WIRE_MAX_FRAME);
+		else
+			libbproc_errmsg("%s", why);
 		free(buf);
 		errno = E2BIG;
 		return -1;
