@@ -110,7 +110,7 @@ $(OUT)/bin/bpctl: $(BPCTL_SRC) master/cmd/tool.h master/lib/bproc.h $(OUT)/lib/l
 # bpcp's shell scripts are files of their own, embedded as C strings
 # (their '#' comment lines left out) so a node needs nothing installed.
 BPCP_SRC := master/cmd/bpcp.c master/cmd/bpcp_parse.c master/cmd/bpcp_helper.c \
-	    master/cmd/bpcp_relay.c common/path.c common/htab.c
+	    master/cmd/bpcp_relay.c master/cmd/progress.c common/path.c common/htab.c
 BPCP_SH	:= master/cmd/bpcp_source.sh master/cmd/bpcp_sink.sh master/cmd/bpcp_isdir.sh
 
 $(OUT)/obj/bpcp_sh.h: $(BPCP_SH) | $(OUT)/obj
@@ -154,7 +154,7 @@ $(OUT)/bin/bpweb: $(WEB_SRC) master/web/bpweb.h $(OUT)/obj/bpweb_page.h common/l
 # headers through a folder of their own.
 ELF_A	:= $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libelf.a ] && echo $$d/libelf.a $$d/libz.a && break; done)
-BPSH_SRC := master/cmd/bpsh.c master/cmd/bpsh_gather.c master/cmd/manifest.c master/cmd/hashcache.c master/cmd/closure.c \
+BPSH_SRC := master/cmd/bpsh.c master/cmd/bpsh_gather.c master/cmd/progress.c master/cmd/manifest.c master/cmd/hashcache.c master/cmd/closure.c \
 	    master/lib/libbproc_ctl.c master/lib/nodeinfo.c master/lib/rexec.c \
 	    common/wire.c common/path.c common/htab.c \
 	    common/proto.c common/args.c common/nodeset.c common/sodium_compat.c
@@ -165,7 +165,7 @@ $(OUT)/musl-elf/.stamp:
 	ln -sfn /usr/include/gelf.h $(OUT)/musl-elf/gelf.h
 	touch $@
 
-$(OUT)/bin/bpsh: $(BPSH_SRC) master/cmd/manifest.h master/cmd/bpsh_gather.h $(wildcard master/lib/*.h common/*.h) \
+$(OUT)/bin/bpsh: $(BPSH_SRC) master/cmd/manifest.h master/cmd/bpsh_gather.h master/cmd/progress.h $(wildcard master/lib/*.h common/*.h) \
 	    $(OUT)/musl-include/.stamp $(OUT)/musl-elf/.stamp | $(OUT)/bin
 	$(MUSLCC) $(NFLAGS) -Imaster/lib -Imaster/cmd -isystem $(OUT)/musl-elf \
 	    -DBPROC_GHOST_PATH='"$(GHOST_PATH)"' \

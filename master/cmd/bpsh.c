@@ -30,6 +30,7 @@
 #include "nodeset.h"
 #include "manifest.h"
 #include "bpsh_gather.h"
+#include "progress.h"
 
 #define BPSH_FAIL	255		/* bpsh's own failure */
 #define BPSH_NOTFOUND	127		/* the node found no such command (as sh) */
@@ -235,6 +236,9 @@ job_start(struct job *j, char **cmd, int tee_stdin)
 		}
 		exec_opts(&o, j->rank, 0);
 		o.err_fd = err_fd != STDERR_FILENO ? err_fd : 0;
+		/* one bar on the terminal: the first node's push */
+		if (j->rank == 0)
+			progress_push(j->node, exec_file);
 		bproc_rexec_opts(j->node, exec_file, cmd, environ, &o);
 		_exit(rexec_failed(j->node));
 	}
@@ -613,6 +617,7 @@ run_one(int node, int numnodes, char **cmd)
 		return BPSH_FAIL;
 	}
 	exec_opts(&o, 0, opt_tty);
+	progress_push(node, exec_file);
 	bproc_rexec_opts(node, exec_file, cmd, environ, &o);
 	return rexec_failed(node);
 }
