@@ -121,7 +121,7 @@ $(OUT)/obj/bpcp_sh.h: $(BPCP_SH) | $(OUT)/obj
 		echo ";"; \
 	done >$@.tmp && mv $@.tmp $@
 
-$(OUT)/bin/bpcp: $(BPCP_SRC) master/cmd/bpcp_int.h $(OUT)/obj/bpcp_sh.h master/lib/bproc.h \
+$(OUT)/bin/bpcp: $(BPCP_SRC) master/cmd/bpcp_int.h master/cmd/progress.h $(OUT)/obj/bpcp_sh.h master/lib/bproc.h \
 	    $(OUT)/lib/libbproc.a | $(OUT)/bin
 	$(CC) $(CFLAGS) -Imaster/lib -I$(OUT)/obj -o $@ $(BPCP_SRC) $(OUT)/lib/libbproc.a
 
