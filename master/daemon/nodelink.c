@@ -17,6 +17,10 @@
  * in all; at that cap the oldest link of the busiest source makes room,
  * so one source (a user's job on a node) cannot keep other nodes out.
  * What the port says about such peers is rate-limited (log_warnx_rl).
+ *
+ * A node's link that closes is a dead node or a lost link (link_lives):
+ * the node's processes go with a dead one at once, and wait up to
+ * master_grace for a lost one to come back (rejoin.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,6 +43,7 @@
 #define NODE_ACCEPT_BATCH	256	/* connections taken per wakeup of the listener */
 #define NODE_LISTEN_BACKLOG	4096	/* the kernel caps it at net.core.somaxconn */
 #define NODE_ACCEPT_PAUSE_MS	100	/* the listener rests this long when out of fds */
+#define NODE_FRESH_PCT		150	/* heard within this % of a heartbeat: a reset is a death */
 
 /* A link's phases, as its routes name them. */
 enum link_phase {
@@ -52,6 +57,8 @@ struct nodelink {
 	int		 authed;
 	int		 hello;
 	int		 dead;		/* failed: closed once its handler returns */
+	int		 reset;		/* the node's end closed (EOF, a reset) */
+	int		 bye;		/* ... after nodeinit said it redials */
 	char		 why[160];	/* what failed it */
 	struct in_addr	 from;		/* the peer's address */
 	uint64_t	 born;		/* ev_now() at accept */
@@ -106,6 +113,7 @@ link_send(struct nodelink *l, struct wire_msg *m)
 		return -1;
 	}
 	if (conn_send(&l->c, m->buf, len) == -1 || conn_flush(&l->c) == -1) {
+		l->reset = errno == EPIPE || errno == ECONNRESET;
 		link_fail(l, errno == ENOBUFS ? "output queue full" :
 		    strerror(errno));
 		return -1;
@@ -132,6 +140,32 @@ preauth_remove(struct nodelink *l)
 	npreauth--;
 }
 
+/*
+ * Does the node of a closing link still live?  Its processes then wait
+ * for it (rejoin.c).  It does not when we told it to reboot, halt or
+ * power off, or when its end of the connection closed without a BYE
+ * while the link was sound: nodeinit never closes its link without one,
+ * so its process is gone (a virtual node's PID 1 killed; a node that
+ * rebooted answers with a reset).  Silence, an unreachable node, or a
+ * reset after a silence (a cable plugged back in after the node gave the
+ * link up: our retransmission meets no socket) is a lost link.  On real
+ * hardware a node that loses power looks like a pulled cable: its
+ * processes wait out the grace (or its BMC says it is off, power.c).
+ */
+static int
+link_lives(const struct nodelink *l)
+{
+	const struct node	*n = l->node;
+
+	if (n->state == NODE_REBOOT || n->state == NODE_HALT ||
+	    n->state == NODE_PWROFF)
+		return 0;
+	if (l->bye || !l->reset)
+		return 1;
+	return ev_now() - l->last_rx >
+	    (uint64_t)conf.heartbeat_ms * NODE_FRESH_PCT / 100;
+}
+
 static void
 link_close(struct nodelink *l, const char *why)
 {
@@ -140,6 +174,9 @@ link_close(struct nodelink *l, const char *why)
 	if (n != NULL) {
 		log_info("node %d (%s): link closed: %s", n->num, l->c.peer, why);
 		n->link = NULL;
+		/* a lost link: the process space keeps what waits for it */
+		if (node_hooks.lost != NULL && link_lives(l))
+			node_hooks.lost(n, why);
 		/* the process space and the setup push let go of it */
 		if (node_hooks.down != NULL)
 			node_hooks.down(n);
@@ -483,6 +520,17 @@ link_on_rejoin(void *arg, const struct proto_frame *f)
 	return node_hooks.rejoin != NULL ? node_hooks.rejoin(l->node, f) : 0;
 }
 
+/* nodeinit drops the link and redials: it lives (link_lives). */
+static int
+link_on_bye(void *arg, const struct proto_frame *f)
+{
+	struct nodelink	*l = arg;
+
+	(void)f;
+	l->bye = 1;
+	return 0;
+}
+
 #define LP(ph)	(1u << LINK_PH_##ph)
 
 /* What a node link takes, and when: the whole protocol from the node. */
@@ -505,6 +553,7 @@ static const struct proto_route link_routes[MSG_MAX] = {
 	[MSG_IMAGE_RESULT] =	{ LP(UP), link_on_proc },
 	[MSG_MOVE] =		{ LP(UP), link_on_proc },
 	[MSG_IMAGE] =		{ LP(UP), link_on_proc },
+	[MSG_BYE] =		{ LP(UP), link_on_bye },
 };
 
 static const struct proto_role link_role = { "node link", DIR_N2M, link_routes };
@@ -539,6 +588,7 @@ link_input(struct nodelink *l, uint32_t events)
 
 	if (events & EPOLLOUT) {
 		if (conn_flush(&l->c) == -1) {
+			l->reset = errno == EPIPE || errno == ECONNRESET;
 			link_fail(l, strerror(errno));
 			return;
 		}
@@ -553,6 +603,7 @@ link_input(struct nodelink *l, uint32_t events)
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
 	if ((r = conn_read(&l->c)) == -1) {
+		l->reset = errno == 0 || errno == ECONNRESET;
 		link_fail(l, errno ? strerror(errno) : "connection closed");
 		return;
 	}
