@@ -76,12 +76,15 @@ uplink_read_mac(const char *ifname)
 	if (n < 17)
 		return -1;
 	buf[17] = '\0';
-	unsigned int b[6];
-	if (sscanf(buf, "%2x:%2x:%2x:%2x:%2x:%2x", &b[0], &b[1], &b[2], &b[3],
-	    &b[4], &b[5]) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (unsigned char)b[i];
+	/* "aa:bb:cc:dd:ee:ff"; strtoul, not sscanf (9 KB of PID 1) */
+	for (int i = 0; i < 6; i++) {
+		char		*end;
+		unsigned long	 b = strtoul(buf + 3 * i, &end, 16);
+
+		if (end != buf + 3 * i + 2 || (i < 5 && *end != ':'))
+			return -1;
+		mac[i] = (unsigned char)b;
+	}
 	return 0;
 }
 
