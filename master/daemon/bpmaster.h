@@ -285,7 +285,6 @@ int	rejoin_waits_node(const struct proc *);
 int	rejoin_queue_sig(struct proc *, int);
 int	rejoin_from_ghost(struct proc *, const struct wire_hdr *,
 	    struct wire_attr *);
-int	rejoin_waiting(int);
 void	proc_foreach(void (*)(struct proc *, void *), void *);
 void	proc_forget(struct proc *);
 

@@ -55,7 +55,7 @@ static unsigned char	 node_proto[MASTER_MAXNODES];	/* its HELLO's version */
 static unsigned char	 node_done[MASTER_MAXNODES];	/* REJOIN_END seen */
 static struct ev_timer	 tick;
 static int		 npending;
-static int		 nwaiting[MASTER_MAXNODES];	/* of a lost link, for bpstat */
+static int		 nwaiting[MASTER_MAXNODES];	/* per node: of a lost link, not back */
 
 static void	rejoin_tick(void *);
 
@@ -413,13 +413,6 @@ int
 rejoin_waits_node(const struct proc *p)
 {
 	return p->rj != NULL && !p->rj->has_node;
-}
-
-/* How many processes of node num wait for it (bpstat). */
-int
-rejoin_waiting(int num)
-{
-	return num >= 0 && num < numnodes ? nwaiting[num] : 0;
 }
 
 /*
