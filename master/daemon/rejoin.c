@@ -340,7 +340,7 @@ rejoin_from_node(struct node *n, const struct proto_frame *f)
 		return 0;
 	}
 	if (wire_get_u32(&tb[A_COUNT]) > 0)
-		log_info("node %d: %u processes kept across the restart",
+		log_info("node %d: %u processes kept while it was away",
 		    n->num, wire_get_u32(&tb[A_COUNT]));
 	node_done[n->num] = 1;
 	proc_foreach(rejoin_end_one, n);
