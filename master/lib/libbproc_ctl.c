@@ -127,6 +127,19 @@ master_wait_cut(void)
 	    sigismember(&pend, SIGQUIT) == 1);
 }
 
+/* When the wait that found the master back would have ended (ms). */
+static uint64_t	back_until;
+
+/*
+ * The master we waited for is back, and the wait is not over: its nodes
+ * may still be reconnecting, so "Node is down" is worth asking again.
+ */
+int
+libbproc_master_back(void)
+{
+	return back_until != 0 && mono_ms() < back_until && !master_wait_cut();
+}
+
 /*
  * Connect to the master.  One that is not there (no socket, nobody
  * listening: it is restarting, or down) is waited for, like slurmctld by
@@ -154,8 +167,11 @@ libbproc_connect(void)
 	for (;;) {
 		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 			return -1;
-		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			if (until != 0)
+				back_until = until;
 			return fd;
+		}
 		saved = errno;
 		close(fd);
 		if ((saved != ENOENT && saved != ECONNREFUSED &&
