@@ -281,6 +281,7 @@ void	rejoin_hello(struct node *, struct wire_attr *, struct wire_msg *);
 void	rejoin_reap(struct proc *);
 void	rejoin_free(struct proc *);
 void	rejoin_node_lost(struct node *, const char *);
+void	rejoin_node_off(int, const char *);
 int	rejoin_waits_node(const struct proc *);
 int	rejoin_queue_sig(struct proc *, int);
 int	rejoin_from_ghost(struct proc *, const struct wire_hdr *,

@@ -516,3 +516,40 @@ rejoin_node_lost(struct node *n, const char *why)
 		    "it up to master_grace (%u s)", n->num, why,
 		    nwaiting[n->num], conf.grace_ms / 1000);
 }
+
+struct rejoin_off {
+	int		 num;
+	char		 why[160];
+};
+
+static void
+rejoin_off_one(struct proc *p, void *arg)
+{
+	struct rejoin_off	*o = arg;
+
+	if (p->rj == NULL || !p->rj->lost || p->rj->has_node ||
+	    p->node != o->num)
+		return;
+	p->exited = 1;
+	rejoin_free(p);
+	if (p->ghost != NULL)
+		rejoin_ghost_lost(p->ghost, p->pid, o->why);
+}
+
+/*
+ * Node num is off or reset, its BMC says (power.c): a lost link's
+ * processes went with it, so their ghosts need not wait out the grace.
+ */
+void
+rejoin_node_off(int num, const char *what)
+{
+	struct rejoin_off	o = { .num = num };
+
+	if (num < 0 || num >= numnodes || nodes[num].link != NULL ||
+	    nwaiting[num] == 0)
+		return;
+	log_warnx("node %d: %s: ending the %d processes that waited for it",
+	    num, what, nwaiting[num]);
+	snprintf(o.why, sizeof(o.why), "node %d: %s", num, what);
+	proc_foreach(rejoin_off_one, &o);
+}
