@@ -365,10 +365,13 @@ bproc_rexec_opts(int node, const char *file, char *const argv[],
 		close(fd);
 		/*
 		 * A master we waited for is back and its nodes reconnect:
-		 * a node not back yet never got the request, ask again
-		 * while the wait lasts (BPROC_MASTER_WAIT).
+		 * a node not back yet (down, or still in boot) never got
+		 * the request, ask again while the wait lasts
+		 * (BPROC_MASTER_WAIT).
 		 */
-		if (saved != EHOSTDOWN || !libbproc_master_back())
+		if ((saved != EHOSTDOWN && (saved != EHOSTUNREACH ||
+		    strcmp(bproc_strerror(), "Node is boot") != 0)) ||
+		    !libbproc_master_back())
 			break;
 		nanosleep(&(struct timespec){ 0, 200000000L }, NULL);
 	}
