@@ -24,7 +24,8 @@
 #define LIBBPROC_RETRY_MS	200	/* between connects while the master is away */
 #define LIBBPROC_RETRIES	3	/* a table asked again after the master closed */
 
-static char	bproc_errmsg[256];
+static char	bproc_errmsg[512];
+static int	bproc_master_err;	/* the last error was bpmaster's, not a node's */
 
 const char *
 bproc_strerror(void)
@@ -44,10 +45,17 @@ bproc_node_strerror(void)
 	return bproc_strerror();
 }
 
+int
+bproc_master_error(void)
+{
+	return bproc_master_err;
+}
+
 void
 libbproc_errclear(void)
 {
 	bproc_errmsg[0] = '\0';
+	bproc_master_err = 0;
 }
 
 void
@@ -90,6 +98,26 @@ master_path(void)
 	const char	*p = getenv("BPROC_MASTER");
 
 	return (p != NULL && *p != '\0') ? p : BPROC_CTL_PATH;
+}
+
+/*
+ * What to do about a master that is not there, for the one who sees the
+ * error: a new user's first run, or a shell whose BPROC_MASTER is stale.
+ */
+static const char *
+connect_hint(int e)
+{
+	const char	*p = getenv("BPROC_MASTER");
+
+	if (e != ENOENT && e != ECONNREFUSED)
+		return "";
+	if (p != NULL && *p != '\0')
+		return " (is the cluster of BPROC_MASTER up? for the running "
+		    "virtual cluster: eval \"$(bpvcluster env)\"; unset "
+		    "BPROC_MASTER for the system's bpmaster)";
+	return " (is bpmaster running? start it: bpmaster, or systemctl "
+	    "start bpmaster; for a virtual cluster: eval \"$(bpvcluster env)\", "
+	    "or set BPROC_MASTER to its socket)";
 }
 
 /* How long a call waits for a master that does not answer: BPROC_MASTER_WAIT. */
@@ -141,11 +169,14 @@ libbproc_master_back(void)
 }
 
 /*
- * Connect to the master.  One that is not there (no socket, nobody
- * listening: it is restarting, or down) is waited for, like slurmctld by
- * Slurm's commands: up to BPROC_MASTER_WAIT seconds (default
- * LIBBPROC_WAIT_S, 0 fails at once), saying so once on stderr, and no
- * longer than until a signal that would end the caller is pending.
+ * Connect to the master.  One that is there but does not answer (its
+ * socket left by a master that died, nobody listening: it restarts) is
+ * waited for, like slurmctld by Slurm's commands: up to
+ * BPROC_MASTER_WAIT seconds (default LIBBPROC_WAIT_S, 0 fails at once),
+ * saying so once on stderr, and no longer than until a signal that
+ * would end the caller is pending.  No socket at all is a setup to fix
+ * (a new user, a stale BPROC_MASTER), said at once with what to do;
+ * unless it is the moment a new master binds its socket, in a wait.
  */
 int
 libbproc_connect(void)
@@ -155,9 +186,13 @@ libbproc_connect(void)
 	unsigned int		 wait_s = master_wait_s();
 	uint64_t		 until = 0;
 	struct timespec		 nap = { 0, LIBBPROC_RETRY_MS * 1000000L };
+	char			 waited[48] = "";
 	int			 fd, saved;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
+		libbproc_errmsg("cannot reach bpmaster at %.64s...: a socket "
+		    "path has at most %zu bytes", path, sizeof(sun.sun_path) - 1);
+		bproc_master_err = 1;
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -174,28 +209,28 @@ libbproc_connect(void)
 		}
 		saved = errno;
 		close(fd);
-		if ((saved != ENOENT && saved != ECONNREFUSED &&
-		    saved != EAGAIN) || wait_s == 0)
+		if ((saved != ECONNREFUSED && saved != EAGAIN &&
+		    (saved != ENOENT || until == 0)) || wait_s == 0)
 			break;
 		if (until == 0) {
 			until = mono_ms() + (uint64_t)wait_s * 1000;
 			fprintf(stderr, "%s: bpmaster is not answering at %s; "
 			    "waiting up to %u s (BPROC_MASTER_WAIT)\n",
 			    program_invocation_short_name, path, wait_s);
-		} else if (mono_ms() >= until)
+		} else if (mono_ms() >= until) {
+			snprintf(waited, sizeof(waited), " (waited %u s)",
+			    wait_s);
 			break;
+		}
 		if (master_wait_cut()) {
 			saved = EINTR;
 			break;
 		}
 		nanosleep(&nap, NULL);
 	}
-	if (until != 0)
-		libbproc_errmsg("cannot reach bpmaster at %s: %s (waited %u s)",
-		    path, strerror(saved), wait_s);
-	else
-		libbproc_errmsg("cannot reach bpmaster at %s: %s", path,
-		    strerror(saved));
+	libbproc_errmsg("cannot reach bpmaster at %s: %s%s%s", path,
+	    strerror(saved), waited, connect_hint(saved));
+	bproc_master_err = 1;
 	errno = saved;
 	return -1;
 }
@@ -209,6 +244,7 @@ static void
 master_closed(void)
 {
 	libbproc_errmsg("bpmaster closed the connection (%s)", master_path());
+	bproc_master_err = 1;
 }
 
 /* Sockets only: send(2) with MSG_NOSIGNAL, so a closed peer is EPIPE. */
@@ -315,6 +351,7 @@ libbproc_recv(int fd, unsigned char *buf, unsigned int wait,
 	return 0;
 bad:
 	libbproc_errmsg("bad reply from bpmaster: %s", why);
+	bproc_master_err = 1;
 	errno = EPROTO;
 	return -1;
 }
