@@ -215,6 +215,7 @@ int	node_grow(int);
 int	node_edge_ok(int, int);
 int	node_transition(struct node *, int, const char *);
 int	node_set_state(struct node *, int, uid_t, const char **);
+int	node_lives(const struct node *, int, int, uint64_t);
 void	node_changed(void);
 
 /* discovery.c: MACs to node numbers, and the table that persists them */

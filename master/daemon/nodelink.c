@@ -18,7 +18,7 @@
  * so one source (a user's job on a node) cannot keep other nodes out.
  * What the port says about such peers is rate-limited (log_warnx_rl).
  *
- * A node's link that closes is a dead node or a lost link (link_lives):
+ * A node's link that closes is a dead node or a lost link (node_lives):
  * the node's processes go with a dead one at once, and wait up to
  * master_grace for a lost one to come back (rejoin.c).
  */
@@ -43,7 +43,6 @@
 #define NODE_ACCEPT_BATCH	256	/* connections taken per wakeup of the listener */
 #define NODE_LISTEN_BACKLOG	4096	/* the kernel caps it at net.core.somaxconn */
 #define NODE_ACCEPT_PAUSE_MS	100	/* the listener rests this long when out of fds */
-#define NODE_FRESH_PCT		150	/* heard within this % of a heartbeat: a reset is a death */
 
 /* A link's phases, as its routes name them. */
 enum link_phase {
@@ -140,32 +139,6 @@ preauth_remove(struct nodelink *l)
 	npreauth--;
 }
 
-/*
- * Does the node of a closing link still live?  Its processes then wait
- * for it (rejoin.c).  It does not when we told it to reboot, halt or
- * power off, or when its end of the connection closed without a BYE
- * while the link was sound: nodeinit never closes its link without one,
- * so its process is gone (a virtual node's PID 1 killed; a node that
- * rebooted answers with a reset).  Silence, an unreachable node, or a
- * reset after a silence (a cable plugged back in after the node gave the
- * link up: our retransmission meets no socket) is a lost link.  On real
- * hardware a node that loses power looks like a pulled cable: its
- * processes wait out the grace (or its BMC says it is off, power.c).
- */
-static int
-link_lives(const struct nodelink *l)
-{
-	const struct node	*n = l->node;
-
-	if (n->state == NODE_REBOOT || n->state == NODE_HALT ||
-	    n->state == NODE_PWROFF)
-		return 0;
-	if (l->bye || !l->reset)
-		return 1;
-	return ev_now() - l->last_rx >
-	    (uint64_t)conf.heartbeat_ms * NODE_FRESH_PCT / 100;
-}
-
 static void
 link_close(struct nodelink *l, const char *why)
 {
@@ -175,7 +148,8 @@ link_close(struct nodelink *l, const char *why)
 		log_info("node %d (%s): link closed: %s", n->num, l->c.peer, why);
 		n->link = NULL;
 		/* a lost link: the process space keeps what waits for it */
-		if (node_hooks.lost != NULL && link_lives(l))
+		if (node_hooks.lost != NULL && node_lives(n, l->bye, l->reset,
+		    ev_now() - l->last_rx))
 			node_hooks.lost(n, why);
 		/* the process space and the setup push let go of it */
 		if (node_hooks.down != NULL)
@@ -520,7 +494,7 @@ link_on_rejoin(void *arg, const struct proto_frame *f)
 	return node_hooks.rejoin != NULL ? node_hooks.rejoin(l->node, f) : 0;
 }
 
-/* nodeinit drops the link and redials: it lives (link_lives). */
+/* nodeinit drops the link and redials: it lives (node_lives). */
 static int
 link_on_bye(void *arg, const struct proto_frame *f)
 {
