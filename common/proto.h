@@ -112,6 +112,12 @@ enum msg_type {
 				   follows; m->ghost: A_PID, become it */
 	MSG_IMAGE_ACK,		/* t->m->n: A_PID, A_BYTES of image the ghost's
 				   restorer took (a move home's window) */
+	/* a node link lost while the master stays up (rejoin.c) */
+	MSG_HOLD,		/* m->ghost: A_PID, its node's link is lost: hold
+				   stdin and signals until MSG_RESUME; ghost->m:
+				   holding, nothing of before follows */
+	MSG_BYE,		/* n->m: nodeinit drops this link on purpose and
+				   redials (A_MSG why): not a dead node */
 	MSG_MAX
 };
 

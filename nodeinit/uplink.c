@@ -209,12 +209,26 @@ uplink_transition(int to, const char *why)
 	return 0;
 }
 
-/* Mark the link failed; uplink_reap() closes it once the handler is done. */
+/*
+ * Mark the link failed; uplink_reap() closes it once the handler is done.
+ * An up link hears BYE first: the master then knows this end still
+ * lives and redials, so it keeps our processes' ghosts waiting; a close
+ * without it means nodeinit is gone (rejoin.c, "link lost").
+ */
 static void
 uplink_fail(const char *why)
 {
+	unsigned char	buf[32];
+	struct wire_msg	m;
+	int		up = lstate == LINK_UP;
+
 	if (lstate != LINK_DEAD && lstate != LINK_IDLE)
 		uplink_transition(LINK_DEAD, why);
+	if (up) {
+		wire_msg_init(&m, buf, sizeof(buf), MSG_BYE, 0, 0);
+		if (conn_send(&lc, m.buf, wire_msg_finish(&m)) == 0)
+			conn_flush(&lc);
+	}
 }
 
 /*
