@@ -402,17 +402,14 @@ uplink_on_users(void *arg, const struct proto_frame *f)
 	int			 fd[3], i, k, ok = 1;
 
 	for (i = 0; i < 3; i++)
-		fd[i] = open(tmp[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-		    O_NOFOLLOW, 0644);
+		if ((fd[i] = open(tmp[i], O_WRONLY | O_CREAT | O_TRUNC |
+		    O_CLOEXEC | O_NOFOLLOW, 0644)) == -1)
+			ok = 0;
 	(void)arg;
 	wire_iter_init(&it, f->body, f->len);
-	while (ok && fd[0] != -1 && fd[1] != -1 && fd[2] != -1 &&
-	    wire_iter_next(&it, &a) == 1) {
-		if (a.type == A_HOSTENT)
-			k = 2;
-		else if (a.type == A_PWENT || a.type == A_GRENT)
-			k = a.type == A_GRENT;
-		else
+	while (ok && wire_iter_next(&it, &a) == 1) {
+		k = a.type == A_HOSTENT ? 2 : a.type - A_PWENT;
+		if (k < 0 || k > 1 + (a.type == A_HOSTENT))
 			continue;
 		/* proto_parse checked: one NUL, at the end */
 		iov[0].iov_base = (void *)a.data;

@@ -25,6 +25,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -240,19 +241,62 @@ is_assignment(const char *w)
 	return *p == '=';
 }
 
+/*
+ * What a launcher's daemon loads with dlopen, which no ELF walk sees:
+ * Open MPI's orted reads its MCA components (and PMIx's) from folders
+ * beside the libraries it links, and its help and parameter files.  The
+ * folders are found from where the closure has libopen-pal, so another
+ * prefix works too; those that do not exist are left out.
+ */
+static const char *const orted_plugins[] = {
+	"openmpi/lib/openmpi3", "pmix2/lib/pmix", "../../share/openmpi",
+	"../../share/pmix", "../../../etc/openmpi", NULL
+};
+
+static void
+push_plugins(struct manifest *m, size_t from)
+{
+	char		 dir[4096], path[4200], real[PATH_MAX], *slash;
+	struct stat	 st;
+	size_t		 i;
+	int		 k;
+
+	for (i = from; i < m->n; i++)
+		if (strstr(base_name(m->files[i].path), "libopen-pal.so") ==
+		    base_name(m->files[i].path))
+			break;
+	if (i == m->n || strlen(m->files[i].path) >= sizeof(dir))
+		return;
+	strcpy(dir, m->files[i].path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return;
+	*slash = '\0';
+	for (k = 0; orted_plugins[k] != NULL; k++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, orted_plugins[k]);
+		if (realpath(path, real) == NULL || stat(real, &st) == -1 ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		manifest_add(m, real);
+	}
+}
+
 /* A command word the front end has: push it with its closure. */
 static void
 push_command(struct manifest *m, const char *w)
 {
 	char	abs[4096];
+	size_t	from = m->n;
 
 	if (strpbrk(w, "$`*?[~") != NULL)
 		return;		/* the node's shell expands it: unknown here */
 	if (strcmp(w, "exec") == 0 || strcmp(w, "env") == 0 ||
 	    strcmp(w, "export") == 0 || strcmp(w, "cd") == 0)
 		return;
-	if (manifest_resolve(w, abs, sizeof(abs)) == 0)
-		manifest_command(m, abs);
+	if (manifest_resolve(w, abs, sizeof(abs)) != 0)
+		return;
+	manifest_command(m, abs);
+	if (strcmp(base_name(abs), "orted") == 0)
+		push_plugins(m, from);
 }
 
 /*
