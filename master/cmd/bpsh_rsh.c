@@ -47,6 +47,7 @@
 #define RSH_WORD_MAX	4096		/* longest command word looked at */
 
 static const char	*prog = "bpssh";
+static char		 self[4096];	/* how the launcher found us, or "" */
 
 static const char *
 base_name(const char *s)
@@ -249,7 +250,7 @@ is_assignment(const char *w)
  * prefix works too; those that do not exist are left out.
  */
 static const char *const orted_plugins[] = {
-	"openmpi/lib/openmpi3", "pmix2/lib/pmix", "../../share/openmpi",
+	"openmpi/lib/openmpi3", "pmix2/lib", "../../share/openmpi",
 	"../../share/pmix", "../../../etc/openmpi", NULL
 };
 
@@ -295,8 +296,12 @@ push_command(struct manifest *m, const char *w)
 	if (manifest_resolve(w, abs, sizeof(abs)) != 0)
 		return;
 	manifest_command(m, abs);
-	if (strcmp(base_name(abs), "orted") == 0)
+	if (strcmp(base_name(abs), "orted") == 0) {
 		push_plugins(m, from);
+		/* orted checks that its plm_rsh_agent (us) exists on its node */
+		if (self[0] != '\0')
+			manifest_add(m, self);
+	}
 }
 
 /*
@@ -436,6 +441,8 @@ rsh_parse(int argc, char **argv, struct rsh_call *r, struct manifest *m)
 		i = 2;
 	else
 		prog = base_name(argv[0]);
+	if (manifest_resolve(argv[0], self, sizeof(self)) != 0)
+		self[0] = '\0';
 	i = parse_opts(argc, argv, i, r, &done);
 	if (i >= argc)
 		errx(RSH_FAIL, "usage: %s [ssh options] [user@]host [command "
