@@ -94,9 +94,9 @@ mpich_known_hang() {
 	mpich_buggy && run_ok "$1" || return 1
 	# the ranks themselves: a ghost shows the rank's name too, but its
 	# executable is bpghost
-	for p in /proc/[0-9]*; do
-		[ "$(basename "$(readlink "$p/exe" 2>/dev/null)")" = hello.mpich ] ||
-		    continue
+	for p in $(find /proc/[0-9]*/exe -maxdepth 0 -lname '*/hello.mpich' \
+	    2>/dev/null); do
+		p=${p%/exe}
 		n=$((n + 1))
 		[ "$(cat "$p/wchan" 2>/dev/null)" = unix_stream_read_generic ] &&
 		    pmi=$((pmi + 1))
