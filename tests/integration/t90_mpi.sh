@@ -85,12 +85,14 @@ mpich_buggy() {
 }
 
 # The bug's signature, looked at while the run still hangs: all results
-# printed, all 4 ranks still alive on their nodes, and 3 of them blocked
-# reading their PMI socket (the barrier) while the fourth spins in its
-# disconnect.  A hang of bpsh, a ghost or nodeinit after the ranks exited
-# (the exit ordering, stdout's EOF) does not look like this.
+# printed, all 4 ranks still alive on their nodes, those done with their
+# disconnects blocked reading their PMI socket (the barrier), the others
+# spinning in theirs (using CPU, not blocked).  A hang of bpsh, a ghost or
+# nodeinit after the ranks exited (the exit ordering, stdout's EOF) does
+# not look like this, nor does a rank blocked anywhere else.
+cpu_ticks() { awk '{ print $14 + $15 }' "$1/stat" 2>/dev/null; }
 mpich_known_hang() {
-	local p n=0 pmi=0
+	local p n=0 pmi=0 spin=0 spinners=() t0=() k
 	mpich_buggy && run_ok "$1" || return 1
 	# the ranks themselves: a ghost shows the rank's name too, but its
 	# executable is bpghost
@@ -98,11 +100,20 @@ mpich_known_hang() {
 	    2>/dev/null); do
 		p=${p%/exe}
 		n=$((n + 1))
-		[ "$(cat "$p/wchan" 2>/dev/null)" = unix_stream_read_generic ] &&
-		    pmi=$((pmi + 1))
+		if [ "$(cat "$p/wchan" 2>/dev/null)" = unix_stream_read_generic ]; then
+			pmi=$((pmi + 1))
+		else
+			spinners+=("$p")
+			t0+=("$(cpu_ticks "$p")")
+		fi
 	done
-	SIGNATURE="$n ranks alive, $pmi in a PMI read"
-	[ "$n" -eq 4 ] && [ "$pmi" -eq 3 ]
+	sleep 0.5
+	for k in "${!spinners[@]}"; do
+		[ "$(cpu_ticks "${spinners[$k]}")" -gt "${t0[$k]:-0}" ] 2>/dev/null &&
+		    spin=$((spin + 1))
+	done
+	SIGNATURE="$n ranks alive, $pmi in a PMI read, $spin spinning"
+	[ "$n" -eq 4 ] && [ "$pmi" -ge 1 ] && [ $((pmi + spin)) -eq 4 ]
 }
 
 # run_one NAME LOG COMMAND...: 0 and the command's status in RC, or 124
@@ -155,7 +166,7 @@ run_stack() {
 		elif [ "$rc" -eq 124 ] && [ "$KNOWN" -eq 1 ]; then
 			hung=$((hung + 1))
 			known=$((known + 1))
-			say "    $name run $i: results right, then mpich's finalize hang (3 ranks in the PMI barrier, one in its disconnect): killed"
+			say "    $name run $i: results right, then mpich's finalize hang ($SIGNATURE): killed"
 		elif [ "$rc" -eq 124 ]; then
 			hung=$((hung + 1))
 			say "    $name run $i: hung (killed after $RUN_TIMEOUT s${SIGNATURE:+; $SIGNATURE}); its output:"
