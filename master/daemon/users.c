@@ -126,11 +126,12 @@ users_send(struct node *n)
 	return node_send(n, &users_msg);
 }
 
+/* What changed: 1 passwd or group, 2 the hosts file (both: 3). */
 static int
 users_changed(void)
 {
 	struct stat	st;
-	int		i;
+	int		i, what = 0;
 
 	for (i = 0; i < USERS_NFILES; i++) {
 		if (users_files[i] == NULL)
@@ -141,24 +142,25 @@ users_changed(void)
 		    st.st_size != users_st[i].st_size ||
 		    st.st_mtim.tv_sec != users_st[i].st_mtim.tv_sec ||
 		    st.st_mtim.tv_nsec != users_st[i].st_mtim.tv_nsec)
-			return 1;
+			what |= i == 2 ? 2 : 1;
 	}
-	return 0;
+	return what;
 }
 
 static void
 users_tick(void *arg)
 {
-	int	i, sent = 0;
+	int	i, sent = 0, what;
 
 	(void)arg;
-	if (users_ready && users_changed()) {
+	if (users_ready && (what = users_changed()) != 0) {
 		users_load();
 		for (i = 0; i < numnodes; i++)
 			if (nodes[i].link != NULL && users_send(&nodes[i]) == 0)
 				sent++;
-		log_info("users: /etc/passwd, /etc/group or hosts changed; "
-		    "sent to %d nodes", sent);
+		log_info("users: %s changed; sent to %d nodes", what == 2 ?
+		    conf.hosts : what == 1 ? "/etc/passwd or /etc/group" :
+		    "/etc/passwd, /etc/group and hosts", sent);
 	}
 	ev_timer_set(&users_timer, USERS_CHECK_MS, users_tick, NULL);
 }
