@@ -193,6 +193,7 @@ rx_write(struct rx *rx, const struct mfile *f, const unsigned char *body,
 	struct wire_attr	 a;
 	struct iovec		 iov[BLOB_PIECES];
 	size_t			 i, niov = 0, len = 0, all = 0, cut;
+	uint64_t		 end;
 
 	wire_iter_init(&it, body, blen);
 	while (wire_iter_next(&it, &a) == 1) {
@@ -204,19 +205,19 @@ rx_write(struct rx *rx, const struct mfile *f, const unsigned char *body,
 			return -1;
 		}
 		all += a.len;
-		/* the part of this piece that is new: [rx->got, *off + a.len) */
-		if (*off + a.len <= rx->got) {
+		/* the part of this piece that is new: [end, *off + a.len) */
+		end = rx->got + len;
+		if (*off + a.len <= end) {
 			*off += a.len;
 			continue;
 		}
-		if (*off > rx->got) {
+		if (*off > end) {
 			snprintf(msg, msglen, "%s: blob stream skipped %llu "
-			    "bytes", f->path,
-			    (unsigned long long)(*off - rx->got));
+			    "bytes", f->path, (unsigned long long)(*off - end));
 			errno = EPROTO;
 			return -1;
 		}
-		cut = (size_t)(rx->got - *off);
+		cut = (size_t)(end - *off);
 		iov[niov].iov_base = (void *)(uintptr_t)(a.data + cut);
 		iov[niov++].iov_len = a.len - cut;
 		len += a.len - cut;

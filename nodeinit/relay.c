@@ -123,6 +123,7 @@ rl_send(struct rlink *l, struct wire_msg *m)
 
 	if (len == 0 || conn_send(&l->c, m->buf, len) == -1 ||
 	    conn_flush(&l->c) == -1) {
+		log_info("relay %s: %s", l->c.peer, strerror(errno));
 		l->dead = 1;
 		return -1;
 	}
@@ -192,6 +193,8 @@ serve_on_response(void *arg, const struct proto_frame *f)
 	memcpy(l->nc, f->tb[A_NONCE].data, AUTH_NONCE_LEN);
 	if (key == NULL || auth_proof_check(f->tb[A_PROOF].data, key,
 	    AUTH_ROLE_RELAY_CLIENT, l->ns, l->nc) == -1) {
+		log_warnx("relay child %s: failed to prove the cluster key",
+		    l->c.peer);
 		l->dead = 1;
 		return -1;
 	}
@@ -204,6 +207,8 @@ serve_on_response(void *arg, const struct proto_frame *f)
 	conn_seal(&l->c, ks, kc, 0);
 	explicit_bzero(ks, sizeof(ks));
 	explicit_bzero(kc, sizeof(kc));
+	/* blob frames out; in, a GET is all it takes (serve_on_get) */
+	l->c.maxframe = WIRE_MAX_FRAME;
 	l->phase = RL_SEALED;
 	return 0;
 }
@@ -369,8 +374,10 @@ rl_input(struct rlink *l)
 		return;
 bad:
 	/* a bad frame or a lost peer ends that link, nothing else */
-	if (l->serve)
+	if (l->serve) {
+		log_info("relay child %s: %s", l->c.peer, why);
 		l->dead = 1;
+	}
 	else
 		fetch_fail(l, EIO, why);
 }
