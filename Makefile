@@ -548,3 +548,10 @@ $(OUT)/bench/migrate_bench: bench/migrate_bench.c $(OUT)/lib/libbproc.a
 	$(CC) $(CFLAGS) -Imaster/lib -o $@ $< $(OUT)/lib/libbproc.a -lsodium
 
 all: $(OUT)/bench/migrate_bench
+
+# --- the relay tree's per-byte costs (bench/relay_bench.sh) ---
+$(OUT)/bench/relay_cost: bench/relay_cost.c
+	mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lsodium
+
+all: $(OUT)/bench/relay_cost

@@ -420,17 +420,18 @@ push_source(const unsigned char *hash, char *path, size_t len,
 	struct rx	*rx, *brx = NULL;
 	struct mfile	*f;
 
-	if (cache_by_hash(hash, path, len, size) == 0) {
-		*avail = *size;
-		*id = 0;
-		return 0;
-	}
+	/* (what is coming in first: a relay asks this at every pass) */
 	for (pd = pendings; pd != NULL; pd = pd->next)
 		if ((rx = rx_find(pd, hash)) != NULL &&
 		    (brx == NULL || rx->got > brx->got)) {
 			brx = rx;
 			best = pd;
 		}
+	if (brx == NULL && cache_by_hash(hash, path, len, size) == 0) {
+		*avail = *size;
+		*id = 0;
+		return 0;
+	}
 	if (brx == NULL) {
 		/*
 		 * Wanted here but not begun: the child that asks this early
