@@ -32,7 +32,7 @@
 #define MASTER_GHOST_PATH	"/usr/libexec/bproc/bpghost"	/* the installed ghost, if not next to bpmaster */
 #define MASTER_NOTIFY_MS	50	/* coalesce change notifications */
 #define MASTER_PUSH_MAX		20000	/* files of the setup push list */
-#define MASTER_FANOUT		4	/* default fanout: docs/push.md, "Tree fan-out" */
+#define MASTER_FANOUT		2	/* default fanout: docs/push.md, "Tree fan-out" */
 #define MASTER_FANOUT_MAX	64	/* the widest relay tree a config may ask for */
 
 struct mac_entry {
