@@ -42,8 +42,8 @@
 
 #define RELAY_LINKS_MAX		128	/* relay links at once, both kinds */
 #define RELAY_QUEUE		(1u << 20)	/* bytes queued to one child at most */
-#define RELAY_AUTH_MS		2000	/* to connect and prove the key */
-#define RELAY_STALL_MS		3000	/* a feed silent this long has failed */
+#define RELAY_AUTH_MS		5000	/* to connect and prove the key (a busy peer is slow) */
+#define RELAY_STALL_MS		5000	/* a feed silent this long has failed: 10 PINGs missed */
 #define RELAY_KEEPALIVE_MS	500	/* a parent waiting for bytes says PING this often */
 #define RELAY_IDLE_MS		30000	/* a child that reads nothing this long is dropped */
 
@@ -448,7 +448,11 @@ relay_accept(void)
 		snprintf(peer, sizeof(peer), "%s:%u", inet_ntoa(sin.sin_addr),
 		    ntohs(sin.sin_port));
 		slen = sizeof(sin);
-		if (uplink_key() == NULL || (l = rl_new(s, peer, 1)) == NULL)
+		if (uplink_key() == NULL) {
+			close(s);
+			continue;
+		}
+		if ((l = rl_new(s, peer, 1)) == NULL)
 			continue;
 		l->phase = RL_AUTH;
 		auth_nonce(l->ns);
@@ -523,7 +527,7 @@ serve_pump(struct rlink *l, uint64_t now)
 			wire_put_u8(&m, A_EOF, 1);
 			l->ended = 1;
 		}
-		rl_send(&*l, &m);
+		rl_send(l, &m);
 	}
 	/* whole, verified and sent: the end, which even an empty blob needs */
 	if (!l->dead && !l->ended && l->off == l->size && id == 0) {
