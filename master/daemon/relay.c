@@ -197,7 +197,7 @@ relay_from_tool(struct rsess *s, size_t i)
 		s->m[i].state = RM_FAILED;	/* nobody to feed it: its exec fails */
 		return;
 	}
-	log_debug("relay: node %d gets its blob from the master",
+	log_info("relay: node %d gets its blob from the master",
 	    s->m[i].node);
 	relay_tell(s, i);	/* (drops any peer it was fetching from) */
 	wire_msg_init(&m, buf, sizeof(buf), MSG_NEED, 0, 0);
@@ -233,8 +233,11 @@ sess_repair(struct rsess *s)
 				/* a member with no tool failed: route again */
 				if (s->m[i].state == RM_FAILED)
 					again = 1;
-			} else
+			} else {
+				log_info("relay: node %d now fed by node %d",
+				    s->m[i].node, s->m[s->parent[i]].node);
 				relay_tell(s, i);
+			}
 		}
 	} while (again);
 	free(ok);

@@ -127,10 +127,12 @@ for ((i = 0; i < N; i++)); do
 done
 check "every other node has the whole file ($ok) or a clear error ($err)" [ "$bad" = 0 ]
 check "most nodes have the file" [ "$ok" -ge $((N / 2)) ]
-grep -E "relay: node [0-9]+ lost its feed from node $VICTIM |relay: node [0-9]+ gets its blob from the master" \
-    "$BPVC_STATE/bpmaster.log" | head -n 5 | sed 's/^/    | /'
-check "the dead relay's children were routed around it" \
-    grep -qE "lost its feed from node $VICTIM |node $VICTIM: link closed" "$BPVC_STATE/bpmaster.log"
+grep -E "relay: node [0-9]+ (lost its feed from node $VICTIM |now fed by|gets its blob from the master)|node $VICTIM \(.*\): link closed" \
+    "$BPVC_STATE/bpmaster.log" | head -n 6 | sed 's/^/    | /'
+check "the master saw the relay fail" \
+    grep -qE "lost its feed from node $VICTIM |node $VICTIM \(.*\): link closed" "$BPVC_STATE/bpmaster.log"
+check "and moved its children" \
+    grep -qE "relay: node [0-9]+ (now fed by node|gets its blob from the master)" "$BPVC_STATE/bpmaster.log"
 e=$((after - before))
 say "    master egress $e bytes for a $SIZE-byte file ($(awk -v e="$e" -v s="$SIZE" 'BEGIN { printf "%.2f", e / s }') x)"
 check "master egress <= 2 x the file" [ "$e" -le $((2 * SIZE)) ]
