@@ -76,12 +76,24 @@ uplink_read_mac(const char *ifname)
 	if (n < 17)
 		return -1;
 	buf[17] = '\0';
-	unsigned int b[6];
-	if (sscanf(buf, "%2x:%2x:%2x:%2x:%2x:%2x", &b[0], &b[1], &b[2], &b[3],
-	    &b[4], &b[5]) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (unsigned char)b[i];
+	/* "xx:xx:xx:xx:xx:xx" by hand: sscanf would link musl's float scanner */
+	for (int i = 0; i < 6; i++) {
+		unsigned int	v = 0;
+
+		for (int k = 0; k < 2; k++) {
+			char	c = buf[3 * i + k];
+
+			if (c >= '0' && c <= '9')
+				v = v * 16 + (unsigned int)(c - '0');
+			else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+				v = v * 16 + (unsigned int)((c | 0x20) - 'a' + 10);
+			else
+				return -1;
+		}
+		if (i < 5 && buf[3 * i + 2] != ':')
+			return -1;
+		mac[i] = (unsigned char)v;
+	}
 	return 0;
 }
 
