@@ -797,6 +797,7 @@ static const struct proto_route ctl_routes[MSG_MAX] = {
 	[MSG_IO] =		{ CP(PROC), ctl_on_proc },
 	[MSG_IO_ACK] =		{ CP(PROC), ctl_on_proc },
 	[MSG_SIGNAL] =		{ CP(PROC), ctl_on_proc },
+	[MSG_HOLD] =		{ CP(PROC), ctl_on_proc },	/* rejoin.c */
 	[MSG_FORK_RESULT] =	{ CP(PROC), ctl_on_fork_result },
 	/* migration (migrate.c): an image out, a move home's answers */
 	[MSG_IMAGE] =		{ CP(PROC), ctl_on_proc },
