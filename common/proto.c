@@ -127,6 +127,7 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_COLS] = { "cols", AK_U16, 0, 0 },
 	[A_PWENT] = { "pwent", AK_STR, 2, 4096 },
 	[A_GRENT] = { "grent", AK_STR, 2, 4096 },
+	[A_HOSTENT] = { "hostent", AK_STR, 2, 4096 },
 	[A_PPID] = { "ppid", AK_U32, 0, 0 },
 	[A_TOKEN] = { "token", AK_U64, 0, 0 },
 	[A_RTT] = { "rtt", AK_U32, 0, 0 },

@@ -51,7 +51,7 @@ enum msg_type {
 	MSG_POWER,		/* m->n: A_HOW */
 	MSG_SETUP,		/* m->n: cache budget, A_MFILE files to push; node
 				   answers STATUS stage up once they are there */
-	MSG_USERS,		/* m->n: A_PWENT, A_GRENT repeated: passwd, group lines */
+	MSG_USERS,		/* m->n: A_PWENT, A_GRENT, A_HOSTENT repeated: passwd, group, hosts lines */
 	/* the process space; A_PID is always the ghost's (front-end) PID */
 	MSG_EXEC = 16,		/* t->m, m->n: start a process */
 	MSG_EXEC_RESULT,	/* n->m, m->t: A_PID, A_ERRNO, A_RPID, A_MSG */
@@ -197,6 +197,7 @@ enum attr_type {
 	A_ALONE_REBOOT,	/* u32 ms: a node alone this long reboots; 0 never (WELCOME) */
 	A_ARG_PART,	/* bin, no NUL: the first pieces of the A_ARG or A_ENV that
 			   follows (a string longer than one attribute, args.h) */
+	A_HOSTENT,	/* str, repeated: an /etc/hosts line (MSG_USERS) */
 	A_MAX
 };
 

@@ -70,6 +70,7 @@ struct master_conf {
 	unsigned int	 timeout_ms;
 	/* network boot (config.c's boot block, dnsmasq.c) */
 	char		 dhcp_hosts[256];	/* dnsmasq's dhcp-hostsfile; "" none */
+	char		 hosts[256];	/* the nodes' /etc/hosts (users.c); "" none */
 	char		 dnsmasq_pidfile[256];	/* whom to SIGHUP; "" none */
 	uint32_t	 boot_base;	/* node 0's address, host order; 0 none */
 	struct boot_host *boot_hosts;	/* per-node address and pxelinux */
@@ -322,5 +323,6 @@ int	ctl_peer_groups(struct ctlconn *, gid_t *, int);
 void	ctl_resume(int);
 void	ctl_ghost_rejoined(struct ctlconn *, struct proc *, int);
 int	ctl_refuse(struct ctlconn *);
+int	ctl_is_ghost(const struct ctlconn *);
 
 #endif

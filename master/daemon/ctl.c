@@ -139,6 +139,13 @@ ctl_set_kind(struct ctlconn *cc, int kind)
 	cc->user->n[kind]++;
 }
 
+/* Is the connection bpghost's yet (not the tool or library before it)? */
+int
+ctl_is_ghost(const struct ctlconn *cc)
+{
+	return cc->kind == CTL_GHOST;
+}
+
 /*
  * Descriptors the control socket may use: the limit less what node links,
  * unauthenticated links and the daemon's own files need.  Read at every

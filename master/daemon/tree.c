@@ -24,6 +24,8 @@
 
 #define TREE_FORK_MS	10000	/* a parent ghost that has not forked by then: the fork fails */
 #define TREE_RETRY_MS	2	/* the parent ghost's queue is busy: try again after */
+#define TREE_GHOST_MS	2000	/* how long a fork waits for its parent's sender to be bpghost */
+#define TREE_GHOST_RETRY_MS 5	/* and how often it looks */
 #define TREE_NODE_FORKS	8	/* forks in flight per node (nodeinit has one at a time) */
 #define TREE_CMD_MAX	4096	/* bytes of a command line kept after an exec */
 
@@ -34,6 +36,7 @@ struct forkreq {
 	pid_t		 parent;	/* the parent's ghost */
 	int		 fd;		/* our end of the child ghost's socket */
 	int		 gfd;		/* its end, until the parent's ghost has it */
+	uint64_t	 ghost_by;	/* ev_now() until which it waits for that ghost */
 	struct ev_timer	 timer;
 	struct forkreq	*next;
 };
@@ -187,6 +190,16 @@ tree_send_fork(void *arg)
 		tree_done(fr, ESRCH, 1);
 		return;
 	}
+	/*
+	 * A process that has just migrated can fork on the node before
+	 * its sender, still libbproc on the front end, has become bpghost
+	 * (the image resumes as soon as the restorer took it): wait for the
+	 * ghost rather than hand libbproc a frame it does not take.
+	 */
+	if (!ctl_is_ghost(p->ghost) && ev_now() < fr->ghost_by) {
+		ev_timer_set(&fr->timer, TREE_GHOST_RETRY_MS, tree_send_fork, fr);
+		return;
+	}
 	wire_msg_init(&m, buf, sizeof(buf), MSG_FORK, 0, 0);
 	wire_put_u64(&m, A_TOKEN, fr->token);
 	if ((r = ctl_send_fd(p->ghost, &m, fr->gfd)) == 1) {
@@ -249,6 +262,7 @@ tree_fork(struct node *n, const struct wire_hdr *h, struct wire_attr *tb)
 	fr->parent = parent;
 	fr->fd = sv[0];
 	fr->gfd = sv[1];
+	fr->ghost_by = ev_now() + TREE_GHOST_MS;
 	fr->next = forks;
 	forks = fr;
 	tree_send_fork(fr);
