@@ -25,8 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "bpmaster.h"
 #include "list.h"
@@ -59,6 +62,7 @@ struct nodelink {
 	struct node	*node;
 	struct ev_timer	 timer;
 	uint64_t	 last_rx;
+	uint64_t	 last_tx;	/* the last frame sent: a ping is needed only after silence */
 	uint64_t	 next_ping;
 	DLIST_LINK(nodelink) all;	/* links */
 	DLIST_LINK(nodelink) pre;	/* preauth, until HELLO */
@@ -112,6 +116,7 @@ link_send(struct nodelink *l, struct wire_msg *m)
 	}
 	if (conn_pending(&l->c))
 		ev_mod(l->c.fd, EPOLLIN | EPOLLOUT);
+	l->last_tx = ev_now();
 	return 0;
 }
 
@@ -154,13 +159,40 @@ link_close(struct nodelink *l, const char *why)
 	free(l);
 }
 
+/*
+ * A heartbeat period with a quarter of it either way at random: nodes
+ * that booted together would otherwise be pinged, and answer, in one
+ * burst every period, a thousand frames in the same millisecond.
+ */
+static uint64_t
+link_jitter(void)
+{
+	return conf.heartbeat_ms - conf.heartbeat_ms / 4 +
+	    randombytes_uniform(conf.heartbeat_ms / 2 + 1);
+}
+
+/*
+ * How long the node may have been silent, ms: the timeout, plus as long
+ * as the master itself ran behind (ev_lag: a push, a stall of the whole
+ * machine), since it did not read the node then; at most twice the
+ * timeout, so a dead node is still found within 2 x timeout.
+ */
+static uint64_t
+link_allowed(void)
+{
+	uint64_t	lag = ev_lag();
+
+	return conf.timeout_ms + (lag < conf.timeout_ms ? lag : conf.timeout_ms);
+}
+
 static void
 link_tick(void *arg)
 {
 	struct nodelink	*l = arg;
 	unsigned char	 buf[64];
 	struct wire_msg	 m;
-	uint64_t	 now = ev_now(), next;
+	uint64_t	 now = ev_now(), next, allowed;
+	int		 unread = 0;
 
 	if (l->dead) {
 		link_close(l, l->why);
@@ -170,7 +202,15 @@ link_tick(void *arg)
 		link_close(l, "did not authenticate in time");
 		return;
 	}
-	if (now - l->last_rx >= conf.timeout_ms) {
+	allowed = link_allowed();
+	if (now - l->last_rx >= conf.timeout_ms &&
+	    ioctl(l->c.fd, FIONREAD, &unread) == 0 && unread > 0) {
+		/* it did speak: the bytes wait in the kernel for a late master */
+		l->last_rx = now;
+		if (l->node != NULL)
+			l->node->last_seen = now;
+	}
+	if (now - l->last_rx >= allowed) {
 		char	why[64];
 
 		snprintf(why, sizeof(why), "no heartbeat for %llu ms",
@@ -178,16 +218,19 @@ link_tick(void *arg)
 		link_close(l, why);
 		return;
 	}
+	/* a link that carries frames needs no ping to stay alive */
 	if (now >= l->next_ping) {
-		wire_msg_init(&m, buf, sizeof(buf), MSG_PING, 0, 0);
-		if (link_send(l, &m) == -1)
-			return;
-		l->next_ping = now + conf.heartbeat_ms;
+		if (now - l->last_tx >= conf.heartbeat_ms / 2) {
+			wire_msg_init(&m, buf, sizeof(buf), MSG_PING, 0, 0);
+			if (link_send(l, &m) == -1)
+				return;
+		}
+		l->next_ping = now + link_jitter();
 	}
 	/* wake at the next ping or the moment the node would time out */
 	next = l->next_ping;
-	if (l->last_rx + conf.timeout_ms < next)
-		next = l->last_rx + conf.timeout_ms;
+	if (l->last_rx + allowed < next)
+		next = l->last_rx + allowed;
 	ev_timer_set(&l->timer, next > now ? next - now : 1, link_tick, l);
 }
 
@@ -401,7 +444,8 @@ link_on_hello(void *arg, const struct proto_frame *f)
 		n->stage = wire_get_u8(&tb[A_STAGE]);
 	log_info("node %d: connected from %s, MAC %s", n->num, l->c.peer, macs);
 	node_transition(n, NODE_BOOT, "connected");
-	ev_timer_set(&l->timer, conf.heartbeat_ms, link_tick, l);
+	l->next_ping = ev_now() + link_jitter();
+	ev_timer_set(&l->timer, l->next_ping - ev_now(), link_tick, l);
 
 	wire_msg_init(&m, buf, sizeof(buf), MSG_WELCOME, 0, 0);
 	wire_put_u32(&m, A_NODE, (uint32_t)n->num);
@@ -528,6 +572,19 @@ link_frame(struct nodelink *l, const struct wire_hdr *h,
 		link_fail(l, why);
 }
 
+/* Give back what a burst grew (conn_shrink); 1 if that was much. */
+static int
+link_shrink(struct nodelink *l)
+{
+	size_t	before = l->c.incap + l->c.outcap + l->c.plaincap;
+
+	if (before <= 3 * CONN_IN_INIT)
+		return 0;
+	conn_shrink(&l->c);
+	return before - (l->c.incap + l->c.outcap + l->c.plaincap) >=
+	    MEM_RELEASE_MIN;
+}
+
 static void
 link_input(struct nodelink *l, uint32_t events)
 {
@@ -542,8 +599,11 @@ link_input(struct nodelink *l, uint32_t events)
 			link_fail(l, strerror(errno));
 			return;
 		}
-		if (conn_pending(&l->c) == 0)
+		if (conn_pending(&l->c) == 0) {
 			ev_mod(l->c.fd, EPOLLIN);
+			if (link_shrink(l))
+				mem_release();
+		}
 		if (l->node != NULL && conn_pending(&l->c) <= MASTER_LINK_LOW)
 			if (node_hooks.drained != NULL)
 				node_hooks.drained(l->node->num);
@@ -565,6 +625,8 @@ link_input(struct nodelink *l, uint32_t events)
 		link_frame(l, &h, body, blen);
 	if (r == -1 && !l->dead)
 		link_fail(l, why);
+	if (!l->dead && link_shrink(l))
+		mem_release();
 }
 
 static void
