@@ -172,17 +172,47 @@ link_jitter(void)
 }
 
 /*
- * How long the node may have been silent, ms: the timeout, plus as long
- * as the master itself ran behind (ev_lag: a push, a stall of the whole
- * machine), since it did not read the node then; at most twice the
- * timeout, so a dead node is still found within 2 x timeout.
+ * How long the node may have been silent, ms, once it has been silent for
+ * the timeout: longer only on evidence that it lives, and at most twice
+ * the timeout, so a node that died is still found within 2 x timeout.
+ * Evidence: the master itself ran behind (ev_lag: a push, a stall of the
+ * whole machine) and did not read the node then; or the node's kernel
+ * acknowledged our data within the last heartbeat (a push), or all of it,
+ * the last ping too, within two: the node is up and only its nodeinit is
+ * late (a thousand nodes on two CPUs).  A node whose power is cut
+ * acknowledges nothing after the cut, which is at least 1.75 heartbeats
+ * before its silence reaches the timeout, and a ping goes out at least
+ * every 1.25 heartbeats, so it keeps the plain timeout.
  */
 static uint64_t
-link_allowed(void)
+link_allowed(const struct nodelink *l)
 {
-	uint64_t	lag = ev_lag();
+	struct tcp_info	ti;
+	socklen_t	len = sizeof(ti);
+	uint64_t	extra = ev_lag();
 
-	return conf.timeout_ms + (lag < conf.timeout_ms ? lag : conf.timeout_ms);
+	if (getsockopt(l->c.fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    (ti.tcpi_last_ack_recv < conf.heartbeat_ms ||
+	    (ti.tcpi_unacked == 0 && ti.tcpi_last_ack_recv < 2 * conf.heartbeat_ms)))
+		extra = conf.timeout_ms;
+	return conf.timeout_ms + (extra < conf.timeout_ms ? extra : conf.timeout_ms);
+}
+
+/*
+ * Give back what a burst grew (conn_shrink); 1 if that was much.  From the
+ * heartbeat tick, not as the queue drains: a push drains it between every
+ * window of blobs, and a buffer freed there would be mapped again at once.
+ */
+static int
+link_shrink(struct nodelink *l)
+{
+	size_t	before = l->c.incap + l->c.outcap + l->c.plaincap;
+
+	if (before <= 3 * CONN_IN_INIT)
+		return 0;
+	conn_shrink(&l->c);
+	return before - (l->c.incap + l->c.outcap + l->c.plaincap) >=
+	    MEM_RELEASE_MIN;
 }
 
 static void
@@ -202,13 +232,15 @@ link_tick(void *arg)
 		link_close(l, "did not authenticate in time");
 		return;
 	}
-	allowed = link_allowed();
-	if (now - l->last_rx >= conf.timeout_ms &&
-	    ioctl(l->c.fd, FIONREAD, &unread) == 0 && unread > 0) {
+	allowed = conf.timeout_ms;
+	if (now - l->last_rx >= conf.timeout_ms) {
 		/* it did speak: the bytes wait in the kernel for a late master */
-		l->last_rx = now;
-		if (l->node != NULL)
-			l->node->last_seen = now;
+		if (ioctl(l->c.fd, FIONREAD, &unread) == 0 && unread > 0) {
+			l->last_rx = now;
+			if (l->node != NULL)
+				l->node->last_seen = now;
+		} else
+			allowed = link_allowed(l);
 	}
 	if (now - l->last_rx >= allowed) {
 		char	why[64];
@@ -218,6 +250,8 @@ link_tick(void *arg)
 		link_close(l, why);
 		return;
 	}
+	if (now - l->last_tx >= conf.heartbeat_ms / 2 && link_shrink(l))
+		mem_release();
 	/* a link that carries frames needs no ping to stay alive */
 	if (now >= l->next_ping) {
 		if (now - l->last_tx >= conf.heartbeat_ms / 2) {
@@ -572,19 +606,6 @@ link_frame(struct nodelink *l, const struct wire_hdr *h,
 		link_fail(l, why);
 }
 
-/* Give back what a burst grew (conn_shrink); 1 if that was much. */
-static int
-link_shrink(struct nodelink *l)
-{
-	size_t	before = l->c.incap + l->c.outcap + l->c.plaincap;
-
-	if (before <= 3 * CONN_IN_INIT)
-		return 0;
-	conn_shrink(&l->c);
-	return before - (l->c.incap + l->c.outcap + l->c.plaincap) >=
-	    MEM_RELEASE_MIN;
-}
-
 static void
 link_input(struct nodelink *l, uint32_t events)
 {
@@ -599,11 +620,8 @@ link_input(struct nodelink *l, uint32_t events)
 			link_fail(l, strerror(errno));
 			return;
 		}
-		if (conn_pending(&l->c) == 0) {
+		if (conn_pending(&l->c) == 0)
 			ev_mod(l->c.fd, EPOLLIN);
-			if (link_shrink(l))
-				mem_release();
-		}
 		if (l->node != NULL && conn_pending(&l->c) <= MASTER_LINK_LOW)
 			if (node_hooks.drained != NULL)
 				node_hooks.drained(l->node->num);
@@ -625,8 +643,6 @@ link_input(struct nodelink *l, uint32_t events)
 		link_frame(l, &h, body, blen);
 	if (r == -1 && !l->dead)
 		link_fail(l, why);
-	if (!l->dead && link_shrink(l))
-		mem_release();
 }
 
 static void
