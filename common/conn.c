@@ -237,17 +237,17 @@ conn_shrink(struct conn *c)
 {
 	int	in_empty = c->inlen == c->inskip;
 
-	if (c->outoff == c->outlen && c->outcap > CONN_IN_INIT) {
+	if (c->outoff == c->outlen && c->outcap > 0) {
 		free(c->out);
 		c->out = NULL;
 		c->outcap = c->outoff = c->outlen = 0;
 	}
-	if (in_empty && c->incap > CONN_IN_INIT) {
+	if (in_empty && c->incap > 0) {
 		free(c->in);
 		c->in = NULL;
 		c->incap = c->inlen = c->inskip = 0;
 	}
-	if (in_empty && c->plaincap > CONN_IN_INIT) {
+	if (in_empty && c->plaincap > 0) {
 		free(c->plain);
 		c->plain = NULL;
 		c->plaincap = 0;

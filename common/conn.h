@@ -62,10 +62,11 @@ int	conn_send(struct conn *, const void *, size_t);
 int	conn_flush(struct conn *);
 size_t	conn_pending(const struct conn *);
 /*
- * Free the buffers a burst grew past CONN_IN_INIT once they hold nothing
- * (no queued output, no unread input, no frame in use): a link that
- * carried a push goes back to what an idle one costs.  Call it between
- * frames, never while a frame from conn_frame() is still being read.
+ * Free the buffers that hold nothing (no queued output, no unread input,
+ * no frame in use); the next read or send allocates again.  An idle link
+ * then holds no buffer between its heartbeats, and one that carried a
+ * push goes back to that.  Call it between frames, never while a frame
+ * from conn_frame() is still being read.
  */
 void	conn_shrink(struct conn *);
 /* Derive both session keys and seal from now on; dir 0 = master side. */

@@ -42,6 +42,7 @@
 #define NODE_ACCEPT_BATCH	256	/* connections taken per wakeup of the listener */
 #define NODE_LISTEN_BACKLOG	4096	/* the kernel caps it at net.core.somaxconn */
 #define NODE_ACCEPT_PAUSE_MS	100	/* the listener rests this long when out of fds */
+#define LINK_PROBE_MS		250	/* a silent node's kernel has this long to ack the probe */
 
 /* A link's phases, as its routes name them. */
 enum link_phase {
@@ -63,6 +64,8 @@ struct nodelink {
 	struct ev_timer	 timer;
 	uint64_t	 last_rx;
 	uint64_t	 last_tx;	/* the last frame sent: a ping is needed only after silence */
+	uint64_t	 probe;		/* when the silent node was probed, or 0 */
+	int		 excused;	/* it lives (link_lives): 2 x timeout */
 	uint64_t	 next_ping;
 	DLIST_LINK(nodelink) all;	/* links */
 	DLIST_LINK(nodelink) pre;	/* preauth, until HELLO */
@@ -160,55 +163,61 @@ link_close(struct nodelink *l, const char *why)
 }
 
 /*
- * A heartbeat period with a quarter of it either way at random: nodes
- * that booted together would otherwise be pinged, and answer, in one
- * burst every period, a thousand frames in the same millisecond.
+ * When the next ping is due: every half timeout (the node's own limit is
+ * twice the timeout, nodeinit/uplink.c), with a quarter of that either
+ * way at random, so that nodes that booted together are not pinged in
+ * one burst; a thousand pings cost the master CPU (their receive on the
+ * node's side of the veth runs in its send, too).
  */
 static uint64_t
 link_jitter(void)
 {
-	return conf.heartbeat_ms - conf.heartbeat_ms / 4 +
-	    randombytes_uniform(conf.heartbeat_ms / 2 + 1);
+	uint32_t	every = conf.timeout_ms / 2;
+
+	return every - every / 4 + randombytes_uniform(every / 2 + 1);
 }
 
 /*
- * How long the node may have been silent, ms, once it has been silent for
- * the timeout: longer only on evidence that it lives, and at most twice
- * the timeout, so a node that died is still found within 2 x timeout.
- * Evidence: the master itself ran behind (ev_lag: a push, a stall of the
- * whole machine) and did not read the node then; or the node's kernel
- * acknowledged our data within the last heartbeat (a push), or all of it,
- * the last ping too, within two: the node is up and only its nodeinit is
- * late (a thousand nodes on two CPUs).  A node whose power is cut
- * acknowledges nothing after the cut, which is at least 1.75 heartbeats
- * before its silence reaches the timeout, and a ping goes out at least
- * every 1.25 heartbeats, so it keeps the plain timeout.
+ * Whether a node silent for the timeout lives all the same, once the
+ * probe ping sent then had LINK_PROBE_MS to be answered: the master itself
+ * ran behind (ev_lag: a push, a stall of the whole machine) and did not
+ * read the node; or the node's kernel acknowledged something of ours
+ * within the last heartbeat (the probe, or the window probes of a push):
+ * the node is up and only its nodeinit is late, a thousand of them on two
+ * CPUs.  A node that lost its power acknowledges nothing after the cut,
+ * and the cut came at most 1.25 heartbeats after its last status (nodeinit
+ * jitters them), so at least 1.75 heartbeats before its silence reaches
+ * the timeout: it is closed then, LINK_PROBE_MS late.  A living one gets
+ * at most twice the timeout, so a hung nodeinit is still found.
  */
-static uint64_t
-link_allowed(const struct nodelink *l)
+static int
+link_lives(const struct nodelink *l)
 {
 	struct tcp_info	ti;
 	socklen_t	len = sizeof(ti);
-	uint64_t	extra = ev_lag();
 
-	if (getsockopt(l->c.fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
-	    (ti.tcpi_last_ack_recv < conf.heartbeat_ms ||
-	    (ti.tcpi_unacked == 0 && ti.tcpi_last_ack_recv < 2 * conf.heartbeat_ms)))
-		extra = conf.timeout_ms;
-	return conf.timeout_ms + (extra < conf.timeout_ms ? extra : conf.timeout_ms);
+	if (ev_lag() >= LINK_PROBE_MS)
+		return 1;
+	return getsockopt(l->c.fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    ti.tcpi_last_ack_recv < conf.heartbeat_ms;
 }
 
 /*
- * Give back what a burst grew (conn_shrink); 1 if that was much.  From the
- * heartbeat tick, not as the queue drains: a push drains it between every
- * window of blobs, and a buffer freed there would be mapped again at once.
+ * Give back the link's buffers once empty (conn_shrink).  Small ones go
+ * after every frame: an idle link then holds none between heartbeats,
+ * and a thousand links share the few a round of heartbeats needs.  Those
+ * a burst grew go from the heartbeat tick (big = 1), not as the queue
+ * drains: a push drains it between every window of blobs, and a buffer
+ * unmapped there would be mapped again at once.  Returns 1 if what went
+ * back calls for a trim (mem.c).
  */
 static int
-link_shrink(struct nodelink *l)
+link_shrink(struct nodelink *l, int big)
 {
 	size_t	before = l->c.incap + l->c.outcap + l->c.plaincap;
 
-	if (before <= 3 * CONN_IN_INIT)
+	if (!big && (l->c.incap > CONN_IN_INIT || l->c.outcap > CONN_IN_INIT ||
+	    l->c.plaincap > CONN_IN_INIT))
 		return 0;
 	conn_shrink(&l->c);
 	return before - (l->c.incap + l->c.outcap + l->c.plaincap) >=
@@ -239,9 +248,25 @@ link_tick(void *arg)
 			l->last_rx = now;
 			if (l->node != NULL)
 				l->node->last_seen = now;
-		} else
-			allowed = link_allowed(l);
+		} else if (l->excused) {
+			allowed = 2 * (uint64_t)conf.timeout_ms;
+		} else if (l->probe == 0) {
+			/* ask, and look again in a moment (link_lives) */
+			wire_msg_init(&m, buf, sizeof(buf), MSG_PING, 0, 0);
+			if (link_send(l, &m) == -1)
+				return;
+			l->probe = now;
+			ev_timer_set(&l->timer, LINK_PROBE_MS, link_tick, l);
+			return;
+		} else if (now - l->probe >= LINK_PROBE_MS && link_lives(l)) {
+			/* until it speaks, or twice the timeout at most */
+			l->excused = 1;
+			allowed = 2 * (uint64_t)conf.timeout_ms;
+		} else if (now - l->probe < LINK_PROBE_MS)
+			allowed = conf.timeout_ms + LINK_PROBE_MS;
 	}
+	if (now - l->last_rx < conf.timeout_ms)
+		l->probe = l->excused = 0;
 	if (now - l->last_rx >= allowed) {
 		char	why[64];
 
@@ -250,8 +275,6 @@ link_tick(void *arg)
 		link_close(l, why);
 		return;
 	}
-	if (now - l->last_tx >= conf.heartbeat_ms / 2 && link_shrink(l))
-		mem_release();
 	/* a link that carries frames needs no ping to stay alive */
 	if (now >= l->next_ping) {
 		if (now - l->last_tx >= conf.heartbeat_ms / 2) {
@@ -261,6 +284,8 @@ link_tick(void *arg)
 		}
 		l->next_ping = now + link_jitter();
 	}
+	if (link_shrink(l, now - l->last_tx >= conf.heartbeat_ms / 2))
+		mem_release();
 	/* wake at the next ping or the moment the node would time out */
 	next = l->next_ping;
 	if (l->last_rx + allowed < next)
@@ -643,6 +668,8 @@ link_input(struct nodelink *l, uint32_t events)
 		link_frame(l, &h, body, blen);
 	if (r == -1 && !l->dead)
 		link_fail(l, why);
+	if (!l->dead)
+		link_shrink(l, 0);
 }
 
 static void
