@@ -69,15 +69,6 @@ uplink_set_stage(int s)
 }
 
 static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static int
 uplink_read_mac(const char *ifname)
 {
 	char	path[96], buf[32];
@@ -91,13 +82,24 @@ uplink_read_mac(const char *ifname)
 	close(fd);
 	if (n < 17)
 		return -1;
-	/* aa:bb:cc:dd:ee:ff, parsed by hand (scanf is 9 KB of nodeinit) */
+	buf[17] = '\0';
+	/* "xx:xx:xx:xx:xx:xx" by hand: sscanf would link musl's float scanner */
 	for (int i = 0; i < 6; i++) {
-		int	hi = hexval(buf[3 * i]), lo = hexval(buf[3 * i + 1]);
+		unsigned int	v = 0;
 
-		if (hi < 0 || lo < 0 || (i < 5 && buf[3 * i + 2] != ':'))
+		for (int k = 0; k < 2; k++) {
+			char	c = buf[3 * i + k];
+
+			if (c >= '0' && c <= '9')
+				v = v * 16 + (unsigned int)(c - '0');
+			else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+				v = v * 16 + (unsigned int)((c | 0x20) - 'a' + 10);
+			else
+				return -1;
+		}
+		if (i < 5 && buf[3 * i + 2] != ':')
 			return -1;
-		mac[i] = (unsigned char)(hi << 4 | lo);
+		mac[i] = (unsigned char)v;
 	}
 	return 0;
 }
