@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -47,6 +48,7 @@
 
 #include "cpio.h"
 
+#define NODE_NICE	-5	/* the node's PID 1: see node_boot */
 #define NODE_NS_FLAGS	(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | \
 			 CLONE_NEWUTS | CLONE_NEWIPC)
 #define NODE_ROOT	"/tmp"		/* tmpfs mount point, in the node's own mount ns */
@@ -492,6 +494,15 @@ node_boot(int go)
 		_exit(1);	/* the parent gave up; it has said why */
 	close(go);
 	ipv6_off();
+	/*
+	 * A real node's nodeinit has its CPU to itself; here a thousand share
+	 * the front end's two with the tools that drive them (a push forks a
+	 * ghost per node), and a nodeinit not scheduled for the master's
+	 * timeout loses its link.  Three times the weight of a plain process
+	 * (nice -5) keeps heartbeats flowing; what the node runs inherits it.
+	 */
+	if (setpriority(PRIO_PROCESS, 0, NODE_NICE) == -1)
+		warn("setpriority %d", NODE_NICE);
 
 	/* Nothing the launcher had open may leak into the node. */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == -1 &&

@@ -276,9 +276,9 @@ ctl_trim(struct ctlconn *cc)
 	size_t	before = cc->c.incap + cc->c.outcap + cc->c.plaincap;
 
 	conn_shrink(&cc->c);
-	if (before - (cc->c.incap + cc->c.outcap + cc->c.plaincap) >=
-	    MEM_RELEASE_MIN)
-		mem_release();
+	if (before > 3 * CONN_IN_INIT)
+		mem_release(before - (cc->c.incap + cc->c.outcap +
+		    cc->c.plaincap));
 }
 
 /*

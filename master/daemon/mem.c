@@ -21,6 +21,7 @@
 #define MEM_TRIM_MS		500	/* ms after the last large free before the trim */
 
 static struct ev_timer	mem_timer;
+static size_t		mem_freed;	/* bytes given back since the last trim */
 
 void
 mem_init(void)
@@ -34,12 +35,18 @@ static void
 mem_trim(void *arg)
 {
 	(void)arg;
+	mem_freed = 0;
 	malloc_trim(0);
 }
 
-/* Buffers of MEM_RELEASE_MIN bytes or more were freed: trim soon. */
+/*
+ * Buffers of this many bytes were freed; once MEM_RELEASE_MIN have been,
+ * in one link or spread over a thousand, trim soon.
+ */
 void
-mem_release(void)
+mem_release(size_t bytes)
 {
-	ev_timer_set(&mem_timer, MEM_TRIM_MS, mem_trim, NULL);
+	mem_freed += bytes;
+	if (mem_freed >= MEM_RELEASE_MIN)
+		ev_timer_set(&mem_timer, MEM_TRIM_MS, mem_trim, NULL);
 }

@@ -208,20 +208,20 @@ link_lives(const struct nodelink *l)
  * and a thousand links share the few a round of heartbeats needs.  Those
  * a burst grew go from the heartbeat tick (big = 1), not as the queue
  * drains: a push drains it between every window of blobs, and a buffer
- * unmapped there would be mapped again at once.  Returns 1 if what went
- * back calls for a trim (mem.c).
+ * unmapped there would be mapped again at once.  What a burst grew is
+ * counted towards the next trim (mem.c).
  */
-static int
+static void
 link_shrink(struct nodelink *l, int big)
 {
 	size_t	before = l->c.incap + l->c.outcap + l->c.plaincap;
 
 	if (!big && (l->c.incap > CONN_IN_INIT || l->c.outcap > CONN_IN_INIT ||
 	    l->c.plaincap > CONN_IN_INIT))
-		return 0;
+		return;
 	conn_shrink(&l->c);
-	return before - (l->c.incap + l->c.outcap + l->c.plaincap) >=
-	    MEM_RELEASE_MIN;
+	if (before > 3 * CONN_IN_INIT)
+		mem_release(before - (l->c.incap + l->c.outcap + l->c.plaincap));
 }
 
 static void
@@ -284,8 +284,7 @@ link_tick(void *arg)
 		}
 		l->next_ping = now + link_jitter();
 	}
-	if (link_shrink(l, now - l->last_tx >= conf.heartbeat_ms / 2))
-		mem_release();
+	link_shrink(l, now - l->last_tx >= conf.heartbeat_ms / 2);
 	/* wake at the next ping or the moment the node would time out */
 	next = l->next_ping;
 	if (l->last_rx + allowed < next)

@@ -83,7 +83,7 @@ fi
 # The buffers go back at the next heartbeat tick and the trim follows:
 # give it a few heartbeats, and take the lowest reading.
 after=$(rss_kb)
-for ((t = 0; t < 10; t++)); do
+for ((t = 0; t < 15; t++)); do
 	sleep 1
 	r=$(rss_kb)
 	[ "$r" -lt "$after" ] && after=$r
