@@ -231,7 +231,7 @@ link_tick(void *arg)
 	unsigned char	 buf[64];
 	struct wire_msg	 m;
 	uint64_t	 now = ev_now(), next, allowed;
-	int		 unread = 0;
+	int		 unread = 0, quiet;
 
 	if (l->dead) {
 		link_close(l, l->why);
@@ -275,6 +275,8 @@ link_tick(void *arg)
 		link_close(l, why);
 		return;
 	}
+	/* (before our own ping: it makes the link look busy) */
+	quiet = now - l->last_tx >= conf.heartbeat_ms / 2;
 	/* a link that carries frames needs no ping to stay alive */
 	if (now >= l->next_ping) {
 		if (now - l->last_tx >= conf.heartbeat_ms / 2) {
@@ -284,7 +286,7 @@ link_tick(void *arg)
 		}
 		l->next_ping = now + link_jitter();
 	}
-	link_shrink(l, now - l->last_tx >= conf.heartbeat_ms / 2);
+	link_shrink(l, quiet);
 	/* wake at the next ping or the moment the node would time out */
 	next = l->next_ping;
 	if (l->last_rx + allowed < next)
