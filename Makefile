@@ -207,6 +207,12 @@ $(OUT)/tests/test_dnsmasq: tests/unit/test_dnsmasq.c master/daemon/dnsmasq.c \
 	$(CC) $(CFLAGS) -Imaster/daemon -o $@ $< master/daemon/dnsmasq.c master/daemon/config.c $(COMMON_SRC) \
 	    -lcmocka -lsodium
 
+# bpmaster's event loop and its timer heap
+$(OUT)/tests/test_event: tests/unit/test_event.c master/daemon/event.c \
+	    $(COMMON_SRC) $(wildcard master/daemon/*.h) | $(OUT)/tests
+	$(CC) $(CFLAGS) -Imaster/daemon -o $@ $< master/daemon/event.c $(COMMON_SRC) \
+	    -lcmocka -lsodium
+
 # the state machines' edge tables: bpmaster's node states, nodeinit's link
 $(OUT)/tests/test_relay_tree: tests/unit/test_relay_tree.c master/daemon/relay_tree.c \
 	    master/daemon/relay_tree.h | $(OUT)/tests
@@ -429,7 +435,7 @@ FZ_LIB_node := $(call fz_wrap,$(FZ_WRAP_NODE)) -lsodium
 # ctl.c is #included by the target; node.c and trace.c are stubbed
 FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/relay.c master/daemon/relay_tree.c master/daemon/tree.c master/daemon/rejoin.c master/daemon/migrate.c \
 	    master/daemon/verify.c master/daemon/power.c \
-	    master/daemon/event.c \
+	    master/daemon/event.c master/daemon/mem.c \
 	    tests/fuzz/fuzz_log.c common/wire.c common/proto.c common/args.c common/conn.c \
 	    common/nodeset.c common/htab.c
 FZ_DEP_ctl := master/daemon/ctl.c $(wildcard master/daemon/*.h)

@@ -233,6 +233,28 @@ conn_pending(const struct conn *c)
 }
 
 void
+conn_shrink(struct conn *c)
+{
+	int	in_empty = c->inlen == c->inskip;
+
+	if (c->outoff == c->outlen && c->outcap > 0) {
+		free(c->out);
+		c->out = NULL;
+		c->outcap = c->outoff = c->outlen = 0;
+	}
+	if (in_empty && c->incap > 0) {
+		free(c->in);
+		c->in = NULL;
+		c->incap = c->inlen = c->inskip = 0;
+	}
+	if (in_empty && c->plaincap > 0) {
+		free(c->plain);
+		c->plain = NULL;
+		c->plaincap = 0;
+	}
+}
+
+void
 conn_seal(struct conn *c, const unsigned char *k_m2n, const unsigned char *k_n2m,
     int node_side)
 {

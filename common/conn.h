@@ -61,6 +61,14 @@ int	conn_send(struct conn *, const void *, size_t);
 /* Write queued bytes: 0 ok (maybe some left), -1 error. */
 int	conn_flush(struct conn *);
 size_t	conn_pending(const struct conn *);
+/*
+ * Free the buffers that hold nothing (no queued output, no unread input,
+ * no frame in use); the next read or send allocates again.  An idle link
+ * then holds no buffer between its heartbeats, and one that carried a
+ * push goes back to that.  Call it between frames, never while a frame
+ * from conn_frame() is still being read.
+ */
+void	conn_shrink(struct conn *);
 /* Derive both session keys and seal from now on; dir 0 = master side. */
 void	conn_seal(struct conn *, const unsigned char *, const unsigned char *,
 	    int);

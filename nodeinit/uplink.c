@@ -50,7 +50,14 @@ static int		 was_up;	/* the dead link had been up */
 static uint64_t		 next_status;
 static uint64_t		 lost_since;
 static uint64_t		 boot_ms;
-static unsigned int	 heartbeat_ms = 1000, timeout_ms = 3000;
+/*
+ * silence_ms: how long the master may stay silent, twice its timeout.  A
+ * master busy with a push to a thousand nodes runs late with its pings,
+ * and a link dropped for that costs more than it saves; a master that
+ * died closes the connection (or, hung, is still found within 2 x its
+ * timeout).
+ */
+static unsigned int	 heartbeat_ms = 1000, silence_ms = 6000;
 
 static void
 uplink_set_stage(int s)
@@ -186,7 +193,7 @@ uplink_transition(int to, const char *why)
 		uplink_set_stage(STAGE_CONNECTED);
 		break;
 	case LINK_UP:
-		deadline = now + timeout_ms;
+		deadline = now + silence_ms;
 		next_status = now;
 		backoff = NODE_BACKOFF_MIN;
 		uplink_set_stage(STAGE_SETUP);
@@ -356,8 +363,10 @@ uplink_status(void)
 	wire_put_u32(&m, A_CPUS, (uint32_t)sysconf(_SC_NPROCESSORS_ONLN));
 	wire_put_u32(&m, A_NPROCS, uplink_count_procs());
 	wire_put_u64(&m, A_CACHE_BYTES, cache_bytes);
+	/* a quarter either way at random: nodes booted together spread out */
 	if (link_send_msg(&m) == 0)
-		next_status = now_ms() + heartbeat_ms;
+		next_status = now_ms() + heartbeat_ms - heartbeat_ms / 4 +
+		    randombytes_uniform(heartbeat_ms / 2 + 1);
 }
 
 /* Setup is done: the node is up. */
@@ -477,8 +486,9 @@ uplink_on_welcome(void *arg, const struct proto_frame *f)
 
 	node_num = (int)wire_get_u32(&tb[A_NODE]);
 	heartbeat_ms = wire_get_u32(&tb[A_HEARTBEAT]);
-	timeout_ms = wire_get_u32(&tb[A_TIMEOUT]);
-	if (heartbeat_ms < 50 || timeout_ms <= heartbeat_ms) {
+	silence_ms = wire_get_u32(&tb[A_TIMEOUT]);
+	if (heartbeat_ms < 50 || silence_ms <= heartbeat_ms ||
+	    silence_ms > 1000000) {
 		uplink_fail("master sent bad heartbeat settings");
 		return -1;
 	}
@@ -487,6 +497,7 @@ uplink_on_welcome(void *arg, const struct proto_frame *f)
 		if (sethostname(host, strlen(host)) == -1)
 			log_warn("sethostname %s", host);
 	}
+	silence_ms *= 2;
 	snprintf(envnum, sizeof(envnum), "%d", node_num);
 	setenv("BPROC_NODE", envnum, 1);
 	log_info("joined the cluster as node %d", node_num);
@@ -620,7 +631,7 @@ uplink_poll_event(short revents)
 	if (r == 0)
 		return;
 	if (lstate == LINK_UP)
-		deadline = now_ms() + timeout_ms;
+		deadline = now_ms() + silence_ms;
 	/* a handler that failed the link ends the batch: the rest is moot */
 	while (lstate != LINK_DEAD &&
 	    (r = conn_frame(&lc, &h, &body, &blen, &why)) == 1)
@@ -633,6 +644,7 @@ void
 uplink_timer(void)
 {
 	uint64_t	now = now_ms();
+	char		unread;
 
 	switch (lstate) {
 	case LINK_IDLE:
@@ -645,9 +657,13 @@ uplink_timer(void)
 			uplink_connect();
 		return;
 	case LINK_UP:
+		/* bytes waiting in the kernel: the master spoke, we are late */
 		if (now >= deadline) {
-			uplink_fail("master silent past the timeout");
-			return;
+			if (recv(lc.fd, &unread, 1, MSG_PEEK | MSG_DONTWAIT) != 1) {
+				uplink_fail("master silent past the timeout");
+				return;
+			}
+			deadline = now + silence_ms;
 		}
 		if (now >= next_status)
 			uplink_status();

@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -47,6 +48,7 @@
 
 #include "cpio.h"
 
+#define NODE_NICE	-5	/* the node's PID 1: see node_boot */
 #define NODE_NS_FLAGS	(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | \
 			 CLONE_NEWUTS | CLONE_NEWIPC)
 #define NODE_ROOT	"/tmp"		/* tmpfs mount point, in the node's own mount ns */
@@ -87,6 +89,7 @@ static void	node_failx(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 static int	image_stream(int);
 static void	root_enter(void);
+static void	ipv6_off(void);
 
 static void
 usage(void)
@@ -448,6 +451,32 @@ node_failx(const char *fmt, ...)
 	_exit(1);
 }
 
+/*
+ * The node's network namespace speaks no IPv6 (bproc is IPv4 only): a
+ * NIC that comes up with IPv6 sends its link-local announcements (DAD,
+ * MLD, router solicitations) as multicast, which the bridge floods to
+ * every port, so a thousand nodes booting cost a million packets.  The
+ * sysctls under /proc/sys/net are the writer's namespace's, and "all"
+ * reaches eth0, which is already here.
+ */
+static void
+ipv6_off(void)
+{
+	static const char *const knob[] = {
+		"/proc/sys/net/ipv6/conf/default/disable_ipv6",
+		"/proc/sys/net/ipv6/conf/all/disable_ipv6" };
+	int	fd;
+
+	for (size_t i = 0; i < sizeof(knob) / sizeof(knob[0]); i++) {
+		/* a kernel without IPv6 has no such file: nothing to do */
+		if ((fd = open(knob[i], O_WRONLY | O_CLOEXEC)) == -1)
+			continue;
+		if (write(fd, "1", 1) != 1)
+			warn("%s", knob[i]);
+		close(fd);
+	}
+}
+
 static void
 node_boot(int go)
 {
@@ -464,6 +493,16 @@ node_boot(int go)
 	if (read(go, &c, 1) != 1)
 		_exit(1);	/* the parent gave up; it has said why */
 	close(go);
+	ipv6_off();
+	/*
+	 * A real node's nodeinit has its CPU to itself; here a thousand share
+	 * the front end's two with the tools that drive them (a push forks a
+	 * ghost per node), and a nodeinit not scheduled for the master's
+	 * timeout loses its link.  Three times the weight of a plain process
+	 * (nice -5) keeps heartbeats flowing; what the node runs inherits it.
+	 */
+	if (setpriority(PRIO_PROCESS, 0, NODE_NICE) == -1)
+		warn("setpriority %d", NODE_NICE);
 
 	/* Nothing the launcher had open may leak into the node. */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == -1 &&

@@ -246,6 +246,7 @@ main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	if ((sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
 		fatal("signalfd");
+	mem_init();
 	if (ev_init() == -1 || ev_add(sfd, EPOLLIN, master_signal, NULL) == -1)
 		fatal("event loop");
 	master_hooks();

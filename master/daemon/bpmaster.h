@@ -236,6 +236,11 @@ int	node_power(struct node *, int, uid_t, const char **);
 void	node_shutdown(void);
 uint32_t node_rtt_us(const struct node *);
 
+/* mem.c: memory a burst grew goes back to the system */
+#define MEM_RELEASE_MIN		(256u << 10)	/* bytes freed that call for a trim */
+void	mem_init(void);
+void	mem_release(size_t);
+
 /* setup_push.c: the "push" list every node gets at setup */
 void	setup_push_scan(void);
 int	setup_push_start(struct node *);

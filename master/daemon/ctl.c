@@ -276,15 +276,16 @@ ctl_reap(void)
 	}
 }
 
-/* A large input buffer goes back once its frame is handled. */
+/* Large buffers go back once their frames are handled (mem.c). */
 static void
 ctl_trim(struct ctlconn *cc)
 {
-	if (cc->c.incap > CONN_IN_INIT && cc->c.inlen == cc->c.inskip) {
-		free(cc->c.in);
-		cc->c.in = NULL;
-		cc->c.incap = cc->c.inlen = cc->c.inskip = 0;
-	}
+	size_t	before = cc->c.incap + cc->c.outcap + cc->c.plaincap;
+
+	conn_shrink(&cc->c);
+	if (before > 3 * CONN_IN_INIT)
+		mem_release(before - (cc->c.incap + cc->c.outcap +
+		    cc->c.plaincap));
 }
 
 /*

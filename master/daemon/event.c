@@ -22,9 +22,12 @@ struct ev_slot {
 static int		 ev_fd = -1;
 static struct ev_slot	*ev_slots;
 static size_t		 ev_nslots;
-TQ_HEAD(ev_timerq, ev_timer);
-
-static struct ev_timerq	 ev_timers = { NULL, &ev_timers.first };
+/* the timer heap: ev_heap[0] is due first */
+static struct ev_timer	**ev_heap;
+static size_t		 ev_nheap, ev_heapcap;
+static uint64_t		 ev_seq;
+static uint64_t		 ev_lag_ms;	/* see ev_lag() */
+static uint64_t		 ev_lag_at;	/* when it was measured */
 static ev_after_fn	*ev_afters[EV_AFTER_MAX];
 static int		 ev_nafters;
 
@@ -112,32 +115,99 @@ ev_del(int fd)
 	ev_slots[fd].arg = NULL;
 }
 
+static int
+ev_before(const struct ev_timer *a, const struct ev_timer *b)
+{
+	return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+}
+
+static void
+ev_heap_put(struct ev_timer *t, size_t i)
+{
+	ev_heap[i] = t;
+	t->slot = i;
+}
+
+/* Move the timer at slot i up or down to where it belongs. */
+static void
+ev_heap_fix(size_t i)
+{
+	struct ev_timer	*t = ev_heap[i];
+	size_t		 c;
+
+	while (i > 0 && ev_before(t, ev_heap[(i - 1) / 2])) {
+		ev_heap_put(ev_heap[(i - 1) / 2], i);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		c = 2 * i + 1;
+		if (c >= ev_nheap)
+			break;
+		if (c + 1 < ev_nheap && ev_before(ev_heap[c + 1], ev_heap[c]))
+			c++;
+		if (!ev_before(ev_heap[c], t))
+			break;
+		ev_heap_put(ev_heap[c], i);
+		i = c;
+	}
+	ev_heap_put(t, i);
+}
+
 void
 ev_timer_del(struct ev_timer *t)
 {
+	size_t	i;
+
 	if (!t->armed)
 		return;
-	TQ_REMOVE(&ev_timers, t, link);
 	t->armed = 0;
+	i = t->slot;
+	if (--ev_nheap == i)
+		return;
+	ev_heap_put(ev_heap[ev_nheap], i);
+	ev_heap_fix(i);
 }
 
 void
 ev_timer_set(struct ev_timer *t, uint64_t ms, ev_timer_fn *fn, void *arg)
 {
-	struct ev_timer	*o;
+	struct ev_timer	**nh;
+	size_t		  n;
 
 	ev_timer_del(t);
+	if (ev_nheap == ev_heapcap) {
+		n = ev_heapcap ? 2 * ev_heapcap : 64;
+		/* nowhere to keep it: a timer lost would hang a link forever */
+		if ((nh = reallocarray(ev_heap, n, sizeof(*nh))) == NULL)
+			fatal("timer heap");
+		ev_heap = nh;
+		ev_heapcap = n;
+	}
 	t->when = ev_now() + ms;
+	t->seq = ev_seq++;
 	t->fn = fn;
 	t->arg = arg;
 	t->armed = 1;
-	/* after every timer due no later: equal deadlines keep their order */
-	TQ_FOREACH(o, &ev_timers, link)
-		if (o->when > t->when) {
-			TQ_INSERT_BEFORE(o, t, link);
-			return;
-		}
-	TQ_INSERT_TAIL(&ev_timers, t, link);
+	ev_heap_put(t, ev_nheap++);
+	ev_heap_fix(t->slot);
+}
+
+/* A lag of ms seen now: kept if it beats the decayed one. */
+static void
+ev_lag_note(uint64_t now, uint64_t ms)
+{
+	if (ms >= ev_lag()) {
+		ev_lag_ms = ms;
+		ev_lag_at = now;
+	}
+}
+
+uint64_t
+ev_lag(void)
+{
+	uint64_t	since = ev_now() - ev_lag_at;
+
+	return since >= ev_lag_ms ? 0 : ev_lag_ms - since;
 }
 
 static void
@@ -146,9 +216,10 @@ ev_run_timers(void)
 	struct ev_timer	*t;
 	uint64_t	 now = ev_now();
 
-	while ((t = TQ_FIRST(&ev_timers)) != NULL && t->when <= now) {
-		TQ_REMOVE(&ev_timers, t, link);
-		t->armed = 0;
+	if (ev_nheap > 0 && ev_heap[0]->when < now)
+		ev_lag_note(now, now - ev_heap[0]->when);
+	while (ev_nheap > 0 && (t = ev_heap[0])->when <= now) {
+		ev_timer_del(t);
 		t->fn(t->arg);
 		ev_run_after();
 	}
@@ -202,10 +273,10 @@ ev_loop(volatile sig_atomic_t *stop)
 
 	while (!*stop) {
 		timeout = -1;
-		if (!TQ_EMPTY(&ev_timers)) {
+		if (ev_nheap > 0) {
 			now = ev_now();
-			timeout = TQ_FIRST(&ev_timers)->when <= now ? 0 :
-			    (int)(TQ_FIRST(&ev_timers)->when - now);
+			timeout = ev_heap[0]->when <= now ? 0 :
+			    (int)(ev_heap[0]->when - now);
 		}
 		n = epoll_wait(ev_fd, evs, EV_BATCH, timeout);
 		if (n == -1) {
@@ -213,6 +284,7 @@ ev_loop(volatile sig_atomic_t *stop)
 				continue;
 			fatal("epoll_wait");
 		}
+		now = ev_now();
 		for (i = 0; i < n; i++) {
 			fd = evs[i].data.fd;
 			/* a handler earlier in this batch may have closed fd */
@@ -222,6 +294,7 @@ ev_loop(volatile sig_atomic_t *stop)
 				ev_run_after();
 			}
 		}
+		ev_lag_note(ev_now(), ev_now() - now);
 		ev_run_timers();
 	}
 }

@@ -1,7 +1,8 @@
 /*
  * The master's event loop: epoll over an fd-indexed handler table, and a
- * sorted list of one-shot timers (redis ae.c's shape).  Handlers ask for
- * write interest only while they have something queued.
+ * binary heap of one-shot timers (a thousand node links re-arm theirs
+ * every heartbeat: a sorted list cost O(N) per re-arm, the heap O(log N)).
+ * Handlers ask for write interest only while they have something queued.
  */
 #ifndef BPROC_EVENT_H
 #define BPROC_EVENT_H
@@ -18,9 +19,10 @@ typedef void	ev_after_fn(void);
 
 struct ev_timer {
 	uint64_t	 when;		/* ms, monotonic */
+	uint64_t	 seq;		/* equal deadlines fire in the order set */
 	ev_timer_fn	*fn;
 	void		*arg;
-	TQ_LINK(ev_timer) link;		/* in the queue, soonest first */
+	size_t		 slot;		/* its place in the heap */
 	int		 armed;
 };
 
@@ -56,6 +58,14 @@ int		ev_out_of_fds(int);
  * left holding what it frees.
  */
 int		ev_after(ev_after_fn *);
+/*
+ * How far behind the loop has run lately, in ms: the longest a round of
+ * handlers took, or a timer fired after its time, decayed by the time
+ * since (a 2 s stall counts 2000 ms at once, 1000 ms a second later).
+ * While the master is that far behind it has not read what nodes sent,
+ * so their silence is partly its own (nodelink.c's heartbeat timeout).
+ */
+uint64_t	ev_lag(void);
 /* Runs until *stop becomes non-zero. */
 void		ev_loop(volatile sig_atomic_t *);
 

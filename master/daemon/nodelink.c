@@ -29,8 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "bpmaster.h"
 #include "list.h"
@@ -43,6 +46,7 @@
 #define NODE_ACCEPT_BATCH	256	/* connections taken per wakeup of the listener */
 #define NODE_LISTEN_BACKLOG	4096	/* the kernel caps it at net.core.somaxconn */
 #define NODE_ACCEPT_PAUSE_MS	100	/* the listener rests this long when out of fds */
+#define LINK_PROBE_MS		250	/* a silent node's kernel has this long to ack the probe */
 
 /* A link's phases, as its routes name them. */
 enum link_phase {
@@ -65,6 +69,9 @@ struct nodelink {
 	struct node	*node;
 	struct ev_timer	 timer;
 	uint64_t	 last_rx;
+	uint64_t	 last_tx;	/* the last frame sent: a ping is needed only after silence */
+	uint64_t	 probe;		/* when the silent node was probed, or 0 */
+	int		 excused;	/* it lives (link_lives): 2 x timeout */
 	uint64_t	 next_ping;
 	DLIST_LINK(nodelink) all;	/* links */
 	DLIST_LINK(nodelink) pre;	/* preauth, until HELLO */
@@ -119,6 +126,7 @@ link_send(struct nodelink *l, struct wire_msg *m)
 	}
 	if (conn_pending(&l->c))
 		ev_mod(l->c.fd, EPOLLIN | EPOLLOUT);
+	l->last_tx = ev_now();
 	return 0;
 }
 
@@ -165,13 +173,76 @@ link_close(struct nodelink *l, const char *why)
 	free(l);
 }
 
+/*
+ * When the next ping is due: every half timeout (the node's own limit is
+ * twice the timeout, nodeinit/uplink.c), with a quarter of that either
+ * way at random, so that nodes that booted together are not pinged in
+ * one burst; a thousand pings cost the master CPU (their receive on the
+ * node's side of the veth runs in its send, too).
+ */
+static uint64_t
+link_jitter(void)
+{
+	uint32_t	every = conf.timeout_ms / 2;
+
+	return every - every / 4 + randombytes_uniform(every / 2 + 1);
+}
+
+/*
+ * Whether a node silent for the timeout lives all the same, once the
+ * probe ping sent then had LINK_PROBE_MS to be answered: the master itself
+ * ran behind (ev_lag: a push, a stall of the whole machine) and did not
+ * read the node; or the node's kernel acknowledged something of ours
+ * within the last heartbeat (the probe, or the window probes of a push):
+ * the node is up and only its nodeinit is late, a thousand of them on two
+ * CPUs.  A node that lost its power acknowledges nothing after the cut,
+ * and the cut came at most 1.25 heartbeats after its last status (nodeinit
+ * jitters them), so at least 1.75 heartbeats before its silence reaches
+ * the timeout: it is closed then, LINK_PROBE_MS late.  A living one gets
+ * at most twice the timeout, so a hung nodeinit is still found.
+ */
+static int
+link_lives(const struct nodelink *l)
+{
+	struct tcp_info	ti;
+	socklen_t	len = sizeof(ti);
+
+	if (ev_lag() >= LINK_PROBE_MS)
+		return 1;
+	return getsockopt(l->c.fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    ti.tcpi_last_ack_recv < conf.heartbeat_ms;
+}
+
+/*
+ * Give back the link's buffers once empty (conn_shrink).  Small ones go
+ * after every frame: an idle link then holds none between heartbeats,
+ * and a thousand links share the few a round of heartbeats needs.  Those
+ * a burst grew go from the heartbeat tick (big = 1), not as the queue
+ * drains: a push drains it between every window of blobs, and a buffer
+ * unmapped there would be mapped again at once.  What a burst grew is
+ * counted towards the next trim (mem.c).
+ */
+static void
+link_shrink(struct nodelink *l, int big)
+{
+	size_t	before = l->c.incap + l->c.outcap + l->c.plaincap;
+
+	if (!big && (l->c.incap > CONN_IN_INIT || l->c.outcap > CONN_IN_INIT ||
+	    l->c.plaincap > CONN_IN_INIT))
+		return;
+	conn_shrink(&l->c);
+	if (before > 3 * CONN_IN_INIT)
+		mem_release(before - (l->c.incap + l->c.outcap + l->c.plaincap));
+}
+
 static void
 link_tick(void *arg)
 {
 	struct nodelink	*l = arg;
 	unsigned char	 buf[64];
 	struct wire_msg	 m;
-	uint64_t	 now = ev_now(), next;
+	uint64_t	 now = ev_now(), next, allowed;
+	int		 unread = 0, quiet;
 
 	if (l->dead) {
 		link_close(l, l->why);
@@ -181,7 +252,33 @@ link_tick(void *arg)
 		link_close(l, "did not authenticate in time");
 		return;
 	}
+	allowed = conf.timeout_ms;
 	if (now - l->last_rx >= conf.timeout_ms) {
+		/* it did speak: the bytes wait in the kernel for a late master */
+		if (ioctl(l->c.fd, FIONREAD, &unread) == 0 && unread > 0) {
+			l->last_rx = now;
+			if (l->node != NULL)
+				l->node->last_seen = now;
+		} else if (l->excused) {
+			allowed = 2 * (uint64_t)conf.timeout_ms;
+		} else if (l->probe == 0) {
+			/* ask, and look again in a moment (link_lives) */
+			wire_msg_init(&m, buf, sizeof(buf), MSG_PING, 0, 0);
+			if (link_send(l, &m) == -1)
+				return;
+			l->probe = now;
+			ev_timer_set(&l->timer, LINK_PROBE_MS, link_tick, l);
+			return;
+		} else if (now - l->probe >= LINK_PROBE_MS && link_lives(l)) {
+			/* until it speaks, or twice the timeout at most */
+			l->excused = 1;
+			allowed = 2 * (uint64_t)conf.timeout_ms;
+		} else if (now - l->probe < LINK_PROBE_MS)
+			allowed = conf.timeout_ms + LINK_PROBE_MS;
+	}
+	if (now - l->last_rx < conf.timeout_ms)
+		l->probe = l->excused = 0;
+	if (now - l->last_rx >= allowed) {
 		char	why[64];
 
 		snprintf(why, sizeof(why), "no heartbeat for %llu ms",
@@ -189,16 +286,22 @@ link_tick(void *arg)
 		link_close(l, why);
 		return;
 	}
+	/* (before our own ping: it makes the link look busy) */
+	quiet = now - l->last_tx >= conf.heartbeat_ms / 2;
+	/* a link that carries frames needs no ping to stay alive */
 	if (now >= l->next_ping) {
-		wire_msg_init(&m, buf, sizeof(buf), MSG_PING, 0, 0);
-		if (link_send(l, &m) == -1)
-			return;
-		l->next_ping = now + conf.heartbeat_ms;
+		if (now - l->last_tx >= conf.heartbeat_ms / 2) {
+			wire_msg_init(&m, buf, sizeof(buf), MSG_PING, 0, 0);
+			if (link_send(l, &m) == -1)
+				return;
+		}
+		l->next_ping = now + link_jitter();
 	}
+	link_shrink(l, quiet);
 	/* wake at the next ping or the moment the node would time out */
 	next = l->next_ping;
-	if (l->last_rx + conf.timeout_ms < next)
-		next = l->last_rx + conf.timeout_ms;
+	if (l->last_rx + allowed < next)
+		next = l->last_rx + allowed;
 	ev_timer_set(&l->timer, next > now ? next - now : 1, link_tick, l);
 }
 
@@ -412,7 +515,8 @@ link_on_hello(void *arg, const struct proto_frame *f)
 		n->stage = wire_get_u8(&tb[A_STAGE]);
 	log_info("node %d: connected from %s, MAC %s", n->num, l->c.peer, macs);
 	node_transition(n, NODE_BOOT, "connected");
-	ev_timer_set(&l->timer, conf.heartbeat_ms, link_tick, l);
+	l->next_ping = ev_now() + link_jitter();
+	ev_timer_set(&l->timer, l->next_ping - ev_now(), link_tick, l);
 
 	wire_msg_init(&m, buf, sizeof(buf), MSG_WELCOME, 0, 0);
 	wire_put_u32(&m, A_NODE, (uint32_t)n->num);
@@ -591,6 +695,8 @@ link_input(struct nodelink *l, uint32_t events)
 		link_frame(l, &h, body, blen);
 	if (r == -1 && !l->dead)
 		link_fail(l, why);
+	if (!l->dead)
+		link_shrink(l, 0);
 }
 
 static void

@@ -328,7 +328,7 @@ fuzz_verdict(const uint8_t *data, size_t size)
 	node_stage = lstate == LINK_UP ? STAGE_SETUP : STAGE_NETWORK;
 	node_num = lstate == LINK_UP ? 0 : -1;
 	heartbeat_ms = 1000;
-	timeout_ms = 3000;
+	silence_ms = 6000;
 	have_key = 1;
 
 	fuzz_sandbox_on = 1;

@@ -84,8 +84,11 @@ kill -STOP "$p1"
 if wait_for '[ "$(node_state 2)" = down ]' 15; then
 	ms=$(( $(now_ms) - start ))
 	say "    node 2 down ${ms} ms after it went silent"
-	check "silent node 2 down within timeout + one heartbeat (${ms} ms)" \
-	    test "$ms" -le $((HB_TIMEOUT_MS + HB_MS + 1000))
+	# Its kernel still acknowledges the master's probe, which is what a
+	# nodeinit starved of CPU looks like too: the master gives such a
+	# node twice the timeout (docs/bpvcluster.md, Scale), no more.
+	check "silent node 2 down within 2 x timeout + one heartbeat (${ms} ms)" \
+	    test "$ms" -le $((2 * HB_TIMEOUT_MS + HB_MS + 1000))
 	check "and not before the timeout" test "$ms" -ge $((HB_TIMEOUT_MS - HB_MS))
 else
 	fail "silent node 2 not down after 15 s (state $(node_state 2))"
