@@ -265,7 +265,14 @@ int	tree_from_node(struct node *, const struct wire_hdr *,
 void	tree_from_ghost(struct proc *, struct wire_attr *);
 void	tree_proc_gone(struct proc *);
 pid_t	tree_ppid(const struct proc *);
+pid_t	tree_spare_home(struct proc *);
 struct proc *proc_add(pid_t, int, uid_t, const char *);
+
+/* spare.c: child ghosts forked ahead */
+int	spare_have(pid_t);
+void	spare_keep(struct proc *, int, const struct ucred *);
+int	spare_take(struct proc *, int *, struct ucred *, int *);
+pid_t	spare_drop(pid_t, int);
 
 /* rejoin.c: the process table rebuilt after a master restart */
 #define MASTER_GRACE_MS		60000	/* master_grace's default (docs/design-notes.md) */
@@ -305,7 +312,7 @@ void	ctl_shutdown(void);
 int	ctl_send_msg(struct ctlconn *, struct wire_msg *);
 void	ctl_set_proc(struct ctlconn *, struct proc *);
 struct proc *ctl_get_proc(struct ctlconn *);
-struct ctlconn *ctl_adopt(int, const struct ucred *, struct proc *);
+struct ctlconn *ctl_adopt(int, const struct ucred *, struct proc *, int);
 int	ctl_send_fd(struct ctlconn *, struct wire_msg *, int);
 int	ctl_peer_groups(struct ctlconn *, gid_t *, int);
 void	ctl_resume(int);
