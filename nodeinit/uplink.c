@@ -76,12 +76,16 @@ uplink_read_mac(const char *ifname)
 	if (n < 17)
 		return -1;
 	buf[17] = '\0';
-	unsigned int b[6];
-	if (sscanf(buf, "%2x:%2x:%2x:%2x:%2x:%2x", &b[0], &b[1], &b[2], &b[3],
-	    &b[4], &b[5]) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (unsigned char)b[i];
+	/* "xx:xx:xx:xx:xx:xx", by strtoul: no scanf in PID 1 (9 KB of musl) */
+	for (int i = 0; i < 6; i++) {
+		char		*e;
+		unsigned long	 v = strtoul(buf + 3 * i, &e, 16);
+
+		if (e != buf + 3 * i + 2 || v > 0xff ||
+		    (i < 5 && *e != ':'))
+			return -1;
+		mac[i] = (unsigned char)v;
+	}
 	return 0;
 }
 
