@@ -66,6 +66,7 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_IMAGE_RESULT] = { "IMAGE_RESULT", 16, RQ(A_PID) | RQ(A_ERRNO), D_ANY },
 	[MSG_MOVE] = { "MOVE", 8, RQ(A_PID), D_N2M | D_M2T },
 	[MSG_IMAGE_ACK] = { "IMAGE_ACK", 16, RQ(A_PID) | RQ(A_BYTES), D_ANY },
+	[MSG_PGRP] = { "PGRP", 8, RQ(A_PID), D_N2M | D_M2T },
 };
 
 const struct attr_info attr_table[A_MAX] = {
@@ -140,6 +141,8 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_OFF_OUT] = { "off_out", AK_U64, 0, 0 },
 	[A_OFF_ERR] = { "off_err", AK_U64, 0, 0 },
 	[A_ALONE_REBOOT] = { "alone_reboot", AK_U32, 0, 0 },
+	[A_SID] = { "sid", AK_U32, 0, 0 },
+	[A_PGID] = { "pgid", AK_U32, 0, 0 },
 };
 
 static const char *const stage_names[STAGE_MAX] = {

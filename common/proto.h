@@ -113,6 +113,9 @@ enum msg_type {
 				   follows; m->ghost: A_PID, become it */
 	MSG_IMAGE_ACK,		/* t->m->n: A_PID, A_BYTES of image the ghost's
 				   restorer took (a move home's window) */
+	MSG_PGRP,		/* n->m->ghost: A_PID's process called setsid or
+				   setpgid: A_SID, A_PGID (ghost PIDs, 0 unknown),
+				   A_PPID the session's first process */
 	MSG_MAX
 };
 
@@ -190,6 +193,8 @@ enum attr_type {
 	A_OFF_OUT,	/* u64: stdout bytes the ghost wrote out */
 	A_OFF_ERR,	/* u64: stderr bytes the ghost wrote out */
 	A_ALONE_REBOOT,	/* u32 ms: a node alone this long reboots; 0 never (WELCOME) */
+	A_SID,		/* u32: a session's leader, as a ghost PID (MSG_PGRP) */
+	A_PGID,		/* u32: a process group's leader, likewise */
 	A_MAX
 };
 

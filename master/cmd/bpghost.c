@@ -437,6 +437,37 @@ ghost_execed(const unsigned char *body, size_t blen)
 }
 
 /*
+ * The process called setsid or setpgid on the node: the same relation
+ * here, named by ghost PIDs (the master checked they are its node's).
+ * The node's first session (top's, which nodeinit made) is the caller's
+ * session here, and top's group the caller's job: the group our first
+ * ghost is in.  What the kernel refuses here (a group of another session,
+ * a leader gone) stays as it was.
+ */
+static void
+ghost_pgrp(struct wire_attr *tb)
+{
+	pid_t	me = getpid(), sid, pg, top;
+
+	sid = tb[A_SID].data ? (pid_t)wire_get_u32(&tb[A_SID]) : 0;
+	pg = tb[A_PGID].data ? (pid_t)wire_get_u32(&tb[A_PGID]) : 0;
+	top = tb[A_PPID].data ? (pid_t)wire_get_u32(&tb[A_PPID]) : 0;
+	if (sid == me) {
+		if (getsid(0) != me)
+			(void)setsid();
+		return;
+	}
+	if (pg == 0)
+		return;
+	if (pg == top && sid == top)
+		pg = getpgid(top);
+	if (pg == me)
+		(void)setpgid(0, 0);
+	else if (pg > 0 && pg != getpgrp())
+		(void)setpgid(0, pg);
+}
+
+/*
  * The new master has our process too: send again the stdin the node did
  * not get, then the signals that came meanwhile.
  */
@@ -531,6 +562,14 @@ ghost_on_fork(void *arg, const struct proto_frame *f)
 }
 
 static int
+ghost_on_pgrp(void *arg, const struct proto_frame *f)
+{
+	(void)arg;
+	ghost_pgrp(f->tb);
+	return 0;
+}
+
+static int
 ghost_on_execed(void *arg, const struct proto_frame *f)
 {
 	(void)arg;
@@ -580,6 +619,7 @@ static const struct proto_route ghost_routes[MSG_MAX] = {
 	[MSG_STOPPED] =		{ 1, ghost_on_stopped },
 	[MSG_FORK] =		{ 1, ghost_on_fork },
 	[MSG_EXECED] =		{ 1, ghost_on_execed },
+	[MSG_PGRP] =		{ 1, ghost_on_pgrp },
 	[MSG_EXEC_RESULT] =	{ 1, ghost_on_result },
 	[MSG_EXIT] =		{ 1, ghost_on_exit },
 	[MSG_NEED] =		{ 1, ghost_on_late_push },

@@ -159,7 +159,7 @@ struct node_hooks {
 	void	(*drained)(int);		/* node num's link has room again */
 	int	(*setup)(struct node *, const struct proto_frame *);	/* PROTO_SETUP_PID */
 	int	(*proc)(struct node *, const struct proto_frame *);	/* any other process */
-	int	(*tree)(struct node *, const struct proto_frame *);	/* FORK, FORKED, EXECED */
+	int	(*tree)(struct node *, const struct proto_frame *);	/* FORK, FORKED, EXECED, PGRP */
 	/* a master restart (rejoin.c, persist.c) */
 	void	(*hello)(struct node *, struct wire_attr *, struct wire_msg *);
 						/* HELLO; its WELCOME, to add to */

@@ -403,7 +403,38 @@ tree_execed(struct node *n, const unsigned char *body, size_t blen,
 		ctl_send_msg(p->ghost, &m);
 }
 
-/* Node -> master: FORK, FORKED, EXECED.  Returns -1 only if the link closed. */
+/*
+ * A process on the node called setsid or setpgid: its ghost does the same
+ * on the front end.  The session and group are named by their leaders'
+ * ghosts, which must be the node's own processes (or 0: not mirrored).
+ */
+static void
+tree_pgrp(struct node *n, struct wire_attr *tb)
+{
+	static const int	 keys[3] = { A_SID, A_PGID, A_PPID };
+	unsigned char		 buf[96];
+	struct wire_msg		 m;
+	struct proc		*p = proc_find((pid_t)wire_get_u32(&tb[A_PID])),
+				*q;
+	pid_t			 v;
+	int			 i;
+
+	if (p == NULL || p->node != n->num || p->exited || p->ghost == NULL ||
+	    !p->child)
+		return;
+	wire_msg_init(&m, buf, sizeof(buf), MSG_PGRP, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)p->pid);
+	for (i = 0; i < 3; i++) {
+		v = tb[keys[i]].data ? (pid_t)wire_get_u32(&tb[keys[i]]) : 0;
+		if (v != 0 && ((q = proc_find(v)) == NULL || q->node != n->num ||
+		    q->uid != p->uid))
+			v = 0;
+		wire_put_u32(&m, keys[i], (uint32_t)v);
+	}
+	ctl_send_msg(p->ghost, &m);
+}
+
+/* Node -> master: FORK, FORKED, EXECED, PGRP.  Returns -1 only if the link closed. */
 int
 tree_from_node(struct node *n, const struct wire_hdr *h, struct wire_attr *tb,
     const unsigned char *body, size_t blen)
@@ -417,6 +448,9 @@ tree_from_node(struct node *n, const struct wire_hdr *h, struct wire_attr *tb,
 		break;
 	case MSG_EXECED:
 		tree_execed(n, body, blen, tb);
+		break;
+	case MSG_PGRP:
+		tree_pgrp(n, tb);
 		break;
 	}
 	return 0;
