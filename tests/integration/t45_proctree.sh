@@ -217,8 +217,11 @@ kill "$FILL" "$MS" 2>/dev/null
 say "7. an exec with a longer command line shows it whole, as nobody"
 runuser -u nobody -- "$UBIN/bpsh" 0 sh -c 'sleep 1; exec sh -c "sleep 30" $(seq 300)' \
     >/dev/null 2>&1 &
-LG=$!
-on_exit "kill -9 $LG"
+RU=$!
+on_exit "kill -9 $RU"
+# runuser waits for its child, bpsh, which became the ghost
+wait_for "[ -n \"\$(pgrep -P $RU)\" ]" 10
+LG=$(pgrep -P "$RU" | head -1)
 want="sh -c sleep 30 $(seq 300 | tr '\n' ' ' | sed 's/ $//')"
 wait_for "[ \"\$(cmd_of $LG)\" = \"\$want\" ]" 10
 got=$(cmd_of "$LG")
@@ -226,6 +229,6 @@ check "ps shows all ${#want} bytes of the new argv (got ${#got}: '${got:0:30}...
     test "$got" = "$want"
 check "and comm is its name ($(ps -o comm= -p "$LG"))" test "$(ps -o comm= -p "$LG")" = sh
 kill "$LG"
-wait "$LG" 2>/dev/null
+wait "$RU" 2>/dev/null
 
 finish
