@@ -426,6 +426,18 @@ FZ_INC	:= -Icommon -Itests/fuzz -I. -Inodeinit -Imaster/daemon -Imaster/lib \
 FUZZ_REPLAYS := $(OUT)/tests/fuzz_replay \
 	    $(patsubst %,$(OUT)/tests/fuzz_replay_%,$(filter-out frame,$(FUZZ_TARGETS)))
 TESTBINS := $(FUZZ_REPLAYS) $(OUT)/tests/fakenode
+# The sanitizer build's t47 needs callers without sanitizers (an ASan
+# process's image is its shadow memory; an ASan .so does not load into
+# python): a plain libbproc in $(OUT)/plain that execs the sanitized
+# bpghost and bprestore, which bpmaster checks its ghosts against.
+ifeq ($(SANITIZE),1)
+PLAIN_LIB := $(OUT)/plain/lib/libbproc.a $(OUT)/plain/lib/libbproc.so
+TESTBINS += $(PLAIN_LIB)
+$(PLAIN_LIB) &: $(LIB_SRC) $(wildcard master/lib/*.h common/*.h)
+	$(MAKE) SANITIZE= OUT=$(OUT)/plain \
+	    GHOST_PATH=$(CURDIR)/$(OUT)/libexec/bpghost \
+	    RESTORE_PATH=$(CURDIR)/$(OUT)/libexec/bprestore $(PLAIN_LIB)
+endif
 
 all: $(TESTBINS)
 

@@ -13,14 +13,14 @@ need_root
 need_image
 need_cmd gcc ps
 need_file "$BIN/bpsh" "$OUTDIR/lib/libbproc.a" "$OUTDIR/libexec/bprestore"
-# The migrating callers link the plain libbproc even in the sanitizer
-# pass: an ASan process's image would be its shadow memory (terabytes of
-# reserved address space), and an ASan libbproc.so cannot be dlopened
-# into python.  The daemons, nodeinit, bpghost and bpsh they talk to are
-# the sanitized ones.
+# The migrating callers link a libbproc without sanitizers even in the
+# sanitizer pass: an ASan process's image would be its shadow memory
+# (terabytes of reserved address space), and an ASan libbproc.so cannot
+# be dlopened into python.  out-san/plain's execs the sanitized bpghost
+# and bprestore; the daemons, nodeinit and bpsh are the sanitized ones.
 LIBDIR=$OUTDIR/lib
 if sanitized; then
-	LIBDIR=$TOP/out/lib
+	LIBDIR=$OUTDIR/plain/lib
 	need_file "$LIBDIR/libbproc.a" "$LIBDIR/libbproc.so"
 fi
 
