@@ -231,6 +231,8 @@ enum bmc_power {
 #define EXEC_F_IMAGE		0x10	/* the process is an image (MSG_IMAGE) that
 					   bprestore turns into the process */
 
+#define EXEC_F_NOSPARE		0x20	/* debug: no spare child ghosts (spare.c) */
+
 #define FORK_F_SPARE		0x01	/* MSG_FORK to a ghost: the child is a spare
 					   that waits for the next fork (spare.c) */
 

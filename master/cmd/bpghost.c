@@ -8,12 +8,13 @@
  * SIGKILL cannot be caught: the master sees our connection close and
  * kills the remote process.
  *
- * With a pty on the node (EXEC_F_TTY) we are the far end of ssh -t: our
- * terminal is raw while we own it, so Ctrl-C, Ctrl-Z and Ctrl-\ travel as
- * bytes and the node's line discipline makes the signals; size changes go
- * to the pty; the terminal's own settings come back on every way out but
- * SIGKILL (and a SIGSTOP the master holds us in: the shell restores its
- * modes for a stopped job, and we check again when continued).
+ * With a pty on the node (EXEC_F_TTY) we are the far end of ssh -t
+ * (ghost_term.c): the terminal's own settings come back on every way out
+ * but SIGKILL (and a SIGSTOP the master holds us in: the shell restores
+ * its modes for a stopped job, and we check again when continued).
+ * The process tree: a fork on the node is a fork here (ghost_fork), a
+ * spare child waits for the next one, an exec shows its argv
+ * (ghost_args.c), setsid and setpgid are done here too (ghost_pgrp).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,16 +36,7 @@
 #include "ghost_reconnect.h"
 #include "proto.h"
 
-
-/*
- * A ghost is a process per remote process, so it keeps its memory small:
- * no heap at all (each mapping costs page tables as well as pages), static
- * buffers that are touched only as far as used, and its own few lines of
- * framing on the unsealed local socket instead of conn.c's buffers.
- */
-int			ghost_fd = -1;	/* to bpmaster */
-static unsigned char	inbuf[2 * GHOST_MAXFRAME];
-static size_t		inlen, inoff;	/* bytes in inbuf, the first unread */
+/* No heap, static buffers touched only as far as used (ghost_conn.c). */
 static unsigned char	iobuf[IO_CHUNK + 128];	/* frames we send with data */
 static unsigned char	iodata[IO_CHUNK];
 static int		node = -1;
@@ -57,15 +49,12 @@ static int		err_fd = STDERR_FILENO;	/* for "<node>: <error>" lines */
 static pid_t		master_pid;	/* bpmaster, from SO_PEERCRED */
 static int		is_child;	/* forked for a process forked on the node */
 static int		spare;		/* a spare child ghost, not taken yet */
-static int		fdq[4];		/* descriptors received, for MSG_FORK */
-static int		nfdq;
 /* a master restart (ghost_reconnect.c): -1 lost, 1 back but not resumed */
 static int		away;
 static uint64_t		out_rx[3];	/* output bytes written, per stream */
 static uint64_t		in_acked;	/* stdin bytes the node wrote */
 static int		sent_eof;	/* stdin's end went to the node */
 
-static void	ghost_lost(void);
 
 void __attribute__((noreturn))
 ghost_die(const char *what)
@@ -80,41 +69,11 @@ ghost_die(const char *what)
 	_exit(137);
 }
 
-/* The control socket is local: a short blocking write keeps the order. */
-void
-ghost_send(struct wire_msg *m)
-{
-	const unsigned char	*p = m->buf;
-	size_t			 len = wire_msg_finish(m);
-	ssize_t			 n;
-
-	if (len == 0)
-		ghost_die("lost contact with bpmaster");
-	/* bpmaster is away: what matters is queued or sent again later */
-	if (ghost_fd < 0)
-		return;
-	while (len > 0) {
-		struct pollfd	pfd = { .fd = ghost_fd, .events = POLLOUT };
-
-		n = send(ghost_fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			poll(&pfd, 1, -1);
-			continue;
-		}
-		if (n <= 0) {
-			ghost_lost();
-			return;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
 /*
  * The control connection ended without our exit: bpmaster died or is
  * being replaced.  Keep everything and wait for the next one.
  */
-static void
+void
 ghost_lost(void)
 {
 	/* a spare no fork took: no one's ghost, nothing to wait for */
@@ -124,7 +83,7 @@ ghost_lost(void)
 		close(ghost_fd);
 	ghost_fd = -1;
 	away = -1;
-	inlen = inoff = 0;
+	conn_reset();
 	reconnect_lost();
 }
 
@@ -147,78 +106,6 @@ ghost_rejoin(int fd)
 	wire_put_u64(&m, A_OFF_ERR, out_rx[2]);
 	wire_put_u32(&m, A_FLAGS, is_child ? REJOIN_F_CHILD : 0);
 	ghost_send(&m);
-}
-
-/* Read what the master sent: 1 data, 0 nothing now, -1 closed or failed. */
-int
-ghost_read(void)
-{
-	ssize_t	n;
-
-	/* frames taken since the last read go; what is left moves up, once */
-	if (inoff) {
-		memmove(inbuf, inbuf + inoff, inlen - inoff);
-		inlen -= inoff;
-		inoff = 0;
-	}
-	if (inlen == sizeof(inbuf))
-		return 0;
-	{
-		/* the master hands us a child ghost's socket with MSG_FORK */
-		union {
-			struct cmsghdr	h;
-			char		b[CMSG_SPACE(4 * sizeof(int))];
-		}		 cm;
-		struct iovec	 iov = { inbuf + inlen, sizeof(inbuf) - inlen };
-		struct msghdr	 mh;
-		struct cmsghdr	*c;
-		int		 fds[4], k, nf;
-
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = cm.b;
-		mh.msg_controllen = sizeof(cm.b);
-		n = recvmsg(ghost_fd, &mh, MSG_CMSG_CLOEXEC);
-		for (c = CMSG_FIRSTHDR(&mh); n > 0 && c != NULL;
-		    c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level != SOL_SOCKET ||
-			    c->cmsg_type != SCM_RIGHTS)
-				continue;
-			nf = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			memcpy(fds, CMSG_DATA(c), (size_t)nf * sizeof(int));
-			for (k = 0; k < nf && k < 4; k++) {
-				if (nfdq < 4)
-					fdq[nfdq++] = fds[k];
-				else
-					close(fds[k]);
-			}
-		}
-	}
-	if (n == 0)
-		return -1;
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	inlen += (size_t)n;
-	return 1;
-}
-
-/* The next whole frame: 1, 0 when more bytes are needed, -1 when bad. */
-int
-ghost_frame(struct wire_hdr *h, const unsigned char **body, size_t *blen,
-    const char **why)
-{
-	int	r;
-
-	if ((r = wire_hdr_decode(inbuf + inoff, inlen - inoff, GHOST_MAXFRAME,
-	    h, why)) <= 0)
-		return r;
-	if (inlen - inoff < h->len)
-		return 0;
-	*body = inbuf + inoff + WIRE_HDR_LEN;
-	inoff += h->len;
-	*blen = h->len - WIRE_HDR_LEN;
-	return 1;
 }
 
 static void
@@ -366,12 +253,10 @@ ghost_fork(struct wire_attr *tb)
 	unsigned char	buf[64];
 	struct wire_msg	m;
 	pid_t		pid;
-	int		fd, i, e;
+	int		fd, e;
 
-	if (nfdq == 0 || !tb[A_TOKEN].data)
+	if (!tb[A_TOKEN].data || (fd = conn_take_fd()) == -1)
 		return;
-	fd = fdq[0];
-	memmove(fdq, fdq + 1, (size_t)--nfdq * sizeof(int));
 	if ((pid = fork()) == -1) {
 		e = errno;
 		close(fd);
@@ -387,12 +272,10 @@ ghost_fork(struct wire_attr *tb)
 	}
 	/* the child: the parent's connection, input and terminal are not ours */
 	close(ghost_fd);
-	for (i = 0; i < nfdq; i++)
-		close(fdq[i]);
-	nfdq = 0;
+	conn_drop_fds();
 	ghost_fd = fd;
 	fcntl(ghost_fd, F_SETFL, O_NONBLOCK);
-	inlen = inoff = 0;
+	conn_reset();
 	is_child = 1;
 	stdin_open = 0;
 	stdin_unacked = 0;

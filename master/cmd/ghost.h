@@ -1,6 +1,7 @@
 /*
  * bpghost's parts: bpghost.c (the stand-in: signals, stdio, stops, exit,
- * forks), ghost_args.c (the command line ps shows), ghost_term.c (a pty
+ * forks), ghost_conn.c (its connection to bpmaster), ghost_args.c (the
+ * command line ps shows), ghost_term.c (a pty
  * session's terminal), ghost_move.c (the process comes home),
  * ghost_reconnect.c (a master restart).
  */
@@ -19,13 +20,19 @@
 #define GHOST_ARGS_MAX	8192	/* bytes of a new argv shown after an exec */
 
 /* bpghost.c */
-extern int	ghost_fd;	/* to bpmaster; -1 while it is away */
+void	ghost_output(int, const unsigned char *, size_t);
+void	ghost_lost(void);
+void	ghost_die(const char *) __attribute__((noreturn));
+
+/* ghost_conn.c: the connection to bpmaster */
+extern int	ghost_fd;	/* -1 while bpmaster is away */
 void	ghost_send(struct wire_msg *);
 int	ghost_read(void);
 int	ghost_frame(struct wire_hdr *, const unsigned char **, size_t *,
 	    const char **);
-void	ghost_output(int, const unsigned char *, size_t);
-void	ghost_die(const char *) __attribute__((noreturn));
+void	conn_reset(void);
+int	conn_take_fd(void);
+void	conn_drop_fds(void);
 
 /* ghost_args.c: our argv as ps reads it */
 extern char	*arg_area;

@@ -118,6 +118,7 @@ struct proc {
 	pid_t		 ppid;		/* the parent's ghost; 0 for the first */
 	int		 child;		/* forked on the node, not started by a tool */
 	int		 forked;	/* the node reported its clone */
+	int		 nospare;	/* EXEC_F_NOSPARE: its ghosts keep no spare */
 	struct rejoin	*rj;		/* rejoin.c: half of it is back after a restart */
 	/* migrate.c */
 	int		 home;		/* coming home: its image goes to the ghost */

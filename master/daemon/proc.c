@@ -169,7 +169,7 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 	unsigned char		 gbuf[4 * 4096];
 	char			 why[1024];
 	uint32_t		 num;
-	int			 ng, i;
+	int			 ng, i, nospare = 0;
 	size_t			 cmdlen = 0, off;
 
 	if (!tb[A_NODE].data) {
@@ -242,6 +242,8 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 		wire_put(&m, a.type, a.data, a.len);
 		if (a.type == A_ARG)
 			cmdlen += a.len;
+		if (a.type == A_FLAGS && proto_attr_ok(&a) && a.len == 4)
+			nospare = (wire_get_u32(&a) & EXEC_F_NOSPARE) != 0;
 	}
 	/* the manifest as the front end backs it, or no EXEC at all */
 	if (verify_manifest(&m, cred, groups, ng, body, blen, why,
@@ -282,6 +284,7 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 	p->node = (int)num;
 	p->uid = cred->uid;
 	p->ghost = cc;
+	p->nospare = nospare;
 	p->next = *proc_bucket(p->pid);
 	*proc_bucket(p->pid) = p;
 	nprocs++;

@@ -120,6 +120,7 @@ tree_adopt(struct proc *p, int fd, const struct ucred *cred, int pidfd)
 	}
 	child->ppid = p->pid;
 	child->child = 1;
+	child->nospare = p->nospare;
 	child->started = 1;
 	log_debug("ghost %d: child ghost %d for node %d", (int)p->pid,
 	    (int)child->pid, p->node);
@@ -279,7 +280,7 @@ tree_want_spare(struct proc *p)
 	struct forkreq	*fr;
 
 	if (p->exited || p->ghost == NULL || p->home || p->pidfd < 0 ||
-	    spare_have(p->pid))
+	    p->nospare || spare_have(p->pid))
 		return;
 	for (fr = forks; fr != NULL; fr = fr->next)
 		if (fr->spare && fr->parent == p->pid)
