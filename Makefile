@@ -17,12 +17,12 @@ NFLAGS	:= -std=c11 -D_GNU_SOURCE $(WARN) -Os -ffunction-sections -fdata-sections
 SODIUM_A := $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libsodium.a ] && echo $$d/libsodium.a && break; done)
 
-COMMON_SRC := common/wire.c common/proto.c common/conn.c common/auth.c \
+COMMON_SRC := common/wire.c common/proto.c common/args.c common/conn.c common/auth.c \
 	      common/log.c common/nodeset.c common/path.c common/htab.c
 # libbproc: the control client, the node and process tables, rexec
 LIB_SRC	:= master/lib/libbproc_ctl.c master/lib/nodeinfo.c master/lib/rexec.c \
 	   master/lib/power.c \
-	   common/wire.c common/proto.c common/nodeset.c
+	   common/wire.c common/proto.c common/args.c common/nodeset.c
 # The path tells the binary: master/daemon is bpmaster, master/lib is
 # libbproc (bproc.h is the one header users include), master/cmd the user
 # tools and the ghost.
@@ -110,7 +110,7 @@ $(OUT)/bin/bpctl: $(BPCTL_SRC) master/cmd/tool.h master/lib/bproc.h $(OUT)/lib/l
 # bpcp's shell scripts are files of their own, embedded as C strings
 # (their '#' comment lines left out) so a node needs nothing installed.
 BPCP_SRC := master/cmd/bpcp.c master/cmd/bpcp_parse.c master/cmd/bpcp_helper.c \
-	    master/cmd/bpcp_relay.c common/path.c common/htab.c
+	    master/cmd/bpcp_relay.c master/cmd/progress.c common/path.c common/htab.c
 BPCP_SH	:= master/cmd/bpcp_source.sh master/cmd/bpcp_sink.sh master/cmd/bpcp_isdir.sh
 
 $(OUT)/obj/bpcp_sh.h: $(BPCP_SH) | $(OUT)/obj
@@ -121,7 +121,7 @@ $(OUT)/obj/bpcp_sh.h: $(BPCP_SH) | $(OUT)/obj
 		echo ";"; \
 	done >$@.tmp && mv $@.tmp $@
 
-$(OUT)/bin/bpcp: $(BPCP_SRC) master/cmd/bpcp_int.h $(OUT)/obj/bpcp_sh.h master/lib/bproc.h \
+$(OUT)/bin/bpcp: $(BPCP_SRC) master/cmd/bpcp_int.h master/cmd/progress.h $(OUT)/obj/bpcp_sh.h master/lib/bproc.h \
 	    $(OUT)/lib/libbproc.a | $(OUT)/bin
 	$(CC) $(CFLAGS) -Imaster/lib -I$(OUT)/obj -o $@ $(BPCP_SRC) $(OUT)/lib/libbproc.a
 
@@ -154,10 +154,10 @@ $(OUT)/bin/bpweb: $(WEB_SRC) master/web/bpweb.h $(OUT)/obj/bpweb_page.h common/l
 # headers through a folder of their own.
 ELF_A	:= $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libelf.a ] && echo $$d/libelf.a $$d/libz.a && break; done)
-BPSH_SRC := master/cmd/bpsh.c master/cmd/manifest.c master/cmd/hashcache.c master/cmd/closure.c \
+BPSH_SRC := master/cmd/bpsh.c master/cmd/bpsh_gather.c master/cmd/progress.c master/cmd/manifest.c master/cmd/hashcache.c master/cmd/closure.c \
 	    master/lib/libbproc_ctl.c master/lib/nodeinfo.c master/lib/rexec.c \
 	    common/wire.c common/path.c common/htab.c \
-	    common/proto.c common/nodeset.c common/sodium_compat.c
+	    common/proto.c common/args.c common/nodeset.c common/sodium_compat.c
 
 $(OUT)/musl-elf/.stamp:
 	mkdir -p $(OUT)/musl-elf
@@ -165,7 +165,7 @@ $(OUT)/musl-elf/.stamp:
 	ln -sfn /usr/include/gelf.h $(OUT)/musl-elf/gelf.h
 	touch $@
 
-$(OUT)/bin/bpsh: $(BPSH_SRC) master/cmd/manifest.h $(wildcard master/lib/*.h common/*.h) \
+$(OUT)/bin/bpsh: $(BPSH_SRC) master/cmd/manifest.h master/cmd/bpsh_gather.h master/cmd/progress.h $(wildcard master/lib/*.h common/*.h) \
 	    $(OUT)/musl-include/.stamp $(OUT)/musl-elf/.stamp | $(OUT)/bin
 	$(MUSLCC) $(NFLAGS) -Imaster/lib -Imaster/cmd -isystem $(OUT)/musl-elf \
 	    -DBPROC_GHOST_PATH='"$(GHOST_PATH)"' \
@@ -409,14 +409,14 @@ FZ_LIB_elf := $(call fz_wrap,$(FZ_WRAP_FS)) -lelf -lsodium
 # link.c and cache.c are #included by the target
 FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/proc.c nodeinit/grace.c nodeinit/migrate.c \
 	    tests/fuzz/sandbox.c tests/fuzz/fuzz_log.c common/wire.c \
-	    common/proto.c common/conn.c common/auth.c common/path.c common/htab.c
+	    common/proto.c common/args.c common/conn.c common/auth.c common/path.c common/htab.c
 FZ_DEP_node := nodeinit/uplink.c nodeinit/uplink_fsm.c nodeinit/cache.c $(wildcard nodeinit/*.h)
 FZ_LIB_node := $(call fz_wrap,$(FZ_WRAP_NODE)) -lsodium
 # ctl.c is #included by the target; node.c and trace.c are stubbed
 FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/tree.c master/daemon/spare.c master/daemon/rejoin.c master/daemon/migrate.c \
 	    master/daemon/verify.c master/daemon/power.c \
 	    master/daemon/event.c \
-	    tests/fuzz/fuzz_log.c common/wire.c common/proto.c common/conn.c \
+	    tests/fuzz/fuzz_log.c common/wire.c common/proto.c common/args.c common/conn.c \
 	    common/nodeset.c common/htab.c
 FZ_DEP_ctl := master/daemon/ctl.c $(wildcard master/daemon/*.h)
 FZ_LIB_ctl := -lsodium

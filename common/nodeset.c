@@ -533,3 +533,54 @@ term_apply(struct ns_parse *ps, const char *p, int neg)
 		    "range %d-%d runs backwards", lo, hi);
 	return range_apply(ps, lo, hi, neg);
 }
+
+/*
+ * The compact form of a set, as bpstat groups nodes and clush names the
+ * nodes of a block: ascending numbers, runs as ranges ("0-3,7,9-10").
+ * Sorts nodes[] in place (duplicates are written once).  Writes at most
+ * len bytes, NUL included, ending in "..." when the form is longer;
+ * returns the length of the whole form, as snprintf does.
+ */
+static int
+ns_int_cmp(const void *a, const void *b)
+{
+	int	x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+size_t
+nodeset_format(char *buf, size_t len, int *nodes, size_t n)
+{
+	size_t	i, e, need = 0, at;
+	char	term[32];
+	int	w, cut = 0;
+
+	if (len > 0)
+		buf[0] = '\0';
+	qsort(nodes, n, sizeof(*nodes), ns_int_cmp);
+	for (i = 0; i < n; i = e + 1) {
+		e = i;
+		while (e + 1 < n && nodes[e + 1] <= nodes[e] + 1)
+			e++;
+		if (nodes[e] > nodes[i])
+			w = snprintf(term, sizeof(term), "%s%d-%d", i ? "," : "",
+			    nodes[i], nodes[e]);
+		else
+			w = snprintf(term, sizeof(term), "%s%d", i ? "," : "",
+			    nodes[i]);
+		if (w < 0)
+			continue;
+		if (!cut && need + (size_t)w < len)
+			memcpy(buf + need, term, (size_t)w + 1);
+		else if (!cut && len >= 4) {
+			/* what fits, then "..." in place of the rest */
+			at = need + 4 <= len ? need : len - 4;
+			memcpy(buf + at, "...", 4);
+			cut = 1;
+		} else
+			cut = 1;
+		need += (size_t)w;
+	}
+	return need;
+}

@@ -63,5 +63,10 @@ int		 nodeset_parse(struct nodeset *, const char *spec, int numnodes,
 void		 nodeset_free(struct nodeset *);
 /* One node name, "3" or "n3"; -1 when s is not one (as in `bpsh 3 cmd`). */
 int		 nodeset_node_parse(const char *s);
+/*
+ * nodes[0 .. n-1] (sorted in place) in compact form, "0-3,7", into buf
+ * (len bytes, "..." at the end when cut); returns the whole form's length.
+ */
+size_t		 nodeset_format(char *buf, size_t len, int *nodes, size_t n);
 
 #endif

@@ -141,6 +141,7 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_OFF_OUT] = { "off_out", AK_U64, 0, 0 },
 	[A_OFF_ERR] = { "off_err", AK_U64, 0, 0 },
 	[A_ALONE_REBOOT] = { "alone_reboot", AK_U32, 0, 0 },
+	[A_ARG_PART] = { "arg_part", AK_BIN, 1, 65528 },
 	[A_SID] = { "sid", AK_U32, 0, 0 },
 	[A_PGID] = { "pgid", AK_U32, 0, 0 },
 };

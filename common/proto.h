@@ -193,6 +193,8 @@ enum attr_type {
 	A_OFF_OUT,	/* u64: stdout bytes the ghost wrote out */
 	A_OFF_ERR,	/* u64: stderr bytes the ghost wrote out */
 	A_ALONE_REBOOT,	/* u32 ms: a node alone this long reboots; 0 never (WELCOME) */
+	A_ARG_PART,	/* bin, no NUL: the first pieces of the A_ARG or A_ENV that
+			   follows (a string longer than one attribute, args.h) */
 	A_SID,		/* u32: a session's leader, as a ghost PID (MSG_PGRP) */
 	A_PGID,		/* u32: a process group's leader, likewise */
 	A_MAX

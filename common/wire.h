@@ -23,7 +23,12 @@
 #define WIRE_HDR_LEN	12
 #define WIRE_ATTR_HDR	4
 #define WIRE_ALIGN(n)	(((n) + 3u) & ~3u)
-#define WIRE_MAX_FRAME	(1024 * 1024 + 4096)	/* largest frame: 1 MiB of data plus attributes */
+/*
+ * The largest frame: an EXEC with Linux's 2 MiB of arguments and
+ * environment (args.h), a manifest of up to 1 MiB and the rest of its
+ * attributes.
+ */
+#define WIRE_MAX_FRAME	(3 * 1024 * 1024 + 64 * 1024)
 #define WIRE_PREAUTH_MAX 256			/* largest frame before a node link authenticates */
 
 #define WIRE_F_REPLY	0x0001			/* frame answers a request with the same seq */

@@ -27,10 +27,12 @@
 
 #include <linux/sched.h>
 
+#include "args.h"
 #include "log.h"
 #include "nodeinit.h"
 
 #define PROC_MAXARGS	65536		/* argv + envp entries at most */
+#define PROC_ERR_FILE_SHIFT	16	/* a child's errno word: (1 + which -I/-O/-E file) above it */
 #define PROC_LINK_HIGH	(1u << 20)	/* stop reading output above this backlog;
 					   well below NODE_LINK_OUTMAX (nodeinit.h) */
 #define PROC_TTY_MODE	0620		/* a login's pty: rw user, w group */
@@ -277,8 +279,11 @@ proc_child(int errfd, int gofd, int *child_fd, int ttyfd, uid_t uid, gid_t gid,
 			continue;
 		fd = open(files[i], i == 0 ? O_RDONLY :
 		    O_WRONLY | O_CREAT | O_TRUNC, 0666);
-		if (fd == -1 || dup2(fd, i) == -1)
-			goto fail;
+		if (fd == -1 || dup2(fd, i) == -1) {
+			/* the file, not the command, is what is missing */
+			e = errno | (i + 1) << PROC_ERR_FILE_SHIFT;
+			goto failed;
+		}
 		if (fd != i)
 			close(fd);
 	}
@@ -311,6 +316,7 @@ proc_child(int errfd, int gofd, int *child_fd, int ttyfd, uid_t uid, gid_t gid,
 	errno = e;
 fail:
 	e = errno;
+failed:
 	write(errfd, &e, sizeof(e));
 	_exit(127);
 }
@@ -388,37 +394,14 @@ proc_clone(pid_t want)
 	return (pid_t)r;
 }
 
-static int
-str_list(const unsigned char *body, size_t blen, uint16_t type, char ***out,
-    size_t extra)
-{
-	struct wire_iter	 it;
-	struct wire_attr	 a;
-	char			**v;
-	size_t			 n = 0, i = 0;
-
-	wire_iter_init(&it, body, blen);
-	while (wire_iter_next(&it, &a) == 1)
-		if (a.type == type)
-			n++;
-	if (n + extra > PROC_MAXARGS)
-		return -1;
-	if ((v = calloc(n + extra + 1, sizeof(*v))) == NULL)
-		return -1;
-	wire_iter_init(&it, body, blen);
-	while (wire_iter_next(&it, &a) == 1)
-		if (a.type == type)
-			v[i++] = (char *)wire_get_str(&a);
-	*out = v;
-	return (int)n;
-}
-
 void
 proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
     const unsigned char *body, size_t blen)
 {
 	struct rproc	*rp;
 	char		**argv = NULL, **envp = NULL, rankenv[32], nodeenv[32];
+	char		*joined = NULL;
+	struct args_sum	 sum;
 	const char	*files[3] = { NULL, NULL, NULL };
 	gid_t		 groups[4096];
 	size_t		 ngroups = 0, i;
@@ -474,11 +457,19 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 		files[1] = wire_get_str(&tb[A_FILE_OUT]);
 	if (tb[A_FILE_ERR].data)
 		files[2] = wire_get_str(&tb[A_FILE_ERR]);
-	if (str_list(body, blen, A_ARG, &argv, 0) < 1 ||
-	    (nenv = str_list(body, blen, A_ENV, &envp, 2)) < 0) {
-		proc_result(gpid, 0, E2BIG, "bad argument list");
+	/* Linux's limits, pieces joined (args.h); envp gets room for ours */
+	if (args_scan(body, blen, &sum, msg, sizeof(msg)) == -1 ||
+	    sum.nargs < 1 || sum.nargs + sum.nenv > PROC_MAXARGS) {
+		proc_result(gpid, 0, E2BIG, sum.nargs < 1 ? "bad argument list" :
+		    msg);
 		goto out;
 	}
+	nenv = (int)sum.nenv;
+	if ((argv = calloc(sum.nargs + 1, sizeof(*argv))) == NULL ||
+	    (envp = calloc(sum.nenv + 3, sizeof(*envp))) == NULL ||
+	    (joined = malloc(sum.joined + 1)) == NULL)
+		goto syserr;
+	args_fill(body, blen, argv, envp, joined);
 	snprintf(rankenv, sizeof(rankenv), "BPROC_RANK=%u",
 	    tb[A_RANK].data ? wire_get_u32(&tb[A_RANK]) : 0);
 	snprintf(nodeenv, sizeof(nodeenv), "BPROC_NODE=%d", node_num);
@@ -557,7 +548,10 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 		n = read(ep[0], &e, sizeof(e));
 	while (n == -1 && errno == EINTR);
 	if (n == (ssize_t)sizeof(e)) {
-		snprintf(msg, sizeof(msg), "%s: %s", tb[A_PATH].data ?
+		i = (size_t)e >> PROC_ERR_FILE_SHIFT;
+		e &= (1 << PROC_ERR_FILE_SHIFT) - 1;
+		snprintf(msg, sizeof(msg), "%s: %s", i > 0 && i <= 3 ?
+		    files[i - 1] : tb[A_PATH].data ?
 		    wire_get_str(&tb[A_PATH]) : argv[0], strerror(e));
 		proc_result(gpid, 0, e, msg);
 		migrate_forget(gpid);
@@ -621,6 +615,7 @@ out:
 		close(ptm_in);
 	free(argv);
 	free(envp);
+	free(joined);
 }
 
 /* Does pid catch sig (SigCgt in /proc/pid/status)? */
@@ -634,7 +629,7 @@ proc_catches(pid_t pid, int sig)
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	if ((f = fopen(path, "re")) == NULL)
 		return 0;
-	/* strtoull, not sscanf: scanf would pull 9 KB of musl into PID 1 */
+	/* strtoull, not sscanf: scanf would link musl's float scanner too */
 	while (fgets(line, sizeof(line), f) != NULL)
 		if (strncmp(line, "SigCgt:", 7) == 0) {
 			mask = strtoull(line + 7, NULL, 16);

@@ -76,13 +76,21 @@ uplink_read_mac(const char *ifname)
 	if (n < 17)
 		return -1;
 	buf[17] = '\0';
-	/* "xx:xx:xx:xx:xx:xx", by strtoul: no scanf in PID 1 (9 KB of musl) */
+	/* "xx:xx:xx:xx:xx:xx" by hand: sscanf would link musl's float scanner */
 	for (int i = 0; i < 6; i++) {
-		char		*e;
-		unsigned long	 v = strtoul(buf + 3 * i, &e, 16);
+		unsigned int	v = 0;
 
-		if (e != buf + 3 * i + 2 || v > 0xff ||
-		    (i < 5 && *e != ':'))
+		for (int k = 0; k < 2; k++) {
+			char	c = buf[3 * i + k];
+
+			if (c >= '0' && c <= '9')
+				v = v * 16 + (unsigned int)(c - '0');
+			else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+				v = v * 16 + (unsigned int)((c | 0x20) - 'a' + 10);
+			else
+				return -1;
+		}
+		if (i < 5 && buf[3 * i + 2] != ':')
 			return -1;
 		mac[i] = (unsigned char)v;
 	}

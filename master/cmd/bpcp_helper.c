@@ -37,7 +37,9 @@ loc_error(int node, const char *msg)
  * than the script's text.  Its stdin is a pipe when want_in, else
  * /dev/null.  A start that fails is told through a close-on-exec pipe:
  * end of file there means the exec (of bpghost or of sh) happened; a
- * failed start is reported here, and its process reaped.
+ * failed start is reported here, and its process reaped.  The report's
+ * first byte says whose failure it was: M bpmaster's (printed as bpcp's
+ * own), N the node's, L the local shell's.
  */
 int
 helper_start(struct helper *p, int node, const char *script, char **args,
@@ -84,7 +86,7 @@ helper_start(struct helper *p, int node, const char *script, char **args,
 		if (node == NODE_LOCAL) {
 			setenv(SCRIPT_VAR, script, 1);
 			execv("/bin/sh", argv);
-			dprintf(rep[1], "/bin/sh: %s", strerror(errno));
+			dprintf(rep[1], "L/bin/sh: %s", strerror(errno));
 			_exit(127);
 		}
 		memset(&o, 0, sizeof(o));
@@ -94,7 +96,11 @@ helper_start(struct helper *p, int node, const char *script, char **args,
 		envp[0] = "PATH=/bin:/sbin:/usr/bin:/usr/sbin";
 		envp[2] = NULL;
 		bproc_rexec_opts(node, NODE_BUSYBOX, argv, envp, &o);
-		dprintf(rep[1], "%s", bproc_node_strerror());
+		/* bpmaster's failure is bpcp's own, not the node's */
+		if (bproc_master_error())
+			dprintf(rep[1], "M%s", bproc_strerror());
+		else
+			dprintf(rep[1], "N%s", bproc_node_strerror());
 		_exit(127);
 	}
 	if (want_in)
@@ -110,7 +116,8 @@ helper_start(struct helper *p, int node, const char *script, char **args,
 	if (r > 0) {
 		/* it did not start: say why, and leave nothing behind */
 		p->startmsg[r] = '\0';
-		loc_error(node, p->startmsg);
+		loc_error(p->startmsg[0] == 'M' ? NODE_LOCAL : node,
+		    p->startmsg + 1);
 		helper_wait(p);
 		helper_close(p);
 		return -1;

@@ -42,7 +42,7 @@ struct helper {
 	int		 waited;	/* its status below is known */
 	int		 ok;		/* it exited 0 */
 	int		 sig;		/* the signal that ended it, or 0 */
-	char		 startmsg[512];	/* why it did not start */
+	char		 startmsg[640];	/* why it did not start */
 };
 
 /* What the source says it is sending. */

@@ -1,7 +1,8 @@
 /*
  * bpcp's relay: the source's output into the sink's stdin, both helpers'
  * messages gathered on the way, a tree committed only once its source
- * succeeded, and scp's progress bar for big files on a terminal.
+ * succeeded, and scp's progress bar (progress.c) for big files on a
+ * terminal.
  */
 #include <err.h>
 #include <errno.h>
@@ -14,50 +15,9 @@
 #include <unistd.h>
 
 #include "bpcp_int.h"
+#include "progress.h"
 
-#define PROGRESS_MIN	(1024 * 1024)	/* smaller copies show no bar */
-#define PROGRESS_MS	200		/* bar redraw interval */
 #define COMMIT		"bpcp-commit\n" /* ends a tree whose source succeeded */
-
-static double
-now_sec(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static const char *
-human(double v, char *buf, size_t len)
-{
-	static const char	*unit[] = { "B", "KB", "MB", "GB", "TB" };
-	int			 i = 0;
-
-	while (v >= 1024 && i < 4) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(buf, len, i ? "%.1f%s" : "%.0f%s", v, unit[i]);
-	return buf;
-}
-
-/* scp's bar: name, percent, bytes, rate, time left (or taken, at the end). */
-static void
-progress_draw(const char *name, uint64_t done, uint64_t total, double start,
-    int last)
-{
-	char	 b1[32], b2[32];
-	double	 el = now_sec() - start, rate = el > 0 ? (double)done / el : 0;
-	int	 pct = total ? (int)(done * 100 / total) : 100;
-	long	 eta = rate > 0 ? (long)((double)(total - done) / rate) : 0;
-
-	if (last)
-		eta = (long)el;
-	fprintf(stderr, "\r%-32.32s %3d%% %9s %9s/s %3ld:%02ld%s", name, pct,
-	    human((double)done, b1, sizeof(b1)), human(rate, b2, sizeof(b2)),
-	    eta / 60, eta % 60, last ? "    \n" : " ETA");
-}
 
 /* One relay's state between its steps. */
 struct relay_st {
@@ -202,19 +162,17 @@ relay(struct helper *src, struct helper *dst, char *buf, size_t npre,
 {
 	struct relay_st	 r = { src, dst, h, sl, serr, dout, derr, buf, npre,
 			    0, 0, 0 };
-	double		 start = now_sec(), drawn = 0;
+	struct progress	 bar;
 	char		 name[256];
-	int		 bar;
+	int		 file = h->kind == 'F';
 
-	bar = h->kind == 'F' && h->size > PROGRESS_MIN && isatty(STDERR_FILENO);
 	path_base(sl->path, name, sizeof(name));
+	progress_begin(&bar, name, h->size);
 	fcntl(dst->in, F_SETFL, O_NONBLOCK);
-	while (relay_step(&r, bar ? PROGRESS_MS : -1) == 0)
-		if (bar && now_sec() - drawn >= PROGRESS_MS / 1000.0) {
-			progress_draw(name, r.moved, h->size, start, 0);
-			drawn = now_sec();
-		}
-	if (bar)
-		progress_draw(name, r.moved, h->size, start, 1);
+	while (relay_step(&r, file && bar.on && h->size > PROGRESS_MIN ?
+	    PROGRESS_MS : -1) == 0)
+		if (file)
+			progress_step(&bar, r.moved, h->size);
+	progress_end(&bar, r.moved);
 	return r.rerr ? -1 : (int64_t)r.moved;
 }

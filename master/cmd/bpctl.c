@@ -15,8 +15,9 @@
  * set, who may chown) is the master's decision, not this tool's.
  *
  * Exit status: 0 ok; 1 a change failed on some node (one line
- * "<node>: <reason>" each, on stderr); 2 usage error; 3 bpmaster cannot be
- * reached.
+ * "<node>: <reason>" each, on stderr, or "bpctl: needs root ... nodes
+ * 0-3" once for the nodes where the caller lacks the right); 2 usage
+ * error; 3 bpmaster cannot be reached.
  */
 #include <err.h>
 #include <errno.h>
@@ -34,6 +35,7 @@
 #include "tool.h"
 
 #define EXIT_FAILED	1	/* some node refused a change */
+#define DENIED		(-2)	/* act_run: the master said EPERM, not printed yet */
 #define EXIT_USAGE	2
 #define MODE_MAX	07777	/* highest mode -m takes */
 
@@ -180,9 +182,8 @@ bmc_run(const struct action *a, int node)
 		if (tool_master_unreachable(errno))
 			tool_master_fail();
 		if (errno == EPERM)
-			fprintf(stderr, "%d: Permission denied\n", node);
-		else
-			fprintf(stderr, "%d: %s\n", node, bproc_strerror());
+			return DENIED;
+		fprintf(stderr, "%d: %s\n", node, bproc_strerror());
 		return -1;
 	}
 	if (a->val == BPROC_BMC_STATUS || verbose)
@@ -330,7 +331,54 @@ node_report(int node)
 		fprintf(stderr, "%d: %s\n", node, strerror(e));
 }
 
-/* Apply a to one node: 0 done, -1 failed (reported). */
+/*
+ * A change the master refused for want of rights, on the nodes denied[]
+ * (n of them): one line for them all, saying who may make it (bpmaster
+ * lets a node's owner change its mode and group, root everything).
+ */
+static void
+denied_report(const struct action *a, int *denied, size_t n)
+{
+	static const char *const power[] = {
+		[BPROC_POWER_REBOOT] = "reboot", [BPROC_POWER_HALT] = "halt",
+		[BPROC_POWER_OFF] = "power off"
+	};
+	const char	*who = "root", *what = "change";
+	char		 set[256];
+
+	if (n == 0)
+		return;
+	switch (a->kind) {
+	case ACT_MODE:
+		who = "root (or the node's owner)";
+		what = "change the mode of";
+		break;
+	case ACT_GROUP:
+		who = "root (or the node's owner)";
+		what = "change the group of";
+		break;
+	case ACT_OWNER:
+		what = "change the owner of";
+		break;
+	case ACT_STATE:
+		what = "set the state of";
+		break;
+	case ACT_POWER:
+		what = a->val < sizeof(power) / sizeof(power[0]) &&
+		    power[a->val] ? power[a->val] : "power";
+		break;
+	case ACT_BMC:
+		what = "switch the power of";
+		break;
+	case ACT_SELECT:
+		break;
+	}
+	nodeset_format(set, sizeof(set), denied, n);
+	fprintf(stderr, "bpctl: needs %s to %s node%s %s\n", who, what,
+	    n > 1 ? "s" : "", set);
+}
+
+/* Apply a to one node: 0 done, -1 failed (reported), DENIED (not yet). */
 static int
 act_run(const struct action *a, int node)
 {
@@ -362,6 +410,8 @@ act_run(const struct action *a, int node)
 		/* no point telling each node the master is gone */
 		if (tool_master_unreachable(errno))
 			tool_master_fail();
+		if (errno == EPERM)
+			return DENIED;
 		node_report(node);
 		return -1;
 	}
@@ -433,8 +483,9 @@ run_actions(const struct action *acts, size_t nacts)
 	struct nodeset	 set = { NULL, 0, 0 };
 	struct tool_snap s;
 	char		*reported;
-	size_t		 i, j;
-	int		 failed = 0, node;
+	int		*denied = NULL;
+	size_t		 i, j, ndenied;
+	int		 failed = 0, node, r;
 
 	if ((reported = calloc(NODESET_MAX + 1, 1)) == NULL)
 		err(EXIT_FAILED, NULL);
@@ -450,20 +501,28 @@ run_actions(const struct action *acts, size_t nacts)
 				exit(EXIT_USAGE);
 			if (report_missing(&set, &s, reported) > 0)
 				failed = 1;
+			free(denied);
+			if ((denied = calloc(set.count + 1, sizeof(*denied))) ==
+			    NULL)
+				err(EXIT_FAILED, NULL);
 			continue;
 		}
-		for (j = 0; j < set.count; j++) {
+		for (j = 0, ndenied = 0; j < set.count; j++) {
 			node = set.nodes[j];
 			if (!tool_snap_has(&s, node))
 				continue;
-			if (act_run(&acts[i], node) == -1)
+			if ((r = act_run(&acts[i], node)) == DENIED)
+				denied[ndenied++] = node;
+			if (r != 0)
 				failed = 1;
 		}
+		denied_report(&acts[i], denied, ndenied);
 		/* the last action of a -S: its snapshot is done with */
 		if (i + 1 == nacts || acts[i + 1].kind == ACT_SELECT)
 			tool_snap_free(&s);
 	}
 	nodeset_free(&set);
+	free(denied);
 	free(reported);
 	return failed;
 }

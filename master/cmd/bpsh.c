@@ -29,9 +29,16 @@
 #include "bproc.h"
 #include "nodeset.h"
 #include "manifest.h"
+#include "bpsh_gather.h"
+#include "progress.h"
 
 #define BPSH_FAIL	255		/* bpsh's own failure */
+#define BPSH_NOTFOUND	127		/* the node found no such command (as sh) */
+#define BPSH_NOEXEC	126		/* found, but the node could not run it */
 #define LINE_MAX_BUF	(64 * 1024)	/* longest line kept whole with -p/-L */
+/* -d: BProc printed the node, a tab and 69 dashes before each node */
+#define BPSH_DIVIDER	"-----------------------------------" \
+			"----------------------------------"
 
 extern char **environ;
 
@@ -43,13 +50,14 @@ struct job {
 	int		 out[3];	/* our ends of its stdout/stderr (1, 2) */
 	char		*line[3];	/* partial lines for -p/-L */
 	size_t		 linelen[3];
+	struct gather_buf gbuf[3];	/* -B: all of its stdout, stderr */
 	int		 done;
 	int		 status;	/* our exit-status view of it */
 	struct timespec	 start;
 };
 
 static int	 opt_prefix, opt_line, opt_seq, opt_div, opt_time;
-static int	 opt_nullin, opt_noio, opt_batch, opt_nopush;
+static int	 opt_nullin, opt_noio, opt_batch, opt_nopush, opt_gather;
 static int	 opt_tty = -1;		/* -T 1, --no-tty 0, -1 decide */
 static const char *opt_in, *opt_out, *opt_err;
 static int	 err_fd = STDERR_FILENO;	/* the real stderr, for errors */
@@ -61,14 +69,15 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr,
-"usage: bpsh [-aAnNLpsdtT] [-b N] [-I file] [-O file] [-E file] nodes command [args...]\n"
+"usage: bpsh [-aAnNLpsdtBT] [-b N] [-I file] [-O file] [-E file] nodes command [args...]\n"
 "       bpsh -a|-A [options] command [args...]\n"
 "  nodes   3, n3, 0-3,7, n[0-15], all, allup, up, '!down'\n"
 "  -a      every node that is up          -A  every node not down\n"
 "  -n      stdin from /dev/null           -N  no I/O forwarding\n"
 "  -L      line-buffer output             -p  prefix lines with the node number\n"
-"  -s      one node after another         -d  divider line between nodes (with -s)\n"
+"  -s      one node after another         -d  -s, a divider line before each node\n"
 "  -b N    at most N nodes at once        -t  print each node's run time\n"
+"  -B, --gather   fold identical output of many nodes into one block\n"
 "  -I/-O/-E file  stdin/stdout/stderr from/to a file opened on the node\n"
 "  -T, --tty      a pty on the (one) node; the default when stdin, stdout\n"
 "                 and stderr are a terminal   --no-tty  never a pty\n"
@@ -86,16 +95,38 @@ node_error(int node, const char *msg)
 	dprintf(err_fd, "%d: %s\n", node, msg);
 }
 
-/* bproc_rexec failed: the node's error, or that the master is out of reach */
-static void
+/*
+ * bproc_rexec failed: bpmaster out of reach is bpsh's own error; the
+ * node's exec of the command failing is told as a shell tells it, with
+ * its status (127 not found, 126 found but not runnable); anything else
+ * is the node's error.  Returns the exit status for it.
+ */
+static int
 rexec_failed(int node)
 {
 	const char	*m = bproc_strerror();
+	size_t		 fl = strlen(exec_file);
+	int		 e = errno;
+	char		 msg[512];
 
-	if (strncmp(m, "cannot reach bpmaster", 21) == 0)
+	if (bproc_master_error()) {
 		dprintf(err_fd, "bpsh: %s\n", m);
-	else
-		node_error(node, bproc_node_strerror());
+		return BPSH_FAIL;
+	}
+	/* nodeinit says "<command>: <strerror>" when only the exec failed */
+	if ((e == ENOENT || e == EACCES || e == ENOEXEC || e == ENOTDIR) &&
+	    strncmp(m, exec_file, fl) == 0 && strncmp(m + fl, ": ", 2) == 0 &&
+	    strcmp(m + fl + 2, strerror(e)) == 0) {
+		if (e == ENOENT && strchr(exec_file, '/') == NULL) {
+			snprintf(msg, sizeof(msg), "%s: command not found",
+			    exec_file);
+			m = msg;
+		}
+		node_error(node, m);
+		return e == ENOENT || e == ENOTDIR ? BPSH_NOTFOUND : BPSH_NOEXEC;
+	}
+	node_error(node, bproc_node_strerror());
+	return BPSH_FAIL;
 }
 
 static int
@@ -116,6 +147,10 @@ job_emit(struct job *j, int s, const char *data, size_t len, int flush)
 	size_t	 i, start = 0;
 	int	 fd = s == 1 ? STDOUT_FILENO : STDERR_FILENO;
 
+	if (opt_gather) {
+		gather_add(&j->gbuf[s], data, len);
+		return;
+	}
 	if (!opt_prefix && !opt_line) {
 		write(fd, data, len);
 		return;
@@ -178,7 +213,7 @@ job_start(struct job *j, char **cmd, int tee_stdin)
 	int			pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
 	int			perr[2] = { -1, -1 }, route;
 
-	route = opt_prefix || opt_line;
+	route = opt_prefix || opt_line || opt_gather;
 	if (tee_stdin && pipe2(pin, O_CLOEXEC) == -1)
 		err(BPSH_FAIL, "pipe");
 	if (route && (pipe2(pout, O_CLOEXEC) == -1 ||
@@ -202,9 +237,11 @@ job_start(struct job *j, char **cmd, int tee_stdin)
 		}
 		exec_opts(&o, j->rank, 0);
 		o.err_fd = err_fd != STDERR_FILENO ? err_fd : 0;
+		/* one bar on the terminal: the first node's push */
+		if (j->rank == 0)
+			progress_push(j->node, exec_file);
 		bproc_rexec_opts(j->node, exec_file, cmd, environ, &o);
-		rexec_failed(j->node);
-		_exit(BPSH_FAIL);
+		_exit(rexec_failed(j->node));
 	}
 	j->in = pin[1];
 	j->out[1] = pout[0];
@@ -415,12 +452,13 @@ parse_args(int argc, char **argv, struct bpsh_args *a)
 		{ "no-tty", no_argument, NULL, 'Y' },
 		{ "push", required_argument, NULL, 'P' },
 		{ "no-push", no_argument, NULL, 'X' },
+		{ "gather", no_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int				 ch;
 
 	memset(a, 0, sizeof(*a));
-	while ((ch = getopt_long(argc, argv, "+aAnNLpsdtb:I:O:E:hT",
+	while ((ch = getopt_long(argc, argv, "+aAnNLpsdtBb:I:O:E:hT",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
@@ -445,7 +483,10 @@ parse_args(int argc, char **argv, struct bpsh_args *a)
 			opt_seq = 1;
 			break;
 		case 'd':
-			opt_div = 1;
+			opt_div = opt_seq = 1;	/* BProc: -d implies -s */
+			break;
+		case 'B':
+			opt_gather = 1;
 			break;
 		case 't':
 			opt_time = 1;
@@ -488,6 +529,8 @@ parse_args(int argc, char **argv, struct bpsh_args *a)
 		usage();
 	a->spec = a->all ? "allup" : a->allnotdown ? "!down" : *argv++;
 	a->cmd = argv;
+	if (opt_gather && (opt_prefix || opt_line || opt_div))
+		errx(BPSH_FAIL, "-B: not with -p, -L or -d (it prints blocks)");
 }
 
 /*
@@ -529,13 +572,14 @@ static void
 tty_decide(const struct bpsh_args *a, const struct nodeset *set)
 {
 	if (opt_tty == 1 && (set->count != 1 || opt_prefix || opt_line ||
-	    opt_time || opt_div))
-		errx(BPSH_FAIL, "-T: one node, and none of -p, -L, -t, -d");
+	    opt_time || opt_div || opt_gather))
+		errx(BPSH_FAIL, "-T: one node, and none of -p, -L, -t, -d, -B");
 	if (opt_tty == 1 && (opt_noio || opt_nullin))
 		errx(BPSH_FAIL, "-T: not with -n or -N (no input for the pty)");
 	if (opt_tty == -1)
 		opt_tty = set->count == 1 && !a->all && !a->allnotdown &&
 		    !opt_prefix && !opt_line && !opt_time && !opt_div &&
+		    !opt_gather &&
 		    !opt_nullin && !opt_noio && !opt_in && !opt_out &&
 		    !opt_err && isatty(STDIN_FILENO) &&
 		    isatty(STDOUT_FILENO) && isatty(STDERR_FILENO) &&
@@ -574,9 +618,35 @@ run_one(int node, int numnodes, char **cmd)
 		return BPSH_FAIL;
 	}
 	exec_opts(&o, 0, opt_tty);
+	progress_push(node, exec_file);
 	bproc_rexec_opts(node, exec_file, cmd, environ, &o);
-	rexec_failed(node);
-	return BPSH_FAIL;
+	return rexec_failed(node);
+}
+
+/* -B: every node has ended; its output in blocks, stdout then stderr. */
+static void
+gather_jobs(struct job *jobs, size_t n)
+{
+	struct gather_out	*outs;
+	size_t			 k;
+	int			 s;
+
+	if ((outs = calloc(n + 1, sizeof(*outs))) == NULL)
+		err(BPSH_FAIL, "calloc");
+	for (s = 1; s <= 2; s++) {
+		for (k = 0; k < n; k++) {
+			outs[k].node = jobs[k].node;
+			outs[k].data = jobs[k].gbuf[s].data;
+			outs[k].len = jobs[k].gbuf[s].len;
+		}
+		if (gather_print(s == 1 ? STDOUT_FILENO : STDERR_FILENO,
+		    outs, n) == -1)
+			err(BPSH_FAIL, "gather");
+	}
+	for (k = 0; k < n; k++)
+		for (s = 1; s <= 2; s++)
+			free(jobs[k].gbuf[s].data);
+	free(outs);
 }
 
 /* Many nodes (or routed output): a ghost per node, in batches. */
@@ -612,9 +682,9 @@ run_many(const struct nodeset *set, int numnodes, char **cmd)
 				j->status = BPSH_FAIL;
 				continue;
 			}
-			if (opt_div && k + (size_t)i > 0)
-				printf("%s\n", "-----------------------------"
-				    "---------------------------------------");
+			/* BProc's divider: before each node, with its number */
+			if (opt_div)
+				printf("%d\t%s\n", j->node, BPSH_DIVIDER);
 			fflush(stdout);
 			job_start(j, cmd, stdin_open);
 			nrun++;
@@ -625,6 +695,8 @@ run_many(const struct nodeset *set, int numnodes, char **cmd)
 	for (k = 0; k < set->count; k++)
 		if (jobs[k].status > rc)
 			rc = jobs[k].status;
+	if (opt_gather)
+		gather_jobs(jobs, set->count);
 	free(jobs);
 	return rc;
 }
@@ -646,7 +718,7 @@ main(int argc, char **argv)
 	cmd_prepare(a.cmd[0]);
 
 	if (set.count == 1 && !opt_prefix && !opt_line && !opt_time &&
-	    !opt_div)
+	    !opt_div && !opt_gather)
 		return run_one(set.nodes[0], numnodes, a.cmd);
 	rc = run_many(&set, numnodes, a.cmd);
 	/*

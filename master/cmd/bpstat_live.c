@@ -3,6 +3,14 @@
  * says the table changed and redraws at once; it polls nothing on a timer
  * except, in the long view, the last-seen ages, which it refreshes once a
  * second while they are on screen.
+ *
+ * When stdout is not a terminal (a pipe, a file, a log) there is no screen
+ * to redraw: each snapshot goes out as plain lines after a time-stamped
+ * header, at most one per LIVE_PLAIN_MS, the first at once and later ones
+ * only when the table changed (with -l, every interval: the ages move).
+ * A reader that went away ends it: SIGPIPE as for any filter, and the
+ * write end of a pipe is watched (POLLERR) so that `bpstat -U | head -3`
+ * ends even when nothing changes.
  */
 #include <sys/ioctl.h>
 
@@ -22,6 +30,7 @@
 
 #define LIVE_TICK_MS	1000	/* -U -l: refresh of the last-seen ages */
 #define LIVE_KEYBUF	64	/* keys read from the terminal at once */
+#define LIVE_PLAIN_MS	1000	/* -U into a pipe or file: a snapshot at most this often */
 
 /* -U: terminal state, restored on every way out (atexit, signals). */
 static struct termios		tty_saved;
@@ -196,6 +205,8 @@ struct live {
 	int			 wfd;	/* bproc_watch() */
 	int			 stdin_open;
 	uint64_t		 next_tick;	/* 0: no ticking (not -l) */
+	int			 plain;		/* stdout is no terminal: lines */
+	int			 changed;	/* plain: a change not printed yet */
 };
 
 /*
@@ -267,7 +278,7 @@ live_keys(struct live *lv)
 static int
 live_wait(struct live *lv)
 {
-	struct pollfd	 pfd[2];
+	struct pollfd	 pfd[3];
 	struct timespec	 ts, *tsp = NULL;
 	uint64_t	 now;
 	int		 r, refetch = 0;
@@ -283,8 +294,11 @@ live_wait(struct live *lv)
 	pfd[0].events = POLLIN;
 	pfd[1].fd = lv->stdin_open ? STDIN_FILENO : -1;
 	pfd[1].events = POLLIN;
-	pfd[0].revents = pfd[1].revents = 0;
-	if ((r = ppoll(pfd, 2, tsp, &lv->orig)) == -1) {
+	/* plain: no events asked, so only POLLERR/POLLHUP of a gone reader */
+	pfd[2].fd = lv->plain ? STDOUT_FILENO : -1;
+	pfd[2].events = 0;
+	pfd[0].revents = pfd[1].revents = pfd[2].revents = 0;
+	if ((r = ppoll(pfd, 3, tsp, &lv->orig)) == -1) {
 		if (errno == EINTR)
 			return 0;
 		tty_restore();
@@ -304,9 +318,38 @@ live_wait(struct live *lv)
 		if (live_quit)
 			return 0;
 	}
-	if (r == 0 && lv->next_tick != 0)
+	if (pfd[2].revents & (POLLERR | POLLHUP)) {
+		/* the reader is gone: end as a filter does, by SIGPIPE */
+		signal(SIGPIPE, SIG_DFL);
+		live_write("\n", 1);
+		exit(EXIT_NONODE);
+	}
+	if (r == 0 && lv->next_tick != 0 && !lv->plain)
 		refetch = 1;
 	return refetch;
+}
+
+/*
+ * A snapshot as plain lines: the header with the date and time, the view,
+ * a blank line.  A write that fails ends bpstat (EPIPE when SIGPIPE is
+ * ignored; otherwise the signal did).
+ */
+static void
+live_plain(const struct bpstat *bs, const struct snap *s)
+{
+	char	tbuf[32];
+	time_t	t = time(NULL);
+	size_t	i;
+
+	strftime(tbuf, sizeof(tbuf), "%Y-%m-%d %H:%M:%S", localtime(&t));
+	printf("bpstat: %d node%s, %d up    %s\n", s->t.nnodes,
+	    s->t.nnodes == 1 ? "" : "s", s->nup, tbuf);
+	view_print(stdout, bs, s);
+	for (i = 0; i < s->nmissing; i++)
+		printf("%d: No such node\n", s->missing[i]);
+	putchar('\n');
+	if (fflush(stdout) == EOF)
+		err(EXIT_NONODE, "stdout");
 }
 
 static void
@@ -324,9 +367,64 @@ live_refetch(struct live *lv)
 		tty_restore();
 		errx(EXIT_USAGE, "%s", errbuf);
 	}
+	if (lv->plain) {
+		lv->changed = 1;
+		return;
+	}
 	if (lv->next_tick != 0)
 		lv->next_tick = now_ms() + LIVE_TICK_MS;
 	live_draw(lv->bs, &lv->s, 0);
+}
+
+/*
+ * Plain: the next interval's end is the tick; then the snapshot goes out
+ * if something changed (or always with -l), and the next interval starts.
+ */
+static void
+live_plain_tick(struct live *lv)
+{
+	uint64_t	now = now_ms();
+
+	if (now < lv->next_tick)
+		return;
+	if (lv->changed || lv->bs->view == VIEW_LONG) {
+		if (lv->bs->view == VIEW_LONG && !lv->changed) {
+			char	errbuf[256];
+
+			snap_release(&lv->s);
+			if (snap_select(&lv->s, lv->bs, errbuf,
+			    sizeof(errbuf)) != SNAP_OK)
+				live_lost(bproc_strerror());
+		}
+		live_plain(lv->bs, &lv->s);
+		lv->changed = 0;
+	}
+	lv->next_tick = now + LIVE_PLAIN_MS;
+}
+
+/* -U into a pipe or a file: snapshots as lines, until a signal or EPIPE. */
+static int
+live_plain_run(struct live *lv)
+{
+	sigset_t	tstp;
+
+	/* no keys, no terminal to give back: Ctrl-Z stops it as it is */
+	lv->stdin_open = 0;
+	signal(SIGTSTP, SIG_DFL);
+	sigemptyset(&tstp);
+	sigaddset(&tstp, SIGTSTP);
+	sigprocmask(SIG_UNBLOCK, &tstp, NULL);
+	sigdelset(&lv->orig, SIGTSTP);
+	live_plain(lv->bs, &lv->s);
+	lv->next_tick = now_ms() + LIVE_PLAIN_MS;
+	while (!live_quit) {
+		if (live_wait(lv) && !live_quit)
+			live_refetch(lv);
+		live_plain_tick(lv);
+	}
+	snap_release(&lv->s);
+	close(lv->wfd);
+	return 0;
 }
 
 int
@@ -342,6 +440,8 @@ live_run(const struct bpstat *bs)
 	if ((lv.wfd = bproc_watch()) == -1)
 		tool_master_fail();
 	snap_or_exit(&lv.s, bs);
+	if ((lv.plain = !isatty(STDOUT_FILENO)))
+		return live_plain_run(&lv);
 	atexit(tty_restore);
 	tty_enter();
 	live_draw(bs, &lv.s, 1);

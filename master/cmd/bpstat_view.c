@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bpstat_int.h"
+#include "nodeset.h"
 
 /* Nodes of the grouped view that share state, owner, group and mode. */
 struct nodegroup {
@@ -43,7 +44,6 @@ view_grouped(FILE *f, const struct snap *s)
 	struct table			 t;
 	size_t				 ng = 0, cap = 0, i, j, len;
 	char				 mode[11], *ranges;
-	FILE				*rf;
 	int				*nn;
 
 	for (i = 0; i < (size_t)s->t.nnodes; i++) {
@@ -84,23 +84,11 @@ view_grouped(FILE *f, const struct snap *s)
 
 	table_init(&t, 5, head, minw);
 	for (i = 0; i < ng; i++) {
-		ranges = NULL;
-		len = 0;
-		if ((rf = open_memstream(&ranges, &len)) == NULL)
+		/* the compact form of common/nodeset.c, sized first */
+		len = nodeset_format(NULL, 0, g[i].nodes, g[i].n) + 1;
+		if ((ranges = malloc(len)) == NULL)
 			err(1, NULL);
-		for (j = 0; j < g[i].n; j++) {
-			size_t	e = j;
-
-			while (e + 1 < g[i].n &&
-			    g[i].nodes[e + 1] == g[i].nodes[e] + 1)
-				e++;
-			fprintf(rf, "%s%d", j ? "," : "", g[i].nodes[j]);
-			if (e > j)
-				fprintf(rf, "-%d", g[i].nodes[e]);
-			j = e;
-		}
-		if (fclose(rf) == EOF)
-			err(1, NULL);
+		nodeset_format(ranges, len, g[i].nodes, g[i].n);
 		ni = g[i].first;
 		mode_string(mode, ni->mode);
 		table_cell(&t, "%s", ranges);

@@ -12,8 +12,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "args.h"
 #include "bpmaster.h"
 #include "log.h"
+
+#define PROC_CMD_MAX	4096	/* bytes of a command line kept for bpstat -p */
 
 #define PROC_HASH	1024	/* buckets of the PID table */
 
@@ -149,7 +152,7 @@ proc_passthrough(uint16_t type)
 	switch (type) {
 	case A_PATH: case A_ARG: case A_ENV: case A_CWD: case A_FLAGS:
 	case A_RANK: case A_FILE_IN: case A_FILE_OUT: case A_FILE_ERR:
-	case A_ROWS: case A_COLS:
+	case A_ROWS: case A_COLS: case A_ARG_PART:
 		return 1;
 	}
 	return 0;
@@ -168,9 +171,10 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 	gid_t			 groups[4096];
 	unsigned char		 gbuf[4 * 4096];
 	char			 why[1024];
+	struct args_sum		 sum;
 	uint32_t		 num;
 	int			 ng, i, nospare = 0;
-	size_t			 cmdlen = 0, off;
+	size_t			 off;
 
 	if (!tb[A_NODE].data) {
 		proc_fail(cc, cred->pid, EINVAL, "no node given");
@@ -240,10 +244,13 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 			continue;
 		}
 		wire_put(&m, a.type, a.data, a.len);
-		if (a.type == A_ARG)
-			cmdlen += a.len;
 		if (a.type == A_FLAGS && proto_attr_ok(&a) && a.len == 4)
 			nospare = (wire_get_u32(&a) & EXEC_F_NOSPARE) != 0;
+	}
+	/* the tool's lists are claims too: Linux's limits, pieces in place */
+	if (args_scan(body, blen, &sum, why, sizeof(why)) == -1) {
+		proc_fail(cc, cred->pid, E2BIG, why);
+		return;
 	}
 	/* the manifest as the front end backs it, or no EXEC at all */
 	if (verify_manifest(&m, cred, groups, ng, body, blen, why,
@@ -256,28 +263,32 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 		return;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
-	    (p->cmd = malloc(cmdlen + 1)) == NULL) {
+	    (p->cmd = malloc(PROC_CMD_MAX)) == NULL) {
 		free(p);
 		proc_fail(cc, cred->pid, ENOMEM, "out of memory");
 		return;
 	}
 	/*
-	 * The command line as bpstat -p shows it, in one pass: each A_ARG's
-	 * len counts its NUL, which makes room for the space before the next.
+	 * The command line as bpstat -p shows it, its first PROC_CMD_MAX
+	 * bytes: the arguments (pieces joined) with a space between them.
 	 */
 	off = 0;
 	wire_iter_init(&it, body, blen);
-	while (wire_iter_next(&it, &a) == 1)
-		if (a.type == A_ARG) {
-			size_t	l = strnlen(wire_get_str(&a), a.len);
+	while (wire_iter_next(&it, &a) == 1) {
+		size_t	l;
 
-			if (off > 0 && off < cmdlen)
-				p->cmd[off++] = ' ';
-			if (l > cmdlen - off)
-				l = cmdlen - off;
-			memcpy(p->cmd + off, wire_get_str(&a), l);
-			off += l;
-		}
+		if (a.type != A_ARG && a.type != A_ARG_PART)
+			continue;
+		l = a.type == A_ARG ? strnlen(wire_get_str(&a), a.len) : a.len;
+		if (l > PROC_CMD_MAX - 1 - off)
+			l = PROC_CMD_MAX - 1 - off;
+		memcpy(p->cmd + off, a.data, l);
+		off += l;
+		if (a.type == A_ARG && off < PROC_CMD_MAX - 1)
+			p->cmd[off++] = ' ';
+	}
+	if (off > 0 && p->cmd[off - 1] == ' ')
+		off--;
 	p->cmd[off] = '\0';
 	p->pid = cred->pid;
 	p->rpid = cred->pid;

@@ -163,6 +163,15 @@ int	bproc_rexec_opts(int, const char *, char *const[], char *const[],
 	    const struct bproc_exec_opts *);
 int	bproc_vrexec(int, const int *, const char *, char *const[],
 	    char *const[], pid_t *);
+/*
+ * Hear how the files of a bproc_rexec*() go to the node: fn(done, total,
+ * end, arg) after each piece sent, bytes of the files the node asked for
+ * (total grows as it asks), and once with end 1 when the node answered.
+ * Not called when the node had everything.  NULL stops it.  bpsh draws
+ * its --push progress bar with it.
+ */
+typedef void	bproc_progress_fn(uint64_t, uint64_t, int, void *);
+void	bproc_push_progress(bproc_progress_fn *, void *);
 
 /*
  * Migration (BProc's).  bproc_rfork() is fork(2) with the child on node:
@@ -204,5 +213,13 @@ const char	*bproc_strerror(void);
  * "Node is down"), else bproc_strerror().
  */
 const char	*bproc_node_strerror(void);
+/*
+ * Non-zero when the last failed call failed because of bpmaster itself:
+ * it could not be reached (bproc_strerror() then says what to do), it
+ * closed the connection, or its reply was bad; zero when a node or the
+ * request was the cause.  Tools print the former as their own error
+ * ("bpsh: ..."), the latter after "<node>: ".
+ */
+int		 bproc_master_error(void);
 
 #endif

@@ -17,7 +17,8 @@
 #include "bproc.h"
 #include "libbproc_int.h"
 
-static char	bproc_errmsg[256];
+static char	bproc_errmsg[512];
+static int	bproc_master_err;	/* the last error was bpmaster's, not a node's */
 
 const char *
 bproc_strerror(void)
@@ -37,10 +38,17 @@ bproc_node_strerror(void)
 	return bproc_strerror();
 }
 
+int
+bproc_master_error(void)
+{
+	return bproc_master_err;
+}
+
 void
 libbproc_errclear(void)
 {
 	bproc_errmsg[0] = '\0';
+	bproc_master_err = 0;
 }
 
 void
@@ -85,6 +93,26 @@ master_path(void)
 	return (p != NULL && *p != '\0') ? p : BPROC_CTL_PATH;
 }
 
+/*
+ * What to do about a master that is not there, for the one who sees the
+ * error: a new user's first run, or a shell whose BPROC_MASTER is stale.
+ */
+static const char *
+connect_hint(int e)
+{
+	const char	*p = getenv("BPROC_MASTER");
+
+	if (e != ENOENT && e != ECONNREFUSED)
+		return "";
+	if (p != NULL && *p != '\0')
+		return " (is the cluster of BPROC_MASTER up? for the running "
+		    "virtual cluster: eval \"$(bpvcluster env)\"; unset "
+		    "BPROC_MASTER for the system's bpmaster)";
+	return " (is bpmaster running? start it: bpmaster, or systemctl "
+	    "start bpmaster; for a virtual cluster: eval \"$(bpvcluster env)\", "
+	    "or set BPROC_MASTER to its socket)";
+}
+
 int
 libbproc_connect(void)
 {
@@ -93,6 +121,9 @@ libbproc_connect(void)
 	int			fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
+		libbproc_errmsg("cannot reach bpmaster at %.64s...: a socket "
+		    "path has at most %zu bytes", path, sizeof(sun.sun_path) - 1);
+		bproc_master_err = 1;
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -104,8 +135,9 @@ libbproc_connect(void)
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		int	saved = errno;
 
-		libbproc_errmsg("cannot reach bpmaster at %s: %s", path,
-		    strerror(saved));
+		libbproc_errmsg("cannot reach bpmaster at %s: %s%s", path,
+		    strerror(saved), connect_hint(saved));
+		bproc_master_err = 1;
 		close(fd);
 		errno = saved;
 		return -1;
@@ -122,6 +154,7 @@ static void
 master_closed(void)
 {
 	libbproc_errmsg("bpmaster closed the connection (%s)", master_path());
+	bproc_master_err = 1;
 }
 
 /* Sockets only: send(2) with MSG_NOSIGNAL, so a closed peer is EPIPE. */
@@ -228,6 +261,7 @@ libbproc_recv(int fd, unsigned char *buf, unsigned int wait,
 	return 0;
 bad:
 	libbproc_errmsg("bad reply from bpmaster: %s", why);
+	bproc_master_err = 1;
 	errno = EPROTO;
 	return -1;
 }

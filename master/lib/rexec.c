@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "bproc.h"
 #include "libbproc_int.h"
 #include "list.h"
@@ -28,6 +29,47 @@
 _Static_assert(BPROC_EXEC_STDIN_NULL == EXEC_F_STDIN_NULL &&
     BPROC_EXEC_NOIO == EXEC_F_NOIO && BPROC_EXEC_TTY == EXEC_F_TTY,
     "BPROC_EXEC_* and EXEC_F_* differ");
+
+/* bproc_push_progress(): who hears how a push goes, and how far it is. */
+static struct {
+	bproc_progress_fn	*fn;
+	void			*arg;
+	uint64_t		 done, total;
+} progress;
+
+void
+bproc_push_progress(bproc_progress_fn *fn, void *arg)
+{
+	progress.fn = fn;
+	progress.arg = arg;
+}
+
+/* A NEED names what the node lacks: its sizes add to what will be sent. */
+static void
+progress_need(const struct bproc_exec_opts *o, const unsigned char *body,
+    size_t blen)
+{
+	struct wire_iter	it;
+	struct wire_attr	a;
+	size_t			k;
+
+	wire_iter_init(&it, body, blen);
+	while (wire_iter_next(&it, &a) == 1)
+		for (k = 0; a.type == A_HASH && a.len == 32 && k < o->nfiles;
+		    k++)
+			if (o->files[k].target == NULL &&
+			    memcmp(o->files[k].hash, a.data, 32) == 0) {
+				progress.total += o->files[k].size;
+				break;
+			}
+}
+
+static void
+progress_tell(int end)
+{
+	if (progress.fn != NULL && progress.total > 0)
+		progress.fn(progress.done, progress.total, end, progress.arg);
+}
 
 /* NEED frames that arrive while an earlier one is being served. */
 struct need {
@@ -92,6 +134,8 @@ push_wait_room(struct push *p)
 			if (needq_add(&p->q, p->buf + WIRE_HDR_LEN,
 			    h.len - WIRE_HDR_LEN) == -1)
 				return -1;
+			progress_need(p->o, p->buf + WIRE_HDR_LEN,
+			    h.len - WIRE_HDR_LEN);
 		} else if (h.type == MSG_EXEC_RESULT) {
 			/* the node gave up before the files were all there */
 			if (libbproc_result(tb) == 0)
@@ -142,6 +186,8 @@ push_file(struct push *p, const struct bproc_file *f, const void *hash)
 		if (libbproc_send(p->fd, out, len) == -1)
 			goto out;
 		p->unacked += (size_t)n;
+		progress.done += (uint64_t)n;
+		progress_tell(0);
 		if (push_wait_room(p) == -1)
 			goto out;
 	} while (n > 0);
@@ -192,6 +238,7 @@ push_serve(int fd, const struct bproc_exec_opts *o, unsigned char *buf,
 
 	TQ_INIT(&p.q);
 	e = needq_add(&p.q, buf + WIRE_HDR_LEN, h->len - WIRE_HDR_LEN);
+	progress_need(o, buf + WIRE_HDR_LEN, h->len - WIRE_HDR_LEN);
 	while (e == 0 && (n = TQ_FIRST(&p.q)) != NULL) {
 		e = push_need(&p, n->body, n->len);
 		needq_drop(&p.q, n);
@@ -221,8 +268,9 @@ rexec_request(int fd, int node, const char *file, char *const argv[],
 {
 	struct wire_msg	 m;
 	struct winsize	 ws;
+	struct args_sum	 sum;
 	unsigned char	*buf;
-	char		 cwd[4096];
+	char		 cwd[4096], why[256];
 	size_t		 len;
 	int		 i, r;
 
@@ -232,9 +280,9 @@ rexec_request(int fd, int node, const char *file, char *const argv[],
 	wire_put_u32(&m, A_NODE, (uint32_t)node);
 	wire_put_str(&m, A_PATH, file);
 	for (i = 0; argv[i] != NULL; i++)
-		wire_put_str(&m, A_ARG, argv[i]);
+		args_put(&m, A_ARG, argv[i]);
 	for (i = 0; envp != NULL && envp[i] != NULL; i++)
-		wire_put_str(&m, A_ENV, envp[i]);
+		args_put(&m, A_ENV, envp[i]);
 	if (getcwd(cwd, sizeof(cwd)) != NULL)
 		wire_put_str(&m, A_CWD, cwd);
 	wire_put_u32(&m, A_FLAGS, o->flags);
@@ -254,7 +302,15 @@ rexec_request(int fd, int node, const char *file, char *const argv[],
 	if (o->file_err)
 		wire_put_str(&m, A_FILE_ERR, o->file_err);
 	request_files(&m, o);
-	if ((len = wire_msg_finish(&m)) == 0) {
+	/* Linux's limits, checked here as bpmaster and the node check them */
+	if ((len = wire_msg_finish(&m)) == 0 ||
+	    args_scan(buf + WIRE_HDR_LEN, len - WIRE_HDR_LEN, &sum, why,
+	    sizeof(why)) == -1) {
+		if (len == 0)
+			libbproc_errmsg("argument list too long: the request "
+			    "is over %d bytes", WIRE_MAX_FRAME);
+		else
+			libbproc_errmsg("%s", why);
 		free(buf);
 		errno = E2BIG;
 		return -1;
@@ -290,6 +346,7 @@ libbproc_exec_answer(int fd, const struct bproc_exec_opts *o)
 	ret = libbproc_result(tb);
 	ghost_grace_ms = tb[A_GRACE].data ? wire_get_u32(&tb[A_GRACE]) : 0;
 out:
+	progress_tell(1);
 	free(buf);
 	return ret;
 }
@@ -340,6 +397,7 @@ bproc_rexec_opts(int node, const char *file, char *const argv[],
 	int					 fd, saved;
 
 	libbproc_errclear();
+	progress.done = progress.total = 0;
 	if (node < 0 || argv == NULL || argv[0] == NULL || file == NULL) {
 		errno = EINVAL;
 		return -1;

@@ -755,6 +755,27 @@ seed_node(void)
 	seq_add();
 	seq_write("bad-exec-no-argv");
 
+	/* an argument in pieces (args.h): joined when whole, else refused */
+	NODE_START(0x0c, 0);
+	put_exec(m = seq_msg(MSG_EXEC), 115, 1000, EXEC_F_NOIO);
+	wire_put(m, A_ARG_PART, "long-", 5);
+	wire_put_str(m, A_ARG, "argument");
+	seq_add();
+	seq_write("good-exec-arg-parts");
+
+	NODE_START(0, 0);
+	put_exec(m = seq_msg(MSG_EXEC), 116, 1000, EXEC_F_NOIO);
+	wire_put(m, A_ARG_PART, "no-end", 6);
+	seq_add();
+	seq_write("bad-exec-arg-part-no-end");
+
+	NODE_START(0, 0);
+	put_exec(m = seq_msg(MSG_EXEC), 117, 1000, EXEC_F_NOIO);
+	wire_put(m, A_ARG_PART, "nul\0inside", 10);
+	wire_put_str(m, A_ENV, "X=1");
+	seq_add();
+	seq_write("bad-exec-arg-part-nul");
+
 	/* a blob that is not the content the manifest named */
 	NODE_START(0, 0);
 	put_exec(m = seq_msg(MSG_EXEC), 114, 1000, 0);
@@ -848,6 +869,14 @@ seed_ctl(void)
 	wire_put_u32(m, A_SIG, 15);
 	seq_add();
 	seq_write("good-exec-ghost");
+
+	/* the master checks a tool's pieces too: one without its end */
+	CTL_START(1);
+	put_exec(m = seq_msg(MSG_EXEC), 0, 1000, 0);
+	wire_put_u32(m, A_NODE, 0);
+	wire_put(m, A_ARG_PART, "no-end", 6);
+	seq_add();
+	seq_write("bad-exec-arg-part-no-end");
 
 	/* root's manifest is taken as it claims */
 	CTL_START(0);

@@ -3,7 +3,7 @@
 # virtual cluster: exit codes and signal deaths; the ghost (same PID on the
 # node, the remote argv in ps, bpstat -p), signals (TERM, KILL, STOP/CONT
 # and the catchable ones) reaching the remote; stdio (stdin, separate
-# stdout/stderr in order, -p, -s -d, -n, -O); BPROC_RANK, cwd and
+# stdout/stderr in order, -p, -s -d, -B, -n, -O); BPROC_RANK, cwd and
 # environment; flow control with bounded memory; 1,000 runs without leaks;
 # libbproc used from a C program (t40_libbproc.c).
 . "$(dirname "$0")/lib.sh"
@@ -236,16 +236,29 @@ want=$(printf '  %d: n%d\n' 0 0 1 1 2 2 3 3)
 check "bpsh -p 0-3 hostname -> '  0: n0' .. '  3: n3'" test "$out" = "$want"
 [ "$out" = "$want" ] || printf '%s\n' "$out" | sed 's/^/    /'
 out=$(bpsh -a -s -d uname -n)
-want=$(printf 'n0\n%s\nn1\n%s\nn2\n%s\nn3' "$(printf -- '-%.0s' {1..68})" \
-    "$(printf -- '-%.0s' {1..68})" "$(printf -- '-%.0s' {1..68})")
-if [ "$out" = "$want" ]; then
-	pass "bpsh -a -s -d uname -n: n0..n3 in order with dividers"
-else
-	# the divider's exact width is bpsh's choice: check the shape
-	shape=$(printf '%s\n' "$out" | sed 's/^--*$/---/' | tr '\n' ' ')
-	check "bpsh -a -s -d uname -n: n0..n3 in order with dividers (got: $shape)" \
-	    test "$shape" = "n0 --- n1 --- n2 --- n3 "
-fi
+# BProc's divider: the node, a tab, 69 dashes, before each node's output
+rule=$(printf -- '-%.0s' {1..69})
+want=$(printf '0\t%s\nn0\n1\t%s\nn1\n2\t%s\nn2\n3\t%s\nn3' "$rule" "$rule" \
+    "$rule" "$rule")
+check "bpsh -a -s -d uname -n: BProc's '<node>\\t' + 69 dashes before each node, n0..n3 in order" \
+    test "$out" = "$want"
+[ "$out" = "$want" ] || printf '%s\n' "$out" | cat -A | sed 's/^/    /'
+out=$(bpsh -d 0-1 uname -n)
+want=$(printf '0\t%s\nn0\n1\t%s\nn1' "$rule" "$rule")
+check "-d implies -s, as in BProc: bpsh -d 0-1 uname -n in order" test "$out" = "$want"
+# -B: identical output folded into blocks under a compact node set
+bpsh -B 0-3 sh -c 'echo same; [ $BPROC_RANK = 2 ] && echo odd; echo e >&2; :' \
+    >"$TMP/g.out" 2>"$TMP/g.err"
+RC=$?
+want=$(printf -- '---------------\n0-1,3 (3)\n---------------\nsame\n---------------\n2 (1)\n---------------\nsame\nodd')
+check "bpsh -B 0-3: nodes 0-1,3 in one block, node 2 in its own (exit $RC)" \
+    test "$(cat "$TMP/g.out")" = "$want" -a "$RC" = 0
+[ "$(cat "$TMP/g.out")" = "$want" ] || sed 's/^/    /' "$TMP/g.out"
+want=$(printf -- '---------------\n0-3 (4)\n---------------\ne')
+check "and its stderr folded apart: one block for 0-3" test "$(cat "$TMP/g.err")" = "$want"
+rc bpsh -B 0,2,3 sh -c 'exit $BPROC_RANK' >"$TMP/g.out" 2>&1
+check "bpsh -B with no output prints nothing and exits the highest, 2 (got $RC, '$(cat "$TMP/g.out")')" \
+    test ! -s "$TMP/g.out" -a "$RC" = 2
 out=$(bpsh 0 sh -c 'echo out; echo err >&2' 2>/dev/null)
 check "stderr stays separate: 2>/dev/null leaves only 'out' (got '$out')" \
     test "$out" = out

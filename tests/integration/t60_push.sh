@@ -210,8 +210,9 @@ run_out "bpsh --no-push 0 /bin/true" "" bpsh --no-push 0 /bin/true
 cp "$TMP/app/bin/prog" "$TMP/app/bin/prog-unseen"
 msg=$(bpsh --no-push 1 "$TMP/app/bin/prog-unseen" 2>&1)
 rc=$?
-check "--no-push of a program the node lacks fails (exit $rc: $msg)" \
-    test "$rc" = 255 -a -n "$msg"
+# a path the node has no file at: as a shell, 127 (bpsh.1, EXIT STATUS)
+check "--no-push of a program the node lacks fails as a shell would: 127, '1: PATH: No such file or directory' (exit $rc: $msg)" \
+    test "$rc" = 127 -a "$msg" = "1: $TMP/app/bin/prog-unseen: No such file or directory"
 
 say "# a user cannot push what they cannot read"
 echo "top secret" >/root/t60-secretfile

@@ -217,6 +217,9 @@ kill "$MASTER_PID" 2>/dev/null
 wait "$MASTER_PID" 2>/dev/null
 MASTER_PID=
 golden bpstat_unreachable	bpstat
+# no socket at all, as a new user meets it: the message says what to do
+BPROC_MASTER=$TMP/no-such.sock golden bpstat_no_master bpstat
+BPROC_MASTER=$TMP/no-such.sock golden bpctl_no_master bpctl -S 1 -m 0111
 golden bpctl_unreachable	bpctl -S 1 -m 0111
 golden bpstat_procs_unreachable	bpstat -p
 
@@ -255,6 +258,45 @@ if ${CC:-cc} $CFLAGS -shared -fPIC -o "$TMP/slowconnect.so" \
 else
 	ok "bpstat_refused_sigpipe # SKIP cannot build the connect() shim"
 	ok "bpstat_procs_refused_sigpipe # SKIP cannot build the connect() shim"
+fi
+kill "$MASTER_PID" 2>/dev/null
+wait "$MASTER_PID" 2>/dev/null
+MASTER_PID=
+
+# -U into a pipe or a file: snapshots as plain lines, one per interval
+# in which the table changed (the fake master flips node 1 each second),
+# and a reader that goes away ends it, also while nothing changes.
+start_master -c 1
+(cd "$OUT/bin" && timeout 4 ./bpstat -U) >"$TMP/plain" 2>"$TMP/plain.err"
+rc=$?
+n=$(grep -c '^bpstat: 6 nodes, [23] up ' "$TMP/plain")
+if [ "$rc" = 124 ] && [ "$n" -ge 3 ] && [ "$n" -le 5 ] &&
+    ! grep -q "$(printf '\033')" "$TMP/plain" && [ ! -s "$TMP/plain.err" ]; then
+	ok "bpstat -U >file: $n snapshots in 4 s as plain lines"
+else
+	not_ok "bpstat -U >file: $n snapshots in 4 s (exit $rc), plain lines"
+	sed 's/^/# /' "$TMP/plain" "$TMP/plain.err" | cat -v | head -20
+fi
+start=$(date +%s%N)
+out=$( (cd "$OUT/bin" && timeout 10 ./bpstat -U) | head -3)
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+if [ "$(printf '%s\n' "$out" | sed -n 2p)" = "$(sed -n 2p "$GOLDEN/bpstat_default.out")" ] &&
+    [ "$ms" -lt 5000 ]; then
+	ok "bpstat -U | head -3 ends (${ms} ms)"
+else
+	not_ok "bpstat -U | head -3 ends (${ms} ms; got '$out')"
+fi
+# a reader that leaves while the table stands still: without -c the fake
+# master never changes, so only the pipe's end can end bpstat
+start_master
+start=$(date +%s%N)
+(cd "$OUT/bin" && timeout 10 ./bpstat -U) | head -1 >/dev/null
+rc=${PIPESTATUS[0]}
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+if [ "$rc" != 124 ] && [ "$ms" -lt 5000 ]; then
+	ok "bpstat -U | head -1 on a still table ends (${ms} ms, exit $rc)"
+else
+	not_ok "bpstat -U | head -1 on a still table ends (${ms} ms, exit $rc)"
 fi
 kill "$MASTER_PID" 2>/dev/null
 wait "$MASTER_PID" 2>/dev/null

@@ -687,6 +687,31 @@ test_huge_errors(void **unused)
 	free(spec);
 }
 
+/* The compact form: sorted, runs as ranges, cut with "..." when long. */
+static void
+test_format(void **state)
+{
+	int	a[] = { 7, 3, 0, 1, 2, 9, 10, 3 }, one[] = { 5 }, b[] = { 1, 3 };
+	char	buf[64], small[8];
+	size_t	n;
+
+	(void)state;
+	n = nodeset_format(buf, sizeof(buf), a, 8);
+	assert_string_equal(buf, "0-3,7,9-10");
+	assert_int_equal(n, strlen("0-3,7,9-10"));
+	nodeset_format(buf, sizeof(buf), one, 1);
+	assert_string_equal(buf, "5");
+	nodeset_format(buf, sizeof(buf), b, 2);
+	assert_string_equal(buf, "1,3");
+	assert_int_equal(nodeset_format(buf, sizeof(buf), NULL, 0), 0);
+	assert_string_equal(buf, "");
+	/* "0-3,7,9-10" in 8 bytes: what fits, then the mark */
+	n = nodeset_format(small, sizeof(small), a, 8);
+	assert_int_equal(n, strlen("0-3,7,9-10"));
+	assert_string_equal(small, "0-3,...");
+	assert_true(strlen(small) < sizeof(small));
+}
+
 int
 main(void)
 {
@@ -709,6 +734,7 @@ main(void)
 		cmocka_unit_test(test_huge_list),
 		cmocka_unit_test(test_huge_ranges),
 		cmocka_unit_test(test_huge_errors),
+		cmocka_unit_test(test_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
