@@ -32,7 +32,8 @@ NODE_SRC := $(wildcard nodeinit/*.c) $(COMMON_SRC) common/sodium_compat.c
 
 BINS	:= $(OUT)/bin/bpmaster $(OUT)/bin/bpstat $(OUT)/bin/bpctl \
 	   $(OUT)/bin/bpvcluster $(OUT)/bin/bpsh $(OUT)/libexec/bpvnode \
-	   $(OUT)/libexec/bpghost $(OUT)/bin/bpcp $(OUT)/bin/bpweb
+	   $(OUT)/libexec/bpghost $(OUT)/bin/bpcp $(OUT)/bin/bpweb \
+	   $(OUT)/bin/bprsh $(OUT)/bin/bpssh
 NODEINIT := $(OUT)/boot/nodeinit
 TESTS	:= $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -78,7 +79,7 @@ $(OUT)/lib/libbproc.a: $(LIB_SRC) $(wildcard master/lib/*.h common/*.h) | $(OUT)
 	ar rcs $@ $(LIB_OBJ)
 
 $(OUT)/obj/libbproc.map: | $(OUT)/obj
-	printf 'BPROC_1 {\n\tglobal: bproc_*;\n\tlocal: *;\n};\n' >$@
+	printf 'BPROC_1 {\n\tglobal: bproc_*; bproc4_*; _bproc_*;\n\tlocal: *;\n};\n' >$@
 
 $(OUT)/lib/$(LIB_SONAME): $(OUT)/lib/libbproc.a $(OUT)/obj/libbproc.map
 	$(CC) $(CFLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,-z,defs \
@@ -154,7 +155,7 @@ $(OUT)/bin/bpweb: $(WEB_SRC) master/web/bpweb.h $(OUT)/obj/bpweb_page.h common/l
 # headers through a folder of their own.
 ELF_A	:= $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libelf.a ] && echo $$d/libelf.a $$d/libz.a && break; done)
-BPSH_SRC := master/cmd/bpsh.c master/cmd/bpsh_gather.c master/cmd/progress.c master/cmd/manifest.c master/cmd/hashcache.c master/cmd/closure.c \
+BPSH_SRC := master/cmd/bpsh.c master/cmd/bpsh_gather.c master/cmd/bpsh_rsh.c master/cmd/progress.c master/cmd/manifest.c master/cmd/hashcache.c master/cmd/closure.c \
 	    master/lib/libbproc_ctl.c master/lib/nodeinfo.c master/lib/rexec.c \
 	    common/wire.c common/path.c common/htab.c \
 	    common/proto.c common/args.c common/nodeset.c common/sodium_compat.c
@@ -165,11 +166,15 @@ $(OUT)/musl-elf/.stamp:
 	ln -sfn /usr/include/gelf.h $(OUT)/musl-elf/gelf.h
 	touch $@
 
-$(OUT)/bin/bpsh: $(BPSH_SRC) master/cmd/manifest.h master/cmd/bpsh_gather.h master/cmd/progress.h $(wildcard master/lib/*.h common/*.h) \
+$(OUT)/bin/bpsh: $(BPSH_SRC) master/cmd/manifest.h master/cmd/bpsh_gather.h master/cmd/bpsh_rsh.h master/cmd/progress.h $(wildcard master/lib/*.h common/*.h) \
 	    $(OUT)/musl-include/.stamp $(OUT)/musl-elf/.stamp | $(OUT)/bin
 	$(MUSLCC) $(NFLAGS) -Imaster/lib -Imaster/cmd -isystem $(OUT)/musl-elf \
 	    -DBPROC_GHOST_PATH='"$(GHOST_PATH)"' \
 	    -static -s -Wl,--gc-sections -o $@ $(BPSH_SRC) $(ELF_A) $(SODIUM_A)
+
+# bpsh in rsh/ssh mode, for MPI launchers (docs/mpi.md): the name picks it.
+$(OUT)/bin/bprsh $(OUT)/bin/bpssh: $(OUT)/bin/bpsh
+	ln -sfn bpsh $@
 
 # The ghost is a process per remote process, so its footprint is the
 # front end's cost of each: static musl, like nodeinit, maps and dirties
@@ -326,6 +331,8 @@ install: dist
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR)
 	install -m 0755 $(DIST)/bin/bpsh $(DIST)/bin/bpstat $(DIST)/bin/bpctl \
 	    $(DIST)/bin/bpcp $(DESTDIR)$(BINDIR)
+	ln -sfn bpsh $(DESTDIR)$(BINDIR)/bprsh
+	ln -sfn bpsh $(DESTDIR)$(BINDIR)/bpssh
 	install -m 0755 $(DIST)/bin/bpmaster $(DIST)/bin/bpweb $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(DIST)/libexec/bpghost $(DIST)/libexec/bpvnode $(DIST)/libexec/bprestore \
 	    $(DIST)/boot/nodeinit $(DESTDIR)$(LIBEXECDIR)
@@ -341,6 +348,8 @@ install: dist
 	install -m 0644 $(DIST)/lib/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 	ln -sfn $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libbproc.so
 	install -m 0644 master/lib/bproc.h $(DESTDIR)$(INCLUDEDIR)
+	install -d $(DESTDIR)$(INCLUDEDIR)/sys
+	install -m 0644 master/lib/sys/bproc.h $(DESTDIR)$(INCLUDEDIR)/sys
 	sed -e 's|^prefix=.*|prefix=$(PREFIX)|' -e 's|@prefix@|$(PREFIX)|' \
 	    -e 's|^libdir=.*|libdir=$(LIBDIR)|' \
 	    -e 's|@includedir@|$(INCLUDEDIR)|' -e 's|@version@|$(LIB_VERSION)|' \
@@ -355,12 +364,13 @@ install: dist
 		ln -sfn bpsh $(DESTDIR)$(COMPLETIONDIR)/$$c || exit 1; done
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,bpsh bpstat bpctl bpcp bpvcluster) \
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,bpsh bprsh bpssh bpstat bpctl bpcp bpvcluster) \
 	    $(DESTDIR)$(SBINDIR)/bpmaster $(DESTDIR)$(SBINDIR)/bpweb \
 	    $(DESTDIR)$(SBINDIR)/bproc-mkimage \
 	    $(DESTDIR)$(LIBDIR)/libbproc.a $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) \
 	    $(DESTDIR)$(LIBDIR)/libbproc.so $(DESTDIR)$(LIBDIR)/pkgconfig/bproc.pc \
-	    $(DESTDIR)$(INCLUDEDIR)/bproc.h $(DESTDIR)$(UNITDIR)/bpmaster.service \
+	    $(DESTDIR)$(INCLUDEDIR)/bproc.h $(DESTDIR)$(INCLUDEDIR)/sys/bproc.h \
+	    $(DESTDIR)$(UNITDIR)/bpmaster.service \
 	    $(addprefix $(DESTDIR)$(COMPLETIONDIR)/,$(COMPLETED)) \
 	    $(addprefix $(DESTDIR)$(MANDIR)/man,$(foreach m,$(MAN_OUT),$(subst .,,$(suffix $(m)))/$(notdir $(m)))) \
 	    $(DESTDIR)$(MANDIR)/man8/bproc-mkimage.8
@@ -556,3 +566,21 @@ $(OUT)/bench/migrate_bench: bench/migrate_bench.c $(OUT)/lib/libbproc.a
 	$(CC) $(CFLAGS) -Imaster/lib -o $@ $< $(OUT)/lib/libbproc.a -lsodium
 
 all: $(OUT)/bench/migrate_bench
+
+# --- BProc 4 source compatibility: <sys/bproc.h> (master/lib/bproc4_*.c) ---
+# BProc 4's names whose meaning differs from bproc.h's are bproc4_* symbols
+# (the header maps them), exported beside bproc_* (libbproc.map).
+BPROC4_SRC := master/lib/bproc4_err.c master/lib/bproc4_nodeset.c \
+	      master/lib/bproc4_node.c master/lib/bproc4_admin.c \
+	      master/lib/bproc4_proc.c master/lib/bproc4_dump.c \
+	      master/lib/bproc4_bridge.c
+LIB_OBJ	+= $(patsubst master/lib/%.c,$(OUT)/obj/lib_%.o,$(BPROC4_SRC))
+LIB_SRC	+= $(BPROC4_SRC)
+$(OUT)/lib/libbproc.a: $(BPROC4_SRC) master/lib/sys/bproc.h master/lib/bproc4_int.h
+$(OUT)/lib/libbproc.a: CFLAGS += -DBPROC_LIB_VERSION='"$(LIB_VERSION)"'
+
+# the node sets and bproc_strerror, with no master
+$(OUT)/tests/test_bproc4_nodeset: tests/unit/test_bproc4_nodeset.c master/lib/bproc4_nodeset.c \
+	    master/lib/bproc4_err.c master/lib/sys/bproc.h master/lib/bproc4_int.h | $(OUT)/tests
+	$(CC) $(CFLAGS) -Imaster/lib -o $@ $< master/lib/bproc4_nodeset.c master/lib/bproc4_err.c \
+	    -lcmocka

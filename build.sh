@@ -21,6 +21,8 @@ IMAGE_GOAL=$((1536 * 1024))	# bytes
 # clang only recommends it.  libmicrohttpd-dev is bpweb's HTTP server;
 # prometheus (the server and promtool), chromium, nodejs (the DevTools
 # driver of t80) and curl are t80's, which scrapes and views bpweb.
+# Both MPI stacks (mpich, Open MPI, with their mpicc) are t90's and
+# bench/mpi_bench.sh's (docs/mpi.md).
 DEPS=(
 	build-essential gcc make pkg-config
 	musl-tools musl-dev
@@ -33,6 +35,7 @@ DEPS=(
 	libmicrohttpd-dev
 	prometheus chromium nodejs curl fonts-dejavu-core
 	ovmf openipmi ipmitool
+	mpich libmpich-dev openmpi-bin libopenmpi-dev
 )
 # For ./build.sh deb and the package test (t70_package.sh); deps installs
 # them too: Debian's packaging tools, the man pages' Markdown converter,

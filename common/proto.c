@@ -66,6 +66,8 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_IMAGE_RESULT] = { "IMAGE_RESULT", 16, RQ(A_PID) | RQ(A_ERRNO), D_ANY },
 	[MSG_MOVE] = { "MOVE", 8, RQ(A_PID), D_N2M | D_M2T },
 	[MSG_IMAGE_ACK] = { "IMAGE_ACK", 16, RQ(A_PID) | RQ(A_BYTES), D_ANY },
+	[MSG_HOLD] = { "HOLD", 8, RQ(A_PID), D_M2T | D_T2M },
+	[MSG_BYE] = { "BYE", 0, 0, D_N2M },
 	[MSG_PGRP] = { "PGRP", 8, RQ(A_PID), D_N2M | D_M2T },
 };
 
@@ -126,6 +128,7 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_COLS] = { "cols", AK_U16, 0, 0 },
 	[A_PWENT] = { "pwent", AK_STR, 2, 4096 },
 	[A_GRENT] = { "grent", AK_STR, 2, 4096 },
+	[A_HOSTENT] = { "hostent", AK_STR, 2, 4096 },
 	[A_PPID] = { "ppid", AK_U32, 0, 0 },
 	[A_TOKEN] = { "token", AK_U64, 0, 0 },
 	[A_RTT] = { "rtt", AK_U32, 0, 0 },

@@ -51,7 +51,7 @@ enum msg_type {
 	MSG_POWER,		/* m->n: A_HOW */
 	MSG_SETUP,		/* m->n: cache budget, A_MFILE files to push; node
 				   answers STATUS stage up once they are there */
-	MSG_USERS,		/* m->n: A_PWENT, A_GRENT repeated: passwd, group lines */
+	MSG_USERS,		/* m->n: A_PWENT, A_GRENT, A_HOSTENT repeated: passwd, group, hosts lines */
 	/* the process space; A_PID is always the ghost's (front-end) PID */
 	MSG_EXEC = 16,		/* t->m, m->n: start a process */
 	MSG_EXEC_RESULT,	/* n->m, m->t: A_PID, A_ERRNO, A_RPID, A_MSG */
@@ -113,6 +113,12 @@ enum msg_type {
 				   follows; m->ghost: A_PID, become it */
 	MSG_IMAGE_ACK,		/* t->m->n: A_PID, A_BYTES of image the ghost's
 				   restorer took (a move home's window) */
+	/* a node link lost while the master stays up (rejoin.c) */
+	MSG_HOLD,		/* m->ghost: A_PID, its node's link is lost: hold
+				   stdin and signals until MSG_RESUME; ghost->m:
+				   holding, nothing of before follows */
+	MSG_BYE,		/* n->m: nodeinit drops this link on purpose and
+				   redials (A_MSG why): not a dead node */
 	MSG_PGRP,		/* n->m->ghost: A_PID's process called setsid or
 				   setpgid: A_SID, A_PGID (ghost PIDs, 0 unknown),
 				   A_PPID the session's first process */
@@ -195,6 +201,7 @@ enum attr_type {
 	A_ALONE_REBOOT,	/* u32 ms: a node alone this long reboots; 0 never (WELCOME) */
 	A_ARG_PART,	/* bin, no NUL: the first pieces of the A_ARG or A_ENV that
 			   follows (a string longer than one attribute, args.h) */
+	A_HOSTENT,	/* str, repeated: an /etc/hosts line (MSG_USERS) */
 	A_SID,		/* u32: a session's leader, as a ghost PID (MSG_PGRP) */
 	A_PGID,		/* u32: a process group's leader, likewise */
 	A_MAX

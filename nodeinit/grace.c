@@ -45,7 +45,7 @@ grace_lost(void)
 	proc_pause_all();
 	track_link_lost();
 	if (!keeping)
-		log_warnx("master gone: keeping %d processes for %u s", n,
+		log_warnx("master link lost: keeping %d processes for %u s", n,
 		    grace_ms / 1000);
 	keeping = 1;
 	alone_since = now_ms();

@@ -209,12 +209,26 @@ uplink_transition(int to, const char *why)
 	return 0;
 }
 
-/* Mark the link failed; uplink_reap() closes it once the handler is done. */
+/*
+ * Mark the link failed; uplink_reap() closes it once the handler is done.
+ * An up link hears BYE first: the master then knows this end still
+ * lives and redials, so it keeps our processes' ghosts waiting; a close
+ * without it means nodeinit is gone (rejoin.c, "link lost").
+ */
 static void
 uplink_fail(const char *why)
 {
+	unsigned char	buf[32];
+	struct wire_msg	m;
+	int		up = lstate == LINK_UP;
+
 	if (lstate != LINK_DEAD && lstate != LINK_IDLE)
 		uplink_transition(LINK_DEAD, why);
+	if (up) {
+		wire_msg_init(&m, buf, sizeof(buf), MSG_BYE, 0, 0);
+		if (conn_send(&lc, m.buf, wire_msg_finish(&m)) == 0)
+			conn_flush(&lc);
+	}
 }
 
 /*
@@ -396,31 +410,33 @@ uplink_on_confirm(void *arg, const struct proto_frame *f)
 }
 
 /*
- * The master's users and groups (MSG_USERS): /etc/passwd and /etc/group
- * replaced whole, atomically, so names resolve on the node.  The lines
- * carry no password hashes; the master made them from its own files.
+ * The master's users and groups (MSG_USERS): /etc/passwd, /etc/group and
+ * /etc/hosts replaced whole, atomically, so names resolve on the node.
+ * The lines carry no password hashes; the master made them from its own
+ * files (the hosts lines from bpmaster.conf's `hosts`).
  */
 static int
 uplink_on_users(void *arg, const struct proto_frame *f)
 {
-	static const char *const path[2] = { "/etc/passwd", "/etc/group" };
-	static const char *const tmp[2] = { "/etc/passwd.bproc-tmp",
-	    "/etc/group.bproc-tmp" };
+	static const char *const path[3] = { "/etc/passwd", "/etc/group",
+	    "/etc/hosts" };
+	static const char *const tmp[3] = { "/etc/passwd.bproc-tmp",
+	    "/etc/group.bproc-tmp", "/etc/hosts.bproc-tmp" };
 	struct wire_iter	 it;
 	struct wire_attr	 a;
 	struct iovec		 iov[2];
-	int			 fd[2], i, k, ok = 1;
+	int			 fd[3], i, k, ok = 1;
 
-	for (i = 0; i < 2; i++)
-		fd[i] = open(tmp[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-		    O_NOFOLLOW, 0644);
+	for (i = 0; i < 3; i++)
+		if ((fd[i] = open(tmp[i], O_WRONLY | O_CREAT | O_TRUNC |
+		    O_CLOEXEC | O_NOFOLLOW, 0644)) == -1)
+			ok = 0;
 	(void)arg;
 	wire_iter_init(&it, f->body, f->len);
-	while (ok && fd[0] != -1 && fd[1] != -1 &&
-	    wire_iter_next(&it, &a) == 1) {
-		if (a.type != A_PWENT && a.type != A_GRENT)
+	while (ok && wire_iter_next(&it, &a) == 1) {
+		k = a.type == A_HOSTENT ? 2 : a.type - A_PWENT;
+		if (k < 0 || k > 1 + (a.type == A_HOSTENT))
 			continue;
-		k = a.type == A_GRENT;
 		/* proto_parse checked: one NUL, at the end */
 		iov[0].iov_base = (void *)a.data;
 		iov[0].iov_len = a.len - 1;
@@ -428,19 +444,20 @@ uplink_on_users(void *arg, const struct proto_frame *f)
 		iov[1].iov_len = 1;
 		ok = writev(fd[k], iov, 2) == (ssize_t)a.len;
 	}
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
 		if (fd[i] == -1 || fchmod(fd[i], 0644) == -1 ||
 		    close(fd[i]) == -1)
 			ok = 0;
 		fd[i] = -1;
 	}
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 3; i++)
 		if (!ok || rename(tmp[i], path[i]) == -1) {
 			ok = 0;
 			unlink(tmp[i]);
 		}
 	if (!ok)
-		log_warn("users from the master: /etc/passwd, /etc/group");
+		log_warn("users from the master: /etc/passwd, /etc/group, "
+		    "/etc/hosts");
 	return 0;
 }
 

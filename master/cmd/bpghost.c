@@ -419,6 +419,26 @@ ghost_on_io_ack(void *arg, const struct proto_frame *f)
 	return 0;
 }
 
+/*
+ * Our node's link is lost, the master stays (rejoin.c): hold as while
+ * the master is away, stdin unread and signals queued, until MSG_RESUME.
+ * The answer tells the master that nothing we sent before follows.
+ */
+static int
+ghost_on_hold(void *arg, const struct proto_frame *f)
+{
+	unsigned char	buf[64];
+	struct wire_msg	m;
+
+	(void)arg;
+	(void)f;
+	away = 1;
+	wire_msg_init(&m, buf, sizeof(buf), MSG_HOLD, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)getpid());
+	ghost_send(&m);
+	return 0;
+}
+
 static int
 ghost_on_resume(void *arg, const struct proto_frame *f)
 {
@@ -508,6 +528,7 @@ static const struct proto_route ghost_routes[MSG_MAX] = {
 	[MSG_NEED] =		{ 1, ghost_on_late_push },
 	[MSG_BLOB_ACK] =	{ 1, ghost_on_late_push },
 	[MSG_RESUME] =		{ 1, ghost_on_resume },
+	[MSG_HOLD] =		{ 1, ghost_on_hold },
 	[MSG_MOVE] =		{ 1, ghost_on_move },
 	/* a move home the restorer refused: the rest of its image */
 	[MSG_IMAGE] =		{ 1, ghost_on_late_push },

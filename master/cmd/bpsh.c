@@ -31,6 +31,7 @@
 #include "manifest.h"
 #include "bpsh_gather.h"
 #include "progress.h"
+#include "bpsh_rsh.h"
 
 #define BPSH_FAIL	255		/* bpsh's own failure */
 #define BPSH_NOTFOUND	127		/* the node found no such command (as sh) */
@@ -534,6 +535,29 @@ parse_args(int argc, char **argv, struct bpsh_args *a)
 }
 
 /*
+ * Called as rsh/ssh (bprsh, bpssh, --rsh): bpsh_rsh.c reads the line and
+ * pushes what it runs; the node's own /bin/sh runs it.  The front end as
+ * the host runs it here, as ssh to localhost would.
+ */
+static void
+rsh_args(int argc, char **argv, struct bpsh_args *a)
+{
+	struct rsh_call	r;
+
+	memset(a, 0, sizeof(*a));
+	rsh_parse(argc, argv, &r, &manifest);
+	if (r.local) {
+		execv(r.cmd[0], r.cmd);
+		err(BPSH_FAIL, "%s", r.cmd[0]);
+	}
+	opt_nullin = r.nullin;
+	opt_tty = r.tty;
+	opt_nopush = 1;		/* the node's shell; the manifest has the rest */
+	a->spec = strdup(r.node);
+	a->cmd = r.cmd;
+}
+
+/*
  * The nodes to run on; *numnodes is the node count they were parsed
  * against.  One node named by number ("3", "n3") needs no snapshot of
  * the cluster: the master's answer to the EXEC says "No such node" or
@@ -708,7 +732,10 @@ main(int argc, char **argv)
 	struct nodeset		set;
 	int			numnodes, rc;
 
-	parse_args(argc, argv, &a);
+	if (rsh_mode(argc, argv))
+		rsh_args(argc, argv, &a);
+	else
+		parse_args(argc, argv, &a);
 	nodes_select(a.spec, &set, &numnodes);
 	if (a.cmd[0] == NULL)
 		usage();

@@ -307,8 +307,13 @@ live_wait(struct live *lv)
 	if (pfd[0].revents != 0) {
 		/* one redraw for however many changes are queued */
 		do {
-			if (bproc_watch_ack(lv->wfd) == -1)
-				live_lost(bproc_strerror());
+			if (bproc_watch_ack(lv->wfd) == -1) {
+				/* a restart: watch the next master (libbproc waits) */
+				close(lv->wfd);
+				if ((lv->wfd = bproc_watch()) == -1)
+					live_lost(bproc_strerror());
+				break;
+			}
 			pfd[0].revents = 0;
 		} while (poll(pfd, 1, 0) == 1 && pfd[0].revents != 0);
 		refetch = 1;

@@ -139,6 +139,7 @@ master_hooks(void)
 	node_hooks.changed = ctl_notify;
 	node_hooks.connected = master_node_connected;
 	node_hooks.down = master_node_down;
+	node_hooks.lost = rejoin_node_lost;
 	node_hooks.drained = ctl_resume;
 	node_hooks.setup = setup_push_frame;
 	node_hooks.proc = master_node_proc;

@@ -70,6 +70,7 @@ struct master_conf {
 	unsigned int	 timeout_ms;
 	/* network boot (config.c's boot block, dnsmasq.c) */
 	char		 dhcp_hosts[256];	/* dnsmasq's dhcp-hostsfile; "" none */
+	char		 hosts[256];	/* the nodes' /etc/hosts (users.c); "" none */
 	char		 dnsmasq_pidfile[256];	/* whom to SIGHUP; "" none */
 	uint32_t	 boot_base;	/* node 0's address, host order; 0 none */
 	struct boot_host *boot_hosts;	/* per-node address and pxelinux */
@@ -120,6 +121,8 @@ struct proc {
 	int		 forked;	/* the node reported its clone */
 	int		 nospare;	/* EXEC_F_NOSPARE: its ghosts keep no spare */
 	struct rejoin	*rj;		/* rejoin.c: half of it is back after a restart */
+	uint64_t	 fwd[3];	/* output bytes sent on to the ghost, per stream */
+	int		 holding;	/* MSG_HOLDs the ghost has not answered */
 	/* migrate.c */
 	int		 home;		/* coming home: its image goes to the ghost */
 };
@@ -157,6 +160,8 @@ struct node_hooks {
 	void	(*changed)(void);		/* something watchers show changed */
 	int	(*connected)(struct node *);	/* welcomed: -1 if a send failed */
 	void	(*down)(struct node *);		/* its link is closing */
+	void	(*lost)(struct node *, const char *);	/* ... and the node
+						   still lives: before down */
 	void	(*drained)(int);		/* node num's link has room again */
 	int	(*setup)(struct node *, const struct proto_frame *);	/* PROTO_SETUP_PID */
 	int	(*proc)(struct node *, const struct proto_frame *);	/* any other process */
@@ -212,6 +217,7 @@ int	node_grow(int);
 int	node_edge_ok(int, int);
 int	node_transition(struct node *, int, const char *);
 int	node_set_state(struct node *, int, uid_t, const char **);
+int	node_lives(const struct node *, int, int, uint64_t);
 void	node_changed(void);
 
 /* discovery.c: MACs to node numbers, and the table that persists them */
@@ -284,6 +290,12 @@ int	rejoin_from_node(struct node *, const struct proto_frame *);
 void	rejoin_hello(struct node *, struct wire_attr *, struct wire_msg *);
 void	rejoin_reap(struct proc *);
 void	rejoin_free(struct proc *);
+void	rejoin_node_lost(struct node *, const char *);
+void	rejoin_node_off(int, const char *);
+int	rejoin_waits_node(const struct proc *);
+int	rejoin_queue_sig(struct proc *, int);
+int	rejoin_from_ghost(struct proc *, const struct wire_hdr *,
+	    struct wire_attr *);
 void	proc_foreach(void (*)(struct proc *, void *), void *);
 void	proc_forget(struct proc *);
 
@@ -319,5 +331,6 @@ int	ctl_peer_groups(struct ctlconn *, gid_t *, int);
 void	ctl_resume(int);
 void	ctl_ghost_rejoined(struct ctlconn *, struct proc *, int);
 int	ctl_refuse(struct ctlconn *);
+int	ctl_is_ghost(const struct ctlconn *);
 
 #endif

@@ -129,6 +129,7 @@ conf_defaults(struct master_conf *c)
 	strcpy(c->control, BPROC_CTL_PATH);
 	strcpy(c->keyfile, MASTER_KEYFILE);
 	strcpy(c->statefile, MASTER_STATEFILE);
+	strcpy(c->hosts, "/etc/hosts");
 	c->heartbeat_ms = 1000;
 	c->timeout_ms = 3000;
 	c->grace_ms = MASTER_GRACE_MS;
@@ -301,6 +302,9 @@ conf_boot(struct master_conf *c, char **w, int nw)
 {
 	long	v;
 
+	if (strcmp(w[0], "hosts") == 0 && nw == 2)
+		return conf_copy(c->hosts, sizeof(c->hosts),
+		    strcmp(w[1], "none") == 0 ? "" : w[1]) == -1 ? -1 : 1;
 	if (strcmp(w[0], "dhcp_hosts") == 0 && nw == 2)
 		return conf_copy(c->dhcp_hosts, sizeof(c->dhcp_hosts), w[1]) ==
 		    -1 ? -1 : 1;

@@ -139,6 +139,13 @@ ctl_set_kind(struct ctlconn *cc, int kind)
 	cc->user->n[kind]++;
 }
 
+/* Is the connection bpghost's yet (not the tool or library before it)? */
+int
+ctl_is_ghost(const struct ctlconn *cc)
+{
+	return cc->kind == CTL_GHOST;
+}
+
 /*
  * Descriptors the control socket may use: the limit less what node links,
  * unauthenticated links and the daemon's own files need.  Read at every
@@ -790,6 +797,7 @@ static const struct proto_route ctl_routes[MSG_MAX] = {
 	[MSG_IO] =		{ CP(PROC), ctl_on_proc },
 	[MSG_IO_ACK] =		{ CP(PROC), ctl_on_proc },
 	[MSG_SIGNAL] =		{ CP(PROC), ctl_on_proc },
+	[MSG_HOLD] =		{ CP(PROC), ctl_on_proc },	/* rejoin.c */
 	[MSG_FORK_RESULT] =	{ CP(PROC), ctl_on_fork_result },
 	/* migration (migrate.c): an image out, a move home's answers */
 	[MSG_IMAGE] =		{ CP(PROC), ctl_on_proc },

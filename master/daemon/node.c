@@ -15,6 +15,8 @@
 #include "bpmaster.h"
 #include "log.h"
 
+#define NODE_FRESH_PCT	150	/* heard within this % of a heartbeat: a reset is a death */
+
 struct node		*nodes;
 int			 numnodes;
 struct node_hooks	 node_hooks;
@@ -153,4 +155,28 @@ node_set_state(struct node *n, int state, uid_t uid, const char **why)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Does a node whose link is closing still live?  Its processes then wait
+ * for it (rejoin.c).  It does not when we told it to reboot, halt or
+ * power off, or when its end of the connection closed (reset: EOF or a
+ * reset) without a BYE while the link was sound (heard from silent_ms
+ * ago, within 1.5 heartbeats): nodeinit never drops an up link without
+ * one, so its process is gone (a virtual node's PID 1 killed; a node that
+ * rebooted answers with a reset).  Silence, an unreachable node, or a
+ * reset after a silence (a cable plugged back in after the node gave the
+ * link up: our retransmission meets no socket) is a lost link.  On real
+ * hardware a node that loses power looks like a pulled cable: its
+ * processes wait out the grace (or its BMC says it is off, power.c).
+ */
+int
+node_lives(const struct node *n, int bye, int reset, uint64_t silent_ms)
+{
+	if (n->state == NODE_REBOOT || n->state == NODE_HALT ||
+	    n->state == NODE_PWROFF)
+		return 0;
+	if (bye || !reset)
+		return 1;
+	return silent_ms > (uint64_t)conf.heartbeat_ms * NODE_FRESH_PCT / 100;
 }

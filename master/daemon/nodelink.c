@@ -17,6 +17,10 @@
  * in all; at that cap the oldest link of the busiest source makes room,
  * so one source (a user's job on a node) cannot keep other nodes out.
  * What the port says about such peers is rate-limited (log_warnx_rl).
+ *
+ * A node's link that closes is a dead node or a lost link (node_lives):
+ * the node's processes go with a dead one at once, and wait up to
+ * master_grace for a lost one to come back (rejoin.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,6 +56,8 @@ struct nodelink {
 	int		 authed;
 	int		 hello;
 	int		 dead;		/* failed: closed once its handler returns */
+	int		 reset;		/* the node's end closed (EOF, a reset) */
+	int		 bye;		/* ... after nodeinit said it redials */
 	char		 why[160];	/* what failed it */
 	struct in_addr	 from;		/* the peer's address */
 	uint64_t	 born;		/* ev_now() at accept */
@@ -106,6 +112,7 @@ link_send(struct nodelink *l, struct wire_msg *m)
 		return -1;
 	}
 	if (conn_send(&l->c, m->buf, len) == -1 || conn_flush(&l->c) == -1) {
+		l->reset = errno == EPIPE || errno == ECONNRESET;
 		link_fail(l, errno == ENOBUFS ? "output queue full" :
 		    strerror(errno));
 		return -1;
@@ -140,6 +147,10 @@ link_close(struct nodelink *l, const char *why)
 	if (n != NULL) {
 		log_info("node %d (%s): link closed: %s", n->num, l->c.peer, why);
 		n->link = NULL;
+		/* a lost link: the process space keeps what waits for it */
+		if (node_hooks.lost != NULL && node_lives(n, l->bye, l->reset,
+		    ev_now() - l->last_rx))
+			node_hooks.lost(n, why);
 		/* the process space and the setup push let go of it */
 		if (node_hooks.down != NULL)
 			node_hooks.down(n);
@@ -483,6 +494,17 @@ link_on_rejoin(void *arg, const struct proto_frame *f)
 	return node_hooks.rejoin != NULL ? node_hooks.rejoin(l->node, f) : 0;
 }
 
+/* nodeinit drops the link and redials: it lives (node_lives). */
+static int
+link_on_bye(void *arg, const struct proto_frame *f)
+{
+	struct nodelink	*l = arg;
+
+	(void)f;
+	l->bye = 1;
+	return 0;
+}
+
 #define LP(ph)	(1u << LINK_PH_##ph)
 
 /* What a node link takes, and when: the whole protocol from the node. */
@@ -506,6 +528,7 @@ static const struct proto_route link_routes[MSG_MAX] = {
 	[MSG_IMAGE_RESULT] =	{ LP(UP), link_on_proc },
 	[MSG_MOVE] =		{ LP(UP), link_on_proc },
 	[MSG_IMAGE] =		{ LP(UP), link_on_proc },
+	[MSG_BYE] =		{ LP(UP), link_on_bye },
 };
 
 static const struct proto_role link_role = { "node link", DIR_N2M, link_routes };
@@ -540,6 +563,7 @@ link_input(struct nodelink *l, uint32_t events)
 
 	if (events & EPOLLOUT) {
 		if (conn_flush(&l->c) == -1) {
+			l->reset = errno == EPIPE || errno == ECONNRESET;
 			link_fail(l, strerror(errno));
 			return;
 		}
@@ -554,6 +578,7 @@ link_input(struct nodelink *l, uint32_t events)
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
 	if ((r = conn_read(&l->c)) == -1) {
+		l->reset = errno == 0 || errno == ECONNRESET;
 		link_fail(l, errno ? strerror(errno) : "connection closed");
 		return;
 	}

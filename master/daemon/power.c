@@ -184,6 +184,9 @@ power_set_state(int num, int power)
 	    power == BMC_POWER_ON ? "on" :
 	    power == BMC_POWER_OFF ? "off" : "unknown");
 	pn[num].power = power;
+	/* a lost link's processes died with the power (rejoin.c) */
+	if (power == BMC_POWER_OFF)
+		rejoin_node_off(num, "its BMC says power off");
 	ctl_notify();
 }
 
@@ -261,6 +264,8 @@ power_verdict(struct power_job *j, int num, int timed_out, char *msg,
 		/* a machine just powered on has bmc_hung seconds to boot */
 		if (j->op != BMC_OP_OFF && pn[num].down_since)
 			pn[num].down_since = ev_now();
+		if (j->op == BMC_OP_CYCLE || j->op == BMC_OP_RESET)
+			rejoin_node_off(num, "reset through its BMC");
 		snprintf(msg, len, "%s", j->op == BMC_OP_OFF ? "off" : "on");
 		return 0;
 	}

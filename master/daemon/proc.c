@@ -46,6 +46,9 @@ proc_signal_remote(struct proc *p, int sig)
 	unsigned char	buf[64];
 	struct wire_msg	m;
 
+	/* its node is away (rejoin.c): the signal goes when it is back */
+	if (rejoin_waits_node(p))
+		return rejoin_queue_sig(p, sig) == 0 && !p->exited ? 0 : -1;
 	if (nodes[p->node].link == NULL)
 		return -1;
 	wire_msg_init(&m, buf, sizeof(buf), MSG_SIGNAL, 0, 0);
@@ -352,6 +355,9 @@ proc_from_ghost(struct proc *p, const struct wire_hdr *h, struct wire_attr *tb,
 	if (h->type == MSG_IMAGE || h->type == MSG_IMAGE_ACK ||
 	    h->type == MSG_IMAGE_RESULT)
 		return migrate_from_ghost(p, h, tb, body, blen);
+	/* held while its node is away (rejoin.c) */
+	if (rejoin_from_ghost(p, h, tb))
+		return 0;
 	if (p->exited || n->link == NULL)
 		return 0;
 	wire_msg_init(&m, buf, sizeof(buf), h->type, 0, 0);
@@ -492,7 +498,11 @@ proc_from_node(struct node *n, const struct wire_hdr *h, struct wire_attr *tb,
 	/* how long the ghost waits for a master that went away (rejoin.c) */
 	if (h->type == MSG_EXEC_RESULT)
 		wire_put_u32(&m, A_GRACE, conf.grace_ms);
-	ctl_send_msg(p->ghost, &m);
+	if (ctl_send_msg(p->ghost, &m) == 0 && h->type == MSG_IO &&
+	    tb[A_DATA].data && wire_get_u8(&tb[A_STREAM]) >= 1 &&
+	    wire_get_u8(&tb[A_STREAM]) <= 2)
+		/* what the ghost will have written: where a lost link resumes */
+		p->fwd[wire_get_u8(&tb[A_STREAM])] += tb[A_DATA].len;
 	return 0;
 }
 
@@ -508,7 +518,8 @@ proc_node_down(struct node *n)
 	for (i = 0; i < PROC_HASH; i++)
 		for (p = proc_hash[i]; p != NULL; p = next) {
 			next = p->next;
-			if (p->node != n->num)
+			/* waiting for the node to come back (rejoin.c) */
+			if (p->node != n->num || rejoin_waits_node(p))
 				continue;
 			if (p->ghost != NULL) {
 				wire_msg_init(&m, buf, sizeof(buf), MSG_EXIT,

@@ -12,6 +12,15 @@
  * queued signals follow.  A half whose other half does not come back
  * within master_grace is ended: the node's process is reaped (killed),
  * the ghost exits killed by SIGKILL with a message saying why.
+ *
+ * A node whose link is lost while we run (a pulled cable, a switch that
+ * reboots) keeps its processes the same way, since from its side nothing
+ * tells the two apart; here its ghosts are still connected, so each is
+ * told to hold (MSG_HOLD: it stops reading stdin and queues its
+ * signals, and answers HOLD, after which nothing it sent before can
+ * come) and waits for the node as after a restart, with what we sent it
+ * (proc.fwd) as its output offsets.  nodelink.c decides which closes
+ * are a lost link and which a dead node (node_hooks.lost).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +36,7 @@
 
 #define REJOIN_GHOST_MS	3000	/* a ghost's second chance after its node came late */
 #define REJOIN_TICK_MS	250	/* how often the deadlines are looked at */
+#define REJOIN_SIGQ	16	/* signals kept for a process whose node is away */
 
 /* What one half said, until the other half comes. */
 struct rejoin {
@@ -35,6 +45,9 @@ struct rejoin {
 	uint64_t	 out, err;	/* the ghost: output bytes it wrote */
 	uint64_t	 in, indone;	/* the node: stdin received, written */
 	int		 ineof;
+	int		 lost;		/* its node's link was lost, not our restart */
+	int		 sigs[REJOIN_SIGQ];	/* for the node, in order */
+	int		 nsigs;
 };
 
 static uint64_t		 started;	/* ev_now() of our start */
@@ -42,6 +55,7 @@ static unsigned char	 node_proto[MASTER_MAXNODES];	/* its HELLO's version */
 static unsigned char	 node_done[MASTER_MAXNODES];	/* REJOIN_END seen */
 static struct ev_timer	 tick;
 static int		 npending;
+static int		 nwaiting[MASTER_MAXNODES];	/* per node: of a lost link, not back */
 
 static void	rejoin_tick(void *);
 
@@ -65,11 +79,21 @@ rejoin_get(struct proc *p, uint64_t deadline)
 	return p->rj;
 }
 
+/* nwaiting counts what waits for a lost link: lost, node not back. */
+static void
+rejoin_count(const struct proc *p, int d)
+{
+	if (p->rj->lost && !p->rj->has_node && p->node >= 0 &&
+	    p->node < MASTER_MAXNODES)
+		nwaiting[p->node] += d;
+}
+
 void
 rejoin_free(struct proc *p)
 {
 	if (p->rj == NULL)
 		return;
+	rejoin_count(p, -1);
 	free(p->rj);
 	p->rj = NULL;
 	npending--;
@@ -125,6 +149,14 @@ rejoin_match(struct proc *p)
 	log_debug("process %d on node %d: ghost and process back", (int)p->pid,
 	    p->node);
 	rejoin_node_msg(p, MSG_RESUME);
+	p->fwd[1] = p->rj->out;
+	p->fwd[2] = p->rj->err;
+	for (int i = 0; i < p->rj->nsigs; i++) {
+		wire_msg_init(&m, buf, sizeof(buf), MSG_SIGNAL, 0, 0);
+		wire_put_u32(&m, A_PID, (uint32_t)p->pid);
+		wire_put_u32(&m, A_SIG, (uint32_t)p->rj->sigs[i]);
+		node_send(&nodes[p->node], &m);
+	}
 	wire_msg_init(&m, buf, sizeof(buf), MSG_RESUME, 0, 0);
 	wire_put_u32(&m, A_PID, (uint32_t)p->pid);
 	wire_put_u64(&m, A_OFF_IN, p->rj->in);
@@ -266,6 +298,7 @@ rejoin_report(struct node *n, struct wire_attr *tb)
 	p->rstopped = (flags & REJOIN_F_STOPPED) != 0;
 	if (tb[A_PPID].data)
 		p->ppid = (pid_t)wire_get_u32(&tb[A_PPID]);
+	rejoin_count(p, -1);
 	p->rj->has_node = 1;
 	p->rj->in = tb[A_OFF_IN].data ? wire_get_u64(&tb[A_OFF_IN]) : 0;
 	p->rj->indone = tb[A_OFF_INDONE].data ?
@@ -284,8 +317,12 @@ rejoin_end_one(struct proc *p, void *arg)
 
 	if (p->node != n->num || p->rj == NULL || p->rj->has_node)
 		return;
-	snprintf(msg, sizeof(msg), "process lost in the master restart: "
-	    "node %d did not report it", n->num);
+	if (p->rj->lost)
+		snprintf(msg, sizeof(msg), "node %d came back without this "
+		    "process (it rebooted?)", n->num);
+	else
+		snprintf(msg, sizeof(msg), "process lost in the master "
+		    "restart: node %d did not report it", n->num);
 	p->exited = 1;
 	rejoin_free(p);
 	if (p->ghost != NULL)
@@ -303,7 +340,7 @@ rejoin_from_node(struct node *n, const struct proto_frame *f)
 		return 0;
 	}
 	if (wire_get_u32(&tb[A_COUNT]) > 0)
-		log_info("node %d: %u processes kept across the restart",
+		log_info("node %d: %u processes kept while it was away",
 		    n->num, wire_get_u32(&tb[A_COUNT]));
 	node_done[n->num] = 1;
 	proc_foreach(rejoin_end_one, n);
@@ -348,9 +385,14 @@ rejoin_expire(struct proc *p, void *arg)
 		proc_forget(p);
 		return;
 	}
-	snprintf(msg, sizeof(msg), "node %d did not come back within "
-	    "master_grace (%u s) after the master restart", p->node,
-	    conf.grace_ms / 1000);
+	if (p->rj->lost)
+		snprintf(msg, sizeof(msg), "node %d was out of reach longer "
+		    "than master_grace (%u s); the process is ended there",
+		    p->node, conf.grace_ms / 1000);
+	else
+		snprintf(msg, sizeof(msg), "node %d did not come back within "
+		    "master_grace (%u s) after the master restart", p->node,
+		    conf.grace_ms / 1000);
 	p->exited = 1;
 	rejoin_free(p);
 	if (p->ghost != NULL)
@@ -364,4 +406,150 @@ rejoin_tick(void *arg)
 	proc_foreach(rejoin_expire, NULL);
 	if (npending > 0)
 		ev_timer_set(&tick, REJOIN_TICK_MS, rejoin_tick, NULL);
+}
+
+/* Does p wait for its node to report it (a restart, a lost link)? */
+int
+rejoin_waits_node(const struct proc *p)
+{
+	return p->rj != NULL && !p->rj->has_node;
+}
+
+/*
+ * A signal for a process whose node is away: sent when it is back, in
+ * order, one of each standard signal pending at most (the kernel's
+ * rule).  -1 when it cannot be kept.
+ */
+int
+rejoin_queue_sig(struct proc *p, int sig)
+{
+	int	i;
+
+	if (p->rj == NULL)
+		return -1;
+	for (i = 0; i < p->rj->nsigs && sig < 32; i++)
+		if (p->rj->sigs[i] == sig)
+			return 0;
+	if (p->rj->nsigs == REJOIN_SIGQ) {
+		log_warnx_rl("process %d: signal %d lost: too many while node "
+		    "%d is away", (int)p->pid, sig, p->node);
+		return -1;
+	}
+	p->rj->sigs[p->rj->nsigs++] = sig;
+	return 0;
+}
+
+/*
+ * What a ghost sends while it is held: its answer to MSG_HOLD ends what
+ * it sent before; stdin and acknowledgements of before are dropped (the
+ * node says where its stdin is, and counts what we sent the ghost as
+ * written), signals wait for the node.  1 when the frame is taken here.
+ */
+int
+rejoin_from_ghost(struct proc *p, const struct wire_hdr *h,
+    struct wire_attr *tb)
+{
+	if (h->type == MSG_HOLD) {
+		if (p->holding > 0)
+			p->holding--;
+		return 1;
+	}
+	if (h->type == MSG_SIGNAL && p->rj != NULL) {
+		rejoin_queue_sig(p, (int)wire_get_u32(&tb[A_SIG]));
+		return 1;
+	}
+	if ((h->type == MSG_IO || h->type == MSG_IO_ACK) &&
+	    (p->holding > 0 || p->rj != NULL))
+		return 1;
+	return 0;
+}
+
+static void
+rejoin_hold(struct proc *p, void *arg)
+{
+	struct node	*n = arg;
+	unsigned char	 buf[64];
+	struct wire_msg	 m;
+
+	if (p->node != n->num)
+		return;
+	if (p->rj != NULL) {
+		/* half back after a restart: now the node is away again */
+		rejoin_count(p, -1);
+		if (p->rj->has_node) {
+			p->rj->has_node = 0;
+			p->rj->deadline = ev_now() + conf.grace_ms;
+		}
+		p->rj->lost = 1;
+		rejoin_count(p, 1);
+		return;
+	}
+	/* not started, ended, or going home: "Node is down" (proc.c) */
+	if (!p->started || p->exited || p->ghost == NULL || p->home)
+		return;
+	if (rejoin_get(p, ev_now() + conf.grace_ms) == NULL)
+		return;
+	p->rj->has_ghost = 1;
+	p->rj->lost = 1;
+	p->rj->out = p->fwd[1];
+	p->rj->err = p->fwd[2];
+	rejoin_count(p, 1);
+	wire_msg_init(&m, buf, sizeof(buf), MSG_HOLD, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)p->pid);
+	if (ctl_send_msg(p->ghost, &m) == 0)
+		p->holding++;
+}
+
+/*
+ * Node n's link is closing and n still lives (nodelink.c says): its
+ * processes' ghosts wait for it, as after a restart, unless it cannot
+ * keep processes (no grace, an older nodeinit).
+ */
+void
+rejoin_node_lost(struct node *n, const char *why)
+{
+	if (conf.grace_ms == 0 || node_proto[n->num] < BPROC_VERSION_REJOIN)
+		return;
+	proc_foreach(rejoin_hold, n);
+	if (nwaiting[n->num] > 0)
+		log_warnx("node %d: link lost (%s); its %d processes wait for "
+		    "it up to master_grace (%u s)", n->num, why,
+		    nwaiting[n->num], conf.grace_ms / 1000);
+}
+
+struct rejoin_off {
+	int		 num;
+	char		 why[160];
+};
+
+static void
+rejoin_off_one(struct proc *p, void *arg)
+{
+	struct rejoin_off	*o = arg;
+
+	if (p->rj == NULL || !p->rj->lost || p->rj->has_node ||
+	    p->node != o->num)
+		return;
+	p->exited = 1;
+	rejoin_free(p);
+	if (p->ghost != NULL)
+		rejoin_ghost_lost(p->ghost, p->pid, o->why);
+}
+
+/*
+ * Node num is off or reset, its BMC says (power.c): a lost link's
+ * processes went with it, so their ghosts need not wait out the grace.
+ */
+void
+rejoin_node_off(int num, const char *what)
+{
+	struct rejoin_off	o = { .num = num };
+
+	if (num < 0 || num >= numnodes || nodes[num].link != NULL ||
+	    nwaiting[num] == 0)
+		return;
+	log_warnx("node %d: %s: ending the %d processes that waited for it",
+	    num, what, nwaiting[num]);
+	snprintf(o.why, sizeof(o.why), "node %d: %s", num, what);
+	proc_foreach(rejoin_off_one, &o);
 }

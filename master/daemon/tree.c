@@ -26,6 +26,8 @@
 
 #define TREE_FORK_MS	10000	/* a parent ghost that has not forked by then: the fork fails */
 #define TREE_RETRY_MS	2	/* the parent ghost's queue is busy: try again after */
+#define TREE_GHOST_MS	2000	/* how long a fork waits for its parent's sender to be bpghost */
+#define TREE_GHOST_RETRY_MS 5	/* and how often it looks */
 #define TREE_NODE_FORKS	8	/* forks in flight per node (nodeinit has one at a time) */
 #define TREE_CMD_MAX	4096	/* bytes of a command line kept after an exec */
 
@@ -37,6 +39,7 @@ struct forkreq {
 	int		 fd;		/* our end of the child ghost's socket */
 	int		 gfd;		/* its end, until the parent's ghost has it */
 	int		 spare;		/* a spare for the next fork (spare.c): no node waits */
+	uint64_t	 ghost_by;	/* ev_now() until which it waits for that ghost */
 	struct ev_timer	 timer;
 	struct forkreq	*next;
 };
@@ -220,6 +223,16 @@ tree_send_fork(void *arg)
 		tree_done(fr, ESRCH, 1);
 		return;
 	}
+	/*
+	 * A process that has just migrated can fork on the node before
+	 * its sender, still libbproc on the front end, has become bpghost
+	 * (the image resumes as soon as the restorer took it): wait for the
+	 * ghost rather than hand libbproc a frame it does not take.
+	 */
+	if (!ctl_is_ghost(p->ghost) && ev_now() < fr->ghost_by) {
+		ev_timer_set(&fr->timer, TREE_GHOST_RETRY_MS, tree_send_fork, fr);
+		return;
+	}
 	wire_msg_init(&m, buf, sizeof(buf), MSG_FORK, 0, 0);
 	wire_put_u64(&m, A_TOKEN, fr->token);
 	if (fr->spare)
@@ -267,6 +280,7 @@ tree_request(struct proc *p, uint32_t seq, int spare)
 	fr->fd = sv[0];
 	fr->gfd = sv[1];
 	fr->spare = spare;
+	fr->ghost_by = ev_now() + TREE_GHOST_MS;
 	fr->next = forks;
 	forks = fr;
 	tree_send_fork(fr);
@@ -279,8 +293,8 @@ tree_want_spare(struct proc *p)
 {
 	struct forkreq	*fr;
 
-	if (p->exited || p->ghost == NULL || p->home || p->pidfd < 0 ||
-	    p->nospare || spare_have(p->pid))
+	if (p->exited || p->ghost == NULL || !ctl_is_ghost(p->ghost) ||
+	    p->home || p->pidfd < 0 || p->nospare || spare_have(p->pid))
 		return;
 	for (fr = forks; fr != NULL; fr = fr->next)
 		if (fr->spare && fr->parent == p->pid)

@@ -6,16 +6,23 @@
  * node and process lists share, and the error text.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bproc.h"
 #include "libbproc_int.h"
+
+#define LIBBPROC_WAIT_S		10	/* BPROC_MASTER_WAIT's default: a restart takes 1-3 s */
+#define LIBBPROC_WAIT_MAX_S	3600	/* the most BPROC_MASTER_WAIT may ask */
+#define LIBBPROC_RETRY_MS	200	/* between connects while the master is away */
+#define LIBBPROC_RETRIES	3	/* a table asked again after the master closed */
 
 static char	bproc_errmsg[512];
 static int	bproc_master_err;	/* the last error was bpmaster's, not a node's */
@@ -113,12 +120,74 @@ connect_hint(int e)
 	    "or set BPROC_MASTER to its socket)";
 }
 
+/* How long a call waits for a master that does not answer: BPROC_MASTER_WAIT. */
+static unsigned int
+master_wait_s(void)
+{
+	const char	*s = getenv("BPROC_MASTER_WAIT");
+	char		*end;
+	unsigned long	 v;
+
+	if (s == NULL || *s == '\0')
+		return LIBBPROC_WAIT_S;
+	v = strtoul(s, &end, 10);
+	return *end == '\0' && v <= LIBBPROC_WAIT_MAX_S ? (unsigned int)v :
+	    LIBBPROC_WAIT_S;
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A signal that ends the caller is pending (it may block them all). */
+static int
+master_wait_cut(void)
+{
+	sigset_t	pend;
+
+	return sigpending(&pend) == 0 && (sigismember(&pend, SIGINT) == 1 ||
+	    sigismember(&pend, SIGTERM) == 1 || sigismember(&pend, SIGHUP) == 1 ||
+	    sigismember(&pend, SIGQUIT) == 1);
+}
+
+/* When the wait that found the master back would have ended (ms). */
+static uint64_t	back_until;
+
+/*
+ * The master we waited for is back, and the wait is not over: its nodes
+ * may still be reconnecting, so "Node is down" is worth asking again.
+ */
+int
+libbproc_master_back(void)
+{
+	return back_until != 0 && mono_ms() < back_until && !master_wait_cut();
+}
+
+/*
+ * Connect to the master.  One that is there but does not answer (its
+ * socket left by a master that died, nobody listening: it restarts) is
+ * waited for, like slurmctld by Slurm's commands: up to
+ * BPROC_MASTER_WAIT seconds (default LIBBPROC_WAIT_S, 0 fails at once),
+ * saying so once on stderr, and no longer than until a signal that
+ * would end the caller is pending.  No socket at all is a setup to fix
+ * (a new user, a stale BPROC_MASTER), said at once with what to do;
+ * unless it is the moment a new master binds its socket, in a wait.
+ */
 int
 libbproc_connect(void)
 {
-	struct sockaddr_un	sun;
+	struct sockaddr_un	 sun;
 	const char		*path = master_path();
-	int			fd;
+	unsigned int		 wait_s = master_wait_s();
+	uint64_t		 until = 0;
+	struct timespec		 nap = { 0, LIBBPROC_RETRY_MS * 1000000L };
+	char			 waited[48] = "";
+	int			 fd, saved;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		libbproc_errmsg("cannot reach bpmaster at %.64s...: a socket "
@@ -127,22 +196,43 @@ libbproc_connect(void)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	strcpy(sun.sun_path, path);
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		int	saved = errno;
-
-		libbproc_errmsg("cannot reach bpmaster at %s: %s%s", path,
-		    strerror(saved), connect_hint(saved));
-		bproc_master_err = 1;
+	for (;;) {
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+			return -1;
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			if (until != 0)
+				back_until = until;
+			return fd;
+		}
+		saved = errno;
 		close(fd);
-		errno = saved;
-		return -1;
+		if ((saved != ECONNREFUSED && saved != EAGAIN &&
+		    (saved != ENOENT || until == 0)) || wait_s == 0)
+			break;
+		if (until == 0) {
+			until = mono_ms() + (uint64_t)wait_s * 1000;
+			fprintf(stderr, "%s: bpmaster is not answering at %s; "
+			    "waiting up to %u s (BPROC_MASTER_WAIT)\n",
+			    program_invocation_short_name, path, wait_s);
+		} else if (mono_ms() >= until) {
+			snprintf(waited, sizeof(waited), " (waited %u s)",
+			    wait_s);
+			break;
+		}
+		if (master_wait_cut()) {
+			saved = EINTR;
+			break;
+		}
+		nanosleep(&nap, NULL);
 	}
-	return fd;
+	libbproc_errmsg("cannot reach bpmaster at %s: %s%s%s", path,
+	    strerror(saved), waited, connect_hint(saved));
+	bproc_master_err = 1;
+	errno = saved;
+	return -1;
 }
 
 /*
@@ -307,18 +397,22 @@ libbproc_records(uint16_t req, uint16_t rec, size_t elsize, size_t max,
 	struct wire_attr	 tb[A_MAX];
 	unsigned char		*buf, *list = NULL, *nl;
 	size_t			 n = 0, cap = 0;
-	int			 fd, ret = -1;
+	int			 fd, ret = -1, tries = 0;
 
 	libbproc_errclear();
-	if ((fd = libbproc_connect()) == -1)
+	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
 		return -1;
-	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL ||
-	    libbproc_request(fd, req) == -1)
-		goto out;
+again:
+	if ((fd = libbproc_connect()) == -1) {
+		free(buf);
+		return -1;
+	}
+	if (libbproc_request(fd, req) == -1)
+		goto lost;
 	for (;;) {
 		if (libbproc_recv(fd, buf, rec == MSG_CTL_NODE ?
 		    LIBBPROC_WAIT_NODES : LIBBPROC_WAIT_PROCS, &h, tb) == -1)
-			goto out;
+			goto lost;
 		if (h.type == MSG_CTL_END) {
 			if (records_end(tb, n) == -1)
 				goto out;
@@ -340,6 +434,19 @@ libbproc_records(uint16_t req, uint16_t rec, size_t elsize, size_t max,
 	*listp = list;
 	list = NULL;
 	ret = (int)n;
+	goto out;
+lost:
+	/*
+	 * The master went away before its answer was whole (a restart):
+	 * a table is safe to ask again, of the next master.
+	 */
+	if ((errno == ECONNRESET || errno == EPIPE) &&
+	    tries++ < LIBBPROC_RETRIES) {
+		close(fd);
+		n = 0;
+		libbproc_errclear();
+		goto again;
+	}
 out:
 	free(list);
 	free(buf);

@@ -32,6 +32,7 @@ void	libbproc_errmsg(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));
 int	libbproc_result(struct wire_attr[A_MAX]);
 int	libbproc_connect(void);
+int	libbproc_master_back(void);
 int	libbproc_send(int, const void *, size_t);
 int	libbproc_recv(int, unsigned char *, unsigned int, struct wire_hdr *,
 	    struct wire_attr[A_MAX]);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -409,16 +410,29 @@ bproc_rexec_opts(int node, const char *file, char *const argv[],
 	 */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
-	if ((fd = libbproc_connect()) == -1) {
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		return -1;
+	for (;;) {
+		if ((fd = libbproc_connect()) == -1) {
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			return -1;
+		}
+		if (rexec_request(fd, node, file, argv, envp, o) == 0 &&
+		    libbproc_exec_answer(fd, o) == 0)
+			libbproc_ghost_exec(fd, node, argv, o);
+		/* closing the connection ends the remote process */
+		saved = errno;
+		close(fd);
+		/*
+		 * A master we waited for is back and its nodes reconnect:
+		 * a node not back yet (down, or still in boot) never got
+		 * the request, ask again while the wait lasts
+		 * (BPROC_MASTER_WAIT).
+		 */
+		if ((saved != EHOSTDOWN && (saved != EHOSTUNREACH ||
+		    strcmp(bproc_strerror(), "Node is boot") != 0)) ||
+		    !libbproc_master_back())
+			break;
+		nanosleep(&(struct timespec){ 0, 200000000L }, NULL);
 	}
-	if (rexec_request(fd, node, file, argv, envp, o) == 0 &&
-	    libbproc_exec_answer(fd, o) == 0)
-		libbproc_ghost_exec(fd, node, argv, o);
-	/* closing the connection ends the remote process */
-	saved = errno;
-	close(fd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	errno = saved;
 	return -1;

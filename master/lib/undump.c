@@ -18,6 +18,7 @@
 #ifndef BPROC_RESTORE_PATH
 #define BPROC_RESTORE_PATH "/usr/libexec/bproc/bprestore"
 #endif
+#define NODE_RESTORE_PATH "/sbin/bprestore"	/* in the node's initramfs */
 
 int
 bproc_undump(int fd)
@@ -42,7 +43,15 @@ bproc_undump(int fd)
 			return -1;
 		}
 	}
-	if (getauxval(AT_SECURE) == 0 && (env = getenv("BPROC_RESTORE")) != NULL)
+	/*
+	 * On a node (nodeinit sets BPROC_NODE) the restorer is the node's
+	 * own; a BPROC_RESTORE the process brought along names a front-end
+	 * path.
+	 */
+	if ((env = getenv("BPROC_NODE")) != NULL && *env != '\0')
+		path = NODE_RESTORE_PATH;
+	else if (getauxval(AT_SECURE) == 0 &&
+	    (env = getenv("BPROC_RESTORE")) != NULL)
 		path = env;
 	if (access(path, X_OK) == -1)
 		return -1;

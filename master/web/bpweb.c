@@ -251,6 +251,8 @@ main(int argc, char **argv)
 	char		 where[128], defspec[32];
 	int		 ch, fd, sigfd, verbose = 0;
 
+	/* the page says a master is away at once; libbproc would wait for it */
+	setenv("BPROC_MASTER_WAIT", "0", 0);
 	while ((ch = getopt(argc, argv, "hl:u:v")) != -1) {
 		switch (ch) {
 		case 'l':

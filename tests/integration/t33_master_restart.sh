@@ -90,8 +90,8 @@ wait_for 'all_up '"$NODES"' && [ "$(nprocs)" = '"$want"' ]' 10
 t1=$(now_ms)
 "$BIN/bpstat" -p | sort >"$TMP/m2"
 check "$want processes back in bpstat -p, the same table" cmp -s "$TMP/m1" "$TMP/m2"
-check "all $NODES nodes up, all processes back $((t1 - t0)) ms after the master's start (goal 3000)" \
-    test $((t1 - t0)) -le 3000
+# how fast is bench/restart_bench.sh's (a ratio, not a threshold here)
+say "    (all $NODES nodes up, all processes back $((t1 - t0)) ms after the master's start)"
 alive=0
 for p in "${JOBS[@]}"; do alive=$((alive + $(kill -0 "$p" 2>/dev/null && echo 1 || echo 0))); done
 check "all $want bpsh alive ($alive)" test "$alive" = "$want"
@@ -147,6 +147,37 @@ check "node states, owners and modes as bpctl left them" cmp -s "$TMP/s1" "$TMP/
 "$BIN/bpctl" -S 3 -m 0111 >/dev/null; "$BIN/bpctl" -S 4 -s up >/dev/null
 "$BIN/bpctl" -S 5 -u root >/dev/null
 
+say "# requests while the master is away wait for it (BPROC_MASTER_WAIT), or fail saying so"
+bpvc kill master >/dev/null 2>&1 || fail "bpvcluster kill master"
+"$BIN/bpstat" -p >"$TMP/w.stat" 2>"$TMP/w.stat.err" &
+W1=$!
+"$BIN/bpsh" 1 echo hello >"$TMP/w.sh" 2>"$TMP/w.sh.err" &
+W2=$!
+sleep 2
+check "meanwhile bpstat and bpsh wait" eval "kill -0 $W1 && kill -0 $W2"
+bpvc start master >/dev/null 2>&1 || fail "bpvcluster start master"
+wait "$W1"
+rc1=$?
+wait "$W2"
+rc2=$?
+check "bpstat -p answers once the master is back (exit $rc1)" test "$rc1" = 0
+check "bpsh 1 echo hello runs once node 1 is back (exit $rc2, '$(cat "$TMP/w.sh")'; $(head -c 300 "$TMP/w.sh.err"))" \
+    eval "[ $rc2 = 0 ] && [ \"\$(cat '$TMP/w.sh')\" = hello ]"
+check "each said once that it waits ($(cat "$TMP/w.stat.err"))" \
+    eval "[ \"\$(grep -c 'bpmaster is not answering.*waiting up to 10 s (BPROC_MASTER_WAIT)' '$TMP/w.stat.err' '$TMP/w.sh.err' | cut -d: -f2 | tr -d '\n')\" = 11 ]"
+wait_for 'all_up '"$NODES" 10
+bpvc kill master >/dev/null 2>&1 || fail "bpvcluster kill master"
+BPROC_MASTER_WAIT=1 "$BIN/bpstat" >/dev/null 2>"$TMP/w1.err"
+rc=$?
+check "BPROC_MASTER_WAIT=1 bpstat with no master: exit 3, saying it waited ($(tail -n1 "$TMP/w1.err"))" \
+    eval "[ $rc = 3 ] && grep -q 'cannot reach bpmaster.*(waited 1 s)' '$TMP/w1.err'"
+BPROC_MASTER_WAIT=0 "$BIN/bpctl" -S 1 -m 0111 2>"$TMP/w0.err"
+rc=$?
+check "BPROC_MASTER_WAIT=0 bpctl fails at once: exit 3, no wait ($(cat "$TMP/w0.err"))" \
+    eval "[ $rc = 3 ] && ! grep -q 'waiting up to' '$TMP/w0.err'"
+bpvc start master >/dev/null 2>&1 || fail "bpvcluster start master"
+wait_for 'all_up '"$NODES" 10
+
 say "# a soak of $SOAK restarts while jobs run"
 P1=$(master_pid)
 fd0=$(ls /proc/"$P1"/fd | wc -l)
@@ -156,11 +187,12 @@ rss0=$(awk '/VmRSS/ {print $2}' /proc/"$P1"/status)
 A=$!
 # a bpsh whose request is in flight at the kill (not a ghost yet) fails
 # with "bpmaster closed the connection", cannot connect, or finds node 1
-# not rejoined yet ("Node is down"): counted, allowed;
+# not rejoined yet ("Node is down", or "Node is boot" while its setup
+# runs): counted, allowed;
 # any other status than 3 is a lost exit status
 ( n=0; f=0; while [ $n -lt 1000 ]; do "$BIN/bpsh" 1 sh -c 'exit 3' 2>"$TMP/l.err"; rc=$?
 	if [ $rc != 3 ]; then
-		grep -Eiq 'closed the connection|cannot reach bpmaster|Node is down' "$TMP/l.err" ||
+		grep -Eiq 'closed the connection|cannot reach bpmaster|Node is (down|boot)' "$TMP/l.err" ||
 		    { echo "bad status $rc at $n: $(cat "$TMP/l.err")"; exit 1; }
 		f=$((f + 1)); echo "$f in flight" >"$TMP/inflight"
 	fi

@@ -50,7 +50,7 @@ if [ -z "$INSIDE" ]; then
 	    usr/bin/bpvcluster usr/sbin/bpmaster usr/sbin/bpweb usr/sbin/bproc-mkimage \
 	    usr/libexec/bproc/bpghost usr/libexec/bproc/bpvnode usr/libexec/bproc/nodeinit \
 	    "usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libbproc.so.1" \
-	    usr/include/bproc.h lib/systemd/system/bpmaster.service \
+	    usr/include/bproc.h usr/include/sys/bproc.h lib/systemd/system/bpmaster.service \
 	    usr/share/man/man1/bpsh.1.gz usr/share/man/man8/bpmaster.8.gz \
 	    usr/share/man/man3/libbproc.3.gz \
 	    usr/share/bash-completion/completions/bpsh; do
@@ -204,6 +204,26 @@ if cc -o "$TMP/nodes" "$TMP/nodes.c" $(pkg-config --cflags --libs bproc) 2>"$TMP
 else
 	show_log "$TMP/cc.log"
 	fail "cc \$(pkg-config --cflags --libs bproc) failed"
+fi
+
+# BProc 4's header, from the same package and library
+cat >"$TMP/bproc4.c" <<'EOF'
+#include <stdio.h>
+#include <sys/bproc.h>
+int main(void) {
+	struct bproc_node_set_t all, up;
+	if (bproc_nodelist(&all) < 0 || bproc_nodefilter(&up, &all, "allup") != 0)
+		return 1;
+	printf("%d %d\n", all.size, up.size);
+	return 0;
+}
+EOF
+if cc -o "$TMP/bproc4" "$TMP/bproc4.c" $(pkg-config --cflags --libs bproc) 2>"$TMP/cc4.log"; then
+	check "a <sys/bproc.h> program built with pkg-config sees 2 nodes, 2 allup" \
+	    test "$("$TMP/bproc4")" = "2 2"
+else
+	show_log "$TMP/cc4.log"
+	fail "cc <sys/bproc.h> program \$(pkg-config --cflags --libs bproc) failed"
 fi
 
 if [ -r /usr/share/bash-completion/bash_completion ]; then
