@@ -208,6 +208,10 @@ $(OUT)/tests/test_dnsmasq: tests/unit/test_dnsmasq.c master/daemon/dnsmasq.c \
 	    -lcmocka -lsodium
 
 # the state machines' edge tables: bpmaster's node states, nodeinit's link
+$(OUT)/tests/test_relay_tree: tests/unit/test_relay_tree.c master/daemon/relay_tree.c \
+	    master/daemon/relay_tree.h | $(OUT)/tests
+	$(CC) $(CFLAGS) -Imaster/daemon -o $@ $< master/daemon/relay_tree.c -lcmocka
+
 $(OUT)/tests/test_node_fsm: tests/unit/test_node_fsm.c master/daemon/node.c \
 	    $(COMMON_SRC) $(wildcard master/daemon/*.h) | $(OUT)/tests
 	$(CC) $(CFLAGS) -Imaster/daemon -o $@ $< master/daemon/node.c $(COMMON_SRC) \
@@ -407,7 +411,7 @@ FZ_SRC_frame := tests/fuzz/fuzz_frame.c common/wire.c common/proto.c \
 	    common/conn.c common/auth.c
 FZ_LIB_frame := -lsodium
 # fetch.c is #included by the target; cache.c is linked as it is
-FZ_SRC_mfile := tests/fuzz/fuzz_mfile.c nodeinit/cache.c tests/fuzz/fuzz_log.c \
+FZ_SRC_mfile := tests/fuzz/fuzz_mfile.c nodeinit/cache.c nodeinit/blob_rx.c tests/fuzz/fuzz_log.c \
 	    common/wire.c common/proto.c common/path.c common/htab.c
 FZ_DEP_mfile := nodeinit/fetch.c $(wildcard nodeinit/*.h)
 FZ_LIB_mfile := -lsodium
@@ -417,13 +421,13 @@ FZ_SRC_elf := tests/fuzz/fuzz_elf.c tests/fuzz/sandbox.c master/cmd/manifest.c \
 FZ_DEP_elf := master/cmd/manifest.h master/lib/bproc.h
 FZ_LIB_elf := $(call fz_wrap,$(FZ_WRAP_FS)) -lelf -lsodium
 # link.c and cache.c are #included by the target
-FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/proc.c nodeinit/grace.c nodeinit/migrate.c \
+FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/blob_rx.c nodeinit/proc.c nodeinit/grace.c nodeinit/migrate.c \
 	    tests/fuzz/sandbox.c tests/fuzz/fuzz_log.c common/wire.c \
 	    common/proto.c common/args.c common/conn.c common/auth.c common/path.c common/htab.c
 FZ_DEP_node := nodeinit/uplink.c nodeinit/uplink_fsm.c nodeinit/cache.c $(wildcard nodeinit/*.h)
 FZ_LIB_node := $(call fz_wrap,$(FZ_WRAP_NODE)) -lsodium
 # ctl.c is #included by the target; node.c and trace.c are stubbed
-FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/tree.c master/daemon/spare.c master/daemon/rejoin.c master/daemon/migrate.c \
+FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/relay.c master/daemon/relay_tree.c master/daemon/tree.c master/daemon/spare.c master/daemon/rejoin.c master/daemon/migrate.c \
 	    master/daemon/verify.c master/daemon/power.c \
 	    master/daemon/event.c \
 	    tests/fuzz/fuzz_log.c common/wire.c common/proto.c common/args.c common/conn.c \
@@ -584,3 +588,10 @@ $(OUT)/tests/test_bproc4_nodeset: tests/unit/test_bproc4_nodeset.c master/lib/bp
 	    master/lib/bproc4_err.c master/lib/sys/bproc.h master/lib/bproc4_int.h | $(OUT)/tests
 	$(CC) $(CFLAGS) -Imaster/lib -o $@ $< master/lib/bproc4_nodeset.c master/lib/bproc4_err.c \
 	    -lcmocka
+
+# --- the relay tree's per-byte costs (bench/relay_bench.sh) ---
+$(OUT)/bench/relay_cost: bench/relay_cost.c
+	mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lsodium
+
+all: $(OUT)/bench/relay_cost

@@ -13,7 +13,7 @@ SAN_OUT=out-san		# make SANITIZE=1 builds here (Makefile)
 SAN_TESTS=(unit/ fuzz/ integration/t4 integration/t6)
 NODEINIT=out/boot/nodeinit
 IMAGE=out/boot/initramfs.cpio.gz
-NODEINIT_GOAL=$((200 * 1024))	# bytes: the foundation's size goal
+NODEINIT_GOAL=$((224 * 1024))	# bytes: the size goal (200 KiB until the relay links; docs/design-notes.md)
 IMAGE_GOAL=$((1536 * 1024))	# bytes
 
 # Everything needed to build, test, run and demo, from Debian 12.

@@ -14,7 +14,7 @@ set -uo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 NODEINIT=out/boot/nodeinit
 IMAGE=out/boot/initramfs.cpio.gz
-SIZE_GOAL=$((200 * 1024))	# bytes
+SIZE_GOAL=$((224 * 1024))	# bytes (docs/design-notes.md, the size section)
 RSS_GOAL=1024			# kB
 IMAGE_GOAL=$((1536 * 1024))	# bytes
 IDLE_S=3			# seconds a node idles before its RSS is read

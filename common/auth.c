@@ -87,7 +87,19 @@ auth_proof(unsigned char *out, const unsigned char *key, int role,
 	crypto_auth_hmacsha256_state	st;
 	const char			*label;
 
-	label = role == AUTH_ROLE_MASTER ? "bproc-master" : "bproc-node";
+	switch (role) {
+	case AUTH_ROLE_MASTER:
+		label = "bproc-master";
+		break;
+	case AUTH_ROLE_RELAY_CLIENT:
+		label = "bproc-relay-client";
+		break;
+	case AUTH_ROLE_RELAY_SERVER:
+		label = "bproc-relay-server";
+		break;
+	default:
+		label = "bproc-node";
+	}
 	crypto_auth_hmacsha256_init(&st, key, AUTH_KEY_LEN);
 	crypto_auth_hmacsha256_update(&st, (const unsigned char *)label,
 	    strlen(label) + 1);
@@ -129,4 +141,13 @@ auth_session_keys(const unsigned char *key, const unsigned char *nm,
 {
 	derive(k_m2n, key, "bproc-session master->node", nm, nn);
 	derive(k_n2m, key, "bproc-session node->master", nm, nn);
+}
+
+/* A relay link's keys: server->client, client->server (auth.h). */
+void
+auth_relay_keys(const unsigned char *key, const unsigned char *ns,
+    const unsigned char *nc, unsigned char *k_s2c, unsigned char *k_c2s)
+{
+	derive(k_s2c, key, "bproc-relay server->client", ns, nc);
+	derive(k_c2s, key, "bproc-relay client->server", ns, nc);
 }

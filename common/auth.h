@@ -31,5 +31,16 @@ void	auth_session_keys(const unsigned char *, const unsigned char *,
 
 #define AUTH_ROLE_NODE		0
 #define AUTH_ROLE_MASTER	1
+/*
+ * A relay link between two nodes (nodeinit/relay.c) runs the same three
+ * steps with the serving node in the master's place, but under labels of
+ * its own: no proof or session key of a relay link is ever one of a
+ * master link, so a node that serves blobs cannot pass for the master.
+ */
+#define AUTH_ROLE_RELAY_CLIENT	2
+#define AUTH_ROLE_RELAY_SERVER	3
+
+void	auth_relay_keys(const unsigned char *, const unsigned char *,
+	    const unsigned char *, unsigned char *, unsigned char *);
 
 #endif

@@ -9,6 +9,7 @@
 #define D_N2M	DIR_N2M
 #define D_T2M	DIR_T2M
 #define D_M2T	DIR_M2T
+#define D_N2N	DIR_N2N
 #define D_ANY	(DIR_M2N | DIR_N2M | DIR_T2M | DIR_M2T)
 
 /*
@@ -19,13 +20,13 @@
 #define RQ_BITS	64
 
 const struct msg_info msg_table[MSG_MAX] = {
-	[MSG_AUTH_CHALLENGE] = { "AUTH_CHALLENGE", 8 + 36, RQ(A_NONCE) | RQ(A_VERSION), D_M2N },
-	[MSG_AUTH_RESPONSE] = { "AUTH_RESPONSE", 36 + 36, RQ(A_NONCE) | RQ(A_PROOF), D_N2M },
-	[MSG_AUTH_CONFIRM] = { "AUTH_CONFIRM", 36, RQ(A_PROOF), D_M2N },
+	[MSG_AUTH_CHALLENGE] = { "AUTH_CHALLENGE", 8 + 36, RQ(A_NONCE) | RQ(A_VERSION), D_M2N | D_N2N },
+	[MSG_AUTH_RESPONSE] = { "AUTH_RESPONSE", 36 + 36, RQ(A_NONCE) | RQ(A_PROOF), D_N2M | D_N2N },
+	[MSG_AUTH_CONFIRM] = { "AUTH_CONFIRM", 36, RQ(A_PROOF), D_M2N | D_N2N },
 	[MSG_HELLO] = { "HELLO", 12, RQ(A_MAC), D_N2M },
 	[MSG_WELCOME] = { "WELCOME", 24, RQ(A_NODE) | RQ(A_HEARTBEAT) | RQ(A_TIMEOUT), D_M2N },
 	[MSG_STATUS] = { "STATUS", 0, 0, D_N2M },
-	[MSG_PING] = { "PING", 0, 0, D_M2N },
+	[MSG_PING] = { "PING", 0, 0, D_M2N | D_N2N },
 	[MSG_POWER] = { "POWER", 8, RQ(A_HOW), D_M2N },
 	[MSG_SETUP] = { "SETUP", 0, 0, D_M2N },
 	[MSG_USERS] = { "USERS", 0, 0, D_M2N },
@@ -37,7 +38,7 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_EXIT] = { "EXIT", 16, RQ(A_PID) | RQ(A_STATUS), D_N2M | D_M2T },
 	[MSG_STOPPED] = { "STOPPED", 16, RQ(A_PID) | RQ(A_SIG), D_N2M | D_M2T },
 	[MSG_NEED] = { "NEED", 8, RQ(A_PID), D_N2M | D_M2T },
-	[MSG_BLOB] = { "BLOB", 44, RQ(A_PID) | RQ(A_HASH), D_T2M | D_M2N },
+	[MSG_BLOB] = { "BLOB", 44, RQ(A_PID) | RQ(A_HASH), D_T2M | D_M2N | D_N2N },
 	[MSG_BLOB_ACK] = { "BLOB_ACK", 16, RQ(A_PID) | RQ(A_BYTES), D_N2M | D_M2T },
 	[MSG_GHOST] = { "GHOST", 0, 0, D_T2M },
 	[MSG_CTL_NODES] = { "CTL_NODES", 0, 0, D_T2M },
@@ -68,6 +69,10 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_IMAGE_ACK] = { "IMAGE_ACK", 16, RQ(A_PID) | RQ(A_BYTES), D_ANY },
 	[MSG_HOLD] = { "HOLD", 8, RQ(A_PID), D_M2T | D_T2M },
 	[MSG_BYE] = { "BYE", 0, 0, D_N2M },
+	[MSG_RELAY] = { "RELAY", 44, RQ(A_PID) | RQ(A_HASH), D_M2N },
+	[MSG_RELAY_DONE] = { "RELAY_DONE", 52, RQ(A_PID) | RQ(A_HASH) | RQ(A_ERRNO), D_N2M },
+	[MSG_RELAY_GET] = { "RELAY_GET", 36, RQ(A_HASH), D_N2N },
+	[MSG_RELAY_END] = { "RELAY_END", 8, RQ(A_ERRNO), D_N2N },
 	[MSG_PGRP] = { "PGRP", 8, RQ(A_PID), D_N2M | D_M2T },
 };
 
@@ -145,6 +150,7 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_OFF_ERR] = { "off_err", AK_U64, 0, 0 },
 	[A_ALONE_REBOOT] = { "alone_reboot", AK_U32, 0, 0 },
 	[A_ARG_PART] = { "arg_part", AK_BIN, 1, 65528 },
+	[A_OFFSET] = { "offset", AK_U64, 0, 0 },
 	[A_SID] = { "sid", AK_U32, 0, 0 },
 	[A_PGID] = { "pgid", AK_U32, 0, 0 },
 };

@@ -22,6 +22,7 @@
 #define BPROC_CTL_PATH		"/run/bproc/master.sock"	/* default control socket */
 #define BPROC_VERSION		2		/* protocol version in HELLO and AUTH_CHALLENGE:
 						   2 added the master restart (REJOIN..REAP) */
+#define BPROC_RELAY_PORT	2224		/* TCP port of a node's relay listener */
 #define BPROC_VERSION_REJOIN	2		/* the first version that keeps processes
 						   across a master restart */
 /*
@@ -36,6 +37,7 @@
 #define DIR_N2M			0x02	/* node -> master */
 #define DIR_T2M			0x04	/* tool or ghost -> master (control socket) */
 #define DIR_M2T			0x08	/* master -> tool or ghost */
+#define DIR_N2N			0x10	/* node -> node: a relay link (relay.c) */
 
 enum msg_type {
 	MSG_NONE = 0,
@@ -119,6 +121,15 @@ enum msg_type {
 				   holding, nothing of before follows */
 	MSG_BYE,		/* n->m: nodeinit drops this link on purpose and
 				   redials (A_MSG why): not a dead node */
+	/* the relay tree for blobs (docs/push.md, "Tree fan-out") */
+	MSG_RELAY,		/* m->n: A_PID, A_HASH: fetch that blob of that
+				   exec from the peer A_ADDR ("ip:port"); no
+				   A_ADDR: it comes on the master link */
+	MSG_RELAY_DONE,		/* n->m: A_PID, A_HASH, A_ERRNO (0: stored and
+				   verified), A_OFFSET bytes it had, A_MSG */
+	MSG_RELAY_GET,		/* n->n, sealed: A_HASH, A_OFFSET: send that blob
+				   from there on */
+	MSG_RELAY_END,		/* n->n: A_ERRNO, A_MSG: the peer cannot serve it */
 	MSG_PGRP,		/* n->m->ghost: A_PID's process called setsid or
 				   setpgid: A_SID, A_PGID (ghost PIDs, 0 unknown),
 				   A_PPID the session's first process */
@@ -202,6 +213,7 @@ enum attr_type {
 	A_ARG_PART,	/* bin, no NUL: the first pieces of the A_ARG or A_ENV that
 			   follows (a string longer than one attribute, args.h) */
 	A_HOSTENT,	/* str, repeated: an /etc/hosts line (MSG_USERS) */
+	A_OFFSET,	/* u64: a byte offset into a blob (RELAY_GET, RELAY_DONE) */
 	A_SID,		/* u32: a session's leader, as a ghost PID (MSG_PGRP) */
 	A_PGID,		/* u32: a process group's leader, likewise */
 	A_MAX

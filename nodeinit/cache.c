@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "log.h"
 #include "nodeinit.h"
 #include "path.h"
@@ -103,6 +105,30 @@ cache_add(const char *name, uint64_t size)
 	blob_ht[i] = b;
 	cache_bytes += size;
 	return b;
+}
+
+/*
+ * A cached blob of that content, whatever its owner and mode, for a relay
+ * link to serve (relay.c): its size, and its path in buf.  -1 if none.
+ */
+int
+cache_by_hash(const unsigned char *hash, char *buf, size_t len,
+    uint64_t *size)
+{
+	struct blob	*b;
+	char		 hex[65];
+	size_t		 i, dl = sizeof(CACHE_DIR);
+
+	sodium_bin2hex(hex, sizeof(hex), hash, 32);
+	for (i = 0; i < CACHE_HT; i++)
+		for (b = blob_ht[i]; b != NULL; b = b->next)
+			if (strncmp(b->name + dl, hex, 64) == 0 &&
+			    b->name[dl + 64] == '.') {
+				snprintf(buf, len, "%s", b->name);
+				*size = b->size;
+				return 0;
+			}
+	return -1;
 }
 
 static struct lpath *

@@ -24,38 +24,15 @@
 
 #include <sodium.h>
 
+#include "fetch_int.h"
 #include "log.h"
 #include "nodeinit.h"
 
 #define NEED_BATCH	512	/* hashes per NEED frame */
 
-struct pending {
-	pid_t			 gpid;
-	unsigned char		*frame;		/* the EXEC, kept until files are here */
-	size_t			 flen;
-	struct mfile		*need;		/* files still missing */
-	size_t			 nneed;
-	int			 fd;		/* blob being received */
-	unsigned char		 cur[32];	/* its hash */
-	crypto_generichash_state hs;
-	uint64_t		 got;
-	uint32_t		 unacked;	/* stored, not yet acknowledged */
-	struct pending		*next;
-};
+struct pending	*pendings;
 
-static struct pending	*pendings;
-
-/*
- * Whom a push is for, from the EXEC the master sent (A_UID, A_GID: the
- * caller's, from SO_PEERCRED), or the setup list (root's, for good).
- */
-struct pusher {
-	uid_t	uid;
-	gid_t	gid;
-	int	setup;
-};
-
-static void
+void
 pusher_of(pid_t gpid, const unsigned char *body, size_t blen,
     struct pusher *pu)
 {
@@ -97,7 +74,7 @@ mfile_parse(const struct wire_attr *a, struct mfile *f,
 	return 0;
 }
 
-static void
+void
 cache_name(const struct mfile *f, char *buf, size_t len)
 {
 	char	hex[65];
@@ -107,7 +84,7 @@ cache_name(const struct mfile *f, char *buf, size_t len)
 	    f->mode);
 }
 
-static struct pending *
+struct pending *
 pending_find(pid_t gpid)
 {
 	struct pending	*pd;
@@ -172,7 +149,7 @@ mkdirs(const char *path)
 }
 
 /* A path on another filesystem (a tmpfs mount) gets a copy, not a link. */
-static int
+int
 copy_file(const char *from, const char *to, const struct mfile *f)
 {
 	char	buf[65536];
@@ -308,7 +285,7 @@ push_check(const unsigned char *body, size_t blen, const struct pusher *pu,
  * Link every manifest entry in at its path, as push_may says; nothing is
  * linked unless every entry may be.
  */
-static int
+int
 push_link(const unsigned char *body, size_t blen, const struct pusher *pu,
     pid_t gpid, char *msg, size_t msglen)
 {
@@ -390,7 +367,8 @@ fail:
 	return -1;
 }
 
-static void
+/* pd goes, and the blobs it was receiving with it (never half-kept). */
+void
 pending_free(struct pending *pd)
 {
 	struct pending	**pp;
@@ -400,15 +378,14 @@ pending_free(struct pending *pd)
 			*pp = pd->next;
 			break;
 		}
-	if (pd->fd >= 0) {
-		close(pd->fd);
-	}
+	while (pd->rxs != NULL)
+		rx_free(pd, pd->rxs, 1);
 	free(pd->frame);
 	free(pd->need);
 	free(pd);
 }
 
-static void
+void
 setup_result(int e, const char *msg)
 {
 	unsigned char	buf[512];
@@ -421,7 +398,7 @@ setup_result(int e, const char *msg)
 	link_send_msg(&m);
 }
 
-static void
+void
 push_fail(struct pending *pd, int e, const char *msg)
 {
 	unsigned char	buf[512];
@@ -469,13 +446,9 @@ push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
 	cache_tick();
 	/* holds of ended processes go now, so they never pile up */
 	cache_prune(gpid);
-	/* its hash state wants libsodium's alignment, more than malloc's */
-	if ((pd = aligned_alloc(64, (sizeof(*pd) + 63) & ~(size_t)63)) == NULL ||
-	    memset(pd, 0, sizeof(*pd)) == NULL ||
-	    cache_hold_new(gpid) == -1)
+	if ((pd = calloc(1, sizeof(*pd))) == NULL || cache_hold_new(gpid) == -1)
 		goto nomem;
 	pd->gpid = gpid;
-	pd->fd = -1;
 	wire_iter_init(&it, body, blen);
 	while (wire_iter_next(&it, &a) == 1) {
 		if (a.type != A_MFILE)
@@ -588,190 +561,6 @@ nomem:
 	return -1;
 }
 
-static void
-blob_ack(pid_t gpid, uint32_t n)
-{
-	unsigned char	buf[64];
-	struct wire_msg	m;
-
-	wire_msg_init(&m, buf, sizeof(buf), MSG_BLOB_ACK, 0, 0);
-	wire_put_u32(&m, A_PID, (uint32_t)gpid);
-	wire_put_u32(&m, A_BYTES, n);
-	link_send_msg(&m);
-}
-
-/*
- * A verified blob is in tmp: file it under every cache name waiting for
- * that content (another owner or mode is another inode).  Returns 0, or -1
- * with errno.
- */
-static int
-blob_store(struct pending *pd, const unsigned char *hash, const char *tmp)
-{
-	struct blob	*b;
-	struct mfile	*f;
-	char		 cname[256], first[256] = "";
-	size_t		 i;
-
-	for (i = 0; i < pd->nneed; ) {
-		f = &pd->need[i];
-		if (memcmp(f->hash, hash, 32) != 0) {
-			i++;
-			continue;
-		}
-		cache_name(f, cname, sizeof(cname));
-		if (cache_find(cname) != NULL)
-			;	/* another exec brought it meanwhile */
-		else if (first[0] == '\0') {
-			if (chown(tmp, f->uid, f->gid) == -1 ||
-			    chmod(tmp, f->mode) == -1 || rename(tmp, cname) == -1)
-				return -1;
-			snprintf(first, sizeof(first), "%s", cname);
-		} else if (copy_file(first, cname, f) == -1 && errno != EEXIST)
-			return -1;
-		if ((b = cache_add(cname, f->size)) == NULL) {
-			errno = ENOMEM;
-			return -1;
-		}
-		cache_hold(pd->gpid, b);
-		*f = pd->need[--pd->nneed];
-	}
-	if (first[0] == '\0')
-		unlink(tmp);
-	return 0;
-}
-
-void
-push_blob(struct wire_attr *tb, const unsigned char *body, size_t blen)
-{
-	struct pending		*pd;
-	struct mfile		*f = NULL;
-	struct wire_iter	 it;
-	struct wire_attr	 a;
-	struct iovec		 iov[BLOB_PIECES];
-	pid_t			 gpid = (pid_t)wire_get_u32(&tb[A_PID]);
-	unsigned char		 sum[32];
-	char			 hex[65], tmp[128], msg[300];
-	size_t			 i, niov = 0, len = 0;
-
-	if ((pd = pending_find(gpid)) == NULL)
-		return;
-	for (i = 0; i < pd->nneed; i++)
-		if (memcmp(pd->need[i].hash, tb[A_HASH].data, 32) == 0) {
-			f = &pd->need[i];
-			break;
-		}
-	if (f == NULL) {
-		push_fail(pd, EPROTO, "blob nobody asked for");
-		return;
-	}
-	sodium_bin2hex(hex, sizeof(hex), f->hash, 32);
-	snprintf(tmp, sizeof(tmp), CACHE_DIR "/.in-%d-%s", (int)gpid, hex);
-	if (pd->fd >= 0 && memcmp(pd->cur, f->hash, 32) != 0) {
-		push_fail(pd, EPROTO, "blobs interleaved");
-		return;
-	}
-	if (pd->fd < 0) {
-		memcpy(pd->cur, f->hash, 32);
-		if ((pd->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC |
-		    O_CLOEXEC, 0600)) == -1) {
-			snprintf(msg, sizeof(msg), "node cache: %s",
-			    strerror(errno));
-			push_fail(pd, errno, msg);
-			return;
-		}
-		crypto_generichash_init(&pd->hs, NULL, 0, 32);
-		pd->got = 0;
-	}
-	/* the frame's A_DATA pieces, in order, written with one writev */
-	wire_iter_init(&it, body, blen);
-	while (wire_iter_next(&it, &a) == 1) {
-		if (a.type != A_DATA || a.len == 0)
-			continue;
-		if (niov == BLOB_PIECES) {
-			unlink(tmp);
-			push_fail(pd, EPROTO, "blob frame of too many pieces");
-			return;
-		}
-		iov[niov].iov_base = (void *)(uintptr_t)a.data;
-		iov[niov++].iov_len = a.len;
-		len += a.len;
-	}
-	if (len > 0) {
-		if (pd->got + len > f->size ||
-		    writev(pd->fd, iov, (int)niov) != (ssize_t)len) {
-			unlink(tmp);
-			push_fail(pd, pd->got + len > f->size ? EFBIG : errno,
-			    pd->got + len > f->size ? "file grew during push" :
-			    "node cache: write failed");
-			return;
-		}
-		for (i = 0; i < niov; i++)
-			crypto_generichash_update(&pd->hs, iov[i].iov_base,
-			    iov[i].iov_len);
-		pd->got += len;
-		/*
-		 * Acknowledge in steps, not per frame: the sender waits only
-		 * with a whole window unacknowledged, and a step is a
-		 * fraction of it, so it always hears back in time.
-		 */
-		pd->unacked += (uint32_t)len;
-		if (pd->unacked >= BLOB_ACK_STEP) {
-			blob_ack(gpid, pd->unacked);
-			pd->unacked = 0;
-		}
-	}
-	if (!tb[A_EOF].data || !wire_get_u8(&tb[A_EOF]))
-		return;
-	crypto_generichash_final(&pd->hs, sum, 32);
-	close(pd->fd);
-	pd->fd = -1;
-	/* nothing half-written or changed on the way is ever run */
-	if (pd->got != f->size || sodium_memcmp(sum, f->hash, 32) != 0) {
-		unlink(tmp);
-		snprintf(msg, sizeof(msg), "%s changed during push", f->path);
-		push_fail(pd, EIO, msg);
-		return;
-	}
-	if (blob_store(pd, sum, tmp) == -1) {
-		unlink(tmp);
-		snprintf(msg, sizeof(msg), "node cache: %s", strerror(errno));
-		push_fail(pd, errno, msg);
-		return;
-	}
-	if (pd->nneed > 0)
-		return;
-	/* every file is here: the exec goes on from the kept frame */
-	{
-		struct wire_hdr		 h;
-		struct wire_attr	 etb[A_MAX];
-		const char		*why;
-		unsigned char		*frame = pd->frame;
-		size_t			 flen = pd->flen;
-
-		pd->frame = NULL;
-		pending_free(pd);
-		if (wire_hdr_decode(frame, flen, WIRE_MAX_FRAME, &h, &why) == 1 &&
-		    proto_parse(&h, frame + WIRE_HDR_LEN, flen - WIRE_HDR_LEN,
-		    etb, &why) == 0) {
-			if (gpid != SETUP_GPID)
-				proc_exec(&h, etb, frame + WIRE_HDR_LEN,
-				    flen - WIRE_HDR_LEN);
-			else {
-				struct pusher	pu;
-
-				pusher_of(SETUP_GPID, frame + WIRE_HDR_LEN,
-				    flen - WIRE_HDR_LEN, &pu);
-				if (push_link(frame + WIRE_HDR_LEN,
-				    flen - WIRE_HDR_LEN, &pu, SETUP_GPID, msg,
-				    sizeof(msg)) == -1)
-					setup_result(errno ? errno : EIO, msg);
-				link_setup_done();
-			}
-		}
-		free(frame);
-	}
-}
 
 /*
  * MSG_SETUP: the cache budget, and the files the master pushes to every
@@ -807,15 +596,7 @@ push_setup(const struct wire_hdr *h, struct wire_attr *tb,
 void
 push_abort_all(void)
 {
-	char	hex[65], tmp[128];
-
 	while (pendings != NULL) {
-		if (pendings->fd >= 0) {
-			sodium_bin2hex(hex, sizeof(hex), pendings->cur, 32);
-			snprintf(tmp, sizeof(tmp), CACHE_DIR "/.in-%d-%s",
-			    (int)pendings->gpid, hex);
-			unlink(tmp);
-		}
 		cache_unhold(pendings->gpid);
 		pending_free(pendings);
 	}

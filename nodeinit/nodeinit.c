@@ -45,6 +45,12 @@ node_blob(const struct proto_frame *f)
 }
 
 static void
+node_relay(const struct proto_frame *f)
+{
+	relay_order(f->tb);
+}
+
+static void
 node_signal(const struct proto_frame *f)
 {
 	proc_signal(f->tb);
@@ -106,6 +112,7 @@ node_hooks_init(void)
 	uplink_hooks.ack = node_ack;
 	uplink_hooks.fork_result = node_fork_result;
 	uplink_hooks.image = migrate_image;
+	uplink_hooks.relay = node_relay;
 	uplink_hooks.holding = migrate_holding;
 	uplink_hooks.lost = node_link_lost;
 	uplink_hooks.welcome = node_welcome;
@@ -175,7 +182,7 @@ main(int argc, char **argv)
 	struct pollfd	*pfd = NULL, *np;
 	size_t		 cap = 0, want;
 	sigset_t	 all;
-	int		 timeout, n, mn;
+	int		 timeout, rtimeout, n, mn, rn;
 
 	log_fatal_hook = node_fatal;
 	/* the kernel runs us as /init: ps on the node says who PID 1 is */
@@ -200,10 +207,12 @@ main(int argc, char **argv)
 	node_hooks_init();
 	uplink_init();
 	migrate_init();
+	relay_init();
 
 	for (;;) {
 		/* slots: signals, the master link, three per hosted process */
-		want = 2 + 4 * (size_t)proc_count() + 1;	/* migrate.c: 1 + 1 per image */
+		want = 2 + 4 * (size_t)proc_count() + 1 +	/* migrate.c: 1 + 1 per image */
+		    (size_t)relay_poll_count();
 		if (want > cap) {
 			if ((np = reallocarray(pfd, want, sizeof(*pfd))) == NULL) {
 				log_warn("poll table");
@@ -219,7 +228,12 @@ main(int argc, char **argv)
 		timeout = uplink_poll_setup(&pfd[1].fd, &pfd[1].events);
 		n = proc_poll_setup(pfd + 2, (int)cap - 2);
 		mn = migrate_poll_setup(pfd + 2 + n, (int)cap - 2 - n);
-		if (poll(pfd, (nfds_t)(2 + n + mn), timeout) == -1) {
+		/* (the tick first: the links it frees get no slot) */
+		if ((rtimeout = relay_tick()) >= 0 &&
+		    (timeout < 0 || rtimeout < timeout))
+			timeout = rtimeout;
+		rn = relay_poll_setup(pfd + 2 + n + mn, (int)cap - 2 - n - mn);
+		if (poll(pfd, (nfds_t)(2 + n + mn + rn), timeout) == -1) {
 			if (errno != EINTR)
 				log_warn("poll");
 			continue;
@@ -240,6 +254,11 @@ main(int argc, char **argv)
 		 * restored, which can be ready in the same pass (migrate.c).
 		 */
 		migrate_poll_event(pfd + 2 + n, mn);
+		uplink_reap();
+		/* relay links: blobs from a parent, bytes for the children */
+		relay_poll_event(pfd + 2 + n + mn, rn);
+		uplink_reap();
+		relay_tick();
 		uplink_reap();
 		/* slots whose descriptor changed meanwhile are skipped */
 		proc_poll_event(pfd + 2, n);

@@ -97,6 +97,7 @@ struct uplink_hooks {
 	void	(*ack)(const struct proto_frame *);	/* MSG_IO_ACK */
 	void	(*fork_result)(const struct proto_frame *);	/* MSG_FORK_RESULT */
 	void	(*image)(const struct proto_frame *);	/* MSG_IMAGE (migrate.c) */
+	void	(*relay)(const struct proto_frame *);	/* MSG_RELAY (relay.c) */
 	int	(*holding)(void);	/* 1: do not read the link for now */
 	void	(*lost)(int);		/* the link closed; 1: it had been up */
 	/* a master restart (grace.c) */
@@ -114,6 +115,7 @@ void		uplink_timer(void);
 /* closes a link a handler marked dead; only the main loop calls it */
 void		uplink_reap(void);
 int		link_send_msg(struct wire_msg *);
+const unsigned char *uplink_key(void);
 size_t		link_pending(void);
 void		link_setup_done(void);
 
@@ -181,6 +183,7 @@ void		cache_set_budget(uint64_t, unsigned int);
 void		cache_tick(void);
 struct blob	*cache_find(const char *);
 struct blob	*cache_add(const char *, uint64_t);
+int		cache_by_hash(const unsigned char *, char *, size_t, uint64_t *);
 void		cache_linked(const char *, struct blob *, uid_t, int);
 int		cache_owner(const char *, uid_t *);
 struct stat;
@@ -204,6 +207,21 @@ void		push_blob(struct wire_attr *, const unsigned char *, size_t);
 void		push_setup(const struct wire_hdr *, struct wire_attr *,
 		    const unsigned char *, size_t);
 void		push_abort_all(void);
+/* blob_rx.c: what relay.c reads and feeds */
+int		push_relay_feed(pid_t, const unsigned char *, struct wire_attr *,
+		    const unsigned char *, size_t, uint64_t *);
+int		push_relay_want(pid_t, const unsigned char *, uint64_t *);
+int		push_source(const unsigned char *, char *, size_t, uint64_t *,
+		    uint64_t *, uint32_t *);
+
+/* relay.c: relay links, the node's half of the relay tree */
+extern uint64_t	relay_served_bytes;
+void		relay_init(void);
+void		relay_order(struct wire_attr *);
+int		relay_tick(void);
+int		relay_poll_count(void);
+int		relay_poll_setup(struct pollfd *, int);
+void		relay_poll_event(struct pollfd *, int);
 void		proc_signal(struct wire_attr *);
 void		proc_ack(struct wire_attr *);
 void		proc_input(struct wire_attr *);

@@ -284,6 +284,13 @@ uplink_connect(void)
  * dead (uplink_fail): every caller may go on using what it holds, and its
  * later sends fail quietly until uplink_reap() closes the link.
  */
+/* The cluster key, for relay links (relay.c); NULL when there is none. */
+const unsigned char *
+uplink_key(void)
+{
+	return have_key ? key : NULL;
+}
+
 int
 link_send_msg(struct wire_msg *m)
 {
@@ -526,6 +533,7 @@ UPLINK_UP(fork_result)
 UPLINK_UP(resume)
 UPLINK_UP(reap)
 UPLINK_UP(image)
+UPLINK_UP(relay)
 
 #define UP(st)	(1u << LINK_##st)
 
@@ -550,6 +558,7 @@ static const struct proto_route uplink_routes[MSG_MAX] = {
 	[MSG_IMAGE] =		{ UP(UP), uplink_on_image },
 	[MSG_IMAGE_ACK] =	{ UP(UP), uplink_on_image },
 	[MSG_IMAGE_RESULT] =	{ UP(UP), uplink_on_image },
+	[MSG_RELAY] =		{ UP(UP), uplink_on_relay },
 };
 
 static const struct proto_role uplink_role = { "master link", DIR_M2N,

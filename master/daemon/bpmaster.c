@@ -83,6 +83,7 @@ master_node_connected(struct node *n)
 static void
 master_node_down(struct node *n)
 {
+	relay_node_down(n);
 	proc_node_down(n);
 	/* its ghosts were told; they must be read to hear it */
 	ctl_resume(n->num);
@@ -92,6 +93,13 @@ master_node_down(struct node *n)
 static int
 master_node_proc(struct node *n, const struct proto_frame *f)
 {
+	/* blobs the relay tree serves never reach the tool (relay.c) */
+	if (f->h->type == MSG_RELAY_DONE)
+		return relay_done(n, f);
+	if (f->h->type == MSG_NEED && relay_need(n, f) == 1)
+		return 0;
+	if (f->h->type == MSG_EXEC_RESULT)
+		relay_exec_result(n, f);
 	return proc_from_node(n, f->h, f->tb, f->body, f->len);
 }
 

@@ -32,6 +32,8 @@
 #define MASTER_GHOST_PATH	"/usr/libexec/bproc/bpghost"	/* the installed ghost, if not next to bpmaster */
 #define MASTER_NOTIFY_MS	50	/* coalesce change notifications */
 #define MASTER_PUSH_MAX		20000	/* files of the setup push list */
+#define MASTER_FANOUT		2	/* default fanout: docs/push.md, "Tree fan-out" */
+#define MASTER_FANOUT_MAX	64	/* the widest relay tree a config may ask for */
 
 struct mac_entry {
 	unsigned char	mac[6];
@@ -94,6 +96,8 @@ struct master_conf {
 	/* a master restart (rejoin.c) */
 	unsigned int	 grace_ms;	/* master_grace: nodes and ghosts wait this long */
 	unsigned int	 alone_reboot_ms;	/* node_alone_reboot; 0 never */
+	/* the relay tree for blobs (relay.c) */
+	unsigned int	 fanout;	/* children per relay; 0: no tree */
 };
 
 struct nodelink;
@@ -238,6 +242,15 @@ void	setup_push_scan(void);
 int	setup_push_start(struct node *);
 void	setup_push_end(struct node *);
 int	setup_push_frame(struct node *, const struct proto_frame *);
+
+/* relay.c: the relay tree for blobs */
+extern uint64_t	relay_sessions_made;
+void	relay_exec_sent(struct proc *, const unsigned char *, size_t);
+int	relay_need(struct node *, const struct proto_frame *);
+int	relay_done(struct node *, const struct proto_frame *);
+void	relay_exec_result(struct node *, const struct proto_frame *);
+void	relay_proc_gone(struct proc *);
+void	relay_node_down(struct node *);
 
 /* users.c: passwd and group lines for the nodes */
 void	users_init(void);

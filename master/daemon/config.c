@@ -133,6 +133,7 @@ conf_defaults(struct master_conf *c)
 	c->heartbeat_ms = 1000;
 	c->timeout_ms = 3000;
 	c->grace_ms = MASTER_GRACE_MS;
+	c->fanout = MASTER_FANOUT;
 	c->bmc_cipher = -1;
 	c->bmc_timeout_s = BMC_TIMEOUT_S;
 	c->bmc_poll_s = BMC_POLL_S;
@@ -235,6 +236,11 @@ conf_load(const char *path, struct master_conf *c)
 			if (conf_number(w[1], 0, 86400, &v) == -1)
 				goto syntax;
 			c->alone_reboot_ms = (unsigned int)v * 1000;
+		} else if (strcmp(w[0], "fanout") == 0 && nw == 2) {
+			/* 0: every node's blobs from its tool, no relay tree */
+			if (conf_number(w[1], 0, MASTER_FANOUT_MAX, &v) == -1)
+				goto syntax;
+			c->fanout = (unsigned int)v;
 		} else if (strcmp(w[0], "timeout") == 0 && nw == 2) {
 			if (conf_number(w[1], 100, 3600000, &v) == -1)
 				goto syntax;

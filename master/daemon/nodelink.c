@@ -523,6 +523,7 @@ static const struct proto_route link_routes[MSG_MAX] = {
 	[MSG_STOPPED] =		{ LP(UP), link_on_proc },
 	[MSG_NEED] =		{ LP(UP), link_on_proc },
 	[MSG_BLOB_ACK] =	{ LP(UP), link_on_proc },
+	[MSG_RELAY_DONE] =	{ LP(UP), link_on_proc },
 	[MSG_REJOIN] =		{ LP(UP), link_on_rejoin },
 	[MSG_REJOIN_END] =	{ LP(UP), link_on_rejoin },
 	[MSG_IMAGE_RESULT] =	{ LP(UP), link_on_proc },

@@ -70,6 +70,7 @@ proc_free(struct proc *p)
 			*pp = p->next;
 			break;
 		}
+	relay_proc_gone(p);
 	rejoin_reap(p);
 	rejoin_free(p);
 	trace_release(p);
@@ -304,6 +305,8 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 	nprocs++;
 	/* traced once it is bpghost and said so (ctl.c, MSG_GHOST) */
 	ctl_set_proc(cc, p);
+	/* the contents the relay tree may serve it (relay.c) */
+	relay_exec_sent(p, buf + WIRE_HDR_LEN, m.len - WIRE_HDR_LEN);
 	if (node_send(n, &m) == -1) {
 		proc_fail(cc, p->pid, EHOSTDOWN, "Node is down");
 		proc_free(p);

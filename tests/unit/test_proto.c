@@ -122,15 +122,24 @@ test_directions(void **state)
 		if (msg_table[t].name != NULL) {
 			assert_int_not_equal(msg_table[t].dirs, 0);
 			assert_int_equal(msg_table[t].dirs &
-			    ~(unsigned)(DIR_M2N | DIR_N2M | DIR_T2M | DIR_M2T), 0);
+			    ~(unsigned)(DIR_M2N | DIR_N2M | DIR_T2M | DIR_M2T |
+			    DIR_N2N), 0);
 		}
-	assert_int_equal(msg_table[MSG_AUTH_RESPONSE].dirs, DIR_N2M);
+	/* a relay link runs the node link's handshake between two nodes */
+	assert_int_equal(msg_table[MSG_AUTH_RESPONSE].dirs, DIR_N2M | DIR_N2N);
 	assert_int_equal(msg_table[MSG_WELCOME].dirs, DIR_M2N);
 	assert_int_equal(msg_table[MSG_CTL_SET].dirs, DIR_T2M);
 	assert_int_equal(msg_table[MSG_CTL_NODE].dirs, DIR_M2T);
 	assert_true(msg_table[MSG_EXEC].dirs & DIR_T2M);
 	assert_true(msg_table[MSG_EXEC].dirs & DIR_M2N);
 	assert_false(msg_table[MSG_EXEC].dirs & DIR_N2M);
+	/* what commands a node never travels a relay link (nodeinit/relay.c) */
+	assert_false(msg_table[MSG_EXEC].dirs & DIR_N2N);
+	assert_false(msg_table[MSG_SIGNAL].dirs & DIR_N2N);
+	assert_false(msg_table[MSG_SETUP].dirs & DIR_N2N);
+	assert_false(msg_table[MSG_RELAY].dirs & DIR_N2N);
+	assert_int_equal(msg_table[MSG_RELAY_GET].dirs, DIR_N2N);
+	assert_int_equal(msg_table[MSG_RELAY_DONE].dirs, DIR_N2M);
 }
 
 static int	calls;
