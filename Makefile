@@ -180,9 +180,9 @@ $(OUT)/bin/bprsh $(OUT)/bin/bpssh: $(OUT)/bin/bpsh
 # front end's cost of each: static musl, like nodeinit, maps and dirties
 # far less than a glibc program with libsodium loaded (bench/bpsh_bench.sh).
 # It frames its local, unsealed socket itself: no conn.c, no libsodium.
-GHOST_SRC := master/cmd/bpghost.c master/cmd/ghost_reconnect.c common/wire.c common/proto.c
+GHOST_SRC := master/cmd/bpghost.c master/cmd/ghost_conn.c master/cmd/ghost_args.c master/cmd/ghost_move.c master/cmd/ghost_term.c master/cmd/ghost_reconnect.c common/wire.c common/proto.c
 
-$(OUT)/libexec/bpghost: $(GHOST_SRC) $(wildcard common/*.h) $(OUT)/musl-include/.stamp | $(OUT)/libexec
+$(OUT)/libexec/bpghost: $(GHOST_SRC) $(wildcard common/*.h master/cmd/ghost*.h) $(OUT)/musl-include/.stamp | $(OUT)/libexec
 	$(MUSLCC) $(NFLAGS) -static -s -Wl,--gc-sections -o $@ \
 	    -DBPROC_RESTORE_PATH='"$(RESTORE_PATH)"' $(GHOST_SRC)
 
@@ -433,7 +433,7 @@ FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/blob_rx.c nodein
 FZ_DEP_node := nodeinit/uplink.c nodeinit/uplink_fsm.c nodeinit/cache.c $(wildcard nodeinit/*.h)
 FZ_LIB_node := $(call fz_wrap,$(FZ_WRAP_NODE)) -lsodium
 # ctl.c is #included by the target; node.c and trace.c are stubbed
-FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/relay.c master/daemon/relay_tree.c master/daemon/tree.c master/daemon/rejoin.c master/daemon/migrate.c \
+FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/relay.c master/daemon/relay_tree.c master/daemon/tree.c master/daemon/spare.c master/daemon/rejoin.c master/daemon/migrate.c \
 	    master/daemon/verify.c master/daemon/power.c \
 	    master/daemon/event.c master/daemon/mem.c \
 	    tests/fuzz/fuzz_log.c common/wire.c common/proto.c common/args.c common/conn.c \

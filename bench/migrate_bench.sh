@@ -1,6 +1,9 @@
 #!/bin/bash
 # Migration against its floors and its peer, as ratios (no pass/fail on
 # timings), on a 2-node virtual cluster (issue 12's benchmark):
+#   vrfork         bproc_vrfork to nodes 0 and 1 of the 1 MB process, as a
+#                  ratio to one rfork of it (children go out together: ~1x;
+#                  one after the other would be ~2x)
 #   rfork          bproc_rfork(0) of a process with a 1 MB and a 64 MB
 #                  dirty heap, the child exiting at once on the node and
 #                  reaped by the parent's waitpid (out/bench/migrate_bench,
@@ -118,18 +121,24 @@ for i in "${!SIZES[@]}"; do
 	mb=${SIZES[$i]}
 	it=${ITERS[$i]:-5}
 	b0=$(push_bytes)
-	res=$("$HELPER" 0 "$mb" "$it" 2>&1) || { say "  ${mb} MB: $res"; continue; }
+	vr=
+	[ "$mb" = 1 ] && vr=0,1
+	res=$("$HELPER" 0 "$mb" "$it" $vr 2>&1) || { say "  ${mb} MB: $res"; continue; }
 	b1=$(push_bytes)
 	fork=$(awk '$1 == "fork" { print $2 }' <<<"$res")
 	rfork=$(awk '$1 == "rfork" { print $2 }' <<<"$res")
 	# bytes one rfork moved: the rounds' and the warm-up's image, less the
 	# warm-up's pushed files (a warm-up of its own measures those)
 	bytes=$(( (b1 - b0) / (it + 1) ))
+	# node 0's bytes: a vrfork round sent one more image there
+	[ -n "$vr" ] && bytes=$(( (b1 - b0) / (2 * it + 1) ))
+	vrfork=$(awk '$1 == "vrfork" { print $2 }' <<<"$res")
 	floor=$(awk -v b="$bytes" -v v="$veth" 'BEGIN { if (v > 0) printf "%.6f", b / (v * 1e6); else print 0 }')
 	share=$(awk -v f="$floor" -v r="$rfork" 'BEGIN { if (r > 0) printf "%.0f", 100 * f / r; else print 0 }')
 	say ""
 	say "${mb} MB dirty heap ($it rounds; local fork+exit+wait $(ms "$fork") ms):"
 	say "  rfork+exit+wait      $(ms "$rfork") ms   $(ratio "$rfork" "$fork")x fork"
+	[ -n "$vrfork" ] && say "  vrfork to 0,1         $(ms "$vrfork") ms   $(ratio "$vrfork" "$rfork")x one rfork (2 children, both reaped)"
 	say "  bytes moved          $((bytes / 1024)) KB per rfork; at veth speed $(ms "$floor") ms: rfork runs at ${share}% of veth TCP"
 	if ! command -v criu >/dev/null; then
 		say "  criu: not installed (apt-get install -y criu)"

@@ -73,6 +73,7 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_RELAY_DONE] = { "RELAY_DONE", 52, RQ(A_PID) | RQ(A_HASH) | RQ(A_ERRNO), D_N2M },
 	[MSG_RELAY_GET] = { "RELAY_GET", 36, RQ(A_HASH), D_N2N },
 	[MSG_RELAY_END] = { "RELAY_END", 8, RQ(A_ERRNO), D_N2N },
+	[MSG_PGRP] = { "PGRP", 8, RQ(A_PID), D_N2M | D_M2T },
 };
 
 const struct attr_info attr_table[A_MAX] = {
@@ -150,6 +151,8 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_ALONE_REBOOT] = { "alone_reboot", AK_U32, 0, 0 },
 	[A_ARG_PART] = { "arg_part", AK_BIN, 1, 65528 },
 	[A_OFFSET] = { "offset", AK_U64, 0, 0 },
+	[A_SID] = { "sid", AK_U32, 0, 0 },
+	[A_PGID] = { "pgid", AK_U32, 0, 0 },
 };
 
 static const char *const stage_names[STAGE_MAX] = {

@@ -79,7 +79,8 @@ enum msg_type {
 	MSG_CTL_PROC,		/* m->t: A_PID, A_NODE, A_RPID, A_UID, A_ARG, A_PPID */
 	/* the process tree: a process forked on a node gets a ghost first */
 	MSG_FORK,		/* n->m: A_PID (the parent's ghost), A_FLAGS clone flags;
-				   m->ghost: A_TOKEN, the child's socket as SCM_RIGHTS */
+				   m->ghost: A_TOKEN, the child's socket as SCM_RIGHTS,
+				   A_FLAGS FORK_F_SPARE for a spare */
 	MSG_FORK_RESULT,	/* m->n: A_PPID, A_PID (the child's ghost), A_ERRNO;
 				   ghost->m: A_TOKEN, A_ERRNO (its fork failed) */
 	MSG_FORK_HELLO,		/* child ghost->m, first frame on its socket: A_TOKEN */
@@ -129,6 +130,9 @@ enum msg_type {
 	MSG_RELAY_GET,		/* n->n, sealed: A_HASH, A_OFFSET: send that blob
 				   from there on */
 	MSG_RELAY_END,		/* n->n: A_ERRNO, A_MSG: the peer cannot serve it */
+	MSG_PGRP,		/* n->m->ghost: A_PID's process called setsid or
+				   setpgid: A_SID, A_PGID (ghost PIDs, 0 unknown),
+				   A_PPID the session's first process */
 	MSG_MAX
 };
 
@@ -210,6 +214,8 @@ enum attr_type {
 			   follows (a string longer than one attribute, args.h) */
 	A_HOSTENT,	/* str, repeated: an /etc/hosts line (MSG_USERS) */
 	A_OFFSET,	/* u64: a byte offset into a blob (RELAY_GET, RELAY_DONE) */
+	A_SID,		/* u32: a session's leader, as a ghost PID (MSG_PGRP) */
+	A_PGID,		/* u32: a process group's leader, likewise */
 	A_MAX
 };
 
@@ -245,6 +251,11 @@ enum bmc_power {
 #define EXEC_F_NOTRACK		0x08	/* debug, root only: no ghosts for its children */
 #define EXEC_F_IMAGE		0x10	/* the process is an image (MSG_IMAGE) that
 					   bprestore turns into the process */
+
+#define EXEC_F_NOSPARE		0x20	/* debug: no spare child ghosts (spare.c) */
+
+#define FORK_F_SPARE		0x01	/* MSG_FORK to a ghost: the child is a spare
+					   that waits for the next fork (spare.c) */
 
 #define REJOIN_F_EXITED		0x01	/* MSG_REJOIN: it ended; A_STATUS says how */
 #define REJOIN_F_CHILD		0x02	/* forked on the node (track.c), not EXECed */

@@ -107,6 +107,7 @@ struct ttask {
 	int		 thread;	/* it makes a thread: no ghost */
 	uint32_t	 cflags;
 	pid_t		 cgpid;		/* the child's ghost, once made */
+	pid_t		 pgof;		/* in setsid/setpgid: the process it changes */
 	struct ttask	*hnext;		/* by tid */
 	struct ttask	*gnext;		/* by ghost PID, leaders only */
 	struct ttask	*qnext;
@@ -236,7 +237,8 @@ tt_leader(struct ttask *t)
 
 /*
  * The filter every remote process and its descendants run under: the
- * calls that make a process stop for us, nothing else does.  A clone(2)
+ * calls that make a process stop for us (and setsid and setpgid, whose
+ * outcome its ghost mirrors), nothing else does.  A clone(2)
  * with CLONE_THREAD runs through (its flags are its first argument);
  * clone3's are in memory, where a filter cannot look, so it always stops.
  * 32-bit and x32 calls of the same kinds stop the same way.
@@ -246,21 +248,25 @@ track_filter(void)
 {
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 8),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 10),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
 		/* x32 calls are the same numbers with one bit more */
 		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~0x40000000u),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fork, 14, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_vfork, 13, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 12, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 10),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fork, 18, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_vfork, 17, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 16, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setsid, 15, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setpgid, 14, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 12),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 8, 9),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 0, 7),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 10, 11),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 0, 9),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 2, 6, 0),	/* fork */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 190, 5, 0),	/* vfork */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 435, 4, 0),	/* clone3 */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 2, 8, 0),	/* fork */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 190, 7, 0),	/* vfork */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 435, 6, 0),	/* clone3 */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 66, 5, 0),	/* setsid */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 57, 4, 0),	/* setpgid */
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 120, 0, 2),	/* clone */
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
 		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1),
@@ -479,6 +485,18 @@ track_seccomp(struct ttask *t)
 		return;
 	}
 	si.seccomp.nr &= ~(uint64_t)0x40000000;	/* x32 */
+	if (si.arch == AUDIT_ARCH_X86_64 ?
+	    si.seccomp.nr == __NR_setsid || si.seccomp.nr == __NR_setpgid :
+	    si.seccomp.nr == 66 || si.seccomp.nr == 57) {
+		/* what it did is known at its exit: report it then */
+		t->pgof = si.seccomp.nr == __NR_setpgid || si.seccomp.nr == 57 ?
+		    (pid_t)si.seccomp.args[0] : 0;
+		if (t->pgof <= 0)
+			t->pgof = t->tgid;
+		if (ptrace(PTRACE_SYSCALL, t->tid, NULL, NULL) == -1)
+			t->pgof = 0;
+		return;
+	}
 	if ((si.arch == AUDIT_ARCH_X86_64 && si.seccomp.nr == __NR_clone3) ||
 	    (si.arch == AUDIT_ARCH_I386 && si.seccomp.nr == 435)) {
 		errno = 0;
@@ -576,6 +594,38 @@ track_syscall_exit(struct ttask *t)
 		track_send_forked(t->cgpid, tt_leader(t)->gpid, 0,
 		    si.exit.rval < 0 ? (int)-si.exit.rval : EAGAIN);
 	track_pop(t);
+}
+
+/* A ghost PID for a node PID: its process's, 0 if not ours. */
+static pid_t
+track_ghost_of(pid_t pid)
+{
+	struct ttask	*t = pid > 0 ? tt_find(pid) : NULL;
+
+	return t != NULL && t->leader ? t->gpid : 0;
+}
+
+/*
+ * A setsid or setpgid returned: where its process is now, for its ghost
+ * to follow (MSG_PGRP).  The first process of a session is left out: its
+ * session is the one nodeinit made it, the caller's here.
+ */
+static void
+track_pgrp(struct ttask *t)
+{
+	unsigned char	 buf[96];
+	struct wire_msg	 m;
+	struct ttask	*p = tt_find(t->pgof);
+
+	t->pgof = 0;
+	if (p == NULL || !p->leader || p->gpid == p->top)
+		return;
+	wire_msg_init(&m, buf, sizeof(buf), MSG_PGRP, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)p->gpid);
+	wire_put_u32(&m, A_SID, (uint32_t)track_ghost_of(getsid(p->tid)));
+	wire_put_u32(&m, A_PGID, (uint32_t)track_ghost_of(getpgid(p->tid)));
+	wire_put_u32(&m, A_PPID, (uint32_t)p->top);
+	link_send_msg(&m);
 }
 
 static void
@@ -694,7 +744,10 @@ track_event(pid_t pid, int status)
 	switch (ev) {
 	case 0:
 		if (sig == (SIGTRAP | 0x80)) {
-			track_syscall_exit(t);
+			if (t->pgof)
+				track_pgrp(t);
+			else
+				track_syscall_exit(t);
 			ptrace(PTRACE_CONT, pid, NULL, NULL);
 			return 1;
 		}

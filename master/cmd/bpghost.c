@@ -8,12 +8,13 @@
  * SIGKILL cannot be caught: the master sees our connection close and
  * kills the remote process.
  *
- * With a pty on the node (EXEC_F_TTY) we are the far end of ssh -t: our
- * terminal is raw while we own it, so Ctrl-C, Ctrl-Z and Ctrl-\ travel as
- * bytes and the node's line discipline makes the signals; size changes go
- * to the pty; the terminal's own settings come back on every way out but
- * SIGKILL (and a SIGSTOP the master holds us in: the shell restores its
- * modes for a stopped job, and we check again when continued).
+ * With a pty on the node (EXEC_F_TTY) we are the far end of ssh -t
+ * (ghost_term.c): the terminal's own settings come back on every way out
+ * but SIGKILL (and a SIGSTOP the master holds us in: the shell restores
+ * its modes for a stopped job, and we check again when continued).
+ * The process tree: a fork on the node is a fork here (ghost_fork), a
+ * spare child waits for the next one, an exec shows its argv
+ * (ghost_args.c), setsid and setpgid are done here too (ghost_pgrp).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,24 +32,11 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "ghost.h"
 #include "ghost_reconnect.h"
 #include "proto.h"
 
-/*
- * The largest frame the master sends a ghost: one MSG_IO of IO_CHUNK bytes
- * with its attributes (proc.c builds them in IO_CHUNK + 256).
- */
-#define GHOST_MAXFRAME	(IO_CHUNK + 4096)
-
-/*
- * A ghost is a process per remote process, so it keeps its memory small:
- * no heap at all (each mapping costs page tables as well as pages), static
- * buffers that are touched only as far as used, and its own few lines of
- * framing on the unsealed local socket instead of conn.c's buffers.
- */
-static int		mfd = -1;	/* to bpmaster */
-static unsigned char	inbuf[2 * GHOST_MAXFRAME];
-static size_t		inlen, inoff;	/* bytes in inbuf, the first unread */
+/* No heap, static buffers touched only as far as used (ghost_conn.c). */
 static unsigned char	iobuf[IO_CHUNK + 128];	/* frames we send with data */
 static unsigned char	iodata[IO_CHUNK];
 static int		node = -1;
@@ -59,104 +47,16 @@ static uint32_t		stdin_unacked;
 static int		out_broken[3];
 static int		err_fd = STDERR_FILENO;	/* for "<node>: <error>" lines */
 static pid_t		master_pid;	/* bpmaster, from SO_PEERCRED */
-static int		tty_mode;	/* the remote runs on a pty */
-static int		term_raw;	/* stdin's terminal is in our raw mode */
-static struct termios	term_saved;	/* its settings before */
-static struct termios	term_set;	/* what raw mode looked like */
 static int		is_child;	/* forked for a process forked on the node */
-static int		fdq[4];		/* descriptors received, for MSG_FORK */
-static int		nfdq;
-static char		*arg_area;	/* our argv as ps reads it */
-static size_t		arg_len;
+static int		spare;		/* a spare child ghost, not taken yet */
 /* a master restart (ghost_reconnect.c): -1 lost, 1 back but not resumed */
 static int		away;
 static uint64_t		out_rx[3];	/* output bytes written, per stream */
 static uint64_t		in_acked;	/* stdin bytes the node wrote */
 static int		sent_eof;	/* stdin's end went to the node */
 
-static void	ghost_send(struct wire_msg *);
-static void	ghost_lost(void);
 
-/* Is stdin a terminal whose foreground process group is ours? */
-static int
-term_owned(void)
-{
-	pid_t	fg;
-
-	if (!tty_mode || !isatty(STDIN_FILENO))
-		return 0;
-	fg = tcgetpgrp(STDIN_FILENO);
-	return fg != -1 && fg == getpgrp();
-}
-
-static int
-term_same(const struct termios *a, const struct termios *b)
-{
-	return a->c_iflag == b->c_iflag && a->c_oflag == b->c_oflag &&
-	    a->c_cflag == b->c_cflag && a->c_lflag == b->c_lflag &&
-	    a->c_cc[VMIN] == b->c_cc[VMIN] && a->c_cc[VTIME] == b->c_cc[VTIME];
-}
-
-/*
- * Raw mode on the terminal we own.  Called at start and after every
- * SIGCONT: if someone (the shell, after a stop) changed the settings
- * since, those become the ones to restore.
- */
-static void
-term_enter_raw(void)
-{
-	struct termios	cur, raw;
-
-	if (!term_owned() || tcgetattr(STDIN_FILENO, &cur) == -1)
-		return;
-	if (term_raw && term_same(&cur, &term_set))
-		return;
-	term_saved = cur;
-	raw = cur;
-	cfmakeraw(&raw);
-	raw.c_cc[VMIN] = 1;
-	raw.c_cc[VTIME] = 0;
-	if (tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) == -1)
-		return;
-	if (tcgetattr(STDIN_FILENO, &term_set) == -1)
-		term_set = raw;
-	term_raw = 1;
-}
-
-/*
- * Give the terminal its settings back.  We block SIGTTOU, so this works
- * from the background too.
- */
-static void
-term_restore(void)
-{
-	if (!term_raw)
-		return;
-	term_raw = 0;
-	tcsetattr(STDIN_FILENO, TCSADRAIN, &term_saved);
-}
-
-/* Tell the pty our terminal's size (SIGWINCH with the size attached). */
-static void
-term_winch(void)
-{
-	unsigned char	buf[64];
-	struct wire_msg	m;
-	struct winsize	ws;
-
-	wire_msg_init(&m, buf, sizeof(buf), MSG_SIGNAL, 0, 0);
-	wire_put_u32(&m, A_PID, (uint32_t)getpid());
-	wire_put_u32(&m, A_SIG, SIGWINCH);
-	if ((ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 ||
-	    ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) && ws.ws_row &&
-	    ws.ws_col) {
-		wire_put_u16(&m, A_ROWS, ws.ws_row);
-		wire_put_u16(&m, A_COLS, ws.ws_col);
-	}
-	ghost_send(&m);
-}
-
-static void __attribute__((noreturn))
+void __attribute__((noreturn))
 ghost_die(const char *what)
 {
 	term_restore();
@@ -169,48 +69,21 @@ ghost_die(const char *what)
 	_exit(137);
 }
 
-/* The control socket is local: a short blocking write keeps the order. */
-static void
-ghost_send(struct wire_msg *m)
-{
-	const unsigned char	*p = m->buf;
-	size_t			 len = wire_msg_finish(m);
-	ssize_t			 n;
-
-	if (len == 0)
-		ghost_die("lost contact with bpmaster");
-	/* bpmaster is away: what matters is queued or sent again later */
-	if (mfd < 0)
-		return;
-	while (len > 0) {
-		struct pollfd	pfd = { .fd = mfd, .events = POLLOUT };
-
-		n = send(mfd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			poll(&pfd, 1, -1);
-			continue;
-		}
-		if (n <= 0) {
-			ghost_lost();
-			return;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
 /*
  * The control connection ended without our exit: bpmaster died or is
  * being replaced.  Keep everything and wait for the next one.
  */
-static void
+void
 ghost_lost(void)
 {
-	if (mfd >= 0)
-		close(mfd);
-	mfd = -1;
+	/* a spare no fork took: no one's ghost, nothing to wait for */
+	if (spare)
+		_exit(0);
+	if (ghost_fd >= 0)
+		close(ghost_fd);
+	ghost_fd = -1;
 	away = -1;
-	inlen = inoff = 0;
+	conn_reset();
 	reconnect_lost();
 }
 
@@ -223,7 +96,7 @@ ghost_rejoin(int fd)
 	struct ucred	uc;
 	socklen_t	ul = sizeof(uc);
 
-	mfd = fd;
+	ghost_fd = fd;
 	away = 1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0)
 		master_pid = uc.pid;
@@ -233,78 +106,6 @@ ghost_rejoin(int fd)
 	wire_put_u64(&m, A_OFF_ERR, out_rx[2]);
 	wire_put_u32(&m, A_FLAGS, is_child ? REJOIN_F_CHILD : 0);
 	ghost_send(&m);
-}
-
-/* Read what the master sent: 1 data, 0 nothing now, -1 closed or failed. */
-static int
-ghost_read(void)
-{
-	ssize_t	n;
-
-	/* frames taken since the last read go; what is left moves up, once */
-	if (inoff) {
-		memmove(inbuf, inbuf + inoff, inlen - inoff);
-		inlen -= inoff;
-		inoff = 0;
-	}
-	if (inlen == sizeof(inbuf))
-		return 0;
-	{
-		/* the master hands us a child ghost's socket with MSG_FORK */
-		union {
-			struct cmsghdr	h;
-			char		b[CMSG_SPACE(4 * sizeof(int))];
-		}		 cm;
-		struct iovec	 iov = { inbuf + inlen, sizeof(inbuf) - inlen };
-		struct msghdr	 mh;
-		struct cmsghdr	*c;
-		int		 fds[4], k, nf;
-
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = cm.b;
-		mh.msg_controllen = sizeof(cm.b);
-		n = recvmsg(mfd, &mh, MSG_CMSG_CLOEXEC);
-		for (c = CMSG_FIRSTHDR(&mh); n > 0 && c != NULL;
-		    c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level != SOL_SOCKET ||
-			    c->cmsg_type != SCM_RIGHTS)
-				continue;
-			nf = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			memcpy(fds, CMSG_DATA(c), (size_t)nf * sizeof(int));
-			for (k = 0; k < nf && k < 4; k++) {
-				if (nfdq < 4)
-					fdq[nfdq++] = fds[k];
-				else
-					close(fds[k]);
-			}
-		}
-	}
-	if (n == 0)
-		return -1;
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	inlen += (size_t)n;
-	return 1;
-}
-
-/* The next whole frame: 1, 0 when more bytes are needed, -1 when bad. */
-static int
-ghost_frame(struct wire_hdr *h, const unsigned char **body, size_t *blen,
-    const char **why)
-{
-	int	r;
-
-	if ((r = wire_hdr_decode(inbuf + inoff, inlen - inoff, GHOST_MAXFRAME,
-	    h, why)) <= 0)
-		return r;
-	if (inlen - inoff < h->len)
-		return 0;
-	*body = inbuf + inoff + WIRE_HDR_LEN;
-	inoff += h->len;
-	*blen = h->len - WIRE_HDR_LEN;
-	return 1;
 }
 
 static void
@@ -376,7 +177,7 @@ ghost_stdin(void)
 }
 
 /* Write remote output where ours goes; blocking writes are the back-pressure. */
-static void
+void
 ghost_output(int stream, const unsigned char *p, size_t len)
 {
 	size_t	left = len;
@@ -452,12 +253,10 @@ ghost_fork(struct wire_attr *tb)
 	unsigned char	buf[64];
 	struct wire_msg	m;
 	pid_t		pid;
-	int		fd, i, e;
+	int		fd, e;
 
-	if (nfdq == 0 || !tb[A_TOKEN].data)
+	if (!tb[A_TOKEN].data || (fd = conn_take_fd()) == -1)
 		return;
-	fd = fdq[0];
-	memmove(fdq, fdq + 1, (size_t)--nfdq * sizeof(int));
 	if ((pid = fork()) == -1) {
 		e = errno;
 		close(fd);
@@ -472,58 +271,83 @@ ghost_fork(struct wire_attr *tb)
 		return;
 	}
 	/* the child: the parent's connection, input and terminal are not ours */
-	close(mfd);
-	for (i = 0; i < nfdq; i++)
-		close(fdq[i]);
-	nfdq = 0;
-	mfd = fd;
-	fcntl(mfd, F_SETFL, O_NONBLOCK);
-	inlen = inoff = 0;
+	close(ghost_fd);
+	conn_drop_fds();
+	ghost_fd = fd;
+	fcntl(ghost_fd, F_SETFL, O_NONBLOCK);
+	conn_reset();
 	is_child = 1;
 	stdin_open = 0;
 	stdin_unacked = 0;
 	out_rx[1] = out_rx[2] = 0;
 	tty_mode = 0;
 	term_raw = 0;
+	/* a spare (spare.c) waits for the node's next fork to take it */
+	spare = tb[A_FLAGS].data &&
+	    (wire_get_u32(&tb[A_FLAGS]) & FORK_F_SPARE) != 0;
 	wire_msg_init(&m, buf, sizeof(buf), MSG_FORK_HELLO, 0, 0);
 	wire_put_u64(&m, A_TOKEN, wire_get_u64(&tb[A_TOKEN]));
 	ghost_send(&m);
 }
 
 /*
- * The process exec'd: show its new argv as ours, written over our own
- * (ps reads /proc/PID/cmdline from there), cut to the room we have.
+ * The process exec'd: show its new argv as ours (ps reads
+ * /proc/PID/cmdline), and its name as our comm (ghost_args.c).
  */
 static void
 ghost_execed(const unsigned char *body, size_t blen)
 {
-	struct wire_iter	it;
-	struct wire_attr	a;
-	const char		*first = NULL, *base;
-	size_t			off = 0, l;
+	static char		 words[GHOST_ARGS_MAX];
+	struct wire_iter	 it;
+	struct wire_attr	 a;
+	const char		*base;
+	size_t			 off = 0;
 
-	if (arg_area == NULL || arg_len < 2)
-		return;
 	wire_iter_init(&it, body, blen);
 	while (wire_iter_next(&it, &a) == 1) {
 		if (a.type != A_ARG || !proto_attr_ok(&a))
 			continue;
-		if (first == NULL)
-			first = (const char *)a.data;
-		l = a.len;
-		if (off + l > arg_len)
-			l = arg_len - off;
-		memcpy(arg_area + off, a.data, l);
-		off += l;
-		if (off >= arg_len)
+		if (off + a.len > sizeof(words))
 			break;
+		memcpy(words + off, a.data, a.len);
+		off += a.len;
 	}
-	if (first == NULL)
+	if (off == 0)
 		return;
-	memset(arg_area + off, 0, arg_len - off);
-	arg_area[arg_len - 1] = '\0';
-	base = strrchr(first, '/') ? strrchr(first, '/') + 1 : first;
+	args_set(words, off);
+	base = strrchr(words, '/') ? strrchr(words, '/') + 1 : words;
 	prctl(PR_SET_NAME, base, 0, 0, 0);
+}
+
+/*
+ * The process called setsid or setpgid on the node: the same relation
+ * here, named by ghost PIDs (the master checked they are its node's).
+ * The node's first session (top's, which nodeinit made) is the caller's
+ * session here, and top's group the caller's job: the group our first
+ * ghost is in.  What the kernel refuses here (a group of another session,
+ * a leader gone) stays as it was.
+ */
+static void
+ghost_pgrp(struct wire_attr *tb)
+{
+	pid_t	me = getpid(), sid, pg, top;
+
+	sid = tb[A_SID].data ? (pid_t)wire_get_u32(&tb[A_SID]) : 0;
+	pg = tb[A_PGID].data ? (pid_t)wire_get_u32(&tb[A_PGID]) : 0;
+	top = tb[A_PPID].data ? (pid_t)wire_get_u32(&tb[A_PPID]) : 0;
+	if (sid == me) {
+		if (getsid(0) != me)
+			(void)setsid();
+		return;
+	}
+	if (pg == 0)
+		return;
+	if (pg == top && sid == top)
+		pg = getpgid(top);
+	if (pg == me)
+		(void)setpgid(0, 0);
+	else if (pg > 0 && pg != getpgrp())
+		(void)setpgid(0, pg);
 }
 
 /*
@@ -641,6 +465,14 @@ ghost_on_fork(void *arg, const struct proto_frame *f)
 }
 
 static int
+ghost_on_pgrp(void *arg, const struct proto_frame *f)
+{
+	(void)arg;
+	ghost_pgrp(f->tb);
+	return 0;
+}
+
+static int
 ghost_on_execed(void *arg, const struct proto_frame *f)
 {
 	(void)arg;
@@ -648,12 +480,17 @@ ghost_on_execed(void *arg, const struct proto_frame *f)
 	return 0;
 }
 
-/* bpmaster did not take us for the ghost (see ctl.c) */
+/*
+ * bpmaster did not take us for the ghost (see ctl.c); or, for a spare,
+ * a fork on the node took us: we are its ghost from now on.
+ */
 static int
 ghost_on_result(void *arg, const struct proto_frame *f)
 {
 	(void)arg;
-	if (wire_get_u32(&f->tb[A_ERRNO]) != 0)
+	if (wire_get_u32(&f->tb[A_ERRNO]) == 0)
+		spare = 0;
+	else
 		ghost_die(f->tb[A_MSG].data ? wire_get_str(&f->tb[A_MSG]) :
 		    "bpmaster refused the ghost");
 	return 0;
@@ -678,198 +515,6 @@ ghost_on_late_push(void *arg, const struct proto_frame *f)
 	return 0;
 }
 
-/*
- * The process comes home (MSG_MOVE, docs/design-notes.md "Migration"):
- * we become it.  A grandchild, not a child (the process must not find a
- * stranger among its children), keeps our connection, writes the image
- * that follows into a pipe and acknowledges it; we exec bprestore on that
- * pipe, same PID, same stdio, with ourselves again as its fallback should
- * it refuse the image, so the process runs on, on its node, with its
- * ghost.
- */
-#ifndef BPROC_RESTORE_PATH
-#define BPROC_RESTORE_PATH "/usr/libexec/bproc/bprestore"
-#endif
-#define GHOST_MOVE_ARGS	64	/* our argv words kept for the fallback */
-
-static void
-ghost_image_result(int e, const char *msg)
-{
-	unsigned char	buf[256];
-	struct wire_msg	m;
-
-	wire_msg_init(&m, buf, sizeof(buf), MSG_IMAGE_RESULT, 0, 0);
-	wire_put_u32(&m, A_PID, (uint32_t)getpid());
-	wire_put_u32(&m, A_ERRNO, (uint32_t)e);
-	if (msg != NULL)
-		wire_put_str(&m, A_MSG, msg);
-	ghost_send(&m);
-}
-
-/* The grandchild: image frames into wfd, then the restorer's word on afd. */
-static void __attribute__((noreturn))
-ghost_feed(int wfd, int afd)
-{
-	struct wire_hdr		 h;
-	struct wire_attr	 tb[A_MAX];
-	struct wire_iter	 it;
-	struct wire_attr	 a;
-	struct wire_msg		 m;
-	struct pollfd		 pfd[2] = { { .fd = mfd, .events = POLLIN },
-				    { .fd = afd, .events = POLLIN } };
-	const unsigned char	*body;
-	const char		*why;
-	unsigned char		 ack[64];
-	size_t			 blen, got;
-	char			 c = 0;
-	int			 r, eof = 0;
-
-	/* here: the sender may start (an acknowledgement of nothing) */
-	wire_msg_init(&m, ack, sizeof(ack), MSG_IMAGE_ACK, 0, 0);
-	wire_put_u32(&m, A_PID, (uint32_t)getppid());
-	wire_put_u32(&m, A_BYTES, 0);
-	ghost_send(&m);
-	while (!eof) {
-		if (poll(pfd, 2, -1) == -1)
-			_exit(1);
-		/* taken (its end came in what was written), or refused */
-		if (pfd[1].revents)
-			break;
-		if (ghost_read() == -1)
-			_exit(1);
-		while (!eof && (r = ghost_frame(&h, &body, &blen, &why)) == 1) {
-			if (proto_parse(&h, body, blen, tb, &why) == -1)
-				_exit(1);
-			/* output written before the move, still on its way */
-			if (h.type == MSG_IO && tb[A_DATA].data) {
-				uint8_t s = wire_get_u8(&tb[A_STREAM]);
-
-				if (s == 1 || s == 2)
-					ghost_output(s, tb[A_DATA].data,
-					    tb[A_DATA].len);
-				continue;
-			}
-			if (h.type != MSG_IMAGE)
-				continue;
-			got = 0;
-			wire_iter_init(&it, body, blen);
-			while (wire_iter_next(&it, &a) == 1) {
-				const unsigned char *p = a.data;
-				size_t left = a.len;
-				ssize_t n;
-
-				if (a.type != A_DATA)
-					continue;
-				while (left > 0) {
-					if ((n = write(wfd, p, left)) <= 0) {
-						if (n == -1 && errno == EINTR)
-							continue;
-						ghost_image_result(ENOEXEC,
-						    "the front end's restorer "
-						    "refused the image");
-						_exit(0);
-					}
-					p += n;
-					left -= (size_t)n;
-				}
-				got += a.len;
-			}
-			wire_msg_init(&m, ack, sizeof(ack), MSG_IMAGE_ACK, 0, 0);
-			wire_put_u32(&m, A_PID, (uint32_t)getppid());
-			wire_put_u32(&m, A_BYTES, (uint32_t)got);
-			ghost_send(&m);
-			eof = tb[A_EOF].data != NULL;
-		}
-	}
-	close(wfd);
-	if (read(afd, &c, 1) == 1 && c == 'A')
-		ghost_image_result(0, NULL);
-	else
-		ghost_image_result(ENOEXEC, "the front end's restorer refused "
-		    "the image");
-	_exit(0);
-}
-
-static void
-ghost_on_move_now(void)
-{
-	extern char	**environ;
-	char		 f[16], a[16], self[4096], *argv[GHOST_MOVE_ARGS + 12];
-	char		**env, again[] = "BPROC_GHOST_AGAIN=1";
-	const char	*restore = BPROC_RESTORE_PATH;
-	size_t		 off, ne;
-	ssize_t		 n;
-	pid_t		 pid;
-	int		 ip[2], ap[2], k = 0, st;
-
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0 ||
-	    pipe(ip) == -1) {
-		ghost_image_result(errno, "the ghost cannot take its process");
-		return;
-	}
-	self[n] = '\0';
-	if (pipe(ap) == -1) {
-		close(ip[0]);
-		close(ip[1]);
-		ghost_image_result(errno, "the ghost cannot take its process");
-		return;
-	}
-	(void)fcntl(ip[1], F_SETPIPE_SZ, 1 << 20);
-	if ((pid = fork()) == 0) {
-		if (fork() != 0)
-			_exit(0);
-		close(ip[0]);
-		close(ap[1]);
-		fcntl(mfd, F_SETFL, 0);
-		ghost_feed(ip[1], ap[0]);
-	}
-	close(ip[1]);
-	close(ap[0]);
-	if (pid == -1 || waitpid(pid, &st, 0) != pid) {
-		close(ip[0]);
-		close(ap[1]);
-		ghost_image_result(ENOMEM, "the ghost cannot fork its feeder");
-		return;
-	}
-	term_restore();
-	snprintf(f, sizeof(f), "%d", ip[0]);
-	snprintf(a, sizeof(a), "%d", ap[1]);
-	argv[k++] = "bprestore";
-	argv[k++] = "-f";
-	argv[k++] = f;
-	argv[k++] = "-a";
-	argv[k++] = a;
-	/* the node's copies of the files were other inodes: sizes only */
-	argv[k++] = "-C";
-	argv[k++] = "1";
-	argv[k++] = "--";
-	argv[k++] = self;
-	/* our argv as ps shows it, for the fallback to show it too */
-	for (off = strlen(arg_area) + 1; off < arg_len && arg_area[off] &&
-	    k < GHOST_MOVE_ARGS + 10; off += strlen(arg_area + off) + 1)
-		argv[k++] = arg_area + off;
-	argv[k] = NULL;
-	for (ne = 0; environ[ne] != NULL; ne++)
-		;
-	if ((env = calloc(ne + 2, sizeof(*env))) == NULL)
-		ghost_die("out of memory");
-	memcpy(env, environ, ne * sizeof(*env));
-	env[ne] = again;
-	/* the fallback ghost needs our connection; bprestore closes it otherwise */
-	fcntl(mfd, F_SETFD, 0);
-	execve(restore, argv, env);
-	ghost_die("cannot run bprestore");
-}
-
-static int
-ghost_on_move(void *arg, const struct proto_frame *f)
-{
-	(void)arg;
-	(void)f;
-	ghost_on_move_now();
-	return 0;
-}
-
 /* What the ghost takes from bpmaster (one phase: it is the ghost). */
 static const struct proto_route ghost_routes[MSG_MAX] = {
 	[MSG_IO] =		{ 1, ghost_on_io },
@@ -877,6 +522,7 @@ static const struct proto_route ghost_routes[MSG_MAX] = {
 	[MSG_STOPPED] =		{ 1, ghost_on_stopped },
 	[MSG_FORK] =		{ 1, ghost_on_fork },
 	[MSG_EXECED] =		{ 1, ghost_on_execed },
+	[MSG_PGRP] =		{ 1, ghost_on_pgrp },
 	[MSG_EXEC_RESULT] =	{ 1, ghost_on_result },
 	[MSG_EXIT] =		{ 1, ghost_on_exit },
 	[MSG_NEED] =		{ 1, ghost_on_late_push },
@@ -901,6 +547,14 @@ ghost_signals(void)
 			while (waitpid(-1, NULL, WNOHANG) > 0)
 				;
 			continue;
+		}
+		/* a spare has no process: what would end one ends it */
+		if (spare) {
+			if (si.ssi_signo == SIGCONT || si.ssi_signo == SIGWINCH ||
+			    si.ssi_signo == SIGURG || si.ssi_signo == SIGTSTP ||
+			    si.ssi_signo == SIGTTIN || si.ssi_signo == SIGTTOU)
+				continue;
+			_exit(0);
 		}
 		if (tty_mode && si.ssi_signo == SIGWINCH) {
 			term_winch();
@@ -931,18 +585,14 @@ main(int argc, char **argv)
 	char			 bad[PROTO_WHY_MAX];
 	sigset_t		 all;
 	size_t			 blen;
-	int			 fd, r, i;
+	int			 fd, r, i, late_sigs;
 
-	if (argc > 0) {
-		arg_area = argv[0];
-		arg_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 -
-		    argv[0]);
-	}
+	args_init(argc, argv);
 	if ((s = getenv("BPROC_GHOST_FD")) == NULL) {
 		fprintf(stderr, "bpghost: run by bproc_rexec(3) only\n");
 		return 255;
 	}
-	mfd = fd = atoi(s);
+	ghost_fd = fd = atoi(s);
 	node = (s = getenv("BPROC_GHOST_NODE")) ? atoi(s) : -1;
 	flags = (s = getenv("BPROC_GHOST_FLAGS")) ? (unsigned)atoi(s) : 0;
 	if ((s = getenv("BPROC_GHOST_ERRFD")) != NULL && atoi(s) > 2) {
@@ -1008,25 +658,31 @@ main(int argc, char **argv)
 	for (;;) {
 		pfd[0].fd = sig_fd;
 		pfd[0].events = POLLIN;
-		pfd[1].fd = mfd;
+		pfd[1].fd = ghost_fd;
 		pfd[1].events = POLLIN;
 		/* a pty session reads the terminal only while it owns it */
 		pfd[2].fd = (stdin_open && stdin_unacked < IO_WINDOW && !away &&
 		    (!tty_mode || !isatty(STDIN_FILENO) || term_owned())) ?
 		    STDIN_FILENO : -1;
 		pfd[2].events = POLLIN;
-		if (poll(pfd, 3, mfd < 0 ? reconnect_timeout() : -1) == -1) {
+		if (poll(pfd, 3, ghost_fd < 0 ? reconnect_timeout() : -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			ghost_die("poll failed");
 		}
-		if (mfd < 0) {
+		if (ghost_fd < 0) {
 			if ((r = reconnect_try(&why)) == -2)
 				ghost_die(why);
 			if (r >= 0)
 				ghost_rejoin(r);
 		}
-		if (pfd[0].revents)
+		/*
+		 * A spare reads the master first: a fork that took it
+		 * (its word is sent before the node hears of the ghost)
+		 * makes the signal one to forward.
+		 */
+		late_sigs = spare && pfd[1].revents;
+		if (pfd[0].revents && !late_sigs)
 			ghost_signals();
 		if (pfd[2].fd >= 0 && pfd[2].revents)
 			ghost_stdin();
@@ -1042,5 +698,7 @@ main(int argc, char **argv)
 				ghost_die("bad message from bpmaster");
 		if (r == -1)
 			ghost_die("bad message from bpmaster");
+		if (pfd[0].revents && late_sigs)
+			ghost_signals();
 	}
 }

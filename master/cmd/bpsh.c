@@ -198,7 +198,8 @@ exec_opts(struct bproc_exec_opts *o, int rank, int tty)
 	o->rank = (unsigned int)rank;
 	o->flags = (opt_nullin ? BPROC_EXEC_STDIN_NULL : 0) |
 	    (opt_noio ? BPROC_EXEC_NOIO : 0) | (tty ? BPROC_EXEC_TTY : 0) |
-	    (getenv("BPROC_NOTRACK") ? BPROC_EXEC_NOTRACK : 0);
+	    (getenv("BPROC_NOTRACK") ? BPROC_EXEC_NOTRACK : 0) |
+	    (getenv("BPROC_NOSPARE") ? BPROC_EXEC_NOSPARE : 0);
 	o->file_in = opt_in;
 	o->file_out = opt_out;
 	o->file_err = opt_err;

@@ -123,6 +123,7 @@ struct proc {
 	pid_t		 ppid;		/* the parent's ghost; 0 for the first */
 	int		 child;		/* forked on the node, not started by a tool */
 	int		 forked;	/* the node reported its clone */
+	int		 nospare;	/* EXEC_F_NOSPARE: its ghosts keep no spare */
 	struct rejoin	*rj;		/* rejoin.c: half of it is back after a restart */
 	uint64_t	 fwd[3];	/* output bytes sent on to the ghost, per stream */
 	int		 holding;	/* MSG_HOLDs the ghost has not answered */
@@ -168,7 +169,7 @@ struct node_hooks {
 	void	(*drained)(int);		/* node num's link has room again */
 	int	(*setup)(struct node *, const struct proto_frame *);	/* PROTO_SETUP_PID */
 	int	(*proc)(struct node *, const struct proto_frame *);	/* any other process */
-	int	(*tree)(struct node *, const struct proto_frame *);	/* FORK, FORKED, EXECED */
+	int	(*tree)(struct node *, const struct proto_frame *);	/* FORK, FORKED, EXECED, PGRP */
 	/* a master restart (rejoin.c, persist.c) */
 	void	(*hello)(struct node *, struct wire_attr *, struct wire_msg *);
 						/* HELLO; its WELCOME, to add to */
@@ -289,7 +290,14 @@ int	tree_from_node(struct node *, const struct wire_hdr *,
 void	tree_from_ghost(struct proc *, struct wire_attr *);
 void	tree_proc_gone(struct proc *);
 pid_t	tree_ppid(const struct proc *);
+pid_t	tree_spare_home(struct proc *);
 struct proc *proc_add(pid_t, int, uid_t, const char *);
+
+/* spare.c: child ghosts forked ahead */
+int	spare_have(pid_t);
+void	spare_keep(struct proc *, int, const struct ucred *);
+int	spare_take(struct proc *, int *, struct ucred *, int *);
+pid_t	spare_drop(pid_t, int);
 
 /* rejoin.c: the process table rebuilt after a master restart */
 #define MASTER_GRACE_MS		60000	/* master_grace's default (docs/design-notes.md) */
@@ -335,7 +343,7 @@ void	ctl_shutdown(void);
 int	ctl_send_msg(struct ctlconn *, struct wire_msg *);
 void	ctl_set_proc(struct ctlconn *, struct proc *);
 struct proc *ctl_get_proc(struct ctlconn *);
-struct ctlconn *ctl_adopt(int, const struct ucred *, struct proc *);
+struct ctlconn *ctl_adopt(int, const struct ucred *, struct proc *, int);
 int	ctl_send_fd(struct ctlconn *, struct wire_msg *, int);
 int	ctl_peer_groups(struct ctlconn *, gid_t *, int);
 void	ctl_resume(int);

@@ -923,10 +923,12 @@ ctl_resume(int num)
  * A ghost's connection that the master made itself: the socketpair of a
  * ghost forked for a process forked on a node (tree.c), already p's.  It
  * counts against its uid like any ghost; it is checked and traced as
- * MSG_GHOST's are (the kernel gave us its credentials with its hello).
+ * MSG_GHOST's are (the kernel gave us its credentials with its hello),
+ * unless checked is the pidfd of that check done already (a spare child
+ * ghost's, spare.c; ours on success), not -1.
  */
 struct ctlconn *
-ctl_adopt(int fd, const struct ucred *cred, struct proc *p)
+ctl_adopt(int fd, const struct ucred *cred, struct proc *p, int checked)
 {
 	struct ctlconn	*cc;
 	const char	*why = NULL;
@@ -961,7 +963,9 @@ ctl_adopt(int fd, const struct ucred *cred, struct proc *p)
 	cc->pushed = 1;
 	p->ghost = cc;
 	p->pidfd = -1;
-	if ((pidfd = hooks->check_ghost(cred->pid, cred->uid, fd, &why)) != -1) {
+	/* a spare child ghost (spare.c) was checked while it waited */
+	if ((pidfd = checked) >= 0 ||
+	    (pidfd = hooks->check_ghost(cred->pid, cred->uid, fd, &why)) != -1) {
 		cc->pidfd = pidfd;
 		cc->user->fds++;
 		nctl_fds++;

@@ -131,6 +131,7 @@ migrate_from_node(struct node *n, struct proc *p, const struct wire_hdr *h,
 {
 	static unsigned char	 buf[IO_CHUNK + 1024];
 	struct wire_msg		 m = { .buf = buf, .cap = sizeof(buf) };
+	pid_t			 spare;
 
 	(void)tb;
 	if (h->type == MSG_MOVE) {
@@ -141,9 +142,18 @@ migrate_from_node(struct node *n, struct proc *p, const struct wire_hdr *h,
 			    "process has no ghost that can take it");
 			return 0;
 		}
+		/* its spare child ghost goes first (a new one: ask again) */
+		if ((spare = tree_spare_home(p)) == -1) {
+			mig_node_result(n, p->pid, EBUSY, "bpmaster: its ghost "
+			    "is forking");
+			return 0;
+		}
 		p->home = 1;
 		wire_msg_init(&m, buf, sizeof(buf), MSG_MOVE, 0, 0);
 		wire_put_u32(&m, A_PID, (uint32_t)p->pid);
+		/* the ghost reaps it before it becomes the process */
+		if (spare > 0)
+			wire_put_u32(&m, A_RPID, (uint32_t)spare);
 		ctl_send_msg(p->ghost, &m);
 		return 0;
 	}

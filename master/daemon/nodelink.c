@@ -619,6 +619,7 @@ static const struct proto_route link_routes[MSG_MAX] = {
 	[MSG_FORK] =		{ LP(UP), link_on_tree },
 	[MSG_FORKED] =		{ LP(UP), link_on_tree },
 	[MSG_EXECED] =		{ LP(UP), link_on_tree },
+	[MSG_PGRP] =		{ LP(UP), link_on_tree },
 	[MSG_EXEC_RESULT] =	{ LP(UP), link_on_proc },
 	[MSG_IO] =		{ LP(UP), link_on_proc },
 	[MSG_IO_ACK] =		{ LP(UP), link_on_proc },

@@ -177,7 +177,7 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 	char			 why[1024];
 	struct args_sum		 sum;
 	uint32_t		 num;
-	int			 ng, i;
+	int			 ng, i, nospare = 0;
 	size_t			 off;
 
 	if (!tb[A_NODE].data) {
@@ -248,6 +248,8 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 			continue;
 		}
 		wire_put(&m, a.type, a.data, a.len);
+		if (a.type == A_FLAGS && proto_attr_ok(&a) && a.len == 4)
+			nospare = (wire_get_u32(&a) & EXEC_F_NOSPARE) != 0;
 	}
 	/* the tool's lists are claims too: Linux's limits, pieces in place */
 	if (args_scan(body, blen, &sum, why, sizeof(why)) == -1) {
@@ -297,6 +299,7 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 	p->node = (int)num;
 	p->uid = cred->uid;
 	p->ghost = cc;
+	p->nospare = nospare;
 	p->next = *proc_bucket(p->pid);
 	*proc_bucket(p->pid) = p;
 	nprocs++;

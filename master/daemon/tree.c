@@ -9,7 +9,9 @@
  * (SO_PASSCRED), so its PID is a fact, not a claim.  We answer the node
  * with that PID, the node has the clone take it where it is free, and
  * reports the PID it got (MSG_FORKED).  An exec on the node sends the new
- * argv (MSG_EXECED), which the ghost shows as its own.
+ * argv (MSG_EXECED), which the ghost shows as its own.  A ghost that forked
+ * once is asked for a spare child ghost ahead (spare.c), which the next
+ * fork takes at once.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,6 +38,7 @@ struct forkreq {
 	pid_t		 parent;	/* the parent's ghost */
 	int		 fd;		/* our end of the child ghost's socket */
 	int		 gfd;		/* its end, until the parent's ghost has it */
+	int		 spare;		/* a spare for the next fork (spare.c): no node waits */
 	uint64_t	 ghost_by;	/* ev_now() until which it waits for that ghost */
 	struct ev_timer	 timer;
 	struct forkreq	*next;
@@ -44,6 +47,7 @@ struct forkreq {
 static struct forkreq	*forks;
 
 static void	tree_send_fork(void *);
+static void	tree_want_spare(struct proc *);
 
 static void
 tree_reply(int node, uint32_t seq, pid_t parent, pid_t child, int err)
@@ -72,7 +76,7 @@ tree_done(struct forkreq *fr, int err, int close_fd)
 			*pp = fr->next;
 			break;
 		}
-	if (err)
+	if (err && !fr->spare)
 		tree_reply(fr->node, fr->seq, fr->parent, 0, err);
 	ev_timer_del(&fr->timer);
 	if (close_fd && fr->fd >= 0) {
@@ -89,9 +93,41 @@ tree_timeout(void *arg)
 {
 	struct forkreq	*fr = arg;
 
-	log_warnx("ghost %d: no child ghost after %d ms; the fork on node %d "
-	    "fails", (int)fr->parent, TREE_FORK_MS, fr->node);
+	if (fr->spare)
+		log_debug("ghost %d: no spare after %d ms", (int)fr->parent,
+		    TREE_FORK_MS);
+	else
+		log_warnx("ghost %d: no child ghost after %d ms; the fork on "
+		    "node %d fails", (int)fr->parent, TREE_FORK_MS, fr->node);
 	tree_done(fr, EAGAIN, 1);
+}
+
+/*
+ * The child ghost on fd (its hello taken) becomes the ghost of p's new
+ * child: pidfd is its check done already (a spare's), or -1 to check now.
+ */
+static int
+tree_adopt(struct proc *p, int fd, const struct ucred *cred, int pidfd)
+{
+	struct proc	*child;
+
+	if ((child = proc_add(cred->pid, p->node, p->uid, p->cmd)) == NULL ||
+	    ctl_adopt(fd, cred, child, pidfd) == NULL) {
+		if (child != NULL) {
+			child->exited = 1;
+			proc_ghost_gone(child);
+		}
+		if (pidfd >= 0)
+			close(pidfd);
+		return -1;
+	}
+	child->ppid = p->pid;
+	child->child = 1;
+	child->nospare = p->nospare;
+	child->started = 1;
+	log_debug("ghost %d: child ghost %d for node %d", (int)p->pid,
+	    (int)child->pid, p->node);
+	return 0;
 }
 
 /* The child ghost's first frame: who it is, from the kernel. */
@@ -110,8 +146,7 @@ tree_hello(int fd, uint32_t events, void *arg)
 	struct ucred		 cred;
 	struct wire_hdr		 h;
 	struct wire_attr	 tb[A_MAX];
-	struct proc		*p, *child;
-	struct ctlconn		*cc;
+	struct proc		*p;
 	const char		*why = "bad hello";
 	ssize_t			 n;
 	int			 have = 0;
@@ -154,23 +189,21 @@ tree_hello(int fd, uint32_t events, void *arg)
 		return;
 	}
 	ev_del(fd);
-	if ((child = proc_add(cred.pid, p->node, p->uid, p->cmd)) == NULL ||
-	    (cc = ctl_adopt(fd, &cred, child)) == NULL) {
-		if (child != NULL) {
-			child->exited = 1;
-			proc_ghost_gone(child);
-		}
+	fr->fd = -1;
+	if (fr->spare) {
+		spare_keep(p, fd, &cred);
+		tree_done(fr, 0, 0);
+		return;
+	}
+	if (tree_adopt(p, fd, &cred, -1) == -1) {
+		fr->fd = fd;
 		tree_done(fr, ENOMEM, 1);
 		return;
 	}
-	fr->fd = -1;
-	child->ppid = p->pid;
-	child->child = 1;
-	child->started = 1;
-	log_debug("ghost %d: child ghost %d for node %d", (int)p->pid,
-	    (int)child->pid, p->node);
-	tree_reply(fr->node, fr->seq, p->pid, child->pid, 0);
+	tree_reply(fr->node, fr->seq, p->pid, (pid_t)cred.pid, 0);
 	tree_done(fr, 0, 0);
+	/* it forks: the next one may find its ghost made already */
+	tree_want_spare(p);
 }
 
 /*
@@ -202,6 +235,8 @@ tree_send_fork(void *arg)
 	}
 	wire_msg_init(&m, buf, sizeof(buf), MSG_FORK, 0, 0);
 	wire_put_u64(&m, A_TOKEN, fr->token);
+	if (fr->spare)
+		wire_put_u32(&m, A_FLAGS, FORK_F_SPARE);
 	if ((r = ctl_send_fd(p->ghost, &m, fr->gfd)) == 1) {
 		ev_timer_set(&fr->timer, TREE_RETRY_MS, tree_send_fork, fr);
 		return;
@@ -215,12 +250,68 @@ tree_send_fork(void *arg)
 	ev_timer_set(&fr->timer, TREE_FORK_MS, tree_timeout, fr);
 }
 
+/*
+ * Ask p's ghost for a child ghost: for the node's clone seq, or a spare.
+ * Returns 0, or an errno for the node.
+ */
+static int
+tree_request(struct proc *p, uint32_t seq, int spare)
+{
+	struct forkreq	*fr;
+	int		 sv[2], on = 1;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("socketpair for a child ghost");
+		return EAGAIN;
+	}
+	if ((fr = calloc(1, sizeof(*fr))) == NULL ||
+	    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) == -1 ||
+	    getrandom(&fr->token, sizeof(fr->token), 0) !=
+	    (ssize_t)sizeof(fr->token) ||
+	    ev_add(sv[0], EPOLLIN, tree_hello, fr) == -1) {
+		free(fr);
+		close(sv[0]);
+		close(sv[1]);
+		return EAGAIN;
+	}
+	fr->node = p->node;
+	fr->seq = seq;
+	fr->parent = p->pid;
+	fr->fd = sv[0];
+	fr->gfd = sv[1];
+	fr->spare = spare;
+	fr->ghost_by = ev_now() + TREE_GHOST_MS;
+	fr->next = forks;
+	forks = fr;
+	tree_send_fork(fr);
+	return 0;
+}
+
+/* p forks: have a spare child ghost ready for its next fork (spare.c). */
+static void
+tree_want_spare(struct proc *p)
+{
+	struct forkreq	*fr;
+
+	if (p->exited || p->ghost == NULL || !ctl_is_ghost(p->ghost) ||
+	    p->home || p->pidfd < 0 || p->nospare || spare_have(p->pid))
+		return;
+	for (fr = forks; fr != NULL; fr = fr->next)
+		if (fr->spare && fr->parent == p->pid)
+			return;
+	(void)tree_request(p, 0, 1);
+}
+
+/* The node's clone at its stop: its ghost now, from the spare if any. */
 static void
 tree_fork(struct node *n, const struct wire_hdr *h, struct wire_attr *tb)
 {
 	struct forkreq	*fr;
 	struct proc	*p;
-	int		 sv[2], on = 1, inflight = 0;
+	struct ucred	 cred;
+	unsigned char	 buf[64];
+	struct wire_msg	 m;
+	int		 inflight = 0, fd, pidfd, e;
 	pid_t		 parent;
 
 	if (!tb[A_PID].data) {
@@ -234,38 +325,29 @@ tree_fork(struct node *n, const struct wire_hdr *h, struct wire_attr *tb)
 		tree_reply(n->num, h->seq, parent, 0, ESRCH);
 		return;
 	}
+	if (!p->home && spare_take(p, &fd, &cred, &pidfd) == 0) {
+		if (tree_adopt(p, fd, &cred, pidfd) == -1) {
+			close(fd);
+		} else {
+			/* the spare is a child ghost now: it leaves its wait */
+			wire_msg_init(&m, buf, sizeof(buf), MSG_EXEC_RESULT, 0, 0);
+			wire_put_u32(&m, A_PID, (uint32_t)cred.pid);
+			wire_put_u32(&m, A_ERRNO, 0);
+			ctl_send_msg(proc_find(cred.pid)->ghost, &m);
+			tree_reply(n->num, h->seq, parent, (pid_t)cred.pid, 0);
+			tree_want_spare(p);
+			return;
+		}
+	}
 	for (fr = forks; fr != NULL; fr = fr->next)
-		if (fr->node == n->num)
+		if (fr->node == n->num && !fr->spare)
 			inflight++;
 	if (inflight >= TREE_NODE_FORKS) {
 		tree_reply(n->num, h->seq, parent, 0, EAGAIN);
 		return;
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_warn("socketpair for a child ghost");
-		tree_reply(n->num, h->seq, parent, 0, EAGAIN);
-		return;
-	}
-	if ((fr = calloc(1, sizeof(*fr))) == NULL ||
-	    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) == -1 ||
-	    getrandom(&fr->token, sizeof(fr->token), 0) !=
-	    (ssize_t)sizeof(fr->token) ||
-	    ev_add(sv[0], EPOLLIN, tree_hello, fr) == -1) {
-		free(fr);
-		close(sv[0]);
-		close(sv[1]);
-		tree_reply(n->num, h->seq, parent, 0, EAGAIN);
-		return;
-	}
-	fr->node = n->num;
-	fr->seq = h->seq;
-	fr->parent = parent;
-	fr->fd = sv[0];
-	fr->gfd = sv[1];
-	fr->ghost_by = ev_now() + TREE_GHOST_MS;
-	fr->next = forks;
-	forks = fr;
-	tree_send_fork(fr);
+	if ((e = tree_request(p, h->seq, 0)) != 0)
+		tree_reply(n->num, h->seq, parent, 0, e);
 }
 
 /* The node's clone ran: the child's PID there, or its failure. */
@@ -309,6 +391,8 @@ tree_execed(struct node *n, const unsigned char *body, size_t blen,
 
 	if (p == NULL || p->node != n->num || p->exited)
 		return;
+	/* its spare shows the old command: the next fork makes a new one */
+	spare_drop(p->pid, 0);
 	if ((cmd = malloc(TREE_CMD_MAX)) == NULL)
 		return;
 	cmd[0] = '\0';
@@ -334,7 +418,38 @@ tree_execed(struct node *n, const unsigned char *body, size_t blen,
 		ctl_send_msg(p->ghost, &m);
 }
 
-/* Node -> master: FORK, FORKED, EXECED.  Returns -1 only if the link closed. */
+/*
+ * A process on the node called setsid or setpgid: its ghost does the same
+ * on the front end.  The session and group are named by their leaders'
+ * ghosts, which must be the node's own processes (or 0: not mirrored).
+ */
+static void
+tree_pgrp(struct node *n, struct wire_attr *tb)
+{
+	static const int	 keys[3] = { A_SID, A_PGID, A_PPID };
+	unsigned char		 buf[96];
+	struct wire_msg		 m;
+	struct proc		*p = proc_find((pid_t)wire_get_u32(&tb[A_PID])),
+				*q;
+	pid_t			 v;
+	int			 i;
+
+	if (p == NULL || p->node != n->num || p->exited || p->ghost == NULL ||
+	    !p->child)
+		return;
+	wire_msg_init(&m, buf, sizeof(buf), MSG_PGRP, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)p->pid);
+	for (i = 0; i < 3; i++) {
+		v = tb[keys[i]].data ? (pid_t)wire_get_u32(&tb[keys[i]]) : 0;
+		if (v != 0 && ((q = proc_find(v)) == NULL || q->node != n->num ||
+		    q->uid != p->uid))
+			v = 0;
+		wire_put_u32(&m, keys[i], (uint32_t)v);
+	}
+	ctl_send_msg(p->ghost, &m);
+}
+
+/* Node -> master: FORK, FORKED, EXECED, PGRP.  Returns -1 only if the link closed. */
 int
 tree_from_node(struct node *n, const struct wire_hdr *h, struct wire_attr *tb,
     const unsigned char *body, size_t blen)
@@ -348,6 +463,9 @@ tree_from_node(struct node *n, const struct wire_hdr *h, struct wire_attr *tb,
 		break;
 	case MSG_EXECED:
 		tree_execed(n, body, blen, tb);
+		break;
+	case MSG_PGRP:
+		tree_pgrp(n, tb);
 		break;
 	}
 	return 0;
@@ -381,6 +499,24 @@ tree_proc_gone(struct proc *p)
 		if (fr->parent == p->pid && fr->node == p->node)
 			tree_done(fr, ESRCH, 1);
 	}
+	spare_drop(p->pid, 0);
+}
+
+/*
+ * p comes home (migrate.c): its ghost becomes the process, which must
+ * find no stranger among its children.  Its spare is killed (the ghost
+ * reaps it: the PID returned, 0 if none); -1 while a spare is being made,
+ * which the move waits for (EBUSY, asked again).
+ */
+pid_t
+tree_spare_home(struct proc *p)
+{
+	struct forkreq	*fr;
+
+	for (fr = forks; fr != NULL; fr = fr->next)
+		if (fr->spare && fr->parent == p->pid)
+			return -1;
+	return spare_drop(p->pid, 1);
 }
 
 /*

@@ -152,6 +152,11 @@ struct bproc_exec_opts {
  * node gets no ghost (bpsh does it when BPROC_NOTRACK is set).
  */
 #define BPROC_EXEC_NOTRACK	0x08
+/*
+ * Debugging aid for benchmarks: the process's ghosts keep no spare child
+ * ghost (bpsh does it when BPROC_NOSPARE is set; docs/design-notes.md).
+ */
+#define BPROC_EXEC_NOSPARE	0x20
 
 int	bproc_rexec(int, const char *, char *const[], char *const[]);
 int	bproc_rexec_opts(int, const char *, char *const[], char *const[],

@@ -41,6 +41,7 @@
 #define MIG_FILES	4096		/* mapped files one image may name */
 #define MIG_ARGMAX	(64 * 1024)	/* bytes of our command line sent for ps */
 #define MIG_MSGLEN	256		/* error text a failed child hands its parent */
+#define MIG_VR_AHEAD	8		/* vrfork's children on their way at once */
 
 /* A mapped file's content hash, valid while its inode state is the same. */
 struct mig_hash {
@@ -742,15 +743,16 @@ mig_check(int node, int from_node_ok)
 }
 
 /*
- * Fork, and send the child to node.  The parent waits until the child is
- * running there (or failed: its errno and text come back on a pipe).
+ * Fork, and send the child to node; the parent gets its PID and the read
+ * end of a pipe on which a failed child writes its errno and text (none:
+ * it runs there).  In the child, that runs on the node: 0, *resumed set.
  */
 static pid_t
-mig_rfork(int node, const struct mig_req *r, unsigned int rank, int *resumed)
+mig_rfork_start(int node, const struct mig_req *r, unsigned int rank,
+    int *rfd, int *resumed)
 {
 	struct mig_fail	 f;
 	pid_t		 pid;
-	ssize_t		 n;
 	int		 p[2];
 
 	*resumed = 0;
@@ -774,10 +776,21 @@ mig_rfork(int node, const struct mig_req *r, unsigned int rank, int *resumed)
 		_exit(255);
 	}
 	close(p[1]);
+	*rfd = p[0];
+	return pid;
+}
+
+/* Until the child runs on its node (its PID) or failed (-1, its errno). */
+static pid_t
+mig_rfork_wait(pid_t pid, int rfd)
+{
+	struct mig_fail	 f;
+	ssize_t		 n;
+
 	do
-		n = read(p[0], &f, sizeof(f));
+		n = read(rfd, &f, sizeof(f));
 	while (n == -1 && errno == EINTR);
-	close(p[0]);
+	close(rfd);
 	if (n == (ssize_t)sizeof(f)) {
 		waitpid(pid, NULL, 0);
 		libbproc_errmsg("%s", f.msg);
@@ -792,23 +805,30 @@ bproc_rfork(int node)
 {
 	struct mig_req	r;
 	pid_t		pid;
-	int		resumed;
+	int		resumed, rfd = -1;
 
 	if (node == bproc_currnode())
 		return fork();
 	if (mig_check(node, 0) == -1 || mig_prepare(&r) == -1)
 		return -1;
-	pid = mig_rfork(node, &r, 0, &resumed);
+	pid = mig_rfork_start(node, &r, 0, &rfd, &resumed);
 	mig_release(&r);
-	return pid;
+	if (pid <= 0 || resumed)
+		return pid;
+	return mig_rfork_wait(pid, rfd);
 }
 
+/*
+ * The children go out MIG_VR_AHEAD at a time, each dumping itself and
+ * streaming its image to its node while the others do; the parent waits
+ * for the oldest before it starts one more.
+ */
 int
 bproc_vrfork(int n, const int *nodes, pid_t *pids)
 {
 	struct mig_req	r;
 	pid_t		pid;
-	int		i, started = 0, resumed;
+	int		i, k, started = 0, resumed, rfd[MIG_VR_AHEAD];
 
 	if (n <= 0 || nodes == NULL || pids == NULL) {
 		errno = EINVAL;
@@ -820,15 +840,25 @@ bproc_vrfork(int n, const int *nodes, pid_t *pids)
 	/* one manifest (its files hashed once) for every child */
 	if (mig_prepare(&r) == -1)
 		return -1;
-	for (i = 0; i < n; i++) {
-		pid = mig_rfork(nodes[i], &r, (unsigned int)i, &resumed);
+	for (i = 0; i < n + MIG_VR_AHEAD; i++) {
+		/* the one started MIG_VR_AHEAD ago: running there, or not */
+		if ((k = i - MIG_VR_AHEAD) >= 0 && k < n && pids[k] > 0) {
+			pids[k] = mig_rfork_wait(pids[k], rfd[k % MIG_VR_AHEAD]);
+			if (pids[k] == -1)
+				pids[k] = -errno;
+			else
+				started++;
+		}
+		if (i >= n)
+			continue;
+		pid = mig_rfork_start(nodes[i], &r, (unsigned int)i,
+		    &rfd[i % MIG_VR_AHEAD], &resumed);
 		if (resumed) {
+			/* the child i, on its node (the restorer closed the rest) */
 			mig_release(&r);
 			return i;
 		}
 		pids[i] = pid == -1 ? -errno : pid;
-		if (pid > 0)
-			started++;
 	}
 	mig_release(&r);
 	return started;

@@ -5,7 +5,9 @@
 # double-forks stays visible, owned by its user; short-lived children
 # leave nothing behind; threads get no ghost and do not disturb 200 runs
 # beside them; a fork bomb under ulimit -u leaves master and node serving;
-# a PID taken on the node falls back to a mapping bpstat shows.
+# a PID taken on the node falls back to a mapping bpstat shows; a
+# setsid on the node moves the ghost into a session of its own; an exec
+# with a longer argv than the first shows it whole.
 . "$(dirname "$0")/lib.sh"
 
 need_root
@@ -93,6 +95,12 @@ check "bpstat -p lists it, user nobody ($row)" \
     eval "printf '%s\n' \"\$row\" | awk -F'\t' '\$5 == \"nobody\" && \$6 == \"sleep 300\" {ok=1} END {exit !ok}'"
 check "another user (daemon) may not kill it" eval "! runuser -u daemon -- kill $D 2>/dev/null"
 check "it still runs on node 1" on_node 1 "$D"
+# the node's setsid made the daemon's session; its ghost follows (MSG_PGRP)
+nsid=$(awk '{print $6}' "$(node_root 1)/proc/$D/stat" 2>/dev/null)
+gsid=$(ps -o sid= -p "$D" | tr -d ' ')
+mysid=$(ps -o sid= -p $$ | tr -d ' ')
+check "its ghost is in the session the node's setsid made ($gsid; node $nsid; ours $mysid)" \
+    eval "[ -n '$gsid' ] && [ '$gsid' = '$nsid' ] && [ '$gsid' != '$mysid' ]"
 runuser -u nobody -- kill "$D"
 wait_for "! on_node 1 $D && ! ghost $D" 5
 check "its owner kills it: gone on node 1 and on the front end" eval "! on_node 1 $D && ! ghost $D"
@@ -117,6 +125,10 @@ else
 	    test "$rss1" -le $((rss0 + 512))
 fi
 check "node 2 runs nothing but nodeinit ($(node_procs 2))" test -z "$(node_procs 2)"
+# the sh's spare child ghost (spare.c) goes with it
+wait_for "! pgrep -f 'for i in .(seq 500)' >/dev/null" 5
+check "no ghost of the loop is left on the front end, spare included ($(pgrep -f 'for i in .(seq 500)' | tr '\n' ' '))" \
+    eval "! pgrep -f 'for i in .(seq 500)' >/dev/null"
 
 say "4. a 64-thread program while 200 bpsh runs start on its node"
 gcc -O2 -pthread -o "$TMP/threads" "$TOP/tests/integration/t45_threads.c" || die "cannot build t45_threads.c"
@@ -201,5 +213,22 @@ kill "$G" 2>/dev/null
 wait_for "! on_node 1 $R" 5
 check "kill of the ghost $G reaches node PID $R" eval "! on_node 1 $R"
 kill "$FILL" "$MS" 2>/dev/null
+
+say "7. an exec with a longer command line shows it whole, as nobody"
+runuser -u nobody -- "$UBIN/bpsh" 0 sh -c 'sleep 1; exec sh -c "sleep 30" $(seq 300)' \
+    >/dev/null 2>&1 &
+RU=$!
+on_exit "kill -9 $RU"
+# runuser waits for its child, bpsh, which became the ghost
+wait_for "[ -n \"\$(pgrep -P $RU)\" ]" 10
+LG=$(pgrep -P "$RU" | head -1)
+want="sh -c sleep 30 $(seq 300 | tr '\n' ' ' | sed 's/ $//')"
+wait_for "[ \"\$(cmd_of $LG)\" = \"\$want\" ]" 10
+got=$(cmd_of "$LG")
+check "ps shows all ${#want} bytes of the new argv (got ${#got}: '${got:0:30}...')" \
+    test "$got" = "$want"
+check "and comm is its name ($(ps -o comm= -p "$LG"))" test "$(ps -o comm= -p "$LG")" = sh
+kill "$LG"
+wait "$RU" 2>/dev/null
 
 finish

@@ -159,6 +159,20 @@ nodes_parse(const char *s, int *v, int max)
 	return n;
 }
 
+/* Two forks on the node: the second finds its ghost's spare (spare.c). */
+static void
+fork_twice(void)
+{
+	int	i;
+	pid_t	c;
+
+	for (i = 0; i < 2; i++)
+		if ((c = fork()) == 0)
+			_exit(0);
+		else if (c > 0)
+			waitpid(c, NULL, 0);
+}
+
 static int
 do_move(const char *list)
 {
@@ -176,6 +190,15 @@ do_move(const char *list)
 		where("moved");
 		printf("pattern %s\n", pattern_ok(heap, len) ? "ok" : "BAD");
 		fflush(stdout);
+		if (bproc_currnode() == BPROC_NODE_MASTER) {
+			/* the ghost's spare child ghost must not be ours now */
+			pid_t	c = waitpid(-1, NULL, WNOHANG);
+
+			printf("home children: %s\n", c == -1 && errno == ECHILD ?
+			    "none" : "a stranger");
+			fflush(stdout);
+		} else
+			fork_twice();
 	}
 	return 7;
 }

@@ -78,6 +78,9 @@ check "then home again" grep -q "^moved: node -1 host .* pid $P2\$" "$TMP/o2"
 check "its heap travelled each time (pattern ok x3) and its output arrived" \
     test "$(grep -c '^pattern ok$' "$TMP/o2")" = 3
 check "no copy is left on node 2 or 3" eval "! on_node 2 $P2 && ! on_node 3 $P2"
+# it forked twice on each node, so its ghost had a spare child ghost
+check "at home it has no stranger among its children (the ghost's spare went)" \
+    grep -qx "home children: none" "$TMP/o2"
 grep -q "came home" "$BPVC_STATE/bpmaster.log" && pass "bpmaster logged the moves home" ||
     fail "bpmaster logged no move home"
 
