@@ -113,13 +113,13 @@ check "the state dir lets users reach the control socket" \
 msg=$(runuser -u nobody -- "$UBIN/bpctl" -S 1 -m 0111 2>&1)
 rc=$?
 say "    nobody: bpctl -S 1 -m 0111 -> exit $rc: $msg"
-check "non-root bpctl -m prints '1: Permission denied'" \
-    test "$msg" = "1: Permission denied"
+check "non-root bpctl -m says it needs root or the owner" \
+    test "$msg" = "bpctl: needs root (or the node's owner) to change the mode of node 1"
 check "non-root bpctl -m exits non-zero" test "$rc" -ne 0
 msg=$(runuser -u nobody -- "$UBIN/bpctl" -S 1 -s unavailable 2>&1)
 rc=$?
 check "non-root bpctl -s is refused too ($msg)" \
-    test "$msg" = "1: Permission denied" -a "$rc" -ne 0
+    test "$msg" = "bpctl: needs root to set the state of node 1" -a "$rc" -ne 0
 check "node 1 unchanged (up, mode 0111)" \
     test "$(node_state 1)" = up -a "$(json_field "$(node_json 1)" mode)" = 73
 msg=$(bpctl -S 7 -s up 2>&1)
