@@ -81,6 +81,16 @@ for ((n = 0; n < NODES; n++)); do
 done
 want=$((NODES * 4))
 wait_for '[ "$(nprocs)" = '"$want"' ]' 60
+# ... and every bpsh has become its ghost: an EXEC whose answer is still
+# on its way when the master dies fails (docs/design-notes.md, restart)
+all_ghosts() {
+	local p
+	for p in "${JOBS[@]}"; do
+		[[ "$(readlink "/proc/$p/exe" 2>/dev/null)" == */bpghost ]] ||
+			return 1
+	done
+}
+wait_for all_ghosts 60
 "$BIN/bpstat" -p | sort >"$TMP/m1"
 bpvc kill master >/dev/null 2>&1
 sleep 1

@@ -50,7 +50,7 @@ check "bpstat --json has \"power\": \"on\"" \
 
 user_tools
 out=$(runuser -u nobody -- "$UBIN/bpctl" -S 0 --power off 2>&1)
-check "nobody may not switch the power: $out" test "$out" = "0: Permission denied"
+check "nobody may not switch the power: $out" test "$out" = "bpctl: needs root to switch the power of node 0"
 out=$(runuser -u nobody -- "$UBIN/bpctl" -S 0 --power status 2>&1)
 check "nobody may ask: $out" test "$out" = "0: on"
 out=$("$BIN/bpctl" -S 1 --power on 2>&1)
