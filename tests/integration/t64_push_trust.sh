@@ -42,14 +42,22 @@ sed -i 's/(el = mfile_encode(e,/(el = t64_encode(e,/' "$TMP/rexec.c"
 grep -q t64_encode "$TMP/rexec.c" || die "rexec.c has no mfile_encode call to forge"
 FORGED=$TMP/bin/bpsh-forged
 mkdir -p "$TMP/bin"
+# bpsh's sources as the Makefile lists them (BPSH_SRC), with the forged
+# rexec.c; glibc's libsodium stands in for the musl build's compat file
+FORGE_SRC=()
+for f in $(make -s -C "$TOP" --no-print-directory \
+    --eval 'bpsh-src: ; @echo $(BPSH_SRC)' bpsh-src); do
+	case $f in
+	master/lib/rexec.c) FORGE_SRC+=("$TMP/rexec.c") ;;
+	common/sodium_compat.c) ;;
+	*) FORGE_SRC+=("$TOP/$f") ;;
+	esac
+done
+((${#FORGE_SRC[@]} > 5)) || die "no BPSH_SRC from the Makefile"
 if ! gcc -std=c11 -D_GNU_SOURCE -O1 -I"$TOP/common" -I"$SRC/lib" -I"$SRC/cmd" \
     -DBPROC_GHOST_PATH="\"$TOP/out/libexec/bpghost\"" \
     -include "$TOP/tests/integration/t64_forge.c" -o "$FORGED" \
-    "$SRC/cmd/bpsh.c" "$SRC/cmd/manifest.c" "$SRC/cmd/hashcache.c" \
-    "$SRC/cmd/closure.c" "$SRC/lib/libbproc_ctl.c" "$SRC/lib/nodeinfo.c" \
-    "$TMP/rexec.c" "$TOP/common/wire.c" "$TOP/common/path.c" \
-    "$TOP/common/htab.c" "$TOP/common/proto.c" "$TOP/common/nodeset.c" \
-    -lelf -lsodium 2>"$TMP/cc.err"; then
+    "${FORGE_SRC[@]}" -lelf -lsodium 2>"$TMP/cc.err"; then
 	show_log "$TMP/cc.err"
 	die "cannot build the forged bpsh"
 fi
