@@ -558,7 +558,8 @@ nodeset_format(char *buf, size_t len, int *nodes, size_t n)
 
 	if (len > 0)
 		buf[0] = '\0';
-	qsort(nodes, n, sizeof(*nodes), ns_int_cmp);
+	if (n > 1)
+		qsort(nodes, n, sizeof(*nodes), ns_int_cmp);
 	for (i = 0; i < n; i = e + 1) {
 		e = i;
 		while (e + 1 < n && nodes[e + 1] <= nodes[e] + 1)
