@@ -144,6 +144,27 @@ json_field() {
 node_pid1() { cat "$BPVC_STATE/node$1.pid" 2>/dev/null; }
 # node_root N: node N's root directory, seen from the front end.
 node_root() { echo "/proc/$(node_pid1 "$1")/root"; }
+# JOBS: background PIDs a test started (its own bpsh and the like);
+# stop_jobs SIGKILLs and reaps them (a test registers it: on_exit stop_jobs)
+JOBS=()
+stop_jobs() {
+	local p
+	for p in ${JOBS[@]+"${JOBS[@]}"}; do kill -KILL "$p" 2>/dev/null; done
+	for p in ${JOBS[@]+"${JOBS[@]}"}; do wait "$p" 2>/dev/null; done
+	JOBS=()
+}
+# pub_blob BYTES: a world-readable folder PUB under /var/tmp (a path the
+# nodes' root fs has too, removed at exit) holding F, BYTES of random
+# data, mode 0644; WANT is its sha256sum line.
+pub_blob() {
+	PUB=$(mktemp -d "/var/tmp/${TNAME}pub.XXXXXX") || die "mktemp"
+	on_exit "rm -rf '$PUB'"
+	chmod 0755 "$PUB"
+	F=$PUB/blob
+	head -c "$1" /dev/urandom >"$F" || die "cannot write $F"
+	chmod 0644 "$F"
+	WANT=$(sha256sum <"$F")
+}
 # node_procs N: "PID:comm" of every process on node N but its PID 1.
 node_procs() {
 	local r p out=

@@ -16,13 +16,6 @@ SOAK=${T33_SOAK:-20}		# restarts of the soak
 GRACE=${T33_GRACE:-6}		# master_grace of this cluster, s
 TMP=$(mktemp -d /tmp/t33.XXXXXX)
 on_exit "rm -rf '$TMP'"
-JOBS=()
-stop_jobs() {
-	local p
-	for p in ${JOBS[@]+"${JOBS[@]}"}; do kill -KILL "$p" 2>/dev/null; done
-	for p in ${JOBS[@]+"${JOBS[@]}"}; do wait "$p" 2>/dev/null; done
-	JOBS=()
-}
 on_exit stop_jobs
 bpvc() { "$BIN/bpvcluster" "$@"; }
 master_pid() { cat "$BPVC_STATE/bpmaster.pid" 2>/dev/null; }

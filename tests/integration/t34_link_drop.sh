@@ -18,13 +18,6 @@ GRACE=${T34_GRACE:-10}		# master_grace of this cluster, s
 OUT_S=5				# how long the cable is out within the grace
 TMP=$(mktemp -d /tmp/t34.XXXXXX)
 on_exit "rm -rf '$TMP'"
-JOBS=()
-stop_jobs() {
-	local p
-	for p in ${JOBS[@]+"${JOBS[@]}"}; do kill -KILL "$p" 2>/dev/null; done
-	for p in ${JOBS[@]+"${JOBS[@]}"}; do wait "$p" 2>/dev/null; done
-	JOBS=()
-}
 on_exit stop_jobs
 bpvc() { "$BIN/bpvcluster" "$@"; }
 # procs_on N: the ghost PIDs bpstat -p shows on node N, sorted

@@ -24,13 +24,7 @@ need_file "$BIN/bpsh"
 
 N=${T65_NODES:-32}
 SIZE=$((48 << 20))
-PUB=$(mktemp -d /var/tmp/t65pub.XXXXXX)	# on the node's root fs
-on_exit "rm -rf '$PUB'"
-chmod 0755 "$PUB"
-F=$PUB/blob
-head -c "$SIZE" /dev/urandom >"$F"
-chmod 0644 "$F"
-WANT=$(sha256sum <"$F")
+pub_blob "$SIZE"
 
 export BPVC_MASTER_CONF='fanout 2'
 vcluster_up "$N"

@@ -14,13 +14,7 @@ need_file "$BIN/bpsh"
 
 N=${T66_NODES:-128}
 SIZE=$((8 << 20))
-PUB=$(mktemp -d /var/tmp/t66pub.XXXXXX)	# on the node's root fs
-on_exit "rm -rf '$PUB'"
-chmod 0755 "$PUB"
-F=$PUB/blob
-head -c "$SIZE" /dev/urandom >"$F"
-chmod 0644 "$F"
-WANT=$(sha256sum <"$F")
+pub_blob "$SIZE"
 
 # 128 nodeinits that all relay at once share the machine's 2 CPUs with
 # the master: a link can go 3 s without a frame then, which is the
