@@ -116,6 +116,20 @@ rl_new(int fd, const char *peer, int serve)
 	return l;
 }
 
+/* Both sides, once the proofs passed: the link's keys, sealed from now on. */
+static void
+rl_seal(struct rlink *l, const unsigned char *key, int client)
+{
+	unsigned char	ks[32], kc[32];
+
+	auth_relay_keys(key, l->ns, l->nc, ks, kc);
+	conn_seal(&l->c, ks, kc, client);
+	explicit_bzero(ks, sizeof(ks));
+	explicit_bzero(kc, sizeof(kc));
+	l->c.maxframe = WIRE_MAX_FRAME;
+	l->phase = RL_SEALED;
+}
+
 static int
 rl_send(struct rlink *l, struct wire_msg *m)
 {
@@ -186,7 +200,7 @@ static int
 serve_on_response(void *arg, const struct proto_frame *f)
 {
 	struct rlink	*l = arg;
-	unsigned char	 buf[128], ks[32], kc[32], proof[AUTH_PROOF_LEN];
+	unsigned char	 buf[128], proof[AUTH_PROOF_LEN];
 	const unsigned char *key = uplink_key();
 	struct wire_msg	 m;
 
@@ -203,13 +217,8 @@ serve_on_response(void *arg, const struct proto_frame *f)
 	wire_put(&m, A_PROOF, proof, AUTH_PROOF_LEN);
 	if (rl_send(l, &m) == -1)
 		return -1;
-	auth_relay_keys(key, l->ns, l->nc, ks, kc);
-	conn_seal(&l->c, ks, kc, 0);
-	explicit_bzero(ks, sizeof(ks));
-	explicit_bzero(kc, sizeof(kc));
 	/* blob frames out; in, a GET is all it takes (serve_on_get) */
-	l->c.maxframe = WIRE_MAX_FRAME;
-	l->phase = RL_SEALED;
+	rl_seal(l, key, 0);
 	return 0;
 }
 
@@ -269,7 +278,7 @@ static int
 fetch_on_confirm(void *arg, const struct proto_frame *f)
 {
 	struct rlink	*l = arg;
-	unsigned char	 buf[128], ks[32], kc[32];
+	unsigned char	 buf[128];
 	const unsigned char *key = uplink_key();
 	struct wire_msg	 m;
 
@@ -278,12 +287,7 @@ fetch_on_confirm(void *arg, const struct proto_frame *f)
 		fetch_fail(l, EACCES, "peer failed to prove the cluster key");
 		return -1;
 	}
-	auth_relay_keys(key, l->ns, l->nc, ks, kc);
-	conn_seal(&l->c, ks, kc, 1);
-	explicit_bzero(ks, sizeof(ks));
-	explicit_bzero(kc, sizeof(kc));
-	l->c.maxframe = WIRE_MAX_FRAME;
-	l->phase = RL_SEALED;
+	rl_seal(l, key, 1);
 	wire_msg_init(&m, buf, sizeof(buf), MSG_RELAY_GET, 0, 0);
 	wire_put(&m, A_HASH, l->hash, 32);
 	wire_put_u64(&m, A_OFFSET, l->off);
