@@ -74,6 +74,7 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_RELAY_GET] = { "RELAY_GET", 36, RQ(A_HASH), D_N2N },
 	[MSG_RELAY_END] = { "RELAY_END", 8, RQ(A_ERRNO), D_N2N },
 	[MSG_PGRP] = { "PGRP", 8, RQ(A_PID), D_N2M | D_M2T },
+	[MSG_STANDIN] = { "STANDIN", 8, RQ(A_PID), D_ANY },
 };
 
 const struct attr_info attr_table[A_MAX] = {

@@ -133,6 +133,15 @@ enum msg_type {
 	MSG_PGRP,		/* n->m->ghost: A_PID's process called setsid or
 				   setpgid: A_SID, A_PGID (ghost PIDs, 0 unknown),
 				   A_PPID the session's first process */
+	MSG_STANDIN,		/* an rfork from a node (docs/design-notes.md,
+				   "Migration"): the caller's node keeps a stand-in
+				   of the child, A_PID its ghost PID.  n->m (from the
+				   stand-in): A_SIG forward it to the child (none: it
+				   is in place); m->n: A_FLAGS STANDIN_F_*, A_ERRNO,
+				   A_MSG, A_STATUS, A_SIG; t->m from the child at
+				   home: A_ERRNO, A_MSG its second hop failed (m->t:
+				   the answer); ghost->m: A_PID, A_STATUS a child
+				   ghost it reaped */
 	MSG_MAX
 };
 
@@ -253,6 +262,14 @@ enum bmc_power {
 					   bprestore turns into the process */
 
 #define EXEC_F_NOSPARE		0x20	/* debug: no spare child ghosts (spare.c) */
+
+#define MOVE_F_STANDIN		0x01	/* MSG_MOVE A_FLAGS: an rfork from a node; the
+					   node's copy stays as a stand-in and the
+					   process goes on to A_NODE */
+#define STANDIN_F_RUNS		0x01	/* MSG_STANDIN m->n: the child runs there */
+#define STANDIN_F_FAILED	0x02	/* ... it did not get there: A_ERRNO, A_MSG */
+#define STANDIN_F_EXIT		0x04	/* ... it ended: A_STATUS (wait status) */
+#define STANDIN_F_STOP		0x08	/* ... it stopped (A_SIG): stop too */
 
 #define FORK_F_SPARE		0x01	/* MSG_FORK to a ghost: the child is a spare
 					   that waits for the next fork (spare.c) */
