@@ -20,6 +20,13 @@
  * named by its ghost's PID (who it is comes from the kernel, SO_PEERCRED
  * and track.c, never from what it says), the ghost's answers come down.
  * One mover at a time; others wait in the listen backlog.
+ *
+ * Stand-ins (an rfork from this node): a mover whose image went home
+ * says MSG_STANDIN and stays, the caller's child here, while the process
+ * goes on elsewhere.  Its connection leaves the mover's slot for a table
+ * of stand-ins: what it says (MSG_STANDIN only: a signal for the child)
+ * goes up named by its ghost PID, the master's word of the child (runs,
+ * failed, ended) comes down to it.
  */
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -44,6 +51,7 @@
 #define MIG_SOCK	"bproc-node"	/* abstract socket processes move through */
 #define MIG_LOCAL_HIGH	(1u << 20)	/* link backlog: the mover is not read */
 #define MIG_REFUSED	"the node's restorer refused the image"
+#define MIG_STANDINS	64	/* stand-ins (rfork from here) at once */
 
 struct mimage {
 	pid_t		 gpid;
@@ -59,6 +67,12 @@ static struct mimage	*images;
 static int		 mig_lfd = -1;	/* the movers' listener */
 static struct conn	 mover;		/* the one mover, fd -1 when none */
 static pid_t		 mover_gpid;
+static struct conn	 standin[MIG_STANDINS];
+static pid_t		 standin_gpid[MIG_STANDINS];	/* 0: a free slot */
+static int		 nstandin;	/* slots up to the last one used */
+static int		 standin_polled;	/* of them in the poll table */
+
+static int	mig_standin_frames(int);
 
 static struct mimage **
 mig_find(pid_t gpid)
@@ -227,6 +241,78 @@ mig_accept(void)
 	conn_init(&mover, fd, "mover", IO_CHUNK + 256, 16384);
 }
 
+static void
+mig_standin_end(int i)
+{
+	close(standin[i].fd);
+	conn_free(&standin[i]);
+	memset(&standin[i], 0, sizeof(standin[i]));
+	standin_gpid[i] = 0;
+	while (nstandin > 0 && standin_gpid[nstandin - 1] == 0)
+		nstandin--;
+}
+
+/* The mover stays as a stand-in: its connection moves to a slot. */
+static int
+mig_standin_take(void)
+{
+	int	i;
+
+	for (i = 0; i < MIG_STANDINS && standin_gpid[i] != 0; i++)
+		;
+	if (i == MIG_STANDINS)
+		return -1;	/* it hears EOF: its rfork fails */
+	standin[i] = mover;
+	standin_gpid[i] = mover_gpid;
+	mover.fd = -1;
+	if (i >= nstandin)
+		nstandin = i + 1;
+	/* frames it sent behind that one are read now */
+	if (mig_standin_frames(i) == -1)
+		mig_standin_end(i);
+	return 0;
+}
+
+/* Up from a stand-in: MSG_STANDIN only, named by its ghost PID. */
+static int
+mig_standin_frames(int i)
+{
+	struct wire_attr	 tb[A_MAX];
+	struct wire_hdr		 h;
+	struct wire_msg		 m;
+	const unsigned char	*body;
+	const char		*why;
+	unsigned char		*f;
+	size_t			 blen;
+	pid_t			 g = standin_gpid[i];
+	int			 r;
+
+	while ((r = conn_frame(&standin[i], &h, &body, &blen, &why)) == 1) {
+		f = (unsigned char *)body - WIRE_HDR_LEN;
+		if (h.type != MSG_STANDIN ||
+		    proto_parse(&h, body, blen, tb, &why) == -1 ||
+		    tb[A_PID].data != body + WIRE_ATTR_HDR)
+			return -1;
+		f[16] = (unsigned char)(g >> 24);
+		f[17] = (unsigned char)(g >> 16);
+		f[18] = (unsigned char)(g >> 8);
+		f[19] = (unsigned char)g;
+		m.buf = f;
+		m.len = m.cap = h.len;
+		m.overflow = 0;
+		if (link_send_msg(&m) == -1)
+			return -1;
+	}
+	return r;
+}
+
+/* Slots the stand-ins need in the main loop's poll table. */
+int
+migrate_poll_count(void)
+{
+	return 1 + nstandin;
+}
+
 /*
  * Up: MOVE and the image, checked like any frame and named as the
  * ghost's process (its A_PID, which must come first, overwritten).
@@ -245,7 +331,8 @@ mig_mover_frames(void)
 
 	while ((r = conn_frame(&mover, &h, &body, &blen, &why)) == 1) {
 		f = (unsigned char *)body - WIRE_HDR_LEN;
-		if ((h.type != MSG_MOVE && h.type != MSG_IMAGE) ||
+		if ((h.type != MSG_MOVE && h.type != MSG_IMAGE &&
+		    h.type != MSG_STANDIN) ||
 		    proto_parse(&h, body, blen, tb, &why) == -1 ||
 		    tb[A_PID].data != body + WIRE_ATTR_HDR)
 			return -1;
@@ -258,6 +345,8 @@ mig_mover_frames(void)
 		m.overflow = 0;
 		if (link_send_msg(&m) == -1)
 			return -1;
+		if (h.type == MSG_STANDIN)
+			return mig_standin_take();
 	}
 	return r;
 }
@@ -268,15 +357,26 @@ migrate_image(const struct proto_frame *f)
 {
 	struct wire_msg	m;
 
+	int		i;
+
 	if (f->h->type == MSG_IMAGE) {
 		mig_feed(f->tb, f->body, f->len);
 		return;
 	}
-	if (mover.fd < 0 || wire_get_u32(&f->tb[A_PID]) != (uint32_t)mover_gpid)
-		return;
 	m.buf = (unsigned char *)f->body - WIRE_HDR_LEN;
 	m.len = m.cap = f->h->len;
 	m.overflow = 0;
+	if (f->h->type == MSG_STANDIN) {
+		for (i = 0; i < nstandin; i++)
+			if (standin_gpid[i] != 0 && standin_gpid[i] ==
+			    (pid_t)wire_get_u32(&f->tb[A_PID]) &&
+			    (conn_send(&standin[i], m.buf, m.len) == -1 ||
+			    conn_flush(&standin[i]) == -1))
+				mig_standin_end(i);
+		return;
+	}
+	if (mover.fd < 0 || wire_get_u32(&f->tb[A_PID]) != (uint32_t)mover_gpid)
+		return;
 	if (conn_send(&mover, m.buf, wire_msg_finish(&m)) == -1 ||
 	    conn_flush(&mover) == -1)
 		mig_mover_end();
@@ -291,7 +391,7 @@ int
 migrate_poll_setup(struct pollfd *pfd, int max)
 {
 	struct mimage	*mi, *next;
-	int		 n = 1;
+	int		 n = 1, i;
 
 	(void)max;	/* the main loop's table has room for us (nodeinit.c) */
 	pfd[0].fd = mover.fd >= 0 ? mover.fd : mig_lfd;
@@ -299,6 +399,12 @@ migrate_poll_setup(struct pollfd *pfd, int max)
 	pfd[0].events = mover.fd < 0 || link_pending() < MIG_LOCAL_HIGH ?
 	    POLLIN : 0;
 	pfd[0].revents = 0;
+	for (i = 0; i < nstandin; i++) {
+		pfd[n].fd = standin_gpid[i] != 0 ? standin[i].fd : -1;
+		pfd[n].events = POLLIN;
+		pfd[n++].revents = 0;
+	}
+	standin_polled = nstandin;
 	for (mi = images; mi != NULL; mi = next) {
 		next = mi->next;
 		if (mi->qlen > 0 && now_ms() - mi->since > MIG_STALL_MS) {
@@ -316,11 +422,18 @@ void
 migrate_poll_event(struct pollfd *pfd, int n)
 {
 	struct mimage	*mi, *next;
-	int		 i = 1;
+	int		 i = 1, k;
 	char		 c = 0;
 
 	if (n < 1)
 		return;
+	/* the stand-ins first, as set up (one that ends frees its slot only) */
+	for (k = 0; k < standin_polled && i < n; k++, i++)
+		if (pfd[i].revents && standin_gpid[k] != 0 &&
+		    pfd[i].fd == standin[k].fd &&
+		    (conn_read(&standin[k]) == -1 ||
+		    mig_standin_frames(k) == -1))
+			mig_standin_end(k);
 	if (pfd[0].revents && pfd[0].fd == mig_lfd && mover.fd < 0)
 		mig_accept();
 	else if (pfd[0].revents && pfd[0].fd == mover.fd &&

@@ -211,7 +211,8 @@ main(int argc, char **argv)
 
 	for (;;) {
 		/* slots: signals, the master link, three per hosted process */
-		want = 2 + 4 * (size_t)proc_count() + 1 +	/* migrate.c: 1 + 1 per image */
+		want = 2 + 4 * (size_t)proc_count() +
+		    (size_t)migrate_poll_count() +	/* + 1 per image */
 		    (size_t)relay_poll_count();
 		if (want > cap) {
 			if ((np = reallocarray(pfd, want, sizeof(*pfd))) == NULL) {

@@ -137,6 +137,7 @@ void		migrate_image(const struct proto_frame *);
 void		migrate_forget(pid_t);
 void		proc_result(pid_t, pid_t, int, const char *);
 int		migrate_holding(void);
+int		migrate_poll_count(void);
 void		migrate_init(void);
 struct pollfd;
 int		migrate_poll_setup(struct pollfd *, int);

@@ -569,6 +569,7 @@ static const struct proto_route uplink_routes[MSG_MAX] = {
 	[MSG_IMAGE] =		{ UP(UP), uplink_on_image },
 	[MSG_IMAGE_ACK] =	{ UP(UP), uplink_on_image },
 	[MSG_IMAGE_RESULT] =	{ UP(UP), uplink_on_image },
+	[MSG_STANDIN] =		{ UP(UP), uplink_on_image },	/* for a stand-in (migrate.c) */
 	[MSG_RELAY] =		{ UP(UP), uplink_on_relay },
 };
 
