@@ -127,6 +127,26 @@ ghost_signal(int sig)
 	ghost_send(&m);
 }
 
+/*
+ * A child ghost we reaped, and how it ended: bpmaster tells a stand-in
+ * of it on the node (an rfork from there, docs/design-notes.md
+ * "Migration"), where the child may have been the process itself, at
+ * home; of any other child it takes no notice.
+ */
+static void
+ghost_child_ended(pid_t pid, int status)
+{
+	unsigned char	buf[64];
+	struct wire_msg	m;
+
+	if (away)
+		return;
+	wire_msg_init(&m, buf, sizeof(buf), MSG_STANDIN, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)pid);
+	wire_put_u32(&m, A_STATUS, (uint32_t)status);
+	ghost_send(&m);
+}
+
 static void
 ghost_ack(int stream, uint32_t n)
 {
@@ -540,12 +560,15 @@ static void
 ghost_signals(void)
 {
 	struct signalfd_siginfo	si;
+	pid_t			c;
+	int			st;
 
 	while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD) {
 			/* our child ghosts: their parent on the node waits too */
-			while (waitpid(-1, NULL, WNOHANG) > 0)
-				;
+			while ((c = waitpid(-1, &st, WNOHANG)) > 0)
+				if (!spare)
+					ghost_child_ended(c, st);
 			continue;
 		}
 		/* a spare has no process: what would end one ends it */

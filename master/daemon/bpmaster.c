@@ -84,6 +84,7 @@ static void
 master_node_down(struct node *n)
 {
 	relay_node_down(n);
+	standin_node_down(n);
 	proc_node_down(n);
 	/* its ghosts were told; they must be read to hear it */
 	ctl_resume(n->num);
@@ -139,6 +140,7 @@ static const struct ctl_hooks master_ctl_hooks = {
 	.fork_result = tree_from_ghost,
 	.rejoin = rejoin_ghost,
 	.settings = persist_save,
+	.standin = standin_from_ctl,
 };
 
 static void

@@ -190,6 +190,7 @@ struct ctl_hooks {
 	int	(*rejoin)(struct ctlconn *, const struct ucred *, int,
 		    struct wire_attr *);	/* MSG_GHOST_REJOIN (rejoin.c) */
 	void	(*settings)(void);	/* bpctl set a node's state, owner, mode */
+	void	(*standin)(const struct ucred *, int, struct wire_attr *);
 };
 
 extern struct master_conf	 conf;
@@ -282,6 +283,19 @@ int	migrate_from_node(struct node *, struct proc *, const struct wire_hdr *,
 	    struct wire_attr *, const unsigned char *, size_t);
 void	migrate_home_seen(struct proc *);
 void	proc_came_home(struct proc *);
+
+/* standin.c */
+int	standin_move(struct node *, struct proc *, struct wire_attr *);
+void	standin_move_failed(pid_t);
+void	standin_proc_gone(struct proc *);
+void	standin_came_home(struct proc *);
+void	standin_child_runs(struct proc *);
+void	standin_child_exit(struct proc *, uint32_t);
+int	standin_blocks(pid_t, int);
+void	standin_from_ctl(const struct ucred *, int, struct wire_attr *);
+int	standin_from_node(struct node *, const struct wire_hdr *,
+	    struct wire_attr *);
+void	standin_node_down(struct node *);
 void	trace_let_go(struct proc *);
 
 /* tree.c */

@@ -770,6 +770,17 @@ ctl_on_blob(void *arg, const struct proto_frame *f)
 	return cc->proc != NULL ? ctl_on_proc(cc, f) : 0;
 }
 
+/* An rfork from a node: the child's word from home, or its parent's (standin.c). */
+static int
+ctl_on_standin(void *arg, const struct proto_frame *f)
+{
+	struct ctlconn	*cc = arg;
+
+	if (hooks->standin != NULL)
+		hooks->standin(&cc->cred, cc->proc != NULL, f->tb);
+	return 0;
+}
+
 /* A ghost of the master before us, on a new connection (rejoin.c). */
 static int
 ctl_on_ghost_rejoin(void *arg, const struct proto_frame *f)
@@ -807,6 +818,7 @@ static const struct proto_route ctl_routes[MSG_MAX] = {
 	[MSG_BLOB] =		{ CP(PROC) | CP(ENDED), ctl_on_blob },
 	[MSG_GHOST] =		{ CP(PROC) | CP(ENDED), ctl_on_ghost },
 	[MSG_GHOST_REJOIN] =	{ CP(TOOL), ctl_on_ghost_rejoin },
+	[MSG_STANDIN] =		{ CP(TOOL) | CP(PROC), ctl_on_standin },
 };
 
 static const struct proto_role ctl_role = { "control socket", DIR_T2M,

@@ -65,6 +65,7 @@ static void
 mig_home_done(struct proc *p)
 {
 	log_info("process %d came home from node %d", (int)p->pid, p->node);
+	standin_came_home(p);
 	proc_came_home(p);
 }
 
@@ -118,6 +119,7 @@ migrate_from_ghost(struct proc *p, const struct wire_hdr *h,
 			log_warnx("process %d: its ghost refused its image "
 			    "from node %d", (int)p->pid, p->node);
 			p->home = 0;
+			standin_move_failed(p->pid);
 			return 0;
 		}
 		mig_home_done(p);
@@ -133,7 +135,6 @@ migrate_from_node(struct node *n, struct proc *p, const struct wire_hdr *h,
 	struct wire_msg		 m = { .buf = buf, .cap = sizeof(buf) };
 	pid_t			 spare;
 
-	(void)tb;
 	if (h->type == MSG_MOVE) {
 		/* only a checked, traced ghost may become its process */
 		if (p->ghost == NULL || !p->started || p->exited ||
@@ -146,6 +147,14 @@ migrate_from_node(struct node *n, struct proc *p, const struct wire_hdr *h,
 		if ((spare = tree_spare_home(p)) == -1) {
 			mig_node_result(n, p->pid, EBUSY, "bpmaster: its ghost "
 			    "is forking");
+			return 0;
+		}
+		/* an rfork from the node: its copy there stays (standin.c) */
+		if (tb[A_FLAGS].data &&
+		    (wire_get_u32(&tb[A_FLAGS]) & MOVE_F_STANDIN) &&
+		    standin_move(n, p, tb) == -1) {
+			mig_node_result(n, p->pid, EINVAL, "bpmaster: no such "
+			    "place to rfork to");
 			return 0;
 		}
 		p->home = 1;

@@ -633,6 +633,7 @@ static const struct proto_route link_routes[MSG_MAX] = {
 	[MSG_IMAGE_RESULT] =	{ LP(UP), link_on_proc },
 	[MSG_MOVE] =		{ LP(UP), link_on_proc },
 	[MSG_IMAGE] =		{ LP(UP), link_on_proc },
+	[MSG_STANDIN] =		{ LP(UP), link_on_proc },	/* standin.c */
 	[MSG_BYE] =		{ LP(UP), link_on_bye },
 };
 

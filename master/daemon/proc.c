@@ -71,6 +71,7 @@ proc_free(struct proc *p)
 			break;
 		}
 	relay_proc_gone(p);
+	standin_proc_gone(p);
 	rejoin_reap(p);
 	rejoin_free(p);
 	trace_release(p);
@@ -206,6 +207,11 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 		migrate_home_seen(p);
 	if (ctl_get_proc(cc) != NULL || proc_find(cred->pid) != NULL) {
 		proc_fail(cc, cred->pid, EBUSY, "this process is already a ghost");
+		return;
+	}
+	if (standin_blocks(cred->pid, (int)num)) {
+		proc_fail(cc, cred->pid, EBUSY, "this process has a stand-in "
+		    "on that node (it was rforked from there)");
 		return;
 	}
 	if ((ng = ctl_peer_groups(cc, groups, 4096)) < 0) {
@@ -427,11 +433,17 @@ proc_from_node(struct node *n, const struct wire_hdr *h, struct wire_attr *tb,
 
 	(void)body;
 	(void)blen;
+	/* a stand-in's, on the node its child left (standin.c) */
+	if (standin_from_node(n, h, tb))
+		return 0;
 	if (p == NULL || p->node != n->num)
 		return 0;	/* raced with its end: not an error */
 	if (h->type == MSG_MOVE || h->type == MSG_IMAGE)
 		return migrate_from_node(n, p, h, tb, body, blen);
 	if (h->type == MSG_EXEC_RESULT) {
+		/* an image's second answer: the restorer took it */
+		if (p->started && wire_get_u32(&tb[A_ERRNO]) == 0)
+			standin_child_runs(p);
 		if (wire_get_u32(&tb[A_ERRNO]) != 0)
 			p->exited = 1;
 		else if (tb[A_RPID].data)
@@ -469,6 +481,7 @@ proc_from_node(struct node *n, const struct wire_hdr *h, struct wire_attr *tb,
 	}
 	if (h->type == MSG_EXIT) {
 		p->exited = 1;
+		standin_child_exit(p, wire_get_u32(&tb[A_STATUS]));
 		trace_release(p);
 		log_debug("process %d on node %d ended, status 0x%x",
 		    (int)p->pid, n->num, wire_get_u32(&tb[A_STATUS]));
