@@ -244,7 +244,6 @@ mig_accept(void)
 static void
 mig_standin_end(int i)
 {
-	close(standin[i].fd);
 	conn_free(&standin[i]);
 	memset(&standin[i], 0, sizeof(standin[i]));
 	standin_gpid[i] = 0;
@@ -264,6 +263,7 @@ mig_standin_take(void)
 		return -1;	/* it hears EOF: its rfork fails */
 	standin[i] = mover;
 	standin_gpid[i] = mover_gpid;
+	memset(&mover, 0, sizeof(mover));
 	mover.fd = -1;
 	if (i >= nstandin)
 		nstandin = i + 1;

@@ -190,7 +190,8 @@ struct ctl_hooks {
 	int	(*rejoin)(struct ctlconn *, const struct ucred *, int,
 		    struct wire_attr *);	/* MSG_GHOST_REJOIN (rejoin.c) */
 	void	(*settings)(void);	/* bpctl set a node's state, owner, mode */
-	void	(*standin)(const struct ucred *, int, struct wire_attr *);
+	void	(*standin)(struct ctlconn *, const struct ucred *, int,
+		    struct wire_attr *);	/* MSG_STANDIN (standin.c) */
 };
 
 extern struct master_conf	 conf;
@@ -292,7 +293,8 @@ void	standin_came_home(struct proc *);
 void	standin_child_runs(struct proc *);
 void	standin_child_exit(struct proc *, uint32_t);
 int	standin_blocks(pid_t, int);
-void	standin_from_ctl(const struct ucred *, int, struct wire_attr *);
+void	standin_from_ctl(struct ctlconn *, const struct ucred *, int,
+	    struct wire_attr *);
 int	standin_from_node(struct node *, const struct wire_hdr *,
 	    struct wire_attr *);
 void	standin_node_down(struct node *);

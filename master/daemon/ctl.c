@@ -777,7 +777,7 @@ ctl_on_standin(void *arg, const struct proto_frame *f)
 	struct ctlconn	*cc = arg;
 
 	if (hooks->standin != NULL)
-		hooks->standin(&cc->cred, cc->proc != NULL, f->tb);
+		hooks->standin(cc, &cc->cred, cc->proc != NULL, f->tb);
 	return 0;
 }
 

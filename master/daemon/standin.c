@@ -257,18 +257,28 @@ standin_blocks(pid_t pid, int node)
  * A_STATUS).
  */
 void
-standin_from_ctl(const struct ucred *cred, int ghost, struct wire_attr *tb)
+standin_from_ctl(struct ctlconn *cc, const struct ucred *cred, int ghost,
+    struct wire_attr *tb)
 {
+	unsigned char	 buf[64];
+	struct wire_msg	 m;
 	struct standin	*s;
 	uint32_t	 e;
+	int		 ok = 0;
 
 	if (!ghost) {
-		if ((s = standin_find(cred->pid)) == NULL || !s->home ||
-		    s->uid != cred->uid || s->state != SI_MOVING ||
-		    !tb[A_ERRNO].data || (e = wire_get_u32(&tb[A_ERRNO])) == 0)
-			return;
-		standin_tell(s, STANDIN_F_FAILED, (int)e,
-		    tb[A_MSG].data ? wire_get_str(&tb[A_MSG]) : NULL, 0);
+		if ((s = standin_find(cred->pid)) != NULL && s->home &&
+		    s->uid == cred->uid && s->state == SI_MOVING &&
+		    tb[A_ERRNO].data && (e = wire_get_u32(&tb[A_ERRNO])) != 0) {
+			standin_tell(s, STANDIN_F_FAILED, (int)e,
+			    tb[A_MSG].data ? wire_get_str(&tb[A_MSG]) : NULL, 0);
+			ok = 1;
+		}
+		/* it waits for this before it exits: its end is not news then */
+		wire_msg_init(&m, buf, sizeof(buf), MSG_STANDIN, WIRE_F_REPLY, 0);
+		wire_put_u32(&m, A_PID, (uint32_t)cred->pid);
+		wire_put_u32(&m, A_ERRNO, ok ? 0 : ESRCH);
+		ctl_send_msg(cc, &m);
 		return;
 	}
 	/* only C's ghost, for a child it has reaped (g is gone) */

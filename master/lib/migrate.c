@@ -13,6 +13,8 @@
  */
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -24,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
@@ -66,6 +69,8 @@ struct mig_fail {
 	int	e;
 	char	msg[MIG_MSGLEN];
 };
+
+static pid_t	mig_rfork_wait(pid_t, int);
 
 static struct mig_hash	mig_hashes[MIG_HASHES];
 static size_t		mig_nhash, mig_next;
@@ -635,14 +640,18 @@ mig_output_sent(void)
 			usleep(MIG_HOME_PAUSE_US / 10);
 }
 
+static void	mig_standin(int, int) __attribute__((noreturn));
+
 /*
  * On a node: the process goes home, where its ghost becomes it (bpghost
  * runs bprestore on the image; nodeinit and bpmaster relay it).  1 at
  * home, in the image; -1 and errno here, unchanged, when the ghost did
- * not take it.  When it did, this copy has nothing left to do.
+ * not take it.  When it did, this copy has nothing left to do, unless it
+ * is an rfork's child on its way to standin_to (pfd >= 0): then it stays
+ * as the stand-in, pfd its caller's pipe.
  */
 static int
-mig_home(void)
+mig_home(int standin_to, int pfd)
 {
 	struct mig_out	 out = { 0 };
 	struct wire_attr tb[A_MAX];
@@ -667,7 +676,10 @@ mig_home(void)
 			goto fail_mask;
 		wire_msg_init(&m, buf, sizeof(buf), MSG_MOVE, 0, 0);
 		wire_put_u32(&m, A_PID, 0);
-		wire_put_u32(&m, A_NODE, (uint32_t)BPROC_NODE_MASTER);
+		wire_put_u32(&m, A_NODE, (uint32_t)(pfd >= 0 ? standin_to :
+		    BPROC_NODE_MASTER));
+		if (pfd >= 0)
+			wire_put_u32(&m, A_FLAGS, MOVE_F_STANDIN);
 		if (libbproc_send(fd, buf, wire_msg_finish(&m)) == -1 ||
 		    mig_read_frame(fd, f, sizeof(f), &h, tb) == -1)
 			goto fail;
@@ -701,6 +713,8 @@ mig_home(void)
 	}
 	if (mig_send_eof(fd) == -1 || mig_verdict(fd, 0) == -1)
 		goto fail;
+	if (pfd >= 0)
+		mig_standin(fd, pfd);
 	/* the process runs on at home, under this PID; this copy ends */
 	_exit(0);
 fail:
@@ -714,21 +728,202 @@ fail_mask:
 	return -1;
 }
 
+/*
+ * Ends the stand-in as its child ended (a signal's death by that signal,
+ * without a core: the core, if any, was the child's).
+ */
+static void __attribute__((noreturn))
+mig_standin_exit(uint32_t st)
+{
+	struct rlimit	 no = { 0, 0 };
+	sigset_t	 one;
+	int		 status = (int)st, sig;
+
+	if (WIFSIGNALED(status)) {
+		sig = WTERMSIG(status);
+		setrlimit(RLIMIT_CORE, &no);
+		signal(sig, SIG_DFL);
+		sigemptyset(&one);
+		sigaddset(&one, sig);
+		sigprocmask(SIG_UNBLOCK, &one, NULL);
+		raise(sig);
+		_exit(128 + sig);
+	}
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 255);
+}
+
+/*
+ * The rfork's child moved on; this copy, the caller's real child on its
+ * node, stands in for it (docs/design-notes.md, "Migration"): it says so
+ * to nodeinit on the mover's connection, which it keeps, forwards every
+ * signal it can catch (all are blocked: they wait in a signalfd), and
+ * hears from bpmaster whether the child runs at its target (the caller's
+ * rfork returns: pfd closes), did not get there (the caller's rfork
+ * fails: errno and text on pfd), or ended (so does this copy, the same
+ * way).  SIGKILL of this copy makes bpmaster kill the child; SIGSTOP
+ * stops it too (nodeinit reports the stop).
+ */
+static void
+mig_standin(int fd, int pfd)
+{
+	struct signalfd_siginfo	 si;
+	struct wire_attr	 tb[A_MAX];
+	struct wire_hdr		 h;
+	struct wire_msg		 m;
+	struct mig_fail		 f;
+	struct pollfd		 p[2];
+	unsigned char		 buf[64], fr[1024];
+	sigset_t		 all;
+	uint32_t		 what;
+	int			 sfd;
+
+	sigfillset(&all);
+	if ((sfd = signalfd(-1, &all, SFD_CLOEXEC)) == -1)
+		_exit(255);
+	wire_msg_init(&m, buf, sizeof(buf), MSG_STANDIN, 0, 0);
+	wire_put_u32(&m, A_PID, 0);	/* nodeinit names us */
+	if (libbproc_send(fd, buf, wire_msg_finish(&m)) == -1)
+		goto lost;
+	p[0].fd = fd;
+	p[0].events = POLLIN;
+	p[1].fd = sfd;
+	p[1].events = POLLIN;
+	for (;;) {
+		if (poll(p, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto lost;
+		}
+		if (p[1].revents & POLLIN) {
+			if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si) ||
+			    si.ssi_signo == SIGCHLD)
+				continue;
+			wire_msg_init(&m, buf, sizeof(buf), MSG_STANDIN, 0, 0);
+			wire_put_u32(&m, A_PID, 0);
+			wire_put_u32(&m, A_SIG, si.ssi_signo);
+			if (libbproc_send(fd, buf, wire_msg_finish(&m)) == -1)
+				goto lost;
+		}
+		if (!p[0].revents)
+			continue;
+		if (mig_read_frame(fd, fr, sizeof(fr), &h, tb) == -1)
+			goto lost;
+		if (h.type != MSG_STANDIN || !tb[A_FLAGS].data)
+			continue;
+		what = wire_get_u32(&tb[A_FLAGS]);
+		if (what & STANDIN_F_FAILED) {
+			memset(&f, 0, sizeof(f));
+			f.e = tb[A_ERRNO].data && wire_get_u32(&tb[A_ERRNO]) ?
+			    (int)wire_get_u32(&tb[A_ERRNO]) : EIO;
+			snprintf(f.msg, sizeof(f.msg), "%s", tb[A_MSG].data ?
+			    wire_get_str(&tb[A_MSG]) : strerror(f.e));
+			if (pfd >= 0)
+				(void)write(pfd, &f, sizeof(f));
+			_exit(255);
+		}
+		/* it runs (an end first means it ran): the caller's rfork returns */
+		if (pfd >= 0) {
+			close(pfd);
+			pfd = -1;
+		}
+		if ((what & STANDIN_F_EXIT) && tb[A_STATUS].data)
+			mig_standin_exit(wire_get_u32(&tb[A_STATUS]));
+	}
+lost:
+	if (pfd >= 0) {
+		memset(&f, 0, sizeof(f));
+		f.e = EIO;
+		snprintf(f.msg, sizeof(f.msg), "rfork: lost this node's "
+		    "nodeinit while the child moved");
+		(void)write(pfd, &f, sizeof(f));
+		_exit(255);
+	}
+	/* no word of the child will come: BProc's rule for a lost node */
+	mig_standin_exit(SIGKILL);
+}
+
+/*
+ * At home, an rfork's child whose stand-in waits on the node: the second
+ * hop failed; bpmaster tells the stand-in (and answers before we exit, so
+ * our end, which our parent's ghost reports, is not taken for the news).
+ */
+static void __attribute__((noreturn))
+mig_onward_failed(int e)
+{
+	struct wire_attr	 tb[A_MAX];
+	struct wire_hdr		 h;
+	struct wire_msg		 m;
+	unsigned char		 buf[MIG_MSGLEN + 64], f[256];
+	int			 fd;
+
+	if ((fd = libbproc_connect()) != -1) {
+		wire_msg_init(&m, buf, sizeof(buf), MSG_STANDIN, 0, 0);
+		wire_put_u32(&m, A_PID, (uint32_t)getpid());
+		wire_put_u32(&m, A_ERRNO, (uint32_t)(e ? e : EIO));
+		wire_put_str(&m, A_MSG, bproc_strerror());
+		if (libbproc_send(fd, buf, wire_msg_finish(&m)) == 0)
+			(void)mig_read_frame(fd, f, sizeof(f), &h, tb);
+	}
+	_exit(255);
+}
+
+/*
+ * rfork from a node: fork here (the child is the caller's real child on
+ * this node, its ghost the caller's ghost's child); the child goes home
+ * and on to node, and its copy here stays as its stand-in.  The parent
+ * gets the PID once the child runs at node, or -1 and its errno.
+ */
+static pid_t
+mig_rfork_node(int node, unsigned int rank, int *resumed)
+{
+	struct mig_req	 r;
+	struct mig_fail	 f;
+	pid_t		 pid;
+	int		 p[2], ret;
+
+	*resumed = 0;
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	if ((pid = fork()) == -1) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		if (mig_home(node, p[1]) == 1) {
+			/* at home; the stand-in waits on the node */
+			if (node != BPROC_NODE_MASTER) {
+				if (mig_prepare(&r) == -1)
+					mig_onward_failed(errno);
+				ret = mig_go(node, &r, rank);
+				mig_release(&r);
+				if (ret != 1)
+					mig_onward_failed(errno);
+			}
+			*resumed = 1;
+			return 0;
+		}
+		/* still here, unchanged: the move home failed */
+		memset(&f, 0, sizeof(f));
+		f.e = errno;
+		snprintf(f.msg, sizeof(f.msg), "%s", bproc_strerror());
+		(void)write(p[1], &f, sizeof(f));
+		_exit(255);
+	}
+	close(p[1]);
+	return mig_rfork_wait(pid, p[0]);
+}
+
 /* What every call checks first: a node that is not this one, one thread. */
 static int
-mig_check(int node, int from_node_ok)
+mig_check(int node)
 {
 	int	n;
 
 	libbproc_errclear();
 	if (node < 0 && node != BPROC_NODE_MASTER) {
 		errno = EINVAL;
-		return -1;
-	}
-	if (!from_node_ok && bproc_currnode() != BPROC_NODE_MASTER) {
-		libbproc_errmsg("rfork from a node is not supported yet "
-		    "(bproc_move is)");
-		errno = ENOTSUP;
 		return -1;
 	}
 	if ((n = mig_nthreads()) != 1) {
@@ -809,7 +1004,14 @@ bproc_rfork(int node)
 
 	if (node == bproc_currnode())
 		return fork();
-	if (mig_check(node, 0) == -1 || mig_prepare(&r) == -1)
+	if (mig_check(node) == -1)
+		return -1;
+	if (bproc_currnode() != BPROC_NODE_MASTER) {
+		/* from a node: a stand-in stays here (docs/design-notes.md) */
+		pid = mig_rfork_node(node, 0, &resumed);
+		return resumed ? 0 : pid;
+	}
+	if (mig_prepare(&r) == -1)
 		return -1;
 	pid = mig_rfork_start(node, &r, 0, &rfd, &resumed);
 	mig_release(&r);
@@ -834,9 +1036,31 @@ bproc_vrfork(int n, const int *nodes, pid_t *pids)
 		errno = EINVAL;
 		return -1;
 	}
-	for (i = 0; i < n; i++)
-		if (nodes[i] < 0 || mig_check(nodes[i], 0) == -1)
+	/* the front end goes out to nodes only (BPROC_NODE_MASTER: EINVAL) */
+	for (i = 0; i < n; i++) {
+		if (nodes[i] < 0 && bproc_currnode() == BPROC_NODE_MASTER) {
+			errno = EINVAL;
 			return -1;
+		}
+		if (mig_check(nodes[i]) == -1)
+			return -1;
+	}
+	/* from a node: one child after the other, each with its stand-in */
+	if (bproc_currnode() != BPROC_NODE_MASTER) {
+		for (i = 0; i < n; i++) {
+			if (nodes[i] == bproc_currnode())
+				pid = fork();
+			else
+				pid = mig_rfork_node(nodes[i], (unsigned int)i,
+				    &resumed);
+			if (pid == 0)
+				return i;
+			pids[i] = pid == -1 ? -errno : pid;
+			if (pid > 0)
+				started++;
+		}
+		return started;
+	}
 	/* one manifest (its files hashed once) for every child */
 	if (mig_prepare(&r) == -1)
 		return -1;
@@ -872,10 +1096,10 @@ bproc_move(int node)
 
 	if (node == bproc_currnode())
 		return 0;
-	if (mig_check(node, 1) == -1)
+	if (mig_check(node) == -1)
 		return -1;
 	/* node to node goes through the front end: home first */
-	if (bproc_currnode() != BPROC_NODE_MASTER && mig_home() == -1)
+	if (bproc_currnode() != BPROC_NODE_MASTER && mig_home(0, -1) == -1)
 		return -1;
 	if (node == BPROC_NODE_MASTER)
 		return 0;
