@@ -10,6 +10,10 @@
 #                  one process measuring itself after a warm-up rfork that
 #                  puts its program and libc in the node's cache), as a
 #                  ratio to a local fork()+exit+wait of the same process
+#   node rfork     the 1 MB process run on node 0 by bpsh, rforking to
+#                  node 1 (through the front end, a stand-in left on node
+#                  0 that the parent's waitpid reaps), as a ratio to the
+#                  front end's rfork of it
 #   veth floor     raw TCP from the master's namespace into node 0's busybox
 #                  nc, same bridge and veth the node link uses (as in
 #                  push_bench.sh); the rfork's bytes (bpstat's push_bytes
@@ -138,6 +142,7 @@ for i in "${!SIZES[@]}"; do
 	say ""
 	say "${mb} MB dirty heap ($it rounds; local fork+exit+wait $(ms "$fork") ms):"
 	say "  rfork+exit+wait      $(ms "$rfork") ms   $(ratio "$rfork" "$fork")x fork"
+	[ "$mb" = 1 ] && rfork1=$rfork
 	[ -n "$vrfork" ] && say "  vrfork to 0,1         $(ms "$vrfork") ms   $(ratio "$vrfork" "$rfork")x one rfork (2 children, both reaped)"
 	say "  bytes moved          $((bytes / 1024)) KB per rfork; at veth speed $(ms "$floor") ms: rfork runs at ${share}% of veth TCP"
 	if ! command -v criu >/dev/null; then
@@ -158,3 +163,16 @@ for i in "${!SIZES[@]}"; do
 	tot=$(awk -v a="$sum" -v n=$ok 'BEGIN { print a / n }')
 	say "  criu dump+restore    $(ms "$tot") ms (local, tmpfs; $ok rounds)   criu/rfork $(ratio "$tot" "$rfork")x"
 done
+
+# --- rfork from a node: the 1 MB process on node 0 rforks to node 1 ---------
+if [ -n "${rfork1:-}" ]; then
+	res=$("$BIN/bpsh" 0 "$HELPER" 1 1 "${ITERS[0]}" 2>&1)
+	nrfork=$(awk '$1 == "rfork" { print $2 }' <<<"$res")
+	if [ -n "$nrfork" ]; then
+		say ""
+		say "rfork from node 0 to node 1 (1 MB, ${ITERS[0]} rounds; home and out, a stand-in on node 0):"
+		say "  rfork+exit+wait      $(ms "$nrfork") ms   $(ratio "$nrfork" "$rfork1")x the front end's rfork"
+	else
+		say "  rfork from a node: $res"
+	fi
+fi
