@@ -283,6 +283,7 @@ int	migrate_from_ghost(struct proc *, const struct wire_hdr *,
 int	migrate_from_node(struct node *, struct proc *, const struct wire_hdr *,
 	    struct wire_attr *, const unsigned char *, size_t);
 void	migrate_home_seen(struct proc *);
+int	migrate_ghost_gone(struct proc *);
 void	proc_came_home(struct proc *);
 
 /* standin.c */

@@ -18,6 +18,7 @@
  * and what the node says of its old copy is no one's business.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "bpmaster.h"
@@ -82,6 +83,38 @@ migrate_home_seen(struct proc *p)
 	if (nodes[p->node].link != NULL)
 		mig_node_result(&nodes[p->node], p->pid, 0, "home");
 	mig_home_done(p);
+}
+
+/*
+ * The ghost's connection closed during a move home.  Its restorer keeps
+ * that connection for its fallback (the ghost again) unless it took the
+ * image, so when the ghost's PID still runs, not a zombie, the process
+ * runs at home: the same as its feeder's word, which did not come first
+ * (a stand-in on the node must not be killed for it).  1 when so.
+ */
+int
+migrate_ghost_gone(struct proc *p)
+{
+	char	 path[64], buf[512], *e;
+	FILE	*f;
+	int	 alive = 0;
+
+	if (!p->home || p->exited)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p->pid);
+	if ((f = fopen(path, "re")) != NULL) {
+		if (fgets(buf, sizeof(buf), f) != NULL &&
+		    (e = strrchr(buf, ')')) != NULL && e[1] == ' ' &&
+		    e[2] != 'Z' && e[2] != 'X')
+			alive = 1;
+		fclose(f);
+	}
+	if (!alive)
+		return 0;
+	log_debug("process %d: its ghost's connection closed during its move "
+	    "home, and it runs: it is home", (int)p->pid);
+	migrate_home_seen(p);
+	return 1;
 }
 
 /* -1 when the frame cannot be relayed (too large): the caller closes it. */

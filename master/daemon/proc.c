@@ -332,6 +332,9 @@ proc_ghost_gone(struct proc *p)
 		proc_free(p);
 		return;
 	}
+	/* its move home's end, whose word did not come first (migrate.c) */
+	if (migrate_ghost_gone(p))
+		return;
 	/* keep the record until the node reports the exit */
 	if (n->link != NULL) {
 		wire_msg_init(&m, buf, sizeof(buf), MSG_SIGNAL, 0, 0);
