@@ -293,6 +293,7 @@ void	standin_proc_gone(struct proc *);
 void	standin_came_home(struct proc *);
 void	standin_child_runs(struct proc *);
 void	standin_child_exit(struct proc *, uint32_t);
+void	standin_child_stopped(struct proc *, uint32_t);
 int	standin_blocks(pid_t, int);
 void	standin_from_ctl(struct ctlconn *, const struct ucred *, int,
 	    struct wire_attr *);

@@ -466,6 +466,7 @@ proc_from_node(struct node *n, const struct wire_hdr *h, struct wire_attr *tb,
 	}
 	if (h->type == MSG_STOPPED) {
 		p->rstopped = wire_get_u32(&tb[A_SIG]) != 0;
+		standin_child_stopped(p, wire_get_u32(&tb[A_SIG]));
 		log_debug("process %d on node %d %s (signal %u)", (int)p->pid,
 		    n->num, p->rstopped ? "stopped" : "continued",
 		    wire_get_u32(&tb[A_SIG]));

@@ -41,6 +41,7 @@ struct standin {
 	pid_t		 parent;	/* C's ghost, which reaps g */
 	int		 home;		/* its move home is done */
 	int		 orphan;	/* the stand-in ended while it moved */
+	int		 mirror;	/* told to stop: its stop is not news */
 	int		 state;		/* SI_* */
 	struct standin	*next;
 };
@@ -242,6 +243,25 @@ standin_child_runs(struct proc *p)
 	standin_tell(s, STANDIN_F_RUNS, 0, NULL, 0);
 }
 
+/* The child stopped where it runs: its stand-in stops too, for waitpid. */
+void
+standin_child_stopped(struct proc *p, uint32_t sig)
+{
+	struct standin	*s = standin_find(p->pid);
+	unsigned char	 buf[64];
+	struct wire_msg	 m;
+
+	if (s == NULL || !s->home || s->state != SI_RUNS ||
+	    s->target != p->node || sig == 0 || nodes[s->node].link == NULL)
+		return;
+	wire_msg_init(&m, buf, sizeof(buf), MSG_STANDIN, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)s->pid);
+	wire_put_u32(&m, A_FLAGS, STANDIN_F_STOP);
+	wire_put_u32(&m, A_SIG, sig);
+	node_send(&nodes[s->node], &m);
+	s->mirror = 1;
+}
+
 /* An EXEC to node of pid's: not where its stand-in is (one PID, one task). */
 int
 standin_blocks(pid_t pid, int node)
@@ -311,7 +331,11 @@ standin_from_node(struct node *n, const struct wire_hdr *h,
 		break;
 	case MSG_STOPPED:
 		/* SIGSTOP cannot be caught: the stand-in's stop is the news */
-		if (wire_get_u32(&tb[A_SIG]) == SIGSTOP)
+		if (wire_get_u32(&tb[A_SIG]) != SIGSTOP)
+			break;
+		if (s->mirror)
+			s->mirror = 0;	/* it stopped as its child did */
+		else
 			standin_signal_child(s, SIGSTOP);
 		break;
 	case MSG_IO:

@@ -760,8 +760,10 @@ mig_standin_exit(uint32_t st)
  * hears from bpmaster whether the child runs at its target (the caller's
  * rfork returns: pfd closes), did not get there (the caller's rfork
  * fails: errno and text on pfd), or ended (so does this copy, the same
- * way).  SIGKILL of this copy makes bpmaster kill the child; SIGSTOP
- * stops it too (nodeinit reports the stop).
+ * way), or stopped (so does this copy, with SIGSTOP; the caller's
+ * SIGCONT comes back here and goes on to the child).  SIGKILL of this
+ * copy makes bpmaster kill the child; SIGSTOP stops it too (nodeinit
+ * reports the stop).
  */
 static void
 mig_standin(int fd, int pfd)
@@ -811,6 +813,11 @@ mig_standin(int fd, int pfd)
 		if (h.type != MSG_STANDIN || !tb[A_FLAGS].data)
 			continue;
 		what = wire_get_u32(&tb[A_FLAGS]);
+		/* the child stopped: so do we, for the caller's waitpid */
+		if (what & STANDIN_F_STOP) {
+			raise(SIGSTOP);
+			continue;
+		}
 		if (what & STANDIN_F_FAILED) {
 			memset(&f, 0, sizeof(f));
 			f.e = tb[A_ERRNO].data && wire_get_u32(&tb[A_ERRNO]) ?

@@ -4,6 +4,8 @@
  *   exit T N     rfork(T); the child says where it runs and exits N
  *   term T       rfork(T); the parent kills the child with SIGTERM
  *   kill T       rfork(T); the parent SIGKILLs it (the stand-in, really)
+ *   stop T       rfork(T); the child stops itself, the parent sees the
+ *                stop, continues it, sees that, and its exit 5
  *   fail T       rfork(T) is expected to fail; the parent holds on 3 s
  *   vrfork A,B   vrfork to those; child i exits 10+i
  * T -1 is BPROC_NODE_MASTER.  Every line says what it saw; the script
@@ -121,6 +123,12 @@ main(int argc, char **argv)
 		    (int)getpid(), check_heap() ? "ok" : "BAD");
 		if (strcmp(mode, "exit") == 0)
 			_exit(argc > 3 ? atoi(argv[3]) : 0);
+		if (strcmp(mode, "stop") == 0) {
+			raise(SIGSTOP);
+			printf("child: continued\n");
+			nap_ms(200);
+			_exit(5);
+		}
 		for (;;)
 			pause();
 	}
@@ -129,6 +137,20 @@ main(int argc, char **argv)
 		nap_ms(500);
 		if (kill(pid, strcmp(mode, "term") == 0 ? SIGTERM : SIGKILL) == -1)
 			printf("parent: kill: %s\n", strerror(errno));
+	}
+	if (strcmp(mode, "stop") == 0) {
+		while ((w = waitpid(pid, &st, WUNTRACED)) == -1 && errno == EINTR)
+			;
+		if (w == pid && WIFSTOPPED(st))
+			printf("parent: %d stopped by signal %d\n", (int)pid,
+			    WSTOPSIG(st));
+		else
+			printf("parent: no stop (%d 0x%x)\n", (int)w, st);
+		kill(pid, SIGCONT);
+		while ((w = waitpid(pid, &st, WCONTINUED)) == -1 && errno == EINTR)
+			;
+		printf("parent: %d %s\n", (int)pid, w == pid && WIFCONTINUED(st) ?
+		    "continued" : "no continue seen");
 	}
 	while ((w = waitpid(pid, &st, 0)) == -1 && errno == EINTR)
 		;

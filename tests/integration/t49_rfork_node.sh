@@ -1,7 +1,8 @@
 #!/bin/bash
 # bproc_rfork and bproc_vrfork from a node (issue 12): a process that bpsh
 # runs on node 0 rforks to node 1, where the child finds itself (and its
-# heap) and exits 7 for the parent's waitpid on node 0; a child the parent
+# heap) and exits 7 for the parent's waitpid on node 0; a child that
+# stops itself is seen stopped and continued by the parent; a child the parent
 # kills with SIGTERM is seen killed by SIGTERM; a SIGKILL of the child's
 # PID on node 0 (its stand-in) ends the child on node 1 too; an rfork to a
 # down node fails with EHOSTDOWN and leaves no process, ghost or
@@ -68,6 +69,15 @@ check "the child ran on node 1" has "$TMP/o3" "child: node 1 pid $C heap ok"
 check "the parent's waitpid saw SIGKILL (signal 9)" has "$TMP/o3" "parent: waited: $C status signal 9"
 wait_for "! on_node 1 $C" 5
 check "the child on node 1 ended too" eval "! on_node 1 $C"
+
+say "3b. the child stops itself on node 2; the parent sees it, continues it"
+timeout 60 "$BIN/bpsh" 0 "$M" stop 2 >"$TMP/o3b" 2>&1
+C=$(sed -n 's/^parent: child //p' "$TMP/o3b")
+check "the parent's waitpid(WUNTRACED) saw the child stopped by SIGSTOP (19)" \
+    has "$TMP/o3b" "parent: $C stopped by signal 19"
+check "its SIGCONT reached the child on node 2" has "$TMP/o3b" "child: continued"
+check "waitpid(WCONTINUED) saw the continue, then the exit 5" \
+    eval "has '$TMP/o3b' 'parent: $C continued' && has '$TMP/o3b' 'parent: waited: $C status exit 5'"
 
 say "4. rfork from node 0 to BPROC_NODE_MASTER"
 timeout 60 "$BIN/bpsh" 0 "$M" exit -1 3 >"$TMP/o4" 2>&1
