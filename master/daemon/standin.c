@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "bpmaster.h"
 #include "log.h"
@@ -42,6 +44,7 @@ struct standin {
 	int		 home;		/* its move home is done */
 	int		 orphan;	/* the stand-in ended while it moved */
 	int		 mirror;	/* told to stop: its stop is not news */
+	int		 pidfd;		/* a child at home, to see its end; else -1 */
 	int		 state;		/* SI_* */
 	struct standin	*next;
 };
@@ -68,6 +71,10 @@ standin_free(struct standin *s)
 	for (pp = &standins; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == s) {
 			*pp = s->next;
+			if (s->pidfd >= 0) {
+				ev_del(s->pidfd);
+				close(s->pidfd);
+			}
 			free(s);
 			nstandins--;
 			return;
@@ -166,6 +173,7 @@ standin_move(struct node *n, struct proc *p, struct wire_attr *tb)
 	} else {
 		if ((s = calloc(1, sizeof(*s))) == NULL)
 			return -1;
+		s->pidfd = -1;
 		s->next = standins;
 		standins = s;
 		nstandins++;
@@ -201,6 +209,27 @@ standin_proc_gone(struct proc *p)
 		standin_free(s);
 }
 
+/*
+ * A child at home ended.  Its parent's ghost reaps it and says how; with
+ * that ghost gone (the caller ended), no one will: the stand-in, an
+ * orphan on its node now, ends as BProc's lost processes did.
+ */
+static void
+standin_home_end(int fd, uint32_t events, void *arg)
+{
+	struct standin	*s = arg;
+	char		 path[64];
+
+	(void)events;
+	ev_del(fd);
+	close(fd);
+	s->pidfd = -1;
+	snprintf(path, sizeof(path), "/proc/%d", (int)s->parent);
+	if (s->state == SI_OVER || access(path, F_OK) == 0)
+		return;
+	standin_tell(s, STANDIN_F_EXIT, 0, NULL, SIGKILL);
+}
+
 /* The process came home; a child that stays there runs now. */
 void
 standin_came_home(struct proc *p)
@@ -210,8 +239,14 @@ standin_came_home(struct proc *p)
 	if (s == NULL || s->home || s->node != p->node)
 		return;
 	s->home = 1;
-	if (s->target == STANDIN_HOME && s->state == SI_MOVING)
-		standin_tell(s, STANDIN_F_RUNS, 0, NULL, 0);
+	if (s->target != STANDIN_HOME || s->state != SI_MOVING)
+		return;
+	standin_tell(s, STANDIN_F_RUNS, 0, NULL, 0);
+	if ((s->pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0)) >= 0 &&
+	    ev_add(s->pidfd, EPOLLIN, standin_home_end, s) == -1) {
+		close(s->pidfd);
+		s->pidfd = -1;
+	}
 }
 
 /* Its end, as its target node saw it (C's ghost may be gone). */

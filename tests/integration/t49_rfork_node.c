@@ -7,6 +7,7 @@
  *   stop T       rfork(T); the child stops itself, the parent sees the
  *                stop, continues it, sees that, and its exit 5
  *   fail T       rfork(T) is expected to fail; the parent holds on 3 s
+ *   orphan T     rfork(T); the parent exits at once, the child 1 s later
  *   vrfork A,B   vrfork to those; child i exits 10+i
  * T -1 is BPROC_NODE_MASTER.  Every line says what it saw; the script
  * decides what is right.
@@ -123,6 +124,10 @@ main(int argc, char **argv)
 		    (int)getpid(), check_heap() ? "ok" : "BAD");
 		if (strcmp(mode, "exit") == 0)
 			_exit(argc > 3 ? atoi(argv[3]) : 0);
+		if (strcmp(mode, "orphan") == 0) {
+			nap_ms(1000);
+			_exit(0);
+		}
 		if (strcmp(mode, "stop") == 0) {
 			raise(SIGSTOP);
 			printf("child: continued\n");
@@ -133,6 +138,8 @@ main(int argc, char **argv)
 			pause();
 	}
 	printf("parent: child %d\n", (int)pid);
+	if (strcmp(mode, "orphan") == 0)
+		return 0;
 	if (strcmp(mode, "term") == 0 || strcmp(mode, "kill") == 0) {
 		nap_ms(500);
 		if (kill(pid, strcmp(mode, "term") == 0 ? SIGTERM : SIGKILL) == -1)

@@ -87,6 +87,15 @@ check "the child runs at home (bproc_currnode -1) under its PID $C" \
 check "the parent on node 0 waited for its exit 3" has "$TMP/o4" "parent: waited: $C status exit 3"
 check "no copy is left on node 0" eval "! on_node 0 $C"
 
+say "4b. the parent ends first: the orphaned stand-ins end with their children"
+for t in -1 1; do
+	timeout 60 "$BIN/bpsh" 0 "$M" orphan $t >"$TMP/o4b$t" 2>&1
+	C=$(sed -n 's/^parent: child //p' "$TMP/o4b$t")
+	wait_for "! on_node 0 $C" 10
+	check "child $C at $t ended: its stand-in on node 0 is gone too" \
+	    eval "[ -n '$C' ] && ! on_node 0 $C"
+done
+
 say "5. vrfork from node 0 to nodes 1 and 2"
 timeout 60 "$BIN/bpsh" 0 "$M" vrfork 1,2 >"$TMP/o5" 2>&1
 check "the parent started 2" has "$TMP/o5" "parent: 2 started"
