@@ -770,14 +770,19 @@ ctl_on_blob(void *arg, const struct proto_frame *f)
 	return cc->proc != NULL ? ctl_on_proc(cc, f) : 0;
 }
 
-/* An rfork from a node: the child's word from home, or its parent's (standin.c). */
+/*
+ * An rfork from a node (standin.c): a child at home says its second hop
+ * failed (a tool's connection: answered), or a ghost says it reaped a
+ * child ghost (never answered: a ghost takes no MSG_STANDIN).
+ */
 static int
 ctl_on_standin(void *arg, const struct proto_frame *f)
 {
 	struct ctlconn	*cc = arg;
 
 	if (hooks->standin != NULL)
-		hooks->standin(cc, &cc->cred, cc->proc != NULL, f->tb);
+		hooks->standin(cc, &cc->cred, cc->kind != CTL_TOOL ||
+		    cc->proc != NULL || cc->pushed, f->tb);
 	return 0;
 }
 
@@ -818,7 +823,7 @@ static const struct proto_route ctl_routes[MSG_MAX] = {
 	[MSG_BLOB] =		{ CP(PROC) | CP(ENDED), ctl_on_blob },
 	[MSG_GHOST] =		{ CP(PROC) | CP(ENDED), ctl_on_ghost },
 	[MSG_GHOST_REJOIN] =	{ CP(TOOL), ctl_on_ghost_rejoin },
-	[MSG_STANDIN] =		{ CP(TOOL) | CP(PROC), ctl_on_standin },
+	[MSG_STANDIN] =		{ CP(TOOL) | CP(PROC) | CP(ENDED), ctl_on_standin },
 };
 
 static const struct proto_role ctl_role = { "control socket", DIR_T2M,
