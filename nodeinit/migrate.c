@@ -356,7 +356,6 @@ void
 migrate_image(const struct proto_frame *f)
 {
 	struct wire_msg	m;
-
 	int		i;
 
 	if (f->h->type == MSG_IMAGE) {
@@ -369,11 +368,13 @@ migrate_image(const struct proto_frame *f)
 	if (f->h->type == MSG_STANDIN) {
 		for (i = 0; i < nstandin; i++)
 			if (standin_gpid[i] != 0 && standin_gpid[i] ==
-			    (pid_t)wire_get_u32(&f->tb[A_PID]) &&
-			    (conn_send(&standin[i], m.buf, m.len) == -1 ||
-			    conn_flush(&standin[i]) == -1))
-				mig_standin_end(i);
-		return;
+			    (pid_t)wire_get_u32(&f->tb[A_PID])) {
+				if (conn_send(&standin[i], m.buf, m.len) == -1 ||
+				    conn_flush(&standin[i]) == -1)
+					mig_standin_end(i);
+				return;
+			}
+		/* not in place yet (the master's word came first): the mover's */
 	}
 	if (mover.fd < 0 || wire_get_u32(&f->tb[A_PID]) != (uint32_t)mover_gpid)
 		return;
