@@ -128,10 +128,10 @@ ghost_signal(int sig)
 }
 
 /*
- * A child ghost we reaped, and how it ended: bpmaster tells a stand-in
- * of it on the node (an rfork from there, docs/design-notes.md
- * "Migration"), where the child may have been the process itself, at
- * home; of any other child it takes no notice.
+ * A child ghost we reaped, and how it ended, or one that stopped:
+ * bpmaster tells a stand-in of it on the node (an rfork from there,
+ * docs/design-notes.md "Migration"), where the child may have been the
+ * process itself, at home; of any other child it takes no notice.
  */
 static void
 ghost_child_ended(pid_t pid, int status)
@@ -566,8 +566,9 @@ ghost_signals(void)
 	while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD) {
 			/* our child ghosts: their parent on the node waits too */
-			while ((c = waitpid(-1, &st, WNOHANG)) > 0)
-				if (!spare)
+			while ((c = waitpid(-1, &st, WNOHANG | WUNTRACED |
+			    WCONTINUED)) > 0)
+				if (!spare && !WIFCONTINUED(st))
 					ghost_child_ended(c, st);
 			continue;
 		}

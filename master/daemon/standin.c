@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bpmaster.h"
@@ -51,6 +52,8 @@ struct standin {
 
 static struct standin	*standins;
 static int		 nstandins;
+
+static void	standin_stop(struct standin *, uint32_t);
 
 static struct standin *
 standin_find(pid_t pid)
@@ -283,11 +286,21 @@ void
 standin_child_stopped(struct proc *p, uint32_t sig)
 {
 	struct standin	*s = standin_find(p->pid);
+
+	if (s == NULL || !s->home || s->state != SI_RUNS ||
+	    s->target != p->node || sig == 0)
+		return;
+	standin_stop(s, sig);
+}
+
+/* Tell the stand-in to stop as its child did. */
+static void
+standin_stop(struct standin *s, uint32_t sig)
+{
 	unsigned char	 buf[64];
 	struct wire_msg	 m;
 
-	if (s == NULL || !s->home || s->state != SI_RUNS ||
-	    s->target != p->node || sig == 0 || nodes[s->node].link == NULL)
+	if (nodes[s->node].link == NULL)
 		return;
 	wire_msg_init(&m, buf, sizeof(buf), MSG_STANDIN, 0, 0);
 	wire_put_u32(&m, A_PID, (uint32_t)s->pid);
@@ -339,8 +352,17 @@ standin_from_ctl(struct ctlconn *cc, const struct ucred *cred, int ghost,
 	/* only C's ghost, for a child it has reaped (g is gone) */
 	if ((s = standin_find((pid_t)wire_get_u32(&tb[A_PID]))) == NULL ||
 	    s->parent != cred->pid || s->uid != cred->uid ||
-	    !tb[A_STATUS].data || s->state == SI_OVER ||
-	    kill(s->pid, 0) == 0 || errno != ESRCH)
+	    !tb[A_STATUS].data || s->state == SI_OVER)
+		return;
+	/* a child at home stopped (one elsewhere: its node says so) */
+	if (WIFSTOPPED((int)wire_get_u32(&tb[A_STATUS]))) {
+		if (s->target == STANDIN_HOME && s->state == SI_RUNS &&
+		    standin_home_child(s))
+			standin_stop(s, (uint32_t)WSTOPSIG((int)
+			    wire_get_u32(&tb[A_STATUS])));
+		return;
+	}
+	if (kill(s->pid, 0) == 0 || errno != ESRCH)
 		return;
 	standin_tell(s, STANDIN_F_EXIT, 0, NULL, wire_get_u32(&tb[A_STATUS]));
 }

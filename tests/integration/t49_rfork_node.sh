@@ -70,14 +70,16 @@ check "the parent's waitpid saw SIGKILL (signal 9)" has "$TMP/o3" "parent: waite
 wait_for "! on_node 1 $C" 5
 check "the child on node 1 ended too" eval "! on_node 1 $C"
 
-say "3b. the child stops itself on node 2; the parent sees it, continues it"
-timeout 60 "$BIN/bpsh" 0 "$M" stop 2 >"$TMP/o3b" 2>&1
-C=$(sed -n 's/^parent: child //p' "$TMP/o3b")
-check "the parent's waitpid(WUNTRACED) saw the child stopped by SIGSTOP (19)" \
-    has "$TMP/o3b" "parent: $C stopped by signal 19"
-check "its SIGCONT reached the child on node 2" has "$TMP/o3b" "child: continued"
-check "waitpid(WCONTINUED) saw the continue, then the exit 5" \
-    eval "has '$TMP/o3b' 'parent: $C continued' && has '$TMP/o3b' 'parent: waited: $C status exit 5'"
+say "3b. the child stops itself (on node 2, at home); the parent sees it, continues it"
+for t in 2 -1; do
+	timeout 60 "$BIN/bpsh" 0 "$M" stop $t >"$TMP/o3b$t" 2>&1
+	C=$(sed -n 's/^parent: child //p' "$TMP/o3b$t")
+	check "at $t: the parent's waitpid(WUNTRACED) saw it stopped by SIGSTOP (19)" \
+	    has "$TMP/o3b$t" "parent: $C stopped by signal 19"
+	check "at $t: its SIGCONT reached the child" has "$TMP/o3b$t" "child: continued"
+	check "at $t: waitpid(WCONTINUED) saw the continue, then the exit 5" \
+	    eval "has '$TMP/o3b$t' 'parent: $C continued' && has '$TMP/o3b$t' 'parent: waited: $C status exit 5'"
+done
 
 say "4. rfork from node 0 to BPROC_NODE_MASTER"
 timeout 60 "$BIN/bpsh" 0 "$M" exit -1 3 >"$TMP/o4" 2>&1
