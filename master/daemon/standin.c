@@ -109,29 +109,28 @@ standin_tell(struct standin *s, uint32_t what, int e, const char *msg,
 }
 
 /*
- * Is the child at home still g, the user's, C's child?  (A child that
- * stayed home is a local process: we signal it as its user could.)
+ * Is the child at home still the user's?  (A child that stayed home is
+ * a local process: we signal it as its user could, through the pidfd
+ * taken when it came home, which no other process can have; its parent
+ * may be gone, the caller having ended.)
  */
 static int
 standin_home_child(const struct standin *s)
 {
 	char	 path[64], line[256];
 	FILE	*f;
-	long	 ppid = -1, ruid = -1, suid = -1;
+	long	 ruid = -1, suid = -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)s->pid);
 	if ((f = fopen(path, "re")) == NULL)
 		return 0;
 	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, "PPid:", 5) == 0)
-			ppid = strtol(line + 5, NULL, 10);
-		else if (strncmp(line, "Uid:", 4) == 0 &&
+		if (strncmp(line, "Uid:", 4) == 0 &&
 		    sscanf(line + 4, "%ld %*d %ld", &ruid, &suid) != 2)
 			ruid = suid = -1;
 	}
 	fclose(f);
-	return ppid == s->parent &&
-	    (ruid == (long)s->uid || suid == (long)s->uid);
+	return s->pidfd >= 0 && (ruid == (long)s->uid || suid == (long)s->uid);
 }
 
 /* A signal for the child, wherever it runs. */
@@ -144,7 +143,8 @@ standin_signal_child(struct standin *s, int sig)
 		return;
 	if (s->target == STANDIN_HOME) {
 		if (standin_home_child(s))
-			(void)kill(s->pid, sig);
+			(void)syscall(SYS_pidfd_send_signal, s->pidfd, sig,
+			    NULL, 0);
 		return;
 	}
 	if ((p = proc_find(s->pid)) != NULL && p->node == s->target &&
