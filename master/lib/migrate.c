@@ -777,8 +777,19 @@ mig_standin(int fd, int pfd)
 	unsigned char		 buf[64], fr[1024];
 	sigset_t		 all;
 	uint32_t		 what;
-	int			 sfd;
+	int			 sfd, nfd;
 
+	/*
+	 * The child's output goes through its ghost; this copy writes
+	 * nothing and must not hold the session's pipes open (a bpsh, a
+	 * $(...) would wait for it).
+	 */
+	if ((nfd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
+		dup2(nfd, 0);
+		dup2(nfd, 1);
+		dup2(nfd, 2);
+		close(nfd);
+	}
 	sigfillset(&all);
 	if ((sfd = signalfd(-1, &all, SFD_CLOEXEC)) == -1)
 		_exit(255);
