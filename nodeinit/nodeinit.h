@@ -96,6 +96,7 @@ struct uplink_hooks {
 	void	(*input)(const struct proto_frame *);	/* MSG_IO */
 	void	(*ack)(const struct proto_frame *);	/* MSG_IO_ACK */
 	void	(*fork_result)(const struct proto_frame *);	/* MSG_FORK_RESULT */
+	void	(*kill_result)(const struct proto_frame *);	/* MSG_KILL_RESULT */
 	void	(*image)(const struct proto_frame *);	/* MSG_IMAGE (migrate.c) */
 	void	(*relay)(const struct proto_frame *);	/* MSG_RELAY (relay.c) */
 	int	(*holding)(void);	/* 1: do not read the link for now */
@@ -155,6 +156,12 @@ int		track_count(void);
 pid_t		track_gpid(pid_t);
 void		track_kill_all(void);
 int		proc_catches(pid_t, int);
+
+/* sigfwd.c: kill(2) of a PID elsewhere goes to the master */
+void		sigfwd_stop(pid_t, pid_t, int, const uint64_t *);
+void		sigfwd_result(const struct proto_frame *);
+void		sigfwd_forget(pid_t);
+void		sigfwd_lost(void);
 
 /* grace.c: processes outlive a master restart */
 extern int	master_proto;

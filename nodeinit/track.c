@@ -217,6 +217,7 @@ tt_free(struct ttask *t)
 	else if (head && t->qstate == TQ_RUNNING && !t->thread && t->cgpid > 0)
 		track_send_forked(t->cgpid, tt_leader(t)->gpid, 0, ESRCH);
 	tt_unqueue(t);
+	sigfwd_forget(t->tid);
 	free(t);
 	ntasks--;
 	if (head)
@@ -238,42 +239,72 @@ tt_leader(struct ttask *t)
 /*
  * The filter every remote process and its descendants run under: the
  * calls that make a process stop for us (and setsid and setpgid, whose
- * outcome its ghost mirrors), nothing else does.  A clone(2)
- * with CLONE_THREAD runs through (its flags are its first argument);
- * clone3's are in memory, where a filter cannot look, so it always stops.
- * 32-bit and x32 calls of the same kinds stop the same way.
+ * outcome its ghost mirrors, and kill and rt_sigqueueinfo of one
+ * positive PID, which may name a process elsewhere: sigfwd.c), nothing
+ * else does.  A clone(2) with CLONE_THREAD runs through (its flags are
+ * its first argument); clone3's are in memory, where a filter cannot
+ * look, so it always stops.  32-bit and x32 calls of the same kinds stop
+ * the same way (x32's rt_sigqueueinfo has a number of its own, 524, and
+ * runs through: it stays local).
+ *
+ * Jumps are relative in BPF; each line below names its own index (pc)
+ * and its targets by label, and TF_J computes the offsets.
  */
+enum {
+	TF_X64_NR = 2,		/* x86-64 and x32: the call number */
+	TF_X64_CLONE = 12,	/* ... clone: its flags */
+	TF_I386 = 14,		/* i386 */
+	TF_I386_CLONE = 24,
+	TF_PID = 26,		/* kill, rt_sigqueueinfo: which PID */
+	TF_ALLOW = 29,
+	TF_TRACE = 30,
+	TF_LEN
+};
+#define TF_J(pc, op, k, t, f)	BPF_JUMP(BPF_JMP | (op) | BPF_K, (k), \
+				    (t) - (pc) - 1, (f) - (pc) - 1)
+#define TF_EQ(pc, k, t, f)	TF_J(pc, BPF_JEQ, k, t, f)
+#define TF_LD(field)		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, \
+				    offsetof(struct seccomp_data, field))
+
 static int
 track_filter(void)
 {
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 10),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	struct sock_filter f[TF_LEN] = {
+		[0] = TF_LD(arch),
+		[1] = TF_EQ(1, AUDIT_ARCH_X86_64, TF_X64_NR, TF_I386),
+		[2] = TF_LD(nr),
 		/* x32 calls are the same numbers with one bit more */
-		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~0x40000000u),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fork, 18, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_vfork, 17, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 16, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setsid, 15, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setpgid, 14, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 12),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 10, 11),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 0, 9),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 2, 8, 0),	/* fork */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 190, 7, 0),	/* vfork */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 435, 6, 0),	/* clone3 */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 66, 5, 0),	/* setsid */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 57, 4, 0),	/* setpgid */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 120, 0, 2),	/* clone */
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
+		[3] = BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~0x40000000u),
+		[4] = TF_EQ(4, __NR_fork, TF_TRACE, 5),
+		[5] = TF_EQ(5, __NR_vfork, TF_TRACE, 6),
+		[6] = TF_EQ(6, __NR_clone3, TF_TRACE, 7),
+		[7] = TF_EQ(7, __NR_setsid, TF_TRACE, 8),
+		[8] = TF_EQ(8, __NR_setpgid, TF_TRACE, 9),
+		[9] = TF_EQ(9, __NR_kill, TF_PID, 10),
+		[10] = TF_EQ(10, __NR_rt_sigqueueinfo, TF_PID, 11),
+		[11] = TF_EQ(11, __NR_clone, TF_X64_CLONE, TF_ALLOW),
+		[12] = TF_LD(args[0]),
+		[13] = TF_J(13, BPF_JSET, CLONE_THREAD, TF_ALLOW, TF_TRACE),
+		[14] = TF_EQ(14, AUDIT_ARCH_I386, 15, TF_ALLOW),
+		[15] = TF_LD(nr),
+		[16] = TF_EQ(16, 2, TF_TRACE, 17),	/* fork */
+		[17] = TF_EQ(17, 190, TF_TRACE, 18),	/* vfork */
+		[18] = TF_EQ(18, 435, TF_TRACE, 19),	/* clone3 */
+		[19] = TF_EQ(19, 66, TF_TRACE, 20),	/* setsid */
+		[20] = TF_EQ(20, 57, TF_TRACE, 21),	/* setpgid */
+		[21] = TF_EQ(21, 37, TF_PID, 22),	/* kill */
+		[22] = TF_EQ(22, 178, TF_PID, 23),	/* rt_sigqueueinfo */
+		[23] = TF_EQ(23, 120, TF_I386_CLONE, TF_ALLOW),	/* clone */
+		[24] = TF_LD(args[0]),
+		[25] = TF_J(25, BPF_JSET, CLONE_THREAD, TF_ALLOW, TF_TRACE),
+		/* the PID's low word (x86 is little-endian): 0 and below stay local */
+		[26] = TF_LD(args[0]),
+		[27] = TF_J(27, BPF_JSET, 0x80000000u, TF_ALLOW, 28),
+		[28] = TF_EQ(28, 0, TF_ALLOW, TF_TRACE),
+		[29] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		[30] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
 	};
-	struct sock_fprog	prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+	struct sock_fprog	prog = { .len = TF_LEN, .filter = f };
 
 	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
 }
@@ -485,6 +516,15 @@ track_seccomp(struct ttask *t)
 		return;
 	}
 	si.seccomp.nr &= ~(uint64_t)0x40000000;	/* x32 */
+	if (si.arch == AUDIT_ARCH_X86_64 ?
+	    si.seccomp.nr == __NR_kill || si.seccomp.nr == __NR_rt_sigqueueinfo :
+	    si.seccomp.nr == 37 || si.seccomp.nr == 178) {
+		sigfwd_stop(t->tid, tt_leader(t)->gpid,
+		    si.arch == AUDIT_ARCH_X86_64 ?
+		    si.seccomp.nr == __NR_rt_sigqueueinfo : si.seccomp.nr == 178,
+		    si.seccomp.args);
+		return;
+	}
 	if (si.arch == AUDIT_ARCH_X86_64 ?
 	    si.seccomp.nr == __NR_setsid || si.seccomp.nr == __NR_setpgid :
 	    si.seccomp.nr == 66 || si.seccomp.nr == 57) {
@@ -866,6 +906,7 @@ track_kill_all(void)
 	struct ttask	*t;
 	int		 i;
 
+	sigfwd_lost();
 	for (i = 0; i < TRACK_HASH; i++)
 		while ((t = by_tid[i]) != NULL) {
 			if (t->leader)

@@ -1,0 +1,248 @@
+/*
+ * kill(2) and rt_sigqueueinfo(2) of a PID that is not on this node.
+ *
+ * BProc's process space is one: a process here may signal its parent on
+ * the front end or a sibling on another node by the PID it knows, which
+ * this node's kernel has never heard of.  The tracking filter (track.c)
+ * stops both calls when they name one positive PID; at the stop we look
+ * the PID up here.  A process of this node's pid namespace takes the call
+ * as it is (the kernel does the rest); any other PID goes to the master
+ * as a MSG_KILL naming the sender's ghost, from our own tables, and the
+ * sender stays in its stop, the call skipped, until the answer's errno
+ * becomes the call's result.  Nothing here waits: each stopped sender is
+ * a row in the pending list, answered by sequence number.
+ *
+ * tkill and tgkill name threads, which have no cluster-wide name (ghosts
+ * are per process): they stay local, and cost nothing (raise(3),
+ * pthread_kill(3) and a Go runtime's preemption signals do not stop).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/user.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "nodeinit.h"
+
+#define SIGFWD_MAX	4096	/* senders waiting for the master at once; past it, ESRCH */
+#define SIGFWD_NSIG	64	/* the kernel's _NSIG: larger signals are EINVAL */
+
+struct sigfwd {
+	pid_t		 tid;		/* the sender, in its seccomp stop */
+	uint32_t	 seq;		/* of its MSG_KILL */
+	struct sigfwd	*next;
+};
+
+static struct sigfwd	*pending;
+static int		 npending;
+static uint32_t		 sigfwd_seq;
+static ino_t		 own_pidns;
+static dev_t		 own_pidns_dev;
+
+/*
+ * Resume the sender with its call skipped, returning 0 or -err; if the
+ * registers cannot be set the call runs here after all (and fails ESRCH
+ * for a PID the node does not have).
+ */
+static void
+sigfwd_answer(pid_t tid, int err)
+{
+#if defined(__x86_64__)
+	struct user_regs_struct	r;
+
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &r) == 0) {
+		r.orig_rax = (unsigned long long)-1;
+		r.rax = (unsigned long long)-(long long)err;
+		if (ptrace(PTRACE_SETREGS, tid, NULL, &r) == 0) {
+			ptrace(PTRACE_CONT, tid, NULL, NULL);
+			return;
+		}
+	}
+#else
+	(void)err;
+#endif
+	ptrace(PTRACE_CONT, tid, NULL, NULL);
+}
+
+/* The sender's pid namespace is ours: its PIDs mean what ours do. */
+static int
+sigfwd_same_pidns(pid_t tid)
+{
+	char		path[48];
+	struct stat	st;
+
+	if (own_pidns == 0) {
+		if (stat("/proc/self/ns/pid", &st) == -1)
+			return 0;
+		own_pidns = st.st_ino;
+		own_pidns_dev = st.st_dev;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)tid);
+	if (stat(path, &st) == -1)
+		return 0;
+	return st.st_ino == own_pidns && st.st_dev == own_pidns_dev;
+}
+
+/* The sender's effective uid, as its /proc/PID/status says; -1 unknown. */
+static long
+sigfwd_euid(pid_t tid)
+{
+	char		 path[48], line[256], *end;
+	long		 uid = -1;
+	FILE		*f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	/* "Uid:\treal\teffective\t...": strtoul, as scanf would link musl's float scanner */
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "Uid:", 4) == 0) {
+			(void)strtoul(line + 4, &end, 10);
+			if (end != line + 4)
+				uid = (long)strtoul(end, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return uid;
+}
+
+/*
+ * A kill (queue 0) or rt_sigqueueinfo (queue 1) stopped at its seccomp
+ * stop; args are the call's.  gpid is the sender's process's ghost.
+ */
+void
+sigfwd_stop(pid_t tid, pid_t gpid, int queue, const uint64_t *args)
+{
+	unsigned char	 buf[96];
+	struct wire_msg	 m;
+	struct sigfwd	*s;
+	pid_t		 target = (pid_t)(int32_t)args[0];
+	int		 sig = (int)(int32_t)args[1];
+	long		 w, uid;
+
+	/* here (or a zombie here): the kernel's own call */
+	if (target <= 0 || kill(target, 0) == 0 || errno == EPERM ||
+	    !sigfwd_same_pidns(tid)) {
+		ptrace(PTRACE_CONT, tid, NULL, NULL);
+		return;
+	}
+	if (sig < 0 || sig > SIGFWD_NSIG) {
+		sigfwd_answer(tid, EINVAL);
+		return;
+	}
+	if (queue) {
+		/* the kernel's rule for a siginfo sent to another process */
+		errno = 0;
+		w = ptrace(PTRACE_PEEKDATA, tid,
+		    (void *)(uintptr_t)(args[2] + 8), NULL);
+		if (w == -1 && errno != 0) {
+			sigfwd_answer(tid, EFAULT);
+			return;
+		}
+		if ((int32_t)w >= 0 || (int32_t)w == SI_TKILL) {
+			sigfwd_answer(tid, EPERM);
+			return;
+		}
+	}
+	/* no master that takes it (or too many waiting): no such process */
+	if (gpid <= 0 || master_proto < BPROC_VERSION_KILL ||
+	    npending >= SIGFWD_MAX || (s = calloc(1, sizeof(*s))) == NULL) {
+		sigfwd_answer(tid, ESRCH);
+		return;
+	}
+	if (++sigfwd_seq == 0)
+		sigfwd_seq = 1;
+	wire_msg_init(&m, buf, sizeof(buf), MSG_KILL, 0, sigfwd_seq);
+	wire_put_u32(&m, A_PID, (uint32_t)gpid);
+	wire_put_u32(&m, A_TARGET, (uint32_t)target);
+	wire_put_u32(&m, A_SIG, (uint32_t)sig);
+	if ((uid = sigfwd_euid(tid)) >= 0)
+		wire_put_u32(&m, A_UID, (uint32_t)uid);
+	if (link_send_msg(&m) == -1) {
+		free(s);
+		sigfwd_answer(tid, ESRCH);
+		return;
+	}
+	s->tid = tid;
+	s->seq = sigfwd_seq;
+	s->next = pending;
+	pending = s;
+	npending++;
+	log_debug("kill(%d, %d) by %d (ghost %d): asked the master", (int)target,
+	    sig, (int)tid, (int)gpid);
+}
+
+static struct sigfwd *
+sigfwd_take(int (*match)(const struct sigfwd *, uint32_t), uint32_t key)
+{
+	struct sigfwd	**pp, *s;
+
+	for (pp = &pending; (s = *pp) != NULL; pp = &s->next)
+		if (match(s, key)) {
+			*pp = s->next;
+			npending--;
+			return s;
+		}
+	return NULL;
+}
+
+static int
+sigfwd_by_seq(const struct sigfwd *s, uint32_t seq)
+{
+	return s->seq == seq;
+}
+
+static int
+sigfwd_by_tid(const struct sigfwd *s, uint32_t tid)
+{
+	return s->tid == (pid_t)tid;
+}
+
+/* The master's answer (MSG_KILL_RESULT): the sender's call returns it. */
+void
+sigfwd_result(const struct proto_frame *f)
+{
+	struct sigfwd	*s = sigfwd_take(sigfwd_by_seq, f->h->seq);
+	uint32_t	 err = wire_get_u32(&f->tb[A_ERRNO]);
+
+	if (s == NULL) {
+		log_debug("KILL_RESULT %u for no kill waiting", f->h->seq);
+		return;
+	}
+	/* an errno kill(2) can return, or the plainest refusal */
+	if (err != 0 && err != ESRCH && err != EPERM && err != EINVAL)
+		err = EPERM;
+	sigfwd_answer(s->tid, (int)err);
+	free(s);
+}
+
+/* The sender died in its stop (track.c): no one to answer. */
+void
+sigfwd_forget(pid_t tid)
+{
+	struct sigfwd	*s;
+
+	if (npending == 0)
+		return;
+	while ((s = sigfwd_take(sigfwd_by_tid, (uint32_t)tid)) != NULL)
+		free(s);
+}
+
+/* The master link is gone and its answers with it: no such process. */
+void
+sigfwd_lost(void)
+{
+	struct sigfwd	*s;
+
+	while ((s = pending) != NULL) {
+		pending = s->next;
+		sigfwd_answer(s->tid, ESRCH);
+		free(s);
+	}
+	npending = 0;
+}
