@@ -401,13 +401,14 @@ uninstall:
 #   elf    bpsh's closure walker (manifest.c: ELF, '#!', symlinks)
 #   node   nodeinit's message handlers behind link_dispatch, fake link
 #   ctl    bpmaster's control-socket handlers (ctl.c, proc.c), fake conn
+#   relay  nodeinit's relay links (relay.c): handshake, GET, BLOB, a socketpair
 # Each builds twice from the same sources: out/fuzz/fuzz_<t> (libFuzzer)
 # and $(OUT)/tests/fuzz_replay_<t> (tests/fuzz/replay.c; fuzz_replay is
 # frame's).  Targets that touch files or processes are linked with --wrap
 # so those calls reach tests/fuzz/sandbox.c and the target's fakes.
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -fno-omit-frame-pointer
-FUZZ_TARGETS := frame mfile elf node ctl
+FUZZ_TARGETS := frame mfile elf node ctl relay
 FZ_WRAP_FS := open stat lstat link symlink rename unlink mkdir chown lchown chmod \
 	    readlink opendir fopen access realpath glob
 FZ_WRAP_NODE := $(FZ_WRAP_FS) syscall kill waitpid sethostname write
@@ -440,6 +441,11 @@ FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/relay.c m
 	    common/nodeset.c common/htab.c
 FZ_DEP_ctl := master/daemon/ctl.c $(wildcard master/daemon/*.h)
 FZ_LIB_ctl := -lsodium
+# relay.c is #included by the target; blob_rx.c's side is faked
+FZ_SRC_relay := tests/fuzz/fuzz_relay.c tests/fuzz/fuzz_log.c common/wire.c \
+	    common/proto.c common/conn.c common/auth.c
+FZ_DEP_relay := nodeinit/relay.c $(wildcard nodeinit/*.h)
+FZ_LIB_relay := $(call fz_wrap,auth_nonce) -lsodium
 FZ_INC	:= -Icommon -Itests/fuzz -I. -Inodeinit -Imaster/daemon -Imaster/lib \
 	    -Imaster/cmd
 
@@ -495,9 +501,9 @@ $(OUT)/tests/fakenode: tests/integration/fakenode.c common/wire.c \
 	    common/proto.c common/conn.c common/auth.c -lsodium
 
 $(OUT)/tests/mkcorpus: tests/fuzz/mkcorpus.c common/wire.c common/proto.c \
-	    $(wildcard common/*.h) | $(OUT)/tests
+	    common/auth.c $(wildcard common/*.h) | $(OUT)/tests
 	$(CC) $(CFLAGS) -o $@ tests/fuzz/mkcorpus.c common/wire.c common/proto.c \
-	    -lsodium
+	    common/auth.c -lsodium
 
 # Regenerates the committed seeds (run after adding a message type):
 # frame's generated corpus, and the hand-made good-/bad- seeds of the
@@ -507,6 +513,8 @@ corpus: $(OUT)/tests/mkcorpus
 	mkdir -p tests/fuzz/corpus-node tests/fuzz/corpus-ctl
 	$(OUT)/tests/mkcorpus -t node tests/fuzz/corpus-node
 	$(OUT)/tests/mkcorpus -t ctl tests/fuzz/corpus-ctl
+	mkdir -p tests/fuzz/corpus-relay
+	$(OUT)/tests/mkcorpus -t relay tests/fuzz/corpus-relay
 	python3 tests/fuzz/mkseeds.py
 
 # libFuzzer wants its own runtime and clang; the replayers cover gcc.

@@ -90,7 +90,7 @@ all_tests() {
 
 	# 2. Each fuzz target's corpus through its sanitizer-built replayer,
 	#    which holds good-* and bad-* files to their verdicts.
-	for t in frame mfile elf node ctl; do
+	for t in frame mfile elf node ctl relay; do
 		corpus=tests/fuzz/corpus-$t replay=$OUT/tests/fuzz_replay_$t
 		if [ "$t" = frame ]; then
 			corpus=tests/fuzz/corpus replay=$OUT/tests/fuzz_replay

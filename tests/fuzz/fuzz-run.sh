@@ -9,7 +9,7 @@
 #	tests/fuzz/fuzz-run.sh -merge TARGET
 #
 # TARGET is a libFuzzer build in out/fuzz (make fuzz): frame, mfile,
-# elf, node, ctl.
+# elf, node, ctl, relay.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/../.."
 

@@ -977,6 +977,167 @@ seed_ctl(void)
 #undef CTL_START
 }
 
+/*
+ * corpus-relay (fuzz_relay.c): setup bit 0 serve, bits 1-2 the phase
+ * (2 confirm, 4 sealed); the key is 32 x 0x5a, both nonces 32 x 0x4e,
+ * the blob 3000 bytes under the hash 32 x 0x33.
+ */
+#define RL_SERVE	1
+#define RL_CONFIRM	2
+#define RL_SEALED	4
+#define RL_SIZE		3000
+
+static void
+relay_proof(int role, unsigned char *proof)
+{
+	unsigned char	key[32], nonce[AUTH_NONCE_LEN];
+
+	memset(key, 0x5a, sizeof(key));
+	memset(nonce, 0x4e, sizeof(nonce));
+	auth_proof(proof, key, role, nonce, nonce);
+}
+
+static void
+relay_blob(unsigned char hbyte, size_t n, int eof)
+{
+	static unsigned char	zero[RL_SIZE + 1];
+	struct wire_msg		*m = seq_msg(MSG_BLOB);
+	unsigned char		 h[32];
+
+	memset(h, hbyte, sizeof(h));
+	wire_put_u32(m, A_PID, 0);
+	wire_put(m, A_HASH, h, 32);
+	wire_put(m, A_DATA, zero, n);
+	if (eof)
+		wire_put_u8(m, A_EOF, 1);
+	seq_add();
+}
+
+static void
+relay_get(unsigned char hbyte, uint64_t off)
+{
+	struct wire_msg	*m = seq_msg(MSG_RELAY_GET);
+	unsigned char	 h[32];
+
+	memset(h, hbyte, sizeof(h));
+	wire_put(m, A_HASH, h, 32);
+	wire_put_u64(m, A_OFFSET, off);
+	seq_add();
+}
+
+static void
+seed_relay(void)
+{
+	unsigned char	p[1], proof[AUTH_PROOF_LEN], nonce[AUTH_NONCE_LEN];
+	struct wire_msg	*m;
+
+	memset(nonce, 0x4e, sizeof(nonce));
+	/* serving: the child's response, then its GET */
+	p[0] = RL_SERVE;
+	seq_start(p, 1);
+	relay_proof(AUTH_ROLE_RELAY_CLIENT, proof);
+	m = seq_msg(MSG_AUTH_RESPONSE);
+	wire_put(m, A_NONCE, nonce, AUTH_NONCE_LEN);
+	wire_put(m, A_PROOF, proof, AUTH_PROOF_LEN);
+	seq_add();
+	relay_get(0x33, 0);
+	seq_write("good-serve-handshake-get");
+	p[0] = RL_SERVE | RL_SEALED;
+	seq_start(p, 1);
+	relay_get(0x33, 1000);
+	seq_write("good-serve-get-offset");
+	seq_start(p, 1);
+	relay_get(0x33, RL_SIZE);
+	seq_write("good-serve-get-at-end");
+	seq_start(p, 1);
+	relay_get(0x44, 0);
+	seq_write("bad-serve-get-unknown-hash");
+	seq_start(p, 1);
+	relay_get(0x33, RL_SIZE + 1);
+	seq_write("bad-serve-get-past-end");
+	seq_start(p, 1);
+	relay_blob(0x33, 10, 0);
+	seq_write("bad-serve-blob-to-parent");
+	p[0] = RL_SERVE;
+	seq_start(p, 1);
+	relay_get(0x33, 0);
+	seq_write("bad-serve-get-before-proof");
+	seq_start(p, 1);
+	memset(proof, 0, sizeof(proof));
+	m = seq_msg(MSG_AUTH_RESPONSE);
+	wire_put(m, A_NONCE, nonce, AUTH_NONCE_LEN);
+	wire_put(m, A_PROOF, proof, AUTH_PROOF_LEN);
+	seq_add();
+	seq_write("bad-serve-wrong-proof");
+	seq_start(p, 1);
+	m = seq_msg(MSG_AUTH_RESPONSE);
+	wire_put(m, A_NONCE, nonce, AUTH_NONCE_LEN);
+	seq_add();
+	seq_write("bad-serve-response-no-proof");
+
+	/* fetching: the parent's challenge, confirm, the blob */
+	p[0] = 0;
+	seq_start(p, 1);
+	m = seq_msg(MSG_AUTH_CHALLENGE);
+	wire_put_u32(m, A_VERSION, BPROC_VERSION);
+	wire_put(m, A_NONCE, nonce, AUTH_NONCE_LEN);
+	seq_add();
+	relay_proof(AUTH_ROLE_RELAY_SERVER, proof);
+	m = seq_msg(MSG_AUTH_CONFIRM);
+	wire_put(m, A_PROOF, proof, AUTH_PROOF_LEN);
+	seq_add();
+	relay_blob(0x33, 2000, 0);
+	m = seq_msg(MSG_PING);
+	seq_add();
+	relay_blob(0x33, RL_SIZE - 2000, 1);
+	seq_write("good-fetch-handshake-blob");
+	p[0] = RL_CONFIRM;
+	seq_start(p, 1);
+	m = seq_msg(MSG_AUTH_CONFIRM);
+	wire_put(m, A_PROOF, proof, AUTH_PROOF_LEN);
+	seq_add();
+	seq_write("good-fetch-confirm");
+	seq_start(p, 1);
+	memset(proof, 0, sizeof(proof));
+	m = seq_msg(MSG_AUTH_CONFIRM);
+	wire_put(m, A_PROOF, proof, AUTH_PROOF_LEN);
+	seq_add();
+	seq_write("bad-fetch-wrong-confirm");
+	p[0] = 0;
+	seq_start(p, 1);
+	relay_blob(0x33, 10, 0);
+	seq_write("bad-fetch-blob-before-handshake");
+	p[0] = RL_SEALED;
+	seq_start(p, 1);
+	relay_blob(0x33, 1000, 0);
+	m = seq_msg(MSG_PING);
+	seq_add();
+	seq_write("good-fetch-sealed-part");
+	seq_start(p, 1);
+	relay_blob(0x44, 10, 0);
+	seq_write("bad-fetch-another-blob");
+	seq_start(p, 1);
+	relay_blob(0x33, RL_SIZE - 1, 0);
+	relay_blob(0x33, 2, 1);
+	seq_write("bad-fetch-past-the-size");
+	seq_start(p, 1);
+	relay_blob(0x33, 10, 1);
+	seq_write("bad-fetch-short-eof");
+	seq_start(p, 1);
+	m = seq_msg(MSG_RELAY_END);
+	wire_put_u32(m, A_ERRNO, 2);
+	wire_put_str(m, A_MSG, "not on this node");
+	seq_add();
+	seq_write("bad-fetch-end");
+	seq_start(p, 1);
+	relay_get(0x33, 0);
+	seq_write("bad-fetch-get-to-child");
+	seq_start(p, 1);
+	relay_blob(0x33, 100, 0);
+	seqlen -= 7;
+	seq_write("bad-fetch-truncated");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -988,13 +1149,15 @@ main(int argc, char **argv)
 			seed_node_pending();
 		else if (strcmp(argv[2], "ctl") == 0)
 			seed_ctl();
+		else if (strcmp(argv[2], "relay") == 0)
+			seed_relay();
 		else
 			errx(2, "no seeds for target %s", argv[2]);
 		printf("mkcorpus: %d seeds in %s\n", nfiles, outdir);
 		return 0;
 	}
 	if (argc != 2) {
-		fprintf(stderr, "usage: mkcorpus DIR | -t node|ctl DIR\n");
+		fprintf(stderr, "usage: mkcorpus DIR | -t node|ctl|relay DIR\n");
 		return 2;
 	}
 	outdir = argv[1];

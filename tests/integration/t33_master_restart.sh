@@ -35,7 +35,7 @@ say "# the 30-line counter on node 1, kill -9 of bpmaster at about line 5, resta
 "$BIN/bpsh" 1 sh -c 'i=0; while [ $i -lt 30 ]; do echo $i; i=$((i+1)); sleep 0.2; done' \
     >"$TMP/out" 2>"$TMP/err" &
 C=$!
-wait_for '[ "$(wc -l <"$TMP/out")" -ge 5 ]' 10
+wait_for '[ "$(wc -l <"$TMP/out")" -ge 5 ]' 20
 restart 2
 wait "$C"
 rc=$?
@@ -48,11 +48,11 @@ S=$!
 JOBS+=($S)
 "$BIN/bpsh" 3 sh -c 'sleep 31 & sleep 32' &
 JOBS+=($!)
-wait_for '[ "$(nprocs)" -ge 4 ]' 10
+wait_for '[ "$(nprocs)" -ge 4 ]' 20
 "$BIN/bpstat" -p >"$TMP/p1"
 restart 1
-wait_for 'all_up '"$NODES" 10
-wait_for 'cmp -s "$TMP/p1" <("$BIN/bpstat" -p)' 5
+wait_for 'all_up '"$NODES" 20
+wait_for 'cmp -s "$TMP/p1" <("$BIN/bpstat" -p)' 20
 "$BIN/bpstat" -p >"$TMP/p2"
 check "bpstat -p shows the same table after the restart" cmp -s "$TMP/p1" "$TMP/p2"
 check "the ghost of bpsh 2 sleep 30 is the same PID ($S)" \
@@ -89,7 +89,7 @@ bpvc kill master >/dev/null 2>&1
 sleep 1
 t0=$(now_ms)
 bpvc start master >/dev/null 2>&1
-wait_for 'all_up '"$NODES"' && [ "$(nprocs)" = '"$want"' ]' 10
+wait_for 'all_up '"$NODES"' && [ "$(nprocs)" = '"$want"' ]' 20
 t1=$(now_ms)
 "$BIN/bpstat" -p | sort >"$TMP/m2"
 check "$want processes back in bpstat -p, the same table" cmp -s "$TMP/m1" "$TMP/m2"
@@ -99,7 +99,7 @@ alive=0
 for p in "${JOBS[@]}"; do alive=$((alive + $(kill -0 "$p" 2>/dev/null && echo 1 || echo 0))); done
 check "all $want bpsh alive ($alive)" test "$alive" = "$want"
 stop_jobs
-wait_for '[ "$(nprocs)" = 0 ]' 10
+wait_for '[ "$(nprocs)" = 0 ]' 20
 
 say "# Ctrl-Z / fg on an interactive bpsh -T 0 sh after a restart"
 TM=(tmux -L "bpt33-$$")
@@ -113,18 +113,18 @@ on_exit "${TM[*]} kill-server"
 wait_for 'pane | grep -q "^rs\\$"' 10 || die "no bash prompt in tmux"
 SHPID=$("${TM[@]}" display-message -p -t "$PANE" '#{pane_pid}')
 line 'bpsh -T 0 sh'
-wait_for '[ "$(nprocs)" -ge 1 ]' 10
+wait_for '[ "$(nprocs)" -ge 1 ]' 20
 sleep 0.5
 restart 1
-wait_for 'all_up '"$NODES" 10
+wait_for 'all_up '"$NODES" 20
 sleep 1
 line 'echo before-$((6*7))'
-wait_for 'pane | grep -q "^before-42"' 5
+wait_for 'pane | grep -q "^before-42"' 20
 check "the remote shell answers after the restart" eval 'pane | grep -q "^before-42"'
 line 'sleep 100'
 sleep 0.5
 keys C-z
-wait_for 'pane | grep -q "Stopped"' 5
+wait_for 'pane | grep -q "Stopped"' 20
 check "Ctrl-Z stops the job after the restart" eval 'pane | grep -q "Stopped"'
 line 'fg'
 sleep 0.5
@@ -132,10 +132,10 @@ line 'echo after-$((6*8))'
 keys C-c
 sleep 0.3
 line 'echo after-$((6*8))'
-wait_for 'pane | grep -q "^after-48"' 5
+wait_for 'pane | grep -q "^after-48"' 20
 check "fg gives the job back; the remote shell answers" eval 'pane | grep -q "^after-48"'
 line 'exit 5'
-wait_for 'prompt_back' 5
+wait_for 'prompt_back' 20
 ask 'echo $?'
 pane_kill_jobs
 
@@ -144,7 +144,7 @@ say "# bpctl's settings survive the restart"
     "$BIN/bpctl" -S 5 -u nobody >/dev/null || fail "bpctl"
 "$BIN/bpstat" >"$TMP/s1"
 restart 1
-wait_for '[ "$(node_state 3)" = up ] && [ "$(node_state 4)" = unavailable ] && cmp -s "$TMP/s1" <("$BIN/bpstat")' 10
+wait_for '[ "$(node_state 3)" = up ] && [ "$(node_state 4)" = unavailable ] && cmp -s "$TMP/s1" <("$BIN/bpstat")' 20
 "$BIN/bpstat" >"$TMP/s2"
 check "node states, owners and modes as bpctl left them" cmp -s "$TMP/s1" "$TMP/s2"
 "$BIN/bpctl" -S 3 -m 0111 >/dev/null; "$BIN/bpctl" -S 4 -s up >/dev/null
@@ -168,7 +168,7 @@ check "bpsh 1 echo hello runs once node 1 is back (exit $rc2, '$(cat "$TMP/w.sh"
     eval "[ $rc2 = 0 ] && [ \"\$(cat '$TMP/w.sh')\" = hello ]"
 check "each said once that it waits ($(cat "$TMP/w.stat.err"))" \
     eval "[ \"\$(grep -c 'bpmaster is not answering.*waiting up to 10 s (BPROC_MASTER_WAIT)' '$TMP/w.stat.err' '$TMP/w.sh.err' | cut -d: -f2 | tr -d '\n')\" = 11 ]"
-wait_for 'all_up '"$NODES" 10
+wait_for 'all_up '"$NODES" 20
 bpvc kill master >/dev/null 2>&1 || fail "bpvcluster kill master"
 BPROC_MASTER_WAIT=1 "$BIN/bpstat" >/dev/null 2>"$TMP/w1.err"
 rc=$?
@@ -179,7 +179,7 @@ rc=$?
 check "BPROC_MASTER_WAIT=0 bpctl fails at once: exit 3, no wait ($(cat "$TMP/w0.err"))" \
     eval "[ $rc = 3 ] && ! grep -q 'waiting up to' '$TMP/w0.err'"
 bpvc start master >/dev/null 2>&1 || fail "bpvcluster start master"
-wait_for 'all_up '"$NODES" 10
+wait_for 'all_up '"$NODES" 20
 
 say "# a soak of $SOAK restarts while jobs run"
 P1=$(master_pid)
@@ -221,7 +221,7 @@ kill -TERM "$Z"
 wait "$Z"
 rc=$?
 check "soak: bpsh 2 cat /dev/zero streamed through every restart, then TERM: 143 (got $rc)" test "$rc" = 143
-wait_for '[ "$(nprocs)" = 0 ]' 10
+wait_for '[ "$(nprocs)" = 0 ]' 20
 P2=$(master_pid)
 fd1=$(ls /proc/"$P2"/fd | wc -l)
 rss1=$(awk '/VmRSS/ {print $2}' /proc/"$P2"/status)
@@ -231,7 +231,7 @@ check "soak: bpmaster's RSS back near baseline ($rss0 -> $rss1 kB)" test "$rss1"
 say "# a master away longer than master_grace ($GRACE s)"
 "$BIN/bpsh" 1 sleep 300 >"$TMP/g.out" 2>"$TMP/g.err" &
 G=$!
-wait_for '[ "$(nprocs)" = 1 ]' 10
+wait_for '[ "$(nprocs)" = 1 ]' 20
 bpvc kill master >/dev/null 2>&1
 wait_for '! node_procs 1 | grep -q sleep' $((GRACE + 10))
 check "node 1 ended its process after the grace" eval '! node_procs 1 | grep -q sleep'
@@ -241,7 +241,7 @@ check "the ghost exits 137 (got $rc)" test "$rc" = 137
 check "with a message saying why ($(cat "$TMP/g.err"))" grep -q "master_grace" "$TMP/g.err"
 check "node 1 says why" grep -q "master_grace" "$BPVC_STATE/node1.log"
 bpvc start master >/dev/null 2>&1
-wait_for 'all_up '"$NODES" 10
+wait_for 'all_up '"$NODES" 20
 check "the nodes did not reboot: all up again" all_up "$NODES"
 check "nothing left in bpstat -p" test "$(nprocs)" = 0
 finish
