@@ -156,6 +156,7 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_SID] = { "sid", AK_U32, 0, 0 },
 	[A_PGID] = { "pgid", AK_U32, 0, 0 },
 	[A_TARGET] = { "target", AK_U32, 0, 0 },
+	[A_SIGVAL] = { "sigval", AK_U64, 0, 0 },
 };
 
 static const char *const stage_names[STAGE_MAX] = {

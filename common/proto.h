@@ -137,7 +137,8 @@ enum msg_type {
 				   A_PPID the session's first process */
 	/* kill(2) from a node of a PID not on it (docs/design-notes.md) */
 	MSG_KILL,		/* n->m: A_PID (the sender's ghost), A_TARGET, A_SIG,
-				   A_UID (the sender's uid as the node sees it);
+				   A_UID (the sender's uid as the node sees it),
+				   A_SIGVAL (a sigqueue's value: SI_QUEUE);
 				   the sender waits for the answer, same seq */
 	MSG_KILL_RESULT,	/* m->n: A_ERRNO (0, ESRCH, EPERM, EINVAL) */
 	MSG_MAX
@@ -224,6 +225,7 @@ enum attr_type {
 	A_SID,		/* u32: a session's leader, as a ghost PID (MSG_PGRP) */
 	A_PGID,		/* u32: a process group's leader, likewise */
 	A_TARGET,	/* u32: the PID a MSG_KILL names */
+	A_SIGVAL,	/* u64: a queued signal's value (MSG_KILL) */
 	A_MAX
 };
 

@@ -112,8 +112,9 @@ sigfwd_euid(pid_t tid)
 }
 
 /*
- * A kill (queue 0) or rt_sigqueueinfo (queue 1) stopped at its seccomp
- * stop; args are the call's.  gpid is the sender's process's ghost.
+ * A kill (queue 0) or rt_sigqueueinfo (queue SIGFWD_QUEUE64 or 32: the
+ * siginfo's layout) stopped at its seccomp stop; args are the call's.
+ * gpid is the sender's process's ghost.
  */
 void
 sigfwd_stop(pid_t tid, pid_t gpid, int queue, const uint64_t *args)
@@ -124,6 +125,7 @@ sigfwd_stop(pid_t tid, pid_t gpid, int queue, const uint64_t *args)
 	pid_t		 target = (pid_t)(int32_t)args[0];
 	int		 sig = (int)(int32_t)args[1];
 	long		 w, uid;
+	uint64_t	 val = 0;
 
 	/* here (or a zombie here): the kernel's own call */
 	if (target <= 0 || kill(target, 0) == 0 || errno == EPERM ||
@@ -148,6 +150,15 @@ sigfwd_stop(pid_t tid, pid_t gpid, int queue, const uint64_t *args)
 			sigfwd_answer(tid, EPERM);
 			return;
 		}
+		/* si_value: after si_pid and si_uid, at 24 (20 in i386's) */
+		errno = 0;
+		w = ptrace(PTRACE_PEEKDATA, tid, (void *)(uintptr_t)(args[2] +
+		    (queue == SIGFWD_QUEUE32 ? 20 : 24)), NULL);
+		if (w == -1 && errno != 0) {
+			sigfwd_answer(tid, EFAULT);
+			return;
+		}
+		val = queue == SIGFWD_QUEUE32 ? (uint32_t)w : (uint64_t)w;
 	}
 	/* no master that takes it (or too many waiting): no such process */
 	if (gpid <= 0 || master_proto < BPROC_VERSION_KILL ||
@@ -163,6 +174,8 @@ sigfwd_stop(pid_t tid, pid_t gpid, int queue, const uint64_t *args)
 	wire_put_u32(&m, A_SIG, (uint32_t)sig);
 	if ((uid = sigfwd_euid(tid)) >= 0)
 		wire_put_u32(&m, A_UID, (uint32_t)uid);
+	if (queue)
+		wire_put_u64(&m, A_SIGVAL, val);
 	if (link_send_msg(&m) == -1) {
 		free(s);
 		sigfwd_answer(tid, ESRCH);

@@ -521,7 +521,8 @@ track_seccomp(struct ttask *t)
 	    si.seccomp.nr == 37 || si.seccomp.nr == 178) {
 		sigfwd_stop(t->tid, tt_leader(t)->gpid,
 		    si.arch == AUDIT_ARCH_X86_64 ?
-		    si.seccomp.nr == __NR_rt_sigqueueinfo : si.seccomp.nr == 178,
+		    (si.seccomp.nr == __NR_rt_sigqueueinfo ? SIGFWD_QUEUE64 : 0) :
+		    (si.seccomp.nr == 178 ? SIGFWD_QUEUE32 : 0),
 		    si.seccomp.args);
 		return;
 	}

@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,29 @@ nodekill_may(uid_t uid, uid_t ruid, uid_t suid)
 	return uid == 0 || uid == ruid || uid == suid;
 }
 
+/*
+ * A kill's signal comes from us (SI_USER, our PID: the kernel lets no one
+ * write an SI_USER siginfo for another process); a sigqueue's is the
+ * sender's own: SI_QUEUE, its value, and as si_pid and si_uid the
+ * sender's ghost and uid, what it would be in one machine.
+ */
+static int
+nodekill_send(int pidfd, int sig, const struct proc *sender,
+    const struct wire_attr *tb)
+{
+	siginfo_t	si;
+
+	if (!tb[A_SIGVAL].data || sig == 0)
+		return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+	memset(&si, 0, sizeof(si));
+	si.si_signo = sig;
+	si.si_code = SI_QUEUE;
+	si.si_pid = sender->pid;
+	si.si_uid = sender->uid;
+	si.si_value.sival_ptr = (void *)(uintptr_t)wire_get_u64(&tb[A_SIGVAL]);
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, &si, 0);
+}
+
 /* MSG_KILL: the node's claim checked, the signal sent, the errno back. */
 int
 nodekill_from_node(struct node *n, const struct proto_frame *f)
@@ -130,7 +154,7 @@ nodekill_from_node(struct node *n, const struct proto_frame *f)
 	else if (!nodekill_may(sender->uid, ruid, suid) ||
 	    !nodekill_may(nuid, ruid, suid))
 		err = EPERM;
-	else if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == -1)
+	else if (nodekill_send(pidfd, sig, sender, tb) == -1)
 		err = errno;
 	close(pidfd);
 	log_debug("node %d: kill(%d, %d) by %d (uid %u/%u): %s", n->num,

@@ -112,6 +112,18 @@ out=$(timeout 30 runuser -u nobody -- "$UBIN/bpsh" 1 "$TMP/sq" "$FE" 10 2>&1)
 check "sigqueue($FE, SIGUSR1) returns 0 (got: $(echo $out))" test "$out" = rc=0
 wait_for "[ -s '$W/seen' ]" 5
 check "and the front-end process saw it" test -s "$W/seen"
+# a waiter on the front end reads the siginfo: the sender's ghost, uid and value
+runuser -u nobody -- "$TMP/sq" -w "$W/wait.pid" 12 >"$W/wait.out" 2>&1 &
+JOBS+=($!)
+wait_for "[ -s '$W/wait.pid' ]" 5 || die "the front-end waiter did not start"
+WP=$(cat "$W/wait.pid")
+on_exit "kill -KILL $WP"
+timeout 30 runuser -u nobody -- "$UBIN/bpsh" 1 sh -c "echo \$\$ >/tmp/t46s.pid; exec $TMP/sq $WP 12" >"$TMP/sq.out" 2>&1
+SQP=$(cat "$(node_root 1)/tmp/t46s.pid" 2>/dev/null)
+wait_for "[ -s '$W/wait.out' ]" 5
+check "sigqueue($WP, SIGUSR2, 46) from node 1 returns 0 ($(cat "$TMP/sq.out"))" grep -qx rc=0 "$TMP/sq.out"
+check "and the waiter's siginfo is SI_QUEUE from the sender's ghost $SQP, uid nobody's, value 46 ($(cat "$W/wait.out"))" \
+    test "$(cat "$W/wait.out")" = "code=queue pid=$SQP uid=$(id -u nobody) value=46"
 out=$(timeout 30 runuser -u nobody -- "$UBIN/bpsh" 1 "$TMP/sq" "$ROOTFE" 10 2>&1)
 check "sigqueue of root's process fails EPERM (got: $(echo $out))" test "$out" = "rc=-1 EPERM"
 out=$(timeout 30 runuser -u nobody -- "$UBIN/bpsh" 1 "$TMP/sq" -u "$FE" 10 2>&1)

@@ -6,7 +6,10 @@
  * errno's symbol) and exits 0 either way: the caller reads the line.
  * "t46_sigqueue -b N [PID]" times N kill(PID, 0) (PID: its own) and
  * prints the microseconds they took, or "fail NAME" if one failed
- * (t46, bench/nodekill_bench.sh).
+ * (t46, bench/nodekill_bench.sh).  "t46_sigqueue -w FILE SIG" waits
+ * for SIG (its PID in FILE first) and prints what its siginfo says:
+ * "code=C pid=P uid=U value=V" (C: "queue" for SI_QUEUE, "user" for
+ * SI_USER, else the number).
  */
 #include <errno.h>
 #include <signal.h>
@@ -50,6 +53,30 @@ main(int argc, char **argv)
 		clock_gettime(CLOCK_MONOTONIC, &b);
 		printf("%lld\n", ((long long)(b.tv_sec - a.tv_sec) * 1000000000LL +
 		    (b.tv_nsec - a.tv_nsec)) / 1000);
+		return 0;
+	}
+	if (argc == 4 && strcmp(argv[1], "-w") == 0) {
+		sigset_t	 set;
+		FILE		*f;
+		char		 code[16];
+
+		sigemptyset(&set);
+		sigaddset(&set, atoi(argv[3]));
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		if ((f = fopen(argv[2], "w")) == NULL)
+			return 1;
+		fprintf(f, "%d\n", (int)getpid());
+		fclose(f);
+		if (sigwaitinfo(&set, &si) == -1)
+			return 1;
+		if (si.si_code == SI_QUEUE)
+			strcpy(code, "queue");
+		else if (si.si_code == SI_USER)
+			strcpy(code, "user");
+		else
+			snprintf(code, sizeof(code), "%d", si.si_code);
+		printf("code=%s pid=%d uid=%u value=%d\n", code, (int)si.si_pid,
+		    (unsigned)si.si_uid, si.si_value.sival_int);
 		return 0;
 	}
 	if (argc > 1 && strcmp(argv[1], "-u") == 0) {
