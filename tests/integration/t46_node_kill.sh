@@ -7,7 +7,8 @@
 # way (and a forged SI_USER siginfo is refused as the kernel would), root
 # may signal root's front-end process; local kills stay local and work;
 # 2000 forwarded kills from 20 shells at once leave nodeinit and the
-# master serving (bpstat answers during the flood).
+# master serving (bpstat answers during the flood); with the master away
+# a forwarded kill fails ESRCH, and works again with the next master.
 . "$(dirname "$0")/lib.sh"
 
 need_root
@@ -179,4 +180,22 @@ out=$(nbpsh 1 "echo alive; kill -0 $FE 2>&1; echo rc=\$?")
 check "and serves: a new bpsh runs and its kill still reaches $FE (got: $(echo $out))" \
     eval "printf '%s\n' \"\$out\" | grep -qx alive && printf '%s\n' \"\$out\" | grep -qx rc=0"
 check "the master is the same process" alive "$MPID"
+
+say "9. with no master (killed, and started again): ESRCH, then forwarded again"
+N1R=$(node_root 1)
+rm -f "$N1R/tmp/t46go" "$N1R/tmp/t46.rc"
+runuser -u nobody -- "$UBIN/bpsh" 1 sh -c 'while [ ! -e /tmp/t46go ]; do sleep 0.1; done
+    kill -0 '"$FE"' >/tmp/t46.err 2>&1; echo rc=$? >/tmp/t46.rc' >/dev/null 2>&1 &
+JOBS+=($!)
+sleep 1
+"$BIN/bpvcluster" kill master >/dev/null 2>&1 || fail "bpvcluster kill master"
+: >"$N1R/tmp/t46go"
+wait_for "[ -s '$N1R/tmp/t46.rc' ]" 10
+check "a kill -0 $FE on node 1 while the master is away fails ESRCH ($(cat "$N1R/tmp/t46.rc" "$N1R/tmp/t46.err" 2>/dev/null | tr '\n' ' '))" \
+    eval "grep -qx rc=1 '$N1R/tmp/t46.rc' && grep -q 'No such process' '$N1R/tmp/t46.err'"
+"$BIN/bpvcluster" start master >/dev/null 2>&1 || fail "bpvcluster start master"
+wait_for "[ \"\$(node_state 1)\" = up ]" 20
+out=$(nbpsh 1 "kill -0 $FE 2>&1; echo rc=\$?")
+check "with the new master it is forwarded again (got: $(echo $out))" \
+    eval "printf '%s\n' \"\$out\" | grep -qx rc=0"
 finish
