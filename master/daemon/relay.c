@@ -35,6 +35,14 @@
 #define RELAY_ALLOW_HT		1024	/* buckets of the table of manifests in flight */
 #define RELAY_LINGER_MS		5000	/* a settled session still serves latecomers */
 #define RELAY_REROUTE_MAX	8	/* moves of one member before its tool feeds it */
+/*
+ * Blobs smaller than this go from the tool, never through the tree: a
+ * relay link costs a connection, a handshake and a round trip, more than
+ * the master's one frame of the blob, and a program with hundreds of
+ * small libraries (Open MPI's orted: 218 of its 259 files under 64 KiB)
+ * would open hundreds of links per node at once.
+ */
+#define RELAY_MIN_BYTES		BLOB_CHUNK
 
 enum rm_state { RM_FETCHING, RM_DONE, RM_FAILED };
 
@@ -105,7 +113,7 @@ relay_exec_sent(struct proc *p, const unsigned char *body, size_t blen)
 	wire_iter_init(&it, body, blen);
 	while (wire_iter_next(&it, &a) == 1)
 		if (a.type == A_MFILE && mfile_decode(a.data, a.len, &f) == 0 &&
-		    f.type == MFILE_REG)
+		    f.type == MFILE_REG && f.size >= RELAY_MIN_BYTES)
 			memcpy(ra->h[ra->n++], f.hash, 32);
 	qsort(ra->h, ra->n, 32, hash_cmp);
 	ra->pid = p->pid;

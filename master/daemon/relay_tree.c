@@ -56,9 +56,13 @@ relay_tree_repair(int *parent, const unsigned char *ok, size_t n,
 	int	p;
 
 	memset(moved, 0, n);
-	/* in join order: an earlier orphan is a root by the time a later asks */
+	/*
+	 * In join order: an earlier orphan is a root by the time a later
+	 * asks.  A member that may not serve (it failed a child) may still
+	 * be fetching: it moves too, or it waits on a parent that is gone.
+	 */
 	for (i = 0; i < n; i++) {
-		if (!ok[i] || parent[i] < 0 || ok[parent[i]])
+		if (parent[i] < 0 || ok[parent[i]])
 			continue;
 		p = relay_tree_route(parent, ok, i);
 		if (p != parent[i]) {

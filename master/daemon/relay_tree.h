@@ -22,8 +22,9 @@ void	relay_tree_build(size_t, unsigned int, int *);
  */
 int	relay_tree_route(const int *, const unsigned char *, size_t);
 /*
- * Repair the tree in place after members stopped being ok: every ok
- * member whose parent is not ok moves to relay_tree_route's answer.
+ * Repair the tree in place after members stopped being ok: every member
+ * whose parent is not ok (itself ok or not: one that may not serve may
+ * still be fetching) moves to relay_tree_route's answer.
  * moved[i] is set for each member that moved.  Returns how many moved.
  */
 size_t	relay_tree_repair(int *, const unsigned char *, size_t, unsigned char *);
