@@ -183,12 +183,16 @@ check "the master is the same process" alive "$MPID"
 
 say "9. with no master (killed, and started again): ESRCH, then forwarded again"
 N1R=$(node_root 1)
-rm -f "$N1R/tmp/t46go" "$N1R/tmp/t46.rc"
-runuser -u nobody -- "$UBIN/bpsh" 1 sh -c 'while [ ! -e /tmp/t46go ]; do sleep 0.1; done
+rm -f "$N1R/tmp/t46go" "$N1R/tmp/t46.rc" "$N1R/tmp/t46w.pid"
+# (it spins on builtins: a fork waits for the next master, grace.c)
+runuser -u nobody -- "$UBIN/bpsh" 1 sh -c 'echo $$ >/tmp/t46w.pid
+    while [ ! -e /tmp/t46go ]; do :; done
     kill -0 '"$FE"' >/tmp/t46.err 2>&1; echo rc=$? >/tmp/t46.rc' >/dev/null 2>&1 &
 JOBS+=($!)
-sleep 1
+wait_for "[ -s '$N1R/tmp/t46w.pid' ]" 10 || die "the waiting sh on node 1 did not start"
+on_exit "kill -KILL $(cat "$N1R/tmp/t46w.pid")"
 "$BIN/bpvcluster" kill master >/dev/null 2>&1 || fail "bpvcluster kill master"
+sleep 0.2
 : >"$N1R/tmp/t46go"
 wait_for "[ -s '$N1R/tmp/t46.rc' ]" 10
 check "a kill -0 $FE on node 1 while the master is away fails ESRCH ($(cat "$N1R/tmp/t46.rc" "$N1R/tmp/t46.err" 2>/dev/null | tr '\n' ' '))" \
