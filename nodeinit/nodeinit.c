@@ -78,10 +78,10 @@ node_fork_result(const struct proto_frame *f)
 static void
 node_link_lost(int was_up)
 {
-	/* kills waiting for its answers: no such process (sigfwd.c) */
-	sigfwd_lost();
 	if (was_up)
 		grace_lost();
+	/* kills waiting for its answers wait for the next (sigfwd.c) */
+	sigfwd_lost(grace_keeping());
 	push_abort_all();
 }
 

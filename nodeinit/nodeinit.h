@@ -160,10 +160,11 @@ int		proc_catches(pid_t, int);
 /* sigfwd.c: kill(2) of a PID elsewhere goes to the master */
 #define SIGFWD_QUEUE64	1	/* rt_sigqueueinfo, a 64-bit siginfo */
 #define SIGFWD_QUEUE32	2	/* ... an i386 one */
-void		sigfwd_stop(pid_t, pid_t, int, const uint64_t *);
+void		sigfwd_stop(pid_t, pid_t, int, int, const uint64_t *);
 void		sigfwd_result(const struct proto_frame *);
 void		sigfwd_forget(pid_t);
-void		sigfwd_lost(void);
+void		sigfwd_lost(int);
+void		sigfwd_resume(pid_t);
 
 /* grace.c: processes outlive a master restart */
 extern int	master_proto;

@@ -12,6 +12,13 @@
  * becomes the call's result.  Nothing here waits: each stopped sender is
  * a row in the pending list, answered by sequence number.
  *
+ * A master restart loses no kill: while the link is down and nodeinit
+ * keeps its processes (grace.c), and until the sender's ghost is back
+ * (its RESUME), a kill waits in its stop, as a fork does; it is asked of
+ * the next master once that master knows the sender.  With no master to
+ * come (no grace, or the grace ran out and the processes with it) the
+ * answer is ESRCH.
+ *
  * tkill and tgkill name threads, which have no cluster-wide name (ghosts
  * are per process): they stay local, and cost nothing (raise(3),
  * pthread_kill(3) and a Go runtime's preemption signals do not stop).
@@ -34,7 +41,13 @@
 
 struct sigfwd {
 	pid_t		 tid;		/* the sender, in its seccomp stop */
-	uint32_t	 seq;		/* of its MSG_KILL */
+	pid_t		 gpid;		/* its process's ghost */
+	uint32_t	 seq;		/* of its MSG_KILL; 0: not asked yet */
+	pid_t		 target;
+	int		 sig;
+	int		 queue;		/* a sigqueue: val travels */
+	long		 uid;		/* its effective uid, -1 unknown */
+	uint64_t	 val;
 	struct sigfwd	*next;
 };
 
@@ -111,20 +124,68 @@ sigfwd_euid(pid_t tid)
 	return uid;
 }
 
+static void
+sigfwd_drop(struct sigfwd *d, int err)
+{
+	struct sigfwd	**pp;
+
+	for (pp = &pending; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == d) {
+			*pp = d->next;
+			npending--;
+			break;
+		}
+	sigfwd_answer(d->tid, err);
+	free(d);
+}
+
+/*
+ * Ask the master about a waiting kill: 0 asked (or answered: a master
+ * older than MSG_KILL hears nothing and the sender gets ESRCH), -1 no
+ * master link now (it stays waiting).
+ */
+static int
+sigfwd_ask(struct sigfwd *s)
+{
+	unsigned char	buf[96];
+	struct wire_msg	m;
+
+	if (master_proto < BPROC_VERSION_KILL) {
+		sigfwd_drop(s, ESRCH);
+		return 0;
+	}
+	if (++sigfwd_seq == 0)
+		sigfwd_seq = 1;
+	wire_msg_init(&m, buf, sizeof(buf), MSG_KILL, 0, sigfwd_seq);
+	wire_put_u32(&m, A_PID, (uint32_t)s->gpid);
+	wire_put_u32(&m, A_TARGET, (uint32_t)s->target);
+	wire_put_u32(&m, A_SIG, (uint32_t)s->sig);
+	if (s->uid >= 0)
+		wire_put_u32(&m, A_UID, (uint32_t)s->uid);
+	if (s->queue)
+		wire_put_u64(&m, A_SIGVAL, s->val);
+	if (link_send_msg(&m) == -1)
+		return -1;
+	s->seq = sigfwd_seq;
+	log_debug("kill(%d, %d) by %d (ghost %d): asked the master",
+	    (int)s->target, s->sig, (int)s->tid, (int)s->gpid);
+	return 0;
+}
+
 /*
  * A kill (queue 0) or rt_sigqueueinfo (queue SIGFWD_QUEUE64 or 32: the
  * siginfo's layout) stopped at its seccomp stop; args are the call's.
- * gpid is the sender's process's ghost.
+ * gpid is the sender's process's ghost; paused, it is not back after a
+ * master restart.
  */
 void
-sigfwd_stop(pid_t tid, pid_t gpid, int queue, const uint64_t *args)
+sigfwd_stop(pid_t tid, pid_t gpid, int paused, int queue,
+    const uint64_t *args)
 {
-	unsigned char	 buf[96];
-	struct wire_msg	 m;
 	struct sigfwd	*s;
 	pid_t		 target = (pid_t)(int32_t)args[0];
 	int		 sig = (int)(int32_t)args[1];
-	long		 w, uid;
+	long		 w;
 	uint64_t	 val = 0;
 
 	/* here (or a zombie here): the kernel's own call */
@@ -160,34 +221,26 @@ sigfwd_stop(pid_t tid, pid_t gpid, int queue, const uint64_t *args)
 		}
 		val = queue == SIGFWD_QUEUE32 ? (uint32_t)w : (uint64_t)w;
 	}
-	/* no master that takes it (or too many waiting): no such process */
-	if (gpid <= 0 || master_proto < BPROC_VERSION_KILL ||
-	    npending >= SIGFWD_MAX || (s = calloc(1, sizeof(*s))) == NULL) {
-		sigfwd_answer(tid, ESRCH);
-		return;
-	}
-	if (++sigfwd_seq == 0)
-		sigfwd_seq = 1;
-	wire_msg_init(&m, buf, sizeof(buf), MSG_KILL, 0, sigfwd_seq);
-	wire_put_u32(&m, A_PID, (uint32_t)gpid);
-	wire_put_u32(&m, A_TARGET, (uint32_t)target);
-	wire_put_u32(&m, A_SIG, (uint32_t)sig);
-	if ((uid = sigfwd_euid(tid)) >= 0)
-		wire_put_u32(&m, A_UID, (uint32_t)uid);
-	if (queue)
-		wire_put_u64(&m, A_SIGVAL, val);
-	if (link_send_msg(&m) == -1) {
-		free(s);
+	if (gpid <= 0 || npending >= SIGFWD_MAX ||
+	    (s = calloc(1, sizeof(*s))) == NULL) {
 		sigfwd_answer(tid, ESRCH);
 		return;
 	}
 	s->tid = tid;
-	s->seq = sigfwd_seq;
+	s->gpid = gpid;
+	s->target = target;
+	s->sig = sig;
+	s->queue = queue != 0;
+	s->val = val;
+	s->uid = sigfwd_euid(tid);
 	s->next = pending;
 	pending = s;
 	npending++;
-	log_debug("kill(%d, %d) by %d (ghost %d): asked the master", (int)target,
-	    sig, (int)tid, (int)gpid);
+	/* its ghost is not back after a master restart: it waits for it */
+	if (paused)
+		return;
+	if (sigfwd_ask(s) == -1 && !grace_keeping())
+		sigfwd_drop(s, ESRCH);
 }
 
 static struct sigfwd *
@@ -207,7 +260,7 @@ sigfwd_take(int (*match)(const struct sigfwd *, uint32_t), uint32_t key)
 static int
 sigfwd_by_seq(const struct sigfwd *s, uint32_t seq)
 {
-	return s->seq == seq;
+	return seq != 0 && s->seq == seq;
 }
 
 static int
@@ -246,16 +299,38 @@ sigfwd_forget(pid_t tid)
 		free(s);
 }
 
-/* The master link is gone and its answers with it: no such process. */
+/*
+ * The master link is gone and its answers with it.  keep: the processes
+ * wait for the next master (grace.c), and so do their kills, asked
+ * again once their ghosts are back; else no such process.
+ */
 void
-sigfwd_lost(void)
+sigfwd_lost(int keep)
 {
 	struct sigfwd	*s;
 
+	if (keep) {
+		for (s = pending; s != NULL; s = s->next)
+			s->seq = 0;
+		return;
+	}
 	while ((s = pending) != NULL) {
 		pending = s->next;
 		sigfwd_answer(s->tid, ESRCH);
 		free(s);
 	}
 	npending = 0;
+}
+
+/* The ghost of gpid's process is back (track.c): ask for its kills. */
+void
+sigfwd_resume(pid_t gpid)
+{
+	struct sigfwd	*s, *next;
+
+	for (s = pending; s != NULL; s = next) {
+		next = s->next;
+		if (s->gpid == gpid && s->seq == 0)
+			sigfwd_ask(s);
+	}
 }

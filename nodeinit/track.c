@@ -519,7 +519,7 @@ track_seccomp(struct ttask *t)
 	if (si.arch == AUDIT_ARCH_X86_64 ?
 	    si.seccomp.nr == __NR_kill || si.seccomp.nr == __NR_rt_sigqueueinfo :
 	    si.seccomp.nr == 37 || si.seccomp.nr == 178) {
-		sigfwd_stop(t->tid, tt_leader(t)->gpid,
+		sigfwd_stop(t->tid, tt_leader(t)->gpid, tt_leader(t)->paused,
 		    si.arch == AUDIT_ARCH_X86_64 ?
 		    (si.seccomp.nr == __NR_rt_sigqueueinfo ? SIGFWD_QUEUE64 : 0) :
 		    (si.seccomp.nr == 178 ? SIGFWD_QUEUE32 : 0),
@@ -907,7 +907,7 @@ track_kill_all(void)
 	struct ttask	*t;
 	int		 i;
 
-	sigfwd_lost();
+	sigfwd_lost(0);
 	for (i = 0; i < TRACK_HASH; i++)
 		while ((t = by_tid[i]) != NULL) {
 			if (t->leader)
@@ -991,6 +991,7 @@ track_resume(pid_t gpid)
 	if (t == NULL)
 		return;
 	t->paused = 0;
+	sigfwd_resume(gpid);
 	track_next();
 }
 
