@@ -178,6 +178,8 @@ void		proc_pause_all(void);
 int		proc_rejoin_report(void);
 void		proc_resume(struct wire_attr *);
 void		proc_reap_one(struct wire_attr *);
+/* a process of top's session ends as gpid: what it wrote goes by its ghost first */
+void		proc_session_flush(pid_t, pid_t);
 int		track_children(void);
 void		track_link_lost(void);
 int		track_rejoin_report(void);

@@ -863,6 +863,33 @@ proc_output(struct rproc *rp, int s)
 	link_send_msg(&m);
 }
 
+/*
+ * A process of top's session ends (track.c, before its exit goes up as
+ * gpid's).  When top has ended and reported, its output pipes go by a
+ * living member's ghost; this one may be the last that holds them, and
+ * what it wrote just before its end is in the pipe now.  Read it while
+ * its ghost still stands, or nothing would print it: `(sleep 1; echo
+ * late) & echo early` lost "late".  What the window or the link's
+ * back-pressure holds back goes by the next member, as before.
+ */
+void
+proc_session_flush(pid_t top, pid_t gpid)
+{
+	struct rproc	*rp = proc_find(top);
+	int		 s, k;
+
+	if (rp == NULL || !rp->reported || rp->tty)
+		return;
+	rp->relay = gpid;
+	for (s = 1; s <= 2; s++)
+		for (k = 0; k < 16 && rp->fd[s] >= 0 && rp->unacked[s] <
+		    IO_WINDOW && link_pending() < PROC_LINK_HIGH; k++) {
+			proc_output(rp, s);
+			if (rp->empty[s])
+				break;
+		}
+}
+
 static void
 proc_write_stdin(struct rproc *rp)
 {
@@ -1118,5 +1145,14 @@ proc_reap_one(struct wire_attr *tb)
 	}
 	if (!rp->exited)
 		kill(rp->pid, SIGKILL);
+	/*
+	 * Its ghost has the exit, but processes it started still write to
+	 * its pipes, printed by their own ghosts: the pipes stay until they
+	 * close (proc_maybe_finish frees it then).  Freeing it here closed
+	 * them under the writers, whose next line died of SIGPIPE.
+	 */
+	else if (rp->reported && !rp->tty && (rp->fd[1] >= 0 ||
+	    rp->fd[2] >= 0) && proc_session_lives(rp))
+		return;
 	proc_free(rp);
 }

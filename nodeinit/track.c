@@ -737,6 +737,7 @@ track_exited(struct ttask *t, int status)
 	struct wire_msg	m;
 
 	if (t->leader && t->gpid && t->gpid != t->top) {
+		proc_session_flush(t->top, t->gpid);
 		wire_msg_init(&m, buf, sizeof(buf), MSG_EXIT, 0, 0);
 		wire_put_u32(&m, A_PID, (uint32_t)t->gpid);
 		wire_put_u32(&m, A_STATUS, (uint32_t)status);

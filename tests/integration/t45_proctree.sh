@@ -231,4 +231,26 @@ check "and comm is its name ($(ps -o comm= -p "$LG"))" test "$(ps -o comm= -p "$
 kill "$LG"
 wait "$RU" 2>/dev/null
 
+say "8. an orphan's late output reaches bpsh's stdout, as a local shell's would"
+# the first process of the node session ends first; what its children
+# write after that goes by their ghosts, which hold the same stdout
+out=$("$BIN/bpsh" 3 sh -c '(sleep 1; echo late) & echo early' 2>&1 | tr '\n' ' ')
+check "\$(bpsh 3 sh -c '(sleep 1; echo late) & echo early') is 'early late' ('$out')" \
+    test "$out" = "early late "
+out=$("$BIN/bpsh" 3 sh -c '(sleep 0.3; echo a; sleep 0.3; echo b >&2; sleep 0.3; echo c) & exit 3' 2>&1 | tr '\n' ' ')
+check "an orphan writes three times, stderr too, after sh exited 3 ('$out')" \
+    test "$out" = "a b c "
+n=$("$BIN/bpsh" 3 sh -c '(sleep 0.3; seq 1 100000) & echo early' | wc -l)
+check "100000 late lines, past the output window, all arrive ($n of 100001)" \
+    test "$n" = 100001
+miss=0
+for i in $(seq 20); do
+	out=$("$BIN/bpsh" 3 sh -c '(echo late) & echo early' | sort | tr '\n' ' ')
+	[ "$out" = "early late " ] || miss=$((miss + 1))
+done
+check "a child that writes and ends as its parent ends: 20 of 20 ($miss lost)" \
+    test "$miss" = 0
+wait_for '[ -z "$(bpstat_p 3 | tail -n +2)" ]' 10
+check "nothing of node 3 is left in bpstat -p" eval "[ -z \"\$(bpstat_p 3 | tail -n +2)\" ]"
+
 finish

@@ -175,9 +175,17 @@ run_stack() {
 			say "    $name run $i: exit $rc; its output:"
 			sed 's/^/      /' "$TMP/$name.$i.log" | tail -n 12
 		fi
-		# what a killed run left on the nodes must not hold the next
-		wait_for '[ -z "$("$BIN/bpstat" -p 2>/dev/null | sed 1d)" ]' 10 ||
-		    say "    processes left after $name run $i: $("$BIN/bpstat" -p | sed 1d | head -3)"
+		# what a killed run left on the nodes must not hold the next:
+		# its ghosts (this test's processes) are killed, which ends them
+		# on their nodes
+		if ! wait_for '[ -z "$("$BIN/bpstat" -p 2>/dev/null | sed 1d)" ]' 10; then
+			say "    processes left after $name run $i: $("$BIN/bpstat" -p | sed 1d | head -3)"
+			for p in $("$BIN/bpstat" -p 2>/dev/null | awk 'NR > 1 { print $1 }'); do
+				kill -KILL "$p" 2>/dev/null
+			done
+			wait_for '[ -z "$("$BIN/bpstat" -p 2>/dev/null | sed 1d)" ]' 10 ||
+			    say "    and still there after kill -KILL of their ghosts"
+		fi
 	done
 	say "# $name: $good of $RUNS right and exit 0, $hung hung, slowest ${max} ms"
 	if [ "$name" = mpich ] && [ "$known" -gt 0 ] && [ "$known" -eq "$hung" ] &&
