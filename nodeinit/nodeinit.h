@@ -180,6 +180,10 @@ void		proc_resume(struct wire_attr *);
 void		proc_reap_one(struct wire_attr *);
 /* a process of top's session ends as gpid: what it wrote goes by its ghost first */
 void		proc_session_flush(pid_t, pid_t);
+/* getppid() of the process started for a ghost: its ghost's parent, or 0 */
+pid_t		proc_fe_ppid(pid_t);
+/* a tracee in its seccomp stop: the call is skipped and returns ret (0; -1 when it cannot be) */
+int		track_skip_call(pid_t, long);
 int		track_children(void);
 void		track_link_lost(void);
 int		track_rejoin_report(void);

@@ -30,7 +30,6 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
-#include <sys/user.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -65,21 +64,8 @@ static dev_t		 own_pidns_dev;
 static void
 sigfwd_answer(pid_t tid, int err)
 {
-#if defined(__x86_64__)
-	struct user_regs_struct	r;
-
-	if (ptrace(PTRACE_GETREGS, tid, NULL, &r) == 0) {
-		r.orig_rax = (unsigned long long)-1;
-		r.rax = (unsigned long long)-(long long)err;
-		if (ptrace(PTRACE_SETREGS, tid, NULL, &r) == 0) {
-			ptrace(PTRACE_CONT, tid, NULL, NULL);
-			return;
-		}
-	}
-#else
-	(void)err;
-#endif
-	ptrace(PTRACE_CONT, tid, NULL, NULL);
+	if (track_skip_call(tid, -(long)err) == -1)
+		ptrace(PTRACE_CONT, tid, NULL, NULL);
 }
 
 /* The sender's pid namespace is ours: its PIDs mean what ours do. */

@@ -239,8 +239,9 @@ tt_leader(struct ttask *t)
 /*
  * The filter every remote process and its descendants run under: the
  * calls that make a process stop for us (and setsid and setpgid, whose
- * outcome its ghost mirrors, and kill and rt_sigqueueinfo of one
- * positive PID, which may name a process elsewhere: sigfwd.c), nothing
+ * outcome its ghost mirrors, kill and rt_sigqueueinfo of one positive
+ * PID, which may name a process elsewhere: sigfwd.c, and getppid, whose
+ * answer for a process nodeinit started is its ghost's parent), nothing
  * else does.  A clone(2) with CLONE_THREAD runs through (its flags are
  * its first argument); clone3's are in memory, where a filter cannot
  * look, so it always stops.  32-bit and x32 calls of the same kinds stop
@@ -252,12 +253,12 @@ tt_leader(struct ttask *t)
  */
 enum {
 	TF_X64_NR = 2,		/* x86-64 and x32: the call number */
-	TF_X64_CLONE = 12,	/* ... clone: its flags */
-	TF_I386 = 14,		/* i386 */
-	TF_I386_CLONE = 24,
-	TF_PID = 26,		/* kill, rt_sigqueueinfo: which PID */
-	TF_ALLOW = 29,
-	TF_TRACE = 30,
+	TF_X64_CLONE = 13,	/* ... clone: its flags */
+	TF_I386 = 15,		/* i386 */
+	TF_I386_CLONE = 26,
+	TF_PID = 28,		/* kill, rt_sigqueueinfo: which PID */
+	TF_ALLOW = 31,
+	TF_TRACE = 32,
 	TF_LEN
 };
 #define TF_J(pc, op, k, t, f)	BPF_JUMP(BPF_JMP | (op) | BPF_K, (k), \
@@ -282,27 +283,29 @@ track_filter(void)
 		[8] = TF_EQ(8, __NR_setpgid, TF_TRACE, 9),
 		[9] = TF_EQ(9, __NR_kill, TF_PID, 10),
 		[10] = TF_EQ(10, __NR_rt_sigqueueinfo, TF_PID, 11),
-		[11] = TF_EQ(11, __NR_clone, TF_X64_CLONE, TF_ALLOW),
-		[12] = TF_LD(args[0]),
-		[13] = TF_J(13, BPF_JSET, CLONE_THREAD, TF_ALLOW, TF_TRACE),
-		[14] = TF_EQ(14, AUDIT_ARCH_I386, 15, TF_ALLOW),
-		[15] = TF_LD(nr),
-		[16] = TF_EQ(16, 2, TF_TRACE, 17),	/* fork */
-		[17] = TF_EQ(17, 190, TF_TRACE, 18),	/* vfork */
-		[18] = TF_EQ(18, 435, TF_TRACE, 19),	/* clone3 */
-		[19] = TF_EQ(19, 66, TF_TRACE, 20),	/* setsid */
-		[20] = TF_EQ(20, 57, TF_TRACE, 21),	/* setpgid */
-		[21] = TF_EQ(21, 37, TF_PID, 22),	/* kill */
-		[22] = TF_EQ(22, 178, TF_PID, 23),	/* rt_sigqueueinfo */
-		[23] = TF_EQ(23, 120, TF_I386_CLONE, TF_ALLOW),	/* clone */
-		[24] = TF_LD(args[0]),
-		[25] = TF_J(25, BPF_JSET, CLONE_THREAD, TF_ALLOW, TF_TRACE),
-		/* the PID's low word (x86 is little-endian): 0 and below stay local */
+		[11] = TF_EQ(11, __NR_getppid, TF_TRACE, 12),
+		[12] = TF_EQ(12, __NR_clone, TF_X64_CLONE, TF_ALLOW),
+		[13] = TF_LD(args[0]),
+		[14] = TF_J(14, BPF_JSET, CLONE_THREAD, TF_ALLOW, TF_TRACE),
+		[15] = TF_EQ(15, AUDIT_ARCH_I386, 16, TF_ALLOW),
+		[16] = TF_LD(nr),
+		[17] = TF_EQ(17, 2, TF_TRACE, 18),	/* fork */
+		[18] = TF_EQ(18, 190, TF_TRACE, 19),	/* vfork */
+		[19] = TF_EQ(19, 435, TF_TRACE, 20),	/* clone3 */
+		[20] = TF_EQ(20, 66, TF_TRACE, 21),	/* setsid */
+		[21] = TF_EQ(21, 57, TF_TRACE, 22),	/* setpgid */
+		[22] = TF_EQ(22, 37, TF_PID, 23),	/* kill */
+		[23] = TF_EQ(23, 178, TF_PID, 24),	/* rt_sigqueueinfo */
+		[24] = TF_EQ(24, 64, TF_TRACE, 25),	/* getppid */
+		[25] = TF_EQ(25, 120, TF_I386_CLONE, TF_ALLOW),	/* clone */
 		[26] = TF_LD(args[0]),
-		[27] = TF_J(27, BPF_JSET, 0x80000000u, TF_ALLOW, 28),
-		[28] = TF_EQ(28, 0, TF_ALLOW, TF_TRACE),
-		[29] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		[30] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
+		[27] = TF_J(27, BPF_JSET, CLONE_THREAD, TF_ALLOW, TF_TRACE),
+		/* the PID's low word (x86 is little-endian): 0 and below stay local */
+		[28] = TF_LD(args[0]),
+		[29] = TF_J(29, BPF_JSET, 0x80000000u, TF_ALLOW, 30),
+		[30] = TF_EQ(30, 0, TF_ALLOW, TF_TRACE),
+		[31] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		[32] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
 	};
 	struct sock_fprog	prog = { .len = TF_LEN, .filter = f };
 
@@ -370,21 +373,32 @@ track_send_forked(pid_t gpid, pid_t ppid, pid_t rpid, int err)
  * Let the queued clone at its seccomp stop fail with err instead: the
  * call is skipped (number -1) and returns what we put in its result.
  */
-static void
-track_fail_clone(struct ttask *t, int err)
+int
+track_skip_call(pid_t tid, long ret)
 {
 #if defined(__x86_64__)
 	struct user_regs_struct	r;
 
-	if (ptrace(PTRACE_GETREGS, t->tid, NULL, &r) == 0) {
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &r) == 0) {
 		r.orig_rax = (unsigned long long)-1;
-		r.rax = (unsigned long long)-err;
-		if (ptrace(PTRACE_SETREGS, t->tid, NULL, &r) == 0) {
-			ptrace(PTRACE_CONT, t->tid, NULL, NULL);
-			return;
+		r.rax = (unsigned long long)ret;
+		if (ptrace(PTRACE_SETREGS, tid, NULL, &r) == 0) {
+			ptrace(PTRACE_CONT, tid, NULL, NULL);
+			return 0;
 		}
 	}
+#else
+	(void)tid;
+	(void)ret;
 #endif
+	return -1;
+}
+
+static void
+track_fail_clone(struct ttask *t, int err)
+{
+	if (track_skip_call(t->tid, -(long)err) == 0)
+		return;
 	/* no way to fail it here: it runs, and the child is killed at birth */
 	t->cgpid = -1;
 	t->qstate = TQ_RUNNING;
@@ -516,6 +530,19 @@ track_seccomp(struct ttask *t)
 		return;
 	}
 	si.seccomp.nr &= ~(uint64_t)0x40000000;	/* x32 */
+	if (si.seccomp.nr == (si.arch == AUDIT_ARCH_X86_64 ? __NR_getppid : 64)) {
+		/*
+		 * A process nodeinit started has nodeinit for its parent here;
+		 * in the process space its parent is its ghost's.  Anyone
+		 * else's parent is a process of this node, as the kernel says.
+		 */
+		pid_t	pp = tt_leader(t)->gpid == tt_leader(t)->top ?
+		    proc_fe_ppid(tt_leader(t)->gpid) : 0;
+
+		if (pp <= 0 || track_skip_call(t->tid, pp) == -1)
+			ptrace(PTRACE_CONT, t->tid, NULL, NULL);
+		return;
+	}
 	if (si.arch == AUDIT_ARCH_X86_64 ?
 	    si.seccomp.nr == __NR_kill || si.seccomp.nr == __NR_rt_sigqueueinfo :
 	    si.seccomp.nr == 37 || si.seccomp.nr == 178) {

@@ -291,6 +291,7 @@ int	tree_from_node(struct node *, const struct wire_hdr *,
 void	tree_from_ghost(struct proc *, struct wire_attr *);
 void	tree_proc_gone(struct proc *);
 pid_t	tree_ppid(const struct proc *);
+pid_t	tree_ppid_of(pid_t);
 pid_t	tree_spare_home(struct proc *);
 struct proc *proc_add(pid_t, int, uid_t, const char *);
 
