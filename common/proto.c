@@ -74,6 +74,8 @@ const struct msg_info msg_table[MSG_MAX] = {
 	[MSG_RELAY_GET] = { "RELAY_GET", 36, RQ(A_HASH), D_N2N },
 	[MSG_RELAY_END] = { "RELAY_END", 8, RQ(A_ERRNO), D_N2N },
 	[MSG_PGRP] = { "PGRP", 8, RQ(A_PID), D_N2M | D_M2T },
+	[MSG_KILL] = { "KILL", 24, RQ(A_PID) | RQ(A_SIG), D_N2M },
+	[MSG_KILL_RESULT] = { "KILL_RESULT", 8, RQ(A_ERRNO), D_M2N },
 	[MSG_STANDIN] = { "STANDIN", 8, RQ(A_PID), D_ANY },
 };
 
@@ -154,6 +156,8 @@ const struct attr_info attr_table[A_MAX] = {
 	[A_OFFSET] = { "offset", AK_U64, 0, 0 },
 	[A_SID] = { "sid", AK_U32, 0, 0 },
 	[A_PGID] = { "pgid", AK_U32, 0, 0 },
+	[A_TARGET] = { "target", AK_U32, 0, 0 },
+	[A_SIGVAL] = { "sigval", AK_U64, 0, 0 },
 };
 
 static const char *const stage_names[STAGE_MAX] = {

@@ -20,11 +20,13 @@
 
 #define BPROC_PORT		2223		/* default TCP port of the node link (BProc's) */
 #define BPROC_CTL_PATH		"/run/bproc/master.sock"	/* default control socket */
-#define BPROC_VERSION		2		/* protocol version in HELLO and AUTH_CHALLENGE:
-						   2 added the master restart (REJOIN..REAP) */
+#define BPROC_VERSION		3		/* protocol version in HELLO and AUTH_CHALLENGE:
+						   2 added the master restart (REJOIN..REAP),
+						   3 kill(2) from a node (KILL, KILL_RESULT) */
 #define BPROC_RELAY_PORT	2224		/* TCP port of a node's relay listener */
 #define BPROC_VERSION_REJOIN	2		/* the first version that keeps processes
 						   across a master restart */
+#define BPROC_VERSION_KILL	3		/* the first master that takes MSG_KILL */
 /*
  * A node's setup push (the master's "push" list) runs as the "exec" of
  * this ghost PID: its NEED, BLOB, BLOB_ACK and EXEC_RESULT carry it.  No
@@ -133,6 +135,12 @@ enum msg_type {
 	MSG_PGRP,		/* n->m->ghost: A_PID's process called setsid or
 				   setpgid: A_SID, A_PGID (ghost PIDs, 0 unknown),
 				   A_PPID the session's first process */
+	/* kill(2) from a node of a PID not on it (docs/design-notes.md) */
+	MSG_KILL,		/* n->m: A_PID (the sender's ghost), A_TARGET, A_SIG,
+				   A_UID (the sender's uid as the node sees it),
+				   A_SIGVAL (a sigqueue's value: SI_QUEUE);
+				   the sender waits for the answer, same seq */
+	MSG_KILL_RESULT,	/* m->n: A_ERRNO (0, ESRCH, EPERM, EINVAL) */
 	MSG_STANDIN,		/* an rfork from a node (docs/design-notes.md,
 				   "Migration"): the caller's node keeps a stand-in
 				   of the child, A_PID its ghost PID.  n->m (from the
@@ -225,6 +233,8 @@ enum attr_type {
 	A_OFFSET,	/* u64: a byte offset into a blob (RELAY_GET, RELAY_DONE) */
 	A_SID,		/* u32: a session's leader, as a ghost PID (MSG_PGRP) */
 	A_PGID,		/* u32: a process group's leader, likewise */
+	A_TARGET,	/* u32: the PID a MSG_KILL names */
+	A_SIGVAL,	/* u64: a queued signal's value (MSG_KILL) */
 	A_MAX
 };
 

@@ -80,6 +80,8 @@ node_link_lost(int was_up)
 {
 	if (was_up)
 		grace_lost();
+	/* kills waiting for its answers wait for the next (sigfwd.c) */
+	sigfwd_lost(grace_keeping());
 	push_abort_all();
 }
 
@@ -111,6 +113,7 @@ node_hooks_init(void)
 	uplink_hooks.input = node_input;
 	uplink_hooks.ack = node_ack;
 	uplink_hooks.fork_result = node_fork_result;
+	uplink_hooks.kill_result = sigfwd_result;
 	uplink_hooks.image = migrate_image;
 	uplink_hooks.relay = node_relay;
 	uplink_hooks.holding = migrate_holding;

@@ -96,6 +96,7 @@ struct uplink_hooks {
 	void	(*input)(const struct proto_frame *);	/* MSG_IO */
 	void	(*ack)(const struct proto_frame *);	/* MSG_IO_ACK */
 	void	(*fork_result)(const struct proto_frame *);	/* MSG_FORK_RESULT */
+	void	(*kill_result)(const struct proto_frame *);	/* MSG_KILL_RESULT */
 	void	(*image)(const struct proto_frame *);	/* MSG_IMAGE (migrate.c) */
 	void	(*relay)(const struct proto_frame *);	/* MSG_RELAY (relay.c) */
 	int	(*holding)(void);	/* 1: do not read the link for now */
@@ -157,6 +158,15 @@ pid_t		track_gpid(pid_t);
 void		track_kill_all(void);
 int		proc_catches(pid_t, int);
 
+/* sigfwd.c: kill(2) of a PID elsewhere goes to the master */
+#define SIGFWD_QUEUE64	1	/* rt_sigqueueinfo, a 64-bit siginfo */
+#define SIGFWD_QUEUE32	2	/* ... an i386 one */
+void		sigfwd_stop(pid_t, pid_t, int, int, const uint64_t *);
+void		sigfwd_result(const struct proto_frame *);
+void		sigfwd_forget(pid_t);
+void		sigfwd_lost(int);
+void		sigfwd_resume(pid_t);
+
 /* grace.c: processes outlive a master restart */
 extern int	master_proto;
 int		grace_keeping(void);
@@ -171,6 +181,10 @@ void		proc_resume(struct wire_attr *);
 void		proc_reap_one(struct wire_attr *);
 /* a process of top's session ends as gpid: what it wrote goes by its ghost first */
 void		proc_session_flush(pid_t, pid_t);
+/* getppid() of the process started for a ghost: its ghost's parent, or 0 */
+pid_t		proc_fe_ppid(pid_t);
+/* a tracee in its seccomp stop: the call is skipped and returns ret (0; -1 when it cannot be) */
+int		track_skip_call(pid_t, long);
 int		track_children(void);
 void		track_link_lost(void);
 int		track_rejoin_report(void);

@@ -57,6 +57,7 @@ struct rproc {
 	int		 reported;	/* EXIT sent; output left goes by another ghost */
 	pid_t		 relay;		/* that ghost: a living process of the session */
 	uid_t		 uid;
+	pid_t		 feppid;	/* its ghost's parent: what getppid() says */
 	/* a master restart (grace.c) */
 	int		 paused;	/* not read or reported until MSG_RESUME */
 	int		 zombie;	/* EXIT sent, kept until MSG_REAP */
@@ -565,6 +566,7 @@ proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
 	rp->gpid = gpid;
 	rp->pid = pid;
 	rp->uid = wire_get_u32(&tb[A_UID]);
+	rp->feppid = tb[A_PPID].data ? (pid_t)wire_get_u32(&tb[A_PPID]) : 0;
 	if (ptm >= 0) {
 		rp->tty = 1;
 		rp->fd[0] = ptm_in;
@@ -861,6 +863,19 @@ proc_output(struct rproc *rp, int s)
 		proc_keep(rp, s, data, (size_t)n);
 	}
 	link_send_msg(&m);
+}
+
+/*
+ * What getppid() returns to the process nodeinit started for gpid: its
+ * parent here is nodeinit, its parent in the process space is its ghost's
+ * (the master said which in the EXEC); 0 when that is not known.
+ */
+pid_t
+proc_fe_ppid(pid_t gpid)
+{
+	struct rproc	*rp = proc_find(gpid);
+
+	return rp != NULL && rp->feppid > 0 ? rp->feppid : 0;
 }
 
 /*

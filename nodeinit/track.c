@@ -217,6 +217,7 @@ tt_free(struct ttask *t)
 	else if (head && t->qstate == TQ_RUNNING && !t->thread && t->cgpid > 0)
 		track_send_forked(t->cgpid, tt_leader(t)->gpid, 0, ESRCH);
 	tt_unqueue(t);
+	sigfwd_forget(t->tid);
 	free(t);
 	ntasks--;
 	if (head)
@@ -238,42 +239,75 @@ tt_leader(struct ttask *t)
 /*
  * The filter every remote process and its descendants run under: the
  * calls that make a process stop for us (and setsid and setpgid, whose
- * outcome its ghost mirrors), nothing else does.  A clone(2)
- * with CLONE_THREAD runs through (its flags are its first argument);
- * clone3's are in memory, where a filter cannot look, so it always stops.
- * 32-bit and x32 calls of the same kinds stop the same way.
+ * outcome its ghost mirrors, kill and rt_sigqueueinfo of one positive
+ * PID, which may name a process elsewhere: sigfwd.c, and getppid, whose
+ * answer for a process nodeinit started is its ghost's parent), nothing
+ * else does.  A clone(2) with CLONE_THREAD runs through (its flags are
+ * its first argument); clone3's are in memory, where a filter cannot
+ * look, so it always stops.  32-bit and x32 calls of the same kinds stop
+ * the same way (x32's rt_sigqueueinfo has a number of its own, 524, and
+ * runs through: it stays local).
+ *
+ * Jumps are relative in BPF; each line below names its own index (pc)
+ * and its targets by label, and TF_J computes the offsets.
  */
+enum {
+	TF_X64_NR = 2,		/* x86-64 and x32: the call number */
+	TF_X64_CLONE = 13,	/* ... clone: its flags */
+	TF_I386 = 15,		/* i386 */
+	TF_I386_CLONE = 26,
+	TF_PID = 28,		/* kill, rt_sigqueueinfo: which PID */
+	TF_ALLOW = 31,
+	TF_TRACE = 32,
+	TF_LEN
+};
+#define TF_J(pc, op, k, t, f)	BPF_JUMP(BPF_JMP | (op) | BPF_K, (k), \
+				    (t) - (pc) - 1, (f) - (pc) - 1)
+#define TF_EQ(pc, k, t, f)	TF_J(pc, BPF_JEQ, k, t, f)
+#define TF_LD(field)		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, \
+				    offsetof(struct seccomp_data, field))
+
 static int
 track_filter(void)
 {
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 10),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	struct sock_filter f[TF_LEN] = {
+		[0] = TF_LD(arch),
+		[1] = TF_EQ(1, AUDIT_ARCH_X86_64, TF_X64_NR, TF_I386),
+		[2] = TF_LD(nr),
 		/* x32 calls are the same numbers with one bit more */
-		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~0x40000000u),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fork, 18, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_vfork, 17, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 16, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setsid, 15, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setpgid, 14, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 12),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 10, 11),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 0, 9),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 2, 8, 0),	/* fork */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 190, 7, 0),	/* vfork */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 435, 6, 0),	/* clone3 */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 66, 5, 0),	/* setsid */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 57, 4, 0),	/* setpgid */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 120, 0, 2),	/* clone */
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
+		[3] = BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~0x40000000u),
+		[4] = TF_EQ(4, __NR_fork, TF_TRACE, 5),
+		[5] = TF_EQ(5, __NR_vfork, TF_TRACE, 6),
+		[6] = TF_EQ(6, __NR_clone3, TF_TRACE, 7),
+		[7] = TF_EQ(7, __NR_setsid, TF_TRACE, 8),
+		[8] = TF_EQ(8, __NR_setpgid, TF_TRACE, 9),
+		[9] = TF_EQ(9, __NR_kill, TF_PID, 10),
+		[10] = TF_EQ(10, __NR_rt_sigqueueinfo, TF_PID, 11),
+		[11] = TF_EQ(11, __NR_getppid, TF_TRACE, 12),
+		[12] = TF_EQ(12, __NR_clone, TF_X64_CLONE, TF_ALLOW),
+		[13] = TF_LD(args[0]),
+		[14] = TF_J(14, BPF_JSET, CLONE_THREAD, TF_ALLOW, TF_TRACE),
+		[15] = TF_EQ(15, AUDIT_ARCH_I386, 16, TF_ALLOW),
+		[16] = TF_LD(nr),
+		[17] = TF_EQ(17, 2, TF_TRACE, 18),	/* fork */
+		[18] = TF_EQ(18, 190, TF_TRACE, 19),	/* vfork */
+		[19] = TF_EQ(19, 435, TF_TRACE, 20),	/* clone3 */
+		[20] = TF_EQ(20, 66, TF_TRACE, 21),	/* setsid */
+		[21] = TF_EQ(21, 57, TF_TRACE, 22),	/* setpgid */
+		[22] = TF_EQ(22, 37, TF_PID, 23),	/* kill */
+		[23] = TF_EQ(23, 178, TF_PID, 24),	/* rt_sigqueueinfo */
+		[24] = TF_EQ(24, 64, TF_TRACE, 25),	/* getppid */
+		[25] = TF_EQ(25, 120, TF_I386_CLONE, TF_ALLOW),	/* clone */
+		[26] = TF_LD(args[0]),
+		[27] = TF_J(27, BPF_JSET, CLONE_THREAD, TF_ALLOW, TF_TRACE),
+		/* the PID's low word (x86 is little-endian): 0 and below stay local */
+		[28] = TF_LD(args[0]),
+		[29] = TF_J(29, BPF_JSET, 0x80000000u, TF_ALLOW, 30),
+		[30] = TF_EQ(30, 0, TF_ALLOW, TF_TRACE),
+		[31] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		[32] = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
 	};
-	struct sock_fprog	prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+	struct sock_fprog	prog = { .len = TF_LEN, .filter = f };
 
 	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
 }
@@ -339,21 +373,32 @@ track_send_forked(pid_t gpid, pid_t ppid, pid_t rpid, int err)
  * Let the queued clone at its seccomp stop fail with err instead: the
  * call is skipped (number -1) and returns what we put in its result.
  */
-static void
-track_fail_clone(struct ttask *t, int err)
+int
+track_skip_call(pid_t tid, long ret)
 {
 #if defined(__x86_64__)
 	struct user_regs_struct	r;
 
-	if (ptrace(PTRACE_GETREGS, t->tid, NULL, &r) == 0) {
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &r) == 0) {
 		r.orig_rax = (unsigned long long)-1;
-		r.rax = (unsigned long long)-err;
-		if (ptrace(PTRACE_SETREGS, t->tid, NULL, &r) == 0) {
-			ptrace(PTRACE_CONT, t->tid, NULL, NULL);
-			return;
+		r.rax = (unsigned long long)ret;
+		if (ptrace(PTRACE_SETREGS, tid, NULL, &r) == 0) {
+			ptrace(PTRACE_CONT, tid, NULL, NULL);
+			return 0;
 		}
 	}
+#else
+	(void)tid;
+	(void)ret;
 #endif
+	return -1;
+}
+
+static void
+track_fail_clone(struct ttask *t, int err)
+{
+	if (track_skip_call(t->tid, -(long)err) == 0)
+		return;
 	/* no way to fail it here: it runs, and the child is killed at birth */
 	t->cgpid = -1;
 	t->qstate = TQ_RUNNING;
@@ -485,6 +530,29 @@ track_seccomp(struct ttask *t)
 		return;
 	}
 	si.seccomp.nr &= ~(uint64_t)0x40000000;	/* x32 */
+	if (si.seccomp.nr == (si.arch == AUDIT_ARCH_X86_64 ? __NR_getppid : 64)) {
+		/*
+		 * A process nodeinit started has nodeinit for its parent here;
+		 * in the process space its parent is its ghost's.  Anyone
+		 * else's parent is a process of this node, as the kernel says.
+		 */
+		pid_t	pp = tt_leader(t)->gpid == tt_leader(t)->top ?
+		    proc_fe_ppid(tt_leader(t)->gpid) : 0;
+
+		if (pp <= 0 || track_skip_call(t->tid, pp) == -1)
+			ptrace(PTRACE_CONT, t->tid, NULL, NULL);
+		return;
+	}
+	if (si.arch == AUDIT_ARCH_X86_64 ?
+	    si.seccomp.nr == __NR_kill || si.seccomp.nr == __NR_rt_sigqueueinfo :
+	    si.seccomp.nr == 37 || si.seccomp.nr == 178) {
+		sigfwd_stop(t->tid, tt_leader(t)->gpid, tt_leader(t)->paused,
+		    si.arch == AUDIT_ARCH_X86_64 ?
+		    (si.seccomp.nr == __NR_rt_sigqueueinfo ? SIGFWD_QUEUE64 : 0) :
+		    (si.seccomp.nr == 178 ? SIGFWD_QUEUE32 : 0),
+		    si.seccomp.args);
+		return;
+	}
 	if (si.arch == AUDIT_ARCH_X86_64 ?
 	    si.seccomp.nr == __NR_setsid || si.seccomp.nr == __NR_setpgid :
 	    si.seccomp.nr == 66 || si.seccomp.nr == 57) {
@@ -867,6 +935,7 @@ track_kill_all(void)
 	struct ttask	*t;
 	int		 i;
 
+	sigfwd_lost(0);
 	for (i = 0; i < TRACK_HASH; i++)
 		while ((t = by_tid[i]) != NULL) {
 			if (t->leader)
@@ -950,6 +1019,7 @@ track_resume(pid_t gpid)
 	if (t == NULL)
 		return;
 	t->paused = 0;
+	sigfwd_resume(gpid);
 	track_next();
 }
 

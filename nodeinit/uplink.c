@@ -541,6 +541,7 @@ UPLINK_UP(signal)
 UPLINK_UP(input)
 UPLINK_UP(ack)
 UPLINK_UP(fork_result)
+UPLINK_UP(kill_result)
 UPLINK_UP(resume)
 UPLINK_UP(reap)
 UPLINK_UP(image)
@@ -564,6 +565,7 @@ static const struct proto_route uplink_routes[MSG_MAX] = {
 	[MSG_IO] =		{ UP(UP), uplink_on_input },
 	[MSG_IO_ACK] =		{ UP(UP), uplink_on_ack },
 	[MSG_FORK_RESULT] =	{ UP(UP), uplink_on_fork_result },
+	[MSG_KILL_RESULT] =	{ UP(UP), uplink_on_kill_result },
 	[MSG_RESUME] =		{ UP(UP), uplink_on_resume },
 	[MSG_REAP] =		{ UP(UP), uplink_on_reap },
 	[MSG_IMAGE] =		{ UP(UP), uplink_on_image },

@@ -154,6 +154,7 @@ master_hooks(void)
 	node_hooks.setup = setup_push_frame;
 	node_hooks.proc = master_node_proc;
 	node_hooks.tree = master_node_tree;
+	node_hooks.kill = nodekill_from_node;
 	node_hooks.hello = rejoin_hello;
 	node_hooks.rejoin = rejoin_from_node;
 	node_hooks.setup_done = persist_apply;

@@ -170,6 +170,7 @@ struct node_hooks {
 	int	(*setup)(struct node *, const struct proto_frame *);	/* PROTO_SETUP_PID */
 	int	(*proc)(struct node *, const struct proto_frame *);	/* any other process */
 	int	(*tree)(struct node *, const struct proto_frame *);	/* FORK, FORKED, EXECED, PGRP */
+	int	(*kill)(struct node *, const struct proto_frame *);	/* KILL (nodekill.c) */
 	/* a master restart (rejoin.c, persist.c) */
 	void	(*hello)(struct node *, struct wire_attr *, struct wire_msg *);
 						/* HELLO; its WELCOME, to add to */
@@ -308,8 +309,12 @@ int	tree_from_node(struct node *, const struct wire_hdr *,
 void	tree_from_ghost(struct proc *, struct wire_attr *);
 void	tree_proc_gone(struct proc *);
 pid_t	tree_ppid(const struct proc *);
+pid_t	tree_ppid_of(pid_t);
 pid_t	tree_spare_home(struct proc *);
 struct proc *proc_add(pid_t, int, uid_t, const char *);
+
+/* nodekill.c: kill(2) from a node of a PID elsewhere */
+int	nodekill_from_node(struct node *, const struct proto_frame *);
 
 /* spare.c: child ghosts forked ahead */
 int	spare_have(pid_t);

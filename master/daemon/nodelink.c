@@ -589,6 +589,15 @@ link_on_tree(void *arg, const struct proto_frame *f)
 	return node_hooks.tree != NULL ? node_hooks.tree(l->node, f) : 0;
 }
 
+/* kill(2) on the node of a PID elsewhere (nodekill.c). */
+static int
+link_on_kill(void *arg, const struct proto_frame *f)
+{
+	struct nodelink	*l = arg;
+
+	return node_hooks.kill != NULL ? node_hooks.kill(l->node, f) : 0;
+}
+
 /* What a node kept across a master restart (rejoin.c). */
 static int
 link_on_rejoin(void *arg, const struct proto_frame *f)
@@ -620,6 +629,7 @@ static const struct proto_route link_routes[MSG_MAX] = {
 	[MSG_FORKED] =		{ LP(UP), link_on_tree },
 	[MSG_EXECED] =		{ LP(UP), link_on_tree },
 	[MSG_PGRP] =		{ LP(UP), link_on_tree },
+	[MSG_KILL] =		{ LP(UP), link_on_kill },
 	[MSG_EXEC_RESULT] =	{ LP(UP), link_on_proc },
 	[MSG_IO] =		{ LP(UP), link_on_proc },
 	[MSG_IO_ACK] =		{ LP(UP), link_on_proc },

@@ -179,6 +179,7 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 	struct args_sum		 sum;
 	uint32_t		 num;
 	int			 ng, i, nospare = 0;
+	pid_t			 pp;
 	size_t			 off;
 
 	if (!tb[A_NODE].data) {
@@ -242,6 +243,9 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 		gbuf[4 * i + 3] = (unsigned char)groups[i];
 	}
 	wire_put(&m, A_GROUPS, gbuf, (size_t)ng * 4);
+	/* its parent here, what getppid() says there (track.c): a fact */
+	if ((pp = tree_ppid_of(cred->pid)) > 0)
+		wire_put_u32(&m, A_PPID, (uint32_t)pp);
 	wire_iter_init(&it, body, blen);
 	while (wire_iter_next(&it, &a) == 1) {
 		if (!proc_passthrough(a.type))

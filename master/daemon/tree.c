@@ -527,11 +527,20 @@ tree_spare_home(struct proc *p)
 pid_t
 tree_ppid(const struct proc *p)
 {
+	pid_t	ppid = tree_ppid_of(p->pid);
+
+	return ppid > 0 ? ppid : p->ppid;
+}
+
+/* The front-end parent of process pid, as its kernel says: -1 if gone. */
+pid_t
+tree_ppid_of(pid_t pid)
+{
 	char	 path[64], buf[512], *e;
 	FILE	*f;
 	int	 ppid = -1;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p->pid);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if ((f = fopen(path, "re")) != NULL) {
 		if (fgets(buf, sizeof(buf), f) != NULL &&
 		    (e = strrchr(buf, ')')) != NULL &&
@@ -539,5 +548,5 @@ tree_ppid(const struct proc *p)
 			ppid = -1;
 		fclose(f);
 	}
-	return ppid > 0 ? (pid_t)ppid : p->ppid;
+	return ppid > 0 ? (pid_t)ppid : -1;
 }

@@ -253,4 +253,14 @@ check "a child that writes and ends as its parent ends: 20 of 20 ($miss lost)" \
 wait_for '[ -z "$(bpstat_p 3 | tail -n +2)" ]' 10
 check "nothing of node 3 is left in bpstat -p" eval "[ -z \"\$(bpstat_p 3 | tail -n +2)\" ]"
 
+say "9. getppid() on a node: the ghost's parent, as the process space has it"
+out=$(bash -c 'echo $$; "$1" 2 sh -c "echo \$PPID"; true' t45 "$BIN/bpsh" | tr '\n' ' ')
+set -- $out
+check "bpsh 2 sh: its \$PPID is bpsh's parent, the shell that ran it ($out)" \
+    eval "[ -n '${1:-}' ] && [ '${1:-}' = '${2:-x}' ]"
+out=$("$BIN/bpsh" 2 sh -c 'sh -c "echo \$PPID"; echo $$' | tr '\n' ' ')
+set -- $out
+check "its child's \$PPID is the sh on the node, as the node's kernel says ($out)" \
+    eval "[ -n '${1:-}' ] && [ '${1:-}' = '${2:-x}' ]"
+
 finish

@@ -16,7 +16,7 @@
 need_root
 # Not in the default suite: about 5 minutes each for this file and
 # t48_bproc4_tree.sh, and a known failure today (issue 16's note: rfork
-# and kill from a node, getppid across nodes, a parent that moves away
+# from a node, getppid across nodes, a parent that moves away
 # from its children, an orphan's late output).  BPROC_TEST_CONFORMANCE=1
 # runs it.
 [ "${BPROC_TEST_CONFORMANCE:-0}" = 1 ] ||
