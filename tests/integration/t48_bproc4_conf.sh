@@ -14,13 +14,15 @@
 . "$(dirname "$0")/lib.sh"
 
 need_root
-# Not in the default suite: about 5 minutes each for this file and
-# t48_bproc4_tree.sh, and a known failure today (issue 16's note: rfork
-# from a node, getppid across nodes, a parent that moves away
-# from its children, an orphan's late output).  BPROC_TEST_CONFORMANCE=1
-# runs it.
+# Not in the default suite: up to 15 minutes each for this file and
+# t48_bproc4_tree.sh (a failing arrangement waits out its 30 s), past the
+# runner's 300 s, and a known failure today (issue 16's note: a parent
+# that moves away from its children, a child moving back to its
+# caller's node while its stand-in is there).  Run it with
+#	BPROC_TEST_CONFORMANCE=1 BPROC_TEST_TIMEOUT=3000 tests/run.sh integration/t48_bproc4_
+# (T48_TEST_TIMEOUT, default 900 s, bounds each of the three tests).
 [ "${BPROC_TEST_CONFORMANCE:-0}" = 1 ] ||
-	skip "the BProc 4 conformance suite is opt-in (BPROC_TEST_CONFORMANCE=1; about 5 min, known failing arrangements: see issue 16)"
+	skip "the BProc 4 conformance suite is opt-in (BPROC_TEST_CONFORMANCE=1 BPROC_TEST_TIMEOUT=3000; up to 45 min, known failing arrangements: see issue 16)"
 need_image
 need_cmd gcc
 need_file "$OUTDIR/lib/libbproc.a" "$OUTDIR/libexec/bprestore"
@@ -43,7 +45,7 @@ cd "$TMP" || die "cd $TMP"
 
 say "arrangements of a parent and 1 to $CHILDREN children on the front end (F) and nodes a, b, c; + attached, - detached"
 for t in ${T48_TESTS:-wait stopcont pingpong}; do
-	timeout 280 "$TMP/conf" "$t" "$CHILDREN" >"$TMP/$t.out" 2>&1
+	timeout "${T48_TEST_TIMEOUT:-900}" "$TMP/conf" "$t" "$CHILDREN" >"$TMP/$t.out" 2>&1
 	rc=$?
 	summary=$(tail -n 1 "$TMP/$t.out")
 	grep '^FAIL ' "$TMP/$t.out" | sed 's/^/    /'
