@@ -21,6 +21,8 @@
 #define NODE_BACKOFF_MIN	100	/* ms before the first reconnect */
 #define NODE_BACKOFF_MAX	1000	/* ms between reconnects at most: a restarted master has its nodes back within 1.5 s */
 #define NODE_AUTH_MS		5000	/* ms to finish the handshake */
+#define NODE_SYN_MS		100	/* a SYN unanswered this long is sent anew (doubling) */
+#define NODE_SYN_MAX_MS		2000
 #define NODE_GIVEUP_MS		120000	/* ms without ever joining before rebooting */
 /*
  * Bytes the master link may queue before a send fails and the link is

@@ -46,6 +46,8 @@ static int		 lstate = LINK_IDLE;
 static unsigned char	 nm[AUTH_NONCE_LEN], nn[AUTH_NONCE_LEN];
 static uint64_t		 next_try, backoff = NODE_BACKOFF_MIN;
 static uint64_t		 deadline;	/* handshake or silence limit */
+static int		 tcp_up;	/* the connect completed */
+static uint64_t		 syn_deadline, syn_ms = NODE_SYN_MS;
 static int		 was_up;	/* the dead link had been up */
 static uint64_t		 next_status;
 static uint64_t		 lost_since;
@@ -256,11 +258,17 @@ uplink_reap(void)
 	uplink_transition(LINK_IDLE, "closed");
 }
 
-static void
-uplink_connect(void)
+/*
+ * A socket to the master with its connect under way, or -1 (logged, the
+ * next try set).  Its SYN is sent anew, on a new socket, if it goes
+ * unanswered for syn_ms (uplink_timer): a master whose listen backlog a
+ * flood fills drops SYNs, and TCP's own retransmission waits a whole
+ * second, which a booting node need not wait.
+ */
+static int
+uplink_dial(void)
 {
 	struct sockaddr_in	sin;
-	char			peer[80];
 	int			fd, one = 1;
 
 	memset(&sin, 0, sizeof(sin));
@@ -269,21 +277,55 @@ uplink_connect(void)
 	if (inet_pton(AF_INET, ncf.master_addr, &sin.sin_addr) != 1) {
 		log_warnx("bad master address %s", ncf.master_addr);
 		next_try = now_ms() + NODE_BACKOFF_MAX;
-		return;
+		return -1;
 	}
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		log_warn("socket");
 		next_try = now_ms() + NODE_BACKOFF_MAX;
-		return;
+		return -1;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	tcp_up = 0;
+	syn_deadline = now_ms() + syn_ms;
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 &&
+	    errno != EINPROGRESS) {
+		log_warn("master link %s:%d", ncf.master_addr, ncf.master_port);
+		close(fd);
+		next_try = now_ms() + backoff;
+		return -1;
+	}
+	return fd;
+}
+
+/* The SYN went unanswered: the same handshake deadline, a new SYN. */
+static void
+uplink_redial(void)
+{
+	int	fd;
+
+	if (syn_ms < NODE_SYN_MAX_MS)
+		syn_ms *= 2;
+	if ((fd = uplink_dial()) == -1) {
+		uplink_fail("cannot redial");
+		return;
+	}
+	close(lc.fd);
+	lc.fd = fd;
+}
+
+static void
+uplink_connect(void)
+{
+	char	peer[80];
+	int	fd;
+
+	syn_ms = NODE_SYN_MS;
+	if ((fd = uplink_dial()) == -1)
+		return;
 	snprintf(peer, sizeof(peer), "%s:%d", ncf.master_addr, ncf.master_port);
 	conn_init(&lc, fd, peer, WIRE_PREAUTH_MAX, NODE_LINK_OUTMAX);
 	uplink_transition(LINK_CONNECTING, peer);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 &&
-	    errno != EINPROGRESS)
-		uplink_fail(strerror(errno));
 }
 
 /*
@@ -605,6 +647,8 @@ uplink_poll_setup(int *fd, short *events)
 	next = lstate == LINK_IDLE ? next_try : deadline;
 	if (lstate == LINK_UP && next_status < next)
 		next = next_status;
+	if (lstate == LINK_CONNECTING && !tcp_up && syn_deadline < next)
+		next = syn_deadline;
 	return next <= now ? 0 : (int)(next - now);
 }
 
@@ -619,6 +663,19 @@ uplink_poll_event(short revents)
 
 	if (lstate == LINK_DEAD)
 		return;
+	if ((revents & (POLLOUT | POLLERR | POLLHUP)) &&
+	    lstate == LINK_CONNECTING && !tcp_up) {
+		int		e = 0;
+		socklen_t	elen = sizeof(e);
+
+		if (getsockopt(lc.fd, SOL_SOCKET, SO_ERROR, &e, &elen) == -1)
+			e = errno;
+		if (e != 0) {
+			uplink_fail(strerror(e));
+			return;
+		}
+		tcp_up = 1;
+	}
 	if (revents & POLLOUT) {
 		if (conn_flush(&lc) == -1) {
 			uplink_fail(strerror(errno));
@@ -676,5 +733,8 @@ uplink_timer(void)
 	default:
 		if (now >= deadline)
 			uplink_fail("handshake timed out");
+		else if (lstate == LINK_CONNECTING && !tcp_up &&
+		    now >= syn_deadline)
+			uplink_redial();
 	}
 }
