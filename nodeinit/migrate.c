@@ -274,33 +274,43 @@ mig_standin_take(void)
 }
 
 /* Up from a stand-in: MSG_STANDIN only, named by its ghost PID. */
+/*
+ * A frame from a process of ours goes up named as its ghost: its A_PID,
+ * which the caller checked comes first, is overwritten in place with g.
+ */
+static int
+mig_send_as(const struct wire_hdr *h, const unsigned char *body, pid_t g)
+{
+	unsigned char	*f = (unsigned char *)body - WIRE_HDR_LEN;
+	unsigned char	*v = f + WIRE_HDR_LEN + WIRE_ATTR_HDR;
+	struct wire_msg	 m;
+
+	v[0] = (unsigned char)(g >> 24);
+	v[1] = (unsigned char)(g >> 16);
+	v[2] = (unsigned char)(g >> 8);
+	v[3] = (unsigned char)g;
+	m.buf = f;
+	m.len = m.cap = h->len;
+	m.overflow = 0;
+	return link_send_msg(&m);
+}
+
 static int
 mig_standin_frames(int i)
 {
 	struct wire_attr	 tb[A_MAX];
 	struct wire_hdr		 h;
-	struct wire_msg		 m;
 	const unsigned char	*body;
 	const char		*why;
-	unsigned char		*f;
 	size_t			 blen;
 	pid_t			 g = standin_gpid[i];
 	int			 r;
 
 	while ((r = conn_frame(&standin[i], &h, &body, &blen, &why)) == 1) {
-		f = (unsigned char *)body - WIRE_HDR_LEN;
 		if (h.type != MSG_STANDIN ||
 		    proto_parse(&h, body, blen, tb, &why) == -1 ||
-		    tb[A_PID].data != body + WIRE_ATTR_HDR)
-			return -1;
-		f[16] = (unsigned char)(g >> 24);
-		f[17] = (unsigned char)(g >> 16);
-		f[18] = (unsigned char)(g >> 8);
-		f[19] = (unsigned char)g;
-		m.buf = f;
-		m.len = m.cap = h.len;
-		m.overflow = 0;
-		if (link_send_msg(&m) == -1)
+		    tb[A_PID].data != body + WIRE_ATTR_HDR ||
+		    mig_send_as(&h, body, g) == -1)
 			return -1;
 	}
 	return r;
@@ -322,28 +332,17 @@ mig_mover_frames(void)
 {
 	struct wire_attr	 tb[A_MAX];
 	struct wire_hdr		 h;
-	struct wire_msg		 m;
 	const unsigned char	*body;
 	const char		*why;
-	unsigned char		*f;
 	size_t			 blen;
 	int			 r;
 
 	while ((r = conn_frame(&mover, &h, &body, &blen, &why)) == 1) {
-		f = (unsigned char *)body - WIRE_HDR_LEN;
 		if ((h.type != MSG_MOVE && h.type != MSG_IMAGE &&
 		    h.type != MSG_STANDIN) ||
 		    proto_parse(&h, body, blen, tb, &why) == -1 ||
-		    tb[A_PID].data != body + WIRE_ATTR_HDR)
-			return -1;
-		f[16] = (unsigned char)(mover_gpid >> 24);
-		f[17] = (unsigned char)(mover_gpid >> 16);
-		f[18] = (unsigned char)(mover_gpid >> 8);
-		f[19] = (unsigned char)mover_gpid;
-		m.buf = f;
-		m.len = m.cap = h.len;
-		m.overflow = 0;
-		if (link_send_msg(&m) == -1)
+		    tb[A_PID].data != body + WIRE_ATTR_HDR ||
+		    mig_send_as(&h, body, mover_gpid) == -1)
 			return -1;
 		if (h.type == MSG_STANDIN)
 			return mig_standin_take();

@@ -206,6 +206,9 @@ ghost_on_move(void *arg, const struct proto_frame *f)
 		while (waitpid((pid_t)wire_get_u32(&f->tb[A_RPID]), NULL, 0) ==
 		    -1 && errno == EINTR)
 			;
+	/* child ghosts that ended (bpmaster waited for them): reaped now */
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
 	ghost_on_move_now();
 	return 0;
 }

@@ -502,6 +502,20 @@ tree_proc_gone(struct proc *p)
 	spare_drop(p->pid, 0);
 }
 
+struct tree_busy {
+	pid_t	parent;
+	int	busy;
+};
+
+static void
+tree_child_leaving(struct proc *c, void *arg)
+{
+	struct tree_busy	*b = arg;
+
+	if (c->ppid == b->parent && c->child && c->exited && c->ghost != NULL)
+		b->busy = 1;
+}
+
 /*
  * p comes home (migrate.c): its ghost becomes the process, which must
  * find no stranger among its children.  Its spare is killed (the ghost
@@ -512,10 +526,19 @@ pid_t
 tree_spare_home(struct proc *p)
 {
 	struct forkreq	*fr;
+	struct tree_busy b = { p->pid, 0 };
 
 	for (fr = forks; fr != NULL; fr = fr->next)
 		if (fr->spare && fr->parent == p->pid)
 			return -1;
+	/*
+	 * A child whose node process ended (the process reaped it there)
+	 * but whose ghost is still on its way out would be a stranger at
+	 * home, a child the process never made: wait for it too.
+	 */
+	proc_foreach(tree_child_leaving, &b);
+	if (b.busy)
+		return -1;
 	return spare_drop(p->pid, 1);
 }
 
