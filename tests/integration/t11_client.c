@@ -230,17 +230,23 @@ read_frame(int s, struct wire_attr *tb, unsigned char *buf, size_t cap)
 {
 	struct wire_hdr	 h;
 	const char	*why;
-	size_t		 have = 0;
+	size_t		 have = 0, want = WIRE_HDR_LEN;
 	ssize_t		 n;
 	struct pollfd	 pfd = { .fd = s, .events = POLLIN };
 
+	/* exactly one frame: the header, then its body (what follows stays) */
 	for (;;) {
-		if (wire_hdr_decode(buf, have, cap, &h, &why) == 1 &&
-		    have >= h.len)
+		if (have == WIRE_HDR_LEN && want == WIRE_HDR_LEN) {
+			if (wire_hdr_decode(buf, have, cap, &h, &why) != 1 ||
+			    h.len > cap)
+				return -1;
+			want = h.len;
+		}
+		if (have >= want)
 			break;
 		if (poll(&pfd, 1, 10000) <= 0)
-			return -1;
-		if ((n = recv(s, buf + have, cap - have, 0)) <= 0)
+			return -2;	/* nothing for 10 s */
+		if ((n = recv(s, buf + have, want - have, 0)) <= 0)
 			return -1;
 		have += (size_t)n;
 	}
@@ -273,7 +279,7 @@ exec_plain(int node)
 	if (send(s, buf, len, MSG_NOSIGNAL) != (ssize_t)len)
 		return 2;
 	while ((t = read_frame(s, tb, buf, sizeof(buf))) != MSG_EXEC_RESULT)
-		if (t == -1) {
+		if (t < 0) {
 			printf("exec: connection closed before a result\n");
 			goto held;
 		}
@@ -282,12 +288,17 @@ exec_plain(int node)
 	fflush(stdout);
 	/* now pretend to be bpghost */
 	send_type(s, MSG_GHOST);
-	t = read_frame(s, tb, buf, sizeof(buf));
+	/* the process's own news (/bin/true's EXIT) may come first */
+	while ((t = read_frame(s, tb, buf, sizeof(buf))) == MSG_EXIT ||
+	    t == MSG_IO || t == MSG_STOPPED)
+		;
 	if (t == MSG_EXEC_RESULT && wire_get_u32(&tb[A_ERRNO]) != 0)
 		printf("ghost: refused: %s\n", tb[A_MSG].data ?
 		    wire_get_str(&tb[A_MSG]) : "(no message)");
 	else if (t == -1)
 		printf("ghost: refused: connection closed\n");
+	else if (t == -2)
+		printf("ghost: ACCEPTED (no refusal in 10 s)\n");
 	else
 		printf("ghost: ACCEPTED (frame type %d)\n", t);
 held:
