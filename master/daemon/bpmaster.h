@@ -232,13 +232,15 @@ int	discovery_init(void);
 struct node *discovery_node(const unsigned char *);
 
 /* nodelink.c: the node links */
-int	node_listen(void);
 int	node_send(struct node *, struct wire_msg *);
 void	node_fail(struct node *, const char *);
 size_t	node_queued(int);
 int	node_power(struct node *, int, uid_t, const char **);
-void	node_shutdown(void);
 uint32_t node_rtt_us(const struct node *);
+
+/* nodelink_accept.c: the node port */
+int	node_listen(void);
+void	node_shutdown(void);
 
 /* mem.c: memory a burst grew goes back to the system */
 #define MEM_RELEASE_MIN		(256u << 10)	/* bytes freed that call for a trim */
@@ -359,19 +361,25 @@ void	trace_cont_ghost(struct proc *);
 void	trace_release(struct proc *);
 void	trace_reap(void);
 
-/* ctl.c: the control socket */
-int	ctl_listen(const struct ctl_hooks *);
-void	ctl_notify(void);
-void	ctl_shutdown(void);
+/* ctl.c: a control connection */
 int	ctl_send_msg(struct ctlconn *, struct wire_msg *);
 void	ctl_set_proc(struct ctlconn *, struct proc *);
 struct proc *ctl_get_proc(struct ctlconn *);
-struct ctlconn *ctl_adopt(int, const struct ucred *, struct proc *, int);
 int	ctl_send_fd(struct ctlconn *, struct wire_msg *, int);
 int	ctl_peer_groups(struct ctlconn *, gid_t *, int);
 void	ctl_resume(int);
-void	ctl_ghost_rejoined(struct ctlconn *, struct proc *, int);
 int	ctl_refuse(struct ctlconn *);
 int	ctl_is_ghost(const struct ctlconn *);
+
+/* ctl_accept.c: the control socket */
+int	ctl_listen(const struct ctl_hooks *);
+void	ctl_shutdown(void);
+struct ctlconn *ctl_adopt(int, const struct ucred *, struct proc *, int);
+
+/* ctl_watch.c: watchers told of changes */
+void	ctl_notify(void);
+
+/* ctl_proc.c: processes and their ghosts */
+void	ctl_ghost_rejoined(struct ctlconn *, struct proc *, int);
 
 #endif

@@ -37,7 +37,8 @@ struct nodelink {
 DLIST_HEAD(nodelinks, nodelink);
 
 extern struct nodelinks	 link_all;
-extern struct nodelinks	 link_preauth;	/* links that have not said HELLO, newest first */
+/* links that have not said HELLO, newest first */
+extern struct nodelinks	 link_preauth;
 extern int		 link_npreauth;
 
 /* nodelink.c */

@@ -15,13 +15,20 @@
  * read from the other.  The node table is four nodes (0 up, owner root,
  * mode 0111; 1 up, owner 1001, mode 0100; 2 down; 3 booting); node.c and
  * trace.c are stubs here (no link is written, no ghost is ptraced), with
- * node.c's permission rule for states and power (root only).  ctl.c is
- * included so the connection can be made as ctl_accept() makes one.
+ * node.c's permission rule for states and power (root only).  ctl.c and
+ * the other ctl_*.c are included so the connection can be made as
+ * ctl_accept() makes one.
  *
  * Accepted means: every byte was a whole frame, the connection is still
  * open, and no reply carried an error (A_ERRNO non-zero).
  */
 #include "master/daemon/ctl.c"
+#include "master/daemon/ctl_accept.c"
+#include "master/daemon/ctl_nodes.c"
+#include "master/daemon/ctl_proc.c"
+#include "master/daemon/ctl_routes.c"
+#include "master/daemon/ctl_users.c"
+#include "master/daemon/ctl_watch.c"
 
 #include <fcntl.h>
 
@@ -216,7 +223,8 @@ fuzz_verdict(const uint8_t *data, size_t size)
 		if (ev_init() == -1)
 			abort();
 		signal(SIGPIPE, SIG_IGN);
-		hooks = &fz_hooks;
+		ctl_proc_hooks = &fz_hooks;
+		ctl_table = &ctl_role;
 		ready = 1;
 	}
 	if (size < 1)
@@ -267,7 +275,7 @@ fuzz_verdict(const uint8_t *data, size_t size)
 	if (fz_alive(cc))
 		ctl_close(cc);
 	close(sv[1]);
-	ev_timer_del(&notify_timer);
+	ev_timer_del(&ctl_notify_timer);
 	return ok;
 }
 
