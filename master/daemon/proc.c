@@ -163,89 +163,110 @@ proc_passthrough(uint16_t type)
 	return 0;
 }
 
-void
-proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
-    const unsigned char *body, size_t blen)
+/* The node EXEC names, if a process may start there now; else NULL, refused. */
+static struct node *
+proc_exec_node(struct ctlconn *cc, const struct ucred *cred,
+    struct wire_attr *tb)
 {
-	static unsigned char	 buf[WIRE_MAX_FRAME];
-	struct wire_msg		 m;
-	struct wire_iter	 it;
-	struct wire_attr	 a;
-	struct node		*n;
-	struct proc		*p;
-	gid_t			 groups[4096];
-	unsigned char		 gbuf[4 * 4096];
-	char			 why[1024];
-	struct args_sum		 sum;
-	uint32_t		 num;
-	int			 ng, i, nospare = 0;
-	pid_t			 pp;
-	size_t			 off;
+	struct node	*n;
+	uint32_t	 num;
 
 	if (!tb[A_NODE].data) {
 		proc_fail(cc, cred->pid, EINVAL, "no node given");
-		return;
+		return NULL;
 	}
 	num = wire_get_u32(&tb[A_NODE]);
 	if (num >= (uint32_t)numnodes) {
 		proc_fail(cc, cred->pid, ENODEV, "No such node");
-		return;
+		return NULL;
 	}
 	n = &nodes[num];
 	if (n->state == NODE_DOWN || n->link == NULL) {
 		proc_fail(cc, cred->pid, EHOSTDOWN, "Node is down");
-		return;
+		return NULL;
 	}
 	if (n->state != NODE_UP) {
 		char	msg[64];
 
 		snprintf(msg, sizeof(msg), "Node is %s", node_state_name(n->state));
 		proc_fail(cc, cred->pid, EHOSTUNREACH, msg);
-		return;
+		return NULL;
 	}
+	return n;
+}
+
+/*
+ * May the caller run a process on n: not a ghost already, no stand-in of
+ * it there, and n's mode lets its uid or groups (put in groups) run.  The
+ * number of groups, or -1 when it was refused.
+ */
+static int
+proc_exec_caller(struct ctlconn *cc, const struct ucred *cred,
+    struct node *n, gid_t *groups, int max)
+{
+	struct proc	*p;
+	int		 ng;
+
 	/* a process that came home runs before its ghost's feeder says so */
 	if (ctl_get_proc(cc) == NULL && (p = proc_find(cred->pid)) != NULL)
 		migrate_home_seen(p);
 	if (ctl_get_proc(cc) != NULL || proc_find(cred->pid) != NULL) {
 		proc_fail(cc, cred->pid, EBUSY, "this process is already a ghost");
-		return;
+		return -1;
 	}
-	if (standin_blocks(cred->pid, (int)num)) {
+	if (standin_blocks(cred->pid, n->num)) {
 		proc_fail(cc, cred->pid, EBUSY, "this process has a stand-in "
 		    "on that node (it was rforked from there)");
-		return;
+		return -1;
 	}
-	if ((ng = ctl_peer_groups(cc, groups, 4096)) < 0) {
+	if ((ng = ctl_peer_groups(cc, groups, max)) < 0) {
 		if (errno == ERANGE) {
 			proc_fail(cc, cred->pid, E2BIG,
 			    "more than 4096 supplementary groups");
-			return;
+			return -1;
 		}
 		/* a kernel older than SO_PEERGROUPS: ask /proc */
-		if ((ng = proc_groups(cred->pid, groups, 4096)) < 0) {
+		if ((ng = proc_groups(cred->pid, groups, max)) < 0) {
 			proc_fail(cc, cred->pid, ESRCH, "caller vanished");
-			return;
+			return -1;
 		}
 	}
 	if (!proc_may_run(n, cred->uid, cred->gid, groups, ng)) {
 		proc_fail(cc, cred->pid, EACCES, "Permission denied");
-		return;
+		return -1;
 	}
+	return ng;
+}
 
-	wire_msg_init(&m, buf, sizeof(buf), MSG_EXEC, 0, 0);
-	wire_put_u32(&m, A_PID, (uint32_t)cred->pid);
-	wire_put_u32(&m, A_UID, cred->uid);
-	wire_put_u32(&m, A_GID, cred->gid);
+/*
+ * The EXEC for the node: who runs it (as the kernel says), its parent,
+ * and what the tool may pass through.  Whether the tool asked for no
+ * spare child ghost is put in *nospare.
+ */
+static void
+proc_exec_build(struct wire_msg *m, const struct ucred *cred,
+    const gid_t *groups, int ng, const unsigned char *body, size_t blen,
+    int *nospare)
+{
+	unsigned char		 gbuf[4 * 4096];
+	struct wire_iter	 it;
+	struct wire_attr	 a;
+	pid_t			 pp;
+	int			 i;
+
+	wire_put_u32(m, A_PID, (uint32_t)cred->pid);
+	wire_put_u32(m, A_UID, cred->uid);
+	wire_put_u32(m, A_GID, cred->gid);
 	for (i = 0; i < ng; i++) {
 		gbuf[4 * i] = (unsigned char)(groups[i] >> 24);
 		gbuf[4 * i + 1] = (unsigned char)(groups[i] >> 16);
 		gbuf[4 * i + 2] = (unsigned char)(groups[i] >> 8);
 		gbuf[4 * i + 3] = (unsigned char)groups[i];
 	}
-	wire_put(&m, A_GROUPS, gbuf, (size_t)ng * 4);
+	wire_put(m, A_GROUPS, gbuf, (size_t)ng * 4);
 	/* its parent here, what getppid() says there (track.c): a fact */
 	if ((pp = tree_ppid_of(cred->pid)) > 0)
-		wire_put_u32(&m, A_PPID, (uint32_t)pp);
+		wire_put_u32(m, A_PPID, (uint32_t)pp);
 	wire_iter_init(&it, body, blen);
 	while (wire_iter_next(&it, &a) == 1) {
 		if (!proc_passthrough(a.type))
@@ -253,14 +274,64 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 		/* switching the process tree off is a debugging aid for root */
 		if (a.type == A_FLAGS && cred->uid != 0 && proto_attr_ok(&a) &&
 		    a.len == 4) {
-			wire_put_u32(&m, A_FLAGS,
+			wire_put_u32(m, A_FLAGS,
 			    wire_get_u32(&a) & ~(uint32_t)EXEC_F_NOTRACK);
 			continue;
 		}
-		wire_put(&m, a.type, a.data, a.len);
+		wire_put(m, a.type, a.data, a.len);
 		if (a.type == A_FLAGS && proto_attr_ok(&a) && a.len == 4)
-			nospare = (wire_get_u32(&a) & EXEC_F_NOSPARE) != 0;
+			*nospare = (wire_get_u32(&a) & EXEC_F_NOSPARE) != 0;
 	}
+}
+
+/*
+ * The command line as bpstat -p shows it, its first PROC_CMD_MAX bytes:
+ * the arguments (pieces joined) with a space between them.
+ */
+static void
+proc_cmdline(char *cmd, const unsigned char *body, size_t blen)
+{
+	struct wire_iter	 it;
+	struct wire_attr	 a;
+	size_t			 off = 0;
+
+	wire_iter_init(&it, body, blen);
+	while (wire_iter_next(&it, &a) == 1) {
+		size_t	l;
+
+		if (a.type != A_ARG && a.type != A_ARG_PART)
+			continue;
+		l = a.type == A_ARG ? strnlen(wire_get_str(&a), a.len) : a.len;
+		if (l > PROC_CMD_MAX - 1 - off)
+			l = PROC_CMD_MAX - 1 - off;
+		memcpy(cmd + off, a.data, l);
+		off += l;
+		if (a.type == A_ARG && off < PROC_CMD_MAX - 1)
+			cmd[off++] = ' ';
+	}
+	if (off > 0 && cmd[off - 1] == ' ')
+		off--;
+	cmd[off] = '\0';
+}
+
+void
+proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
+    const unsigned char *body, size_t blen)
+{
+	static unsigned char	 buf[WIRE_MAX_FRAME];
+	struct wire_msg		 m;
+	struct node		*n;
+	struct proc		*p;
+	gid_t			 groups[4096];
+	char			 why[1024];
+	struct args_sum		 sum;
+	int			 ng, nospare = 0;
+
+	if ((n = proc_exec_node(cc, cred, tb)) == NULL ||
+	    (ng = proc_exec_caller(cc, cred, n, groups, 4096)) < 0)
+		return;
+	wire_msg_init(&m, buf, sizeof(buf), MSG_EXEC, 0, 0);
+	proc_exec_build(&m, cred, groups, ng, body, blen, &nospare);
 	/* the tool's lists are claims too: Linux's limits, pieces in place */
 	if (args_scan(body, blen, &sum, why, sizeof(why)) == -1) {
 		proc_fail(cc, cred->pid, E2BIG, why);
@@ -282,31 +353,10 @@ proc_exec(struct ctlconn *cc, const struct ucred *cred, struct wire_attr *tb,
 		proc_fail(cc, cred->pid, ENOMEM, "out of memory");
 		return;
 	}
-	/*
-	 * The command line as bpstat -p shows it, its first PROC_CMD_MAX
-	 * bytes: the arguments (pieces joined) with a space between them.
-	 */
-	off = 0;
-	wire_iter_init(&it, body, blen);
-	while (wire_iter_next(&it, &a) == 1) {
-		size_t	l;
-
-		if (a.type != A_ARG && a.type != A_ARG_PART)
-			continue;
-		l = a.type == A_ARG ? strnlen(wire_get_str(&a), a.len) : a.len;
-		if (l > PROC_CMD_MAX - 1 - off)
-			l = PROC_CMD_MAX - 1 - off;
-		memcpy(p->cmd + off, a.data, l);
-		off += l;
-		if (a.type == A_ARG && off < PROC_CMD_MAX - 1)
-			p->cmd[off++] = ' ';
-	}
-	if (off > 0 && p->cmd[off - 1] == ' ')
-		off--;
-	p->cmd[off] = '\0';
+	proc_cmdline(p->cmd, body, blen);
 	p->pid = cred->pid;
 	p->rpid = cred->pid;
-	p->node = (int)num;
+	p->node = n->num;
 	p->uid = cred->uid;
 	p->ghost = cc;
 	p->nospare = nospare;
