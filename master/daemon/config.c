@@ -140,115 +140,131 @@ conf_defaults(struct master_conf *c)
 	strcpy(c->bmc_ipmitool, "ipmitool");
 }
 
-int
-conf_load(const char *path, struct master_conf *c)
+/*
+ * Where the master listens and keeps its files: 1 when the line was one
+ * of them, 0 when it was not, -1 on a bad value (as conf_boot).
+ */
+static int
+conf_paths(struct master_conf *c, char **w, int nw)
 {
-	char	 line[512], *w[4], *p, *save;
-	FILE	*f;
-	long	 v;
-	int	 lineno = 0, nw, r;
+	long	v;
 
-	conf_defaults(c);
-	if ((f = fopen(path, "re")) == NULL) {
-		log_warn("%s", path);
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(f)) {
-			log_warnx("%s:%d: line too long", path, lineno);
-			goto bad;
+	if (strcmp(w[0], "listen") == 0 && (nw == 2 || nw == 3)) {
+		if (conf_copy(c->listen_addr, sizeof(c->listen_addr),
+		    w[1]) == -1)
+			return -1;
+		if (nw == 3) {
+			if (conf_number(w[2], 1, 65535, &v) == -1)
+				return -1;
+			c->listen_port = (int)v;
 		}
-		if ((p = strchr(line, '#')) != NULL)
-			*p = '\0';
-		nw = 0;
-		for (p = strtok_r(line, " \t\r\n", &save); p != NULL && nw < 4;
-		    p = strtok_r(NULL, " \t\r\n", &save))
-			w[nw++] = p;
-		if (nw == 0)
-			continue;
-		if (p != NULL)
-			goto syntax;
-		if (strcmp(w[0], "listen") == 0 && (nw == 2 || nw == 3)) {
-			if (conf_copy(c->listen_addr, sizeof(c->listen_addr),
-			    w[1]) == -1)
-				goto syntax;
-			if (nw == 3) {
-				if (conf_number(w[2], 1, 65535, &v) == -1)
-					goto syntax;
-				c->listen_port = (int)v;
-			}
-		} else if (strcmp(w[0], "interface") == 0 && nw == 2) {
-			if (conf_copy(c->interface, sizeof(c->interface),
-			    w[1]) == -1)
-				goto syntax;
-		} else if (strcmp(w[0], "control") == 0 && nw == 2) {
-			if (conf_copy(c->control, sizeof(c->control), w[1]) == -1)
-				goto syntax;
-		} else if (strcmp(w[0], "keyfile") == 0 && nw == 2) {
-			if (conf_copy(c->keyfile, sizeof(c->keyfile), w[1]) == -1)
-				goto syntax;
-		} else if (strcmp(w[0], "statefile") == 0 && nw == 2) {
-			if (conf_copy(c->statefile, sizeof(c->statefile),
-			    w[1]) == -1)
-				goto syntax;
-		} else if (strcmp(w[0], "nodes") == 0 && nw == 2) {
-			if (conf_number(w[1], 0, MASTER_MAXNODES, &v) == -1)
-				goto syntax;
-			c->nodes = (int)v;
-		} else if (strcmp(w[0], "node") == 0 && nw == 3) {
-			struct mac_entry	*nm;
+	} else if (strcmp(w[0], "interface") == 0 && nw == 2) {
+		if (conf_copy(c->interface, sizeof(c->interface),
+		    w[1]) == -1)
+			return -1;
+	} else if (strcmp(w[0], "control") == 0 && nw == 2) {
+		if (conf_copy(c->control, sizeof(c->control), w[1]) == -1)
+			return -1;
+	} else if (strcmp(w[0], "keyfile") == 0 && nw == 2) {
+		if (conf_copy(c->keyfile, sizeof(c->keyfile), w[1]) == -1)
+			return -1;
+	} else if (strcmp(w[0], "statefile") == 0 && nw == 2) {
+		if (conf_copy(c->statefile, sizeof(c->statefile),
+		    w[1]) == -1)
+			return -1;
+	} else
+		return 0;
+	return 1;
+}
 
-			if (conf_number(w[1], 0, MASTER_MAXNODES - 1, &v) == -1)
-				goto syntax;
-			if ((nm = reallocarray(c->macs, c->nmacs + 1,
-			    sizeof(*nm))) == NULL)
-				fatal("config");
-			c->macs = nm;
-			if (mac_parse(w[2], nm[c->nmacs].mac) == -1)
-				goto syntax;
-			nm[c->nmacs++].node = (int)v;
-			if (v >= c->nodes)
-				c->nodes = (int)v + 1;
-		} else if (strcmp(w[0], "discovery") == 0 && nw == 2) {
-			if (strcmp(w[1], "on") == 0)
-				c->discovery = 1;
-			else if (strcmp(w[1], "off") == 0)
-				c->discovery = 0;
-			else
-				goto syntax;
-		} else if ((r = conf_boot(c, w, nw)) != 0) {
-			if (r == -1)
-				goto syntax;
-		} else if ((r = conf_bmc(c, w, nw)) != 0) {
-			if (r == -1)
-				goto syntax;
-		} else if (strcmp(w[0], "heartbeat") == 0 && nw == 2) {
-			if (conf_number(w[1], 50, 600000, &v) == -1)
-				goto syntax;
-			c->heartbeat_ms = (unsigned int)v;
-		} else if (strcmp(w[0], "master_grace") == 0 && nw == 2) {
-			/* seconds; 0: a master restart ends every process */
-			if (conf_number(w[1], 0, 86400, &v) == -1)
-				goto syntax;
-			c->grace_ms = (unsigned int)v * 1000;
-		} else if (strcmp(w[0], "node_alone_reboot") == 0 && nw == 2) {
-			if (conf_number(w[1], 0, 86400, &v) == -1)
-				goto syntax;
-			c->alone_reboot_ms = (unsigned int)v * 1000;
-		} else if (strcmp(w[0], "fanout") == 0 && nw == 2) {
-			/* 0: every node's blobs from its tool, no relay tree */
-			if (conf_number(w[1], 0, MASTER_FANOUT_MAX, &v) == -1)
-				goto syntax;
-			c->fanout = (unsigned int)v;
-		} else if (strcmp(w[0], "timeout") == 0 && nw == 2) {
-			if (conf_number(w[1], 100, 3600000, &v) == -1)
-				goto syntax;
-			c->timeout_ms = (unsigned int)v;
-		} else if (conf_cache(c, w, nw) != 1)
-			goto syntax;
-	}
-	fclose(f);
+/* The node table: its size, fixed MACs, discovery (1, 0, -1 as above). */
+static int
+conf_nodes(struct master_conf *c, char **w, int nw)
+{
+	long	v;
+
+	if (strcmp(w[0], "nodes") == 0 && nw == 2) {
+		if (conf_number(w[1], 0, MASTER_MAXNODES, &v) == -1)
+			return -1;
+		c->nodes = (int)v;
+	} else if (strcmp(w[0], "node") == 0 && nw == 3) {
+		struct mac_entry	*nm;
+
+		if (conf_number(w[1], 0, MASTER_MAXNODES - 1, &v) == -1)
+			return -1;
+		if ((nm = reallocarray(c->macs, c->nmacs + 1,
+		    sizeof(*nm))) == NULL)
+			fatal("config");
+		c->macs = nm;
+		if (mac_parse(w[2], nm[c->nmacs].mac) == -1)
+			return -1;
+		nm[c->nmacs++].node = (int)v;
+		if (v >= c->nodes)
+			c->nodes = (int)v + 1;
+	} else if (strcmp(w[0], "discovery") == 0 && nw == 2) {
+		if (strcmp(w[1], "on") == 0)
+			c->discovery = 1;
+		else if (strcmp(w[1], "off") == 0)
+			c->discovery = 0;
+		else
+			return -1;
+	} else
+		return 0;
+	return 1;
+}
+
+/* Heartbeat, timeouts, grace and the relay fan-out (1, 0, -1 as above). */
+static int
+conf_timing(struct master_conf *c, char **w, int nw)
+{
+	long	v;
+
+	if (strcmp(w[0], "heartbeat") == 0 && nw == 2) {
+		if (conf_number(w[1], 50, 600000, &v) == -1)
+			return -1;
+		c->heartbeat_ms = (unsigned int)v;
+	} else if (strcmp(w[0], "master_grace") == 0 && nw == 2) {
+		/* seconds; 0: a master restart ends every process */
+		if (conf_number(w[1], 0, 86400, &v) == -1)
+			return -1;
+		c->grace_ms = (unsigned int)v * 1000;
+	} else if (strcmp(w[0], "node_alone_reboot") == 0 && nw == 2) {
+		if (conf_number(w[1], 0, 86400, &v) == -1)
+			return -1;
+		c->alone_reboot_ms = (unsigned int)v * 1000;
+	} else if (strcmp(w[0], "fanout") == 0 && nw == 2) {
+		/* 0: every node's blobs from its tool, no relay tree */
+		if (conf_number(w[1], 0, MASTER_FANOUT_MAX, &v) == -1)
+			return -1;
+		c->fanout = (unsigned int)v;
+	} else if (strcmp(w[0], "timeout") == 0 && nw == 2) {
+		if (conf_number(w[1], 100, 3600000, &v) == -1)
+			return -1;
+		c->timeout_ms = (unsigned int)v;
+	} else
+		return 0;
+	return 1;
+}
+
+/* One line's words: 0 when they are a directive we know, else -1. */
+static int
+conf_line(struct master_conf *c, char **w, int nw)
+{
+	int	r;
+
+	if ((r = conf_paths(c, w, nw)) != 0 ||
+	    (r = conf_nodes(c, w, nw)) != 0 ||
+	    (r = conf_boot(c, w, nw)) != 0 ||
+	    (r = conf_bmc(c, w, nw)) != 0 ||
+	    (r = conf_timing(c, w, nw)) != 0)
+		return r == -1 ? -1 : 0;
+	return conf_cache(c, w, nw) == 1 ? 0 : -1;
+}
+
+/* What no single line can say is wrong: the file as a whole. */
+static int
+conf_check(const char *path, const struct master_conf *c)
+{
 	if (c->timeout_ms <= c->heartbeat_ms) {
 		log_warnx("%s: timeout must be longer than heartbeat", path);
 		return -1;
@@ -260,11 +276,44 @@ conf_load(const char *path, struct master_conf *c)
 			return -1;
 		}
 	return 0;
-syntax:
-	log_warnx("%s:%d: syntax error near '%s'", path, lineno, w[0]);
-bad:
+}
+
+int
+conf_load(const char *path, struct master_conf *c)
+{
+	char	 line[512], *w[4], *p, *save;
+	FILE	*f;
+	int	 lineno = 0, nw;
+
+	conf_defaults(c);
+	if ((f = fopen(path, "re")) == NULL) {
+		log_warn("%s", path);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			log_warnx("%s:%d: line too long", path, lineno);
+			fclose(f);
+			return -1;
+		}
+		if ((p = strchr(line, '#')) != NULL)
+			*p = '\0';
+		nw = 0;
+		for (p = strtok_r(line, " \t\r\n", &save); p != NULL && nw < 4;
+		    p = strtok_r(NULL, " \t\r\n", &save))
+			w[nw++] = p;
+		if (nw == 0)
+			continue;
+		if (p != NULL || conf_line(c, w, nw) == -1) {
+			log_warnx("%s:%d: syntax error near '%s'", path, lineno,
+			    w[0]);
+			fclose(f);
+			return -1;
+		}
+	}
 	fclose(f);
-	return -1;
+	return conf_check(path, c);
 }
 
 /*
