@@ -266,10 +266,10 @@ void	relay_node_down(struct node *);
 void	users_init(void);
 int	users_send(struct node *);
 
-/* proc.c */
+/* proc.c: the process table */
 struct proc *proc_find(pid_t);
-void	proc_exec(struct ctlconn *, const struct ucred *, struct wire_attr *,
-	    const unsigned char *, size_t);
+void	proc_insert(struct proc *);
+void	proc_fail(struct ctlconn *, pid_t, int, const char *);
 void	proc_ghost_gone(struct proc *);
 int	proc_from_ghost(struct proc *, const struct wire_hdr *,
 	    struct wire_attr *, const unsigned char *, size_t);
@@ -279,6 +279,10 @@ void	proc_node_down(struct node *);
 void	proc_list(struct ctlconn *, uint32_t);
 int	proc_count(void);
 int	proc_signal_remote(struct proc *, int);
+
+/* proc_launch.c: EXEC checked, sent and recorded */
+void	proc_exec(struct ctlconn *, const struct ucred *, struct wire_attr *,
+	    const unsigned char *, size_t);
 
 /* migrate.c */
 int	migrate_from_ghost(struct proc *, const struct wire_hdr *,
