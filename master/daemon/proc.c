@@ -217,17 +217,112 @@ proc_from_ghost(struct proc *p, const struct wire_hdr *h, struct wire_attr *tb,
 	return 0;
 }
 
+/*
+ * EXEC_RESULT from the node: the process runs (or an image's second
+ * answer: the restorer took it), or it failed.  1 when the frame ends
+ * here, -1 on a failed send, 0 to relay it to the ghost.
+ */
+static int
+proc_node_result(struct node *n, struct proc *p, struct wire_attr *tb)
+{
+	unsigned char	 buf[64];
+	struct wire_msg	 m;
+
+	if (p->started && wire_get_u32(&tb[A_ERRNO]) == 0)
+		standin_child_runs(p);
+	if (wire_get_u32(&tb[A_ERRNO]) != 0)
+		p->exited = 1;
+	else if (tb[A_RPID].data)
+		p->rpid = (pid_t)wire_get_u32(&tb[A_RPID]);
+	p->started = 1;
+	if (p->exited && p->ghost == NULL) {
+		proc_free(p);
+		return 1;
+	}
+	if (p->ghost == NULL) {
+		/* the ghost died while the request was in flight */
+		wire_msg_init(&m, buf, sizeof(buf), MSG_SIGNAL, 0, 0);
+		wire_put_u32(&m, A_PID, (uint32_t)p->pid);
+		wire_put_u32(&m, A_SIG, 9);
+		return node_send(n, &m) == -1 ? -1 : 1;
+	}
+	return 0;
+}
+
+/* MSG_STOPPED: the ghost stops and runs as the remote does (1: done). */
+static int
+proc_node_stopped(struct node *n, struct proc *p, struct wire_attr *tb)
+{
+	p->rstopped = wire_get_u32(&tb[A_SIG]) != 0;
+	standin_child_stopped(p, wire_get_u32(&tb[A_SIG]));
+	log_debug("process %d on node %d %s (signal %u)", (int)p->pid,
+	    n->num, p->rstopped ? "stopped" : "continued",
+	    wire_get_u32(&tb[A_SIG]));
+	/* a SIGSTOP the ghost cannot raise on itself without us seeing it */
+	if (p->rstopped && wire_get_u32(&tb[A_SIG]) == SIGSTOP &&
+	    p->ghost != NULL && trace_stop_ghost(p) == 0)
+		return 1;
+	/*
+	 * The remote runs again, whoever continued it: so does the
+	 * ghost, or it would stay stopped after a quick STOP, CONT
+	 * (our SIGSTOP can land after the user's SIGCONT).  The ghost
+	 * does not forward a SIGCONT that comes from us.
+	 */
+	if (!p->rstopped && p->ghost != NULL)
+		trace_cont_ghost(p);
+	return 0;
+}
+
+/* MSG_EXIT: the process ended; 1 when no ghost is left to tell. */
+static int
+proc_node_exit(struct node *n, struct proc *p, struct wire_attr *tb)
+{
+	p->exited = 1;
+	standin_child_exit(p, wire_get_u32(&tb[A_STATUS]));
+	trace_release(p);
+	log_debug("process %d on node %d ended, status 0x%x",
+	    (int)p->pid, n->num, wire_get_u32(&tb[A_STATUS]));
+	if (p->ghost == NULL) {
+		proc_free(p);
+		return 1;
+	}
+	return 0;
+}
+
+/* The frame to the ghost, as it came; small enough by construction. */
+static void
+proc_node_relay(struct proc *p, const struct wire_hdr *h,
+    struct wire_attr *tb, const unsigned char *body, size_t blen)
+{
+	unsigned char		 buf[IO_CHUNK + 256];
+	struct wire_msg		 m;
+	struct wire_iter	 it;
+	struct wire_attr	 a;
+
+	wire_msg_init(&m, buf, sizeof(buf), h->type, 0, 0);
+	wire_iter_init(&it, body, blen);
+	while (wire_iter_next(&it, &a) == 1)
+		wire_put(&m, a.type, a.data, a.len);
+	/* how long the ghost waits for a master that went away (rejoin.c) */
+	if (h->type == MSG_EXEC_RESULT)
+		wire_put_u32(&m, A_GRACE, conf.grace_ms);
+	if (ctl_send_msg(p->ghost, &m) == 0 && h->type == MSG_IO &&
+	    tb[A_DATA].data && wire_get_u8(&tb[A_STREAM]) >= 1 &&
+	    wire_get_u8(&tb[A_STREAM]) <= 2)
+		/* what the ghost will have written: where a lost link resumes */
+		p->fwd[wire_get_u8(&tb[A_STREAM])] += tb[A_DATA].len;
+}
+
 /* Node -> ghost.  Returns -1 if the message is not about a process of n. */
 int
 proc_from_node(struct node *n, const struct wire_hdr *h, struct wire_attr *tb,
     const unsigned char *body, size_t blen)
 {
 	struct proc	*p = proc_find((pid_t)wire_get_u32(&tb[A_PID]));
-	unsigned char	 buf[IO_CHUNK + 256];
+	unsigned char	 buf[256];
 	struct wire_msg	 m;
+	int		 r;
 
-	(void)body;
-	(void)blen;
 	/* a stand-in's, on the node its child left (standin.c) */
 	if (standin_from_node(n, h, tb))
 		return 0;
@@ -235,57 +330,13 @@ proc_from_node(struct node *n, const struct wire_hdr *h, struct wire_attr *tb,
 		return 0;	/* raced with its end: not an error */
 	if (h->type == MSG_MOVE || h->type == MSG_IMAGE)
 		return migrate_from_node(n, p, h, tb, body, blen);
-	if (h->type == MSG_EXEC_RESULT) {
-		/* an image's second answer: the restorer took it */
-		if (p->started && wire_get_u32(&tb[A_ERRNO]) == 0)
-			standin_child_runs(p);
-		if (wire_get_u32(&tb[A_ERRNO]) != 0)
-			p->exited = 1;
-		else if (tb[A_RPID].data)
-			p->rpid = (pid_t)wire_get_u32(&tb[A_RPID]);
-		p->started = 1;
-		if (p->exited && p->ghost == NULL) {
-			proc_free(p);
-			return 0;
-		}
-		if (p->ghost == NULL) {
-			/* the ghost died while the request was in flight */
-			wire_msg_init(&m, buf, sizeof(buf), MSG_SIGNAL, 0, 0);
-			wire_put_u32(&m, A_PID, (uint32_t)p->pid);
-			wire_put_u32(&m, A_SIG, 9);
-			return node_send(n, &m) == -1 ? -1 : 0;
-		}
-	}
-	if (h->type == MSG_STOPPED) {
-		p->rstopped = wire_get_u32(&tb[A_SIG]) != 0;
-		standin_child_stopped(p, wire_get_u32(&tb[A_SIG]));
-		log_debug("process %d on node %d %s (signal %u)", (int)p->pid,
-		    n->num, p->rstopped ? "stopped" : "continued",
-		    wire_get_u32(&tb[A_SIG]));
-		/* a SIGSTOP the ghost cannot raise on itself without us seeing it */
-		if (p->rstopped && wire_get_u32(&tb[A_SIG]) == SIGSTOP &&
-		    p->ghost != NULL && trace_stop_ghost(p) == 0)
-			return 0;
-		/*
-		 * The remote runs again, whoever continued it: so does the
-		 * ghost, or it would stay stopped after a quick STOP, CONT
-		 * (our SIGSTOP can land after the user's SIGCONT).  The ghost
-		 * does not forward a SIGCONT that comes from us.
-		 */
-		if (!p->rstopped && p->ghost != NULL)
-			trace_cont_ghost(p);
-	}
-	if (h->type == MSG_EXIT) {
-		p->exited = 1;
-		standin_child_exit(p, wire_get_u32(&tb[A_STATUS]));
-		trace_release(p);
-		log_debug("process %d on node %d ended, status 0x%x",
-		    (int)p->pid, n->num, wire_get_u32(&tb[A_STATUS]));
-		if (p->ghost == NULL) {
-			proc_free(p);
-			return 0;
-		}
-	}
+	if (h->type == MSG_EXEC_RESULT &&
+	    (r = proc_node_result(n, p, tb)) != 0)
+		return r == -1 ? -1 : 0;
+	if (h->type == MSG_STOPPED && proc_node_stopped(n, p, tb))
+		return 0;
+	if (h->type == MSG_EXIT && proc_node_exit(n, p, tb))
+		return 0;
 	if (p->ghost == NULL) {
 		/* output for a ghost that is gone: consume it so the node goes on */
 		if (h->type == MSG_IO && tb[A_DATA].data) {
@@ -297,24 +348,7 @@ proc_from_node(struct node *n, const struct wire_hdr *h, struct wire_attr *tb,
 		}
 		return 0;
 	}
-	/* forward as it came; the frame is small enough by construction */
-	wire_msg_init(&m, buf, sizeof(buf), h->type, 0, 0);
-	{
-		struct wire_iter	it;
-		struct wire_attr	a;
-
-		wire_iter_init(&it, body, blen);
-		while (wire_iter_next(&it, &a) == 1)
-			wire_put(&m, a.type, a.data, a.len);
-	}
-	/* how long the ghost waits for a master that went away (rejoin.c) */
-	if (h->type == MSG_EXEC_RESULT)
-		wire_put_u32(&m, A_GRACE, conf.grace_ms);
-	if (ctl_send_msg(p->ghost, &m) == 0 && h->type == MSG_IO &&
-	    tb[A_DATA].data && wire_get_u8(&tb[A_STREAM]) >= 1 &&
-	    wire_get_u8(&tb[A_STREAM]) <= 2)
-		/* what the ghost will have written: where a lost link resumes */
-		p->fwd[wire_get_u8(&tb[A_STREAM])] += tb[A_DATA].len;
+	proc_node_relay(p, h, tb, body, blen);
 	return 0;
 }
 
