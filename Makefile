@@ -434,7 +434,7 @@ FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/blob_rx.c nodein
 FZ_DEP_node := nodeinit/uplink.c nodeinit/uplink_fsm.c nodeinit/cache.c $(wildcard nodeinit/*.h)
 FZ_LIB_node := $(call fz_wrap,$(FZ_WRAP_NODE)) -lsodium
 # ctl*.c are #included by the target; node.c and trace.c are stubbed
-FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/proc_launch.c master/daemon/relay.c master/daemon/relay_tree.c master/daemon/tree.c master/daemon/spare.c master/daemon/rejoin.c master/daemon/migrate.c master/daemon/standin.c \
+FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/proc_launch.c master/daemon/proc_wire.c master/daemon/relay.c master/daemon/relay_tree.c master/daemon/tree.c master/daemon/spare.c master/daemon/rejoin.c master/daemon/migrate.c master/daemon/standin.c \
 	    master/daemon/verify.c master/daemon/power.c \
 	    master/daemon/event.c master/daemon/mem.c \
 	    tests/fuzz/fuzz_log.c common/wire.c common/proto.c common/args.c common/conn.c \

@@ -141,11 +141,13 @@ static const struct ctl_hooks master_ctl_hooks = {
 	.rejoin = rejoin_ghost,
 	.settings = persist_save,
 	.standin = standin_from_ctl,
+	.conn_gone = power_ctl_gone,
 };
 
 static void
 master_hooks(void)
 {
+	proc_wire_hooks();
 	node_hooks.changed = ctl_notify;
 	node_hooks.connected = master_node_connected;
 	node_hooks.down = master_node_down;

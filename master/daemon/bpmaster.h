@@ -193,6 +193,8 @@ struct ctl_hooks {
 	void	(*settings)(void);	/* bpctl set a node's state, owner, mode */
 	void	(*standin)(struct ctlconn *, const struct ucred *, int,
 		    struct wire_attr *);	/* MSG_STANDIN (standin.c) */
+	void	(*conn_gone)(struct ctlconn *);	/* any connection closes
+						   (power.c's waiters) */
 };
 
 extern struct master_conf	 conf;
@@ -266,7 +268,35 @@ void	relay_node_down(struct node *);
 void	users_init(void);
 int	users_send(struct node *);
 
+/*
+ * What the process table tells the features above it (migrate.c,
+ * rejoin.c, relay.c, standin.c, trace.c, tree.c); proc_wire.c fills it in.
+ */
+struct proc_hooks {
+	void	(*freed)(struct proc *);	/* its record goes */
+	void	(*came_home)(struct proc *);	/* ... as it came home */
+	int	(*waits_node)(const struct proc *);	/* node away: rejoin.c */
+	int	(*queue_sig)(struct proc *, int);	/* ... the signal waits */
+	int	(*ghost_gone)(struct proc *);	/* 1: a move home's end */
+	int	(*migrate_ghost)(struct proc *, const struct wire_hdr *,
+		    struct wire_attr *, const unsigned char *, size_t);
+	int	(*hold_ghost)(struct proc *, const struct wire_hdr *,
+		    struct wire_attr *);	/* 1: held, its node away */
+	int	(*migrate_node)(struct node *, struct proc *,
+		    const struct wire_hdr *, struct wire_attr *,
+		    const unsigned char *, size_t);	/* MOVE, IMAGE */
+	int	(*standin_node)(struct node *, const struct wire_hdr *,
+		    struct wire_attr *);	/* 1: a stand-in's frame */
+	void	(*runs)(struct proc *);		/* an image restored runs */
+	void	(*stopped)(struct proc *, uint32_t);	/* the remote stopped */
+	void	(*exited)(struct proc *, uint32_t);	/* ... or ended */
+	int	(*stop_ghost)(struct proc *);	/* 0: the ghost is stopped */
+	void	(*cont_ghost)(struct proc *);
+	pid_t	(*ppid)(const struct proc *);	/* its parent, for bpstat */
+};
+
 /* proc.c: the process table */
+extern struct proc_hooks	proc_hooks;
 struct proc *proc_find(pid_t);
 void	proc_insert(struct proc *);
 void	proc_fail(struct ctlconn *, pid_t, int, const char *);
@@ -283,6 +313,9 @@ int	proc_signal_remote(struct proc *, int);
 /* proc_launch.c: EXEC checked, sent and recorded */
 void	proc_exec(struct ctlconn *, const struct ucred *, struct wire_attr *,
 	    const unsigned char *, size_t);
+
+/* proc_wire.c: the process table's hooks wired to the features */
+void	proc_wire_hooks(void);
 
 /* migrate.c */
 int	migrate_from_ghost(struct proc *, const struct wire_hdr *,

@@ -71,7 +71,8 @@ ctl_close(struct ctlconn *cc)
 		cc->user->fds--;
 		nctl_fds--;
 	}
-	power_ctl_gone(cc);
+	if (ctl_proc_hooks->conn_gone != NULL)
+		ctl_proc_hooks->conn_gone(cc);
 	ev_timer_del(&cc->idle);
 	ev_del(cc->c.fd);
 	conn_free(&cc->c);

@@ -17,6 +17,7 @@
 
 #define PROC_HASH	1024	/* buckets of the PID table */
 
+struct proc_hooks	 proc_hooks;	/* proc_wire.c fills it in */
 static struct proc	*proc_hash[PROC_HASH];
 static int		 nprocs;
 
@@ -44,8 +45,8 @@ proc_signal_remote(struct proc *p, int sig)
 	struct wire_msg	m;
 
 	/* its node is away (rejoin.c): the signal goes when it is back */
-	if (rejoin_waits_node(p))
-		return rejoin_queue_sig(p, sig) == 0 && !p->exited ? 0 : -1;
+	if (proc_hooks.waits_node(p))
+		return proc_hooks.queue_sig(p, sig) == 0 && !p->exited ? 0 : -1;
 	if (nodes[p->node].link == NULL)
 		return -1;
 	wire_msg_init(&m, buf, sizeof(buf), MSG_SIGNAL, 0, 0);
@@ -67,12 +68,7 @@ proc_free(struct proc *p)
 			*pp = p->next;
 			break;
 		}
-	relay_proc_gone(p);
-	standin_proc_gone(p);
-	rejoin_reap(p);
-	rejoin_free(p);
-	trace_release(p);
-	tree_proc_gone(p);
+	proc_hooks.freed(p);
 	if (p->ghost != NULL)
 		ctl_set_proc(p->ghost, NULL);
 	free(p->cmd);
@@ -84,7 +80,7 @@ proc_free(struct proc *p)
 void
 proc_came_home(struct proc *p)
 {
-	trace_let_go(p);
+	proc_hooks.came_home(p);
 	proc_free(p);
 }
 
@@ -125,7 +121,7 @@ proc_ghost_gone(struct proc *p)
 		return;
 	}
 	/* its move home's end, whose word did not come first (migrate.c) */
-	if (migrate_ghost_gone(p))
+	if (proc_hooks.ghost_gone(p))
 		return;
 	/* keep the record until the node reports the exit */
 	if (n->link != NULL) {
@@ -158,9 +154,9 @@ proc_from_ghost(struct proc *p, const struct wire_hdr *h, struct wire_attr *tb,
 
 	if (h->type == MSG_IMAGE || h->type == MSG_IMAGE_ACK ||
 	    h->type == MSG_IMAGE_RESULT)
-		return migrate_from_ghost(p, h, tb, body, blen);
+		return proc_hooks.migrate_ghost(p, h, tb, body, blen);
 	/* held while its node is away (rejoin.c) */
-	if (rejoin_from_ghost(p, h, tb))
+	if (proc_hooks.hold_ghost(p, h, tb))
 		return 0;
 	if (p->exited || n->link == NULL)
 		return 0;
@@ -229,7 +225,7 @@ proc_node_result(struct node *n, struct proc *p, struct wire_attr *tb)
 	struct wire_msg	 m;
 
 	if (p->started && wire_get_u32(&tb[A_ERRNO]) == 0)
-		standin_child_runs(p);
+		proc_hooks.runs(p);
 	if (wire_get_u32(&tb[A_ERRNO]) != 0)
 		p->exited = 1;
 	else if (tb[A_RPID].data)
@@ -254,13 +250,13 @@ static int
 proc_node_stopped(struct node *n, struct proc *p, struct wire_attr *tb)
 {
 	p->rstopped = wire_get_u32(&tb[A_SIG]) != 0;
-	standin_child_stopped(p, wire_get_u32(&tb[A_SIG]));
+	proc_hooks.stopped(p, wire_get_u32(&tb[A_SIG]));
 	log_debug("process %d on node %d %s (signal %u)", (int)p->pid,
 	    n->num, p->rstopped ? "stopped" : "continued",
 	    wire_get_u32(&tb[A_SIG]));
 	/* a SIGSTOP the ghost cannot raise on itself without us seeing it */
 	if (p->rstopped && wire_get_u32(&tb[A_SIG]) == SIGSTOP &&
-	    p->ghost != NULL && trace_stop_ghost(p) == 0)
+	    p->ghost != NULL && proc_hooks.stop_ghost(p) == 0)
 		return 1;
 	/*
 	 * The remote runs again, whoever continued it: so does the
@@ -269,7 +265,7 @@ proc_node_stopped(struct node *n, struct proc *p, struct wire_attr *tb)
 	 * does not forward a SIGCONT that comes from us.
 	 */
 	if (!p->rstopped && p->ghost != NULL)
-		trace_cont_ghost(p);
+		proc_hooks.cont_ghost(p);
 	return 0;
 }
 
@@ -278,8 +274,7 @@ static int
 proc_node_exit(struct node *n, struct proc *p, struct wire_attr *tb)
 {
 	p->exited = 1;
-	standin_child_exit(p, wire_get_u32(&tb[A_STATUS]));
-	trace_release(p);
+	proc_hooks.exited(p, wire_get_u32(&tb[A_STATUS]));
 	log_debug("process %d on node %d ended, status 0x%x",
 	    (int)p->pid, n->num, wire_get_u32(&tb[A_STATUS]));
 	if (p->ghost == NULL) {
@@ -324,12 +319,12 @@ proc_from_node(struct node *n, const struct wire_hdr *h, struct wire_attr *tb,
 	int		 r;
 
 	/* a stand-in's, on the node its child left (standin.c) */
-	if (standin_from_node(n, h, tb))
+	if (proc_hooks.standin_node(n, h, tb))
 		return 0;
 	if (p == NULL || p->node != n->num)
 		return 0;	/* raced with its end: not an error */
 	if (h->type == MSG_MOVE || h->type == MSG_IMAGE)
-		return migrate_from_node(n, p, h, tb, body, blen);
+		return proc_hooks.migrate_node(n, p, h, tb, body, blen);
 	if (h->type == MSG_EXEC_RESULT &&
 	    (r = proc_node_result(n, p, tb)) != 0)
 		return r == -1 ? -1 : 0;
@@ -365,7 +360,7 @@ proc_node_down(struct node *n)
 		for (p = proc_hash[i]; p != NULL; p = next) {
 			next = p->next;
 			/* waiting for the node to come back (rejoin.c) */
-			if (p->node != n->num || rejoin_waits_node(p))
+			if (p->node != n->num || proc_hooks.waits_node(p))
 				continue;
 			if (p->ghost != NULL) {
 				wire_msg_init(&m, buf, sizeof(buf), MSG_EXIT,
@@ -402,7 +397,7 @@ proc_list(struct ctlconn *cc, uint32_t seq)
 			wire_put_u32(&m, A_NODE, (uint32_t)p->node);
 			wire_put_u32(&m, A_RPID, (uint32_t)p->rpid);
 			wire_put_u32(&m, A_UID, p->uid);
-			wire_put_u32(&m, A_PPID, (uint32_t)tree_ppid(p));
+			wire_put_u32(&m, A_PPID, (uint32_t)proc_hooks.ppid(p));
 			/* long command lines are cut for the listing */
 			if (strlen(p->cmd) > 1000)
 				p->cmd[1000] = '\0';

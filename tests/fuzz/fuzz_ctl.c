@@ -197,6 +197,7 @@ static const struct ctl_hooks fz_hooks = {
 	.check_ghost = trace_check_ghost,
 	.ghost = trace_ghost,
 	.fork_result = tree_from_ghost,
+	.conn_gone = power_ctl_gone,
 };
 
 static int
@@ -225,6 +226,7 @@ fuzz_verdict(const uint8_t *data, size_t size)
 		signal(SIGPIPE, SIG_IGN);
 		ctl_proc_hooks = &fz_hooks;
 		ctl_table = &ctl_role;
+		proc_wire_hooks();
 		ready = 1;
 	}
 	if (size < 1)
