@@ -3,9 +3,7 @@
  * with the phases of a connection (ctl_phase) that may send it.  ctl.c
  * dispatches through it (ctl_table, set by ctl_listen).
  */
-
 #include "ctlconn.h"
-#include "log.h"
 
 #define CP(ph)		(1u << CTL_PH_##ph)
 #define CP_ASK		(CP(TOOL) | CP(WATCHER))	/* tables and node changes */

@@ -1,7 +1,6 @@
 /*
  * What each uid holds of the control socket.
  *
- *
  * One user must not lock others out, so every connection counts against
  * its uid, whatever it is: a tool (or a half-open connection that said
  * nothing yet), a watcher, a would-be ghost between EXEC and MSG_GHOST,

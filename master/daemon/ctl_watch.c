@@ -2,7 +2,6 @@
  * Watchers: a tool that sent CTL_WATCH is told CTL_CHANGED, coalesced,
  * after every change of the node table.
  */
-
 #include "ctlconn.h"
 #include "log.h"
 
