@@ -541,7 +541,8 @@ endif
 # (nodeinit/restore/bprestore.h) so that it never sits where an image
 # wants its memory.  It brings its own _start (rst_jump.S): musl's crt1.o
 # reaches _DYNAMIC (0) PC-relative, which no 32-bit offset does from there.
-RESTORE_SRC := nodeinit/restore/bprestore.c nodeinit/restore/rst_map.c \
+RESTORE_SRC := nodeinit/restore/bprestore.c nodeinit/restore/rst_state.c \
+	       nodeinit/restore/rst_image.c nodeinit/restore/rst_map.c \
 	       nodeinit/restore/rst_jump.S
 RESTORE	:= $(OUT)/libexec/bprestore
 VMAD_LIB_SRC := master/lib/vmadump.c master/lib/undump.c master/lib/liblist.c
