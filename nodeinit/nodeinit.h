@@ -126,6 +126,15 @@ void		link_setup_done(void);
 int		uplink_edge_ok(int, int);
 const char	*uplink_state_name(int);
 
+/* uplink_net.c: lo and the NIC, before the link dials; the MAC into the buffer */
+int		uplink_net_up(unsigned char *);
+
+/* node_status.c: what MSG_STATUS reports; the time nodeinit began */
+void		node_status_fill(struct wire_msg *, uint64_t);
+
+/* userdb.c: /etc/passwd, group and hosts from MSG_USERS */
+void		userdb_replace(const struct proto_frame *);
+
 /* proc.c */
 struct pollfd;
 void		proc_exec(const struct wire_hdr *, struct wire_attr *,

@@ -19,7 +19,8 @@
  * once); the node's files (cache, pushed paths, /etc/passwd) are written
  * in a sandbox (sandbox.c) that holds a small node image; MSG_POWER ends
  * the input instead of rebooting.  uplink.c and cache.c are included so
- * their state can be reset between inputs; fetch.c and proc.c are linked
+ * their state can be reset between inputs (uplink_net.c, userdb.c and
+ * node_status.c with uplink.c); fetch.c and proc.c are linked
  * and emptied through push_abort_all and proc_kill_all.
  *
  * Accepted means: every byte was a whole frame, the link never failed
@@ -28,6 +29,9 @@
  */
 #include "nodeinit/uplink.c"
 #include "nodeinit/uplink_fsm.c"
+#include "nodeinit/uplink_net.c"
+#include "nodeinit/userdb.c"
+#include "nodeinit/node_status.c"
 #include "nodeinit/cache.c"
 
 #include <setjmp.h>
