@@ -417,8 +417,8 @@ fz_wrap = $(foreach f,$(1),-Wl,--wrap=$(f))
 FZ_SRC_frame := tests/fuzz/fuzz_frame.c common/wire.c common/proto.c \
 	    common/conn.c common/auth.c
 FZ_LIB_frame := -lsodium
-# fetch.c is #included by the target; cache.c is linked as it is
-FZ_SRC_mfile := tests/fuzz/fuzz_mfile.c nodeinit/cache.c nodeinit/blob_rx.c tests/fuzz/fuzz_log.c \
+# fetch.c is #included by the target; cache.c and pending.c are linked as they are
+FZ_SRC_mfile := tests/fuzz/fuzz_mfile.c nodeinit/cache.c nodeinit/pending.c nodeinit/blob_rx.c tests/fuzz/fuzz_log.c \
 	    common/wire.c common/proto.c common/path.c common/htab.c
 FZ_DEP_mfile := nodeinit/fetch.c $(wildcard nodeinit/*.h)
 FZ_LIB_mfile := -lsodium
@@ -427,11 +427,11 @@ FZ_SRC_elf := tests/fuzz/fuzz_elf.c tests/fuzz/sandbox.c master/cmd/manifest.c \
 	    common/path.c common/htab.c
 FZ_DEP_elf := master/cmd/manifest.h master/lib/bproc.h
 FZ_LIB_elf := $(call fz_wrap,$(FZ_WRAP_FS)) -lelf -lsodium
-# uplink.c (with uplink_net.c, userdb.c, node_status.c) and cache.c are #included by the target
+# uplink.c (with uplink_net.c, userdb.c, node_status.c), cache.c and pending.c are #included by the target
 FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/blob_rx.c nodeinit/proc.c nodeinit/grace.c nodeinit/migrate.c \
 	    tests/fuzz/sandbox.c tests/fuzz/fuzz_log.c common/wire.c \
 	    common/proto.c common/args.c common/conn.c common/auth.c common/path.c common/htab.c
-FZ_DEP_node := nodeinit/uplink.c nodeinit/uplink_fsm.c nodeinit/uplink_net.c nodeinit/userdb.c nodeinit/node_status.c nodeinit/cache.c $(wildcard nodeinit/*.h)
+FZ_DEP_node := nodeinit/uplink.c nodeinit/uplink_fsm.c nodeinit/uplink_net.c nodeinit/userdb.c nodeinit/node_status.c nodeinit/cache.c nodeinit/pending.c $(wildcard nodeinit/*.h)
 FZ_LIB_node := $(call fz_wrap,$(FZ_WRAP_NODE)) -lsodium
 # ctl.c is #included by the target; node.c and trace.c are stubbed
 FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/relay.c master/daemon/relay_tree.c master/daemon/tree.c master/daemon/spare.c master/daemon/rejoin.c master/daemon/migrate.c master/daemon/standin.c \

@@ -30,7 +30,6 @@
 
 #define NEED_BATCH	512	/* hashes per NEED frame */
 
-struct pending	*pendings;
 
 void
 pusher_of(pid_t gpid, const unsigned char *body, size_t blen,
@@ -82,38 +81,6 @@ cache_name(const struct mfile *f, char *buf, size_t len)
 	sodium_bin2hex(hex, sizeof(hex), f->hash, 32);
 	snprintf(buf, len, CACHE_DIR "/%s.%u.%u.%o", hex, f->uid, f->gid,
 	    f->mode);
-}
-
-struct pending *
-pending_find(pid_t gpid)
-{
-	struct pending	*pd;
-
-	for (pd = pendings; pd != NULL && pd->gpid != gpid; pd = pd->next)
-		;
-	return pd;
-}
-
-/* Is gpid's exec still waiting for files?  (cache.c: it holds them.) */
-int
-push_pending(pid_t gpid)
-{
-	return pending_find(gpid) != NULL;
-}
-
-/* Bytes that pushes under way will still add to the cache. */
-uint64_t
-push_reserved(void)
-{
-	struct pending	*pd;
-	uint64_t	 r = 0;
-
-	/* each pending's sum is bounded (push_prepare); their sum saturates */
-	for (pd = pendings; pd != NULL; pd = pd->next)
-		for (size_t i = 0; i < pd->nneed; i++)
-			r = r > UINT64_MAX - pd->need[i].size ? UINT64_MAX :
-			    r + pd->need[i].size;
-	return r;
 }
 
 /*
@@ -365,24 +332,6 @@ fail:
 	snprintf(msg, msglen, "%s: %s", f.path, strerror(errno));
 	unlink(tmp);
 	return -1;
-}
-
-/* pd goes, and the blobs it was receiving with it (never half-kept). */
-void
-pending_free(struct pending *pd)
-{
-	struct pending	**pp;
-
-	for (pp = &pendings; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == pd) {
-			*pp = pd->next;
-			break;
-		}
-	while (pd->rxs != NULL)
-		rx_free(pd, pd->rxs, 1);
-	free(pd->frame);
-	free(pd->need);
-	free(pd);
 }
 
 void
