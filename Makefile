@@ -538,7 +538,7 @@ endif
 # bproc_dump/bproc_undump go into libbproc: the archive's and the .so's
 # recipes expand LIB_OBJ when they run, so appending here is enough.
 # bprestore is static musl, not PIE, linked at the far address RST_BASE
-# (nodeinit/restore/bprestore.h) so that it never sits where an image
+# (nodeinit/restore/rst.h) so that it never sits where an image
 # wants its memory.  It brings its own _start (rst_jump.S): musl's crt1.o
 # reaches _DYNAMIC (0) PC-relative, which no 32-bit offset does from there.
 RESTORE_SRC := nodeinit/restore/bprestore.c nodeinit/restore/rst_state.c \
@@ -553,7 +553,7 @@ $(OUT)/lib/libbproc.a: $(VMAD_LIB_SRC) master/lib/bproc_dump.h master/lib/vmadum
 	    common/vmadump.h
 $(OUT)/lib/libbproc.a: CFLAGS += -DBPROC_RESTORE_PATH='"$(RESTORE_PATH)"'
 
-$(RESTORE): $(RESTORE_SRC) nodeinit/restore/bprestore.h common/vmadump.h \
+$(RESTORE): $(RESTORE_SRC) nodeinit/restore/rst.h common/vmadump.h \
 	    $(OUT)/musl-include/.stamp | $(OUT)/libexec
 	$(MUSLCC) $(NFLAGS) -Inodeinit/restore -static -no-pie -s \
 	    -nostartfiles -Wl,--no-relax -Wl,--gc-sections -Wl,-Ttext-segment=0x200000000000 \

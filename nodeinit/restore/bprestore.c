@@ -30,7 +30,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "bprestore.h"
+#include "rst.h"
 
 /* The stack the restorer moves to; in bss, so inside the window. */
 static unsigned char rst_stack[RST_STACK_LEN] __attribute__((aligned(64)));

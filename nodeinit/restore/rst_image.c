@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bprestore.h"
+#include "rst.h"
 
 static void
 rst_read(void *buf, uint64_t len)

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bprestore.h"
+#include "rst.h"
 
 struct rst rst;
 int	rst_destroying;		/* set once the old address space is going */

@@ -1,11 +1,11 @@
 /*
- * bprestore.h: the restorer's parts (bprestore.c takes the options and
+ * rst.h: the restorer's parts (bprestore.c takes the options and
  * runs the steps in order, rst_image.c reads, checks and stages the
  * image, rst_map.c replaces the address space, rst_jump.S resumes; all
  * share rst_state.c).
  */
-#ifndef BPRESTORE_H
-#define BPRESTORE_H
+#ifndef RST_H
+#define RST_H
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -114,4 +114,4 @@ void	rst_replace(void) __attribute__((noreturn));
 void	rst_jump(uint64_t, uint64_t) __attribute__((noreturn));
 void	rst_onstack(void *, void (*)(void)) __attribute__((noreturn));
 
-#endif /* BPRESTORE_H */
+#endif /* RST_H */
