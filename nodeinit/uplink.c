@@ -1,7 +1,7 @@
 /*
- * The node's link to the master (the uplink): network bring-up, connect
- * with backoff, the challenge/response handshake, HELLO, then status
- * every heartbeat.  What each state takes is one table (uplink_routes),
+ * The node's link to the master (the uplink): once the network is up
+ * (uplink_net.c), connect with backoff, the challenge/response handshake,
+ * HELLO, then status every heartbeat (node_status.c says what is in it).  What each state takes is one table (uplink_routes),
  * read through proto_dispatch; what is for the process host and the
  * blob fetcher goes up through uplink_hooks, so this file imports neither.
  * A master that stays silent past the timeout is dropped and redialled;
