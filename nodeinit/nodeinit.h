@@ -159,12 +159,12 @@ int		migrate_poll_setup(struct pollfd *, int);
 void		migrate_poll_event(struct pollfd *, int);
 
 /*
- * The tree of processes the remote ones create: track.c its tasks,
- * track_filter.c the seccomp filter and the seize, track_fork.c a clone
- * that waits for its ghost, track_calls.c the other calls the filter
- * stops, track_event.c a tracee's wait statuses.  What track.c's files
- * tell the process host goes through track_hooks, which nodeinit.c fills
- * in, so they import none of it.
+ * The tree of processes the remote ones create: track.c its tasks and
+ * the seize, track_filter.c the seccomp filter and call skipping,
+ * track_fork.c a clone that waits for its ghost, track_calls.c the other
+ * calls the filter stops, track_event.c a tracee's wait statuses.  What
+ * these files tell the process host goes through track_hooks, which
+ * nodeinit.c fills in, so they import none of it.
  */
 struct track_hooks {
 	/* getppid() of the process started for a ghost: its ghost's parent, or 0 */

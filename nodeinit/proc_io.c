@@ -259,13 +259,14 @@ rproc_output(struct rproc *rp, int s)
 }
 
 /*
- * A process of top's session ends (track.c, before its exit goes up as
- * gpid's).  When top has ended and reported, its output pipes go by a
- * living member's ghost; this one may be the last that holds them, and
- * what it wrote just before its end is in the pipe now.  Read it while
- * its ghost still stands, or nothing would print it: `(sleep 1; echo
- * late) & echo early` lost "late".  What the window or the link's
- * back-pressure holds back goes by the next member, as before.
+ * A process of top's session ends (track_event.c, before its exit goes
+ * up as gpid's, through track_hooks).  When top has ended and reported,
+ * its output pipes go by a living member's ghost; this one may be the
+ * last that holds them, and what it wrote just before its end is in the
+ * pipe now.  Read it while its ghost still stands, or nothing would
+ * print it: `(sleep 1; echo late) & echo early` lost "late".  What the
+ * window or the link's back-pressure holds back goes by the next member,
+ * as before.
  */
 void
 proc_session_flush(pid_t top, pid_t gpid)

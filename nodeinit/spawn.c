@@ -46,7 +46,7 @@ struct spawn {
 	char		 rankenv[32], nodeenv[32];
 	int		 pin[2], pout[2], perr[2];
 	int		 ep[2];		/* the child's errno word, or EOF at exec */
-	int		 gp[2];		/* go: '1' traced, '0' not (track.c) */
+	int		 gp[2];		/* go: '1' traced, '0' not (track_filter.c) */
 	int		 child_fd[3];	/* what becomes the child's 0, 1, 2 */
 	int		 devnull, ptm, pts, ptm_in;
 	char		 msg[300];

@@ -1,5 +1,5 @@
 /*
- * A tracee's wait statuses (proc.c's reaping hands them here first):
+ * A tracee's wait statuses (proc_sig.c's reaping hands them here first):
  * group-stops listened to and reported, signals passed on, a new task's
  * first stop, fork and exec events, exits; and a signal from a ghost for
  * a process it tracks.
@@ -187,7 +187,7 @@ track_stopped(struct ttask *t, pid_t pid, int status)
 
 /*
  * One wait status of a task.  Returns 1 when it was a tracee's and is
- * dealt with, 0 when proc.c's reaping takes it (not ours, or the exit of
+ * dealt with, 0 when proc_sig.c's reaping takes it (not ours, or the exit of
  * a process nodeinit started itself).
  */
 int

@@ -1,8 +1,9 @@
 /*
  * The node's process tracking, shared by its files: a traced task
- * (track.c keeps them), the filter and the seize (track_filter.c), the
- * clone that waits for its ghost (track_fork.c), the other calls the
- * filter stops (track_calls.c), a tracee's wait statuses (track_event.c).
+ * (track.c keeps them and seizes a process started), the filter and the
+ * skipping of a call (track_filter.c), the clone that waits for its ghost
+ * (track_fork.c), the other calls the filter stops (track_calls.c), a
+ * tracee's wait statuses (track_event.c).
  */
 #ifndef TRACK_INT_H
 #define TRACK_INT_H

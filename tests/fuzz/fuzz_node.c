@@ -19,7 +19,7 @@
  * once); the node's files (cache, pushed paths, /etc/passwd) are written
  * in a sandbox (sandbox.c) that holds a small node image; MSG_POWER ends
  * the input instead of rebooting.  uplink.c and cache.c are included so
- * their state can be reset between inputs; fetch.c and proc.c are linked
+ * their state can be reset between inputs; fetch.c and proc*.c are linked
  * and emptied through push_abort_all and proc_kill_all.
  *
  * Accepted means: every byte was a whole frame, the link never failed
