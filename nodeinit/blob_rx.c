@@ -135,7 +135,7 @@ pending_ready(struct pending *pd)
 	    proto_parse(&h, frame + WIRE_HDR_LEN, flen - WIRE_HDR_LEN,
 	    etb, &why) == 0) {
 		if (gpid != SETUP_GPID)
-			proc_exec(&h, etb, frame + WIRE_HDR_LEN,
+			spawn_exec(&h, etb, frame + WIRE_HDR_LEN,
 			    flen - WIRE_HDR_LEN);
 		else {
 			pusher_of(SETUP_GPID, frame + WIRE_HDR_LEN,

@@ -511,7 +511,7 @@ need_send(const struct pending *pd)
 }
 
 /*
- * Called by proc_exec for an EXEC with a manifest (and by push_setup for
+ * Called by spawn_exec for an EXEC with a manifest (and by push_setup for
  * the master's list, as gpid SETUP_GPID).  Returns 0 when every file is
  * linked in (go on with the exec), 1 when the exec waits for blobs, -1
  * when it failed (*msg says why).  Every blob the manifest names is held

@@ -38,7 +38,7 @@ grace_keeping(void)
 void
 grace_lost(void)
 {
-	int	n = proc_count() + track_children();
+	int	n = proc_hosted_count() + track_children();
 
 	if (n == 0 || grace_ms == 0)
 		return;
@@ -59,7 +59,7 @@ grace_tick(uint64_t lost_since)
 
 	if (keeping && now - alone_since > grace_ms) {
 		log_warnx("no master for %u s (master_grace): ending %d "
-		    "processes", grace_ms / 1000, proc_count() +
+		    "processes", grace_ms / 1000, proc_hosted_count() +
 		    track_children());
 		keeping = 0;
 		proc_kill_all();
@@ -108,7 +108,7 @@ grace_welcome(struct wire_attr *tb)
 	    wire_get_u32(&tb[A_ALONE_REBOOT]) : 0;
 	if (master_proto < BPROC_VERSION_REJOIN && keeping) {
 		log_warnx("master speaks protocol %d, which cannot adopt "
-		    "processes: ending %d", master_proto, proc_count() +
+		    "processes: ending %d", master_proto, proc_hosted_count() +
 		    track_children());
 		keeping = 0;
 		proc_kill_all();

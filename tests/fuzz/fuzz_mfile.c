@@ -24,7 +24,7 @@
  */
 int	link_send_msg(struct wire_msg *m) { (void)m; return 0; }
 void	link_setup_done(void) { }
-void	proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
+void	spawn_exec(const struct wire_hdr *h, struct wire_attr *tb,
 	    const unsigned char *b, size_t l) { (void)h; (void)tb; (void)b; (void)l; }
 
 static int

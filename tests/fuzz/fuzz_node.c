@@ -20,7 +20,7 @@
  * in a sandbox (sandbox.c) that holds a small node image; MSG_POWER ends
  * the input instead of rebooting.  uplink.c and cache.c are included so
  * their state can be reset between inputs (uplink_net.c, userdb.c and
- * node_status.c with uplink.c, pending.c with cache.c); fetch.c and proc.c are linked
+ * node_status.c with uplink.c, pending.c with cache.c); fetch.c and proc*.c are linked
  * and emptied through push_abort_all and proc_kill_all.
  *
  * Accepted means: every byte was a whole frame, the link never failed
@@ -88,6 +88,7 @@ pid_t	track_top_of(pid_t p) { return p; }
 pid_t	track_session_member(pid_t p) { (void)p; return 0; }
 int	track_count(void) { return 0; }
 pid_t	track_gpid(pid_t t) { (void)t; return 0; }
+int	track_catches(pid_t p, int s) { (void)p; (void)s; return 0; }
 void	track_kill_all(void) { }
 int	track_children(void) { return 0; }
 void	track_link_lost(void) { }
@@ -243,7 +244,7 @@ fz_cache_reset(void)
 
 /* What nodeinit.c hangs on the link: the handlers it hands frames up to. */
 static void fz_setup(const struct proto_frame *f) { push_setup(f->h, f->tb, f->body, f->len); }
-static void fz_exec(const struct proto_frame *f) { proc_exec(f->h, f->tb, f->body, f->len); }
+static void fz_exec(const struct proto_frame *f) { spawn_exec(f->h, f->tb, f->body, f->len); }
 static void fz_blob(const struct proto_frame *f) { push_blob(f->tb, f->body, f->len); }
 static void fz_signal(const struct proto_frame *f) { proc_signal(f->tb); }
 static void fz_input(const struct proto_frame *f) { proc_input(f->tb); }
