@@ -430,7 +430,7 @@ FZ_DEP_elf := master/cmd/manifest.h master/lib/bproc.h
 FZ_LIB_elf := $(call fz_wrap,$(FZ_WRAP_FS)) -lelf -lsodium
 # uplink.c (with uplink_net.c, userdb.c, node_status.c), cache.c and pending.c are #included by the target
 FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/blob_rx.c nodeinit/proc.c \
-	    nodeinit/spawn.c nodeinit/proc_io.c nodeinit/proc_sig.c nodeinit/proc_rejoin.c nodeinit/grace.c nodeinit/migrate.c \
+	    nodeinit/spawn.c nodeinit/proc_io.c nodeinit/proc_sig.c nodeinit/proc_rejoin.c nodeinit/grace.c nodeinit/migrate.c nodeinit/cmdline.c \
 	    tests/fuzz/sandbox.c tests/fuzz/fuzz_log.c common/wire.c \
 	    common/proto.c common/args.c common/conn.c common/auth.c common/path.c common/htab.c
 FZ_DEP_node := nodeinit/uplink.c nodeinit/uplink_fsm.c nodeinit/uplink_net.c nodeinit/userdb.c nodeinit/node_status.c nodeinit/cache.c nodeinit/pending.c $(wildcard nodeinit/*.h)

@@ -22,7 +22,6 @@
 
 #define GRACE_DEFAULT_MS	60000	/* master_grace until a master says otherwise */
 
-int			master_proto;	/* the master's protocol version (its challenge) */
 static unsigned int	grace_ms = GRACE_DEFAULT_MS;
 static unsigned int	alone_reboot_ms;	/* 0: never */
 static uint64_t		alone_since;
@@ -70,28 +69,6 @@ grace_tick(uint64_t lost_since)
 		    lost_since) / 1000));
 		node_poweroff(POWER_REBOOT);
 	}
-}
-
-/* The command line of pid, as one A_ARG (bpstat -p's column). */
-void
-grace_put_cmd(struct wire_msg *m, pid_t pid)
-{
-	char	path[32], buf[1001];
-	ssize_t	n = 0, i;
-	int	fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
-	if (n <= 0)
-		n = snprintf(buf, sizeof(buf), "?") + 1;
-	for (i = 0; i < n - 1; i++)
-		if (buf[i] == '\0')
-			buf[i] = ' ';
-	buf[n - 1] = '\0';
-	wire_put_str(m, A_ARG, buf);
 }
 
 /* WELCOME: the master's settings; what we kept is reported to it. */

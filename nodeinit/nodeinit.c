@@ -127,6 +127,9 @@ node_hooks_init(void)
 	/* the tracker tells the process host through these */
 	track_hooks.fe_ppid = proc_fe_ppid;
 	track_hooks.session_flush = proc_session_flush;
+	/* a record that goes ends what migration kept for it */
+	rproc_hooks.freed = migrate_forget;
+	sigfwd_hooks.keeping = grace_keeping;
 }
 
 static void

@@ -56,6 +56,7 @@ struct node_conf {
 extern struct node_conf	ncf;
 extern int		node_stage;
 extern int		node_num;
+extern int		master_proto;	/* uplink.c: the master's protocol version */
 
 /* boot.c: command line, mounts, power, the udhcpc fallback */
 void		boot_mounts(void);
@@ -143,6 +144,11 @@ void		spawn_exec(const struct wire_hdr *, struct wire_attr *,
 		    const unsigned char *, size_t);
 int		proc_hosts(pid_t);
 int		proc_hosted_count(void);
+/* what proc.c tells the modules above it; nodeinit.c fills it in */
+struct rproc_hooks {
+	void	(*freed)(pid_t);	/* the record of that ghost's process is gone */
+};
+extern struct rproc_hooks	rproc_hooks;
 void		proc_ack(struct wire_attr *);
 void		proc_input(struct wire_attr *);
 int		proc_poll_setup(struct pollfd *, int);
@@ -200,15 +206,20 @@ void		sigfwd_stop(pid_t, pid_t, int, int, const uint64_t *);
 void		sigfwd_result(const struct proto_frame *);
 void		sigfwd_forget(pid_t);
 void		sigfwd_lost(int);
+/* what sigfwd.c asks of the modules above it; nodeinit.c fills it in */
+struct sigfwd_hooks {
+	int	(*keeping)(void);	/* 1: processes wait for a master to come */
+};
+extern struct sigfwd_hooks	sigfwd_hooks;
 void		sigfwd_resume(pid_t);
 
 /* grace.c: processes outlive a master restart */
-extern int	master_proto;
 int		grace_keeping(void);
 void		grace_lost(void);
 void		grace_tick(uint64_t);
 void		grace_welcome(struct wire_attr *);
-void		grace_put_cmd(struct wire_msg *, pid_t);
+/* cmdline.c: a process's command line as one A_ARG */
+void		cmdline_put(struct wire_msg *, pid_t);
 /* proc_rejoin.c and track*.c, their halves of it */
 void		proc_pause_all(void);
 int		proc_rejoin_report(void);

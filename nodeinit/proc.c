@@ -18,6 +18,7 @@
 #include "proc_int.h"
 
 struct rproc		*rproc_list;
+struct rproc_hooks	 rproc_hooks;
 static int		 nprocs_hosted;
 
 struct rproc *
@@ -56,7 +57,8 @@ rproc_free(struct rproc *rp)
 			*pp = rp->next;
 			break;
 		}
-	migrate_forget(rp->gpid);
+	if (rproc_hooks.freed != NULL)
+		rproc_hooks.freed(rp->gpid);
 	for (int i = 0; i < 3; i++) {
 		if (rp->fd[i] >= 0)
 			close(rp->fd[i]);

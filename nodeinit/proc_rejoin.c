@@ -38,7 +38,7 @@ proc_rejoin_report(void)
 		wire_put_u32(&m, A_FLAGS, (rp->exited ? REJOIN_F_EXITED : 0) |
 		    (rp->tty ? REJOIN_F_TTY : 0));
 		wire_put_u32(&m, A_STATUS, (uint32_t)rp->status);
-		grace_put_cmd(&m, rp->pid);
+		cmdline_put(&m, rp->pid);
 		wire_put_u64(&m, A_OFF_IN, rp->tx[0]);
 		wire_put_u64(&m, A_OFF_INDONE, rp->indone);
 		if (rp->in_eof || rp->fd[0] < 0)

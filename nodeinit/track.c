@@ -254,7 +254,7 @@ track_rejoin_report(void)
 			    st.st_uid : 65534);
 			wire_put_u32(&m, A_FLAGS, REJOIN_F_CHILD |
 			    (t->stopped ? REJOIN_F_STOPPED : 0));
-			grace_put_cmd(&m, t->tid);
+			cmdline_put(&m, t->tid);
 			link_send_msg(&m);
 			n++;
 		}

@@ -33,6 +33,7 @@
 
 int			 node_num = -1;
 struct uplink_hooks	 uplink_hooks;
+int			 master_proto;	/* the master's protocol version (its challenge) */
 static unsigned char	 key[AUTH_KEY_LEN];
 static int		 have_key;
 static unsigned char	 mac[6];

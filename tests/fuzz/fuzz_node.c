@@ -271,6 +271,7 @@ fz_init(void)
 	uplink_hooks.fork_result = fz_fork_result;
 	uplink_hooks.lost = fz_lost;
 	cache_hooks.hosts = proc_hosts;
+	rproc_hooks.freed = migrate_forget;
 	signal(SIGPIPE, SIG_IGN);	/* stdin pipes of fake processes */
 	fuzz_sandbox_init("fuzz-node");
 	fz_image();
