@@ -180,7 +180,7 @@ $(OUT)/bin/bprsh $(OUT)/bin/bpssh: $(OUT)/bin/bpsh
 # front end's cost of each: static musl, like nodeinit, maps and dirties
 # far less than a glibc program with libsodium loaded (bench/bpsh_bench.sh).
 # It frames its local, unsealed socket itself: no conn.c, no libsodium.
-GHOST_SRC := master/cmd/bpghost.c master/cmd/ghost_conn.c master/cmd/ghost_args.c master/cmd/ghost_move.c master/cmd/ghost_term.c master/cmd/ghost_reconnect.c common/wire.c common/proto.c
+GHOST_SRC := master/cmd/bpghost.c master/cmd/ghost_self.c master/cmd/ghost_stream.c master/cmd/ghost_tree.c master/cmd/ghost_conn.c master/cmd/ghost_args.c master/cmd/ghost_move.c master/cmd/ghost_term.c master/cmd/ghost_reconnect.c common/wire.c common/proto.c
 
 $(OUT)/libexec/bpghost: $(GHOST_SRC) $(wildcard common/*.h master/cmd/ghost*.h) $(OUT)/musl-include/.stamp | $(OUT)/libexec
 	$(MUSLCC) $(NFLAGS) -static -s -Wl,--gc-sections -o $@ \
