@@ -571,14 +571,16 @@ $(OUT)/bench/vmadump_bench: bench/vmadump_bench.c $(OUT)/lib/libbproc.a $(RESTOR
 
 all: $(OUT)/bench/vmadump_bench
 
-# --- migration: bproc_rfork/vrfork/move (master/lib/migrate.c) ---
+# --- migration: bproc_rfork/vrfork/move (master/lib/migrate*.c) ---
 # It hashes the mapped files for the push manifest with libsodium, which
 # the shared library now needs (programs linking the archive and calling
 # these add -lsodium).
-LIB_OBJ	+= $(OUT)/obj/lib_migrate.o
-LIB_SRC	+= master/lib/migrate.c
+MIG_LIB_SRC := master/lib/migrate.c master/lib/migrate_home.c \
+	       master/lib/migrate_send.c master/lib/migrate_files.c
+LIB_OBJ	+= $(patsubst master/lib/%.c,$(OUT)/obj/lib_%.o,$(MIG_LIB_SRC))
+LIB_SRC	+= $(MIG_LIB_SRC)
 LIB_LIBS += -lsodium
-$(OUT)/lib/libbproc.a: master/lib/migrate.c
+$(OUT)/lib/libbproc.a: $(MIG_LIB_SRC) master/lib/migrate_int.h
 $(OUT)/bench/migrate_bench: bench/migrate_bench.c $(OUT)/lib/libbproc.a
 	mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Imaster/lib -o $@ $< $(OUT)/lib/libbproc.a -lsodium
