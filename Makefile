@@ -544,11 +544,12 @@ endif
 RESTORE_SRC := nodeinit/restore/bprestore.c nodeinit/restore/rst_map.c \
 	       nodeinit/restore/rst_jump.S
 RESTORE	:= $(OUT)/libexec/bprestore
-VMAD_LIB_SRC := master/lib/vmadump.c master/lib/undump.c master/lib/liblist.c
+VMAD_LIB_SRC := master/lib/vmadump.c master/lib/vmadump_state.c master/lib/vmadump_write.c \
+		master/lib/undump.c master/lib/liblist.c
 LIB_OBJ	+= $(patsubst master/lib/%.c,$(OUT)/obj/lib_%.o,$(VMAD_LIB_SRC))
 LIB_SRC	+= $(VMAD_LIB_SRC)
 
-$(OUT)/lib/libbproc.a: $(VMAD_LIB_SRC) master/lib/bproc_dump.h master/lib/vmadump_int.h \
+$(OUT)/lib/libbproc.a: $(VMAD_LIB_SRC) master/lib/bproc_dump.h master/lib/vmadump_int.h master/lib/vmadump_dump.h \
 	    common/vmadump.h
 $(OUT)/lib/libbproc.a: CFLAGS += -DBPROC_RESTORE_PATH='"$(RESTORE_PATH)"'
 
