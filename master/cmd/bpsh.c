@@ -29,7 +29,7 @@
 
 #include "bproc.h"
 #include "nodeset.h"
-#include "bpsh.h"
+#include "bpsh_int.h"
 #include "bpsh_rsh.h"
 
 /*

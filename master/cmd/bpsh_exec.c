@@ -18,7 +18,7 @@
 
 
 #include "bproc.h"
-#include "bpsh.h"
+#include "bpsh_int.h"
 #include "progress.h"
 
 extern char **environ;

@@ -20,7 +20,7 @@
 
 #include "bproc.h"
 #include "nodeset.h"
-#include "bpsh.h"
+#include "bpsh_int.h"
 #include "bpsh_gather.h"
 
 /* -d: BProc printed the node, a tab and 69 dashes before each node */

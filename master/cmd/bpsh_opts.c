@@ -18,7 +18,7 @@
 
 #include "bproc.h"
 #include "nodeset.h"
-#include "bpsh.h"
+#include "bpsh_int.h"
 #include "bpsh_rsh.h"
 
 struct bpsh_opts	bpsh_opt = { .tty = -1 };

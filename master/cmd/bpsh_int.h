@@ -1,11 +1,12 @@
 /*
- * bpsh's parts: bpsh.c (main, the nodes), bpsh_opts.c (the command line),
- * bpsh_exec.c (what each remote start shares, and its errors),
- * bpsh_jobs.c (many nodes: a ghost per node, their stdio routed),
- * bpsh_rsh.c (called as rsh/ssh), bpsh_gather.c (-B's blocks).
+ * bpsh_int.h, between bpsh's parts: bpsh.c (main, the nodes),
+ * bpsh_opts.c (the command line), bpsh_exec.c (what each remote start
+ * shares, and its errors), bpsh_jobs.c (many nodes: a ghost per node,
+ * their stdio routed), bpsh_rsh.c (called as rsh/ssh), bpsh_gather.c
+ * (-B's blocks).
  */
-#ifndef BPROC_BPSH_H
-#define BPROC_BPSH_H
+#ifndef BPROC_BPSH_INT_H
+#define BPROC_BPSH_INT_H
 
 #include "manifest.h"
 
