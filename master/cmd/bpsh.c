@@ -14,18 +14,10 @@
  * `bpsh 0 cmd >file` or `2>/dev/null` keep their plain meaning.
  */
 #include <err.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <poll.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
 
 #include "bproc.h"
 #include "nodeset.h"

@@ -5,28 +5,21 @@
  */
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-#include <sys/sysmacros.h>
-#include <asm/prctl.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include "bproc_dump.h"
 #include "vmadump_dump.h"
 
+/* PAGEMAP_SCAN's argument (see dump_page_region in vmadump_dump.h). */
 struct dump_pm_scan_arg {
 	uint64_t	size, flags, start, end, walk_end, vec, vec_len, max_pages;
 	uint64_t	category_inverted, category_mask, category_anyof_mask;
