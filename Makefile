@@ -18,11 +18,12 @@ SODIUM_A := $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libsodium.a ] && echo $$d/libsodium.a && break; done)
 
 COMMON_SRC := common/wire.c common/proto.c common/args.c common/conn.c common/auth.c \
-	      common/log.c common/nodeset.c common/path.c common/htab.c
+	      common/log.c common/nodeset.c common/path.c common/htab.c common/clock.c \
+	      common/hash.c
 # libbproc: the control client, the node and process tables, rexec
 LIB_SRC	:= master/lib/libbproc_ctl.c master/lib/nodeinfo.c master/lib/rexec.c \
 	   master/lib/power.c \
-	   common/wire.c common/proto.c common/args.c common/nodeset.c
+	   common/wire.c common/proto.c common/args.c common/nodeset.c common/clock.c
 # The path tells the binary: master/daemon is bpmaster, master/lib is
 # libbproc (bproc.h is the one header users include), master/cmd the user
 # tools and the ghost.
@@ -157,7 +158,7 @@ ELF_A	:= $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libelf.a ] && echo $$d/libelf.a $$d/libz.a && break; done)
 BPSH_SRC := master/cmd/bpsh.c master/cmd/bpsh_opts.c master/cmd/bpsh_exec.c master/cmd/bpsh_jobs.c master/cmd/bpsh_gather.c master/cmd/bpsh_rsh.c master/cmd/progress.c master/cmd/manifest.c master/cmd/hashcache.c master/cmd/closure.c \
 	    master/lib/libbproc_ctl.c master/lib/nodeinfo.c master/lib/rexec.c \
-	    common/wire.c common/path.c common/htab.c \
+	    common/wire.c common/path.c common/htab.c common/clock.c common/hash.c \
 	    common/proto.c common/args.c common/nodeset.c common/sodium_compat.c
 
 $(OUT)/musl-elf/.stamp:
@@ -438,7 +439,7 @@ FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/relay.c m
 	    master/daemon/verify.c master/daemon/power.c \
 	    master/daemon/event.c master/daemon/mem.c \
 	    tests/fuzz/fuzz_log.c common/wire.c common/proto.c common/args.c common/conn.c \
-	    common/nodeset.c common/htab.c
+	    common/nodeset.c common/htab.c common/hash.c common/clock.c
 FZ_DEP_ctl := master/daemon/ctl.c $(wildcard master/daemon/*.h)
 FZ_LIB_ctl := -lsodium
 # relay.c is #included by the target; blob_rx.c's side is faked

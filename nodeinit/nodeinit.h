@@ -13,6 +13,7 @@
 #define NI_WIFSTOPPED(s)	(((unsigned int)(s) & 0xff) == 0x7f)
 
 #include "auth.h"
+#include "clock.h"
 #include "conn.h"
 #include "proto.h"
 
@@ -55,9 +56,6 @@ struct node_conf {
 extern struct node_conf	ncf;
 extern int		node_stage;
 extern int		node_num;
-
-/* clock.c */
-uint64_t	now_ms(void);
 
 /* boot.c: command line, mounts, power, the udhcpc fallback */
 void		boot_mounts(void);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "bpstat_int.h"
+#include "clock.h"
 
 #define LIVE_TICK_MS	1000	/* -U -l: refresh of the last-seen ages */
 #define LIVE_KEYBUF	64	/* keys read from the terminal at once */
@@ -44,7 +45,6 @@ static void	tty_restore(void);
 static void	live_write(const char *, size_t);
 static void	live_draw(const struct bpstat *, const struct snap *, int);
 static void	live_lost(const char *) __attribute__((noreturn));
-static uint64_t	now_ms(void);
 
 /* Handlers only set flags; the loop sees them when ppoll() returns EINTR. */
 static void
@@ -118,15 +118,6 @@ tty_restore(void)
 		tcsetattr(STDIN_FILENO, TCSANOW, &tty_saved);
 		tty_raw_on = 0;
 	}
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /*

@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "hash.h"
 #include "htab.h"
 #include "manifest.h"
 
@@ -160,10 +161,7 @@ hashcache_save(void)
 int
 hashcache_file(int fd, const struct stat *st, unsigned char *out)
 {
-	crypto_generichash_state	 s;
-	unsigned char			 buf[65536];
 	struct hcache			*e;
-	ssize_t				 n;
 	long long			 mt;
 
 	mt = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
@@ -178,12 +176,8 @@ hashcache_file(int fd, const struct stat *st, unsigned char *out)
 			errx(255, "libsodium initialisation failed");
 		sodium_ready = 1;
 	}
-	crypto_generichash_init(&s, NULL, 0, 32);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		crypto_generichash_update(&s, buf, (size_t)n);
-	if (n < 0)
+	if (hash_fd(fd, out) == -1)
 		return -1;
-	crypto_generichash_final(&s, out, 32);
 	if ((e = reallocarray(hc, nhc + 1, sizeof(*hc))) != NULL) {
 		hc = e;
 		hc[nhc].dev = st->st_dev;

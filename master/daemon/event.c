@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "event.h"
 #include "log.h"
 
@@ -49,13 +50,11 @@ ev_run_after(void)
 		ev_afters[i]();
 }
 
+/* The loop's clock: timers and deadlines are in its milliseconds. */
 uint64_t
 ev_now(void)
 {
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return now_ms();
 }
 
 int

@@ -22,9 +22,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
 
 #include "bpmaster.h"
+#include "hash.h"
 #include "htab.h"
 #include "log.h"
 #include "path.h"
@@ -140,11 +140,8 @@ spf_unnew(struct spfile *f)
 static int
 spf_hash(struct spfile *f, const char *path)
 {
-	crypto_generichash_state	 hs;
-	unsigned char			 buf[65536];
 	uintptr_t			 v;
-	ssize_t				 n;
-	int				 fd;
+	int				 fd, r;
 
 	if (htab_get(&spf_inodes, spf_inode_hash(f), spf_inode_eq, f, &v)) {
 		memcpy(f->hash, spf_old[v].hash, 32);
@@ -152,13 +149,10 @@ spf_hash(struct spfile *f, const char *path)
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		return -1;
-	crypto_generichash_init(&hs, NULL, 0, 32);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		crypto_generichash_update(&hs, buf, (size_t)n);
+	r = hash_fd(fd, f->hash);
 	close(fd);
-	if (n < 0)
+	if (r == -1)
 		return -1;
-	crypto_generichash_final(&hs, f->hash, 32);
 indexed:
 	/* (a failure only means setup_push_pump does not find it) */
 	htab_put(&spf_contents, spf_content_hash(f->hash), (uintptr_t)(f - spf));

@@ -26,6 +26,7 @@
 #include <sodium.h>
 
 #include "bpmaster.h"
+#include "hash.h"
 #include "htab.h"
 #include "log.h"
 
@@ -66,10 +67,7 @@ verify_same(const struct verify_hash *h, const struct stat *st)
 static int
 verify_hash_fd(int fd, const struct stat *st, unsigned char *out)
 {
-	crypto_generichash_state	 s;
-	static unsigned char		 buf[65536];
 	struct verify_hash		*h = verify_slot(st);
-	ssize_t				 n;
 	struct stat			 after;
 
 	if (verify_same(h, st)) {
@@ -78,12 +76,8 @@ verify_hash_fd(int fd, const struct stat *st, unsigned char *out)
 		return 0;
 	}
 	verify_misses++;
-	crypto_generichash_init(&s, NULL, 0, 32);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		crypto_generichash_update(&s, buf, (size_t)n);
-	if (n < 0)
+	if (hash_fd(fd, out) == -1)
 		return -1;
-	crypto_generichash_final(&s, out, 32);
 	/* written to while we read: no cache entry, the hash may be torn */
 	if (fstat(fd, &after) == -1 || after.st_size != st->st_size ||
 	    after.st_mtim.tv_nsec != st->st_mtim.tv_nsec ||

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bproc.h"
+#include "clock.h"
 #include "libbproc_int.h"
 
 #define LIBBPROC_WAIT_S		10	/* BPROC_MASTER_WAIT's default: a restart takes 1-3 s */
@@ -135,15 +136,6 @@ master_wait_s(void)
 	    LIBBPROC_WAIT_S;
 }
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* A signal that ends the caller is pending (it may block them all). */
 static int
 master_wait_cut(void)
@@ -165,7 +157,7 @@ static uint64_t	back_until;
 int
 libbproc_master_back(void)
 {
-	return back_until != 0 && mono_ms() < back_until && !master_wait_cut();
+	return back_until != 0 && now_ms() < back_until && !master_wait_cut();
 }
 
 /*
@@ -213,11 +205,11 @@ libbproc_connect(void)
 		    (saved != ENOENT || until == 0)) || wait_s == 0)
 			break;
 		if (until == 0) {
-			until = mono_ms() + (uint64_t)wait_s * 1000;
+			until = now_ms() + (uint64_t)wait_s * 1000;
 			fprintf(stderr, "%s: bpmaster is not answering at %s; "
 			    "waiting up to %u s (BPROC_MASTER_WAIT)\n",
 			    program_invocation_short_name, path, wait_s);
-		} else if (mono_ms() >= until) {
+		} else if (now_ms() >= until) {
 			snprintf(waited, sizeof(waited), " (waited %u s)",
 			    wait_s);
 			break;
@@ -367,6 +359,35 @@ libbproc_request(int fd, uint16_t type)
 	wire_msg_init(&m, req, sizeof(req), type, 0, 1);
 	len = wire_msg_finish(&m);
 	return libbproc_send(fd, req, len);
+}
+
+/*
+ * One request answered by one CTL_RESULT, on a connection of its own: the
+ * result's errno, or 0.  Where u8attr is non-zero and the result carries
+ * it, *u8val gets its value (it is left alone otherwise).
+ */
+int
+libbproc_call(const void *req, size_t len, uint16_t u8attr, int *u8val)
+{
+	unsigned char		*buf;
+	struct wire_hdr		 h;
+	struct wire_attr	 tb[A_MAX];
+	int			 fd, ret = -1;
+
+	if ((fd = libbproc_connect()) == -1)
+		return -1;
+	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
+		goto out;
+	if (libbproc_send(fd, req, len) == -1 ||
+	    libbproc_recv(fd, buf, LIBBPROC_WAIT_RESULT, &h, tb) == -1)
+		goto out;
+	if ((ret = libbproc_result(tb)) == 0 && u8attr != 0 &&
+	    tb[u8attr].data != NULL)
+		*u8val = wire_get_u8(&tb[u8attr]);
+out:
+	free(buf);
+	close(fd);
+	return ret;
 }
 
 /* CTL_END closes a list: its errno, and the count must match what came. */

@@ -37,6 +37,7 @@ int	libbproc_send(int, const void *, size_t);
 int	libbproc_recv(int, unsigned char *, unsigned int, struct wire_hdr *,
 	    struct wire_attr[A_MAX]);
 int	libbproc_request(int, uint16_t);
+int	libbproc_call(const void *, size_t, uint16_t, int *);
 /* rexec.c, shared with migrate.c */
 struct bproc_exec_opts;
 int	libbproc_exec_answer(int, const struct bproc_exec_opts *);

@@ -222,37 +222,21 @@ bproc_nodestatus(int node)
 static int
 node_set(int node, uint16_t attr, uint32_t val, int is_u8)
 {
-	unsigned char		 req[128], *buf;
+	unsigned char		 req[128];
 	struct wire_msg		 m;
-	struct wire_hdr		 h;
-	struct wire_attr	 tb[A_MAX];
-	size_t			 len;
-	int			 fd, ret = -1;
 
 	libbproc_errclear();
 	if (node < 0) {
 		errno = ENODEV;
 		return -1;
 	}
-	if ((fd = libbproc_connect()) == -1)
-		return -1;
-	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
-		goto out;
 	wire_msg_init(&m, req, sizeof(req), MSG_CTL_SET, 0, 1);
 	wire_put_u32(&m, A_NODE, (uint32_t)node);
 	if (is_u8)
 		wire_put_u8(&m, attr, (uint8_t)val);
 	else
 		wire_put_u32(&m, attr, val);
-	len = wire_msg_finish(&m);
-	if (libbproc_send(fd, req, len) == -1 ||
-	    libbproc_recv(fd, buf, LIBBPROC_WAIT_RESULT, &h, tb) == -1)
-		goto out;
-	ret = libbproc_result(tb);
-out:
-	free(buf);
-	close(fd);
-	return ret;
+	return libbproc_call(req, wire_msg_finish(&m), 0, NULL);
 }
 
 int

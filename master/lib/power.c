@@ -21,34 +21,19 @@ _Static_assert(BPROC_BMC_STATUS == BMC_OP_STATUS &&
 int
 bproc_nodepower(int node, int op)
 {
-	unsigned char		 req[64], *buf;
+	unsigned char		 req[64];
 	struct wire_msg		 m;
-	struct wire_hdr		 h;
-	struct wire_attr	 tb[A_MAX];
-	size_t			 len;
-	int			 fd, ret = -1;
+	int			 power = BPROC_PWR_UNKNOWN;
 
 	libbproc_errclear();
 	if (node < 0) {
 		errno = ENODEV;
 		return -1;
 	}
-	if ((fd = libbproc_connect()) == -1)
-		return -1;
-	if ((buf = malloc(WIRE_MAX_FRAME)) == NULL)
-		goto out;
 	wire_msg_init(&m, req, sizeof(req), MSG_CTL_POWER, 0, 1);
 	wire_put_u32(&m, A_NODE, (uint32_t)node);
 	wire_put_u8(&m, A_BMC_OP, (uint8_t)op);
-	len = wire_msg_finish(&m);
-	if (libbproc_send(fd, req, len) == -1 ||
-	    libbproc_recv(fd, buf, LIBBPROC_WAIT_RESULT, &h, tb) == -1)
-		goto out;
-	if (libbproc_result(tb) == -1)
-		goto out;
-	ret = tb[A_POWER].data ? wire_get_u8(&tb[A_POWER]) : BPROC_PWR_UNKNOWN;
-out:
-	free(buf);
-	close(fd);
-	return ret;
+	if (libbproc_call(req, wire_msg_finish(&m), A_POWER, &power) == -1)
+		return -1;
+	return power;
 }

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "bpweb.h"
+#include "clock.h"
 #include "log.h"
 
 static void __attribute__((noreturn))
@@ -44,15 +45,6 @@ usage(void)
 	    "  -v  verbose (debug) logging\n", WEB_PORT, WEB_USER,
 	    WEB_USER_FALLBACK);
 	exit(2);
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* "host:port", "[v6]:port" or ":port" into a bound, listening socket. */
@@ -198,7 +190,7 @@ follow(int sigfd)
 	int		watch = -1, dirty = 0, timeout;
 
 	for (;;) {
-		now = mono_ms();
+		now = now_ms();
 		if (watch == -1 && now >= retry) {
 			if ((watch = bproc_watch()) == -1) {
 				log_debug("master: %s", bproc_strerror());
@@ -237,7 +229,7 @@ follow(int sigfd)
 				snap_master_lost(bproc_strerror());
 				close(watch);
 				watch = -1;
-				retry = mono_ms() + WEB_RETRY_MS;
+				retry = now_ms() + WEB_RETRY_MS;
 			} else
 				dirty = 1;
 		}

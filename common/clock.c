@@ -1,8 +1,8 @@
-/* nodeinit's clock: milliseconds since boot, for timers and deadlines. */
+/* The monotonic clock in milliseconds, for timers, deadlines and rates. */
 #include <stdint.h>
 #include <time.h>
 
-#include "nodeinit.h"
+#include "clock.h"
 
 uint64_t
 now_ms(void)
