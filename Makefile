@@ -418,8 +418,8 @@ fz_wrap = $(foreach f,$(1),-Wl,--wrap=$(f))
 FZ_SRC_frame := tests/fuzz/fuzz_frame.c common/wire.c common/proto.c \
 	    common/conn.c common/auth.c
 FZ_LIB_frame := -lsodium
-# fetch.c is #included by the target; cache.c is linked as it is
-FZ_SRC_mfile := tests/fuzz/fuzz_mfile.c nodeinit/cache.c nodeinit/blob_rx.c tests/fuzz/fuzz_log.c \
+# fetch.c is #included by the target; cache.c and pending.c are linked as they are
+FZ_SRC_mfile := tests/fuzz/fuzz_mfile.c nodeinit/cache.c nodeinit/pending.c nodeinit/blob_rx.c tests/fuzz/fuzz_log.c \
 	    common/wire.c common/proto.c common/path.c common/htab.c
 FZ_DEP_mfile := nodeinit/fetch.c $(wildcard nodeinit/*.h)
 FZ_LIB_mfile := -lsodium
@@ -428,11 +428,11 @@ FZ_SRC_elf := tests/fuzz/fuzz_elf.c tests/fuzz/sandbox.c master/cmd/manifest.c \
 	    common/path.c common/htab.c
 FZ_DEP_elf := master/cmd/manifest.h master/lib/bproc.h
 FZ_LIB_elf := $(call fz_wrap,$(FZ_WRAP_FS)) -lelf -lsodium
-# link.c and cache.c are #included by the target
+# uplink.c (with uplink_net.c, userdb.c, node_status.c), cache.c and pending.c are #included by the target
 FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/blob_rx.c nodeinit/proc.c nodeinit/grace.c nodeinit/migrate.c \
 	    tests/fuzz/sandbox.c tests/fuzz/fuzz_log.c common/wire.c \
 	    common/proto.c common/args.c common/conn.c common/auth.c common/path.c common/htab.c
-FZ_DEP_node := nodeinit/uplink.c nodeinit/uplink_fsm.c nodeinit/cache.c $(wildcard nodeinit/*.h)
+FZ_DEP_node := nodeinit/uplink.c nodeinit/uplink_fsm.c nodeinit/uplink_net.c nodeinit/userdb.c nodeinit/node_status.c nodeinit/cache.c nodeinit/pending.c $(wildcard nodeinit/*.h)
 FZ_LIB_node := $(call fz_wrap,$(FZ_WRAP_NODE)) -lsodium
 # ctl.c is #included by the target; node.c and trace.c are stubbed
 FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/relay.c master/daemon/relay_tree.c master/daemon/tree.c master/daemon/spare.c master/daemon/rejoin.c master/daemon/migrate.c master/daemon/standin.c \
@@ -539,10 +539,11 @@ endif
 # bproc_dump/bproc_undump go into libbproc: the archive's and the .so's
 # recipes expand LIB_OBJ when they run, so appending here is enough.
 # bprestore is static musl, not PIE, linked at the far address RST_BASE
-# (nodeinit/restore/bprestore.h) so that it never sits where an image
+# (nodeinit/restore/rst.h) so that it never sits where an image
 # wants its memory.  It brings its own _start (rst_jump.S): musl's crt1.o
 # reaches _DYNAMIC (0) PC-relative, which no 32-bit offset does from there.
-RESTORE_SRC := nodeinit/restore/bprestore.c nodeinit/restore/rst_map.c \
+RESTORE_SRC := nodeinit/restore/bprestore.c nodeinit/restore/rst_state.c \
+	       nodeinit/restore/rst_image.c nodeinit/restore/rst_map.c \
 	       nodeinit/restore/rst_jump.S
 RESTORE	:= $(OUT)/libexec/bprestore
 VMAD_LIB_SRC := master/lib/vmadump.c master/lib/vmadump_state.c master/lib/vmadump_write.c \
@@ -554,7 +555,7 @@ $(OUT)/lib/libbproc.a: $(VMAD_LIB_SRC) master/lib/bproc_dump.h master/lib/vmadum
 	    common/vmadump.h
 $(OUT)/lib/libbproc.a: CFLAGS += -DBPROC_RESTORE_PATH='"$(RESTORE_PATH)"'
 
-$(RESTORE): $(RESTORE_SRC) nodeinit/restore/bprestore.h common/vmadump.h \
+$(RESTORE): $(RESTORE_SRC) nodeinit/restore/rst.h common/vmadump.h \
 	    $(OUT)/musl-include/.stamp | $(OUT)/libexec
 	$(MUSLCC) $(NFLAGS) -Inodeinit/restore -static -no-pie -s \
 	    -nostartfiles -Wl,--no-relax -Wl,--gc-sections -Wl,-Ttext-segment=0x200000000000 \

@@ -122,6 +122,8 @@ node_hooks_init(void)
 	uplink_hooks.resume = node_resume;
 	uplink_hooks.reap = node_reap;
 	uplink_hooks.alone = grace_tick;
+	/* the cache keeps what running processes hold */
+	cache_hooks.hosts = proc_hosts;
 }
 
 static void

@@ -124,6 +124,15 @@ void		link_setup_done(void);
 int		uplink_edge_ok(int, int);
 const char	*uplink_state_name(int);
 
+/* uplink_net.c: lo and the NIC, before the link dials; the MAC into the buffer */
+int		uplink_net_up(unsigned char *);
+
+/* node_status.c: what MSG_STATUS reports; the time nodeinit began */
+void		node_status_fill(struct wire_msg *, uint64_t);
+
+/* userdb.c: /etc/passwd, group and hosts from MSG_USERS */
+void		userdb_replace(const struct proto_frame *);
+
 /* proc.c */
 struct pollfd;
 void		proc_exec(const struct wire_hdr *, struct wire_attr *,
@@ -194,6 +203,11 @@ void		track_resume(pid_t);
 #define CACHE_DIR	"/var/lib/bproc/cache"	/* on the root fs: links need one fs */
 #define SETUP_GPID	PROTO_SETUP_PID	/* (fetch.c, cache.c: to go once they are reshaped) */
 struct blob;
+/* what the cache asks above it; nodeinit.c fills it in */
+struct cache_hooks {
+	int	(*hosts)(pid_t);	/* 1: that process still runs here */
+};
+extern struct cache_hooks	cache_hooks;
 extern uint64_t	cache_bytes;
 void		cache_init(void);
 void		cache_set_budget(uint64_t, unsigned int);
@@ -215,9 +229,10 @@ void		cache_unhold(pid_t);
 void		cache_prune(pid_t);
 int		cache_room(pid_t, uint64_t, uint64_t, char *, size_t);
 
-/* fetch.c: blobs pushed to the node, the setup push; and proc.c's rest */
+/* pending.c: the pushes under way */
 int		push_pending(pid_t);
 uint64_t	push_reserved(void);
+/* fetch.c: blobs pushed to the node, the setup push; and proc.c's rest */
 int		push_prepare(pid_t, const struct wire_hdr *, const unsigned char *,
 		    size_t, char *, size_t);
 void		push_blob(struct wire_attr *, const unsigned char *, size_t);

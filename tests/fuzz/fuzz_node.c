@@ -19,7 +19,8 @@
  * once); the node's files (cache, pushed paths, /etc/passwd) are written
  * in a sandbox (sandbox.c) that holds a small node image; MSG_POWER ends
  * the input instead of rebooting.  uplink.c and cache.c are included so
- * their state can be reset between inputs; fetch.c and proc.c are linked
+ * their state can be reset between inputs (uplink_net.c, userdb.c and
+ * node_status.c with uplink.c, pending.c with cache.c); fetch.c and proc.c are linked
  * and emptied through push_abort_all and proc_kill_all.
  *
  * Accepted means: every byte was a whole frame, the link never failed
@@ -28,7 +29,11 @@
  */
 #include "nodeinit/uplink.c"
 #include "nodeinit/uplink_fsm.c"
+#include "nodeinit/uplink_net.c"
+#include "nodeinit/userdb.c"
+#include "nodeinit/node_status.c"
 #include "nodeinit/cache.c"
+#include "nodeinit/pending.c"
 
 #include <setjmp.h>
 #include <signal.h>
@@ -264,6 +269,7 @@ fz_init(void)
 	uplink_hooks.ack = fz_ack;
 	uplink_hooks.fork_result = fz_fork_result;
 	uplink_hooks.lost = fz_lost;
+	cache_hooks.hosts = proc_hosts;
 	signal(SIGPIPE, SIG_IGN);	/* stdin pipes of fake processes */
 	fuzz_sandbox_init("fuzz-node");
 	fz_image();
