@@ -156,7 +156,7 @@ $(OUT)/bin/bpweb: $(WEB_SRC) master/web/bpweb.h $(OUT)/obj/bpweb_page.h common/l
 # headers through a folder of their own.
 ELF_A	:= $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libelf.a ] && echo $$d/libelf.a $$d/libz.a && break; done)
-BPSH_SRC := master/cmd/bpsh.c master/cmd/bpsh_gather.c master/cmd/bpsh_rsh.c master/cmd/progress.c master/cmd/manifest.c master/cmd/hashcache.c master/cmd/closure.c \
+BPSH_SRC := master/cmd/bpsh.c master/cmd/bpsh_opts.c master/cmd/bpsh_exec.c master/cmd/bpsh_jobs.c master/cmd/bpsh_gather.c master/cmd/bpsh_rsh.c master/cmd/progress.c master/cmd/manifest.c master/cmd/hashcache.c master/cmd/closure.c \
 	    master/lib/libbproc_ctl.c master/lib/nodeinfo.c master/lib/rexec.c \
 	    common/wire.c common/path.c common/htab.c common/clock.c common/hash.c \
 	    common/proto.c common/args.c common/nodeset.c common/sodium_compat.c
@@ -167,7 +167,7 @@ $(OUT)/musl-elf/.stamp:
 	ln -sfn /usr/include/gelf.h $(OUT)/musl-elf/gelf.h
 	touch $@
 
-$(OUT)/bin/bpsh: $(BPSH_SRC) master/cmd/manifest.h master/cmd/bpsh_gather.h master/cmd/bpsh_rsh.h master/cmd/progress.h $(wildcard master/lib/*.h common/*.h) \
+$(OUT)/bin/bpsh: $(BPSH_SRC) master/cmd/bpsh_int.h master/cmd/manifest.h master/cmd/bpsh_gather.h master/cmd/bpsh_rsh.h master/cmd/progress.h $(wildcard master/lib/*.h common/*.h) \
 	    $(OUT)/musl-include/.stamp $(OUT)/musl-elf/.stamp | $(OUT)/bin
 	$(MUSLCC) $(NFLAGS) -Imaster/lib -Imaster/cmd -isystem $(OUT)/musl-elf \
 	    -DBPROC_GHOST_PATH='"$(GHOST_PATH)"' \
@@ -181,7 +181,7 @@ $(OUT)/bin/bprsh $(OUT)/bin/bpssh: $(OUT)/bin/bpsh
 # front end's cost of each: static musl, like nodeinit, maps and dirties
 # far less than a glibc program with libsodium loaded (bench/bpsh_bench.sh).
 # It frames its local, unsealed socket itself: no conn.c, no libsodium.
-GHOST_SRC := master/cmd/bpghost.c master/cmd/ghost_conn.c master/cmd/ghost_args.c master/cmd/ghost_move.c master/cmd/ghost_term.c master/cmd/ghost_reconnect.c common/wire.c common/proto.c
+GHOST_SRC := master/cmd/bpghost.c master/cmd/ghost_self.c master/cmd/ghost_stream.c master/cmd/ghost_tree.c master/cmd/ghost_conn.c master/cmd/ghost_args.c master/cmd/ghost_move.c master/cmd/ghost_term.c master/cmd/ghost_reconnect.c common/wire.c common/proto.c
 
 $(OUT)/libexec/bpghost: $(GHOST_SRC) $(wildcard common/*.h master/cmd/ghost*.h) $(OUT)/musl-include/.stamp | $(OUT)/libexec
 	$(MUSLCC) $(NFLAGS) -static -s -Wl,--gc-sections -o $@ \
@@ -547,11 +547,12 @@ RESTORE_SRC := nodeinit/restore/bprestore.c nodeinit/restore/rst_state.c \
 	       nodeinit/restore/rst_image.c nodeinit/restore/rst_map.c \
 	       nodeinit/restore/rst_jump.S
 RESTORE	:= $(OUT)/libexec/bprestore
-VMAD_LIB_SRC := master/lib/vmadump.c master/lib/undump.c master/lib/liblist.c
+VMAD_LIB_SRC := master/lib/vmadump.c master/lib/vmadump_state.c master/lib/vmadump_write.c \
+		master/lib/undump.c master/lib/liblist.c
 LIB_OBJ	+= $(patsubst master/lib/%.c,$(OUT)/obj/lib_%.o,$(VMAD_LIB_SRC))
 LIB_SRC	+= $(VMAD_LIB_SRC)
 
-$(OUT)/lib/libbproc.a: $(VMAD_LIB_SRC) master/lib/bproc_dump.h master/lib/vmadump_int.h \
+$(OUT)/lib/libbproc.a: $(VMAD_LIB_SRC) master/lib/bproc_dump.h master/lib/vmadump_int.h master/lib/vmadump_dump.h \
 	    common/vmadump.h
 $(OUT)/lib/libbproc.a: CFLAGS += -DBPROC_RESTORE_PATH='"$(RESTORE_PATH)"'
 
@@ -574,14 +575,16 @@ $(OUT)/bench/vmadump_bench: bench/vmadump_bench.c $(OUT)/lib/libbproc.a $(RESTOR
 
 all: $(OUT)/bench/vmadump_bench
 
-# --- migration: bproc_rfork/vrfork/move (master/lib/migrate.c) ---
+# --- migration: bproc_rfork/vrfork/move (master/lib/migrate*.c) ---
 # It hashes the mapped files for the push manifest with libsodium, which
 # the shared library now needs (programs linking the archive and calling
 # these add -lsodium).
-LIB_OBJ	+= $(OUT)/obj/lib_migrate.o
-LIB_SRC	+= master/lib/migrate.c
+MIG_LIB_SRC := master/lib/migrate.c master/lib/migrate_home.c \
+	       master/lib/migrate_send.c master/lib/migrate_files.c
+LIB_OBJ	+= $(patsubst master/lib/%.c,$(OUT)/obj/lib_%.o,$(MIG_LIB_SRC))
+LIB_SRC	+= $(MIG_LIB_SRC)
 LIB_LIBS += -lsodium
-$(OUT)/lib/libbproc.a: master/lib/migrate.c
+$(OUT)/lib/libbproc.a: $(MIG_LIB_SRC) master/lib/migrate_int.h
 $(OUT)/bench/migrate_bench: bench/migrate_bench.c $(OUT)/lib/libbproc.a
 	mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Imaster/lib -o $@ $< $(OUT)/lib/libbproc.a -lsodium
