@@ -156,7 +156,7 @@ $(OUT)/bin/bpweb: $(WEB_SRC) master/web/bpweb.h $(OUT)/obj/bpweb_page.h common/l
 # headers through a folder of their own.
 ELF_A	:= $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib; do \
 	   [ -f $$d/libelf.a ] && echo $$d/libelf.a $$d/libz.a && break; done)
-BPSH_SRC := master/cmd/bpsh.c master/cmd/bpsh_gather.c master/cmd/bpsh_rsh.c master/cmd/progress.c master/cmd/manifest.c master/cmd/hashcache.c master/cmd/closure.c \
+BPSH_SRC := master/cmd/bpsh.c master/cmd/bpsh_opts.c master/cmd/bpsh_exec.c master/cmd/bpsh_jobs.c master/cmd/bpsh_gather.c master/cmd/bpsh_rsh.c master/cmd/progress.c master/cmd/manifest.c master/cmd/hashcache.c master/cmd/closure.c \
 	    master/lib/libbproc_ctl.c master/lib/nodeinfo.c master/lib/rexec.c \
 	    common/wire.c common/path.c common/htab.c common/clock.c common/hash.c \
 	    common/proto.c common/args.c common/nodeset.c common/sodium_compat.c
@@ -167,7 +167,7 @@ $(OUT)/musl-elf/.stamp:
 	ln -sfn /usr/include/gelf.h $(OUT)/musl-elf/gelf.h
 	touch $@
 
-$(OUT)/bin/bpsh: $(BPSH_SRC) master/cmd/manifest.h master/cmd/bpsh_gather.h master/cmd/bpsh_rsh.h master/cmd/progress.h $(wildcard master/lib/*.h common/*.h) \
+$(OUT)/bin/bpsh: $(BPSH_SRC) master/cmd/bpsh_int.h master/cmd/manifest.h master/cmd/bpsh_gather.h master/cmd/bpsh_rsh.h master/cmd/progress.h $(wildcard master/lib/*.h common/*.h) \
 	    $(OUT)/musl-include/.stamp $(OUT)/musl-elf/.stamp | $(OUT)/bin
 	$(MUSLCC) $(NFLAGS) -Imaster/lib -Imaster/cmd -isystem $(OUT)/musl-elf \
 	    -DBPROC_GHOST_PATH='"$(GHOST_PATH)"' \
@@ -181,7 +181,7 @@ $(OUT)/bin/bprsh $(OUT)/bin/bpssh: $(OUT)/bin/bpsh
 # front end's cost of each: static musl, like nodeinit, maps and dirties
 # far less than a glibc program with libsodium loaded (bench/bpsh_bench.sh).
 # It frames its local, unsealed socket itself: no conn.c, no libsodium.
-GHOST_SRC := master/cmd/bpghost.c master/cmd/ghost_conn.c master/cmd/ghost_args.c master/cmd/ghost_move.c master/cmd/ghost_term.c master/cmd/ghost_reconnect.c common/wire.c common/proto.c
+GHOST_SRC := master/cmd/bpghost.c master/cmd/ghost_self.c master/cmd/ghost_stream.c master/cmd/ghost_tree.c master/cmd/ghost_conn.c master/cmd/ghost_args.c master/cmd/ghost_move.c master/cmd/ghost_term.c master/cmd/ghost_reconnect.c common/wire.c common/proto.c
 
 $(OUT)/libexec/bpghost: $(GHOST_SRC) $(wildcard common/*.h master/cmd/ghost*.h) $(OUT)/musl-include/.stamp | $(OUT)/libexec
 	$(MUSLCC) $(NFLAGS) -static -s -Wl,--gc-sections -o $@ \
@@ -418,8 +418,8 @@ fz_wrap = $(foreach f,$(1),-Wl,--wrap=$(f))
 FZ_SRC_frame := tests/fuzz/fuzz_frame.c common/wire.c common/proto.c \
 	    common/conn.c common/auth.c
 FZ_LIB_frame := -lsodium
-# fetch.c is #included by the target; cache.c is linked as it is
-FZ_SRC_mfile := tests/fuzz/fuzz_mfile.c nodeinit/cache.c nodeinit/blob_rx.c tests/fuzz/fuzz_log.c \
+# fetch.c is #included by the target; cache.c and pending.c are linked as they are
+FZ_SRC_mfile := tests/fuzz/fuzz_mfile.c nodeinit/cache.c nodeinit/pending.c nodeinit/blob_rx.c tests/fuzz/fuzz_log.c \
 	    common/wire.c common/proto.c common/path.c common/htab.c
 FZ_DEP_mfile := nodeinit/fetch.c $(wildcard nodeinit/*.h)
 FZ_LIB_mfile := -lsodium
@@ -428,11 +428,12 @@ FZ_SRC_elf := tests/fuzz/fuzz_elf.c tests/fuzz/sandbox.c master/cmd/manifest.c \
 	    common/path.c common/htab.c
 FZ_DEP_elf := master/cmd/manifest.h master/lib/bproc.h
 FZ_LIB_elf := $(call fz_wrap,$(FZ_WRAP_FS)) -lelf -lsodium
-# link.c and cache.c are #included by the target
-FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/blob_rx.c nodeinit/proc.c nodeinit/grace.c nodeinit/migrate.c \
+# uplink.c (with uplink_net.c, userdb.c, node_status.c), cache.c and pending.c are #included by the target
+FZ_SRC_node := tests/fuzz/fuzz_node.c nodeinit/fetch.c nodeinit/blob_rx.c nodeinit/proc.c \
+	    nodeinit/spawn.c nodeinit/proc_io.c nodeinit/proc_sig.c nodeinit/proc_rejoin.c nodeinit/grace.c nodeinit/migrate.c nodeinit/cmdline.c \
 	    tests/fuzz/sandbox.c tests/fuzz/fuzz_log.c common/wire.c \
 	    common/proto.c common/args.c common/conn.c common/auth.c common/path.c common/htab.c
-FZ_DEP_node := nodeinit/uplink.c nodeinit/uplink_fsm.c nodeinit/cache.c $(wildcard nodeinit/*.h)
+FZ_DEP_node := nodeinit/uplink.c nodeinit/uplink_fsm.c nodeinit/uplink_net.c nodeinit/userdb.c nodeinit/node_status.c nodeinit/cache.c nodeinit/pending.c $(wildcard nodeinit/*.h)
 FZ_LIB_node := $(call fz_wrap,$(FZ_WRAP_NODE)) -lsodium
 # ctl*.c are #included by the target; node.c and trace.c are stubbed
 FZ_SRC_ctl := tests/fuzz/fuzz_ctl.c master/daemon/proc.c master/daemon/proc_launch.c master/daemon/proc_wire.c master/daemon/relay.c master/daemon/relay_tree.c master/daemon/tree.c master/daemon/spare.c master/daemon/rejoin.c master/daemon/migrate.c master/daemon/standin.c \
@@ -539,21 +540,23 @@ endif
 # bproc_dump/bproc_undump go into libbproc: the archive's and the .so's
 # recipes expand LIB_OBJ when they run, so appending here is enough.
 # bprestore is static musl, not PIE, linked at the far address RST_BASE
-# (nodeinit/restore/bprestore.h) so that it never sits where an image
+# (nodeinit/restore/rst.h) so that it never sits where an image
 # wants its memory.  It brings its own _start (rst_jump.S): musl's crt1.o
 # reaches _DYNAMIC (0) PC-relative, which no 32-bit offset does from there.
-RESTORE_SRC := nodeinit/restore/bprestore.c nodeinit/restore/rst_map.c \
+RESTORE_SRC := nodeinit/restore/bprestore.c nodeinit/restore/rst_state.c \
+	       nodeinit/restore/rst_image.c nodeinit/restore/rst_map.c \
 	       nodeinit/restore/rst_jump.S
 RESTORE	:= $(OUT)/libexec/bprestore
-VMAD_LIB_SRC := master/lib/vmadump.c master/lib/undump.c master/lib/liblist.c
+VMAD_LIB_SRC := master/lib/vmadump.c master/lib/vmadump_state.c master/lib/vmadump_write.c \
+		master/lib/undump.c master/lib/liblist.c
 LIB_OBJ	+= $(patsubst master/lib/%.c,$(OUT)/obj/lib_%.o,$(VMAD_LIB_SRC))
 LIB_SRC	+= $(VMAD_LIB_SRC)
 
-$(OUT)/lib/libbproc.a: $(VMAD_LIB_SRC) master/lib/bproc_dump.h master/lib/vmadump_int.h \
+$(OUT)/lib/libbproc.a: $(VMAD_LIB_SRC) master/lib/bproc_dump.h master/lib/vmadump_int.h master/lib/vmadump_dump.h \
 	    common/vmadump.h
 $(OUT)/lib/libbproc.a: CFLAGS += -DBPROC_RESTORE_PATH='"$(RESTORE_PATH)"'
 
-$(RESTORE): $(RESTORE_SRC) nodeinit/restore/bprestore.h common/vmadump.h \
+$(RESTORE): $(RESTORE_SRC) nodeinit/restore/rst.h common/vmadump.h \
 	    $(OUT)/musl-include/.stamp | $(OUT)/libexec
 	$(MUSLCC) $(NFLAGS) -Inodeinit/restore -static -no-pie -s \
 	    -nostartfiles -Wl,--no-relax -Wl,--gc-sections -Wl,-Ttext-segment=0x200000000000 \
@@ -572,14 +575,16 @@ $(OUT)/bench/vmadump_bench: bench/vmadump_bench.c $(OUT)/lib/libbproc.a $(RESTOR
 
 all: $(OUT)/bench/vmadump_bench
 
-# --- migration: bproc_rfork/vrfork/move (master/lib/migrate.c) ---
+# --- migration: bproc_rfork/vrfork/move (master/lib/migrate*.c) ---
 # It hashes the mapped files for the push manifest with libsodium, which
 # the shared library now needs (programs linking the archive and calling
 # these add -lsodium).
-LIB_OBJ	+= $(OUT)/obj/lib_migrate.o
-LIB_SRC	+= master/lib/migrate.c
+MIG_LIB_SRC := master/lib/migrate.c master/lib/migrate_home.c \
+	       master/lib/migrate_send.c master/lib/migrate_files.c
+LIB_OBJ	+= $(patsubst master/lib/%.c,$(OUT)/obj/lib_%.o,$(MIG_LIB_SRC))
+LIB_SRC	+= $(MIG_LIB_SRC)
 LIB_LIBS += -lsodium
-$(OUT)/lib/libbproc.a: master/lib/migrate.c
+$(OUT)/lib/libbproc.a: $(MIG_LIB_SRC) master/lib/migrate_int.h
 $(OUT)/bench/migrate_bench: bench/migrate_bench.c $(OUT)/lib/libbproc.a
 	mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Imaster/lib -o $@ $< $(OUT)/lib/libbproc.a -lsodium

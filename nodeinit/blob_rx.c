@@ -29,15 +29,6 @@
 static uint32_t	rx_ids;		/* names each temporary file for relay.c */
 
 static void
-rx_tmpname(pid_t gpid, const unsigned char *hash, char *buf, size_t len)
-{
-	char	hex[65];
-
-	sodium_bin2hex(hex, sizeof(hex), hash, 32);
-	snprintf(buf, len, CACHE_DIR "/.in-%d-%s", (int)gpid, hex);
-}
-
-static void
 blob_ack(pid_t gpid, uint32_t n)
 {
 	unsigned char	buf[64];
@@ -125,27 +116,6 @@ rx_new(struct pending *pd, const unsigned char *hash)
 	return rx;
 }
 
-/* rx goes; its temporary file too, unless it was renamed into the cache. */
-void
-rx_free(struct pending *pd, struct rx *rx, int unlink_tmp)
-{
-	struct rx	**pp;
-	char		  tmp[128];
-
-	for (pp = &pd->rxs; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == rx) {
-			*pp = rx->next;
-			break;
-		}
-	if (rx->fd >= 0)
-		close(rx->fd);
-	if (unlink_tmp) {
-		rx_tmpname(pd->gpid, rx->hash, tmp, sizeof(tmp));
-		unlink(tmp);
-	}
-	free(rx);
-}
-
 /* Every file is here: the exec goes on from the kept frame. */
 static void
 pending_ready(struct pending *pd)
@@ -165,7 +135,7 @@ pending_ready(struct pending *pd)
 	    proto_parse(&h, frame + WIRE_HDR_LEN, flen - WIRE_HDR_LEN,
 	    etb, &why) == 0) {
 		if (gpid != SETUP_GPID)
-			proc_exec(&h, etb, frame + WIRE_HDR_LEN,
+			spawn_exec(&h, etb, frame + WIRE_HDR_LEN,
 			    flen - WIRE_HDR_LEN);
 		else {
 			pusher_of(SETUP_GPID, frame + WIRE_HDR_LEN,

@@ -69,6 +69,7 @@ static struct hold	*holds;
 static uint64_t		 lru_clock;
 uint64_t		 cache_bytes;
 static uint64_t		 cache_budget;
+struct cache_hooks	 cache_hooks;
 
 static unsigned int
 ht_index(const char *s)
@@ -286,7 +287,8 @@ cache_hold(pid_t gpid, struct blob *b)
 /*
  * Forget holds of processes that are gone (exited, or whose exec failed
  * after its files were here).  keep is an exec being prepared: neither
- * pending nor running yet.
+ * pending nor running yet.  Whether a process still runs is the process
+ * host's to say (cache_hooks.hosts, nodeinit.c sets it).
  */
 void
 cache_prune(pid_t keep)
@@ -296,7 +298,8 @@ cache_prune(pid_t keep)
 	for (hd = holds; hd != NULL; hd = next) {
 		next = hd->next;
 		if (hd->gpid != SETUP_GPID && hd->gpid != keep &&
-		    !push_pending(hd->gpid) && !proc_hosts(hd->gpid))
+		    !push_pending(hd->gpid) && (cache_hooks.hosts == NULL ||
+		    !cache_hooks.hosts(hd->gpid)))
 			cache_unhold(hd->gpid);
 	}
 }

@@ -30,7 +30,6 @@
 
 #define NEED_BATCH	512	/* hashes per NEED frame */
 
-struct pending	*pendings;
 
 void
 pusher_of(pid_t gpid, const unsigned char *body, size_t blen,
@@ -82,38 +81,6 @@ cache_name(const struct mfile *f, char *buf, size_t len)
 	sodium_bin2hex(hex, sizeof(hex), f->hash, 32);
 	snprintf(buf, len, CACHE_DIR "/%s.%u.%u.%o", hex, f->uid, f->gid,
 	    f->mode);
-}
-
-struct pending *
-pending_find(pid_t gpid)
-{
-	struct pending	*pd;
-
-	for (pd = pendings; pd != NULL && pd->gpid != gpid; pd = pd->next)
-		;
-	return pd;
-}
-
-/* Is gpid's exec still waiting for files?  (cache.c: it holds them.) */
-int
-push_pending(pid_t gpid)
-{
-	return pending_find(gpid) != NULL;
-}
-
-/* Bytes that pushes under way will still add to the cache. */
-uint64_t
-push_reserved(void)
-{
-	struct pending	*pd;
-	uint64_t	 r = 0;
-
-	/* each pending's sum is bounded (push_prepare); their sum saturates */
-	for (pd = pendings; pd != NULL; pd = pd->next)
-		for (size_t i = 0; i < pd->nneed; i++)
-			r = r > UINT64_MAX - pd->need[i].size ? UINT64_MAX :
-			    r + pd->need[i].size;
-	return r;
 }
 
 /*
@@ -367,24 +334,6 @@ fail:
 	return -1;
 }
 
-/* pd goes, and the blobs it was receiving with it (never half-kept). */
-void
-pending_free(struct pending *pd)
-{
-	struct pending	**pp;
-
-	for (pp = &pendings; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == pd) {
-			*pp = pd->next;
-			break;
-		}
-	while (pd->rxs != NULL)
-		rx_free(pd, pd->rxs, 1);
-	free(pd->frame);
-	free(pd->need);
-	free(pd);
-}
-
 void
 setup_result(int e, const char *msg)
 {
@@ -418,124 +367,136 @@ push_fail(struct pending *pd, int e, const char *msg)
 }
 
 /*
- * Called by proc_exec for an EXEC with a manifest (and by push_setup for
- * the master's list, as gpid SETUP_GPID).  Returns 0 when every file is
- * linked in (go on with the exec), 1 when the exec waits for blobs, -1
- * when it failed (*msg says why).  Every blob the manifest names is held
- * from here on, until the process is gone.
+ * push_give_up: a push that cannot go on forgets its pending record and
+ * the holds taken for it; errno says why (e), *msg already does.
  */
-int
-push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
-    size_t blen, char *msg, size_t msglen)
+static int
+push_give_up(struct pending *pd, pid_t gpid, int e)
+{
+	if (pd != NULL) {
+		free(pd->need);
+		free(pd);
+	}
+	cache_unhold(gpid);
+	errno = e;
+	return -1;
+}
+
+static int
+push_nomem(struct pending *pd, pid_t gpid, char *msg, size_t msglen)
+{
+	snprintf(msg, msglen, "node: out of memory");
+	return push_give_up(pd, gpid, ENOMEM);
+}
+
+/* need_has: pd already needs a file of cache name cname. */
+static int
+need_has(const struct pending *pd, const char *cname)
+{
+	char	oname[256];
+	size_t	i;
+
+	for (i = 0; i < pd->nneed; i++) {
+		cache_name(&pd->need[i], oname, sizeof(oname));
+		if (strcmp(oname, cname) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * need_collect: walk the manifest; what the cache has, or what stays as
+ * it is, is held, the rest goes into pd->need, *want bytes in all.
+ * Returns 0, or an errno value with *msg saying why.
+ */
+static int
+need_collect(struct pending *pd, const unsigned char *body, size_t blen,
+    const struct pusher *pu, uint64_t *want, char *msg, size_t msglen)
 {
 	struct wire_iter	 it;
 	struct wire_attr	 a;
 	struct mfile		 f, *nn;
-	struct pending		*pd;
 	struct blob		*b;
-	struct pusher		 pu;
-	char			 cname[256], oname[256];
-	uint64_t		 want = 0;
-	size_t			 i;
+	char			 cname[256];
 
-	pusher_of(gpid, body, blen, &pu);
-	/* a file of another owner in the way: refused before anything moves */
-	if (push_check(body, blen, &pu, msg, msglen) == -1)
-		return -1;
-	cache_init();
-	cache_tick();
-	/* holds of ended processes go now, so they never pile up */
-	cache_prune(gpid);
-	if ((pd = calloc(1, sizeof(*pd))) == NULL || cache_hold_new(gpid) == -1)
-		goto nomem;
-	pd->gpid = gpid;
 	wire_iter_init(&it, body, blen);
 	while (wire_iter_next(&it, &a) == 1) {
 		if (a.type != A_MFILE)
 			continue;
-		if (mfile_parse(&a, &f, &pu) == -1) {
+		if (mfile_parse(&a, &f, pu) == -1) {
 			/* the path need not end in a NUL: print what is there */
 			snprintf(msg, msglen, "bad manifest entry (%.*s)",
 			    a.len > MFILE_FIXED ? (int)(a.len - MFILE_FIXED >
 			    200 ? 200 : a.len - MFILE_FIXED) : 1,
 			    a.len > MFILE_FIXED ? (const char *)a.data +
 			    MFILE_FIXED : "?");
-			free(pd->need);
-			free(pd);
-			cache_unhold(gpid);
-			errno = EINVAL;
-			return -1;
+			return EINVAL;
 		}
 		if (f.type != MFILE_REG)
 			continue;
 		/* a path that stays as it is needs no blob */
-		if (push_may(&f, &pu, &b, msg, msglen) == PM_STAY) {
-			if (b != NULL && cache_hold(gpid, b) == -1)
-				goto nomem;
+		if (push_may(&f, pu, &b, msg, msglen) == PM_STAY) {
+			if (b != NULL && cache_hold(pd->gpid, b) == -1)
+				return ENOMEM;
 			continue;
 		}
 		cache_name(&f, cname, sizeof(cname));
 		if ((b = cache_find(cname)) != NULL) {
-			if (cache_hold(gpid, b) == -1)
-				goto nomem;
+			if (cache_hold(pd->gpid, b) == -1)
+				return ENOMEM;
 			continue;
 		}
 		/* one entry per cache name: the same content, other modes, apart */
-		for (i = 0; i < pd->nneed; i++) {
-			cache_name(&pd->need[i], oname, sizeof(oname));
-			if (strcmp(oname, cname) == 0)
-				break;
-		}
-		if (i < pd->nneed)
+		if (need_has(pd, cname))
 			continue;
 		if ((nn = reallocarray(pd->need, pd->nneed + 1,
 		    sizeof(*nn))) == NULL)
-			goto nomem;
+			return ENOMEM;
 		pd->need = nn;
 		pd->need[pd->nneed++] = f;
 		/* sizes from the wire are bounded before they are added */
-		if (mfile_size_add(&want, f.size) == -1) {
+		if (mfile_size_add(want, f.size) == -1) {
 			snprintf(msg, msglen, "manifest too large: it names "
 			    "more than %llu TiB",
 			    (unsigned long long)(MFILE_SIZE_MAX >> 40));
-			free(pd->need);
-			free(pd);
-			cache_unhold(gpid);
-			errno = EFBIG;
-			return -1;
+			return EFBIG;
 		}
 	}
-	if (pd->nneed == 0) {
-		free(pd);
-		return push_link(body, blen, &pu, gpid, msg, msglen);
-	}
-	/* fits, maybe after eviction, or fails before anything is sent */
-	if (cache_room(gpid, want, push_reserved(), msg, msglen) == -1) {
-		free(pd->need);
-		free(pd);
-		cache_unhold(gpid);
-		errno = ENOSPC;
-		return -1;
-	}
-	/* keep the whole EXEC frame: the mfile pointers point into it */
+	return 0;
+}
+
+/* need_keep_frame: keep the whole EXEC frame: the mfile pointers point into it. */
+static int
+need_keep_frame(struct pending *pd, const struct wire_hdr *h,
+    const unsigned char *body)
+{
+	size_t	i;
+
 	pd->flen = h->len;
 	if ((pd->frame = malloc(h->len)) == NULL)
-		goto nomem;
+		return -1;
 	memcpy(pd->frame, body - WIRE_HDR_LEN, h->len);
 	for (i = 0; i < pd->nneed; i++) {
 		pd->need[i].path = (const char *)pd->frame +
 		    (pd->need[i].path - (const char *)(body - WIRE_HDR_LEN));
 		pd->need[i].target = NULL;
 	}
-	pd->next = pendings;
-	pendings = pd;
+	return 0;
+}
+
+/* need_send: the NEED messages, NEED_BATCH hashes each, each content once. */
+static void
+need_send(const struct pending *pd)
+{
+	size_t	i;
+
 	for (i = 0; i < pd->nneed; i += NEED_BATCH) {
 		unsigned char	buf[64 + NEED_BATCH * 40];
 		struct wire_msg	m;
 		size_t		k, j;
 
 		wire_msg_init(&m, buf, sizeof(buf), MSG_NEED, 0, 0);
-		wire_put_u32(&m, A_PID, (uint32_t)gpid);
+		wire_put_u32(&m, A_PID, (uint32_t)pd->gpid);
 		for (k = i; k < pd->nneed && k < i + NEED_BATCH; k++) {
 			/* a content asked for once, whatever its modes */
 			for (j = 0; j < k; j++)
@@ -547,20 +508,54 @@ push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
 		}
 		link_send_msg(&m);
 	}
+}
+
+/*
+ * Called by spawn_exec for an EXEC with a manifest (and by push_setup for
+ * the master's list, as gpid SETUP_GPID).  Returns 0 when every file is
+ * linked in (go on with the exec), 1 when the exec waits for blobs, -1
+ * when it failed (*msg says why).  Every blob the manifest names is held
+ * from here on, until the process is gone.
+ */
+int
+push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
+    size_t blen, char *msg, size_t msglen)
+{
+	struct pending		*pd;
+	struct pusher		 pu;
+	uint64_t		 want = 0;
+	int			 e;
+
+	pusher_of(gpid, body, blen, &pu);
+	/* a file of another owner in the way: refused before anything moves */
+	if (push_check(body, blen, &pu, msg, msglen) == -1)
+		return -1;
+	cache_init();
+	cache_tick();
+	/* holds of ended processes go now, so they never pile up */
+	cache_prune(gpid);
+	if ((pd = calloc(1, sizeof(*pd))) == NULL || cache_hold_new(gpid) == -1)
+		return push_nomem(pd, gpid, msg, msglen);
+	pd->gpid = gpid;
+	if ((e = need_collect(pd, body, blen, &pu, &want, msg, msglen)) != 0)
+		return e == ENOMEM ? push_nomem(pd, gpid, msg, msglen) :
+		    push_give_up(pd, gpid, e);
+	if (pd->nneed == 0) {
+		free(pd);
+		return push_link(body, blen, &pu, gpid, msg, msglen);
+	}
+	/* fits, maybe after eviction, or fails before anything is sent */
+	if (cache_room(gpid, want, push_reserved(), msg, msglen) == -1)
+		return push_give_up(pd, gpid, ENOSPC);
+	if (need_keep_frame(pd, h, body) == -1)
+		return push_nomem(pd, gpid, msg, msglen);
+	pd->next = pendings;
+	pendings = pd;
+	need_send(pd);
 	log_debug("exec %d waits for %zu files (%llu bytes)", (int)gpid,
 	    pd->nneed, (unsigned long long)want);
 	return 1;
-nomem:
-	if (pd != NULL) {
-		free(pd->need);
-		free(pd);
-	}
-	cache_unhold(gpid);
-	snprintf(msg, msglen, "node: out of memory");
-	errno = ENOMEM;
-	return -1;
 }
-
 
 /*
  * MSG_SETUP: the cache budget, and the files the master pushes to every

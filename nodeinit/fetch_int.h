@@ -1,6 +1,7 @@
 /*
- * What fetch.c (manifests, who may push what, linking in) and blob_rx.c
- * (the blobs coming in) share; nothing else includes it.
+ * What fetch.c (manifests, who may push what, linking in), blob_rx.c
+ * (the blobs coming in) and pending.c (the pushes under way) share;
+ * nothing else includes it.
  */
 #ifndef NODEINIT_FETCH_INT_H
 #define NODEINIT_FETCH_INT_H
@@ -49,9 +50,13 @@ struct pusher {
 
 extern struct pending	*pendings;
 
-/* fetch.c */
+/* pending.c */
 struct pending	*pending_find(pid_t);
 void		 pending_free(struct pending *);
+void		 rx_tmpname(pid_t, const unsigned char *, char *, size_t);
+void		 rx_free(struct pending *, struct rx *, int);
+
+/* fetch.c */
 void		 pusher_of(pid_t, const unsigned char *, size_t, struct pusher *);
 void		 cache_name(const struct mfile *, char *, size_t);
 int		 copy_file(const char *, const char *, const struct mfile *);
@@ -59,8 +64,5 @@ int		 push_link(const unsigned char *, size_t, const struct pusher *,
 		    pid_t, char *, size_t);
 void		 setup_result(int, const char *);
 void		 push_fail(struct pending *, int, const char *);
-
-/* blob_rx.c */
-void		 rx_free(struct pending *, struct rx *, int);
 
 #endif

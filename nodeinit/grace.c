@@ -22,7 +22,6 @@
 
 #define GRACE_DEFAULT_MS	60000	/* master_grace until a master says otherwise */
 
-int			master_proto;	/* the master's protocol version (its challenge) */
 static unsigned int	grace_ms = GRACE_DEFAULT_MS;
 static unsigned int	alone_reboot_ms;	/* 0: never */
 static uint64_t		alone_since;
@@ -38,7 +37,7 @@ grace_keeping(void)
 void
 grace_lost(void)
 {
-	int	n = proc_count() + track_children();
+	int	n = proc_hosted_count() + track_children();
 
 	if (n == 0 || grace_ms == 0)
 		return;
@@ -59,7 +58,7 @@ grace_tick(uint64_t lost_since)
 
 	if (keeping && now - alone_since > grace_ms) {
 		log_warnx("no master for %u s (master_grace): ending %d "
-		    "processes", grace_ms / 1000, proc_count() +
+		    "processes", grace_ms / 1000, proc_hosted_count() +
 		    track_children());
 		keeping = 0;
 		proc_kill_all();
@@ -70,28 +69,6 @@ grace_tick(uint64_t lost_since)
 		    lost_since) / 1000));
 		node_poweroff(POWER_REBOOT);
 	}
-}
-
-/* The command line of pid, as one A_ARG (bpstat -p's column). */
-void
-grace_put_cmd(struct wire_msg *m, pid_t pid)
-{
-	char	path[32], buf[1001];
-	ssize_t	n = 0, i;
-	int	fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
-	if (n <= 0)
-		n = snprintf(buf, sizeof(buf), "?") + 1;
-	for (i = 0; i < n - 1; i++)
-		if (buf[i] == '\0')
-			buf[i] = ' ';
-	buf[n - 1] = '\0';
-	wire_put_str(m, A_ARG, buf);
 }
 
 /* WELCOME: the master's settings; what we kept is reported to it. */
@@ -108,7 +85,7 @@ grace_welcome(struct wire_attr *tb)
 	    wire_get_u32(&tb[A_ALONE_REBOOT]) : 0;
 	if (master_proto < BPROC_VERSION_REJOIN && keeping) {
 		log_warnx("master speaks protocol %d, which cannot adopt "
-		    "processes: ending %d", master_proto, proc_count() +
+		    "processes: ending %d", master_proto, proc_hosted_count() +
 		    track_children());
 		keeping = 0;
 		proc_kill_all();

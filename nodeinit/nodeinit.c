@@ -35,7 +35,7 @@ node_setup(const struct proto_frame *f)
 static void
 node_exec(const struct proto_frame *f)
 {
-	proc_exec(f->h, f->tb, f->body, f->len);
+	spawn_exec(f->h, f->tb, f->body, f->len);
 }
 
 static void
@@ -122,6 +122,14 @@ node_hooks_init(void)
 	uplink_hooks.resume = node_resume;
 	uplink_hooks.reap = node_reap;
 	uplink_hooks.alone = grace_tick;
+	/* the cache keeps what running processes hold */
+	cache_hooks.hosts = proc_hosts;
+	/* the tracker tells the process host through these */
+	track_hooks.fe_ppid = proc_fe_ppid;
+	track_hooks.session_flush = proc_session_flush;
+	/* a record that goes ends what migration kept for it */
+	rproc_hooks.freed = migrate_forget;
+	sigfwd_hooks.keeping = grace_keeping;
 }
 
 static void
@@ -214,7 +222,7 @@ main(int argc, char **argv)
 
 	for (;;) {
 		/* slots: signals, the master link, three per hosted process */
-		want = 2 + 4 * (size_t)proc_count() +
+		want = 2 + 4 * (size_t)proc_hosted_count() +
 		    (size_t)migrate_poll_count() +	/* + 1 per image */
 		    (size_t)relay_poll_count();
 		if (want > cap) {

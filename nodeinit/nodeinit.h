@@ -27,7 +27,7 @@
 #define NODE_GIVEUP_MS		120000	/* ms without ever joining before rebooting */
 /*
  * Bytes the master link may queue before a send fails and the link is
- * dropped.  Process output stops being read at PROC_LINK_HIGH (proc.c),
+ * dropped.  Process output stops being read at PROC_LINK_HIGH (proc_io.c),
  * checked before every read, so output overshoots that mark by one frame
  * at most; the rest of this cap is room for what is never held back: exit
  * and stop reports, acks, status, NEED lists.  Keep it well above
@@ -56,6 +56,7 @@ struct node_conf {
 extern struct node_conf	ncf;
 extern int		node_stage;
 extern int		node_num;
+extern int		master_proto;	/* uplink.c: the master's protocol version */
 
 /* boot.c: command line, mounts, power, the udhcpc fallback */
 void		boot_mounts(void);
@@ -124,11 +125,37 @@ void		link_setup_done(void);
 int		uplink_edge_ok(int, int);
 const char	*uplink_state_name(int);
 
-/* proc.c */
+/* uplink_net.c: lo and the NIC, before the link dials; the MAC into the buffer */
+int		uplink_net_up(unsigned char *);
+
+/* node_status.c: what MSG_STATUS reports; the time nodeinit began */
+void		node_status_fill(struct wire_msg *, uint64_t);
+
+/* userdb.c: /etc/passwd, group and hosts from MSG_USERS */
+void		userdb_replace(const struct proto_frame *);
+
+/*
+ * The process host: proc.c its records, spawn.c starts a process for a
+ * ghost, proc_io.c its stdio, proc_sig.c its signals and wait statuses,
+ * proc_rejoin.c a master restart.
+ */
 struct pollfd;
-void		proc_exec(const struct wire_hdr *, struct wire_attr *,
+void		spawn_exec(const struct wire_hdr *, struct wire_attr *,
 		    const unsigned char *, size_t);
 int		proc_hosts(pid_t);
+int		proc_hosted_count(void);
+/* what proc.c tells the modules above it; nodeinit.c fills it in */
+struct rproc_hooks {
+	void	(*freed)(pid_t);	/* the record of that ghost's process is gone */
+};
+extern struct rproc_hooks	rproc_hooks;
+void		proc_ack(struct wire_attr *);
+void		proc_input(struct wire_attr *);
+int		proc_poll_setup(struct pollfd *, int);
+void		proc_poll_event(struct pollfd *, int);
+void		proc_signal(struct wire_attr *);
+void		proc_reap(void);
+void		proc_kill_all(void);
 
 /* migrate.c: an EXEC with EXEC_F_IMAGE runs bprestore on MSG_IMAGE */
 int		migrate_prepare(pid_t, int *);
@@ -144,7 +171,21 @@ struct pollfd;
 int		migrate_poll_setup(struct pollfd *, int);
 void		migrate_poll_event(struct pollfd *, int);
 
-/* track.c: the tree of processes the remote ones create */
+/*
+ * The tree of processes the remote ones create: track.c its tasks and
+ * the seize, track_filter.c the seccomp filter and call skipping,
+ * track_fork.c a clone that waits for its ghost, track_calls.c the other
+ * calls the filter stops, track_event.c a tracee's wait statuses.  What
+ * these files tell the process host goes through track_hooks, which
+ * nodeinit.c fills in, so they import none of it.
+ */
+struct track_hooks {
+	/* getppid() of the process started for a ghost: its ghost's parent, or 0 */
+	pid_t	(*fe_ppid)(pid_t);
+	/* a process of top's session ends as gpid: what it wrote goes by its ghost first */
+	void	(*session_flush)(pid_t, pid_t);
+};
+extern struct track_hooks	track_hooks;
 int		track_child(int);
 int		track_attach(pid_t, pid_t);
 int		track_event(pid_t, int);
@@ -156,7 +197,7 @@ pid_t		track_session_member(pid_t);
 int		track_count(void);
 pid_t		track_gpid(pid_t);
 void		track_kill_all(void);
-int		proc_catches(pid_t, int);
+int		track_catches(pid_t, int);
 
 /* sigfwd.c: kill(2) of a PID elsewhere goes to the master */
 #define SIGFWD_QUEUE64	1	/* rt_sigqueueinfo, a 64-bit siginfo */
@@ -165,16 +206,21 @@ void		sigfwd_stop(pid_t, pid_t, int, int, const uint64_t *);
 void		sigfwd_result(const struct proto_frame *);
 void		sigfwd_forget(pid_t);
 void		sigfwd_lost(int);
+/* what sigfwd.c asks of the modules above it; nodeinit.c fills it in */
+struct sigfwd_hooks {
+	int	(*keeping)(void);	/* 1: processes wait for a master to come */
+};
+extern struct sigfwd_hooks	sigfwd_hooks;
 void		sigfwd_resume(pid_t);
 
 /* grace.c: processes outlive a master restart */
-extern int	master_proto;
 int		grace_keeping(void);
 void		grace_lost(void);
 void		grace_tick(uint64_t);
 void		grace_welcome(struct wire_attr *);
-void		grace_put_cmd(struct wire_msg *, pid_t);
-/* proc.c and track.c, their halves of it */
+/* cmdline.c: a process's command line as one A_ARG */
+void		cmdline_put(struct wire_msg *, pid_t);
+/* proc_rejoin.c and track*.c, their halves of it */
 void		proc_pause_all(void);
 int		proc_rejoin_report(void);
 void		proc_resume(struct wire_attr *);
@@ -194,6 +240,11 @@ void		track_resume(pid_t);
 #define CACHE_DIR	"/var/lib/bproc/cache"	/* on the root fs: links need one fs */
 #define SETUP_GPID	PROTO_SETUP_PID	/* (fetch.c, cache.c: to go once they are reshaped) */
 struct blob;
+/* what the cache asks above it; nodeinit.c fills it in */
+struct cache_hooks {
+	int	(*hosts)(pid_t);	/* 1: that process still runs here */
+};
+extern struct cache_hooks	cache_hooks;
 extern uint64_t	cache_bytes;
 void		cache_init(void);
 void		cache_set_budget(uint64_t, unsigned int);
@@ -215,9 +266,10 @@ void		cache_unhold(pid_t);
 void		cache_prune(pid_t);
 int		cache_room(pid_t, uint64_t, uint64_t, char *, size_t);
 
-/* fetch.c: blobs pushed to the node, the setup push; and proc.c's rest */
+/* pending.c: the pushes under way */
 int		push_pending(pid_t);
 uint64_t	push_reserved(void);
+/* fetch.c: blobs pushed to the node, the setup push; and proc.c's rest */
 int		push_prepare(pid_t, const struct wire_hdr *, const unsigned char *,
 		    size_t, char *, size_t);
 void		push_blob(struct wire_attr *, const unsigned char *, size_t);
@@ -239,13 +291,5 @@ int		relay_tick(void);
 int		relay_poll_count(void);
 int		relay_poll_setup(struct pollfd *, int);
 void		relay_poll_event(struct pollfd *, int);
-void		proc_signal(struct wire_attr *);
-void		proc_ack(struct wire_attr *);
-void		proc_input(struct wire_attr *);
-void		proc_reap(void);
-void		proc_kill_all(void);
-int		proc_count(void);
-int		proc_poll_setup(struct pollfd *, int);
-void		proc_poll_event(struct pollfd *, int);
 
 #endif

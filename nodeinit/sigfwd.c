@@ -50,6 +50,7 @@ struct sigfwd {
 	struct sigfwd	*next;
 };
 
+struct sigfwd_hooks	sigfwd_hooks;
 static struct sigfwd	*pending;
 static int		 npending;
 static uint32_t		 sigfwd_seq;
@@ -225,7 +226,8 @@ sigfwd_stop(pid_t tid, pid_t gpid, int paused, int queue,
 	/* its ghost is not back after a master restart: it waits for it */
 	if (paused)
 		return;
-	if (sigfwd_ask(s) == -1 && !grace_keeping())
+	if (sigfwd_ask(s) == -1 &&
+	    !(sigfwd_hooks.keeping != NULL && sigfwd_hooks.keeping()))
 		sigfwd_drop(s, ESRCH);
 }
 

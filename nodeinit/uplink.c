@@ -1,7 +1,7 @@
 /*
- * The node's link to the master (the uplink): network bring-up, connect
- * with backoff, the challenge/response handshake, HELLO, then status
- * every heartbeat.  What each state takes is one table (uplink_routes),
+ * The node's link to the master (the uplink): once the network is up
+ * (uplink_net.c), connect with backoff, the challenge/response handshake,
+ * HELLO, then status every heartbeat (node_status.c says what is in it).  What each state takes is one table (uplink_routes),
  * read through proto_dispatch; what is for the process host and the
  * blob fetcher goes up through uplink_hooks, so this file imports neither.
  * A master that stays silent past the timeout is dropped and redialled;
@@ -16,9 +16,7 @@
  * link and ends what hung on it.
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -26,9 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/sysinfo.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -38,6 +33,7 @@
 
 int			 node_num = -1;
 struct uplink_hooks	 uplink_hooks;
+int			 master_proto;	/* the master's protocol version (its challenge) */
 static unsigned char	 key[AUTH_KEY_LEN];
 static int		 have_key;
 static unsigned char	 mac[6];
@@ -70,83 +66,6 @@ uplink_set_stage(int s)
 	node_stage = s;
 }
 
-static int
-uplink_read_mac(const char *ifname)
-{
-	char	path[96], buf[32];
-	ssize_t	n;
-	int	fd;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/address", ifname);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 17)
-		return -1;
-	buf[17] = '\0';
-	/* "xx:xx:xx:xx:xx:xx" by hand: sscanf would link musl's float scanner */
-	for (int i = 0; i < 6; i++) {
-		unsigned int	v = 0;
-
-		for (int k = 0; k < 2; k++) {
-			char	c = buf[3 * i + k];
-
-			if (c >= '0' && c <= '9')
-				v = v * 16 + (unsigned int)(c - '0');
-			else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-				v = v * 16 + (unsigned int)((c | 0x20) - 'a' + 10);
-			else
-				return -1;
-		}
-		if (i < 5 && buf[3 * i + 2] != ':')
-			return -1;
-		mac[i] = (unsigned char)v;
-	}
-	return 0;
-}
-
-static void
-uplink_net_up(void)
-{
-	int	plen;
-
-	if (nl_link_up("lo") == -1)
-		log_warn("lo up");
-	if (nl_addr_add("lo", "127.0.0.1", 8) == -1)
-		log_warn("lo address");
-	if (!ncf.virt)
-		modules_wait_iface(ncf.iface);
-	if (uplink_read_mac(ncf.iface) == -1)
-		log_warnx("%s: no MAC address (is the NIC driver loaded?)",
-		    ncf.iface);
-	if (nl_link_up(ncf.iface) == -1) {
-		log_warn("%s up", ncf.iface);
-		return;
-	}
-	if (ncf.ip[0] == '\0') {
-		/* a virtual node's address comes on its command line */
-		if (ncf.virt) {
-			log_warnx("no ip= on the command line");
-			return;
-		}
-		if (boot_dhcp() == -1)
-			return;
-	}
-	if ((plen = nl_mask_len(ncf.netmask)) == -1) {
-		log_warnx("bad netmask %s", ncf.netmask);
-		return;
-	}
-	if (nl_addr_add(ncf.iface, ncf.ip, plen) == -1) {
-		log_warn("%s address %s/%d", ncf.iface, ncf.ip, plen);
-		return;
-	}
-	if (ncf.gw[0] != '\0' && nl_route_default(ncf.gw) == -1)
-		log_warn("default route via %s", ncf.gw);
-	log_info("%s %s/%d up", ncf.iface, ncf.ip, plen);
-	uplink_set_stage(STAGE_NETWORK);
-}
-
 void
 uplink_init(void)
 {
@@ -157,7 +76,8 @@ uplink_init(void)
 		log_warnx("cluster key: %s; cannot join a cluster", err);
 	else
 		have_key = 1;
-	uplink_net_up();
+	if (uplink_net_up(mac) == 0)
+		uplink_set_stage(STAGE_NETWORK);
 	if (ncf.master_addr[0] == '\0')
 		log_warnx("no bproc.master= given; waiting forever");
 	next_try = now_ms();
@@ -365,46 +285,14 @@ link_pending(void)
 	return lc.fd >= 0 ? conn_pending(&lc) : 0;
 }
 
-static unsigned int
-uplink_count_procs(void)
-{
-	struct dirent	*de;
-	DIR		*d;
-	unsigned int	 n = 0;
-
-	if ((d = opendir("/proc")) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
-			n++;
-	closedir(d);
-	return n;
-}
-
 static void
 uplink_status(void)
 {
 	unsigned char	buf[512];
 	struct wire_msg	m;
-	struct sysinfo	si;
 
 	wire_msg_init(&m, buf, sizeof(buf), MSG_STATUS, 0, 0);
-	wire_put_u8(&m, A_STAGE, (uint8_t)node_stage);
-	if (sysinfo(&si) == 0) {
-		/* sysinfo loads are fixed point with 16 fractional bits */
-		wire_put_u32(&m, A_LOAD1, (uint32_t)(si.loads[0] * 100 >> 16));
-		wire_put_u32(&m, A_LOAD5, (uint32_t)(si.loads[1] * 100 >> 16));
-		wire_put_u32(&m, A_LOAD15, (uint32_t)(si.loads[2] * 100 >> 16));
-		wire_put_u64(&m, A_MEM_TOTAL, (uint64_t)si.totalram * si.mem_unit);
-		wire_put_u64(&m, A_MEM_FREE, (uint64_t)(si.freeram +
-		    si.bufferram) * si.mem_unit);
-		/* a virtual node's machine booted long before it did */
-		wire_put_u64(&m, A_UPTIME, ncf.virt ?
-		    (now_ms() - boot_ms) / 1000 : (uint64_t)si.uptime);
-	}
-	wire_put_u32(&m, A_CPUS, (uint32_t)sysconf(_SC_NPROCESSORS_ONLN));
-	wire_put_u32(&m, A_NPROCS, uplink_count_procs());
-	wire_put_u64(&m, A_CACHE_BYTES, cache_bytes);
+	node_status_fill(&m, boot_ms);
 	/* a quarter either way at random: nodes booted together spread out */
 	if (link_send_msg(&m) == 0)
 		next_status = now_ms() + heartbeat_ms - heartbeat_ms / 4 +
@@ -467,55 +355,12 @@ uplink_on_confirm(void *arg, const struct proto_frame *f)
 	return link_send_msg(&m);
 }
 
-/*
- * The master's users and groups (MSG_USERS): /etc/passwd, /etc/group and
- * /etc/hosts replaced whole, atomically, so names resolve on the node.
- * The lines carry no password hashes; the master made them from its own
- * files (the hosts lines from bpmaster.conf's `hosts`).
- */
+/* MSG_USERS: the node's /etc files, replaced whole (userdb.c). */
 static int
 uplink_on_users(void *arg, const struct proto_frame *f)
 {
-	static const char *const path[3] = { "/etc/passwd", "/etc/group",
-	    "/etc/hosts" };
-	static const char *const tmp[3] = { "/etc/passwd.bproc-tmp",
-	    "/etc/group.bproc-tmp", "/etc/hosts.bproc-tmp" };
-	struct wire_iter	 it;
-	struct wire_attr	 a;
-	struct iovec		 iov[2];
-	int			 fd[3], i, k, ok = 1;
-
-	for (i = 0; i < 3; i++)
-		if ((fd[i] = open(tmp[i], O_WRONLY | O_CREAT | O_TRUNC |
-		    O_CLOEXEC | O_NOFOLLOW, 0644)) == -1)
-			ok = 0;
 	(void)arg;
-	wire_iter_init(&it, f->body, f->len);
-	while (ok && wire_iter_next(&it, &a) == 1) {
-		k = a.type == A_HOSTENT ? 2 : a.type - A_PWENT;
-		if (k < 0 || k > 1 + (a.type == A_HOSTENT))
-			continue;
-		/* proto_parse checked: one NUL, at the end */
-		iov[0].iov_base = (void *)a.data;
-		iov[0].iov_len = a.len - 1;
-		iov[1].iov_base = (void *)"\n";
-		iov[1].iov_len = 1;
-		ok = writev(fd[k], iov, 2) == (ssize_t)a.len;
-	}
-	for (i = 0; i < 3; i++) {
-		if (fd[i] == -1 || fchmod(fd[i], 0644) == -1 ||
-		    close(fd[i]) == -1)
-			ok = 0;
-		fd[i] = -1;
-	}
-	for (i = 0; i < 3; i++)
-		if (!ok || rename(tmp[i], path[i]) == -1) {
-			ok = 0;
-			unlink(tmp[i]);
-		}
-	if (!ok)
-		log_warn("users from the master: /etc/passwd, /etc/group, "
-		    "/etc/hosts");
+	userdb_replace(f);
 	return 0;
 }
 

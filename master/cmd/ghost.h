@@ -1,14 +1,18 @@
 /*
- * bpghost's parts: bpghost.c (the stand-in: signals, stdio, stops, exit,
- * forks), ghost_conn.c (its connection to bpmaster), ghost_args.c (the
- * command line ps shows), ghost_term.c (a pty
- * session's terminal), ghost_move.c (the process comes home),
- * ghost_reconnect.c (a master restart).
+ * bpghost's parts, from the top: bpghost.c (main, the event loop, what
+ * bpmaster's frames do), ghost_move.c (the process comes home),
+ * ghost_tree.c (forks, execs, sessions), ghost_stream.c (stdio and
+ * signals), ghost_self.c (who the ghost is, how it ends), ghost_term.c
+ * (a pty session's terminal), ghost_reconnect.c (a master restart),
+ * ghost_args.c (the command line ps shows), ghost_conn.c (its connection
+ * to bpmaster).
  */
 #ifndef BPROC_GHOST_H
 #define BPROC_GHOST_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "proto.h"
 
@@ -19,12 +23,12 @@
 #define GHOST_MAXFRAME	(IO_CHUNK + 4096)
 #define GHOST_ARGS_MAX	8192	/* bytes of a new argv shown after an exec */
 
-/* bpghost.c */
-void	ghost_output(int, const unsigned char *, size_t);
-void	ghost_lost(void);
-void	ghost_die(const char *) __attribute__((noreturn));
-
 /* ghost_conn.c: the connection to bpmaster */
+struct ghost_conn_hooks {
+	void	(*lost)(void);		/* the connection ended: wait for the next */
+	void	(*die)(const char *);	/* a frame we cannot send: give up */
+};
+extern struct ghost_conn_hooks	conn_hooks;
 extern int	ghost_fd;	/* -1 while bpmaster is away */
 void	ghost_send(struct wire_msg *);
 int	ghost_read(void);
@@ -47,6 +51,40 @@ int	term_owned(void);
 void	term_enter_raw(void);
 void	term_restore(void);
 void	term_winch(void);
+
+/* ghost_self.c: who we are, and our ways out */
+struct ghost_self {
+	int	node;
+	int	err_fd;		/* for "<node>: <error>" lines */
+	int	is_child;	/* forked for a process forked on the node */
+	int	spare;		/* a spare child ghost, not taken yet */
+	/* a master restart (ghost_reconnect.c): -1 lost, 1 back but not resumed */
+	int	away;
+	pid_t	master_pid;	/* bpmaster, from SO_PEERCRED */
+};
+extern struct ghost_self	ghost_self;
+void	ghost_die(const char *) __attribute__((noreturn));
+void	ghost_exit(uint32_t) __attribute__((noreturn));
+void	ghost_stop(int);
+
+/* ghost_stream.c: stdio both ways, signals forwarded */
+struct wire_attr;
+void	stream_init(unsigned int);
+int	stream_want_stdin(void);
+void	stream_child_reset(void);
+uint64_t stream_out_rx(int);
+void	ghost_signal(int);
+void	ghost_stdin(void);
+void	ghost_output(int, const unsigned char *, size_t);
+void	ghost_resume(struct wire_attr *);
+int	ghost_on_io(void *, const struct proto_frame *);
+int	ghost_on_io_ack(void *, const struct proto_frame *);
+
+/* ghost_tree.c: forks, execs, sessions */
+void	ghost_child_ended(pid_t, int);
+int	ghost_on_fork(void *, const struct proto_frame *);
+int	ghost_on_pgrp(void *, const struct proto_frame *);
+int	ghost_on_execed(void *, const struct proto_frame *);
 
 /* ghost_move.c */
 int	ghost_on_move(void *, const struct proto_frame *);

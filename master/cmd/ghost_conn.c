@@ -5,7 +5,9 @@
  * that are touched only as far as used, and its own few lines of framing
  * on the unsealed local socket instead of conn.c's buffers.  The master
  * hands it a child ghost's socket with MSG_FORK (SCM_RIGHTS): those wait
- * here for the frame they came with.
+ * here for the frame they came with.  This file is the ghost's lowest:
+ * what a failed send means to the ghost (bpmaster lost, or a frame too
+ * big to send) it tells through conn_hooks, which bpghost.c sets.
  */
 #include <errno.h>
 #include <poll.h>
@@ -23,6 +25,7 @@ static unsigned char	inbuf[2 * GHOST_MAXFRAME];
 static size_t		inlen, inoff;	/* bytes in inbuf, the first unread */
 static int		fdq[CONN_FDS];	/* descriptors received, for MSG_FORK */
 static int		nfdq;
+struct ghost_conn_hooks	conn_hooks;	/* set by bpghost.c's main */
 
 /* A new connection (a child ghost's, the next master's): nothing read. */
 void
@@ -60,8 +63,10 @@ ghost_send(struct wire_msg *m)
 	size_t			 len = wire_msg_finish(m);
 	ssize_t			 n;
 
-	if (len == 0)
-		ghost_die("lost contact with bpmaster");
+	if (len == 0) {
+		conn_hooks.die("lost contact with bpmaster");
+		return;
+	}
 	/* bpmaster is away: what matters is queued or sent again later */
 	if (ghost_fd < 0)
 		return;
@@ -74,7 +79,7 @@ ghost_send(struct wire_msg *m)
 			continue;
 		}
 		if (n <= 0) {
-			ghost_lost();
+			conn_hooks.lost();
 			return;
 		}
 		p += n;

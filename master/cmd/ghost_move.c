@@ -42,29 +42,68 @@ ghost_image_result(int e, const char *msg)
 	ghost_send(&m);
 }
 
+/* The sender may send got bytes more (got 0: it may start). */
+static void
+ghost_image_ack(size_t got)
+{
+	unsigned char	ack[64];
+	struct wire_msg	m;
+
+	wire_msg_init(&m, ack, sizeof(ack), MSG_IMAGE_ACK, 0, 0);
+	wire_put_u32(&m, A_PID, (uint32_t)getppid());
+	wire_put_u32(&m, A_BYTES, (uint32_t)got);
+	ghost_send(&m);
+}
+
+/* One MSG_IMAGE's data into wfd: its bytes; the restorer gone ends us. */
+static size_t
+ghost_image_write(int wfd, const unsigned char *body, size_t blen)
+{
+	struct wire_iter	 it;
+	struct wire_attr	 a;
+	size_t			 got = 0;
+
+	wire_iter_init(&it, body, blen);
+	while (wire_iter_next(&it, &a) == 1) {
+		const unsigned char *p = a.data;
+		size_t left = a.len;
+		ssize_t n;
+
+		if (a.type != A_DATA)
+			continue;
+		while (left > 0) {
+			if ((n = write(wfd, p, left)) <= 0) {
+				if (n == -1 && errno == EINTR)
+					continue;
+				ghost_image_result(ENOEXEC,
+				    "the front end's restorer "
+				    "refused the image");
+				_exit(0);
+			}
+			p += n;
+			left -= (size_t)n;
+		}
+		got += a.len;
+	}
+	return got;
+}
+
 /* The grandchild: image frames into wfd, then the restorer's word on afd. */
 static void __attribute__((noreturn))
 ghost_feed(int wfd, int afd)
 {
 	struct wire_hdr		 h;
 	struct wire_attr	 tb[A_MAX];
-	struct wire_iter	 it;
-	struct wire_attr	 a;
-	struct wire_msg		 m;
 	struct pollfd		 pfd[2] = { { .fd = ghost_fd, .events = POLLIN },
 				    { .fd = afd, .events = POLLIN } };
 	const unsigned char	*body;
 	const char		*why;
-	unsigned char		 ack[64];
-	size_t			 blen, got;
+	size_t			 blen;
 	char			 c = 0;
 	int			 r, eof = 0;
 
 	/* here: the sender may start (an acknowledgement of nothing) */
-	wire_msg_init(&m, ack, sizeof(ack), MSG_IMAGE_ACK, 0, 0);
-	wire_put_u32(&m, A_PID, (uint32_t)getppid());
-	wire_put_u32(&m, A_BYTES, 0);
-	ghost_send(&m);
+	ghost_image_ack(0);
 	while (!eof) {
 		if (poll(pfd, 2, -1) == -1)
 			_exit(1);
@@ -87,33 +126,7 @@ ghost_feed(int wfd, int afd)
 			}
 			if (h.type != MSG_IMAGE)
 				continue;
-			got = 0;
-			wire_iter_init(&it, body, blen);
-			while (wire_iter_next(&it, &a) == 1) {
-				const unsigned char *p = a.data;
-				size_t left = a.len;
-				ssize_t n;
-
-				if (a.type != A_DATA)
-					continue;
-				while (left > 0) {
-					if ((n = write(wfd, p, left)) <= 0) {
-						if (n == -1 && errno == EINTR)
-							continue;
-						ghost_image_result(ENOEXEC,
-						    "the front end's restorer "
-						    "refused the image");
-						_exit(0);
-					}
-					p += n;
-					left -= (size_t)n;
-				}
-				got += a.len;
-			}
-			wire_msg_init(&m, ack, sizeof(ack), MSG_IMAGE_ACK, 0, 0);
-			wire_put_u32(&m, A_PID, (uint32_t)getppid());
-			wire_put_u32(&m, A_BYTES, (uint32_t)got);
-			ghost_send(&m);
+			ghost_image_ack(ghost_image_write(wfd, body, blen));
 			eof = tb[A_EOF].data != NULL;
 		}
 	}

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bprestore.h"
+#include "rst.h"
 
 #ifndef MREMAP_MAYMOVE
 #define MREMAP_MAYMOVE	1

@@ -19,13 +19,13 @@
 
 /*
  * What fetch.c calls in link.c and proc.c; nothing of it runs here.  The
- * real cache.c is linked (it is only called, never reached, from here).
+ * real cache.c and pending.c are linked (only called, never reached,
+ * from here).
  */
 int	link_send_msg(struct wire_msg *m) { (void)m; return 0; }
 void	link_setup_done(void) { }
-void	proc_exec(const struct wire_hdr *h, struct wire_attr *tb,
+void	spawn_exec(const struct wire_hdr *h, struct wire_attr *tb,
 	    const unsigned char *b, size_t l) { (void)h; (void)tb; (void)b; (void)l; }
-int	proc_hosts(pid_t g) { (void)g; return 0; }
 
 static int
 inside(const void *p, const unsigned char *buf, size_t len)

@@ -19,7 +19,8 @@
  * once); the node's files (cache, pushed paths, /etc/passwd) are written
  * in a sandbox (sandbox.c) that holds a small node image; MSG_POWER ends
  * the input instead of rebooting.  uplink.c and cache.c are included so
- * their state can be reset between inputs; fetch.c and proc.c are linked
+ * their state can be reset between inputs (uplink_net.c, userdb.c and
+ * node_status.c with uplink.c, pending.c with cache.c); fetch.c and proc*.c are linked
  * and emptied through push_abort_all and proc_kill_all.
  *
  * Accepted means: every byte was a whole frame, the link never failed
@@ -28,7 +29,11 @@
  */
 #include "nodeinit/uplink.c"
 #include "nodeinit/uplink_fsm.c"
+#include "nodeinit/uplink_net.c"
+#include "nodeinit/userdb.c"
+#include "nodeinit/node_status.c"
 #include "nodeinit/cache.c"
+#include "nodeinit/pending.c"
 
 #include <setjmp.h>
 #include <signal.h>
@@ -83,6 +88,7 @@ pid_t	track_top_of(pid_t p) { return p; }
 pid_t	track_session_member(pid_t p) { (void)p; return 0; }
 int	track_count(void) { return 0; }
 pid_t	track_gpid(pid_t t) { (void)t; return 0; }
+int	track_catches(pid_t p, int s) { (void)p; (void)s; return 0; }
 void	track_kill_all(void) { }
 int	track_children(void) { return 0; }
 void	track_link_lost(void) { }
@@ -238,7 +244,7 @@ fz_cache_reset(void)
 
 /* What nodeinit.c hangs on the link: the handlers it hands frames up to. */
 static void fz_setup(const struct proto_frame *f) { push_setup(f->h, f->tb, f->body, f->len); }
-static void fz_exec(const struct proto_frame *f) { proc_exec(f->h, f->tb, f->body, f->len); }
+static void fz_exec(const struct proto_frame *f) { spawn_exec(f->h, f->tb, f->body, f->len); }
 static void fz_blob(const struct proto_frame *f) { push_blob(f->tb, f->body, f->len); }
 static void fz_signal(const struct proto_frame *f) { proc_signal(f->tb); }
 static void fz_input(const struct proto_frame *f) { proc_input(f->tb); }
@@ -264,6 +270,8 @@ fz_init(void)
 	uplink_hooks.ack = fz_ack;
 	uplink_hooks.fork_result = fz_fork_result;
 	uplink_hooks.lost = fz_lost;
+	cache_hooks.hosts = proc_hosts;
+	rproc_hooks.freed = migrate_forget;
 	signal(SIGPIPE, SIG_IGN);	/* stdin pipes of fake processes */
 	fuzz_sandbox_init("fuzz-node");
 	fz_image();

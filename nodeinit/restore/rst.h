@@ -1,9 +1,11 @@
 /*
- * bprestore.h: the restorer's parts (bprestore.c reads and stages the
- * image, rst_map.c replaces the address space, rst_jump.S resumes).
+ * rst.h: the restorer's parts (bprestore.c takes the options and
+ * runs the steps in order, rst_image.c reads, checks and stages the
+ * image, rst_map.c replaces the address space, rst_jump.S resumes; all
+ * share rst_state.c).
  */
-#ifndef BPRESTORE_H
-#define BPRESTORE_H
+#ifndef RST_H
+#define RST_H
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -91,14 +93,25 @@ struct rst {
 
 extern struct rst rst;
 extern int	rst_destroying;		/* the old address space is going */
+extern int	rst_accept_fd;		/* -a: told "A" once the image is accepted */
+extern char	**rst_fallback;		/* -- CMD...: run instead when refused */
+extern char	**rst_envp;
 
+/* rst_state.c */
 void	rst_fail(const char *, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void	rst_say(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	*rst_arena(uint64_t *, uint64_t);
+int	rst_overlap(uint64_t, uint64_t, uint64_t, uint64_t);
 uint64_t rst_stage_range(uint64_t);
+/* rst_image.c */
+void	rst_read_head(uint64_t *);
+void	rst_read_pages(uint64_t *);
+/* rst_map.c */
 void	rst_own_maps(void);
 void	rst_check_special(void);
 void	rst_replace(void) __attribute__((noreturn));
+/* rst_jump.S */
 void	rst_jump(uint64_t, uint64_t) __attribute__((noreturn));
 void	rst_onstack(void *, void (*)(void)) __attribute__((noreturn));
 
-#endif /* BPRESTORE_H */
+#endif /* RST_H */
