@@ -198,7 +198,7 @@ boot_mounts(void)
 		mount_one("devtmpfs", "/dev", "devtmpfs", MS_NOSUID,
 		    "mode=0755");
 	/*
-	 * The node's own pty instance, for bpsh -T (nodeinit/proc.c): a
+	 * The node's own pty instance, for bpsh -T (nodeinit/proc_io.c): a
 	 * virtual node must not share the front end's /dev/pts, and a user's
 	 * slave is made 0620 and theirs when it is handed out.
 	 */

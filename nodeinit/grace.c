@@ -4,7 +4,7 @@
  * (bpmaster.conf, sent in WELCOME).  Each is paused towards the link:
  * its output is not read, so its writers block on a full pipe and nothing
  * is dropped, and its forks wait at their seccomp stop.  Output already
- * sent stays in a ring until the ghost acknowledges it (proc.c), so
+ * sent stays in a ring until the ghost acknowledges it (proc_io.c), so
  * what was lost with the old master is sent again from the offset the
  * ghost names.  When a master welcomes us again, each process is reported
  * (MSG_REJOIN) and resumed once its ghost is back (MSG_RESUME); the master

@@ -3,7 +3,7 @@
  *
  * In: an EXEC with EXEC_F_IMAGE starts bprestore (in the initramfs)
  * instead of a program, with the ghost's PID and the process's stdio
- * like any process here, tracked like any (track.c).  Its real ids are
+ * like any process here, tracked like any (track*.c).  Its real ids are
  * the caller's, its effective ones root's: it does the privileged steps,
  * then drops to the real ids before the image runs an instruction
  * (`-N fd`: `-f fd -a fd -C 1 -R`, see bprestore.c).
@@ -123,7 +123,7 @@ migrate_prepare(pid_t gpid, int *child)
 	return 0;
 }
 
-/* In the child, its ids set (proc.c): become the restorer. */
+/* In the child, its ids set (spawn.c): become the restorer. */
 void
 migrate_exec(int child)
 {

@@ -3,7 +3,7 @@
  *
  * BProc's process space is one: a process here may signal its parent on
  * the front end or a sibling on another node by the PID it knows, which
- * this node's kernel has never heard of.  The tracking filter (track.c)
+ * this node's kernel has never heard of.  The tracking filter (track_filter.c)
  * stops both calls when they name one positive PID; at the stop we look
  * the PID up here.  A process of this node's pid namespace takes the call
  * as it is (the kernel does the rest); any other PID goes to the master
@@ -275,7 +275,7 @@ sigfwd_result(const struct proto_frame *f)
 	free(s);
 }
 
-/* The sender died in its stop (track.c): no one to answer. */
+/* The sender died in its stop (track_calls.c): no one to answer. */
 void
 sigfwd_forget(pid_t tid)
 {
@@ -310,7 +310,7 @@ sigfwd_lost(int keep)
 	npending = 0;
 }
 
-/* The ghost of gpid's process is back (track.c): ask for its kills. */
+/* The ghost of gpid's process is back (track_fork.c): ask for its kills. */
 void
 sigfwd_resume(pid_t gpid)
 {
