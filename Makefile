@@ -225,7 +225,7 @@ $(OUT)/tests/test_node_fsm: tests/unit/test_node_fsm.c master/daemon/node.c \
 	    -lcmocka -lsodium
 
 $(OUT)/tests/test_uplink_fsm: tests/unit/test_uplink_fsm.c nodeinit/uplink_fsm.c \
-	    $(COMMON_SRC) nodeinit/nodeinit.h | $(OUT)/tests
+	    $(COMMON_SRC) nodeinit/nodeinit_int.h | $(OUT)/tests
 	$(CC) $(CFLAGS) -Inodeinit -o $@ $< nodeinit/uplink_fsm.c $(COMMON_SRC) \
 	    -lcmocka -lsodium
 

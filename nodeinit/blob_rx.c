@@ -134,14 +134,14 @@ pending_ready(struct pending *pd)
 	if (wire_hdr_decode(frame, flen, WIRE_MAX_FRAME, &h, &why) == 1 &&
 	    proto_parse(&h, frame + WIRE_HDR_LEN, flen - WIRE_HDR_LEN,
 	    etb, &why) == 0) {
-		if (gpid != SETUP_GPID)
+		if (gpid != PROTO_SETUP_PID)
 			spawn_exec(&h, etb, frame + WIRE_HDR_LEN,
 			    flen - WIRE_HDR_LEN);
 		else {
-			pusher_of(SETUP_GPID, frame + WIRE_HDR_LEN,
+			pusher_of(PROTO_SETUP_PID, frame + WIRE_HDR_LEN,
 			    flen - WIRE_HDR_LEN, &pu);
 			if (push_link(frame + WIRE_HDR_LEN, flen - WIRE_HDR_LEN,
-			    &pu, SETUP_GPID, msg, sizeof(msg)) == -1)
+			    &pu, PROTO_SETUP_PID, msg, sizeof(msg)) == -1)
 				setup_result(errno ? errno : EIO, msg);
 			link_setup_done();
 		}

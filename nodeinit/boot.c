@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 
 struct node_conf	ncf = {
 	.master_port = BPROC_PORT,

@@ -24,7 +24,7 @@
 #include <sodium.h>
 
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 #include "path.h"
 
 #define CACHE_HT	4096	/* buckets of the blob and path tables */
@@ -297,7 +297,7 @@ cache_prune(pid_t keep)
 
 	for (hd = holds; hd != NULL; hd = next) {
 		next = hd->next;
-		if (hd->gpid != SETUP_GPID && hd->gpid != keep &&
+		if (hd->gpid != PROTO_SETUP_PID && hd->gpid != keep &&
 		    !push_pending(hd->gpid) && (cache_hooks.hosts == NULL ||
 		    !cache_hooks.hosts(hd->gpid)))
 			cache_unhold(hd->gpid);
@@ -319,7 +319,7 @@ holds_mark(pid_t keep)
 	/* 2: held by the setup list, 1: by processes only */
 	for (hd = holds; hd != NULL; hd = hd->next)
 		for (i = 0; i < hd->n; i++)
-			if (hd->gpid == SETUP_GPID)
+			if (hd->gpid == PROTO_SETUP_PID)
 				hd->blobs[i]->held = 2;
 			else if (!hd->blobs[i]->held)
 				hd->blobs[i]->held = 1;

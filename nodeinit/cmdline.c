@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 
 /* The command line of pid, as one A_ARG (bpstat -p's column). */
 void

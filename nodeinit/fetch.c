@@ -10,7 +10,7 @@
  * replaced, but for busybox applet links (see is_applet), by root.  A
  * user's push is the user's (owner, no set-id bits) and never replaces,
  * links over or uses a file of another owner (push_may).  The master's
- * setup push list comes the same way, as the "exec" of PID 0 (SETUP_GPID).
+ * setup push list comes the same way, as the "exec" of PID 0 (PROTO_SETUP_PID).
  * Which blobs fit, stay and go is cache.c's business.
  */
 #include <errno.h>
@@ -26,7 +26,7 @@
 
 #include "fetch_int.h"
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 
 #define NEED_BATCH	512	/* hashes per NEED frame */
 
@@ -40,7 +40,7 @@ pusher_of(pid_t gpid, const unsigned char *body, size_t blen,
 
 	pu->uid = 65534;	/* no A_UID: nobody, never root */
 	pu->gid = 65534;
-	pu->setup = gpid == SETUP_GPID;
+	pu->setup = gpid == PROTO_SETUP_PID;
 	if (pu->setup) {
 		pu->uid = pu->gid = 0;
 		return;
@@ -341,7 +341,7 @@ setup_result(int e, const char *msg)
 	struct wire_msg	m;
 
 	wire_msg_init(&m, buf, sizeof(buf), MSG_EXEC_RESULT, 0, 0);
-	wire_put_u32(&m, A_PID, SETUP_GPID);
+	wire_put_u32(&m, A_PID, PROTO_SETUP_PID);
 	wire_put_u32(&m, A_ERRNO, (uint32_t)e);
 	wire_put_str(&m, A_MSG, msg);
 	link_send_msg(&m);
@@ -360,7 +360,7 @@ push_fail(struct pending *pd, int e, const char *msg)
 	wire_put_str(&m, A_MSG, msg);
 	pending_free(pd);
 	cache_unhold(gpid);
-	if (link_send_msg(&m) == 0 && gpid == SETUP_GPID) {
+	if (link_send_msg(&m) == 0 && gpid == PROTO_SETUP_PID) {
 		log_warnx("setup push: %s", msg);
 		link_setup_done();
 	}
@@ -512,7 +512,7 @@ need_send(const struct pending *pd)
 
 /*
  * Called by spawn_exec for an EXEC with a manifest (and by push_setup for
- * the master's list, as gpid SETUP_GPID).  Returns 0 when every file is
+ * the master's list, as gpid PROTO_SETUP_PID).  Returns 0 when every file is
  * linked in (go on with the exec), 1 when the exec waits for blobs, -1
  * when it failed (*msg says why).  Every blob the manifest names is held
  * from here on, until the process is gone.
@@ -572,11 +572,11 @@ push_setup(const struct wire_hdr *h, struct wire_attr *tb,
 	    wire_get_u64(&tb[A_CACHE_BUDGET]) : 0, tb[A_CACHE_SHARE].data ?
 	    wire_get_u32(&tb[A_CACHE_SHARE]) : 0);
 	if (!tb[A_MFILE].data) {
-		cache_unhold(SETUP_GPID);
+		cache_unhold(PROTO_SETUP_PID);
 		link_setup_done();
 		return;
 	}
-	switch (push_prepare(SETUP_GPID, h, body, blen, msg, sizeof(msg))) {
+	switch (push_prepare(PROTO_SETUP_PID, h, body, blen, msg, sizeof(msg))) {
 	case 1:
 		return;
 	case -1:

@@ -8,7 +8,7 @@
 
 #include <sodium.h>
 
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 
 /*
  * One blob coming in for a pending exec, written to a temporary file in

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 
 #define GRACE_DEFAULT_MS	60000	/* master_grace until a master says otherwise */
 

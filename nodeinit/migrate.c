@@ -43,7 +43,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 
 #define MIG_RESTORE	"/sbin/bprestore"	/* in the initramfs */
 #define MIG_SOCK_BUF	(1 << 20)	/* bytes the image socket holds */

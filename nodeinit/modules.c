@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 
 #define MODULES_DIR	"/lib/modules"		/* in the initramfs */
 #define MODULES_LIST	MODULES_DIR "/bproc.load"	/* load order, from mkinitramfs.sh */

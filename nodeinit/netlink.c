@@ -14,7 +14,7 @@
 #include <linux/rtnetlink.h>
 
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 
 #define NL_BUF	1024	/* one request or ACK */
 

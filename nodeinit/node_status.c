@@ -7,7 +7,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 
 static unsigned int
 status_count_procs(void)

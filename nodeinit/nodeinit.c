@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 
 static int	sig_fd = -1;
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 #include "proc_int.h"
 
 struct rproc		*rproc_list;

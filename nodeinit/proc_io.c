@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 #include "proc_int.h"
 
 #define PROC_LINK_HIGH	(1u << 20)	/* stop reading output above this backlog;

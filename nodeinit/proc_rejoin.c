@@ -8,7 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 #include "proc_int.h"
 
 /* The master link is gone: nothing goes out until the ghost is back. */

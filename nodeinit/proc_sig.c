@@ -12,7 +12,7 @@
 #include <termios.h>
 
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 #include "proc_int.h"
 
 void

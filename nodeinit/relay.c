@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 
 #define RELAY_LINKS_MAX		128	/* relay links at once, both kinds */
 #define RELAY_QUEUE		(1u << 20)	/* bytes queued to one child at most */

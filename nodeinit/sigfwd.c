@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 
 #define SIGFWD_MAX	4096	/* senders waiting for the master at once; past it, ESRCH */
 #define SIGFWD_NSIG	64	/* the kernel's _NSIG: larger signals are EINVAL */

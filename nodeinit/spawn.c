@@ -24,7 +24,7 @@
 
 #include "args.h"
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 #include "proc_int.h"
 
 #define PROC_MAXARGS	65536		/* argv + envp entries at most */

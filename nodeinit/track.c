@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 #include "track_int.h"
 
 #define TRACK_HASH	256		/* buckets of the task and ghost tables */

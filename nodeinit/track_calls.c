@@ -14,7 +14,7 @@
 #include <linux/audit.h>
 #include <linux/sched.h>
 
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 #include "track_int.h"
 
 /*

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 #include "track_int.h"
 
 #define TRACK_CMDLINE	4096		/* bytes of /proc/PID/cmdline sent at exec */

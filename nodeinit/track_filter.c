@@ -15,7 +15,7 @@
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 
 /*
  * The filter every remote process and its descendants run under: the

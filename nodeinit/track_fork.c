@@ -17,7 +17,7 @@
 #include <linux/sched.h>
 
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 #include "track_int.h"
 
 static struct ttask	*queue, **queue_tail = &queue;

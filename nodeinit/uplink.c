@@ -29,7 +29,7 @@
 #include <sodium.h>
 
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 
 int			 node_num = -1;
 struct uplink_hooks	 uplink_hooks;

@@ -3,7 +3,7 @@
  * unit test can hold them against a table (tests/unit/test_uplink_fsm.c);
  * uplink_transition() in uplink.c is the one function that takes them.
  */
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 
 static const char *const uplink_state_names[LINK_NSTATES] = {
 	"idle", "connecting", "auth", "hello", "up", "dead"

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 
 static int
 uplink_read_mac(const char *ifname, unsigned char *hw)

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 
 /*
  * The master's users and groups (MSG_USERS): /etc/passwd, /etc/group and

@@ -21,7 +21,7 @@
 #include "proto.h"
 #include "wire.h"
 
-#define SETUP_GPID	0	/* nodeinit.h: the setup push list's "exec" */
+#define PROTO_SETUP_PID	0	/* nodeinit.h: the setup push list's "exec" */
 
 #define SEED_BUF	8192	/* largest seed frame */
 
@@ -655,7 +655,7 @@ seed_node(void)
 	put_mfile(m, "/etc/motd", NULL, hello, strlen(hello), 0644, 0,
 	    strlen(hello));
 	seq_add();
-	node_blob(SETUP_GPID, hello, 1);
+	node_blob(PROTO_SETUP_PID, hello, 1);
 	seq_write("good-setup-push");
 
 	NODE_START(0, 0);

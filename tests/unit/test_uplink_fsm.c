@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "nodeinit.h"
+#include "nodeinit_int.h"
 
 /* nodeinit's link: idle -> connecting -> auth -> hello -> up; dead -> idle. */
 static void

@@ -1,4 +1,4 @@
-/* nodeinit: PID 1 of a bproc-ng node.  Shared state and prototypes. */
+/* nodeinit: PID 1 of a bproc-ng node.  What its files share: state and prototypes (each file says its part). */
 #ifndef NODEINIT_H
 #define NODEINIT_H
 
@@ -238,7 +238,6 @@ void		track_resume(pid_t);
 
 /* cache.c */
 #define CACHE_DIR	"/var/lib/bproc/cache"	/* on the root fs: links need one fs */
-#define SETUP_GPID	PROTO_SETUP_PID	/* (fetch.c, cache.c: to go once they are reshaped) */
 struct blob;
 /* what the cache asks above it; nodeinit.c fills it in */
 struct cache_hooks {
