@@ -24,17 +24,34 @@ cc -O2 -o "$TMP/t32_flood" "$(dirname "$0")/t32_flood.c" ||
     skip "cannot build t32_flood.c"
 
 bpvc() { "$BIN/bpvcluster" "$@" 2>/dev/null; }
+# log_ms STAMP: milliseconds of the day of "[YYYY-MM-DDTHH:MM:SS.mmm]" or
+# "HH:MM:SS.mmm" (bpvnode's and nodeinit's stamps: the same clock)
+log_ms() {
+	local t=${1##*T}
+	t=${t%]}
+	awk -F'[:.]' '{ print (($1 * 60 + $2) * 60 + $3) * 1000 + $4 }' <<<"$t"
+}
+# boot_from_log: node 2's last boot in its own log, from bpvnode's power-on
+# to the master's welcome (nodeinit's "hello -> up"): the boot-to-up time
+# without the test's own polling of a master that the flood keeps busy
+# (bpstat's answer can lag by a second while the node is long up)
+boot_from_log() {
+	local on up
+	on=$(grep 'power on (boot' "$BPVC_STATE/node2.log" | tail -n 1 | awk '{ print $1 }')
+	up=$(awk '/power on \(boot/ { u = "" } /master link hello -> up/ && u == "" { u = $1 } END { print u }' \
+	    "$BPVC_STATE/node2.log")
+	[ -n "$on" ] && [ -n "$up" ] || { echo 0; return; }
+	echo $(( $(log_ms "$up") - $(log_ms "$on") ))
+}
 # cycle: cut node 2's power, wait until the master says down, power it on;
 # BOOT_MS is the time from power-on to up (0 when it did not come up in 30 s).
 cycle() {
 	bpvc kill 2 || { fail "bpvcluster kill 2"; BOOT_MS=0; return; }
 	wait_for '[ "$(node_state 2)" = down ]' 15 ||
 	    { fail "node 2 not down after the power cut"; BOOT_MS=0; return; }
-	local t0
-	t0=$(now_ms)
 	bpvc start 2 || { fail "bpvcluster start 2"; BOOT_MS=0; return; }
 	if wait_for '[ "$(node_state 2)" = up ]' 30; then
-		BOOT_MS=$(( $(now_ms) - t0 ))
+		BOOT_MS=$(boot_from_log)
 	else
 		BOOT_MS=0
 	fi
@@ -52,6 +69,7 @@ for k in 1 2 3; do
 	cycle
 	[ "$BOOT_MS" -gt 0 ] || die "node 2 did not come back without a flood"
 	say "    power-on to up: $BOOT_MS ms"
+	((BOOT_MS < 500)) || show_log "$BPVC_STATE/node2.log" 14
 	times+=("$BOOT_MS")
 done
 base=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)
@@ -86,9 +104,13 @@ sleep 2
 say "# node 2 power-cycled during the flood"
 cycle
 if [ "$BOOT_MS" -gt 0 ]; then
-	check "node 2 up $BOOT_MS ms after power-on, within 2 x $base ms" \
-	    test "$BOOT_MS" -le $((2 * base))
-	((BOOT_MS <= 2 * base)) || show_log "$BPVC_STATE/node2.log" 14
+	# 2 x the normal time, with a floor of normal + 100 ms: normal is tens
+	# of ms here, below a loaded 2-CPU host's scheduling noise; what the
+	# check is for (a SYN the flood's backlog dropped) costs a second
+	limit=$((2 * base > base + 100 ? 2 * base : base + 100))
+	check "node 2 up $BOOT_MS ms after power-on, within 2 x $base ms (at least +100 ms)" \
+	    test "$BOOT_MS" -le "$limit"
+	((BOOT_MS <= limit)) || show_log "$BPVC_STATE/node2.log" 14
 else
 	fail "node 2 not up 30 s after power-on during the flood (state $(node_state 2))"
 	show_log "$BPVC_STATE/node2.log"
