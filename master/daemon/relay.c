@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "bpmaster.h"
+#include "list.h"
 #include "log.h"
 #include "relay_tree.h"
 
@@ -60,7 +61,7 @@ struct rsess {
 	int		*parent;	/* relay_tree.h */
 	size_t		 n, cap;
 	uint64_t	 settled;	/* ev_now() when the last member settled, 0: not */
-	struct rsess	*next;
+	DLIST_LINK(rsess) link;	/* sessions */
 };
 
 /* The contents an EXEC's manifest named, until its result. */
@@ -71,7 +72,7 @@ struct rallow {
 	struct rallow	*next;
 };
 
-static struct rsess	*sessions;
+static DLIST_HEAD(rsesses, rsess) sessions;
 static struct rallow	*allow_ht[RELAY_ALLOW_HT];
 static struct ev_timer	 linger_timer;
 uint64_t		 relay_sessions_made;	/* for the log and bench */
@@ -159,9 +160,9 @@ sess_find(const unsigned char *hash)
 {
 	struct rsess	*s;
 
-	for (s = sessions; s != NULL && memcmp(s->hash, hash, 32) != 0;
-	    s = s->next)
-		;
+	DLIST_FOREACH(s, &sessions, link)
+		if (memcmp(s->hash, hash, 32) == 0)
+			break;
 	return s;
 }
 
@@ -255,13 +256,7 @@ sess_repair(struct rsess *s)
 static void
 sess_free(struct rsess *s)
 {
-	struct rsess	**pp;
-
-	for (pp = &sessions; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == s) {
-			*pp = s->next;
-			break;
-		}
+	DLIST_REMOVE(s, link);
 	free(s->m);
 	free(s->parent);
 	free(s);
@@ -274,8 +269,7 @@ relay_linger(void *arg)
 	uint64_t	 now = ev_now(), soonest = 0;
 
 	(void)arg;
-	for (s = sessions; s != NULL; s = next) {
-		next = s->next;
+	DLIST_FOREACH_SAFE(s, &sessions, link, next) {
 		if (s->settled == 0)
 			continue;
 		if (now - s->settled >= RELAY_LINGER_MS)
@@ -311,8 +305,7 @@ sess_new(const unsigned char *hash)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	memcpy(s->hash, hash, 32);
-	s->next = sessions;
-	sessions = s;
+	DLIST_INSERT_HEAD(&sessions, s, link);
 	relay_sessions_made++;
 	return s;
 }
@@ -489,8 +482,7 @@ relay_exec_result(struct node *n, const struct proto_frame *f)
 	int		 i;
 
 	allow_drop(pid);
-	for (s = sessions; s != NULL; s = next) {
-		next = s->next;
+	DLIST_FOREACH_SAFE(s, &sessions, link, next) {
 		if ((i = sess_member(s, n->num, pid)) >= 0)
 			member_settle(s, (size_t)i, state);
 	}
@@ -504,7 +496,7 @@ relay_proc_gone(struct proc *p)
 	int		 i;
 
 	allow_drop(p->pid);
-	for (s = sessions; s != NULL; s = s->next)
+	DLIST_FOREACH(s, &sessions, link)
 		if ((i = sess_member(s, p->node, p->pid)) >= 0 &&
 		    s->m[i].state == RM_FETCHING)
 			member_settle(s, (size_t)i, RM_FAILED);
@@ -518,7 +510,7 @@ relay_node_down(struct node *n)
 	size_t		 i;
 	int		 any;
 
-	for (s = sessions; s != NULL; s = s->next) {
+	DLIST_FOREACH(s, &sessions, link) {
 		any = 0;
 		for (i = 0; i < s->n; i++)
 			if (s->m[i].node == n->num) {

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bpmaster.h"
+#include "list.h"
 #include "log.h"
 
 struct spare {
@@ -27,21 +28,15 @@ struct spare {
 	int		 fd;		/* our end of the spare's socket */
 	int		 pidfd;		/* the spare, checked (trace_check_ghost) */
 	struct ucred	 cred;		/* from its hello: its PID and uid */
-	struct spare	*next;
+	DLIST_LINK(spare) link;	/* spares */
 };
 
-static struct spare	*spares;
+static DLIST_HEAD(spares, spare) spares;
 
 static void
 spare_free(struct spare *s, int kill_it)
 {
-	struct spare	**pp;
-
-	for (pp = &spares; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == s) {
-			*pp = s->next;
-			break;
-		}
+	DLIST_REMOVE(s, link);
 	if (s->fd >= 0) {
 		ev_del(s->fd);
 		close(s->fd);
@@ -60,7 +55,7 @@ spare_find(pid_t parent)
 {
 	struct spare	*s;
 
-	for (s = spares; s != NULL; s = s->next)
+	DLIST_FOREACH(s, &spares, link)
 		if (s->parent == parent)
 			return s;
 	return NULL;
@@ -122,8 +117,7 @@ spare_keep(struct proc *p, int fd, const struct ucred *cred)
 		free(s);
 		return;
 	}
-	s->next = spares;
-	spares = s;
+	DLIST_INSERT_HEAD(&spares, s, link);
 	log_debug("ghost %d: spare %d ready", (int)p->pid, (int)cred->pid);
 }
 

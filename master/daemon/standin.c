@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "bpmaster.h"
+#include "list.h"
 #include "log.h"
 
 #define STANDIN_MAX	4096	/* stand-ins at once, all nodes */
@@ -47,10 +48,10 @@ struct standin {
 	int		 mirror;	/* told to stop: its stop is not news */
 	int		 pidfd;		/* a child at home, to see its end; else -1 */
 	int		 state;		/* SI_* */
-	struct standin	*next;
+	DLIST_LINK(standin) link;	/* standins */
 };
 
-static struct standin	*standins;
+static DLIST_HEAD(standins, standin) standins;
 static int		 nstandins;
 
 static void	standin_stop(struct standin *, uint32_t);
@@ -60,7 +61,7 @@ standin_find(pid_t pid)
 {
 	struct standin	*s;
 
-	for (s = standins; s != NULL; s = s->next)
+	DLIST_FOREACH(s, &standins, link)
 		if (s->pid == pid)
 			return s;
 	return NULL;
@@ -69,19 +70,13 @@ standin_find(pid_t pid)
 static void
 standin_free(struct standin *s)
 {
-	struct standin	**pp;
-
-	for (pp = &standins; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == s) {
-			*pp = s->next;
-			if (s->pidfd >= 0) {
-				ev_del(s->pidfd);
-				close(s->pidfd);
-			}
-			free(s);
-			nstandins--;
-			return;
-		}
+	DLIST_REMOVE(s, link);
+	if (s->pidfd >= 0) {
+		ev_del(s->pidfd);
+		close(s->pidfd);
+	}
+	free(s);
+	nstandins--;
 }
 
 /* To N: the child runs, failed or ended. */
@@ -177,8 +172,7 @@ standin_move(struct node *n, struct proc *p, struct wire_attr *tb)
 		if ((s = calloc(1, sizeof(*s))) == NULL)
 			return -1;
 		s->pidfd = -1;
-		s->next = standins;
-		standins = s;
+		DLIST_INSERT_HEAD(&standins, s, link);
 		nstandins++;
 	}
 	s->pid = p->pid;
@@ -431,8 +425,7 @@ standin_node_down(struct node *n)
 {
 	struct standin	*s, *next;
 
-	for (s = standins; s != NULL; s = next) {
-		next = s->next;
+	DLIST_FOREACH_SAFE(s, &standins, link, next) {
 		if (s->node == n->num)
 			standin_free(s);
 	}

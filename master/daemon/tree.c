@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "bpmaster.h"
+#include "list.h"
 #include "log.h"
 
 #define TREE_FORK_MS	10000	/* a parent ghost that has not forked by then: the fork fails */
@@ -41,10 +42,10 @@ struct forkreq {
 	int		 spare;		/* a spare for the next fork (spare.c): no node waits */
 	uint64_t	 ghost_by;	/* ev_now() until which it waits for that ghost */
 	struct ev_timer	 timer;
-	struct forkreq	*next;
+	DLIST_LINK(forkreq) link;	/* forks */
 };
 
-static struct forkreq	*forks;
+static DLIST_HEAD(forkreqs, forkreq) forks;
 
 static void	tree_send_fork(void *);
 static void	tree_want_spare(struct proc *);
@@ -69,13 +70,7 @@ tree_reply(int node, uint32_t seq, pid_t parent, pid_t child, int err)
 static void
 tree_done(struct forkreq *fr, int err, int close_fd)
 {
-	struct forkreq	**pp;
-
-	for (pp = &forks; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == fr) {
-			*pp = fr->next;
-			break;
-		}
+	DLIST_REMOVE(fr, link);
 	if (err && !fr->spare)
 		tree_reply(fr->node, fr->seq, fr->parent, 0, err);
 	ev_timer_del(&fr->timer);
@@ -281,8 +276,7 @@ tree_request(struct proc *p, uint32_t seq, int spare)
 	fr->gfd = sv[1];
 	fr->spare = spare;
 	fr->ghost_by = ev_now() + TREE_GHOST_MS;
-	fr->next = forks;
-	forks = fr;
+	DLIST_INSERT_HEAD(&forks, fr, link);
 	tree_send_fork(fr);
 	return 0;
 }
@@ -296,7 +290,7 @@ tree_want_spare(struct proc *p)
 	if (p->exited || p->ghost == NULL || !ctl_is_ghost(p->ghost) ||
 	    p->home || p->pidfd < 0 || p->nospare || spare_have(p->pid))
 		return;
-	for (fr = forks; fr != NULL; fr = fr->next)
+	DLIST_FOREACH(fr, &forks, link)
 		if (fr->spare && fr->parent == p->pid)
 			return;
 	(void)tree_request(p, 0, 1);
@@ -339,7 +333,7 @@ tree_fork(struct node *n, const struct wire_hdr *h, struct wire_attr *tb)
 			return;
 		}
 	}
-	for (fr = forks; fr != NULL; fr = fr->next)
+	DLIST_FOREACH(fr, &forks, link)
 		if (fr->node == n->num && !fr->spare)
 			inflight++;
 	if (inflight >= TREE_NODE_FORKS) {
@@ -480,7 +474,7 @@ tree_from_ghost(struct proc *p, struct wire_attr *tb)
 
 	if (!tb[A_TOKEN].data)
 		return;
-	for (fr = forks; fr != NULL; fr = fr->next)
+	DLIST_FOREACH(fr, &forks, link)
 		if (fr->parent == p->pid &&
 		    fr->token == wire_get_u64(&tb[A_TOKEN])) {
 			tree_done(fr, err ? err : EAGAIN, 1);
@@ -494,8 +488,7 @@ tree_proc_gone(struct proc *p)
 {
 	struct forkreq	*fr, *next;
 
-	for (fr = forks; fr != NULL; fr = next) {
-		next = fr->next;
+	DLIST_FOREACH_SAFE(fr, &forks, link, next) {
 		if (fr->parent == p->pid && fr->node == p->node)
 			tree_done(fr, ESRCH, 1);
 	}
@@ -528,7 +521,7 @@ tree_spare_home(struct proc *p)
 	struct forkreq	*fr;
 	struct tree_busy b = { p->pid, 0 };
 
-	for (fr = forks; fr != NULL; fr = fr->next)
+	DLIST_FOREACH(fr, &forks, link)
 		if (fr->spare && fr->parent == p->pid)
 			return -1;
 	/*
