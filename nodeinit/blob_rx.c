@@ -86,9 +86,9 @@ rx_find(struct pending *pd, const unsigned char *hash)
 {
 	struct rx	*rx;
 
-	for (rx = pd->rxs; rx != NULL && memcmp(rx->hash, hash, 32) != 0;
-	    rx = rx->next)
-		;
+	DLIST_FOREACH(rx, &pd->rxs, link)
+		if (memcmp(rx->hash, hash, 32) == 0)
+			break;
 	return rx;
 }
 
@@ -111,8 +111,7 @@ rx_new(struct pending *pd, const unsigned char *hash)
 	}
 	crypto_generichash_init(&rx->hs, NULL, 0, 32);
 	rx->id = ++rx_ids ? rx_ids : ++rx_ids;
-	rx->next = pd->rxs;
-	pd->rxs = rx;
+	DLIST_INSERT_HEAD(&pd->rxs, rx, link);
 	return rx;
 }
 
@@ -391,7 +390,7 @@ push_source(const unsigned char *hash, char *path, size_t len,
 	struct mfile	*f;
 
 	/* (what is coming in first: a relay asks this at every pass) */
-	for (pd = pendings; pd != NULL; pd = pd->next)
+	DLIST_FOREACH(pd, &pendings, link)
 		if ((rx = rx_find(pd, hash)) != NULL &&
 		    (brx == NULL || rx->got > brx->got)) {
 			brx = rx;
@@ -407,7 +406,7 @@ push_source(const unsigned char *hash, char *path, size_t len,
 		 * Wanted here but not begun: the child that asks this early
 		 * waits on the file the first bytes will go to.
 		 */
-		for (pd = pendings; pd != NULL; pd = pd->next)
+		DLIST_FOREACH(pd, &pendings, link)
 			if (need_find(pd, hash) != NULL)
 				break;
 		if (pd == NULL || (brx = rx_new(pd, hash)) == NULL)

@@ -23,6 +23,7 @@
 
 #include <sodium.h>
 
+#include "list.h"
 #include "log.h"
 #include "nodeinit_int.h"
 #include "path.h"
@@ -60,12 +61,12 @@ struct hold {
 	 */
 	char		*alias_path;
 	struct blob	*alias;
-	struct hold	*next;
+	DLIST_LINK(hold) link;	/* holds */
 };
 
 static struct blob	*blob_ht[CACHE_HT];
 static struct lpath	*path_ht[CACHE_HT];
-static struct hold	*holds;
+static DLIST_HEAD(, hold) holds = { NULL };
 static uint64_t		 lru_clock;
 uint64_t		 cache_bytes;
 static uint64_t		 cache_budget;
@@ -227,7 +228,7 @@ hold_find(pid_t gpid)
 {
 	struct hold	*hd;
 
-	for (hd = holds; hd != NULL; hd = hd->next)
+	DLIST_FOREACH(hd, &holds, link)
 		if (hd->gpid == gpid)
 			return hd;
 	return NULL;
@@ -236,16 +237,14 @@ hold_find(pid_t gpid)
 void
 cache_unhold(pid_t gpid)
 {
-	struct hold	**pp, *hd;
+	struct hold	*hd = hold_find(gpid);
 
-	for (pp = &holds; (hd = *pp) != NULL; pp = &hd->next)
-		if (hd->gpid == gpid) {
-			*pp = hd->next;
-			free(hd->blobs);
-			free(hd->alias_path);
-			free(hd);
-			return;
-		}
+	if (hd == NULL)
+		return;
+	DLIST_REMOVE(hd, link);
+	free(hd->blobs);
+	free(hd->alias_path);
+	free(hd);
 }
 
 /* A fresh hold for gpid: its old one belonged to a process that is gone. */
@@ -258,8 +257,7 @@ cache_hold_new(pid_t gpid)
 	if ((hd = calloc(1, sizeof(*hd))) == NULL)
 		return -1;
 	hd->gpid = gpid;
-	hd->next = holds;
-	holds = hd;
+	DLIST_INSERT_HEAD(&holds, hd, link);
 	return 0;
 }
 
@@ -295,8 +293,7 @@ cache_prune(pid_t keep)
 {
 	struct hold	*hd, *next;
 
-	for (hd = holds; hd != NULL; hd = next) {
-		next = hd->next;
+	DLIST_FOREACH_SAFE(hd, &holds, link, next) {
 		if (hd->gpid != PROTO_SETUP_PID && hd->gpid != keep &&
 		    !push_pending(hd->gpid) && (cache_hooks.hosts == NULL ||
 		    !cache_hooks.hosts(hd->gpid)))
@@ -317,7 +314,7 @@ holds_mark(pid_t keep)
 		for (b = blob_ht[i]; b != NULL; b = b->next)
 			b->held = 0;
 	/* 2: held by the setup list, 1: by processes only */
-	for (hd = holds; hd != NULL; hd = hd->next)
+	DLIST_FOREACH(hd, &holds, link)
 		for (i = 0; i < hd->n; i++)
 			if (hd->gpid == PROTO_SETUP_PID)
 				hd->blobs[i]->held = 2;

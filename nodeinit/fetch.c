@@ -549,8 +549,7 @@ push_prepare(pid_t gpid, const struct wire_hdr *h, const unsigned char *body,
 		return push_give_up(pd, gpid, ENOSPC);
 	if (need_keep_frame(pd, h, body) == -1)
 		return push_nomem(pd, gpid, msg, msglen);
-	pd->next = pendings;
-	pendings = pd;
+	DLIST_INSERT_HEAD(&pendings, pd, link);
 	need_send(pd);
 	log_debug("exec %d waits for %zu files (%llu bytes)", (int)gpid,
 	    pd->nneed, (unsigned long long)want);
@@ -591,8 +590,10 @@ push_setup(const struct wire_hdr *h, struct wire_attr *tb,
 void
 push_abort_all(void)
 {
-	while (pendings != NULL) {
-		cache_unhold(pendings->gpid);
-		pending_free(pendings);
+	struct pending	*pd;
+
+	while ((pd = DLIST_FIRST(&pendings)) != NULL) {
+		cache_unhold(pd->gpid);
+		pending_free(pd);
 	}
 }

@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "list.h"
 #include "nodeinit_int.h"
 
 /*
@@ -24,8 +25,10 @@ struct rx {
 	uint64_t		 got;		/* bytes written and hashed */
 	uint64_t		 mseen;		/* bytes of it the master link brought */
 	uint32_t		 id;		/* names this file for relay servers */
-	struct rx		*next;
+	DLIST_LINK(rx)		 link;		/* its pending's rxs */
 };
+
+DLIST_HEAD(rxlist, rx);
 
 struct pending {
 	pid_t			 gpid;
@@ -33,10 +36,12 @@ struct pending {
 	size_t			 flen;
 	struct mfile		*need;		/* files still missing */
 	size_t			 nneed;
-	struct rx		*rxs;		/* blobs being received */
+	struct rxlist		 rxs;		/* blobs being received */
 	uint32_t		 unacked;	/* master-link bytes not yet acknowledged */
-	struct pending		*next;
+	DLIST_LINK(pending)	 link;		/* pendings */
 };
+
+DLIST_HEAD(pendinglist, pending);
 
 /*
  * Whom a push is for, from the EXEC the master sent (A_UID, A_GID: the
@@ -48,7 +53,7 @@ struct pusher {
 	int	setup;
 };
 
-extern struct pending	*pendings;
+extern struct pendinglist	 pendings;
 
 /* pending.c */
 struct pending	*pending_find(pid_t);

@@ -42,6 +42,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "list.h"
 #include "log.h"
 #include "nodeinit_int.h"
 
@@ -60,10 +61,10 @@ struct mimage {
 	unsigned char	*q;		/* what the socket did not take yet */
 	size_t		 qlen;
 	uint64_t	 since;		/* when it last took something */
-	struct mimage	*next;
+	DLIST_LINK(mimage) link;
 };
 
-static struct mimage	*images;
+static DLIST_HEAD(, mimage) images = { NULL };
 static int		 mig_lfd = -1;	/* the movers' listener */
 static struct conn	 mover;		/* the one mover, fd -1 when none */
 static pid_t		 mover_gpid;
@@ -74,25 +75,25 @@ static int		 standin_polled;	/* of them in the poll table */
 
 static int	mig_standin_frames(int);
 
-static struct mimage **
+static struct mimage *
 mig_find(pid_t gpid)
 {
-	struct mimage	**pp;
+	struct mimage	*mi;
 
-	for (pp = &images; *pp != NULL; pp = &(*pp)->next)
-		if ((*pp)->gpid == gpid)
+	DLIST_FOREACH(mi, &images, link)
+		if (mi->gpid == gpid)
 			break;
-	return pp;
+	return mi;
 }
 
 void
 migrate_forget(pid_t gpid)
 {
-	struct mimage	**pp = mig_find(gpid), *mi = *pp;
+	struct mimage	*mi = mig_find(gpid);
 
 	if (mi == NULL)
 		return;
-	*pp = mi->next;
+	DLIST_REMOVE(mi, link);
 	close(mi->fd);
 	free(mi->q);
 	free(mi);
@@ -117,8 +118,7 @@ migrate_prepare(pid_t gpid, int *child)
 	fcntl(sp[0], F_SETFL, O_NONBLOCK);
 	mi->gpid = gpid;
 	mi->fd = sp[0];
-	mi->next = images;
-	images = mi;
+	DLIST_INSERT_HEAD(&images, mi, link);
 	*child = sp[1];
 	return 0;
 }
@@ -162,7 +162,7 @@ mig_drain(struct mimage *mi)
 static void
 mig_feed(struct wire_attr *tb, const unsigned char *body, size_t blen)
 {
-	struct mimage		*mi = *mig_find((pid_t)wire_get_u32(&tb[A_PID]));
+	struct mimage		*mi = mig_find((pid_t)wire_get_u32(&tb[A_PID]));
 	struct wire_iter	 it;
 	struct wire_attr	 a;
 	unsigned char		*nq;
@@ -194,7 +194,7 @@ migrate_holding(void)
 {
 	struct mimage	*mi;
 
-	for (mi = images; mi != NULL; mi = mi->next)
+	DLIST_FOREACH(mi, &images, link)
 		if (mi->qlen > 0)
 			return 1;
 	return 0;
@@ -405,8 +405,7 @@ migrate_poll_setup(struct pollfd *pfd, int max)
 		pfd[n++].revents = 0;
 	}
 	standin_polled = nstandin;
-	for (mi = images; mi != NULL; mi = next) {
-		next = mi->next;
+	DLIST_FOREACH_SAFE(mi, &images, link, next) {
 		if (mi->qlen > 0 && now_ms() - mi->since > MIG_STALL_MS) {
 			mig_fail(mi, EIO, MIG_REFUSED);
 			continue;
@@ -440,8 +439,8 @@ migrate_poll_event(struct pollfd *pfd, int n)
 	    (conn_read(&mover) == -1 || mig_mover_frames() == -1))
 		mig_mover_end();
 	/* slots whose image went meanwhile no longer match: skipped */
-	for (mi = images; mi != NULL && i < n; mi = next, i++) {
-		next = mi->next;
+	for (mi = DLIST_FIRST(&images); mi != NULL && i < n; mi = next, i++) {
+		next = DLIST_NEXT(mi, link);
 		if (pfd[i].fd != mi->fd || !pfd[i].revents)
 			continue;
 		if (pfd[i].revents & POLLIN) {

@@ -12,15 +12,16 @@
 
 #include "fetch_int.h"
 
-struct pending	*pendings;
+struct pendinglist	 pendings;
 
 struct pending *
 pending_find(pid_t gpid)
 {
 	struct pending	*pd;
 
-	for (pd = pendings; pd != NULL && pd->gpid != gpid; pd = pd->next)
-		;
+	DLIST_FOREACH(pd, &pendings, link)
+		if (pd->gpid == gpid)
+			break;
 	return pd;
 }
 
@@ -39,7 +40,7 @@ push_reserved(void)
 	uint64_t	 r = 0;
 
 	/* each pending's sum is bounded (push_prepare); their sum saturates */
-	for (pd = pendings; pd != NULL; pd = pd->next)
+	DLIST_FOREACH(pd, &pendings, link)
 		for (size_t i = 0; i < pd->nneed; i++)
 			r = r > UINT64_MAX - pd->need[i].size ? UINT64_MAX :
 			    r + pd->need[i].size;
@@ -50,15 +51,9 @@ push_reserved(void)
 void
 pending_free(struct pending *pd)
 {
-	struct pending	**pp;
-
-	for (pp = &pendings; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == pd) {
-			*pp = pd->next;
-			break;
-		}
-	while (pd->rxs != NULL)
-		rx_free(pd, pd->rxs, 1);
+	DLIST_REMOVE(pd, link);
+	while (!DLIST_EMPTY(&pd->rxs))
+		rx_free(pd, DLIST_FIRST(&pd->rxs), 1);
 	free(pd->frame);
 	free(pd->need);
 	free(pd);
@@ -78,14 +73,9 @@ rx_tmpname(pid_t gpid, const unsigned char *hash, char *buf, size_t len)
 void
 rx_free(struct pending *pd, struct rx *rx, int unlink_tmp)
 {
-	struct rx	**pp;
-	char		  tmp[128];
+	char	tmp[128];
 
-	for (pp = &pd->rxs; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == rx) {
-			*pp = rx->next;
-			break;
-		}
+	DLIST_REMOVE(rx, link);
 	if (rx->fd >= 0)
 		close(rx->fd);
 	if (unlink_tmp) {

@@ -17,7 +17,7 @@
 #include "nodeinit_int.h"
 #include "proc_int.h"
 
-struct rproc		*rproc_list;
+struct rprocs		 rproc_list;
 struct rproc_hooks	 rproc_hooks;
 static int		 nprocs_hosted;
 
@@ -26,7 +26,7 @@ rproc_find(pid_t gpid)
 {
 	struct rproc	*p;
 
-	for (p = rproc_list; p != NULL; p = p->next)
+	DLIST_FOREACH(p, &rproc_list, link)
 		if (p->gpid == gpid)
 			return p;
 	return NULL;
@@ -42,21 +42,14 @@ proc_hosts(pid_t gpid)
 void
 rproc_add(struct rproc *rp)
 {
-	rp->next = rproc_list;
-	rproc_list = rp;
+	DLIST_INSERT_HEAD(&rproc_list, rp, link);
 	nprocs_hosted++;
 }
 
 void
 rproc_free(struct rproc *rp)
 {
-	struct rproc	**pp;
-
-	for (pp = &rproc_list; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == rp) {
-			*pp = rp->next;
-			break;
-		}
+	DLIST_REMOVE(rp, link);
 	if (rproc_hooks.freed != NULL)
 		rproc_hooks.freed(rp->gpid);
 	for (int i = 0; i < 3; i++) {

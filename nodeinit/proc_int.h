@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "list.h"
+
 struct rproc {
 	pid_t		 gpid;		/* the ghost's PID: the key */
 	pid_t		 pid;		/* ours; equal unless set_tid failed */
@@ -37,11 +39,13 @@ struct rproc {
 	uint64_t	 indone;	/* stdin bytes written to the process */
 	unsigned char	*ring[3];	/* the unacknowledged output (IO_WINDOW) */
 	uint32_t	 head[3];	/* where its oldest byte is */
-	struct rproc	*next;
+	DLIST_LINK(rproc) link;	/* rproc_list */
 };
 
+DLIST_HEAD(rprocs, rproc);
+
 /* proc.c: the records, by ghost PID */
-extern struct rproc	*rproc_list;
+extern struct rprocs	 rproc_list;
 struct rproc	*rproc_find(pid_t);
 void		 rproc_add(struct rproc *);
 void		 rproc_free(struct rproc *);

@@ -315,7 +315,8 @@ proc_poll_setup(struct pollfd *pfd, int max)
 	struct rproc	*rp;
 	int		 n = 0, s, reading = link_pending() < PROC_LINK_HIGH;
 
-	for (rp = rproc_list; rp != NULL && n + 3 <= max; rp = rp->next) {
+	for (rp = DLIST_FIRST(&rproc_list); rp != NULL && n + 3 <= max;
+	    rp = DLIST_NEXT(rp, link)) {
 		for (s = 0; s < 3; s++) {
 			pfd[n].fd = -1;
 			pfd[n].events = 0;
@@ -343,8 +344,9 @@ proc_poll_event(struct pollfd *pfd, int n)
 	struct rproc	*rp, *next;
 	int		 i = 0, s;
 
-	for (rp = rproc_list; rp != NULL && i + 3 <= n; rp = next) {
-		next = rp->next;
+	for (rp = DLIST_FIRST(&rproc_list); rp != NULL && i + 3 <= n;
+	    rp = next) {
+		next = DLIST_NEXT(rp, link);
 		for (s = 0; s < 3; s++, i++) {
 			if (pfd[i].fd < 0 || pfd[i].fd != rp->fd[s] ||
 			    !pfd[i].revents)

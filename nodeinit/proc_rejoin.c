@@ -17,7 +17,7 @@ proc_pause_all(void)
 {
 	struct rproc	*rp;
 
-	for (rp = rproc_list; rp != NULL; rp = rp->next)
+	DLIST_FOREACH(rp, &rproc_list, link)
 		rp->paused = 1;
 }
 
@@ -30,7 +30,7 @@ proc_rejoin_report(void)
 	struct rproc	*rp;
 	int		 n = 0;
 
-	for (rp = rproc_list; rp != NULL; rp = rp->next, n++) {
+	DLIST_FOREACH(rp, &rproc_list, link) {
 		wire_msg_init(&m, buf, sizeof(buf), MSG_REJOIN, 0, 0);
 		wire_put_u32(&m, A_PID, (uint32_t)rp->gpid);
 		wire_put_u32(&m, A_RPID, (uint32_t)rp->pid);
@@ -44,6 +44,7 @@ proc_rejoin_report(void)
 		if (rp->in_eof || rp->fd[0] < 0)
 			wire_put_u8(&m, A_EOF, 1);
 		link_send_msg(&m);
+		n++;
 	}
 	return n;
 }

@@ -86,8 +86,9 @@ proc_reap(void)
 	    (track_count() ? 0 : WCONTINUED))) > 0) {
 		if (track_event(pid, status))
 			continue;
-		for (rp = rproc_list; rp != NULL && rp->pid != pid; rp = rp->next)
-			;
+		DLIST_FOREACH(rp, &rproc_list, link)
+			if (rp->pid == pid)
+				break;
 		if (rp == NULL)
 			continue;	/* an orphan we inherited as PID 1 */
 		if (NI_WIFSTOPPED(status) || WIFCONTINUED(status)) {
@@ -115,7 +116,7 @@ proc_kill_all(void)
 	struct rproc	*rp;
 
 	track_kill_all();
-	while ((rp = rproc_list) != NULL) {
+	while ((rp = DLIST_FIRST(&rproc_list)) != NULL) {
 		if (!rp->exited)
 			kill(rp->pid, SIGKILL);
 		rproc_free(rp);

@@ -37,6 +37,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "list.h"
 #include "log.h"
 #include "nodeinit_int.h"
 
@@ -70,10 +71,10 @@ struct rlink {
 	uint64_t	 size;
 	uint32_t	 id;
 	int		 ended;		/* its last frame is queued */
-	struct rlink	*next;
+	DLIST_LINK(rlink) link;	/* rlinks */
 };
 
-static struct rlink	*rlinks;
+static DLIST_HEAD(, rlink) rlinks = { NULL };
 static int		 nrlinks;
 static int		 listen_fd = -1;
 uint64_t		 relay_served_bytes;	/* sent to children, for the bench */
@@ -81,13 +82,7 @@ uint64_t		 relay_served_bytes;	/* sent to children, for the bench */
 static void
 rl_free(struct rlink *l)
 {
-	struct rlink	**pp;
-
-	for (pp = &rlinks; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == l) {
-			*pp = l->next;
-			break;
-		}
+	DLIST_REMOVE(l, link);
 	if (l->fd >= 0)
 		close(l->fd);
 	conn_free(&l->c);
@@ -110,8 +105,7 @@ rl_new(int fd, const char *peer, int serve)
 	l->serve = serve;
 	l->fd = -1;
 	l->born = l->last_rx = l->last_tx = now_ms();
-	l->next = rlinks;
-	rlinks = l;
+	DLIST_INSERT_HEAD(&rlinks, l, link);
 	nrlinks++;
 	return l;
 }
@@ -398,7 +392,7 @@ relay_order(struct wire_attr *tb)
 	uint64_t		 off;
 	int			 fd;
 
-	for (l = rlinks; l != NULL; l = l->next)
+	DLIST_FOREACH(l, &rlinks, link)
 		if (!l->serve && l->gpid == gpid && memcmp(l->hash, hash,
 		    32) == 0)
 			l->dead = 1;	/* the master moved it: no report */
@@ -558,8 +552,7 @@ relay_tick(void)
 	struct rlink	*l, *next;
 	uint64_t	 now = now_ms(), off;
 
-	for (l = rlinks; l != NULL; l = next) {
-		next = l->next;
+	DLIST_FOREACH_SAFE(l, &rlinks, link, next) {
 		if (!l->dead && l->serve) {
 			if (l->phase != RL_SEALED ? now - l->born > RELAY_AUTH_MS :
 			    conn_pending(&l->c) > 0 && now - l->last_rx >
@@ -582,7 +575,7 @@ relay_tick(void)
 		if (l->dead)
 			rl_free(l);
 	}
-	return rlinks != NULL ? RELAY_KEEPALIVE_MS / 2 : -1;
+	return !DLIST_EMPTY(&rlinks) ? RELAY_KEEPALIVE_MS / 2 : -1;
 }
 
 /* Poll slots: the listener and each link.  Returns how many it filled. */
@@ -597,7 +590,8 @@ relay_poll_setup(struct pollfd *pfd, int max)
 		pfd[n].events = nrlinks < RELAY_LINKS_MAX ? POLLIN : 0;
 		pfd[n++].revents = 0;
 	}
-	for (l = rlinks; l != NULL && n < max; l = l->next) {
+	for (l = DLIST_FIRST(&rlinks); l != NULL && n < max;
+	    l = DLIST_NEXT(l, link)) {
 		pfd[n].fd = l->c.fd;
 		pfd[n].events = l->phase == RL_CONNECTING ? POLLOUT :
 		    POLLIN | (conn_pending(&l->c) > 0 ? POLLOUT : 0);
@@ -627,8 +621,9 @@ relay_poll_event(struct pollfd *pfd, int n)
 			continue;
 		}
 		/* (a link freed or made meanwhile: its slot is skipped) */
-		for (l = rlinks; l != NULL && l->c.fd != pfd[i].fd; l = l->next)
-			;
+		DLIST_FOREACH(l, &rlinks, link)
+			if (l->c.fd == pfd[i].fd)
+				break;
 		if (l == NULL || l->dead)
 			continue;
 		if (l->phase == RL_CONNECTING) {

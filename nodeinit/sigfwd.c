@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "list.h"
 #include "log.h"
 #include "nodeinit_int.h"
 
@@ -47,11 +48,11 @@ struct sigfwd {
 	int		 queue;		/* a sigqueue: val travels */
 	long		 uid;		/* its effective uid, -1 unknown */
 	uint64_t	 val;
-	struct sigfwd	*next;
+	DLIST_LINK(sigfwd) link;	/* pending */
 };
 
 struct sigfwd_hooks	sigfwd_hooks;
-static struct sigfwd	*pending;
+static DLIST_HEAD(, sigfwd) pending = { NULL };
 static int		 npending;
 static uint32_t		 sigfwd_seq;
 static ino_t		 own_pidns;
@@ -114,14 +115,8 @@ sigfwd_euid(pid_t tid)
 static void
 sigfwd_drop(struct sigfwd *d, int err)
 {
-	struct sigfwd	**pp;
-
-	for (pp = &pending; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == d) {
-			*pp = d->next;
-			npending--;
-			break;
-		}
+	DLIST_REMOVE(d, link);
+	npending--;
 	sigfwd_answer(d->tid, err);
 	free(d);
 }
@@ -220,8 +215,7 @@ sigfwd_stop(pid_t tid, pid_t gpid, int paused, int queue,
 	s->queue = queue != 0;
 	s->val = val;
 	s->uid = sigfwd_euid(tid);
-	s->next = pending;
-	pending = s;
+	DLIST_INSERT_HEAD(&pending, s, link);
 	npending++;
 	/* its ghost is not back after a master restart: it waits for it */
 	if (paused)
@@ -234,11 +228,11 @@ sigfwd_stop(pid_t tid, pid_t gpid, int paused, int queue,
 static struct sigfwd *
 sigfwd_take(int (*match)(const struct sigfwd *, uint32_t), uint32_t key)
 {
-	struct sigfwd	**pp, *s;
+	struct sigfwd	*s;
 
-	for (pp = &pending; (s = *pp) != NULL; pp = &s->next)
+	DLIST_FOREACH(s, &pending, link)
 		if (match(s, key)) {
-			*pp = s->next;
+			DLIST_REMOVE(s, link);
 			npending--;
 			return s;
 		}
@@ -298,12 +292,12 @@ sigfwd_lost(int keep)
 	struct sigfwd	*s;
 
 	if (keep) {
-		for (s = pending; s != NULL; s = s->next)
+		DLIST_FOREACH(s, &pending, link)
 			s->seq = 0;
 		return;
 	}
-	while ((s = pending) != NULL) {
-		pending = s->next;
+	while ((s = DLIST_FIRST(&pending)) != NULL) {
+		DLIST_REMOVE(s, link);
 		sigfwd_answer(s->tid, ESRCH);
 		free(s);
 	}
@@ -316,8 +310,7 @@ sigfwd_resume(pid_t gpid)
 {
 	struct sigfwd	*s, *next;
 
-	for (s = pending; s != NULL; s = next) {
-		next = s->next;
+	DLIST_FOREACH_SAFE(s, &pending, link, next) {
 		if (s->gpid == gpid && s->seq == 0)
 			sigfwd_ask(s);
 	}

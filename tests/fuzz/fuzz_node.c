@@ -231,8 +231,8 @@ fz_cache_reset(void)
 			free(lp);
 		}
 	}
-	while ((ho = holds) != NULL) {
-		holds = ho->next;
+	while ((ho = DLIST_FIRST(&holds)) != NULL) {
+		DLIST_REMOVE(ho, link);
 		free(ho->blobs);
 		free(ho->alias_path);
 		free(ho);

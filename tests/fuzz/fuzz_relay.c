@@ -267,7 +267,7 @@ fuzz_verdict(const uint8_t *data, size_t size)
 		}
 		relay_tick();
 		fz_drain(sv[1]);
-		if (rlinks == NULL) {	/* served to its end: it went */
+		if (DLIST_EMPTY(&rlinks)) {	/* served to its end: it went */
 			l = NULL;
 			break;
 		}
@@ -276,7 +276,7 @@ fuzz_verdict(const uint8_t *data, size_t size)
 		rl_free(l);
 	/* rl_free closed sv[0]; the peer's conn owns sv[1] */
 	conn_free(&peer);
-	if (rlinks != NULL || nrlinks != 0)
+	if (!DLIST_EMPTY(&rlinks) || nrlinks != 0)
 		abort();	/* a link survived its own free */
 	if (serve && ended && !opened)
 		bad = 1;
